@@ -1,0 +1,296 @@
+"""The annotation model: a project holds videos; a video holds tracks (one per person) and poses.
+
+Plain data with numpy arrays and no I/O. The project store persists it; the formats read and
+write it; the auto-fill engine adds poses to it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from .errors import PoseWarperError
+from .skeleton import POSETRACK17, Skeleton
+
+Box = tuple[float, float, float, float]  # x, y, width, height in pixels
+
+
+class Visibility(IntEnum):
+    NOT_LABELLED = 0
+    OCCLUDED = 1  # labelled, but hidden behind something
+    VISIBLE = 2
+
+
+class Provenance(IntEnum):
+    NONE = 0  # joint not labelled
+    MANUAL = 1  # placed by an annotator
+    CORRECTED = 2  # auto-filled, then moved or re-flagged by an annotator
+    PROPAGATED = 3  # written by a learned or flow method (Pose.method says which)
+    INTERPOLATED = 4  # written by linear interpolation
+
+
+USER_PROVENANCE = (Provenance.MANUAL, Provenance.CORRECTED)
+AUTO_PROVENANCE = (Provenance.PROPAGATED, Provenance.INTERPOLATED)
+
+
+@dataclass(eq=False)
+class Pose:
+    """One person's pose in one frame.
+
+    Per joint: position (xy), visibility, provenance and confidence in [0, 1].
+    `keyframe` marks a pose that anchors auto-fill (labelled by hand or promoted).
+    `method` names the auto-fill method that wrote its auto joints, if any.
+    """
+
+    xy: np.ndarray
+    visibility: np.ndarray
+    provenance: np.ndarray
+    confidence: np.ndarray
+    keyframe: bool = False
+    method: str | None = None
+    bbox: Box | None = None
+    head_box: Box | None = None
+
+    def __post_init__(self):
+        self.xy = np.asarray(self.xy, dtype=np.float64).reshape(-1, 2)
+        n = len(self.xy)
+        self.visibility = np.asarray(self.visibility, dtype=np.uint8).reshape(n)
+        self.provenance = np.asarray(self.provenance, dtype=np.uint8).reshape(n)
+        self.confidence = np.asarray(self.confidence, dtype=np.float32).reshape(n)
+        if self.bbox is not None:
+            self.bbox = tuple(float(v) for v in self.bbox)
+        if self.head_box is not None:
+            self.head_box = tuple(float(v) for v in self.head_box)
+
+    @classmethod
+    def empty(cls, num_joints: int, keyframe: bool = False) -> "Pose":
+        return cls(
+            xy=np.zeros((num_joints, 2)),
+            visibility=np.zeros(num_joints, np.uint8),
+            provenance=np.zeros(num_joints, np.uint8),
+            confidence=np.zeros(num_joints, np.float32),
+            keyframe=keyframe,
+        )
+
+    @classmethod
+    def manual(cls, xy, visibility, keyframe: bool = True, **kw) -> "Pose":
+        """A pose placed by hand: labelled joints get MANUAL provenance and confidence 1."""
+        vis = np.asarray(visibility, dtype=np.uint8)
+        labelled = vis > 0
+        return cls(
+            xy=np.where(labelled[:, None], np.asarray(xy, dtype=np.float64), 0.0),
+            visibility=vis,
+            provenance=np.where(labelled, Provenance.MANUAL, Provenance.NONE),
+            confidence=labelled.astype(np.float32),
+            keyframe=keyframe,
+            **kw,
+        )
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.xy)
+
+    def copy(self) -> "Pose":
+        return Pose(
+            self.xy.copy(), self.visibility.copy(), self.provenance.copy(), self.confidence.copy(),
+            self.keyframe, self.method, self.bbox, self.head_box,
+        )
+
+    def labelled(self) -> np.ndarray:
+        return self.visibility > 0
+
+    def user_joints(self) -> np.ndarray:
+        """Joints an annotator placed or corrected: auto-fill must never overwrite these."""
+        return np.isin(self.provenance, USER_PROVENANCE) & self.labelled()
+
+    def auto_joints(self) -> np.ndarray:
+        return np.isin(self.provenance, AUTO_PROVENANCE) & self.labelled()
+
+    def is_empty(self) -> bool:
+        return not self.labelled().any()
+
+    def joint_extent(self) -> Box | None:
+        """Tight box around the labelled joints, or None if none is labelled."""
+        m = self.labelled()
+        if not m.any():
+            return None
+        lo = self.xy[m].min(axis=0)
+        hi = self.xy[m].max(axis=0)
+        return (float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+
+    def box_or_extent(self, pad: float = 0.1) -> Box | None:
+        """The pose's box, else its joint extent grown by `pad` on each side."""
+        if self.bbox is not None:
+            return self.bbox
+        ext = self.joint_extent()
+        if ext is None:
+            return None
+        x, y, w, h = ext
+        size = max(w, h, 1.0)
+        return (x - pad * size, y - pad * size, w + 2 * pad * size, h + 2 * pad * size)
+
+    def same_as(self, other: "Pose", atol: float = 1e-6) -> bool:
+        """Equal in everything an export carries (positions compared where labelled)."""
+        if self.num_joints != other.num_joints:
+            return False
+        m = self.labelled()
+        return (
+            np.array_equal(self.visibility, other.visibility)
+            and np.array_equal(self.provenance, other.provenance)
+            and np.allclose(self.xy[m], other.xy[m], atol=atol)
+            and np.allclose(self.confidence, other.confidence, atol=1e-4)
+            and self.keyframe == other.keyframe
+            and self.method == other.method
+            and _boxes_close(self.bbox, other.bbox, atol)
+            and _boxes_close(self.head_box, other.head_box, atol)
+        )
+
+    def validate(self, width: int | None = None, height: int | None = None, margin: float = 0.5) -> None:
+        """Raise PoseWarperError if any labelled joint is not finite or lies far outside the image.
+
+        `margin` is a fraction of the image size that joints may lie beyond its border
+        (annotators label joints just outside the frame).
+        """
+        m = self.labelled()
+        if not np.isfinite(self.xy[m]).all():
+            bad = int(np.flatnonzero(m & ~np.isfinite(self.xy).all(axis=1))[0])
+            raise PoseWarperError(f"joint {bad} has a non-finite coordinate")
+        if not np.isfinite(self.confidence).all():
+            raise PoseWarperError("a confidence is not finite")
+        if np.any(self.visibility > 2):
+            raise PoseWarperError(f"visibility must be 0, 1 or 2, got {int(self.visibility.max())}")
+        for name, box in (("bbox", self.bbox), ("head box", self.head_box)):
+            if box is not None and not all(math.isfinite(v) for v in box):
+                raise PoseWarperError(f"{name} has a non-finite number")
+        if width and height:
+            lo = np.array([-margin * width, -margin * height])
+            hi = np.array([(1 + margin) * width, (1 + margin) * height])
+            outside = m & ((self.xy < lo) | (self.xy > hi)).any(axis=1)
+            if outside.any():
+                j = int(np.flatnonzero(outside)[0])
+                x, y = self.xy[j]
+                raise PoseWarperError(
+                    f"joint {j} at ({x:.1f}, {y:.1f}) is far outside the {width}x{height} image"
+                )
+
+
+def _boxes_close(a: Box | None, b: Box | None, atol: float) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.allclose(a, b, atol=atol))
+
+
+@dataclass
+class Track:
+    """One person through a video. `track_id` is the id written to PoseTrack/COCO files."""
+
+    track_id: int
+    name: str = ""
+
+
+@dataclass
+class FrameRef:
+    """Where a frame came from in an imported file, kept so exports can write it back."""
+
+    file_name: str
+    image_id: int | None = None
+    frame_id: int | None = None
+
+
+@dataclass
+class Video:
+    """A video file or image folder with its tracks and poses.
+
+    `source` is a video file or a folder of images (absolute, or relative to the project).
+    Poses are keyed by frame index (0-based, decode order) and track id.
+    """
+
+    source: str
+    num_frames: int
+    width: int
+    height: int
+    fps: float | None = None
+    name: str = ""
+    video_id: int = 0
+    keyframe_stride: int = 10
+    vid_id: str | None = None  # PoseTrack's video id, kept for export
+    frames: list[FrameRef] | None = None  # per-frame file names/ids from an imported file
+    labelled_frames: set[int] = field(default_factory=set)  # frames declared labelled (is_labeled)
+    ignore_regions: dict[int, list[np.ndarray]] = field(default_factory=dict)  # frame -> polygons (N, 2)
+    tracks: dict[int, Track] = field(default_factory=dict)
+    poses: dict[int, dict[int, Pose]] = field(default_factory=dict)  # frame -> track id -> pose
+
+    def pose(self, frame: int, track_id: int) -> Pose | None:
+        return self.poses.get(frame, {}).get(track_id)
+
+    def set_pose(self, frame: int, track_id: int, pose: Pose) -> None:
+        self.check_frame(frame)
+        if track_id not in self.tracks:
+            self.tracks[track_id] = Track(track_id)
+        self.poses.setdefault(frame, {})[track_id] = pose
+
+    def remove_pose(self, frame: int, track_id: int) -> Pose | None:
+        by_track = self.poses.get(frame)
+        if not by_track:
+            return None
+        pose = by_track.pop(track_id, None)
+        if not by_track:
+            del self.poses[frame]
+        return pose
+
+    def check_frame(self, frame: int) -> None:
+        if not (0 <= frame < self.num_frames):
+            raise PoseWarperError(f"frame {frame} is outside 0..{self.num_frames - 1} of {self.name or self.source}")
+
+    def track_frames(self, track_id: int) -> list[int]:
+        """Frames where the track has a pose, in order."""
+        return sorted(f for f, by_track in self.poses.items() if track_id in by_track)
+
+    def keyframes(self, track_id: int) -> list[int]:
+        """Frames where the track's pose is a keyframe (an auto-fill anchor), in order."""
+        return sorted(
+            f for f, by_track in self.poses.items()
+            if track_id in by_track and by_track[track_id].keyframe
+        )
+
+    def frame_status(self) -> np.ndarray:
+        """Per frame, the strongest status of its poses: 0 empty, 1 auto-filled, 2 corrected, 3 keyframe."""
+        status = np.zeros(self.num_frames, np.uint8)
+        for f, by_track in self.poses.items():
+            s = 0
+            for p in by_track.values():
+                if p.keyframe:
+                    s = 3
+                    break
+                if (p.provenance == Provenance.CORRECTED).any():
+                    s = max(s, 2)
+                elif p.labelled().any():
+                    s = max(s, 1)
+            status[f] = s
+        return status
+
+    def pose_count(self) -> int:
+        return sum(len(by_track) for by_track in self.poses.values())
+
+
+@dataclass
+class Project:
+    """Everything an annotator works on: a skeleton and one or more videos."""
+
+    skeleton: Skeleton = POSETRACK17
+    videos: dict[int, Video] = field(default_factory=dict)
+    name: str = ""
+
+    def video(self, video_id: int) -> Video:
+        try:
+            return self.videos[video_id]
+        except KeyError:
+            raise PoseWarperError(f"no video with id {video_id} in project {self.name!r}") from None
+
+    def add_video(self, video: Video) -> Video:
+        if video.video_id in self.videos or video.video_id <= 0:
+            video.video_id = max(self.videos, default=0) + 1
+        self.videos[video.video_id] = video
+        return video

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from posewarper_core import COCO17, POSETRACK17, Pose, PoseWarperError, Provenance, Video
+from posewarper_core.skeleton import Skeleton, joint_mapping
+
+
+def test_posetrack_joint_order_and_flip():
+    assert POSETRACK17.joints[:3] == ("nose", "head_bottom", "head_top")
+    assert POSETRACK17.num_joints == COCO17.num_joints == 17
+    perm = POSETRACK17.flip_permutation()
+    assert POSETRACK17.joints[perm[5]] == "right_shoulder"
+    assert perm[1] == 1 and perm[2] == 2  # head_bottom/head_top are not a left/right pair
+
+
+def test_mapping_keeps_body_parts_and_drops_head_substitutes():
+    m = joint_mapping(COCO17, POSETRACK17)
+    assert m[0] == 0 and m[1] == -1 and m[2] == -1 and m[16] == 16
+
+
+def test_custom_skeleton_round_trip_and_errors():
+    s = Skeleton("fly", ("head", "thorax", "tail"), ((0, 1), (1, 2)))
+    assert Skeleton.from_dict(s.to_dict()) == s
+    with pytest.raises(PoseWarperError, match="outside"):
+        Skeleton("bad", ("a", "b"), ((0, 5),))
+
+
+def test_pose_validation_names_the_joint():
+    pose = Pose.manual(np.full((17, 2), 10.0), np.full(17, 2))
+    pose.validate(100, 100)
+    pose.xy[4] = (np.nan, 1)
+    with pytest.raises(PoseWarperError, match="joint 4"):
+        pose.validate(100, 100)
+    pose.xy[4] = (5000, 1)
+    with pytest.raises(PoseWarperError, match="far outside"):
+        pose.validate(100, 100)
+
+
+def test_video_keyframes_and_status():
+    v = Video("x.mp4", num_frames=20, width=64, height=48)
+    kf = Pose.manual(np.ones((17, 2)), np.full(17, 2))
+    auto = kf.copy()
+    auto.keyframe = False
+    auto.provenance[:] = Provenance.PROPAGATED
+    v.set_pose(0, 1, kf)
+    v.set_pose(5, 1, auto)
+    assert v.keyframes(1) == [0]
+    assert v.track_frames(1) == [0, 5]
+    assert list(v.frame_status()[[0, 5, 6]]) == [3, 1, 0]
+    with pytest.raises(PoseWarperError, match="frame 20"):
+        v.set_pose(20, 1, kf)
