@@ -294,3 +294,16 @@ class Project:
             video.video_id = max(self.videos, default=0) + 1
         self.videos[video.video_id] = video
         return video
+
+
+@dataclass(frozen=True)
+class PoseChange:
+    """Put (pose given) or remove (pose None) one track's pose in one frame of a video.
+
+    The auto-fill engine returns these; the project store applies them in one transaction.
+    """
+
+    video_id: int
+    frame: int
+    track_id: int
+    pose: Pose | None
