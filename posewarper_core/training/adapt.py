@@ -1,0 +1,65 @@
+"""Per-project adaptation: fine-tune a model on the video being annotated.
+
+The paper's point is learning from sparse labels; here the sparse labels are the annotator's own
+keyframes. Two kinds of pairs are mixed:
+- keyframe pairs: two keyframes of the same track (up to `max_delta` frames apart), both labelled;
+- self-supervised pairs: a keyframe crop and a random smooth warp of it, whose target heatmaps
+  are exactly known, so even a single keyframe teaches the model this person's appearance.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+from torch import nn
+
+from ..annotation import Video
+from ..errors import PoseWarperError
+from .datasets import Mixture, VideoPairs, WarpPairs, keyframe_anchors
+from .loop import Distributed, TrainConfig, train
+from .samples import Augment
+
+
+def adapt(model: nn.Module, config, video: Video, frames, *, steps: int = 100, batch_size: int = 4,
+          lr: float = 2e-4, max_delta: int | None = None, warp_share: float = 0.5,
+          flip_perm: np.ndarray | None = None, freeze_backbone: bool = True, device=None, seed: int = 0,
+          progress: Callable[[int, int], None] | None = None,
+          cancel: Callable[[], bool] | None = None) -> nn.Module:
+    """Return a copy of `model` fine-tuned on `video`'s keyframes (the input model is untouched).
+
+    `config` is the model's ModelConfig (input size, heatmap sigma); `frames` reads the video's
+    frames (`frame(i) -> RGB array`). Keyframe pairs up to `max_delta` frames apart (default:
+    twice the video's keyframe stride) and warped keyframes (`warp_share` of the items) are
+    trained for `steps` steps. `progress(done, total)` after each step; `cancel()` true raises
+    Cancelled. PoseWarperError if the video has no labelled keyframe.
+    """
+    input_size = tuple(config.input_size)
+    sigma = float(getattr(config, "sigma", 2.0))
+    max_delta = max_delta or max(2 * int(video.keyframe_stride or 10), 2)
+    videos = [(video, frames)]
+    anchor, n_anchors = keyframe_anchors(videos)
+    aug = Augment(scale=0.15, rotation=15.0, rotation_prob=0.3, shift=0.05, flip=flip_perm is not None)
+    n = max(steps * batch_size, 8)
+    parts = []
+    try:
+        pairs = VideoPairs(videos, input_size, sigma, delta_range=(1, max_delta), aug=aug,
+                           flip_perm=flip_perm, keyframes_only=True, seed=seed,
+                           length=int(n * (1 - warp_share)))
+        parts.append(pairs)
+    except PoseWarperError:
+        warp_share = 1.0  # a single keyframe per track: only self-supervised pairs
+    parts.append(WarpPairs(anchor, input_size, sigma, length=max(int(n * warp_share), 1), aug=aug,
+                           flip_perm=flip_perm, seed=seed + 1))
+    adapted = copy.deepcopy(model)
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(20, steps // 5 + 1),
+                      decay_at=(0.8,), freeze_backbone=freeze_backbone, checkpoint_every=10 ** 9,
+                      seed=seed, threads=0)
+    import torch
+
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    train(adapted, config, Mixture(parts), cfg, out_dir=None,
+          progress=(lambda s, t, _loss: progress(s, t)) if progress else None,
+          cancel=cancel, dist_info=Distributed(device=dev))
+    adapted.eval()
+    return adapted
