@@ -10,6 +10,8 @@ from ..errors import PoseWarperError
 
 # Subcommand modules, in the order `posewarper --help` lists them.
 COMMAND_MODULES = [
+    "train",
+    "adapt",
 ]
 
 
