@@ -1,0 +1,76 @@
+"""Auto-fill: fill the frames between an annotator's keyframes.
+
+    changes = fill(video, frames, method="flow", progress=..., cancel=...)
+    store.apply(changes)
+
+Methods: "linear" (per-joint lerp, what CVAT does), "flow" (OpenCV DIS, medium preset),
+"flow-farneback" (the paper's flow baseline), "posewarper" (the network; needs a model file).
+Every filled frame uses both neighbouring keyframes; joints an annotator placed or corrected are
+never overwritten. See engine.py for the rules.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from ..annotation import PoseChange, Video
+from ..errors import PoseWarperError
+from .engine import FUSIONS, Gap, Method, Span, plan_gaps, run_fill
+from .flow import FlowMethod
+from .linear import LinearMethod
+
+METHODS = ("linear", "flow", "flow-farneback", "posewarper")
+
+
+def available_methods() -> list[str]:
+    """Method names `fill` accepts."""
+    return list(METHODS)
+
+
+def make_method(name: str, *, model_path=None, device=None, **options) -> Method:
+    """The method object for a name. `options` go to its constructor (e.g. max_side, roi for flow)."""
+    if name == "linear":
+        return LinearMethod()
+    if name == "flow":
+        return FlowMethod("dis", **options)
+    if name == "flow-farneback":
+        return FlowMethod("farneback", **options)
+    if name == "posewarper":
+        from .posewarper_method import PoseWarperMethod
+
+        return PoseWarperMethod(model_path, device=device, **options)
+    raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
+
+
+def fill(
+    video: Video,
+    frames,
+    method: str | Method = "linear",
+    *,
+    track_ids: Iterable[int] | None = None,
+    frame_range: tuple[int, int] | None = None,
+    extrapolate: int = 0,
+    model_path=None,
+    device=None,
+    fusion: str = "distance",
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    on_changes: Callable[[list[PoseChange]], None] | None = None,
+) -> list[PoseChange]:
+    """Fill every frame between consecutive keyframes of each track (and up to `extrapolate`
+    frames beyond the first and last keyframe) and return the changes; `video` is not modified.
+
+    `frames` is the video's frame source (`frame(i)` -> RGB array, `width`, `height`); linear
+    needs none. `progress(done, total)` counts person-frames; `cancel()` returning True stops the
+    work with Cancelled (changes already passed to `on_changes` stay valid).
+    """
+    m = make_method(method, model_path=model_path, device=device) if isinstance(method, str) else method
+    if m.needs_frames and frames is None:
+        raise PoseWarperError(f"auto-fill method {m.name!r} needs the video's frames")
+    gaps = plan_gaps(video, track_ids=track_ids, frame_range=frame_range, extrapolate=extrapolate)
+    return run_fill(video, frames, m, gaps, progress=progress, cancel=cancel, on_changes=on_changes, fusion=fusion)
+
+
+__all__ = [
+    "FUSIONS", "FlowMethod", "Gap", "LinearMethod", "METHODS", "Method", "Span", "available_methods",
+    "fill", "make_method", "plan_gaps",
+]

@@ -1,0 +1,278 @@
+"""The auto-fill engine: plan the gaps between keyframes, run a method from both sides, fuse, merge.
+
+A method only moves the anchor keyframes' joints through the frames of a span (`Method.propagate`);
+everything else lives here and is shared by every method: which frames to fill, how the two
+sides are fused, confidence, visibility, boxes, and merging into existing poses without touching
+joints an annotator placed or corrected.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Iterable, Protocol
+
+import numpy as np
+
+from ..annotation import Pose, PoseChange, Provenance, Video
+from ..errors import Cancelled, PoseWarperError
+
+ONE_SIDED_FACTOR = 0.5  # confidence multiplier for joints that only one keyframe has
+FUSIONS = ("distance", "confidence")
+
+Progress = Callable[[int, int], None]
+CancelCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Frames `first..last` (inclusive) of one track, to fill from the keyframes around them.
+
+    `before`/`after` are the anchor keyframes (None on the open side of an extrapolation).
+    """
+
+    track_id: int
+    first: int
+    last: int
+    before: int | None
+    after: int | None
+
+    @property
+    def num_frames(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def span(self) -> "Span":
+        return Span(self.before, self.after, self.first, self.last)
+
+
+@dataclass(frozen=True)
+class Span:
+    """What gaps of several tracks share: anchors and filled frames. Flow is computed once per span."""
+
+    before: int | None
+    after: int | None
+    first: int
+    last: int
+
+    @property
+    def frames(self) -> range:
+        return range(self.first, self.last + 1)
+
+
+@dataclass
+class Side:
+    """One side's propagation over a span's frames: positions (P, T, J, 2) and the method's own
+    quality (P, T, J) in [0, 1] (1 where it has no measure of its own)."""
+
+    xy: np.ndarray
+    quality: np.ndarray
+
+
+class Method(Protocol):
+    """A way to move keyframe joints to other frames. See linear.py and flow.py."""
+
+    name: str
+    provenance: Provenance
+    half_life: float  # frames from a keyframe after which a side's confidence has halved
+    needs_frames: bool
+
+    def propagate(
+        self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check: Callable[[], None]
+    ) -> tuple[Side | None, Side | None]:
+        """Move the `before` poses forward and the `after` poses backward over span.frames."""
+
+
+def plan_gaps(
+    video: Video,
+    track_ids: Iterable[int] | None = None,
+    frame_range: tuple[int, int] | None = None,
+    extrapolate: int = 0,
+) -> list[Gap]:
+    """The frames to fill: every frame strictly between two consecutive keyframes of a track,
+    plus up to `extrapolate` frames before the first and after the last keyframe.
+
+    `frame_range` (first, last), inclusive, limits the frames filled (anchors may lie outside).
+    Gaps come sorted by span and track, so tracks that share keyframes are filled together.
+    """
+    if extrapolate < 0:
+        raise PoseWarperError(f"extrapolate must be 0 or more frames, got {extrapolate}")
+    lo, hi = 0, video.num_frames - 1
+    if frame_range is not None:
+        lo, hi = max(lo, int(frame_range[0])), min(hi, int(frame_range[1]))
+    ids = sorted(video.tracks) if track_ids is None else sorted(set(track_ids))
+    gaps = []
+    for tid in ids:
+        if tid not in video.tracks:
+            raise PoseWarperError(f"video {video.name or video.source} has no track {tid}")
+        keys = video.keyframes(tid)
+        if not keys:
+            continue
+        candidates = [(a + 1, b - 1, a, b) for a, b in zip(keys, keys[1:])]
+        if extrapolate:
+            candidates.insert(0, (keys[0] - extrapolate, keys[0] - 1, None, keys[0]))
+            candidates.append((keys[-1] + 1, keys[-1] + extrapolate, keys[-1], None))
+        for first, last, before, after in candidates:
+            first, last = max(first, lo), min(last, hi)
+            if first <= last:
+                gaps.append(Gap(tid, first, last, before, after))
+    gaps.sort(key=lambda g: (g.first, g.last, g.before is None, g.after is None, g.track_id))
+    return gaps
+
+
+def run_fill(
+    video: Video,
+    frames,
+    method: Method,
+    gaps: list[Gap],
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+    on_changes: Callable[[list[PoseChange]], None] | None = None,
+    fusion: str = "distance",
+) -> list[PoseChange]:
+    """Fill `gaps` of `video` with `method`; returns the changes (the video itself is not modified).
+
+    `fusion`: "distance" weights each side by its temporal distance to the other keyframe (the
+    reference); "confidence" by each side's confidence (distance decay times the method's quality).
+    """
+    if fusion not in FUSIONS:
+        raise PoseWarperError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")
+    total = sum(g.num_frames for g in gaps)
+    done = 0
+
+    def check() -> None:
+        if cancel is not None and cancel():
+            raise Cancelled(f"auto-fill ({method.name}) cancelled after {done} of {total} person-frames")
+
+    by_span: dict[Span, list[Gap]] = defaultdict(list)
+    for g in gaps:
+        by_span[g.span].append(g)
+    changes: list[PoseChange] = []
+    if progress:
+        progress(0, total)
+    for span, span_gaps in by_span.items():  # insertion order = the plan's sorted order
+        check()
+        tids = [g.track_id for g in span_gaps]
+        before = [video.pose(span.before, t) for t in tids] if span.before is not None else None
+        after = [video.pose(span.after, t) for t in tids] if span.after is not None else None
+        fwd, bwd = method.propagate(frames, span, before, after, check)
+        new = []
+        for i, tid in enumerate(tids):
+            for ti, frame in enumerate(span.frames):
+                pose = fuse(method, span, frame, ti, i, before, after, fwd, bwd, fusion)
+                change = merge(video, frame, tid, pose)
+                if change is not None:
+                    new.append(change)
+        done += sum(g.num_frames for g in span_gaps)
+        changes.extend(new)
+        if on_changes and new:
+            on_changes(new)
+        if progress:
+            progress(done, total)
+    return changes
+
+
+def _distance_confidence(method: Method, distance: np.ndarray | float) -> np.ndarray:
+    return np.power(0.5, np.asarray(distance, np.float64) / method.half_life)
+
+
+def fuse(
+    method: Method, span: Span, frame: int, ti: int, i: int,
+    before: list[Pose] | None, after: list[Pose] | None, fwd: Side | None, bwd: Side | None,
+    fusion: str = "distance",
+) -> Pose | None:
+    """The filled pose of track i at `frame` (index ti in the span) from both sides, or None."""
+    pa = before[i] if before is not None else None
+    pb = after[i] if after is not None else None
+    num_joints = (pa or pb).num_joints
+    has_a = pa.labelled() if pa is not None else np.zeros(num_joints, bool)
+    has_b = pb.labelled() if pb is not None else np.zeros(num_joints, bool)
+    if not (has_a | has_b).any():
+        return None
+    xy = np.zeros((num_joints, 2))
+    conf = np.zeros(num_joints)
+    vis = np.zeros(num_joints, np.uint8)
+    da = frame - span.before if pa is not None else np.inf
+    db = span.after - frame if pb is not None else np.inf
+    ca = cb = None
+    if pa is not None:
+        ca = _distance_confidence(method, da) * fwd.quality[i, ti] * pa.confidence
+    if pb is not None:
+        cb = _distance_confidence(method, db) * bwd.quality[i, ti] * pb.confidence
+    both = has_a & has_b
+    if both.any():
+        if fusion == "confidence":
+            wa = ca / np.maximum(ca + cb, 1e-12)
+            wa = np.where(ca + cb > 0, wa, db / (da + db))[:, None]
+        else:  # the reference: weight each side by the temporal distance to the other keyframe
+            wa = np.full((num_joints, 1), db / (da + db))
+        xy[both] = (wa * fwd.xy[i, ti] + (1 - wa) * bwd.xy[i, ti])[both]
+        conf[both] = (wa[:, 0] * ca + (1 - wa[:, 0]) * cb)[both]
+        nearer_a = da <= db
+        vis[both] = (pa.visibility if nearer_a else pb.visibility)[both]
+    for has, other, side, c, p in ((has_a, has_b, fwd, ca, pa), (has_b, has_a, bwd, cb, pb)):
+        only = has & ~other
+        if only.any():
+            xy[only] = side.xy[i, ti][only]
+            conf[only] = ONE_SIDED_FACTOR * c[only]
+            vis[only] = p.visibility[only]
+    labelled = vis > 0
+    pose = Pose(
+        xy=np.where(labelled[:, None], xy, 0.0),
+        visibility=vis,
+        provenance=np.where(labelled, method.provenance, Provenance.NONE),
+        confidence=np.clip(np.where(labelled, conf, 0.0), 0.0, 1.0),
+        method=method.name,
+    )
+    pose.bbox = _fused_box("bbox", i, ti, pa, pb, fwd, bwd, da, db)
+    pose.head_box = _fused_box("head_box", i, ti, pa, pb, fwd, bwd, da, db)
+    return pose
+
+
+def _fused_box(attr, i, ti, pa, pb, fwd, bwd, da, db):
+    """The anchors' boxes moved by the mean motion of their joints, fused by temporal distance."""
+    moved = []
+    for p, side, d in ((pa, fwd, db), (pb, bwd, da)):  # weight of a side = distance to the other
+        box = getattr(p, attr) if p is not None else None
+        if box is None:
+            continue
+        m = p.labelled()
+        shift = (side.xy[i, ti][m] - p.xy[m]).mean(axis=0) if m.any() else np.zeros(2)
+        moved.append((np.array(box) + [shift[0], shift[1], 0.0, 0.0], d))
+    if not moved:
+        return None
+    if len(moved) == 1:
+        return tuple(float(v) for v in moved[0][0])
+    (ba, wa), (bb, wb) = moved
+    return tuple(float(v) for v in (wa * ba + wb * bb) / (wa + wb))
+
+
+def merge(video: Video, frame: int, track_id: int, filled: Pose | None) -> PoseChange | None:
+    """The change that puts `filled` at (frame, track) without touching the annotator's joints.
+
+    Joints an annotator placed or corrected stay as they are; earlier auto-filled joints are
+    replaced (or cleared, if this run has nothing for them). Returns None when nothing changes.
+    """
+    existing = video.pose(frame, track_id)
+    if existing is not None and existing.keyframe:
+        return None  # a keyframe is an anchor, never a target
+    if existing is None:
+        return None if filled is None else PoseChange(video.video_id, frame, track_id, filled)
+    keep = existing.user_joints()
+    if filled is None:
+        filled = Pose.empty(existing.num_joints)
+    out = filled.copy()
+    out.xy[keep] = existing.xy[keep]
+    out.visibility[keep] = existing.visibility[keep]
+    out.provenance[keep] = existing.provenance[keep]
+    out.confidence[keep] = existing.confidence[keep]
+    if not out.auto_joints().any():
+        out.method = existing.method if keep.any() else None
+    if out.bbox is None:
+        out.bbox = existing.bbox
+    if out.head_box is None:
+        out.head_box = existing.head_box
+    if out.is_empty():
+        return PoseChange(video.video_id, frame, track_id, None)
+    if out.same_as(existing):
+        return None
+    return PoseChange(video.video_id, frame, track_id, out)

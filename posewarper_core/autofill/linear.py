@@ -1,0 +1,25 @@
+"""Linear interpolation, what CVAT does: each side keeps the keyframe's joints where they are;
+the engine's distance-weighted fusion of the two sides is then exactly the per-joint lerp."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..annotation import Pose, Provenance
+from .engine import Side, Span
+
+
+class LinearMethod:
+    name = "linear"
+    provenance = Provenance.INTERPOLATED
+    half_life = 8.0  # linear motion is a rough guess: confidence halves 8 frames from a keyframe
+    needs_frames = False
+
+    def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
+        return _constant(before, len(span.frames)), _constant(after, len(span.frames))
+
+
+def _constant(poses: list[Pose] | None, num_frames: int) -> Side | None:
+    if poses is None:
+        return None
+    xy = np.stack([p.xy for p in poses])[:, None].repeat(num_frames, axis=1)
+    return Side(xy=xy, quality=np.ones(xy.shape[:3]))

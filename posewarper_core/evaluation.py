@@ -1,0 +1,258 @@
+"""The auto-fill benchmark: keep every k-th frame of a dense ground truth as keyframes, fill the
+rest with the very engine the GUI uses, and score the filled joints.
+
+Protocol (the one of ../shared/data/README.md):
+- keyframes: frames 0, k, 2k, ... and the last frame (the poses of every track there);
+- scored: every other frame's joints that are labelled in that frame's ground truth and in both of
+  the track's neighbouring keyframes (extrapolated frames are not scored);
+- a joint is correct at alpha when its error is at most alpha * L, where L is the person's head
+  size, 0.6 x the diagonal of the ground-truth head box (bbox_head [x, y, w, h] -> 0.6 *
+  sqrt(w^2 + h^2)), when every ground-truth pose has a head box, and otherwise the longer side of
+  the ground-truth pose's joint extent in that frame;
+- groups (skeleton.JOINT_GROUPS) pool their joints; Mean pools ALL scored joints (each joint
+  counts once). On the dev clips every group has two scored joints, so this equals the mean over
+  groups; pooling stays meaningful when a skeleton has groups of unequal size.
+- median error in pixels over all scored joints; speed in filled person-frames per second of
+  wall time, frame decoding included.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .annotation import Pose, PoseChange, Provenance, Video
+from .errors import PoseWarperError
+from .skeleton import JOINT_GROUPS, Skeleton
+
+ALPHAS = (0.5, 0.2)
+HEAD_SIZE_FACTOR = 0.6
+LEARNED_METHODS = ("posewarper",)
+
+
+def bench_keyframes(num_frames: int, k: int) -> list[int]:
+    """Frames 0, k, 2k, ... and the last frame."""
+    if k < 2:
+        raise PoseWarperError(f"the keyframe interval k must be at least 2, got {k}")
+    if num_frames < 1:
+        raise PoseWarperError("the ground truth has no frames")
+    keys = list(range(0, num_frames, k))
+    if keys[-1] != num_frames - 1:
+        keys.append(num_frames - 1)
+    return keys
+
+
+def keyframes_only(gt: Video, k: int) -> Video:
+    """A copy of the ground-truth video that keeps only the bench's keyframes, as an annotator's."""
+    out = Video(
+        source=gt.source, num_frames=gt.num_frames, width=gt.width, height=gt.height, fps=gt.fps,
+        name=gt.name, video_id=gt.video_id, keyframe_stride=k, frames=gt.frames,
+        tracks=dict(gt.tracks),
+    )
+    for f in bench_keyframes(gt.num_frames, k):
+        for tid, p in gt.poses.get(f, {}).items():
+            if p.labelled().any():
+                kp = Pose.manual(p.xy, p.visibility, keyframe=True, bbox=p.bbox, head_box=p.head_box)
+                out.set_pose(f, tid, kp)
+    return out
+
+
+@dataclass
+class Scores:
+    """One row per scored joint: joint index, error in pixels (inf if not filled), reference length."""
+
+    joint: np.ndarray
+    error: np.ndarray
+    length: np.ndarray
+    reference: str  # "head" or "extent"
+
+
+def reference_kind(gt: Video) -> str:
+    """"head" when every ground-truth pose has a head box, else "extent"."""
+    poses = [p for by_track in gt.poses.values() for p in by_track.values()]
+    return "head" if poses and all(p.head_box is not None for p in poses) else "extent"
+
+
+def reference_length(pose: Pose, kind: str) -> float:
+    if kind == "head":
+        _, _, w, h = pose.head_box
+        return HEAD_SIZE_FACTOR * float(np.hypot(w, h))
+    _, _, w, h = pose.joint_extent()
+    return float(max(w, h))
+
+
+def score_fill(gt: Video, keys: Video, filled: dict[tuple[int, int], Pose]) -> Scores:
+    """Score filled poses {(frame, track_id): pose} against the ground truth (see module doc)."""
+    kind = reference_kind(gt)
+    rows = []
+    for tid in sorted(keys.tracks):
+        kfs = keys.keyframes(tid)
+        for a, b in zip(kfs, kfs[1:]):
+            pa, pb = keys.pose(a, tid), keys.pose(b, tid)
+            anchored = pa.labelled() & pb.labelled()
+            for f in range(a + 1, b):
+                g = gt.pose(f, tid)
+                if g is None:
+                    continue
+                m = g.labelled() & anchored
+                if not m.any():
+                    continue
+                length = reference_length(g, kind)
+                pred = filled.get((f, tid))
+                err = np.full(g.num_joints, np.inf)
+                if pred is not None:
+                    ok = pred.labelled()
+                    err[ok] = np.linalg.norm(pred.xy[ok] - g.xy[ok], axis=1)
+                for j in np.flatnonzero(m):
+                    rows.append((j, err[j], length))
+    arr = np.array(rows, np.float64).reshape(-1, 3)
+    return Scores(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], kind)
+
+
+def summarize(scores: Scores, skeleton: Skeleton, person_frames: int, seconds: float) -> dict:
+    """The bench's numbers for one method, as the --json file has them."""
+    out = {"reference": scores.reference}
+    names = np.array(skeleton.joints)[scores.joint] if len(scores.joint) else np.array([], str)
+    for alpha in ALPHAS:
+        correct = scores.error <= alpha * scores.length
+        groups = {}
+        for group, members in JOINT_GROUPS.items():
+            sel = np.isin(names, members)
+            if sel.any():
+                groups[group] = round(100.0 * float(correct[sel].mean()), 2)
+        groups["Mean"] = round(100.0 * float(correct.mean()), 2) if len(correct) else float("nan")
+        out[f"at_{alpha}"] = groups
+    out["median_error_px"] = round(float(np.median(scores.error)), 3) if len(scores.error) else float("nan")
+    out["scored_joints"] = int(len(scores.error))
+    out["person_frames_per_second"] = round(person_frames / seconds, 2) if seconds > 0 else float("inf")
+    return out
+
+
+def apply_changes(video: Video, changes: list[PoseChange]) -> dict[tuple[int, int], Pose]:
+    """The poses the changes put, keyed by (frame, track_id) (removals drop the key)."""
+    out: dict[tuple[int, int], Pose] = {}
+    for c in changes:
+        if c.pose is None:
+            out.pop((c.frame, c.track_id), None)
+        else:
+            out[(c.frame, c.track_id)] = c.pose
+    return out
+
+
+def _adapt_function() -> Callable:
+    """The training engineer's hook: posewarper_core.training.adapt(model_path, video, frames,
+    *, device=None, progress=None) -> path of a model fine-tuned on `video`'s keyframes."""
+    try:
+        training = importlib.import_module(f"{__package__}.training")
+        fn = getattr(training, "adapt", None)
+        if fn is None:
+            fn = importlib.import_module(f"{__package__}.training.adapt")
+        fn = getattr(fn, "adapt", fn)
+    except ImportError:
+        fn = None
+    if not callable(fn):
+        raise PoseWarperError(
+            "--adapt needs posewarper_core.training.adapt (fine-tuning on the keyframes), "
+            "which this version does not have yet"
+        )
+    return fn
+
+
+def load_ground_truth(gt_path: str | Path):
+    """(skeleton, video, frames) for a PoseTrack18 file whose file_names are relative to it."""
+    from .formats import read_posetrack18
+    from .video import open_frames
+
+    path = Path(gt_path)
+    if not path.is_file():
+        raise PoseWarperError(f"{path}: no such ground-truth file")
+    skeleton, video = read_posetrack18(path)
+    if video.num_frames < 1:
+        raise PoseWarperError(f"{path}: the ground truth has no frames")
+    return skeleton, video, lambda: open_frames(video, base_dir=path.parent)
+
+
+def run_bench(
+    gt_path: str | Path,
+    k: int,
+    methods: list[str],
+    *,
+    model_path: str | Path | None = None,
+    adapt: bool = False,
+    refine: bool = False,
+    fusion: str = "distance",
+    device=None,
+    progress_factory: Callable[[str], Callable[[int, int], None] | None] | None = None,
+) -> dict:
+    """Run the bench for each method on one ground-truth file; {method: summary} (see summarize).
+
+    `refine` adds a "<method>+refine" entry: the same fill followed by the temporal refinement.
+    `adapt` lets learned methods fine-tune on the kept keyframes first (never on scored frames).
+    """
+    from . import autofill
+
+    if k < 2:
+        raise PoseWarperError(f"the keyframe interval k must be at least 2, got {k}")
+    for name in methods:
+        if name not in autofill.available_methods():
+            raise PoseWarperError(f"unknown method {name!r}; choose from {', '.join(autofill.available_methods())}")
+    if "posewarper" in methods and model_path is None:
+        raise PoseWarperError("the posewarper method needs a model file (--model)")
+    if model_path is not None and not Path(model_path).is_file():
+        raise PoseWarperError(f"{model_path}: no such model file")
+    skeleton, gt, open_source = load_ground_truth(gt_path)
+    if not gt.poses:
+        raise PoseWarperError(f"{gt_path}: the ground truth has no labelled poses")
+    keys = keyframes_only(gt, k)
+    gaps = autofill.plan_gaps(keys)
+    person_frames = sum(g.num_frames for g in gaps)
+    results = {}
+    for name in methods:
+        frames = open_source()
+        try:
+            method_model = model_path
+            if adapt and name in LEARNED_METHODS:
+                method_model = _adapt_function()(model_path, keys, frames, device=device)
+            method = autofill.make_method(name, model_path=method_model, device=device)
+            progress = progress_factory(name) if progress_factory else None
+            t0 = time.perf_counter()
+            changes = autofill.run_fill(keys, frames, method, gaps, progress=progress, fusion=fusion)
+            seconds = time.perf_counter() - t0
+            filled = apply_changes(keys, changes)
+            results[name] = summarize(score_fill(gt, keys, filled), skeleton, person_frames, seconds)
+            if refine:
+                from .autofill.refine import refine_poses
+
+                t1 = time.perf_counter()
+                refined = apply_changes(keys, refine_poses(keys, filled, method=method, frames=frames))
+                seconds += time.perf_counter() - t1
+                results[f"{name}+refine"] = summarize(
+                    score_fill(gt, keys, {**filled, **refined}), skeleton, person_frames, seconds
+                )
+        finally:
+            close = getattr(frames, "close", None)
+            if close:
+                close()
+    return results
+
+
+def format_table(results: dict, title: str = "") -> str:
+    """The bench results as a text table: one row per method, groups at both alphas."""
+    groups = [g for g in list(JOINT_GROUPS) + ["Mean"] if any(g in r["at_0.5"] for r in results.values())]
+    head = f"{'method':<22}{'alpha':>6} " + "".join(f"{g[:8]:>9}" for g in groups) + f"{'median px':>11}{'pf/s':>9}"
+    lines = [title] if title else []
+    lines += [head, "-" * len(head)]
+    for name, r in results.items():
+        for alpha in ALPHAS:
+            row = r[f"at_{alpha}"]
+            cells = "".join(f"{row[g]:>9.1f}" if g in row else f"{'-':>9}" for g in groups)
+            tail = f"{r['median_error_px']:>11.2f}{r['person_frames_per_second']:>9.1f}" if alpha == ALPHAS[0] else ""
+            lines.append(f"{name if alpha == ALPHAS[0] else '':<22}{alpha:>6} {cells}{tail}")
+    ref = {r["reference"] for r in results.values()}
+    lines.append(f"reference length: {', '.join(sorted(ref))}; scored joints: "
+                 + ", ".join(str(r["scored_joints"]) for r in results.values()))
+    return "\n".join(lines)
