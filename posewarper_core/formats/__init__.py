@@ -1,0 +1,122 @@
+"""PoseTrack 2018 and COCO keypoints files: read them into the annotation model, write it back.
+
+    read_posetrack18(path) -> (Skeleton, Video)        write_posetrack18(path, skeleton, video)
+    read_coco(path) -> (Skeleton, [Video])              write_coco(path, skeleton, videos)
+    import_file(path) -> (Skeleton, [Video])            (detects the format)
+    export_project(project, path, format=...)           (one file, or a folder of PoseTrack files)
+
+Every reader and writer raises FormatError(path, message, entry) on bad input and writes nothing
+then. Files are written atomically (a temporary file in the same folder, then os.replace).
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..annotation import Project, Video
+from ..errors import FormatError
+from ..skeleton import Skeleton
+from .coco import coco_document, read_coco, write_coco
+from .common import META_KEY, dump_json, load_json, write_text_atomic
+from .posetrack18 import posetrack18_document, read_posetrack18, write_posetrack18
+
+FORMATS = ("posetrack18", "coco")
+
+__all__ = [
+    "FORMATS", "detect_format", "export_project", "export_videos", "import_file", "read_coco",
+    "read_posetrack18", "write_coco", "write_posetrack18",
+]
+
+
+def detect_format(path: str | os.PathLike, doc=None) -> str:
+    """"posetrack18" or "coco" for an annotation file.
+
+    Our own exports say which they are. Otherwise a file is PoseTrack 2018 when its images carry
+    one `vid_id` and a `frame_id` each and no annotation has COCO's `iscrowd`/`area`; else COCO
+    (which also reads PoseTrack-style files holding several videos).
+    """
+    path = Path(path)
+    doc = load_json(path) if doc is None else doc
+    if not isinstance(doc, dict):
+        raise FormatError(path, "the document must be a JSON object")
+    meta = doc.get(META_KEY)
+    if isinstance(meta, dict) and meta.get("format") in FORMATS:
+        return meta["format"]
+    images = doc.get("images")
+    if not isinstance(images, list) or not images:
+        raise FormatError(path, "not a PoseTrack 2018 or COCO keypoints file: no 'images' list")
+    images = [i for i in images if isinstance(i, dict)]
+    vids = {str(i.get("vid_id")) for i in images}
+    annotations = doc.get("annotations") if isinstance(doc.get("annotations"), list) else []
+    coco_fields = any(isinstance(a, dict) and ("iscrowd" in a or "area" in a) for a in annotations)
+    if len(vids) == 1 and "None" not in vids and all("frame_id" in i for i in images) and not coco_fields:
+        return "posetrack18"
+    return "coco"
+
+
+def import_file(path: str | os.PathLike, format: str | None = None,
+                check_frames: bool = True) -> tuple[Skeleton, list[Video]]:
+    """Read a PoseTrack 2018 or COCO keypoints file (format detected unless given)."""
+    fmt = format or detect_format(path)
+    if fmt == "posetrack18":
+        skeleton, video = read_posetrack18(path, check_frames=check_frames)
+        return skeleton, [video]
+    if fmt == "coco":
+        return read_coco(path, check_frames=check_frames)
+    raise FormatError(path, f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+
+
+def _file_stem(video: Video) -> str:
+    return re.sub(r"[^\w.-]+", "_", video.name).strip("._") or f"video_{video.video_id}"
+
+
+def export_videos(skeleton: Skeleton, videos: list[Video], path: str | os.PathLike, format: str = "posetrack18",
+                  include_auto: bool = True, base_dir=None) -> dict:
+    """Write videos as one COCO file, or PoseTrack 2018 files: `path` is the file for a single
+    video and a folder (one `<video name>.json` per video) for several.
+
+    Every document is built and checked before the first file is written, so a bad pose
+    leaves nothing behind.
+    """
+    path = Path(path)
+    if format not in FORMATS:
+        raise FormatError(path, f"unknown format {format!r}; known: {', '.join(FORMATS)}")
+    if not videos:
+        raise FormatError(path, "there is no video to export")
+    if format == "coco":
+        doc, summary = coco_document(skeleton, list(videos), include_auto, base_dir, path)
+        write_text_atomic(path, dump_json(doc, path))
+        return {"path": str(path), "files": [str(path)], **summary}
+    if len(videos) == 1 and path.suffix.lower() == ".json":
+        targets = [path]
+    else:
+        if path.exists() and not path.is_dir():
+            raise FormatError(path, f"{len(videos)} videos make one PoseTrack file each: give a folder, not a file")
+        stems = [_file_stem(v) for v in videos]
+        targets = [path / (f"{s}.json" if stems.count(s) == 1 else f"{s}_{v.video_id}.json")
+                   for s, v in zip(stems, videos)]
+    texts = []
+    total = {"format": "posetrack18", "videos": 0, "images": 0, "annotations": 0, "auto_poses": 0, "left_out_auto": 0}
+    for video, target in zip(videos, targets):
+        doc, summary = posetrack18_document(skeleton, video, include_auto, base_dir, target)
+        texts.append((target, dump_json(doc, target)))
+        for key in ("videos", "images", "annotations", "auto_poses", "left_out_auto"):
+            total[key] += summary[key]
+    for target, text in texts:
+        write_text_atomic(target, text)
+    return {"path": str(path), "files": [str(t) for t, _ in texts], **total}
+
+
+def export_project(project: Project, path: str | os.PathLike, format: str = "posetrack18",
+                   video_ids: list[int] | None = None, include_auto: bool = True, base_dir=None) -> dict:
+    """Export a project's videos (all, or those in `video_ids`). See export_videos."""
+    if video_ids is None:
+        videos = [project.videos[k] for k in sorted(project.videos)]
+    else:
+        missing = [v for v in video_ids if v not in project.videos]
+        if missing:
+            known = ", ".join(str(k) for k in sorted(project.videos)) or "none"
+            raise FormatError(path, f"no video with id {missing[0]} in the project (ids: {known})")
+        videos = [project.videos[k] for k in video_ids]
+    return export_videos(project.skeleton, videos, path, format, include_auto, base_dir)
