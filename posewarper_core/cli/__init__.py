@@ -12,6 +12,9 @@ from ..errors import PoseWarperError
 COMMAND_MODULES = [
     "train",
     "adapt",
+    "fill",
+    "refine",
+    "bench",
 ]
 
 

@@ -1,0 +1,135 @@
+"""PoseWarper propagation (the paper's mode b), chained frame to frame from each keyframe.
+
+Each step warps the current pose from frame t to its neighbour: both frames are cropped with the
+same transform, built from the person's box (the keyframe's box, moved with the pose) grown x1.25
+at the model's aspect; the current joints are rendered as heatmaps in that crop and the network
+moves them into the neighbour. All tracks and both directions of a span go through the network
+together, in batches. The crop geometry is the training code's (training.samples), so what the
+network sees at use time is what it was trained on.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..annotation import Pose, Provenance
+from ..errors import ModelError
+from .engine import Side, Span
+
+CROP_PAD = 1.25
+
+
+class PoseWarperMethod:
+    name = "posewarper"
+    provenance = Provenance.PROPAGATED
+    half_life = 15.0
+    needs_frames = True
+
+    def __init__(self, model_path=None, device=None, *, model=None, config=None, batch_size: int = 8):
+        if model is None and model_path is None:
+            raise ModelError("the posewarper method needs a model file")
+        import torch
+
+        from .. import nets
+
+        self.device = torch.device(device) if device is not None else nets.default_device()
+        if model is None:
+            model, config = nets.load_model(model_path, device=self.device)
+        if config is None:
+            raise ModelError("a posewarper model was given without its configuration")
+        self.model = model.to(self.device).eval()
+        self.config = config
+        self.input_size = tuple(int(v) for v in config.input_size)  # (W, H)
+        self.sigma = float(getattr(config, "sigma", 2.0))
+        self.batch_size = max(1, int(batch_size))
+
+    def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
+        chains = []
+        if before:
+            chains.append(_Chain(before, [(t, t + 1) for t in range(span.before, span.last)], span))
+        if after:
+            chains.append(_Chain(after, [(t, t - 1) for t in range(span.after, span.first, -1)], span))
+        images: dict[int, np.ndarray] = {}
+
+        def image(i: int) -> np.ndarray:
+            if i not in images:
+                images[i] = frames.frame(i)
+            return images[i]
+
+        for step in range(max((len(c.steps) for c in chains), default=0)):
+            check()
+            needed = {t for c in chains if step < len(c.steps) for t in c.steps[step]}
+            for t in [t for t in images if t not in needed]:
+                del images[t]
+            work = [(c, p) for c in chains if step < len(c.steps) for p in range(c.num_poses)]
+            for b in range(0, len(work), self.batch_size):
+                self._step(work[b:b + self.batch_size], step, image)
+            for c in chains:
+                if step < len(c.steps):
+                    c.record(step)
+        out = [c.side() for c in chains]
+        fwd = out.pop(0) if before else None
+        bwd = out.pop(0) if after else None
+        return fwd, bwd
+
+    def _step(self, items, step: int, image) -> None:
+        """Warp each (chain, pose) item one step, updating its joints and quality in place."""
+        import torch
+
+        from .. import heatmaps
+        from ..training.samples import HEATMAP_STRIDE, crop_image, crop_transform, normalise, render_heatmaps
+
+        mats, crops_a, crops_b, hms, masks = [], [], [], [], []
+        for chain, p in items:
+            src, dst = chain.steps[step]
+            m = crop_transform(chain.box(p), self.input_size, pad=CROP_PAD)
+            xy_crop = chain.pts[p] @ m[:, :2].T + m[:, 2]
+            hm, inside = render_heatmaps(xy_crop, chain.labelled[p], self.input_size, self.sigma)
+            mats.append(m)
+            crops_a.append(normalise(crop_image(image(src), m, self.input_size)))
+            crops_b.append(normalise(crop_image(image(dst), m, self.input_size)))
+            hms.append(hm)
+            masks.append(inside)
+        with torch.no_grad():
+            out = self.model.propagate(
+                torch.stack(crops_a).to(self.device), torch.stack(crops_b).to(self.device),
+                torch.stack(hms).to(self.device),
+            )
+        xy_hm, peak = heatmaps.decode_subpixel(out.float().cpu().numpy())
+        for (chain, p), m, inside, xy, pk in zip(items, mats, masks, xy_hm, peak):
+            inv = np.linalg.inv(np.vstack([m, [0.0, 0.0, 1.0]]))[:2]
+            new = (np.asarray(xy, np.float64) * HEATMAP_STRIDE) @ inv[:, :2].T + inv[:, 2]
+            chain.pts[p] = np.where(inside[:, None], new, chain.pts[p])  # joints off the crop stay put
+            chain.quality[p] = np.minimum(chain.quality[p], np.where(inside, np.clip(pk, 0.0, 1.0), 0.0))
+
+
+class _Chain:
+    """One direction of a span: the current joints of each pose and their running quality."""
+
+    def __init__(self, poses: list[Pose], steps: list[tuple[int, int]], span: Span):
+        self.steps = steps
+        self.span = span
+        self.num_poses = len(poses)
+        self.anchor = np.stack([p.xy for p in poses])
+        self.labelled = np.stack([p.labelled() for p in poses])
+        self.boxes = [p.box_or_extent() or (0.0, 0.0, 1.0, 1.0) for p in poses]
+        self.pts = self.anchor.copy()
+        self.quality = np.ones(self.labelled.shape)
+        n = len(span.frames)
+        self.xy = np.zeros((self.num_poses, n) + self.anchor.shape[1:])
+        self.q = np.ones((self.num_poses, n, self.anchor.shape[1]))
+
+    def box(self, p: int) -> tuple[float, float, float, float]:
+        """The anchor's box moved by the mean motion of the labelled joints so far."""
+        m = self.labelled[p]
+        dx, dy = (self.pts[p][m] - self.anchor[p][m]).mean(axis=0) if m.any() else (0.0, 0.0)
+        x, y, w, h = self.boxes[p]
+        return (x + dx, y + dy, w, h)
+
+    def record(self, step: int) -> None:
+        dst = self.steps[step][1]
+        if self.span.first <= dst <= self.span.last:
+            self.xy[:, dst - self.span.first] = self.pts
+            self.q[:, dst - self.span.first] = self.quality
+
+    def side(self) -> Side:
+        return Side(xy=self.xy, quality=self.q)

@@ -1,0 +1,68 @@
+"""`posewarper fill`: auto-fill the frames between keyframes of a project, through its store.
+
+    posewarper fill P.pwproj --method flow
+    posewarper fill P.pwproj --video 1 --track 3 --method posewarper --model M.pt --extrapolate 5
+
+Joints an annotator placed or corrected are never overwritten. Results are saved as each span
+between two keyframes is done, so Ctrl+C keeps what was filled so far.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("fill", help="auto-fill the frames between keyframes of a project",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("project", type=Path, help="project file (.pwproj)")
+    p.add_argument("--video", type=int, action="append", default=None, help="video id (repeatable; default all)")
+    p.add_argument("--track", type=int, action="append", default=None, help="track id (repeatable; default all)")
+    p.add_argument("--method", default="flow", help="linear, flow, flow-farneback or posewarper")
+    p.add_argument("--model", type=Path, default=None, help="model file for posewarper")
+    p.add_argument("--extrapolate", type=int, default=0, metavar="N",
+                   help="also fill up to N frames before the first and after the last keyframe")
+    p.add_argument("--frames", type=int, nargs=2, default=None, metavar=("FIRST", "LAST"),
+                   help="only fill frames in this range (0-based, inclusive)")
+    p.add_argument("--fusion", default="distance", help="distance (default) or confidence")
+    p.add_argument("--device", default=None, help="cpu, cuda (default: CUDA when available)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from .. import autofill
+    from ..store import ProjectStore
+    from ..video import open_frames
+
+    with ProjectStore.open(args.project) as store:
+        method = autofill.make_method(args.method, model_path=args.model, device=args.device)
+        video_ids = args.video or sorted(store.project.videos)
+        written = 0
+        for vid in video_ids:
+            video = store.project.video(vid)
+            needs = method.needs_frames
+            frames = open_frames(video, base_dir=store.base_dir) if needs else None
+            bar = tqdm(desc=video.name or f"video {vid}", unit="pf")
+
+            def progress(done, total, bar=bar):
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            def save(changes):
+                nonlocal written
+                store.apply(changes)
+                written += len(changes)
+
+            try:
+                autofill.fill(video, frames, method, track_ids=args.track, frame_range=args.frames,
+                              extrapolate=args.extrapolate, fusion=args.fusion, progress=progress,
+                              on_changes=save)
+            finally:
+                bar.close()
+                if frames is not None:
+                    frames.close()
+        print(f"{written} poses written to {args.project}")
+    return 0

@@ -1,0 +1,268 @@
+"""Auto-fill: what lands in the frames between keyframes, and what it must never touch."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from posewarper_core import Cancelled, Pose, PoseWarperError, Provenance, Video, Visibility
+from posewarper_core.autofill import available_methods, fill, plan_gaps
+from posewarper_core.autofill.refine import refine_poses
+from posewarper_core.evaluation import apply_changes
+
+J = 17
+
+
+class ArrayFrames:
+    """An in-memory frame source with the VideoSource surface auto-fill uses."""
+
+    def __init__(self, images):
+        self.images = images
+        self.height, self.width = images[0].shape[:2]
+        self.num_frames = len(images)
+        self.reads = 0
+
+    def __len__(self):
+        return self.num_frames
+
+    def frame(self, i):
+        self.reads += 1
+        return self.images[i]
+
+
+def keyframe(xy, vis=None, **kw) -> Pose:
+    vis = np.full(len(xy), Visibility.VISIBLE, np.uint8) if vis is None else np.asarray(vis, np.uint8)
+    return Pose.manual(xy, vis, keyframe=True, **kw)
+
+
+def two_keyframe_video(n=11, seed=0) -> tuple[Video, Pose, Pose]:
+    rng = np.random.default_rng(seed)
+    a_xy, b_xy = rng.uniform(20, 300, (J, 2)), rng.uniform(20, 300, (J, 2))
+    a_vis = np.full(J, 2, np.uint8)
+    b_vis = np.full(J, 2, np.uint8)
+    a_vis[3] = 0  # only in b
+    b_vis[4] = 0  # only in a
+    a_vis[5] = b_vis[5] = 0  # in neither
+    a_vis[6] = 1  # occluded in a
+    video = Video(source="mem", num_frames=n + 5, width=320, height=320)
+    a = keyframe(a_xy, a_vis, bbox=(10, 20, 100, 200), head_box=(40, 20, 30, 30))
+    b = keyframe(b_xy, b_vis, bbox=(50, 40, 100, 200), head_box=(80, 40, 30, 30))
+    video.set_pose(0, 1, a)
+    video.set_pose(n - 1, 1, b)
+    return video, a, b
+
+
+def test_available_methods():
+    assert {"linear", "flow", "flow-farneback", "posewarper"} <= set(available_methods())
+
+
+def test_linear_fills_exactly_the_lerp():
+    video, a, b = two_keyframe_video(n=11)
+    changes = fill(video, None, "linear")
+    assert [c.frame for c in changes] == list(range(1, 10))
+    both = a.labelled() & b.labelled()
+    for c in changes:
+        w = c.frame / 10
+        p = c.pose
+        np.testing.assert_allclose(p.xy[both], ((1 - w) * a.xy + w * b.xy)[both], atol=1e-9)
+        np.testing.assert_allclose(p.xy[3], b.xy[3])  # one side only: that side
+        np.testing.assert_allclose(p.xy[4], a.xy[4])
+        assert p.visibility[5] == 0 and p.provenance[5] == Provenance.NONE  # in neither: unlabelled
+        assert set(p.provenance[p.labelled()]) == {Provenance.INTERPOLATED}
+        assert p.method == "linear" and not p.keyframe
+        assert ((p.confidence >= 0) & (p.confidence <= 1)).all()
+        assert p.confidence[3] < p.confidence[both].min()  # one-sided joints are less sure
+        np.testing.assert_allclose(p.bbox, (10 + 40 * w, 20 + 20 * w, 100, 200))
+        np.testing.assert_allclose(p.head_box, (40 + 40 * w, 20 + 20 * w, 30, 30))
+        # visibility comes from the nearer keyframe: occluded stays occluded
+        assert p.visibility[6] == (Visibility.OCCLUDED if c.frame <= 5 else Visibility.VISIBLE)
+    mid = [c.pose for c in changes if c.frame == 5][0]
+    edge = [c.pose for c in changes if c.frame == 1][0]
+    assert mid.confidence[both].min() < edge.confidence[both].min()  # decays with distance
+
+
+def test_fill_leaves_the_video_alone():
+    video, a, b = two_keyframe_video()
+    before = {f: dict(by) for f, by in video.poses.items()}
+    fill(video, None, "linear", extrapolate=3)
+    assert {f: dict(by) for f, by in video.poses.items()} == before
+    assert video.pose(0, 1).same_as(a)
+
+
+def test_plan_gaps_extrapolation_and_range():
+    video, _, _ = two_keyframe_video(n=11)  # keyframes 0 and 10, 16 frames
+    video.set_pose(0, 2, keyframe(np.ones((J, 2))))
+    video.set_pose(4, 2, keyframe(np.ones((J, 2))))
+    gaps = plan_gaps(video, extrapolate=3)
+    spans = {(g.track_id, g.first, g.last, g.before, g.after) for g in gaps}
+    assert spans == {(1, 1, 9, 0, 10), (1, 11, 13, 10, None), (2, 1, 3, 0, 4), (2, 5, 7, 4, None)}
+    gaps = plan_gaps(video, track_ids=[1], frame_range=(5, 12), extrapolate=3)
+    assert {(g.first, g.last) for g in gaps} == {(5, 9), (11, 12)}
+    changes = fill(video, None, "linear", track_ids=[2], extrapolate=2)
+    assert sorted(c.frame for c in changes) == [1, 2, 3, 5, 6]
+    beyond = [c.pose for c in changes if c.frame == 6][0]
+    np.testing.assert_allclose(beyond.xy, 1.0)  # linear extrapolation holds the keyframe
+    with pytest.raises(PoseWarperError, match="no track 7"):
+        plan_gaps(video, track_ids=[7])
+
+
+def test_manual_and_corrected_joints_survive_rerunning():
+    video, a, b = two_keyframe_video(n=11)
+    for c in fill(video, None, "linear"):
+        video.set_pose(c.frame, c.track_id, c.pose)
+    # The annotator corrects a joint at frame 4 and adds a pose with one manual joint at frame 7.
+    corrected = video.pose(4, 1).copy()
+    corrected.xy[0] = (1.0, 2.0)
+    corrected.provenance[0] = Provenance.CORRECTED
+    corrected.visibility[0] = Visibility.OCCLUDED
+    video.set_pose(4, 1, corrected)
+    manual = Pose.empty(J)
+    manual.xy[2] = (7.0, 8.0)
+    manual.visibility[2] = Visibility.VISIBLE
+    manual.provenance[2] = Provenance.MANUAL
+    manual.confidence[2] = 1.0
+    video.set_pose(7, 1, manual)
+    # The keyframe moves, so every auto joint must change; the annotator's must not.
+    b2 = b.copy()
+    b2.xy += 10
+    video.set_pose(10, 1, b2)
+    changes = {c.frame: c.pose for c in fill(video, None, "linear")}
+    p4, p7 = changes[4], changes[7]
+    assert tuple(p4.xy[0]) == (1.0, 2.0) and p4.provenance[0] == Provenance.CORRECTED
+    assert p4.visibility[0] == Visibility.OCCLUDED
+    assert tuple(p7.xy[2]) == (7.0, 8.0) and p7.provenance[2] == Provenance.MANUAL
+    assert p7.provenance[1] == Provenance.INTERPOLATED  # merged: the rest is filled around it
+    np.testing.assert_allclose(p4.xy[1], 0.6 * a.xy[1] + 0.4 * b2.xy[1])
+    # Re-running on an up-to-date video changes nothing at all.
+    for f, p in changes.items():
+        video.set_pose(f, 1, p)
+    assert fill(video, None, "linear") == []
+
+
+def test_rerun_after_deleting_a_keyframe_joint_clears_stale_auto_joints():
+    video, a, b = two_keyframe_video(n=11)
+    for c in fill(video, None, "linear"):
+        video.set_pose(c.frame, c.track_id, c.pose)
+    a2 = a.copy()
+    a2.visibility[4] = 0
+    a2.provenance[4] = 0
+    video.set_pose(0, 1, a2)  # joint 4 was only in a; now in neither keyframe
+    changes = fill(video, None, "linear")
+    assert changes and all(c.pose.visibility[4] == 0 for c in changes)
+
+
+def test_cancel_stops_early_and_raises_cancelled():
+    video = Video(source="mem", num_frames=40, width=64, height=64)
+    for f in range(0, 40, 5):
+        video.set_pose(f, 1, keyframe(np.full((J, 2), float(f))))
+    delivered, calls = [], []
+
+    def progress(done, total):
+        calls.append((done, total))
+
+    with pytest.raises(Cancelled):
+        fill(video, None, "linear", progress=progress, on_changes=delivered.extend,
+             cancel=lambda: len(delivered) >= 8)
+    assert 8 <= len(delivered) < 28
+    assert calls[0] == (0, 28) and calls[-1][0] < 28
+    # what was delivered before the cancel is valid filled data
+    assert all(c.pose.method == "linear" for c in delivered)
+
+
+def moving_square_clip(n=9, size=(160, 120), seed=3):
+    """A textured square on a textured background, moving with known, accelerating motion."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    bg = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3)).astype(np.uint8), (0, 0), 1.5)
+    tex = cv2.GaussianBlur(rng.integers(0, 255, (40, 40, 3)).astype(np.uint8), (0, 0), 1.2)
+    offsets = [(30 + 0.35 * t * t, 30 + 1.5 * t) for t in range(n)]  # top-left corner per frame
+    images = []
+    for ox, oy in offsets:
+        m = np.float32([[1, 0, ox], [0, 1, oy]])
+        layer = cv2.warpAffine(tex, m, (w, h), flags=cv2.INTER_LINEAR)
+        mask = cv2.warpAffine(np.ones((40, 40), np.float32), m, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+        images.append((layer * mask + bg * (1 - mask)).astype(np.uint8))
+    return images, np.array(offsets)
+
+
+@pytest.mark.parametrize("method", ["flow", "flow-farneback"])
+def test_flow_follows_a_moving_textured_square(method):
+    images, offsets = moving_square_clip()
+    local = np.array([[10.0, 10.0], [30.0, 12.0], [20.0, 20.0], [12.0, 28.0], [28.0, 28.0]])  # inside the square
+    video = Video(source="mem", num_frames=len(images), width=160, height=120)
+    vis = np.zeros(J, np.uint8)
+    vis[:5] = 2
+    xy = np.zeros((J, 2))
+    for f in (0, len(images) - 1):
+        xy[:5] = local + offsets[f]
+        video.set_pose(f, 1, keyframe(xy, vis))
+    frames = ArrayFrames(images)
+    changes = fill(video, frames, method)
+    assert len(changes) == len(images) - 2
+    worst_linear = 0.0
+    for c in changes:
+        truth = local + offsets[c.frame]
+        err = np.linalg.norm(c.pose.xy[:5] - truth, axis=1)
+        assert err.max() < 1.2, (c.frame, err)
+        lerp = local + offsets[0] + (offsets[-1] - offsets[0]) * c.frame / (len(images) - 1)
+        worst_linear = max(worst_linear, np.abs(lerp - truth).max())
+        assert c.pose.method == method
+        assert set(c.pose.provenance[:5]) == {Provenance.PROPAGATED}
+        assert ((c.pose.confidence >= 0) & (c.pose.confidence <= 1)).all()
+    assert worst_linear > 3  # the motion is not linear: the flow really followed the pixels
+    # each frame is read once per span, whatever the number of tracks
+    assert frames.reads == len(images)
+
+
+def test_flow_is_deterministic_and_shares_flow_between_tracks():
+    images, offsets = moving_square_clip(n=7)
+    video = Video(source="mem", num_frames=len(images), width=160, height=120)
+    vis = np.zeros(J, np.uint8)
+    vis[:2] = 2
+    for tid, local in ((1, [[10.0, 10.0], [20.0, 20.0]]), (2, [[25.0, 15.0], [15.0, 30.0]])):
+        for f in (0, len(images) - 1):
+            xy = np.zeros((J, 2))
+            xy[:2] = np.array(local) + offsets[f]
+            video.set_pose(f, tid, keyframe(xy, vis))
+    frames = ArrayFrames(images)
+    first = fill(video, frames, "flow")
+    assert frames.reads == len(images)  # two tracks, one pass over the frames
+    second = fill(video, ArrayFrames(images), "flow")
+    assert [(c.frame, c.track_id) for c in first] == [(c.frame, c.track_id) for c in second]
+    assert all(a.pose.same_as(b.pose, atol=0) for a, b in zip(first, second))
+
+
+def test_flow_needs_frames():
+    video, _, _ = two_keyframe_video()
+    with pytest.raises(PoseWarperError, match="needs the video's frames"):
+        fill(video, None, "flow")
+
+
+def test_unknown_method_and_fusion_are_refused():
+    video, _, _ = two_keyframe_video()
+    with pytest.raises(PoseWarperError, match="unknown auto-fill method"):
+        fill(video, None, "magic")
+    with pytest.raises(PoseWarperError, match="unknown fusion"):
+        fill(video, None, "linear", fusion="vote")
+
+
+def test_posewarper_without_a_model_is_a_clear_error():
+    video, _, _ = two_keyframe_video()
+    with pytest.raises(PoseWarperError, match="model"):
+        fill(video, ArrayFrames([np.zeros((8, 8, 3), np.uint8)] * 16), "posewarper")
+
+
+def test_refine_smooths_only_auto_joints():
+    video = Video(source="mem", num_frames=9, width=64, height=64)
+    video.set_pose(0, 1, keyframe(np.zeros((J, 2))))
+    video.set_pose(8, 1, keyframe(np.full((J, 2), 8.0)))
+    filled = apply_changes(video, fill(video, None, "linear"))
+    jitter = filled[(4, 1)].copy()
+    jitter.xy[:, 0] += 2.0  # a bump at frame 4
+    jitter.provenance[1] = Provenance.CORRECTED  # ... but joint 1 is the annotator's
+    filled[(4, 1)] = jitter
+    refined = {(c.frame, c.track_id): c.pose for c in refine_poses(video, filled)}
+    p4 = refined[(4, 1)]
+    assert abs(p4.xy[0, 0] - 4.0) < abs(jitter.xy[0, 0] - 4.0)  # pulled back towards the line
+    assert p4.xy[1, 0] == jitter.xy[1, 0]  # the corrected joint did not move
+    assert all(not p.keyframe for p in refined.values())
