@@ -218,7 +218,6 @@ class ProjectStore:
                 f"this version reads up to {schema.SCHEMA_VERSION}): update the program to open it"
             )
         try:
-            _configure(conn)
             if version < schema.SCHEMA_VERSION:
                 # Older programs cannot read the upgraded file: keep a copy of the file as it was.
                 backup = sqlite3.connect(path.with_name(f"{path.name}.format{version}.bak"))
@@ -226,7 +225,8 @@ class ProjectStore:
                     conn.backup(backup)
                 finally:
                     backup.close()
-                schema.migrate(conn, version)
+            _configure(conn)
+            schema.migrate(conn, version)
             return schema.load_project(conn)
         except (sqlite3.Error, PoseWarperError, ValueError, KeyError, TypeError) as exc:
             raise ProjectError(f"{path}: the project cannot be read (damaged?): {exc}") from exc

@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "fill",
     "refine",
     "bench",
+    "bench_store",
 ]
 
 
