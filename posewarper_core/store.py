@@ -38,7 +38,7 @@ from .annotation import FrameRef, Pose, PoseChange, Project, Provenance, Track, 
 from .errors import PoseWarperError, ProjectError
 from .skeleton import POSETRACK17, Skeleton
 
-PROJECT_SUFFIX = ".pwproj"
+PROJECT_SUFFIX = ".pwproj"  # for file dialogs: the store accepts any name
 
 try:
     import fcntl
@@ -56,7 +56,10 @@ class _ProjectLock:
         # The lock file is removed on release; a process that opened it just before could then
         # lock a deleted file, so after locking, check that the path still names our file.
         for _ in range(10):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise ProjectError(f"{project_path}: cannot create the lock file {self.path}: {exc}") from exc
             if not self._try_lock(fd):
                 holder = self._read_holder(fd)
                 os.close(fd)
@@ -71,7 +74,8 @@ class _ProjectLock:
             if same_file:
                 self._fd = fd
                 os.ftruncate(fd, 0)
-                os.pwrite(fd, f"PID {os.getpid()} on {socket.gethostname()}\n".encode(), 1)
+                os.lseek(fd, 1, os.SEEK_SET)
+                os.write(fd, f"PID {os.getpid()} on {socket.gethostname()}\n".encode())
                 return
             os.close(fd)
         raise ProjectError(f"{project_path}: could not take the lock {self.path}")
@@ -91,7 +95,8 @@ class _ProjectLock:
     @staticmethod
     def _read_holder(fd: int) -> str:
         try:
-            return os.pread(fd, 200, 1).decode(errors="replace").strip()
+            os.lseek(fd, 1, os.SEEK_SET)
+            return os.read(fd, 200).decode(errors="replace").strip("\0 \n")
         except OSError:
             return ""
 
@@ -136,7 +141,7 @@ class ProjectStore:
     @classmethod
     def create(cls, path, skeleton: Skeleton = POSETRACK17, name: str = "") -> "ProjectStore":
         """Create a new, empty project file and open it. Refuses a path that exists."""
-        path = Path(path).absolute()
+        path = Path(path).resolve()  # one lock per file, whichever way it is named
         if not isinstance(skeleton, Skeleton):
             raise ProjectError(f"{path}: the skeleton must be a Skeleton, not {type(skeleton).__name__}")
         if path.exists():
@@ -166,6 +171,7 @@ class ProjectStore:
                 finally:
                     conn.close()
                 os.replace(tmp, path)
+                _sync_folder(path.parent)
             except sqlite3.Error as exc:
                 raise ProjectError(f"{path}: could not create the project: {exc}") from exc
             finally:
@@ -179,7 +185,7 @@ class ProjectStore:
     def open(cls, path) -> "ProjectStore":
         """Open a project file: ProjectError if it is missing, held by another running instance,
         not a project, damaged, or written by a newer version of the program."""
-        path = Path(path).absolute()
+        path = Path(path).resolve()  # one lock per file, whichever way it is named
         if not path.is_file():
             raise ProjectError(f"{path}: no such project file" if not path.exists() else f"{path} is not a file")
         lock = _ProjectLock(path)
@@ -208,7 +214,7 @@ class ProjectStore:
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = schema.read_schema_version(conn)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, ValueError) as exc:
             raise ProjectError(f"{not_project} (not an SQLite database, or damaged: {exc})") from exc
         if app_id != schema.APPLICATION_ID or version is None:
             raise ProjectError(f"{not_project} (an SQLite database of another program)")
@@ -227,6 +233,11 @@ class ProjectStore:
                     backup.close()
             _configure(conn)
             schema.migrate(conn, version)
+        except sqlite3.Error as exc:
+            raise ProjectError(
+                f"{path}: could not upgrade the project from format {version} to {schema.SCHEMA_VERSION}: {exc}"
+            ) from exc
+        try:
             return schema.load_project(conn)
         except (sqlite3.Error, PoseWarperError, ValueError, KeyError, TypeError) as exc:
             raise ProjectError(f"{path}: the project cannot be read (damaged?): {exc}") from exc
@@ -597,6 +608,20 @@ def _scalars_ok(pose: Pose) -> bool:
         (pose.method is None or isinstance(pose.method, str))
         and all(box is None or (len(box) == 4 and all(map(math.isfinite, box))) for box in (pose.bbox, pose.head_box))
     )
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX; Windows cannot open folders and needs no such step)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _is_int(value) -> bool:
