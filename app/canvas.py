@@ -1,0 +1,325 @@
+"""The frame with its skeletons: zoom around the cursor, pan, hover names, mouse editing.
+
+The canvas never edits poses itself: it emits what the user did (place, move a joint, move a
+pose, flag a joint) and the editor turns that into undoable commands. During a drag it only
+draws a preview, so one drag is one command.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
+
+from posewarper_core.annotation import AUTO_PROVENANCE, Pose, Provenance, Visibility
+
+from .style import track_colour
+
+HIT_RADIUS_PX = 9.0
+
+
+class FrameItem(QGraphicsItem):
+    """Paints the decoded frame (a QImage) without converting it to a pixmap first."""
+
+    def __init__(self):
+        super().__init__()
+        self.image: QImage | None = None
+        self.size = (640, 480)
+
+    def set_image(self, image: QImage | None, size: tuple[int, int]) -> None:
+        if size != self.size:
+            self.prepareGeometryChange()
+            self.size = size
+        self.image = image
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, *self.size)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self.image is None:
+            painter.fillRect(self.boundingRect(), QColor("#202226"))
+            return
+        painter.setRenderHint(QPainter.SmoothPixmapTransform, painter.worldTransform().m11() < 2.0)
+        painter.drawImage(self.boundingRect(), self.image)
+
+
+class PoseLayer(QGraphicsItem):
+    """All poses of the shown frame, drawn in one pass with sizes fixed in screen pixels."""
+
+    def __init__(self, skeleton):
+        super().__init__()
+        self.skeleton = skeleton
+        self.poses: dict[int, Pose] = {}
+        self.selected: int | None = None
+        self.hover: tuple[int, int] | None = None  # (track id, joint)
+        self.next_joint: int | None = None
+        self.size = (640, 480)
+
+    def set_poses(self, poses: dict[int, Pose]) -> None:
+        self.poses = dict(poses)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        w, h = self.size
+        return QRectF(-w, -h, 3 * w, 3 * h)  # joints may lie a little outside the image
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        scale = max(painter.worldTransform().m11(), 1e-6)
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        order = sorted(self.poses, key=lambda t: t == self.selected)  # selected on top
+        for tid in order:
+            self._paint_pose(painter, tid, self.poses[tid], scale)
+        if self.hover is not None and self.hover[0] in self.poses:
+            tid, j = self.hover
+            pose = self.poses[tid]
+            self._paint_label(painter, pose.xy[j], self._joint_label(pose, j), scale)
+
+    def _joint_label(self, pose: Pose, j: int) -> str:
+        text = self.skeleton.joints[j]
+        if pose.provenance[j] in AUTO_PROVENANCE:
+            text += f"  (auto {pose.confidence[j]:.2f})"
+        elif pose.visibility[j] == Visibility.OCCLUDED:
+            text += "  (occluded)"
+        return text
+
+    def _paint_pose(self, painter: QPainter, tid: int, pose: Pose, scale: float) -> None:
+        colour = track_colour(tid)
+        selected = tid == self.selected
+        lab = pose.labelled()
+        auto = np.isin(pose.provenance, AUTO_PROVENANCE)
+        width = (3.0 if selected else 2.0) / scale
+        for a, b in self.skeleton.edges:
+            if not (lab[a] and lab[b]):
+                continue
+            c = QColor(colour)
+            dashed = auto[a] or auto[b]
+            c.setAlphaF(0.9 if not dashed else 0.35 + 0.5 * float(min(pose.confidence[a], pose.confidence[b])))
+            pen = QPen(c, width)
+            if dashed:
+                pen.setStyle(Qt.DashLine)
+            painter.setPen(pen)
+            painter.drawLine(QPointF(*pose.xy[a]), QPointF(*pose.xy[b]))
+        for j in np.flatnonzero(lab):
+            self._paint_joint(painter, colour, pose, int(j), bool(auto[j]), selected, scale)
+
+    def _paint_joint(self, painter, colour, pose, j, auto, selected, scale) -> None:
+        r = (3.5 if auto else 5.0) * (1.2 if selected else 1.0) / scale
+        c = QColor(colour)
+        if auto:
+            c.setAlphaF(0.3 + 0.7 * float(pose.confidence[j]))
+        outline = QColor("#ffffff") if pose.provenance[j] != Provenance.CORRECTED else QColor("#ff4fd8")
+        pen = QPen(outline if not auto else c, 1.5 / scale)
+        if auto:
+            pen.setStyle(Qt.DotLine)
+        painter.setPen(pen)
+        occluded = pose.visibility[j] == Visibility.OCCLUDED
+        painter.setBrush(Qt.NoBrush if occluded else QBrush(c))
+        centre = QPointF(*pose.xy[j])
+        painter.drawEllipse(centre, r, r)
+        if occluded:  # hollow, with a coloured ring so it stays visible on any background
+            painter.setPen(QPen(c, 2.0 / scale))
+            painter.drawEllipse(centre, r * 0.6, r * 0.6)
+
+    def _paint_label(self, painter, xy, text, scale) -> None:
+        painter.save()
+        painter.translate(float(xy[0]), float(xy[1]))
+        painter.scale(1 / scale, 1 / scale)
+        font = QFont()
+        font.setPointSizeF(9.5)
+        painter.setFont(font)
+        rect = painter.fontMetrics().boundingRect(text).adjusted(-4, -2, 4, 2)
+        rect.moveTo(10, -rect.height() - 6)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 190))
+        painter.drawRoundedRect(rect, 3, 3)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(rect, Qt.AlignCenter, text)
+        painter.restore()
+
+
+class FrameView(QGraphicsView):
+    """QGraphicsView over the frame and its poses. Signals carry image coordinates."""
+
+    placeRequested = Signal(float, float, int)  # x, y, visibility
+    jointMoved = Signal(int, int, float, float)  # track, joint, x, y
+    poseMoved = Signal(int, float, float)  # track, dx, dy
+    jointFlagRequested = Signal(int, int)  # track, joint (toggle occluded)
+    trackClicked = Signal(int)
+    hoverChanged = Signal(object)  # (track, joint) or None
+
+    def __init__(self, skeleton, parent=None):
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.frame_item = FrameItem()
+        self.layer = PoseLayer(skeleton)
+        self.scene().addItem(self.frame_item)
+        self.scene().addItem(self.layer)
+        self.setRenderHints(QPainter.Antialiasing | QPainter.SmoothPixmapTransform)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.FullViewportUpdate)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setBackgroundBrush(QColor("#15171a"))
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.overlay_text = ""
+        self._drag = None  # (kind, track, joint, start scene point)
+        self._pan = None
+        self._fitted = False
+
+    # --- content --------------------------------------------------------------------------
+    def set_frame(self, image: QImage | None, size: tuple[int, int]) -> None:
+        self.frame_item.set_image(image, size)
+        if self.layer.size != size:
+            self.layer.prepareGeometryChange()
+            self.layer.size = size
+            self.setSceneRect(QRectF(0, 0, *size))
+            self._fitted = False
+        if not self._fitted and self.viewport().width() > 50:
+            self.fit()
+
+    def set_poses(self, poses: dict[int, Pose]) -> None:
+        if self._drag is None:  # a redraw mid-drag would drop the preview
+            self.layer.set_poses(poses)
+
+    def set_selected(self, track_id: int | None) -> None:
+        self.layer.selected = track_id
+        self.layer.update()
+
+    def set_overlay(self, text: str) -> None:
+        self.overlay_text = text
+        self.viewport().update()
+
+    def fit(self) -> None:
+        self.fitInView(self.frame_item.boundingRect(), Qt.KeepAspectRatio)
+        self._fitted = True
+
+    def zoom(self, factor: float) -> None:
+        self.scale(factor, factor)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if not self._fitted or self.transform().m11() < self._fit_scale():
+            self.fit()
+
+    def _fit_scale(self) -> float:
+        w, h = self.frame_item.size
+        return min(self.viewport().width() / w, self.viewport().height() / h)
+
+    # --- hit testing ----------------------------------------------------------------------
+    def joint_at(self, view_pos) -> tuple[int, int] | None:
+        """The labelled joint nearest to a viewport position, within HIT_RADIUS_PX; the
+        selected person wins ties."""
+        p = self.mapToScene(view_pos)
+        radius = HIT_RADIUS_PX / max(self.transform().m11(), 1e-6)
+        best, best_d = None, radius
+        for tid, pose in self.layer.poses.items():
+            lab = pose.labelled()
+            if not lab.any():
+                continue
+            d = np.hypot(pose.xy[:, 0] - p.x(), pose.xy[:, 1] - p.y())
+            d[~lab] = np.inf
+            j = int(np.argmin(d))
+            dj = d[j] * (0.8 if tid == self.layer.selected else 1.0)
+            if dj <= best_d:
+                best, best_d = (tid, j), dj
+        return best
+
+    # --- mouse ----------------------------------------------------------------------------
+    def wheelEvent(self, event):
+        factor = 1.0015 ** event.angleDelta().y()
+        new_scale = self.transform().m11() * factor
+        if new_scale < self._fit_scale() * 0.5 or new_scale > 40:
+            return
+        self.scale(factor, factor)
+
+    def mousePressEvent(self, event):
+        pos = event.position().toPoint()
+        if event.button() == Qt.MiddleButton or (
+                event.button() == Qt.LeftButton and event.modifiers() & Qt.ControlModifier):
+            self._pan = pos
+            self.viewport().setCursor(Qt.ClosedHandCursor)
+            return
+        hit = self.joint_at(pos)
+        scene = self.mapToScene(pos)
+        if event.button() == Qt.LeftButton:
+            if hit is not None:
+                whole = bool(event.modifiers() & (Qt.AltModifier | Qt.ShiftModifier))
+                self._drag = {"kind": "pose" if whole else "joint", "track": hit[0], "joint": hit[1],
+                              "start": scene, "origin": self.layer.poses[hit[0]].copy(), "moved": False}
+                self.trackClicked.emit(hit[0])
+            else:
+                self.placeRequested.emit(scene.x(), scene.y(), int(Visibility.VISIBLE))
+        elif event.button() == Qt.RightButton:
+            if hit is not None:
+                self.jointFlagRequested.emit(*hit)
+            else:
+                self.placeRequested.emit(scene.x(), scene.y(), int(Visibility.OCCLUDED))
+
+    def mouseMoveEvent(self, event):
+        pos = event.position().toPoint()
+        if self._pan is not None:
+            delta = pos - self._pan
+            self._pan = pos
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            return
+        scene = self.mapToScene(pos)
+        if self._drag is not None:
+            d = self._drag
+            d["moved"] = True
+            pose = d["origin"].copy()
+            if d["kind"] == "joint":
+                pose.xy[d["joint"]] = (scene.x(), scene.y())
+            else:
+                pose.xy[pose.labelled()] += (scene.x() - d["start"].x(), scene.y() - d["start"].y())
+            self.layer.poses[d["track"]] = pose
+            self.layer.update()
+            return
+        hit = self.joint_at(pos)
+        if hit != self.layer.hover:
+            self.layer.hover = hit
+            self.layer.update()
+            self.hoverChanged.emit(hit)
+
+    def mouseReleaseEvent(self, event):
+        if self._pan is not None:
+            self._pan = None
+            self.viewport().unsetCursor()
+            return
+        if self._drag is None:
+            return
+        d, self._drag = self._drag, None
+        if not d["moved"]:
+            return
+        scene = self.mapToScene(event.position().toPoint())
+        if d["kind"] == "joint":
+            self.jointMoved.emit(d["track"], d["joint"], scene.x(), scene.y())
+        else:
+            self.poseMoved.emit(d["track"], scene.x() - d["start"].x(), scene.y() - d["start"].y())
+
+    def leaveEvent(self, event):
+        if self.layer.hover is not None:
+            self.layer.hover = None
+            self.layer.update()
+            self.hoverChanged.emit(None)
+        super().leaveEvent(event)
+
+    def drawForeground(self, painter: QPainter, rect) -> None:
+        if not self.overlay_text:
+            return
+        painter.save()
+        painter.resetTransform()
+        font = QFont()
+        font.setPointSizeF(10)
+        painter.setFont(font)
+        fm = painter.fontMetrics()
+        r = fm.boundingRect(self.overlay_text).adjusted(-8, -4, 8, 4)
+        r.moveTo(10, 10)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(r, 4, 4)
+        painter.setPen(QColor("#f5f5f5"))
+        painter.drawText(r, Qt.AlignCenter, self.overlay_text)
+        painter.restore()

@@ -1,0 +1,109 @@
+"""Undoable commands over store edits. Each one redoes and undoes through Session, so every
+step, forward or back, is saved at once."""
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtGui import QUndoCommand
+
+from posewarper_core.annotation import PoseChange, Track
+from posewarper_core.errors import PoseWarperError
+
+from .edits import inverse
+
+
+def _safely(command: QUndoCommand, fn) -> None:
+    """Run a store edit inside redo/undo. Qt swallows exceptions raised there, so a refused
+    edit is kept on the command (the pusher re-raises it) and the command made obsolete, which
+    makes QUndoStack drop it: the history never holds a step that did not happen."""
+    try:
+        fn()
+    except PoseWarperError as exc:
+        command.failed = exc
+        command.setObsolete(True)
+
+
+class PoseChangesCommand(QUndoCommand):
+    """Put/remove poses; undo restores exactly what was there before."""
+
+    def __init__(self, session, text: str, changes: list[PoseChange]):
+        super().__init__(text)
+        self.session = session
+        self.changes = list(changes)
+        self.before = inverse(session.video, self.changes)
+
+    failed: PoseWarperError | None = None
+
+    def redo(self):
+        _safely(self, lambda: self.session.apply(self.changes))
+
+    def undo(self):
+        _safely(self, lambda: self.session.apply(self.before))
+
+
+class AutofillCommand(QUndoCommand):
+    """One auto-fill run: batches arrive while it runs and join this single undo step."""
+
+    def __init__(self, session, text: str):
+        super().__init__(text)
+        self.session = session
+        self.changes: list[PoseChange] = []
+        self.before: list[PoseChange] = []
+        self._keys: set[tuple[int, int]] = set()
+        self._pushed = False
+
+    def add_batch(self, changes: list[PoseChange]) -> None:
+        """Apply a batch now (the command is already on the stack) and remember how to undo it."""
+        for c in inverse(self.session.video, changes):
+            if (c.frame, c.track_id) not in self._keys:
+                self._keys.add((c.frame, c.track_id))
+                self.before.append(c)
+        self.changes.extend(changes)
+        self.session.apply(changes)
+
+    def redo(self):
+        if self._pushed:  # the first redo is QUndoStack.push: batches are applied as they come
+            self.session.apply(self.changes)
+        self._pushed = True
+
+    def undo(self):
+        self.session.apply(self.before)
+
+
+class SetTrackCommand(QUndoCommand):
+    """Add a person (track) or rename one."""
+
+    def __init__(self, session, track: Track, text: str = "Add person"):
+        super().__init__(text)
+        self.session = session
+        self.track = copy.copy(track)
+        old = session.video.tracks.get(track.track_id)
+        self.old = copy.copy(old) if old is not None else None
+
+    def redo(self):
+        self.session.set_track(self.track)
+
+    def undo(self):
+        if self.old is None:
+            self.session.delete_track(self.track.track_id)
+        else:
+            self.session.set_track(self.old)
+
+
+class DeleteTrackCommand(QUndoCommand):
+    """Delete a person and all their poses; undo brings both back."""
+
+    def __init__(self, session, track_id: int):
+        super().__init__(f"Delete person {track_id}")
+        self.session = session
+        video = session.video
+        self.track = copy.copy(video.tracks[track_id])
+        self.poses = [PoseChange(video.video_id, f, track_id, video.pose(f, track_id).copy())
+                      for f in video.track_frames(track_id)]
+
+    def redo(self):
+        self.session.delete_track(self.track.track_id)
+
+    def undo(self):
+        self.session.set_track(self.track)
+        self.session.apply(self.poses)

@@ -1,0 +1,278 @@
+"""What the annotator is doing: the current frame, the selected person, the next joint to
+place, and every labelling action as an undoable command. No widgets here: the window wires
+the canvas, panels and menus to these methods and signals."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from posewarper_core.annotation import PoseChange, Track, Visibility
+
+from . import edits, navigation
+from .commands import DeleteTrackCommand, PoseChangesCommand, SetTrackCommand
+
+
+def placeholder_joints(skeleton) -> frozenset[int]:
+    """Joints a format never labels (PoseTrack's ears): the next-joint cursor skips them."""
+    if skeleton.name == "posetrack17":
+        return frozenset(j for j, name in enumerate(skeleton.joints) if name.endswith("_ear"))
+    return frozenset()
+
+
+class Editor(QObject):
+    frameChanged = Signal(int)
+    selectionChanged = Signal()  # selected person or next joint changed
+    message = Signal(str)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.undo_stack = QUndoStack(self)
+        self.frame = 0
+        self.track: int | None = None
+        self.cursor: int | None = 0
+        self.skip = placeholder_joints(session.skeleton)
+        self.reviewed: set[int] = set()
+        session.posesChanged.connect(self._poses_changed)
+        session.tracksChanged.connect(self._tracks_changed)
+        self._tracks_changed()
+
+    # --- state ----------------------------------------------------------------------------
+    @property
+    def video(self):
+        return self.session.video
+
+    @property
+    def num_joints(self) -> int:
+        return self.session.skeleton.num_joints
+
+    def pose(self, track_id: int | None = None):
+        tid = self.track if track_id is None else track_id
+        return self.video.pose(self.frame, tid) if tid is not None else None
+
+    def poses_here(self) -> dict:
+        return dict(self.video.poses.get(self.frame, {}))
+
+    def next_joint_name(self) -> str | None:
+        return self.session.skeleton.joints[self.cursor] if self.cursor is not None else None
+
+    # --- navigation -----------------------------------------------------------------------
+    def seek(self, frame: int) -> None:
+        frame = navigation.clamp(frame, self.video.num_frames)
+        if frame == self.frame:
+            return
+        self.frame = frame
+        self._reset_cursor()
+        self.frameChanged.emit(frame)
+
+    def step(self, delta: int) -> None:
+        self.seek(self.frame + delta)
+
+    def step_k(self, sign: int) -> None:
+        self.seek(self.frame + sign * self.video.keyframe_stride)
+
+    def to_keyframe(self, sign: int) -> None:
+        f = navigation.next_keyframe(self.session.frame_status(), self.frame, sign)
+        self._seek_or_say(f, "No more labelled keyframes that way.")
+
+    def to_unlabelled_slot(self) -> None:
+        f = navigation.next_unlabelled_slot(self.session.frame_status(), self.frame, self.video.keyframe_stride)
+        self._seek_or_say(f, "Every keyframe slot is labelled.")
+
+    def to_review(self) -> None:
+        """The least confident auto-filled frame not yet visited this way."""
+        order = [f for f in self.session.review_order() if f not in self.reviewed]
+        if not order:
+            self.reviewed.clear()
+            self.message.emit("Nothing left to review: every auto-filled frame was visited or corrected.")
+            return
+        self.reviewed.add(order[0])
+        self.seek(order[0])
+        self.message.emit(f"Review: frame {order[0]} ({len(order) - 1} more auto-filled frames after it).")
+
+    def _seek_or_say(self, frame, text: str) -> None:
+        if frame is None:
+            self.message.emit(text)
+        else:
+            self.seek(frame)
+
+    # --- selection and the next-joint cursor -------------------------------------------------
+    def select_track(self, track_id: int | None) -> None:
+        if track_id == self.track:
+            return
+        self.track = track_id
+        self._reset_cursor()
+
+    def cycle_track(self) -> None:
+        ids = sorted(self.video.tracks)
+        if ids:
+            i = ids.index(self.track) + 1 if self.track in ids else 0
+            self.select_track(ids[i % len(ids)])
+
+    def _reset_cursor(self) -> None:
+        self.cursor = edits.next_joint(self.pose(), 0, self.num_joints, self.skip)
+        self.selectionChanged.emit()
+
+    def skip_joint(self, sign: int = 1) -> None:
+        """Move the cursor to the next (any) joint, or back to the previous one."""
+        start = self.cursor if self.cursor is not None else (0 if sign > 0 else self.num_joints - 1)
+        j = start
+        for _ in range(self.num_joints):
+            j = (j + sign) % self.num_joints
+            if j not in self.skip:
+                break
+        self.cursor = j
+        self.selectionChanged.emit()
+
+    def set_cursor(self, joint: int) -> None:
+        self.cursor = joint
+        self.selectionChanged.emit()
+
+    # --- labelling ------------------------------------------------------------------------
+    def place(self, x: float, y: float, visibility: int = Visibility.VISIBLE) -> None:
+        """Place the cursor joint of the selected person at (x, y)."""
+        if self.track is None:
+            if self.video.tracks:
+                self.message.emit("Select a person first (Tab, or click one in the People panel).")
+                return
+            self.add_person()
+        if self.cursor is None:
+            self.message.emit("Every joint of this person is placed: drag to correct, or press S to pick one.")
+            return
+        j = self.cursor
+        pose = edits.place_joint(self.pose(), self.num_joints, j, (x, y), visibility)
+        name = self.session.skeleton.joints[j]
+        self._push(f"Place {name}", [PoseChange(self.video.video_id, self.frame, self.track, pose)])
+        self.cursor = edits.next_joint(pose, j + 1, self.num_joints, self.skip)
+        self.selectionChanged.emit()
+
+    def move_joint(self, track_id: int, j: int, x: float, y: float) -> None:
+        pose = self.pose(track_id)
+        if pose is not None:
+            self._push(f"Move {self.session.skeleton.joints[j]}",
+                       [PoseChange(self.video.video_id, self.frame, track_id, edits.move_joint(pose, j, (x, y)))])
+
+    def move_pose(self, track_id: int, dx: float, dy: float) -> None:
+        pose = self.pose(track_id)
+        if pose is not None:
+            self._push(f"Move person {track_id}",
+                       [PoseChange(self.video.video_id, self.frame, track_id, edits.move_pose(pose, (dx, dy)))])
+
+    def toggle_occluded(self, track_id: int | None = None, j: int | None = None) -> None:
+        track_id, j = self._target(track_id, j)
+        pose = self.pose(track_id) if track_id is not None else None
+        if pose is None or j is None or pose.visibility[j] == Visibility.NOT_LABELLED:
+            self.message.emit("No placed joint to flag: hover over one (or pick it with W/S).")
+            return
+        vis = Visibility.VISIBLE if pose.visibility[j] == Visibility.OCCLUDED else Visibility.OCCLUDED
+        name = self.session.skeleton.joints[j]
+        self._push(f"Mark {name} {'occluded' if vis == Visibility.OCCLUDED else 'visible'}",
+                   [PoseChange(self.video.video_id, self.frame, track_id, edits.set_visibility(pose, j, vis))])
+
+    def unlabel(self, track_id: int | None = None, j: int | None = None) -> None:
+        track_id, j = self._target(track_id, j)
+        pose = self.pose(track_id) if track_id is not None else None
+        if pose is None or j is None:
+            return
+        if pose.visibility[j] == Visibility.NOT_LABELLED:
+            self.skip_joint(1)  # "not labelled" on a joint not placed yet: just move on
+            return
+        new = edits.set_visibility(pose, j, Visibility.NOT_LABELLED)
+        change = PoseChange(self.video.video_id, self.frame, track_id, None if new.is_empty() else new)
+        self._push(f"Unlabel {self.session.skeleton.joints[j]}", [change])
+
+    def _target(self, track_id, j):
+        """The hovered joint if any, else the selected person's cursor joint."""
+        if track_id is None and self.hover is not None:
+            return self.hover
+        if track_id is None:
+            return self.track, self.cursor
+        return track_id, j
+
+    hover: tuple[int, int] | None = None
+
+    # --- people ---------------------------------------------------------------------------
+    def add_person(self) -> int:
+        tid = max(self.video.tracks, default=0) + 1
+        self.undo_stack.push(SetTrackCommand(self.session, Track(tid, f"person {tid}")))
+        self.select_track(tid)
+        return tid
+
+    def rename_person(self, track_id: int, name: str) -> None:
+        old = self.video.tracks.get(track_id)
+        if old is not None and name and name != old.name:
+            self.undo_stack.push(SetTrackCommand(self.session, Track(track_id, name), f"Rename person {track_id}"))
+
+    def delete_pose(self) -> None:
+        if self.pose() is None:
+            self.message.emit("The selected person has no pose in this frame.")
+            return
+        self._push(f"Delete pose of person {self.track}",
+                   [PoseChange(self.video.video_id, self.frame, self.track, None)])
+
+    def delete_person(self, track_id: int) -> None:
+        self.undo_stack.push(DeleteTrackCommand(self.session, track_id))
+        if self.track == track_id:
+            self.select_track(None)
+
+    def change_track(self, src: int, dst: int, from_here_on: bool) -> None:
+        """Give person src's poses to id dst (swapping where dst has one): in this frame only,
+        or from this frame to the end."""
+        frames = range(self.frame, self.video.num_frames) if from_here_on else [self.frame]
+        changes = edits.change_track(self.video, frames, src, dst)
+        if not changes:
+            self.message.emit(f"Person {src} has no pose to move.")
+            return
+        scope = "from here on" if from_here_on else "in this frame"
+        self.undo_stack.beginMacro(f"Person {src} → {dst} {scope}")
+        if dst not in self.video.tracks:
+            self.undo_stack.push(SetTrackCommand(self.session, Track(dst, f"person {dst}")))
+        self._push("Swap poses", changes)
+        self.undo_stack.endMacro()
+        self.select_track(dst)
+
+    def copy_previous_keyframe(self) -> None:
+        if self.track is None:
+            self.message.emit("Select a person first.")
+            return
+        earlier = [f for f in self.video.keyframes(self.track) if f < self.frame]
+        if not earlier:
+            self.message.emit(f"Person {self.track} has no keyframe before this frame.")
+            return
+        src = self.video.pose(earlier[-1], self.track)
+        self._push(f"Copy pose of person {self.track} from frame {earlier[-1]}",
+                   [PoseChange(self.video.video_id, self.frame, self.track, edits.copy_as_keyframe(src))])
+        self._reset_cursor()
+
+    def promote(self) -> None:
+        """Make this frame's poses keyframes (anchors for the next auto-fill)."""
+        changes = [PoseChange(self.video.video_id, self.frame, tid, edits.promoted(p))
+                   for tid, p in self.poses_here().items() if not p.keyframe]
+        if not changes:
+            self.message.emit("Nothing to promote: this frame has no auto-filled pose.")
+            return
+        self._push(f"Promote frame {self.frame} to keyframe", changes)
+
+    # --- plumbing -------------------------------------------------------------------------
+    def _push(self, text: str, changes: list[PoseChange]) -> None:
+        command = PoseChangesCommand(self.session, text, changes)
+        self.undo_stack.push(command)
+        if command.failed is not None:  # the store refused it: nothing changed, tell the user
+            raise command.failed
+
+    def _poses_changed(self, frames) -> None:
+        if not frames or self.frame in frames:
+            # place() moves the cursor on after this; an undo brings it back to the first gap.
+            self.cursor = edits.next_joint(self.pose(), 0, self.num_joints, self.skip)
+            self.selectionChanged.emit()
+
+    def _tracks_changed(self) -> None:
+        if self.track not in self.video.tracks:
+            self.track = min(self.video.tracks, default=None)
+            self._reset_cursor()
+        else:
+            self.selectionChanged.emit()
+
+    def status_array(self) -> np.ndarray:
+        return self.session.frame_status()

@@ -1,0 +1,81 @@
+"""The Auto-fill dock: method and device, the three scopes, progress and Cancel."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QLabel, QProgressBar, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+
+class FillPanel(QWidget):
+    fillRequested = Signal(str)  # "gap" | "track" | "video"
+    cancelRequested = Signal()
+    methodChanged = Signal(str)
+    strideChanged = Signal(int)
+    promoteRequested = Signal()
+    reviewRequested = Signal()
+
+    def __init__(self, methods: list[str], device: str, parent=None):
+        super().__init__(parent)
+        self.method = QComboBox()
+        self.method.addItems(methods)
+        self.method.setToolTip("linear: straight lines between keyframes · flow: follows the pixels (optical "
+                               "flow) · posewarper: the learned network (needs a model file)")
+        self.method.currentTextChanged.connect(self.methodChanged)
+        self.device = QLabel(device)
+        self.stride = QSpinBox()
+        self.stride.setRange(1, 1000)
+        self.stride.setToolTip("Label every k-th frame; the timeline marks these slots")
+        self.stride.valueChanged.connect(self.strideChanged)
+        form = QFormLayout()
+        form.addRow("Method", self.method)
+        form.addRow("Device", self.device)
+        form.addRow("Keyframe every k", self.stride)
+        grid = QGridLayout()
+        self.buttons = {}
+        for i, (scope, text, tip) in enumerate((
+                ("gap", "Fill gap", "Between the keyframes around this frame, selected person (G)"),
+                ("track", "Fill person", "Every gap of the selected person (Shift+G)"),
+                ("video", "Fill video", "Every gap of every person (Ctrl+Shift+G)"))):
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.clicked.connect(lambda _=False, s=scope: self.fillRequested.emit(s))
+            grid.addWidget(b, 0, i)
+            self.buttons[scope] = b
+        promote = QPushButton("Promote to keyframe")
+        promote.setToolTip("Make this frame's corrected poses anchors for the next fill (K)")
+        promote.clicked.connect(self.promoteRequested)
+        review = QPushButton("Next to review")
+        review.setToolTip("Jump to the least confident auto-filled frame (R)")
+        review.clicked.connect(self.reviewRequested)
+        grid.addWidget(promote, 1, 0, 1, 2)
+        grid.addWidget(review, 1, 2)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.cancel = QPushButton("Cancel")
+        self.cancel.clicked.connect(self.cancelRequested)
+        self.cancel.hide()
+        self.state = QLabel("")
+        self.state.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(form)
+        layout.addLayout(grid)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.cancel)
+        layout.addWidget(self.state)
+        layout.addStretch(1)
+
+    def set_running(self, running: bool, text: str = "") -> None:
+        for b in self.buttons.values():
+            b.setEnabled(not running)
+        self.progress.setVisible(running)
+        self.cancel.setVisible(running)
+        if running:
+            self.progress.setRange(0, 0)
+        self.state.setText(text)
+
+    def set_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done} / {total} person-frames")

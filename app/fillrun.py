@@ -1,0 +1,125 @@
+"""One auto-fill run at a time: start it on a worker thread, apply its batches through the
+store on the UI thread as they arrive (all of one run = one undo step), cancel it."""
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtCore import QObject, Signal
+
+from posewarper_core import autofill
+from posewarper_core.annotation import PoseChange
+from posewarper_core.errors import PoseWarperError
+
+from . import edits, navigation
+from .commands import AutofillCommand
+from .workers import AutofillWorker
+
+
+def snapshot(video):
+    """A copy of the video the worker can read while the annotator keeps editing the original."""
+    v = copy.copy(video)
+    v.tracks = dict(video.tracks)
+    v.poses = {f: dict(by_track) for f, by_track in video.poses.items()}
+    return v
+
+
+def device_name() -> str:
+    try:
+        from posewarper_core import nets
+
+        return str(nets.default_device())
+    except Exception:  # nets not importable: the learned method is not available anyway
+        return "cpu"
+
+
+class FillRunner(QObject):
+    started = Signal(str)
+    progress = Signal(int, int)
+    finished = Signal(str, str)  # status, message
+
+    def __init__(self, editor, open_frames, parent=None):
+        super().__init__(parent)
+        self.editor = editor
+        self.open_frames = open_frames  # () -> a fresh VideoSource for the worker
+        self.worker: AutofillWorker | None = None
+        self.command: AutofillCommand | None = None
+        self.method = "linear"
+        self.model_path = None
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, scope: str) -> bool:
+        """scope: "gap" (selected person, between the keyframes around this frame),
+        "track" (selected person, whole video) or "video" (everyone)."""
+        ed = self.editor
+        if self.running:
+            ed.message.emit("Auto-fill is already running.")
+            return False
+        video = ed.video
+        track_ids, frame_range = None, None
+        if scope in ("gap", "track"):
+            if ed.track is None:
+                ed.message.emit("Select a person first.")
+                return False
+            track_ids = [ed.track]
+        if scope == "gap":
+            frame_range = navigation.gap_around(video.keyframes(ed.track), ed.frame, video.num_frames)
+        try:
+            frames = self.open_frames() if self.method != "linear" else None
+        except PoseWarperError as exc:
+            ed.message.emit(f"Auto-fill: {exc}")
+            self.finished.emit("failed", str(exc))
+            return False
+        what = {"gap": f"gap {frame_range}", "track": f"person {ed.track}", "video": "whole video"}[scope]
+        self.command = AutofillCommand(ed.session, f"Auto-fill ({self.method}) {what}")
+        ed.undo_stack.push(self.command)
+
+        def fill(*args, **kw):
+            return autofill.fill(*args, model_path=self.model_path, **kw)
+
+        self.worker = AutofillWorker(fill, snapshot(video), frames, self.method, track_ids, frame_range, self)
+        self.worker.batch.connect(self._apply_batch)
+        self.worker.progress.connect(self.progress)
+        self.worker.finishedWith.connect(self._done)
+        self.worker.start()
+        self.started.emit(what)
+        return True
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def wait(self, ms: int = 10000) -> None:
+        if self.worker is not None:
+            self.worker.wait(ms)
+
+    def _apply_batch(self, changes: list[PoseChange]) -> None:
+        """Merge with what is in the store now: the annotator may have edited during the run."""
+        video = self.editor.video
+        merged = []
+        for c in changes:
+            pose = edits.keep_user_joints(video.pose(c.frame, c.track_id), c.pose)
+            if pose is not video.pose(c.frame, c.track_id):
+                merged.append(PoseChange(c.video_id, c.frame, c.track_id, pose))
+        if merged and self.command is not None:
+            try:
+                self.command.add_batch(merged)
+            except PoseWarperError as exc:
+                self.cancel()
+                self.editor.message.emit(f"Auto-fill result refused by the project: {exc}")
+
+    def _done(self, status: str, message: str) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.wait()
+            worker.deleteLater()
+        cmd, self.command = self.command, None
+        if cmd is not None and not cmd.changes:
+            # Nothing was written: drop the empty step from the history.
+            stack = self.editor.undo_stack
+            if stack.index() > 0 and stack.command(stack.index() - 1) is cmd:
+                cmd.setObsolete(True)  # an obsolete command is deleted when undone
+                stack.undo()
+        self.finished.emit(status, message)

@@ -1,0 +1,42 @@
+"""Where the navigation keys go, computed from the per-frame status array (no Qt)."""
+from __future__ import annotations
+
+import numpy as np
+
+KEYFRAME = 3
+
+
+def next_keyframe(status: np.ndarray, frame: int, step: int = 1) -> int | None:
+    """The next (step=1) or previous (step=-1) labelled keyframe, or None."""
+    idx = np.flatnonzero(status == KEYFRAME)
+    if step > 0:
+        later = idx[idx > frame]
+        return int(later[0]) if later.size else None
+    earlier = idx[idx < frame]
+    return int(earlier[-1]) if earlier.size else None
+
+
+def next_unlabelled_slot(status: np.ndarray, frame: int, stride: int) -> int | None:
+    """The next every-k-th frame with no labelled keyframe, wrapping round to the start."""
+    n = len(status)
+    slots = np.arange(0, n, max(1, stride))
+    todo = slots[status[slots] != KEYFRAME]
+    if not todo.size:
+        return None
+    later = todo[todo > frame]
+    return int(later[0]) if later.size else int(todo[0])
+
+
+def gap_around(keyframes: list[int], frame: int, num_frames: int) -> tuple[int, int]:
+    """The frame range (inclusive) between the keyframes either side of `frame`."""
+    before = [k for k in keyframes if k <= frame]
+    after = [k for k in keyframes if k > frame]
+    lo = before[-1] if before else 0
+    hi = after[0] if after else num_frames - 1
+    if lo == frame and before[:-1] and not after:
+        lo = before[-2]
+    return lo, hi
+
+
+def clamp(frame: int, num_frames: int) -> int:
+    return int(min(max(frame, 0), max(num_frames - 1, 0)))

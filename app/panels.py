@@ -1,0 +1,127 @@
+"""Side panels: the people (tracks) of the video, and the joints of the selected pose."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from posewarper_core.annotation import Pose, Visibility
+
+from .style import PROVENANCE_NAMES, VISIBILITY_NAMES, track_colour
+
+
+def _swatch(colour: QColor) -> QIcon:
+    pm = QPixmap(14, 14)
+    pm.fill(colour)
+    return QIcon(pm)
+
+
+def _readonly(text: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(item.flags() & ~Qt.ItemIsEditable)
+    return item
+
+
+class TracksPanel(QWidget):
+    """One row per person: colour, id, name (editable), whether they have a pose here."""
+
+    trackSelected = Signal(int)
+    renameRequested = Signal(int, str)
+    addRequested = Signal()
+    deleteRequested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.table = QTableWidget(0, 3, self)
+        self.table.setHorizontalHeaderLabels(["Id", "Name", "Here"])
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        self.table.setFocusPolicy(Qt.ClickFocus)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.itemChanged.connect(self._item_changed)
+        add = QPushButton("Add person")
+        delete = QPushButton("Delete…")
+        add.clicked.connect(self.addRequested)
+        delete.clicked.connect(self.deleteRequested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(delete)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        self._ids: list[int] = []
+        self._filling = False
+
+    def set_tracks(self, tracks: dict, present: set[int], selected: int | None) -> None:
+        self._filling = True
+        self.table.setRowCount(len(tracks))
+        self._ids = sorted(tracks)
+        for row, tid in enumerate(self._ids):
+            iditem = _readonly(str(tid))
+            iditem.setIcon(_swatch(track_colour(tid)))
+            self.table.setItem(row, 0, iditem)
+            self.table.setItem(row, 1, QTableWidgetItem(tracks[tid].name or f"person {tid}"))
+            self.table.setItem(row, 2, _readonly("●" if tid in present else ""))
+            if tid == selected:
+                self.table.selectRow(row)
+        if selected not in tracks:
+            self.table.clearSelection()
+        self._filling = False
+
+    def _selection_changed(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows and not self._filling:
+            self.trackSelected.emit(self._ids[rows[0].row()])
+
+    def _item_changed(self, item: QTableWidgetItem) -> None:
+        if not self._filling and item.column() == 1:
+            self.renameRequested.emit(self._ids[item.row()], item.text().strip())
+
+
+class JointsPanel(QTableWidget):
+    """The selected person's joints here: visibility, provenance, confidence; the next joint
+    to place is shown in bold."""
+
+    jointActivated = Signal(int)
+
+    def __init__(self, skeleton, parent=None):
+        super().__init__(len(skeleton.joints), 4, parent)
+        self.skeleton = skeleton
+        self.setHorizontalHeaderLabels(["Joint", "Visibility", "Source", "Conf."])
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in (1, 2, 3):
+            self.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setFocusPolicy(Qt.ClickFocus)
+        self.cellClicked.connect(lambda row, _col: self.jointActivated.emit(row))
+        self.show_pose(None, None)
+
+    def show_pose(self, pose: Pose | None, next_joint: int | None) -> None:
+        bold = QFont()
+        bold.setBold(True)
+        for j, name in enumerate(self.skeleton.joints):
+            vis = int(pose.visibility[j]) if pose is not None else 0
+            values = (
+                ("▶ " if j == next_joint else "") + name,
+                VISIBILITY_NAMES[vis],
+                PROVENANCE_NAMES[int(pose.provenance[j])] if pose is not None and vis else "",
+                f"{pose.confidence[j]:.2f}" if pose is not None and vis else "",
+            )
+            for c, text in enumerate(values):
+                item = self.item(j, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.setItem(j, c, item)
+                item.setText(text)
+                item.setFont(bold if j == next_joint else QFont())
+                dim = vis == Visibility.NOT_LABELLED
+                item.setForeground(QBrush(QColor("#8a8f98") if dim else self.palette().text().color()))

@@ -1,0 +1,83 @@
+"""The open project as the GUI sees it: the store, the current video and its frames.
+
+Every edit goes through `apply()` / `set_track()` / `delete_track()`, which call the project
+store (saved at once) and then emit a signal so the views redraw. Nothing else in app/ writes
+to the store, and nothing here knows about widgets.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from posewarper_core.annotation import AUTO_PROVENANCE, PoseChange, Track, Video
+
+
+class Session(QObject):
+    posesChanged = Signal(object)  # set of frames touched
+    tracksChanged = Signal()
+    videoChanged = Signal()  # another video selected, or its settings changed
+
+    def __init__(self, store, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.video_id = min(store.project.videos, default=0)
+        self._status: np.ndarray | None = None
+
+    # --- reading --------------------------------------------------------------------------
+    @property
+    def project(self):
+        return self.store.project
+
+    @property
+    def skeleton(self):
+        return self.store.project.skeleton
+
+    @property
+    def video(self) -> Video | None:
+        return self.store.project.videos.get(self.video_id)
+
+    def select_video(self, video_id: int) -> None:
+        self.video_id = video_id
+        self._status = None
+        self.videoChanged.emit()
+
+    def frame_status(self) -> np.ndarray:
+        """Per-frame status (0 empty, 1 auto, 2 corrected, 3 keyframe), cached until an edit."""
+        if self._status is None:
+            v = self.video
+            self._status = v.frame_status() if v is not None else np.zeros(0, np.uint8)
+        return self._status
+
+    def review_order(self) -> list[int]:
+        """Auto-filled frames nobody corrected, lowest mean auto-joint confidence first."""
+        v = self.video
+        status = self.frame_status()
+        scored = []
+        for f in np.flatnonzero(status == 1):
+            conf = [p.confidence[np.isin(p.provenance, AUTO_PROVENANCE) & p.labelled()]
+                    for p in v.poses.get(int(f), {}).values()]
+            conf = np.concatenate(conf) if conf else np.zeros(0)
+            scored.append((float(conf.mean()) if conf.size else 1.0, int(f)))
+        return [f for _, f in sorted(scored)]
+
+    # --- writing (each call is one saved transaction) ------------------------------------------
+    def apply(self, changes: list[PoseChange]) -> None:
+        if not changes:
+            return
+        self.store.apply(changes)
+        self._status = None
+        self.posesChanged.emit({c.frame for c in changes})
+
+    def set_track(self, track: Track) -> None:
+        self.store.set_track(self.video_id, track)
+        self.tracksChanged.emit()
+
+    def delete_track(self, track_id: int) -> None:
+        self.store.delete_track(self.video_id, track_id)
+        self._status = None
+        self.tracksChanged.emit()
+        self.posesChanged.emit(set())
+
+    def set_keyframe_stride(self, k: int) -> None:
+        self.store.update_video(self.video_id, keyframe_stride=int(k))
+        self.videoChanged.emit()

@@ -1,0 +1,120 @@
+"""Every keyboard shortcut in one table: defaults here, user overrides in QSettings, all shown
+(and editable) in the Keyboard Shortcuts dialog."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QKeySequenceEdit, QLabel,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout)
+
+# (action id, menu text, default shortcut, group)
+DEFAULTS: list[tuple[str, str, str, str]] = [
+    ("open", "&Open…", "Ctrl+O", "File"),
+    ("quit", "&Quit", "Ctrl+Q", "File"),
+    ("undo", "&Undo", "Ctrl+Z", "Edit"),
+    ("redo", "&Redo", "Ctrl+Shift+Z", "Edit"),
+    ("prev_frame", "Previous frame", "Left", "Navigate"),
+    ("next_frame", "Next frame", "Right", "Navigate"),
+    ("back_k", "Back k frames", "Shift+Left", "Navigate"),
+    ("forward_k", "Forward k frames", "Shift+Right", "Navigate"),
+    ("prev_keyframe", "Previous keyframe", "Ctrl+Left", "Navigate"),
+    ("next_keyframe", "Next keyframe", "Ctrl+Right", "Navigate"),
+    ("next_unlabelled", "Next unlabelled keyframe slot", "Ctrl+Shift+Right", "Navigate"),
+    ("next_review", "Next frame to review (lowest confidence)", "R", "Navigate"),
+    ("first_frame", "First frame", "Home", "Navigate"),
+    ("last_frame", "Last frame", "End", "Navigate"),
+    ("play", "Play / pause", "Space", "Navigate"),
+    ("goto", "Go to frame…", "Ctrl+G", "Navigate"),
+    ("fit", "Fit frame in window", "F", "View"),
+    ("zoom_in", "Zoom in", "=", "View"),
+    ("zoom_out", "Zoom out", "-", "View"),
+    ("skip_joint", "Skip to the next joint", "S", "Label"),
+    ("prev_joint", "Back to the previous joint", "W", "Label"),
+    ("occluded", "Toggle occluded (hovered or current joint)", "O", "Label"),
+    ("unlabel", "Mark not labelled (hovered or current joint)", "U", "Label"),
+    ("next_person", "Select next person", "Tab", "Label"),
+    ("add_person", "Add person", "Ctrl+N", "Label"),
+    ("delete_pose", "Delete person's pose in this frame", "Delete", "Label"),
+    ("delete_track", "Delete person (all frames)…", "Ctrl+Delete", "Label"),
+    ("copy_prev", "Copy pose from previous keyframe", "C", "Label"),
+    ("promote", "Promote frame to keyframe", "K", "Label"),
+    ("change_track", "Change person id / swap…", "Ctrl+I", "Label"),
+    ("fill_gap", "Auto-fill current gap", "G", "Auto-fill"),
+    ("fill_track", "Auto-fill current person", "Shift+G", "Auto-fill"),
+    ("fill_video", "Auto-fill whole video", "Ctrl+Shift+G", "Auto-fill"),
+    ("cancel_fill", "Cancel auto-fill", "Escape", "Auto-fill"),
+    ("shortcuts", "Keyboard shortcuts…", "F1", "Help"),
+]
+
+_SETTINGS_GROUP = "shortcuts"
+
+
+def load() -> dict[str, str]:
+    """Action id -> key sequence text, with the user's overrides applied."""
+    settings = QSettings()
+    keys = {}
+    for action_id, _, default, _ in DEFAULTS:
+        keys[action_id] = str(settings.value(f"{_SETTINGS_GROUP}/{action_id}", default))
+    return keys
+
+
+def save(keys: dict[str, str]) -> None:
+    settings = QSettings()
+    defaults = {a: d for a, _, d, _ in DEFAULTS}
+    for action_id, seq in keys.items():
+        if seq == defaults.get(action_id):
+            settings.remove(f"{_SETTINGS_GROUP}/{action_id}")
+        else:
+            settings.setValue(f"{_SETTINGS_GROUP}/{action_id}", seq)
+
+
+class ShortcutsDialog(QDialog):
+    """Lists every shortcut; double-click a key to change it. Conflicts are refused."""
+
+    def __init__(self, keys: dict[str, str], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(560, 640)
+        self.keys = dict(keys)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(
+            "Mouse: click places the next joint · right-click places it occluded, or toggles a joint's "
+            "occlusion · drag moves a joint · Alt/Shift+drag moves the whole pose · wheel zooms · "
+            "middle or Ctrl+drag pans.\nDouble-click a shortcut to change it."))
+        layout.itemAt(0).widget().setWordWrap(True)
+        self.table = QTableWidget(len(DEFAULTS), 3, self)
+        self.table.setHorizontalHeaderLabels(["Group", "Action", "Shortcut"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        for row, (action_id, text, _, group) in enumerate(DEFAULTS):
+            for col, value in enumerate((group, text.replace("&", "").rstrip("…"))):
+                item = QTableWidgetItem(value)
+                item.setFlags(item.flags() & ~Qt.ItemIsEditable)
+                self.table.setItem(row, col, item)
+            editor = QKeySequenceEdit(QKeySequence(self.keys[action_id]), self.table)
+            editor.setMaximumSequenceLength(1)
+            editor.editingFinished.connect(lambda a=action_id, e=editor: self._changed(a, e))
+            self.table.setCellWidget(row, 2, editor)
+        layout.addWidget(self.table)
+        self.message = QLabel("")
+        layout.addWidget(self.message)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel | QDialogButtonBox.RestoreDefaults)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.RestoreDefaults).clicked.connect(self._restore)
+        layout.addWidget(buttons)
+
+    def _changed(self, action_id: str, editor: QKeySequenceEdit) -> None:
+        seq = editor.keySequence().toString()
+        clash = [a for a, s in self.keys.items() if s == seq and a != action_id and seq]
+        if clash:
+            self.message.setText(f"{seq} is already used by “{clash[0]}”: not changed.")
+            editor.setKeySequence(QKeySequence(self.keys[action_id]))
+            return
+        self.message.setText("")
+        self.keys[action_id] = seq
+
+    def _restore(self) -> None:
+        for row, (action_id, _, default, _) in enumerate(DEFAULTS):
+            self.keys[action_id] = default
+            self.table.cellWidget(row, 2).setKeySequence(QKeySequence(default))

@@ -1,0 +1,164 @@
+"""The strip under the canvas: one cell per frame, coloured by status, with the every-k-th
+keyframe slots marked; an overview bar of the whole video above it. Click or drag to seek.
+
+Painting touches only the visible cells (the detail strip shows a window of frames around the
+current one) and the overview is reduced with numpy, so a 10,000-frame video costs the same
+as a 100-frame one.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from .style import CURSOR, MISSING_KEYFRAME, STATUS_COLOURS, STATUS_NAMES
+
+OVERVIEW_H = 10
+TICKS_H = 14
+MIN_CELL = 7.0  # px per frame in the detail strip
+
+
+class Timeline(QWidget):
+    seekRequested = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.status = np.zeros(0, np.uint8)
+        self.stride = 10
+        self.current = 0
+        self.first = 0  # first frame shown in the detail strip
+        self._overview = None  # cached per-pixel reduction of `status`
+        self.setMinimumHeight(OVERVIEW_H + TICKS_H + 26)
+        self.setMaximumHeight(OVERVIEW_H + TICKS_H + 34)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setMouseTracking(True)
+        self._drag_area = None
+
+    # --- model ----------------------------------------------------------------------------
+    def set_status(self, status: np.ndarray, stride: int) -> None:
+        self.status = np.asarray(status, np.uint8)
+        self.stride = max(1, int(stride))
+        self._overview = None
+        self.update()
+
+    def set_current(self, frame: int) -> None:
+        self.current = int(frame)
+        n = self.visible_count()
+        if not (self.first <= frame < self.first + n - 1) or self.first > max(0, len(self.status) - n):
+            self.first = int(np.clip(frame - n // 2, 0, max(0, len(self.status) - n)))
+        self.update()
+
+    def visible_count(self) -> int:
+        return max(1, int(self.width() / MIN_CELL))
+
+    def cell_width(self) -> float:
+        n = len(self.status)
+        return self.width() / max(1, min(n, self.visible_count())) if n else MIN_CELL
+
+    # --- geometry -------------------------------------------------------------------------
+    def _strip_rect(self) -> QRectF:
+        return QRectF(0, OVERVIEW_H + 4, self.width(), self.height() - OVERVIEW_H - 4 - TICKS_H)
+
+    def frame_at(self, x: float, y: float) -> int:
+        n = len(self.status)
+        if n == 0:
+            return 0
+        area = self._drag_area or ("overview" if y < OVERVIEW_H + 2 else "strip")
+        if area == "overview":
+            return int(np.clip(x / self.width() * n, 0, n - 1))
+        return int(np.clip(self.first + x // self.cell_width(), 0, n - 1))
+
+    # --- painting -------------------------------------------------------------------------
+    def _overview_colours(self) -> np.ndarray:
+        """Strongest status per pixel column, cached until the status changes."""
+        w = max(1, self.width())
+        if self._overview is None or len(self._overview) != w:
+            n = len(self.status)
+            edges = (np.arange(w + 1) * n) // w
+            edges = np.minimum(edges, n)
+            starts = np.minimum(edges[:-1], max(0, n - 1))
+            self._overview = np.maximum.reduceat(self.status, starts) if n else np.zeros(w, np.uint8)
+        return self._overview
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#1d2025"))
+        n = len(self.status)
+        if n == 0:
+            return
+        w = self.width()
+        # Overview: one column per pixel, runs of equal colour drawn as one rectangle.
+        ov = self._overview_colours()
+        change = np.flatnonzero(np.diff(ov)) + 1
+        starts = np.concatenate([[0], change])
+        stops = np.concatenate([change, [len(ov)]])
+        for a, b in zip(starts, stops):
+            p.fillRect(QRectF(a, 0, b - a, OVERVIEW_H), STATUS_COLOURS[ov[a]])
+        span_x0 = self.first / n * w
+        span_w = max(2.0, min(n, self.visible_count()) / n * w)
+        p.setPen(QPen(QColor(255, 255, 255, 150), 1))
+        p.setBrush(Qt.NoBrush)
+        p.drawRect(QRectF(span_x0, 0.5, span_w, OVERVIEW_H - 1))
+        p.fillRect(QRectF(self.current / n * w - 1, 0, 2, OVERVIEW_H), CURSOR)
+
+        # Detail strip: only the visible frames.
+        strip = self._strip_rect()
+        cw = self.cell_width()
+        last = min(n, self.first + int(w / cw) + 1)
+        gap = 1.0 if cw >= 5 else 0.0
+        for f in range(self.first, last):
+            x = (f - self.first) * cw
+            s = int(self.status[f])
+            p.fillRect(QRectF(x, strip.top(), cw - gap, strip.height()), STATUS_COLOURS[s])
+            if f % self.stride == 0:
+                slot = QRectF(x, strip.bottom() - 4, cw - gap, 4)
+                p.fillRect(slot, QColor("#ffffff") if s == 3 else MISSING_KEYFRAME)
+        # Ticks with frame numbers.
+        p.setPen(QColor("#b8bec8"))
+        font = QFont()
+        font.setPointSizeF(7.5)
+        p.setFont(font)
+        label_every = self._label_step(cw)
+        first_label = (self.first + label_every - 1) // label_every * label_every
+        for f in range(first_label, last, label_every):
+            x = (f - self.first) * cw
+            p.drawLine(int(x), int(strip.bottom()), int(x), int(strip.bottom()) + 4)
+            p.drawText(int(x) + 2, self.height() - 2, str(f))
+        # Current frame.
+        if self.first <= self.current < last:
+            x = (self.current - self.first) * cw
+            p.setPen(QPen(CURSOR, 2))
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(QRectF(x - 1, strip.top() - 2, cw + 1, strip.height() + 4))
+
+    @staticmethod
+    def _label_step(cw: float) -> int:
+        for step in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000):
+            if step * cw >= 46:
+                return step
+        return 10000
+
+    # --- mouse ----------------------------------------------------------------------------
+    def mousePressEvent(self, event):
+        if event.button() == Qt.LeftButton:
+            y = event.position().y()
+            self._drag_area = "overview" if y < OVERVIEW_H + 2 else "strip"
+            self.seekRequested.emit(self.frame_at(event.position().x(), y))
+
+    def mouseMoveEvent(self, event):
+        x, y = event.position().x(), event.position().y()
+        if self._drag_area is not None and event.buttons() & Qt.LeftButton:
+            self.seekRequested.emit(self.frame_at(x, y))
+        elif len(self.status):
+            f = self.frame_at(x, y)
+            self.setToolTip(f"frame {f}: {STATUS_NAMES[int(self.status[f])]}"
+                            + ("  · keyframe slot" if f % self.stride == 0 else ""))
+
+    def mouseReleaseEvent(self, event):
+        self._drag_area = None
+
+    def resizeEvent(self, event):
+        self._overview = None
+        self.set_current(self.current)
+        super().resizeEvent(event)

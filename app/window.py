@@ -1,0 +1,581 @@
+"""The main window: menus, docks and wiring only. The work happens in editor.py (labelling),
+fillrun.py (auto-fill), workers.py (decoding), canvas.py, timeline.py and panels.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
+                               QMessageBox, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from posewarper_core import autofill
+from posewarper_core.errors import PoseWarperError
+from posewarper_core.video import open_frames
+
+from . import opening, shortcuts
+from .canvas import FrameView
+from .editor import Editor
+from .fillpanel import FillPanel
+from .fillrun import FillRunner, device_name
+from .panels import JointsPanel, TracksPanel
+from .session import Session
+from .timeline import Timeline
+from .workers import FrameLoader
+
+MEDIA_FILTER = ("Videos, annotations and projects (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.ts *.json "
+                "*.pwproj);;Projects (*.pwproj);;PoseTrack18 / COCO (*.json);;All files (*)")
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("PoseWarper Annotate")
+        self.store = self.session = self.editor = self.loader = self.runner = None
+        self.keys = shortcuts.load()
+        self.actions: dict[str, QAction] = {}
+
+        self.canvas = FrameView(None)
+        self.canvas.set_overlay("Open a video, an image folder, a PoseTrack18/COCO file or a project (Ctrl+O)")
+        self.timeline = Timeline()
+        self.frame_spin = QSpinBox()
+        self.frame_spin.setKeyboardTracking(False)
+        self.frame_spin.setFocusPolicy(Qt.ClickFocus)
+        self.frame_count = QLabel("/ 0")
+        central = QWidget()
+        col = QVBoxLayout(central)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(2)
+        col.addWidget(self.canvas, 1)
+        col.addWidget(self.timeline)
+        self.nav_bar = QHBoxLayout()
+        self.nav_bar.setContentsMargins(6, 0, 6, 2)
+        col.addLayout(self.nav_bar)
+        self.setCentralWidget(central)
+
+        self.tracks_panel = TracksPanel()
+        self.joints_panel = None
+        self.fill_panel = FillPanel(autofill.available_methods(), device_name())
+        self.people_dock = self._dock("People", self.tracks_panel)
+        self.joints_dock = self._dock("Joints", QWidget())
+        self.fill_dock = self._dock("Auto-fill", self.fill_panel)
+
+        self.frame_label = QLabel("")
+        self.saved_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.saved_label)
+        self.statusBar().addPermanentWidget(self.frame_label)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_nav_bar()
+        self._connect_static()
+        self.play_timer = QTimer(self)
+        self.play_timer.timeout.connect(self._play_tick)
+        self.status_timer = QTimer(self)  # timeline repaint after edits, at most every 40 ms
+        self.status_timer.setSingleShot(True)
+        self.status_timer.setInterval(40)
+        self.status_timer.timeout.connect(self._refresh_timeline)
+        self._set_enabled(False)
+        self.resizeDocks([self.people_dock, self.joints_dock, self.fill_dock], [150, 330, 200], Qt.Vertical)
+        self.resizeDocks([self.people_dock], [330], Qt.Horizontal)
+        self.resize(1366, 768)
+        geometry = QSettings().value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    # --- construction ---------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(Qt.RightDockWidgetArea, dock)
+        return dock
+
+    def _build_actions(self) -> None:
+        ed = lambda name, *a: (lambda: self._with_editor(name, *a))  # noqa: E731
+        handlers = {
+            "open": self.open_dialog, "quit": self.close,
+            "undo": lambda: self._undo(False), "redo": lambda: self._undo(True),
+            "prev_frame": ed("step", -1), "next_frame": ed("step", 1),
+            "back_k": ed("step_k", -1), "forward_k": ed("step_k", 1),
+            "prev_keyframe": ed("to_keyframe", -1), "next_keyframe": ed("to_keyframe", 1),
+            "next_unlabelled": ed("to_unlabelled_slot"), "next_review": ed("to_review"),
+            "first_frame": lambda: self._with_editor("seek", 0),
+            "last_frame": lambda: self._with_editor("seek", 10**12),
+            "play": self.toggle_play, "goto": self.goto_dialog,
+            "fit": self.canvas.fit, "zoom_in": lambda: self.canvas.zoom(1.25),
+            "zoom_out": lambda: self.canvas.zoom(0.8),
+            "skip_joint": ed("skip_joint", 1), "prev_joint": ed("skip_joint", -1),
+            "occluded": ed("toggle_occluded"), "unlabel": ed("unlabel"),
+            "next_person": ed("cycle_track"), "add_person": ed("add_person"),
+            "delete_pose": ed("delete_pose"), "delete_track": self.delete_person_dialog,
+            "copy_prev": ed("copy_previous_keyframe"), "promote": ed("promote"),
+            "change_track": self.change_track_dialog,
+            "fill_gap": lambda: self.start_fill("gap"), "fill_track": lambda: self.start_fill("track"),
+            "fill_video": lambda: self.start_fill("video"), "cancel_fill": self.cancel_fill,
+            "shortcuts": self.shortcuts_dialog,
+        }
+        for action_id, text, _, _ in shortcuts.DEFAULTS:
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(self.keys[action_id]))
+            action.setShortcutContext(Qt.WindowShortcut)
+            action.triggered.connect(lambda _=False, h=handlers[action_id]: self._guard(h))
+            self.addAction(action)
+            self.actions[action_id] = action
+
+    def _build_menus(self) -> None:
+        a = self.actions
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(a["open"])
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addAction("Open &demo project", self.open_demo)
+        file_menu.addSeparator()
+        self.import_actions = [file_menu.addAction("Import PoseTrack18 / COCO file…", self.import_dialog)]
+        self.export_actions = [
+            file_menu.addAction("Export PoseTrack18…", lambda: self.export_dialog("posetrack18")),
+            file_menu.addAction("Export COCO keypoints…", lambda: self.export_dialog("coco")),
+        ]
+        file_menu.addSeparator()
+        file_menu.addAction(a["quit"])
+        groups: dict[str, list[str]] = {}
+        for action_id, _, _, group in shortcuts.DEFAULTS:
+            groups.setdefault(group, []).append(action_id)
+        for group in ("Edit", "Navigate", "Label", "Auto-fill", "View", "Help"):
+            menu = self.menuBar().addMenu("&" + group)
+            if group == "View":
+                for dock in (self.people_dock, self.joints_dock, self.fill_dock):
+                    menu.addAction(dock.toggleViewAction())
+                menu.addSeparator()
+            for action_id in groups[group]:
+                menu.addAction(a[action_id])
+            if group == "Help":
+                menu.addAction("About", lambda: QMessageBox.about(
+                    self, "PoseWarper Annotate",
+                    "Label people's joints on every k-th frame; auto-fill does the frames between.\n"
+                    "Every edit is saved to the project file at once."))
+
+    def _build_nav_bar(self) -> None:
+        for action_id, label in (("first_frame", "⏮"), ("prev_keyframe", "◆◀"), ("prev_frame", "◀"),
+                                 ("play", "▶"), ("next_frame", "▶|"), ("next_keyframe", "▶◆"),
+                                 ("last_frame", "⏭")):
+            b = QToolButton()
+            b.clicked.connect(self.actions[action_id].trigger)
+            b.setText(label)
+            b.setAutoRaise(True)
+            b.setToolTip(f"{self.actions[action_id].text()} ({self.keys[action_id]})")
+            b.setFocusPolicy(Qt.NoFocus)
+            self.nav_bar.addWidget(b)
+            if action_id == "play":
+                self.play_button = b
+        self.nav_bar.addSpacing(12)
+        self.nav_bar.addWidget(QLabel("Frame"))
+        self.nav_bar.addWidget(self.frame_spin)
+        self.nav_bar.addWidget(self.frame_count)
+        self.nav_bar.addStretch(1)
+        self.legend = QLabel(
+            "<span style='color:#3cc45a'>■</span> keyframe &nbsp; <span style='color:#4f8fd6'>■</span> auto-filled"
+            " &nbsp; <span style='color:#f0a030'>■</span> corrected &nbsp; <span style='color:#e04848'>▁</span>"
+            " slot to label")
+        self.nav_bar.addWidget(self.legend)
+
+    def _connect_static(self) -> None:
+        self.frame_spin.valueChanged.connect(lambda f: self._with_editor("seek", f))
+        self.timeline.seekRequested.connect(lambda f: self._with_editor("seek", f))
+        c = self.canvas
+        c.placeRequested.connect(lambda x, y, v: self._guard(lambda: self._place(x, y, v)))
+        c.jointMoved.connect(lambda t, j, x, y: self._guard(lambda: self.editor.move_joint(t, j, x, y)))
+        c.poseMoved.connect(lambda t, dx, dy: self._guard(lambda: self.editor.move_pose(t, dx, dy)))
+        c.jointFlagRequested.connect(lambda t, j: self._guard(lambda: self.editor.toggle_occluded(t, j)))
+        c.trackClicked.connect(lambda t: self._with_editor("select_track", t))
+        c.hoverChanged.connect(self._hover)
+        tp = self.tracks_panel
+        tp.trackSelected.connect(lambda t: self._with_editor("select_track", t))
+        tp.renameRequested.connect(lambda t, n: self._with_editor("rename_person", t, n))
+        tp.addRequested.connect(lambda: self._with_editor("add_person"))
+        tp.deleteRequested.connect(self.delete_person_dialog)
+        fp = self.fill_panel
+        fp.fillRequested.connect(self.start_fill)
+        fp.cancelRequested.connect(self.cancel_fill)
+        fp.methodChanged.connect(self._method_changed)
+        fp.strideChanged.connect(self._stride_changed)
+        fp.promoteRequested.connect(lambda: self._with_editor("promote"))
+        fp.reviewRequested.connect(lambda: self._with_editor("to_review"))
+
+    # --- opening and closing --------------------------------------------------------------
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video, annotation file or project", "", MEDIA_FILTER)
+        if not path and QMessageBox.question(self, "Open", "Open an image folder instead?") == QMessageBox.Yes:
+            path = QFileDialog.getExistingDirectory(self, "Open image folder")
+        if path:
+            self.open_path(path, ask_where=True)
+
+    def open_path(self, path, project_path=None, ask_where: bool = False) -> bool:
+        """Open a project, or make one for a video / image folder / annotation file. Returns
+        False (after telling the user why) if that failed; the current project stays open then."""
+        path = Path(path)
+        if ask_where and path.suffix != ".pwproj" and project_path is None:
+            default = opening.default_project_path(path)
+            if not default.exists():
+                chosen, _ = QFileDialog.getSaveFileName(self, "Save the new project as", str(default),
+                                                        "Projects (*.pwproj)")
+                if not chosen:
+                    return False
+                project_path = chosen if chosen.endswith(".pwproj") else chosen + ".pwproj"
+        if self.store is not None and Path(project_path or opening.default_project_path(path)).absolute() \
+                == Path(self.store.path).absolute():
+            return True
+        try:
+            store = opening.open_path(path, project_path)
+        except PoseWarperError as exc:
+            self.error("Could not open", str(exc))
+            return False
+        self.close_project()
+        self.set_store(store)
+        return True
+
+    def open_demo(self) -> None:
+        from .demo import build_demo
+
+        try:
+            path = build_demo()
+        except PoseWarperError as exc:
+            self.error("Could not build the demo project", str(exc))
+            return
+        self.open_path(path)
+
+    def set_store(self, store) -> None:
+        self.store = store
+        self.session = Session(store, self)
+        if self.session.video is None:
+            self.error("Empty project", f"{store.path} holds no video: import one (File menu).")
+        self.editor = Editor(self.session, self)
+        self.canvas.layer.skeleton = self.session.skeleton
+        self.joints_panel = JointsPanel(self.session.skeleton)
+        self.joints_panel.jointActivated.connect(lambda j: self.editor.set_cursor(j))
+        self.joints_dock.setWidget(self.joints_panel)
+        self.runner = FillRunner(self.editor, self._open_frames_for_worker, self)
+        self.runner.method = self.fill_panel.method.currentText()
+        self.runner.started.connect(lambda what: self.fill_panel.set_running(True, f"Filling {what}…"))
+        self.runner.progress.connect(self.fill_panel.set_progress)
+        self.runner.finished.connect(self._fill_finished)
+        ed = self.editor
+        ed.frameChanged.connect(self._show_frame)
+        ed.selectionChanged.connect(self._selection_changed)
+        ed.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        ed.undo_stack.indexChanged.connect(self._history_changed)
+        self.session.posesChanged.connect(self._poses_changed)
+        self.session.tracksChanged.connect(self._tracks_changed)
+        self.session.videoChanged.connect(self._video_changed)
+        self._remember_recent(store.path)
+        self._video_changed()
+
+    def _video_changed(self) -> None:
+        video = self.session.video
+        if self.loader is not None:
+            self.loader.stop()
+            self.loader = None
+        if video is None:
+            self._set_enabled(False)
+            return
+        try:
+            source = open_frames(video, self.store.base_dir)
+        except PoseWarperError as exc:
+            self.error("Cannot read the frames", f"{exc}\n\nThe labels are shown on a blank frame.")
+            source = None
+        if source is not None:
+            self.loader = FrameLoader(source, parent=self)
+            self.loader.stride = video.keyframe_stride
+            self.loader.frameReady.connect(self._frame_ready)
+            self.loader.failed.connect(lambda i, m: self.statusBar().showMessage(f"Frame {i}: {m}", 8000))
+        self.setWindowTitle(f"{video.name or Path(video.source).name} — {Path(self.store.path).name} — "
+                            "PoseWarper Annotate")
+        self.frame_spin.blockSignals(True)
+        self.frame_spin.setRange(0, video.num_frames - 1)
+        self.frame_spin.blockSignals(False)
+        self.frame_count.setText(f"/ {video.num_frames - 1}")
+        self.fill_panel.stride.blockSignals(True)
+        self.fill_panel.stride.setValue(video.keyframe_stride)
+        self.fill_panel.stride.blockSignals(False)
+        self.canvas.set_frame(None, (video.width, video.height))
+        self.canvas.fit()
+        self._set_enabled(True)
+        self._tracks_changed()
+        self._refresh_timeline()
+        self._show_frame(self.editor.frame)
+
+    def close_project(self) -> None:
+        if self.runner is not None and self.runner.running:
+            self.runner.cancel()
+            self.runner.wait()
+        if self.loader is not None:
+            self.loader.stop()
+            self.loader = None
+        if self.store is not None:
+            for obj in (self.editor, self.session, self.runner):
+                obj.deleteLater()
+            self.store.close()
+        self.store = self.session = self.editor = self.runner = None
+        self._set_enabled(False)
+
+    def closeEvent(self, event) -> None:
+        QSettings().setValue("window/geometry", self.saveGeometry())
+        self.close_project()
+        super().closeEvent(event)
+
+    def _open_frames_for_worker(self):
+        return open_frames(self.session.video, self.store.base_dir)
+
+    def _remember_recent(self, path) -> None:
+        settings = QSettings()
+        recent = [p for p in (settings.value("recent") or []) if p != str(path)]
+        settings.setValue("recent", [str(path)] + recent[: MAX_RECENT - 1])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in QSettings().value("recent") or []:
+            self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    # --- import / export ------------------------------------------------------------------
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import PoseTrack18 / COCO", "", "JSON (*.json)")
+        if path:
+            self.import_file(path)
+
+    def import_file(self, path) -> bool:
+        """Add the videos of an annotation file to the open project (or open it as a new one)."""
+        if self.store is None:
+            return self.open_path(path)
+        try:
+            skeleton, videos = opening.import_videos(Path(path))
+            if skeleton.joints != self.session.skeleton.joints:
+                raise PoseWarperError(f"{path}: its skeleton {skeleton.name!r} differs from the project's "
+                                      f"{self.session.skeleton.name!r}")
+            ids = [self.store.add_video(v) for v in videos]
+        except PoseWarperError as exc:
+            self.error("Import failed", str(exc))
+            return False
+        self.session.select_video(ids[0])
+        QMessageBox.information(self, "Imported", f"{len(ids)} video(s) with "
+                                f"{sum(v.pose_count() for v in videos)} poses from {path}.")
+        return True
+
+    def export_dialog(self, fmt: str) -> None:
+        if self.store is None:
+            return
+        default = str(Path(self.store.path).with_suffix(f".{fmt}.json"))
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", default, "JSON (*.json)")
+        if path:
+            self.export(path, fmt)
+
+    def export(self, path, fmt: str, include_auto: bool = True) -> dict | None:
+        from posewarper_core.formats import export_project
+
+        try:
+            summary = export_project(self.session.project, path, format=fmt, video_ids=[self.session.video_id],
+                                     include_auto=include_auto)
+        except PoseWarperError as exc:
+            self.error("Export failed", str(exc))
+            return None
+        text = "\n".join(f"{k}: {v}" for k, v in (summary or {}).items())
+        self.statusBar().showMessage(f"Exported {fmt} to {path}", 8000)
+        if not getattr(self, "quiet", False):
+            QMessageBox.information(self, "Exported", f"Wrote {path}\n\n{text}")
+        return summary
+
+    # --- auto-fill ------------------------------------------------------------------------
+    def start_fill(self, scope: str) -> None:
+        if self.runner is not None:
+            self.runner.start(scope)
+
+    def cancel_fill(self) -> None:
+        if self.runner is not None and self.runner.running:
+            self.runner.cancel()
+            self.fill_panel.state.setText("Cancelling…")
+
+    def _fill_finished(self, status: str, message: str) -> None:
+        self.fill_panel.set_running(False, f"Auto-fill {status}: {message}")
+        if status == "failed":
+            self.error("Auto-fill failed", message)
+
+    def _method_changed(self, method: str) -> None:
+        if self.runner is not None:
+            self.runner.method = method
+
+    def _stride_changed(self, k: int) -> None:
+        if self.session is not None:
+            self._guard(lambda: self.session.set_keyframe_stride(k))
+            if self.loader is not None:
+                self.loader.stride = k
+
+    # --- views ----------------------------------------------------------------------------
+    def _show_frame(self, frame: int) -> None:
+        video = self.session.video
+        image = self.loader.request(frame) if self.loader is not None else None
+        if image is not None or self.loader is None:
+            self.canvas.set_frame(image, (video.width, video.height))
+        self.canvas.set_poses(self.editor.poses_here())
+        self.timeline.set_current(frame)
+        self.frame_spin.blockSignals(True)
+        self.frame_spin.setValue(frame)
+        self.frame_spin.blockSignals(False)
+        self._tracks_changed()
+        self._selection_changed()
+
+    def _frame_ready(self, frame: int, image) -> None:
+        if self.editor is not None and frame == self.editor.frame:
+            video = self.session.video
+            self.canvas.set_frame(image, (video.width, video.height))
+
+    def _poses_changed(self, frames) -> None:
+        if not frames or self.editor.frame in frames:
+            self.canvas.set_poses(self.editor.poses_here())
+            self._tracks_changed()
+        self.status_timer.start()
+
+    def _refresh_timeline(self) -> None:
+        if self.session is not None and self.session.video is not None:
+            self.timeline.set_status(self.session.frame_status(), self.session.video.keyframe_stride)
+
+    def _tracks_changed(self) -> None:
+        ed = self.editor
+        self.tracks_panel.set_tracks(ed.video.tracks, set(ed.poses_here()), ed.track)
+
+    def _selection_changed(self) -> None:
+        ed = self.editor
+        self.canvas.set_selected(ed.track)
+        pose = ed.pose()
+        self.joints_panel.show_pose(pose, ed.cursor if ed.track is not None else None)
+        self.tracks_panel.set_tracks(ed.video.tracks, set(ed.poses_here()), ed.track)
+        if ed.track is None:
+            hint = "Add a person (Ctrl+N) to start labelling" if not ed.video.tracks else "Select a person (Tab)"
+        elif ed.cursor is None:
+            hint = f"Person {ed.track}: all joints placed · drag to correct"
+        else:
+            hint = (f"Person {ed.track} · next: {ed.next_joint_name()}   "
+                    "(click: visible · right-click: occluded · S: skip)")
+        self.canvas.set_overlay(hint)
+        v = ed.video
+        slot = " · keyframe slot" if ed.frame % v.keyframe_stride == 0 else ""
+        self.frame_label.setText(f"Frame {ed.frame} / {v.num_frames - 1}{slot}")
+
+    def _hover(self, hit) -> None:
+        if self.editor is not None:
+            self.editor.hover = hit
+
+    def _history_changed(self, _index: int) -> None:
+        self.saved_label.setText("✓ saved")
+        self.saved_label.setToolTip(f"Every edit is written to {self.store.path} at once")
+
+    def _set_enabled(self, on: bool) -> None:
+        for action_id, action in self.actions.items():
+            if action_id not in ("open", "quit", "shortcuts"):
+                action.setEnabled(on)
+        for a in self.export_actions:
+            a.setEnabled(on)
+        self.fill_panel.setEnabled(on)
+        self.tracks_panel.setEnabled(on)
+        self.timeline.setEnabled(on)
+
+    # --- dialogs and small handlers ---------------------------------------------------------
+    def _place(self, x: float, y: float, visibility: int) -> None:
+        v = self.session.video
+        if not (-2 <= x <= v.width + 2 and -2 <= y <= v.height + 2):
+            self.statusBar().showMessage("Click inside the frame to place a joint.", 4000)
+            return
+        self.editor.place(min(max(x, 0.0), v.width - 1.0), min(max(y, 0.0), v.height - 1.0), visibility)
+
+    def _undo(self, redo: bool) -> None:
+        if self.editor is None:
+            return
+        if self.runner is not None and self.runner.running:  # undo must not race the batches
+            self.runner.cancel()
+            self.runner.wait()
+            QTimer.singleShot(0, lambda: self._undo(redo))
+            return
+        (self.editor.undo_stack.redo if redo else self.editor.undo_stack.undo)()
+
+    def toggle_play(self) -> None:
+        if self.editor is None:
+            return
+        if self.play_timer.isActive():
+            self.play_timer.stop()
+            self.play_button.setText("▶")
+        else:
+            fps = self.session.video.fps or 25.0
+            self.play_timer.start(int(1000 / min(max(fps, 1.0), 60.0)))
+            self.play_button.setText("⏸")
+
+    def _play_tick(self) -> None:
+        ed = self.editor
+        if ed is None or ed.frame >= ed.video.num_frames - 1:
+            self.toggle_play()
+            return
+        ed.step(1)
+
+    def goto_dialog(self) -> None:
+        if self.editor is None:
+            return
+        f, ok = QInputDialog.getInt(self, "Go to frame", "Frame number:", self.editor.frame, 0,
+                                    self.session.video.num_frames - 1)
+        if ok:
+            self.editor.seek(f)
+
+    def delete_person_dialog(self) -> None:
+        ed = self.editor
+        if ed is None or ed.track is None:
+            return
+        n = len(ed.video.track_frames(ed.track))
+        if QMessageBox.question(self, "Delete person", f"Delete person {ed.track} and their {n} poses? "
+                                "(Undo brings them back.)") == QMessageBox.Yes:
+            self._guard(lambda: ed.delete_person(ed.track))
+
+    def change_track_dialog(self) -> None:
+        ed = self.editor
+        if ed is None or ed.track is None:
+            return
+        ids = [str(t) for t in sorted(ed.video.tracks) if t != ed.track]
+        new_id = str(max(ed.video.tracks, default=0) + 1)
+        choice, ok = QInputDialog.getItem(
+            self, "Change person id", f"Give person {ed.track}'s poses to id (an existing id swaps the two):",
+            ids + [f"{new_id} (new)"], 0, True)
+        if not ok:
+            return
+        try:
+            dst = int(choice.split()[0])
+        except (ValueError, IndexError):
+            self.error("Change person id", f"{choice!r} is not a number")
+            return
+        scope, ok = QInputDialog.getItem(self, "Change person id", "Where:", ["From here on", "This frame only"],
+                                         0, False)
+        if ok:
+            self._guard(lambda: ed.change_track(ed.track, dst, scope == "From here on"))
+
+    def shortcuts_dialog(self) -> None:
+        dialog = shortcuts.ShortcutsDialog(self.keys, self)
+        if dialog.exec():
+            self.keys = dialog.keys
+            shortcuts.save(self.keys)
+            for action_id, action in self.actions.items():
+                action.setShortcut(QKeySequence(self.keys[action_id]))
+
+    def error(self, title: str, text: str) -> None:
+        self.statusBar().showMessage(f"{title}: {text}", 10000)
+        if not getattr(self, "quiet", False):
+            QMessageBox.warning(self, title, text)
+        self.last_error = text
+
+    def _with_editor(self, method: str, *args) -> None:
+        if self.editor is not None:
+            self._guard(lambda: getattr(self.editor, method)(*args))
+
+    def _guard(self, fn) -> None:
+        """Run a user action; a refused edit is reported, never fatal."""
+        try:
+            fn()
+        except PoseWarperError as exc:
+            self.error("Not done", str(exc))

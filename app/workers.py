@@ -1,0 +1,200 @@
+"""Background work: decoding frames ahead of the user, and auto-fill.
+
+FrameLoader follows SLEAP's LoadImageWorker: the UI posts the frame it wants and only the
+latest request is served, so scrubbing never queues a backlog. After serving, it decodes a
+few frames ahead (in the direction the user is moving) into a small QImage cache; the UI reads
+that cache synchronously, so stepping through cached frames costs no thread round trip.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from posewarper_core.errors import Cancelled, PoseWarperError
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    # QImage keeps a pointer to the buffer: copy() gives it memory of its own.
+    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format_RGB888).copy()
+
+
+class FrameCache:
+    """QImages of recently decoded frames, bounded in bytes; shared by the loader and the UI."""
+
+    def __init__(self, max_bytes: int = 400 * 2**20):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[int, QImage] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, i: int) -> QImage | None:
+        with self._lock:
+            img = self._items.get(i)
+            if img is not None:
+                self._items.move_to_end(i)
+            return img
+
+    def __contains__(self, i: int) -> bool:
+        with self._lock:
+            return i in self._items
+
+    def put(self, i: int, img: QImage) -> None:
+        with self._lock:
+            if i in self._items:
+                return
+            self._items[i] = img
+            self._bytes += img.sizeInBytes()
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.sizeInBytes()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+class _LoaderWorker(QObject):
+    frameReady = Signal(int, QImage)
+    failed = Signal(int, str)
+
+    def __init__(self, loader: "FrameLoader"):
+        super().__init__()
+        self.loader = loader
+
+    @Slot()
+    def serve(self) -> None:
+        ld = self.loader
+        i = ld._take_request()
+        if i is None:
+            return
+        img = ld.cache.get(i)
+        if img is None:
+            try:
+                img = to_qimage(ld.source.frame(i))
+            except (PoseWarperError, OSError, ValueError) as exc:
+                self.failed.emit(i, str(exc))
+                return
+            ld.cache.put(i, img)
+        self.frameReady.emit(i, img)
+        self._read_ahead(i)
+
+    def _read_ahead(self, i: int) -> None:
+        ld = self.loader
+        for f in ld.ahead_of(i):
+            if ld._has_request():  # the user moved on: serve that first
+                return
+            if f in ld.cache:
+                continue
+            try:
+                ld.cache.put(f, to_qimage(ld.source.frame(f)))
+            except (PoseWarperError, OSError, ValueError):
+                return
+
+
+class FrameLoader(QObject):
+    """Owns the decode thread. `request(i)` returns at once; `frameReady(i, image)` follows."""
+
+    frameReady = Signal(int, QImage)
+    failed = Signal(int, str)
+    _wake = Signal()
+
+    def __init__(self, source, ahead: int = 12, parent=None):
+        super().__init__(parent)
+        self.source = source
+        self.ahead = ahead
+        self.stride = 10
+        self.direction = 1
+        self.cache = FrameCache()
+        self._lock = threading.Lock()
+        self._wanted: int | None = None
+        self._last = 0
+        self._thread = QThread()
+        self._thread.setObjectName("frame-loader")
+        self._worker = _LoaderWorker(self)
+        self._worker.moveToThread(self._thread)
+        self._wake.connect(self._worker.serve)
+        self._worker.frameReady.connect(self.frameReady)
+        self._worker.failed.connect(self.failed)
+        self._thread.start()
+
+    def request(self, i: int) -> QImage | None:
+        """Ask for frame i. Returns the image at once if it is cached (then reads ahead anyway)."""
+        self.direction = -1 if i < self._last else 1
+        self._last = i
+        with self._lock:
+            self._wanted = i
+        self._wake.emit()
+        return self.cache.get(i)
+
+    def ahead_of(self, i: int) -> list[int]:
+        """Frames worth decoding next: the next few in the direction of travel, then the
+        neighbouring keyframe slots (where annotators jump to)."""
+        n = len(self.source)
+        near = [i + self.direction * k for k in range(1, self.ahead + 1)]
+        k = self.stride
+        slots = [(i // k + s) * k for s in (1, 2, -1)] if k > 1 else []
+        return [f for f in near + slots if 0 <= f < n]
+
+    def _take_request(self) -> int | None:
+        with self._lock:
+            i, self._wanted = self._wanted, None
+            return i
+
+    def _has_request(self) -> bool:
+        with self._lock:
+            return self._wanted is not None
+
+    def stop(self) -> None:
+        with self._lock:
+            self._wanted = None
+        self._thread.quit()
+        self._thread.wait(5000)
+
+
+class AutofillWorker(QThread):
+    """Runs autofill.fill off the UI thread. Results arrive as `batch` signals (queued to the
+    UI thread, which applies them through the store); `finishedWith` reports how it ended."""
+
+    batch = Signal(object)  # list[PoseChange]
+    progress = Signal(int, int)
+    finishedWith = Signal(str, str)  # status ("done" | "cancelled" | "failed"), message
+
+    def __init__(self, fill, video, frames, method: str, track_ids=None, frame_range=None, parent=None):
+        super().__init__(parent)
+        self._fill = fill
+        self.video, self.frames, self.method = video, frames, method
+        self.track_ids, self.frame_range = track_ids, frame_range
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> None:
+        delivered = []
+        try:
+            result = self._fill(
+                self.video, self.frames, self.method, track_ids=self.track_ids, frame_range=self.frame_range,
+                progress=lambda done, total: self.progress.emit(int(done), int(total)),
+                cancel=self._cancel.is_set,
+                on_changes=lambda changes: (delivered.append(len(changes)), self.batch.emit(list(changes))),
+            )
+            if not delivered and result:  # an engine that only returns at the end
+                self.batch.emit(list(result))
+            self.finishedWith.emit("done", f"{sum(delivered) or len(result or [])} poses")
+        except Cancelled:
+            self.finishedWith.emit("cancelled", f"{sum(delivered)} poses kept")
+        except PoseWarperError as exc:
+            self.finishedWith.emit("failed", str(exc))
+        except Exception as exc:  # an engine bug must not take the GUI down
+            self.finishedWith.emit("failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            close = getattr(self.frames, "close", None)
+            if close is not None:
+                close()
