@@ -27,7 +27,7 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -471,12 +471,17 @@ class ProjectStore:
         return int(track_id)
 
     def _check_frames(self, video: Video, frames, what: str) -> set[int]:
+        frames = list(frames)
         for f in frames:
             if not _is_int(f) or not 0 <= f < video.num_frames:
                 raise ProjectError(f"{self._where(video)}: {what} {f!r} is outside 0..{video.num_frames - 1}")
         return {int(f) for f in frames}
 
     def _checked_regions(self, video: Video, regions) -> dict[int, list[np.ndarray]]:
+        """Read-only copies of ignore regions {frame: [(N, 2) polygons]}; any number of points, as
+        imported files have them, but finite."""
+        if not isinstance(regions, Mapping):
+            raise ProjectError(f"{self._where(video)}: ignore regions must map frames to polygons")
         self._check_frames(video, regions.keys(), "ignore-region frame")
         checked = {}
         for frame, polygons in regions.items():
@@ -486,9 +491,9 @@ class ProjectStore:
                     array = np.array(polygon, dtype=np.float64).reshape(-1, 2)
                 except (TypeError, ValueError):
                     array = None
-                if array is None or len(array) < 3 or not np.isfinite(array).all():
+                if array is None or not np.isfinite(array).all():
                     raise ProjectError(
-                        f"{self._where(video)}, frame {frame}: ignore region {i} must be at least 3 finite (x, y) points"
+                        f"{self._where(video)}, frame {frame}: ignore region {i} must be a list of finite (x, y) points"
                     )
                 arrays.append(schema.freeze(array))
             checked[int(frame)] = arrays
@@ -500,10 +505,12 @@ class ProjectStore:
             raise ProjectError(f"{self.path.name}: expected a Video, got {type(video).__name__}")
         label = f" ({video.name})" if video.name else ""
         where = f"{self.path.name}, video {video_id}{label}"
-        for field in ("num_frames", "width", "height"):
+        if not _is_int(video.num_frames) or video.num_frames <= 0:
+            raise ProjectError(f"{where}: num_frames must be a whole number > 0, got {video.num_frames!r}")
+        for field in ("width", "height"):  # 0: unknown, as label files read without their images have it
             value = getattr(video, field)
-            if not _is_int(value) or value <= 0:
-                raise ProjectError(f"{where}: {field} must be a whole number > 0, got {value!r}")
+            if not _is_int(value) or value < 0:
+                raise ProjectError(f"{where}: {field} must be a whole number >= 0, got {value!r}")
         if not _is_int(video.keyframe_stride) or video.keyframe_stride < 1:
             raise ProjectError(f"{where}: keyframe_stride must be a whole number >= 1, got {video.keyframe_stride!r}")
         if video.fps is not None and not (isinstance(video.fps, (int, float)) and math.isfinite(video.fps) and video.fps > 0):

@@ -123,6 +123,25 @@ def test_round_trip_of_every_field(tmp_path):
     assert video.video_id == 7 and 30 not in video.poses  # the caller's video was not changed
 
 
+def test_imported_posetrack_file_round_trips(tmp_path, shared_data):
+    from posewarper_core.formats import read_posetrack18, write_posetrack18
+
+    gt = shared_data / "dev" / "bonn_060470979" / "posetrack18.json"
+    skeleton, video = read_posetrack18(gt)
+    path = tmp_path / "bonn.pwproj"
+    with ProjectStore.create(path, skeleton=skeleton) as store:
+        store.add_video(video)
+    with ProjectStore.open(path) as store:
+        (stored,) = store.project.videos.values()
+        assert stored.pose_count() == video.pose_count() > 100
+        assert stored.frames == video.frames and stored.labelled_frames == video.labelled_frames
+        write_posetrack18(tmp_path / "out.json", store.project.skeleton, stored)
+    _, again = read_posetrack18(tmp_path / "out.json", check_frames=False)
+    for frame, by_track in video.poses.items():
+        for tid, pose in by_track.items():
+            assert again.pose(frame, tid).same_as(pose, atol=1e-3), (frame, tid)
+
+
 def test_custom_skeleton_is_stored(tmp_path):
     fly = Skeleton("fly", ("head", "thorax", "tail"), ((0, 1), (1, 2)))
     path = tmp_path / "fly.pwproj"
@@ -206,7 +225,8 @@ def bad_pose(kind: str) -> Pose:
     (lambda s, v: s.set_track(v, Track(-2)), "track id must be a whole number >= 0"),
     (lambda s, v: s.update_video(v, keyframe_stride=0), "keyframe stride"),
     (lambda s, v: s.update_video(v, name="x", labelled_frames={3, 40}), "labelled frame 40 is outside"),
-    (lambda s, v: s.update_video(v, ignore_regions={2: [[(0, 0), (1, 1)]]}), "ignore region 0 must be"),
+    (lambda s, v: s.update_video(v, ignore_regions={2: [[(0, 0), (1, np.inf), (2, 2)]]}), "frame 2: ignore region 0 must be"),
+    (lambda s, v: s.update_video(v, ignore_regions={50: []}), "ignore-region frame 50 is outside"),
     (lambda s, v: s.add_video(Video("a.mp4", 0, 10, 10)), "num_frames must be"),
     (lambda s, v: s.add_video(Video("a.mp4", 5, 10, 10, poses={5: {1: make_pose(1)}})), "pose frame 5 is outside"),
     (lambda s, v: s.add_video(Video("a.mp4", 5, 10, 10, poses={1: {1: bad_pose("nan")}})), "frame 1, track 1: joint 0"),
