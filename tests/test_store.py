@@ -1,6 +1,7 @@
 """The SQLite project store: round trips, locking, schema versions, refused edits, crash safety."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -15,7 +16,7 @@ import pytest
 
 import store_crash_child as child
 from posewarper_core import (
-    COCO17, FrameRef, Pose, PoseChange, PoseWarperError, Project, ProjectError, Provenance, Track, Video,
+    COCO17, FrameRef, Pose, PoseChange, Project, ProjectError, Provenance, Track, Video,
 )
 from posewarper_core.skeleton import Skeleton
 from posewarper_core.store import ProjectStore
@@ -338,7 +339,7 @@ def test_old_version_file_is_migrated(tmp_path):
         conn.execute(statement)
     xy = np.arange(2 * J, dtype="<f8").reshape(J, 2)
     conn.executemany("INSERT INTO meta VALUES (?, ?)", [
-        ("schema_version", "1"), ("name", "old one"), ("skeleton", __import__("json").dumps(COCO17.to_dict())),
+        ("schema_version", "1"), ("name", "old one"), ("skeleton", json.dumps(COCO17.to_dict())),
     ])
     conn.execute("INSERT INTO videos VALUES (1, 'v.mp4', 20, 320, 240, 25.0, 'v', 10, NULL, NULL, '[4]', '{}')")
     conn.execute("INSERT INTO tracks VALUES (1, 2, 'walker')")
@@ -412,7 +413,6 @@ def test_edits_that_returned_survive_sigkill(tmp_path):
     script = Path(child.__file__)
     rng = random.Random(20261122)
     done = 0  # edits in the file
-    kills_mid_edit = 0
     for run in range(50):
         proc = subprocess.Popen([sys.executable, str(script), str(path), str(done)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -439,5 +439,4 @@ def test_edits_that_returned_survive_sigkill(tmp_path):
         else:  # the edit in flight when killed may have committed, but only whole
             assert state == child.expected_state(returned + 1), f"run {run}: {returned} edits had returned"
             done = returned + 1
-            kills_mid_edit += 1
     assert done > 50  # the child got real work done between kills
