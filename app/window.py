@@ -377,7 +377,7 @@ class MainWindow(QMainWindow):
 
         try:
             summary = export_project(self.session.project, path, format=fmt, video_ids=[self.session.video_id],
-                                     include_auto=include_auto)
+                                     include_auto=include_auto, base_dir=self.store.base_dir)
         except PoseWarperError as exc:
             self.error("Export failed", str(exc))
             return None
@@ -468,6 +468,8 @@ class MainWindow(QMainWindow):
             self.editor.hover = hit
 
     def _history_changed(self, _index: int) -> None:
+        if self.store is None:
+            return
         self.saved_label.setText("✓ saved")
         self.saved_label.setToolTip(f"Every edit is written to {self.store.path} at once")
 

@@ -1,0 +1,210 @@
+"""A whole annotation session driven through the real main window (offscreen): open a video,
+label two keyframes of two people by clicks, auto-fill, correct a joint by dragging, undo and
+redo, export, and reopen the project after the app was killed."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import av
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+
+from posewarper_core.annotation import Provenance, Visibility
+from posewarper_core.store import ProjectStore
+
+N_FRAMES, W, H = 24, 320, 240
+# A stick figure around (cx, cy) in PoseTrack order; ears are placeholders (not labelled).
+FIGURE = np.array([
+    [0, -50], [0, -40], [0, -62], [0, 0], [0, 0], [12, -34], [-12, -34], [18, -18], [-18, -18],
+    [20, -2], [-20, -2], [8, 0], [-8, 0], [9, 22], [-9, 22], [10, 44], [-10, 44],
+], dtype=float)
+EARS = (3, 4)
+
+
+def make_video(path, n=N_FRAMES):
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for i in range(n):
+            img = np.full((H, W, 3), 40, np.uint8)
+            img[:, : 8 * (i + 1) % W] = 90  # frames differ, so a wrong frame would show
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    QSettings.setDefaultFormat(QSettings.IniFormat)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    from app.window import MainWindow
+
+    w = MainWindow()
+    w.quiet = True  # errors go to the status bar and `last_error` instead of modal boxes
+    qtbot.addWidget(w)
+    w.resize(1100, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def click_image(qtbot, w, x, y, button=Qt.LeftButton):
+    view = w.canvas
+    pos = view.mapFromScene(QPointF(x, y))
+    qtbot.mouseClick(view.viewport(), button, Qt.NoModifier, pos)
+
+
+def label_person(qtbot, w, centre):
+    """Place every joint of the selected person in skeleton order, clicking the figure."""
+    for j, offset in enumerate(FIGURE):
+        if j in EARS:
+            continue
+        assert w.editor.cursor == j, "the next joint follows skeleton order, skipping the ears"
+        click_image(qtbot, w, centre[0] + offset[0], centre[1] + offset[1])
+    assert w.editor.cursor is None
+
+
+def test_whole_session(qtbot, window, tmp_path):
+    w = window
+    video_path = tmp_path / "clip.mp4"
+    make_video(video_path)
+    project = tmp_path / "clip.pwproj"
+    assert w.open_path(video_path, project_path=project)
+    assert project.exists()
+    v = w.session.video
+    assert (v.num_frames, v.width, v.height) == (N_FRAMES, W, H)
+    w.fill_panel.stride.setValue(20)
+    assert w.session.video.keyframe_stride == 20
+
+    # Two people on keyframes 0 and 20, every joint placed by a click.
+    centres = {0: [(90, 120), (220, 110)], 20: [(110, 126), (200, 114)]}
+    for frame, people in centres.items():
+        w.editor.seek(frame)
+        for k, centre in enumerate(people):
+            if frame == 0:
+                w.actions["add_person"].trigger()
+            else:
+                w.editor.select_track(k + 1)
+            label_person(qtbot, w, centre)
+    assert sorted(w.session.video.tracks) == [1, 2]
+    pose = w.session.video.pose(20, 2)
+    assert pose.keyframe and np.allclose(pose.xy[5], (200 + 12, 114 - 34), atol=1.0)
+    assert (pose.provenance[[j for j in range(17) if j not in EARS]] == Provenance.MANUAL).all()
+    # Right-click on a joint flags it occluded (drawn hollow); the flag is undoable.
+    click_image(qtbot, w, *(np.array(centres[20][1]) + FIGURE[9]), button=Qt.RightButton)
+    assert w.session.video.pose(20, 2).visibility[9] == Visibility.OCCLUDED
+    w.actions["undo"].trigger()
+    assert w.session.video.pose(20, 2).visibility[9] == Visibility.VISIBLE
+
+    # Auto-fill the whole video (linear) on the worker thread; the timeline shows the result.
+    w.fill_panel.method.setCurrentText("linear")
+    w.actions["fill_video"].trigger()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert "done" in w.fill_panel.state.text()
+    mid = w.session.video.pose(10, 1)
+    assert mid is not None and not mid.keyframe
+    assert (mid.provenance[5:] == Provenance.INTERPOLATED).all()
+    assert np.allclose(mid.xy[0], (100, 126 - 50 - 3), atol=1.0)
+    qtbot.waitUntil(lambda: len(w.timeline.status) == N_FRAMES and w.timeline.status[10] == 1)
+    assert w.timeline.status[0] == w.timeline.status[20] == 3
+
+    # Drag person 1's left wrist at frame 10: one undo step, and it becomes CORRECTED.
+    w.editor.seek(10)
+    qtbot.wait(50)
+    start = mid.xy[9].copy()
+    depth = w.editor.undo_stack.count()
+    vp = w.canvas.viewport()
+    p0 = w.canvas.mapFromScene(QPointF(*start))
+    qtbot.mousePress(vp, Qt.LeftButton, Qt.NoModifier, p0)
+    for k in range(1, 6):
+        qtbot.mouseMove(vp, p0 + QPoint(4 * k, 3 * k))
+    qtbot.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, p0 + QPoint(20, 15))
+    moved = w.session.video.pose(10, 1)
+    assert moved.provenance[9] == Provenance.CORRECTED
+    assert moved.xy[9][0] > start[0] + 5 and moved.xy[9][1] > start[1] + 3
+    assert w.editor.undo_stack.count() == depth + 1
+    qtbot.waitUntil(lambda: w.timeline.status[10] == 2)  # corrected
+
+    # Re-running auto-fill never touches the corrected joint (nothing new: no empty undo step).
+    w.actions["fill_video"].trigger()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert np.allclose(w.session.video.pose(10, 1).xy[9], moved.xy[9])
+    assert w.editor.undo_stack.count() == depth + 1
+
+    # Undo the drag, then redo it.
+    w.actions["undo"].trigger()
+    back = w.session.video.pose(10, 1)
+    assert back.provenance[9] == Provenance.INTERPOLATED and np.allclose(back.xy[9], start)
+    w.actions["redo"].trigger()
+    assert np.allclose(w.session.video.pose(10, 1).xy[9], moved.xy[9])
+
+    # Export both formats and read what was written.
+    summary = w.export(tmp_path / "out_pt.json", "posetrack18")
+    assert summary is not None
+    doc = json.loads((tmp_path / "out_pt.json").read_text())
+    anns = [a for a in doc["annotations"]]
+    assert len(anns) == 2 * 21  # two people on frames 0..20 (no extrapolation past the last keyframe)
+    img10 = [im for im in doc["images"] if im.get("frame_id", im["id"]) in (10,) or im["file_name"].endswith("10.jpg")]
+    assert {a["track_id"] for a in anns} == {0, 1} or {a["track_id"] for a in anns} == {1, 2}
+    coco = w.export(tmp_path / "out_coco.json", "coco")
+    assert coco is not None
+    cdoc = json.loads((tmp_path / "out_coco.json").read_text())
+    assert len(cdoc["annotations"]) == 2 * 21
+    kp = np.array([a["keypoints"] for a in cdoc["annotations"]]).reshape(-1, 17, 3)
+    assert np.isclose(kp[:, 9, :2], moved.xy[9], atol=0.6).all(axis=1).any(), "the dragged wrist is exported"
+    assert (kp[:, EARS[0], 2] == 0).all()
+    del img10
+
+    # A failed export shows the core's error and writes nothing.
+    bad = tmp_path / "taken.json"
+    bad.mkdir()  # a folder where the file should go
+    assert w.export(bad, "coco") is None and w.last_error and bad.is_dir() and not any(bad.iterdir())
+
+    # Close and reopen: everything is there.
+    expected = w.session.video.pose(10, 1).xy.copy()
+    w.close_project()
+    assert w.open_path(project)
+    assert np.allclose(w.session.video.pose(10, 1).xy, expected)
+    assert w.session.video.pose(10, 1).provenance[9] == Provenance.CORRECTED
+    assert w.session.video.keyframe_stride == 20
+
+
+KILLED_SESSION = textwrap.dedent("""
+    import os, sys
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([])
+    from app.window import MainWindow
+    w = MainWindow(); w.quiet = True
+    assert w.open_path(sys.argv[1], project_path=sys.argv[2])
+    w.editor.add_person()
+    w.editor.place(50.0, 60.0)
+    w.editor.place(70.0, 80.0)
+    w.editor.undo_stack.undo()
+    w.editor.undo_stack.redo()
+    sys.stdout.flush()
+    os._exit(9)  # killed: no close, no clean shutdown
+""")
+
+
+def test_edits_survive_a_kill(tmp_path):
+    video_path = tmp_path / "clip.mp4"
+    make_video(video_path, n=6)
+    project = tmp_path / "clip.pwproj"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    run = subprocess.run([sys.executable, "-c", KILLED_SESSION, str(video_path), str(project)],
+                         cwd=os.path.dirname(os.path.dirname(__file__)), env=env, timeout=60,
+                         capture_output=True, text=True)
+    assert run.returncode == 9, run.stderr
+    with ProjectStore.open(project) as store:
+        video = next(iter(store.project.videos.values()))
+        pose = video.pose(0, 1)
+        assert pose is not None and pose.keyframe
+        assert np.allclose(pose.xy[:2], [(50, 60), (70, 80)])
+        assert (pose.visibility[2:] == 0).all()
