@@ -31,8 +31,8 @@ from ..errors import FormatError
 from ..skeleton import Skeleton
 from .common import (
     GENERATOR, META_KEY, META_VERSION, Entry, VideoMeta, absolute_source, category_entry, check_pose,
-    dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name, image_size_on_disk,
-    load_json, natural_key, placeholder_file_name, pose_from_annotation, pose_to_annotation, read_meta,
+    dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name,
+    load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation, pose_to_annotation, read_meta,
     top_list, validate_for_export, video_meta, write_text_atomic,
 )
 
@@ -146,18 +146,17 @@ def _make_video(path: Path, key: tuple, number: int, ordered: list[_Image], vmet
         roots = [Path(vmeta.source)] if vmeta is not None and vmeta.source else []
         source = frame_paths_root(path, [m.file_name for m in ordered], [m.entry.label for m in ordered],
                                   roots, check_frames)
-    width, height = first.width, first.height
-    if (width is None or height is None) and frames is not None and check_frames:
-        width, height = image_size_on_disk(source / first.file_name) or (None, None)
-    if (width is None or height is None) and vmeta is not None:
-        width, height = vmeta.width, vmeta.height
+    width, height = video_size(
+        path, first.entry.label, (first.width, first.height),
+        source / first.file_name if frames is not None else None,
+        (vmeta.width, vmeta.height) if vmeta is not None else (None, None), check_frames)
     if key[0] == "folder":
         name = posixpath.basename(key[1]) or generic_stem_name(path)
     else:
         name = first.vid_id or f"{generic_stem_name(path)}_{key[1]}"
     video_id = key[1] if key[0] == "video_id" and isinstance(key[1], int) and key[1] > 0 else number
     return Video(
-        source=str(source), num_frames=len(ordered), width=int(width or 0), height=int(height or 0),
+        source=str(source), num_frames=len(ordered), width=width, height=height,
         name=name, video_id=video_id, vid_id=first.vid_id, frames=frames,
         labelled_frames={i for i, m in enumerate(ordered) if m.is_labeled},
     )

@@ -446,10 +446,12 @@ def frame_paths_root(path: Path, file_names: list[str], labels: list[str],
     """
     here = Path(path).resolve().parent
     candidates = [Path(r) for r in extra_roots] + [here, *list(here.parents)[:3]]
-    if not check or not file_names:
+    if not file_names:
         return candidates[0]
     first = file_names[0]
     root = next((c for c in candidates if (c / first).is_file()), None)
+    if not check:
+        return root or candidates[0]
     if root is None:
         looked = ", ".join(str(c) for c in candidates)
         raise FormatError(path, f"frame file {first!r} not found (looked in {looked})", labels[0])
@@ -457,6 +459,22 @@ def frame_paths_root(path: Path, file_names: list[str], labels: list[str],
         if not (root / name).is_file():
             raise FormatError(path, f"frame file {name!r} not found under {root}", label)
     return root
+
+
+def video_size(path: Path, label: str, given: tuple, first_frame: Path | None, fallback: tuple,
+               required: bool) -> tuple[int, int]:
+    """The video's (width, height): as the images state it, else read from the first frame, else
+    as our metadata recorded it; (0, 0) when unknown and not `required`."""
+    width, height = given
+    if (width is None or height is None) and first_frame is not None:
+        width, height = image_size_on_disk(first_frame) or (None, None)
+    if width is None or height is None:
+        width, height = fallback
+    if not width or not height:
+        if required:
+            raise FormatError(path, "no width/height given and the frame cannot be read as an image", label)
+        return 0, 0
+    return int(width), int(height)
 
 
 def image_size_on_disk(file: Path) -> tuple[int, int] | None:

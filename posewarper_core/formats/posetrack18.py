@@ -32,8 +32,8 @@ from ..errors import FormatError
 from ..skeleton import POSETRACK17, Skeleton
 from .common import (
     GENERATOR, META_KEY, META_VERSION, Entry, VideoMeta, absolute_source, category_entry, check_pose,
-    dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name, image_size_on_disk,
-    load_json, placeholder_file_name, pose_from_annotation, pose_to_annotation, read_meta, top_list,
+    dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name,
+    load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, read_meta, top_list,
     validate_for_export, video_meta, write_text_atomic,
 )
 
@@ -138,15 +138,13 @@ def read_posetrack18(path: str | os.PathLike, check_frames: bool = True) -> tupl
         source = frame_paths_root(path, [img.file_name for img in ordered],
                                   [img.entry.label for img in ordered], roots, check_frames)
 
-    width, height = ordered[0].width, ordered[0].height
-    if (width is None or height is None) and frames is not None and check_frames:
-        width, height = image_size_on_disk(source / ordered[0].file_name) or (None, None)
-    if (width is None or height is None) and vmeta is not None:
-        width, height = vmeta.width, vmeta.height
-
+    width, height = video_size(
+        path, ordered[0].entry.label, (ordered[0].width, ordered[0].height),
+        source / ordered[0].file_name if frames is not None else None,
+        (vmeta.width, vmeta.height) if vmeta is not None else (None, None), check_frames)
     occlusion_flags = meta is not None or _any_visibility_two(doc.get("annotations"))
     video = Video(
-        source=str(source), num_frames=len(ordered), width=int(width or 0), height=int(height or 0),
+        source=str(source), num_frames=len(ordered), width=width, height=height,
         name=generic_stem_name(path), vid_id=first.vid_id, frames=frames,
         labelled_frames={i for i, img in enumerate(ordered) if img.is_labeled},
         ignore_regions={i: img.regions for i, img in enumerate(ordered) if img.regions},
