@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "refine",
     "bench",
     "bench_store",
+    "bench_video",
 ]
 
 
