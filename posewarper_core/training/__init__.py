@@ -5,9 +5,9 @@ per-project adaptation.
     adapt(model, config, video, frames, steps=..., progress=..., cancel=...) -> adapted copy
     get_recipe(name), build_dataset(recipe, input_size, sigma, ...)  # what `posewarper train` runs
 """
-from .adapt import adapt
+from .adapt import adapt, adapt_file
 from .loop import TrainConfig, load_checkpoint, setup_distributed, train
 from .recipes import RECIPES, Recipe, build_dataset, get_recipe
 
-__all__ = ["adapt", "train", "TrainConfig", "load_checkpoint", "setup_distributed", "RECIPES", "Recipe",
+__all__ = ["adapt", "adapt_file", "train", "TrainConfig", "load_checkpoint", "setup_distributed", "RECIPES", "Recipe",
            "build_dataset", "get_recipe"]

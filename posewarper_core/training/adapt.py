@@ -9,7 +9,10 @@ keyframes. Two kinds of pairs are mixed:
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from torch import nn
@@ -33,7 +36,12 @@ def adapt(model: nn.Module, config, video: Video, frames, *, steps: int = 100, b
     twice the video's keyframe stride) and warped keyframes (`warp_share` of the items) are
     trained for `steps` steps. `progress(done, total)` after each step; `cancel()` true raises
     Cancelled. PoseWarperError if the video has no labelled keyframe.
+
+    Called as `adapt(model_path, video, frames, device=...)` (a model file first, as the bench's
+    `--adapt` does), it loads the file and returns the path of the adapted model (`adapt_file`).
     """
+    if isinstance(model, (str, Path)):
+        return adapt_file(model, config, video, steps=steps, device=device, progress=progress, cancel=cancel)
     input_size = tuple(config.input_size)
     sigma = float(getattr(config, "sigma", 2.0))
     max_delta = max_delta or max(2 * int(video.keyframe_stride or 10), 2)
@@ -63,3 +71,28 @@ def adapt(model: nn.Module, config, video: Video, frames, *, steps: int = 100, b
           cancel=cancel, dist_info=Distributed(device=dev))
     adapted.eval()
     return adapted
+
+
+def adapt_file(model_path: str | Path, video: Video, frames, *, out_path: str | Path | None = None,
+               steps: int = 100, device=None, progress: Callable[[int, int], None] | None = None,
+               cancel: Callable[[], bool] | None = None, **options) -> Path:
+    """Load a model file, adapt it to `video`'s keyframes and save the result (by default to a
+    temporary file); returns the adapted model's path. `options` go to `adapt`."""
+    from .. import nets
+    from ..skeleton import POSETRACK17
+    from .loop import provenance
+
+    dev = device if device is not None else nets.default_device()
+    model, config = nets.load_model(model_path, device=dev)
+    if options.get("flip_perm") is None and getattr(config, "num_joints", 17) == POSETRACK17.num_joints:
+        options["flip_perm"] = POSETRACK17.flip_permutation()
+    adapted = adapt(model, config, video, frames, steps=steps, device=dev, progress=progress,
+                    cancel=cancel, **options)
+    if out_path is None:
+        fd, name = tempfile.mkstemp(prefix="posewarper-adapted-", suffix=".pt")
+        os.close(fd)
+        out_path = name
+    nets.save_model(out_path, adapted, config,
+                    provenance({"adapted_from": str(model_path), "video": video.name or str(video.source),
+                                "steps": steps}))
+    return Path(out_path)
