@@ -158,9 +158,9 @@ class MainWindow(QMainWindow):
                     "Every edit is saved to the project file at once."))
 
     def _build_nav_bar(self) -> None:
-        for action_id, label in (("first_frame", "⏮"), ("prev_keyframe", "◆◀"), ("prev_frame", "◀"),
-                                 ("play", "▶"), ("next_frame", "▶|"), ("next_keyframe", "▶◆"),
-                                 ("last_frame", "⏭")):
+        for action_id, label in (("first_frame", "|◀"), ("prev_keyframe", "◆◀"), ("prev_frame", "◀"),
+                                 ("play", "Play"), ("next_frame", "▶"), ("next_keyframe", "▶◆"),
+                                 ("last_frame", "▶|")):
             b = QToolButton()
             b.clicked.connect(self.actions[action_id].trigger)
             b.setText(label)
@@ -506,11 +506,11 @@ class MainWindow(QMainWindow):
             return
         if self.play_timer.isActive():
             self.play_timer.stop()
-            self.play_button.setText("▶")
+            self.play_button.setText("Play")
         else:
             fps = self.session.video.fps or 25.0
             self.play_timer.start(int(1000 / min(max(fps, 1.0), 60.0)))
-            self.play_button.setText("⏸")
+            self.play_button.setText("Pause")
 
     def _play_tick(self) -> None:
         ed = self.editor
