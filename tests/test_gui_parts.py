@@ -1,0 +1,97 @@
+"""GUI pieces a user relies on: the demo project, navigation targets, the timeline on a long
+video, refused imports, and shortcut conflicts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QSettings, Qt
+
+from app import navigation
+from app.demo import build_demo, load_labels
+from posewarper_core.store import ProjectStore
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    QSettings.setDefaultFormat(QSettings.IniFormat)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+
+
+def test_demo_project_has_both_people_on_keyframes(tmp_path):
+    path = build_demo(tmp_path / "demo.pwproj")
+    labels = load_labels()
+    with ProjectStore.open(path) as store:
+        video = next(iter(store.project.videos.values()))
+        assert (video.num_frames, video.width, video.height) == (230, 1768, 994)
+        assert sorted(video.tracks) == [1, 2]
+        assert len(video.keyframes(1)) >= 5 and len(video.keyframes(2)) >= 5
+        assert sum(len(v) for v in labels["poses"].values()) == video.pose_count()
+        for f in video.poses:
+            for pose in video.poses[f].values():
+                m = pose.labelled()
+                assert (pose.xy[m] >= 0).all() and (pose.xy[m, 0] < 1768).all() and (pose.xy[m, 1] < 994).all()
+    assert build_demo(path) == path  # present: not rebuilt
+
+
+def test_navigation_targets():
+    status = np.zeros(100, np.uint8)
+    status[[0, 10, 30]] = 3
+    status[1:10] = 1
+    assert navigation.next_keyframe(status, 10, 1) == 30
+    assert navigation.next_keyframe(status, 10, -1) == 0
+    assert navigation.next_keyframe(status, 30, 1) is None
+    assert navigation.next_unlabelled_slot(status, 10, 10) == 20
+    assert navigation.next_unlabelled_slot(status, 95, 10) == 20  # wraps round
+    assert navigation.gap_around([0, 10, 30], 15, 100) == (10, 30)
+
+
+def test_timeline_on_a_long_video(qtbot):
+    from app.timeline import Timeline
+
+    t = Timeline()
+    qtbot.addWidget(t)
+    t.resize(1200, 60)
+    status = np.random.default_rng(0).integers(0, 4, 10_000).astype(np.uint8)
+    t.set_status(status, 10)
+    t.set_current(9_000)
+    t.show()
+    t.grab()  # paints the visible window and the reduced overview
+    assert t.first <= 9_000 < t.first + t.visible_count()
+    assert len(t._overview) == t.width()
+    assert t._overview.max() == 3
+    with qtbot.waitSignal(t.seekRequested) as seek:
+        qtbot.mouseClick(t, Qt.LeftButton, pos=QPoint(600, 3))
+    assert abs(seek.args[0] - 5_000) < 20  # the overview maps the whole video
+
+
+def test_failed_import_changes_nothing(qtbot, tmp_path):
+    from app.window import MainWindow
+
+    w = MainWindow()
+    w.quiet = True
+    qtbot.addWidget(w)
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"images": [}')
+    assert not w.open_path(bad)
+    assert "broken.json" in w.last_error
+    assert w.store is None and not (tmp_path / "broken.pwproj").exists()
+
+
+def test_shortcut_conflicts_are_refused(qtbot):
+    from PySide6.QtGui import QKeySequence
+
+    from app import shortcuts
+
+    keys = shortcuts.load()
+    dialog = shortcuts.ShortcutsDialog(keys)
+    qtbot.addWidget(dialog)
+    row = [a for a, *_ in shortcuts.DEFAULTS].index("next_frame")
+    editor = dialog.table.cellWidget(row, 2)
+    editor.setKeySequence(QKeySequence("Ctrl+Z"))  # taken by undo
+    dialog._changed("next_frame", editor)
+    assert dialog.keys["next_frame"] == "Right" and "already used" in dialog.message.text()
+    editor.setKeySequence(QKeySequence("D"))
+    dialog._changed("next_frame", editor)
+    assert dialog.keys["next_frame"] == "D"
+    shortcuts.save(dialog.keys)
+    assert shortcuts.load()["next_frame"] == "D"
