@@ -7,7 +7,7 @@ draws a preview, so one drag is one command.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
@@ -25,6 +25,7 @@ class FrameItem(QGraphicsItem):
         super().__init__()
         self.image: QImage | None = None
         self.size = (640, 480)
+        self.fast = False  # nearest-neighbour scaling while the user steps through frames
 
     def set_image(self, image: QImage | None, size: tuple[int, int]) -> None:
         if size != self.size:
@@ -40,7 +41,8 @@ class FrameItem(QGraphicsItem):
         if self.image is None:
             painter.fillRect(self.boundingRect(), QColor("#202226"))
             return
-        painter.setRenderHint(QPainter.SmoothPixmapTransform, painter.worldTransform().m11() < 2.0)
+        smooth = not self.fast and painter.worldTransform().m11() < 2.0
+        painter.setRenderHint(QPainter.SmoothPixmapTransform, smooth)
         painter.drawImage(self.boundingRect(), self.image)
 
 
@@ -55,6 +57,10 @@ class PoseLayer(QGraphicsItem):
         self.hover: tuple[int, int] | None = None  # (track id, joint)
         self.next_joint: int | None = None
         self.size = (640, 480)
+
+    def _smooth_again(self) -> None:
+        self.frame_item.fast = False
+        self.frame_item.update()
 
     def set_poses(self, poses: dict[int, Pose]) -> None:
         self.poses = dict(poses)
@@ -167,9 +173,15 @@ class FrameView(QGraphicsView):
         self._drag = None  # (kind, track, joint, start scene point)
         self._pan = None
         self._fitted = False
+        self._smooth_timer = QTimer(self)  # smooth scaling once the user stops stepping
+        self._smooth_timer.setSingleShot(True)
+        self._smooth_timer.setInterval(120)
+        self._smooth_timer.timeout.connect(self._smooth_again)
 
     # --- content --------------------------------------------------------------------------
     def set_frame(self, image: QImage | None, size: tuple[int, int]) -> None:
+        self.frame_item.fast = True
+        self._smooth_timer.start()
         self.frame_item.set_image(image, size)
         if self.layer.size != size:
             self.layer.prepareGeometryChange()
@@ -178,6 +190,10 @@ class FrameView(QGraphicsView):
             self._fitted = False
         if not self._fitted and self.viewport().width() > 50:
             self.fit()
+
+    def _smooth_again(self) -> None:
+        self.frame_item.fast = False
+        self.frame_item.update()
 
     def set_poses(self, poses: dict[int, Pose]) -> None:
         if self._drag is None:  # a redraw mid-drag would drop the preview

@@ -423,8 +423,7 @@ class MainWindow(QMainWindow):
         self.frame_spin.blockSignals(True)
         self.frame_spin.setValue(frame)
         self.frame_spin.blockSignals(False)
-        self._tracks_changed()
-        self._selection_changed()
+        self._selection_changed()  # also refreshes the People panel
 
     def _frame_ready(self, frame: int, image) -> None:
         if self.editor is not None and frame == self.editor.frame:
