@@ -58,7 +58,11 @@ class _PendingFrame:
 
 
 def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+    rgb = frame.to_ndarray(format="rgb24")
+    turns = round(frame.rotation / 90) % 4 if frame.side_data else 0
+    if turns:  # phones store portrait video sideways with a display rotation (counter-clockwise)
+        rgb = np.rot90(rgb, turns)
+    rgb = np.ascontiguousarray(rgb)
     rgb.flags.writeable = False  # the cache hands out the same array: nobody may draw on it
     return rgb
 
@@ -128,7 +132,9 @@ class VideoSource:
     """Random access to the frames of a video file or an ordered set of images.
 
     `frame(i)` returns frame i (0-based, presentation order) as a read-only (H, W, 3) uint8 RGB
-    array; copy it before drawing on it. Use as a context manager or call close().
+    array; copy it before drawing on it. Videos with a display rotation (portrait phone video)
+    come upright, and width/height are those of the upright frames. Use as a context manager
+    or call close().
     """
 
     path: Path

@@ -188,6 +188,25 @@ def test_frames_are_rgb_and_read_only(videos, tmp_path):
         assert r > 180 and g < 40 and b < 40
 
 
+def test_display_rotation_is_applied(tmp_path):
+    # Phones record portrait video as landscape frames plus a "rotate 90 degrees clockwise" flag.
+    path = tmp_path / "portrait.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.set_display_rotation(-90)  # counter-clockwise degrees, as FFmpeg counts
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(counter_frame(i, W, H), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with open_video(path) as src:
+        assert (src.width, src.height) == (H, W)
+        img = src.frame(3)
+        assert img.shape == (W, H, 3)
+        assert read_counter(np.rot90(img, 1)) == 3  # turning it back counter-clockwise restores it
+
+
 def test_image_folders_are_sorted_naturally(tmp_path):
     assert sorted(["10.jpg", "2.jpg", "1.jpg", "frame_9.png", "frame_10.png"], key=natural_key) == [
         "1.jpg", "2.jpg", "10.jpg", "frame_9.png", "frame_10.png",
