@@ -17,7 +17,6 @@ Protocol (the one of ../shared/data/README.md):
 """
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,23 +142,23 @@ def apply_changes(video: Video, changes: list[PoseChange]) -> dict[tuple[int, in
     return out
 
 
-def _adapt_function() -> Callable:
-    """The training engineer's hook: posewarper_core.training.adapt(model_path, video, frames,
-    *, device=None, progress=None) -> path of a model fine-tuned on `video`'s keyframes."""
-    try:
-        training = importlib.import_module(f"{__package__}.training")
-        fn = getattr(training, "adapt", None)
-        if fn is None:
-            fn = importlib.import_module(f"{__package__}.training.adapt")
-        fn = getattr(fn, "adapt", fn)
-    except ImportError:
-        fn = None
-    if not callable(fn):
-        raise PoseWarperError(
-            "--adapt needs posewarper_core.training.adapt (fine-tuning on the keyframes), "
-            "which this version does not have yet"
-        )
-    return fn
+def learned_method(name: str, model_path, keys: Video, frames, *, adapt: bool, device=None):
+    """The method object for a learned method, its model first fine-tuned on the kept keyframes
+    when `adapt` (posewarper_core.training.adapt(model, config, video, frames, device=...) -> model;
+    `keys` holds only the keyframes, so the scored frames are never trained on)."""
+    from . import nets
+    from .autofill.posewarper_method import PoseWarperMethod
+
+    model, config = nets.load_model(model_path, device=device)
+    if adapt:
+        try:
+            from .training import adapt as adapt_model
+        except ImportError as exc:
+            raise PoseWarperError(
+                f"--adapt needs posewarper_core.training.adapt (fine-tuning on the keyframes): {exc}"
+            ) from None
+        model = adapt_model(model, config, keys, frames, device=device)
+    return PoseWarperMethod(model=model, config=config, device=device)
 
 
 def load_ground_truth(gt_path: str | Path):
@@ -214,10 +213,10 @@ def run_bench(
     for name in methods:
         frames = open_source()
         try:
-            method_model = model_path
-            if adapt and name in LEARNED_METHODS:
-                method_model = _adapt_function()(model_path, keys, frames, device=device)
-            method = autofill.make_method(name, model_path=method_model, device=device)
+            if name in LEARNED_METHODS:
+                method = learned_method(name, model_path, keys, frames, adapt=adapt, device=device)
+            else:
+                method = autofill.make_method(name)
             progress = progress_factory(name) if progress_factory else None
             t0 = time.perf_counter()
             changes = autofill.run_fill(keys, frames, method, gaps, progress=progress, fusion=fusion)

@@ -17,7 +17,7 @@ from ..annotation import Pose, PoseChange, Provenance, Video
 from ..errors import Cancelled, PoseWarperError
 
 ONE_SIDED_FACTOR = 0.5  # confidence multiplier for joints that only one keyframe has
-FUSIONS = ("distance", "confidence")
+FUSIONS = ("distance", "confidence", "drift")
 
 Progress = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -66,6 +66,7 @@ class Side:
 
     xy: np.ndarray
     quality: np.ndarray
+    drift: np.ndarray | None = None  # (P, J, 2): where the chain ended minus the far keyframe
 
 
 class Method(Protocol):
@@ -132,7 +133,9 @@ def run_fill(
     """Fill `gaps` of `video` with `method`; returns the changes (the video itself is not modified).
 
     `fusion`: "distance" weights each side by its temporal distance to the other keyframe (the
-    reference); "confidence" by each side's confidence (distance decay times the method's quality).
+    reference); "confidence" by each side's confidence (distance decay times the method's quality);
+    "drift" is "distance" after taking out each chain's drift (how far it ended from the other
+    keyframe, assumed to grow linearly along the chain; for methods that measure it).
     """
     if fusion not in FUSIONS:
         raise PoseWarperError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")
@@ -205,7 +208,12 @@ def fuse(
             wa = np.where(ca + cb > 0, wa, db / (da + db))[:, None]
         else:  # the reference: weight each side by the temporal distance to the other keyframe
             wa = np.full((num_joints, 1), db / (da + db))
-        xy[both] = (wa * fwd.xy[i, ti] + (1 - wa) * bwd.xy[i, ti])[both]
+        xa, xb = fwd.xy[i, ti], bwd.xy[i, ti]
+        if fusion == "drift" and fwd.drift is not None and bwd.drift is not None:
+            # Take out each chain's drift, assumed to grow linearly from its own keyframe.
+            xa = xa - fwd.drift[i] * da / (da + db)
+            xb = xb - bwd.drift[i] * db / (da + db)
+        xy[both] = (wa * xa + (1 - wa) * xb)[both]
         conf[both] = (wa[:, 0] * ca + (1 - wa[:, 0]) * cb)[both]
         nearer_a = da <= db
         vis[both] = (pa.visibility if nearer_a else pb.visibility)[both]

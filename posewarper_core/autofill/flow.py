@@ -1,9 +1,15 @@
 """Dense optical flow, chained frame to frame from each keyframe (OpenCV DIS or Farneback).
 
-Per span (the frames between two keyframes) every frame pair's flow is computed once and used
-for all tracks of the span. Flow runs on a region around the people (the keyframe boxes, grown)
-and, when that region is large, on a downscaled copy: both only for speed. OpenCV releases the
-GIL while it computes, so a GUI thread stays responsive.
+Per span (the frames between two keyframes) each frame pair's flow t -> t+1 is computed once and
+serves every track of the span and both directions: the forward chain follows it, the backward
+chain inverts it (solves p + F(p) = q for p). `bidirectional=True` computes the reverse flows
+t+1 -> t as well for the backward chain (twice the work). Flow runs on a region around the
+people (the keyframe boxes, grown) and, when that region is large, on a downscaled copy: both
+only for speed. OpenCV releases the GIL while it computes, so a GUI thread stays responsive.
+
+Confidence: where a chain reaches the other keyframe (between two keyframes), how far it lands
+from that keyframe's joint is its drift; a side's quality at a frame is exp(-drift so far /
+(DRIFT_SCALE x person size)), the drift assumed to grow linearly along the chain.
 """
 from __future__ import annotations
 
@@ -14,10 +20,12 @@ from ..annotation import Pose, Provenance
 from ..errors import PoseWarperError
 from .engine import Side, Span
 
-FB_SCALE = 8.0  # accumulated forward-backward mismatch (working pixels) at which quality is 1/e
-ROI_MARGIN = 0.5  # the region around the people grows by this fraction of its size on each side
-ROI_MIN_MARGIN = 48  # ... and by at least this many pixels
+ROI_MARGIN = 0.25  # the region around the people grows by this fraction of its size on each side
+ROI_MARGIN_ONE_SIDED = 0.5  # ... when only one keyframe bounds where people go (extrapolation)
+ROI_MIN_MARGIN = 32  # ... and by at least this many pixels
 ROI_MAX_AREA = 0.6  # above this fraction of the frame, flow runs on the whole frame
+INVERSE_ITERATIONS = 10  # fixed-point steps to invert a flow at a point (converges for smooth flow)
+DRIFT_SCALE = 0.1  # drift of a tenth of the person's size -> quality 1/e
 
 
 def make_flow_function(algorithm: str):
@@ -26,7 +34,7 @@ def make_flow_function(algorithm: str):
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         return lambda a, b: dis.calc(a, b, None)
     if algorithm == "farneback":
-        # The parameters of OpenCV's sample and of the paper's baseline era.
+        # OpenCV's sample parameters, the usual choice for the classic Farneback baseline.
         return lambda a, b: cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     raise PoseWarperError(f"unknown flow algorithm {algorithm!r}; choose dis or farneback")
 
@@ -45,26 +53,38 @@ def sample_flow(flow: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return (top * (1 - fy) + bottom * fy).astype(np.float64)
 
 
+def invert_step(flow: np.ndarray, q: np.ndarray, iterations: int = INVERSE_ITERATIONS) -> np.ndarray:
+    """Points p with p + flow(p) = q: where the pixels now at q came from."""
+    p = q - sample_flow(flow, q)
+    for _ in range(iterations):
+        p = q - sample_flow(flow, p)
+    return p
+
+
 class FlowMethod:
     """Propagate joints by chaining dense flow from each keyframe through the span's frames.
 
     `max_side`: flow runs on the region around the people downscaled so that its longer side is
-    at most this many pixels. `roi`: restrict flow to that region (False: always the whole frame).
+    at most this many pixels. `roi`: restrict flow to that region (False: always the whole
+    frame). `bidirectional`: compute reverse flows for the backward chain instead of inverting.
     """
 
     provenance = Provenance.PROPAGATED
     half_life = 15.0
     needs_frames = True
 
-    def __init__(self, algorithm: str = "dis", max_side: int = 960, roi: bool = True, name: str | None = None):
+    def __init__(self, algorithm: str = "dis", max_side: int = 960, roi: bool = True,
+                 bidirectional: bool = False, name: str | None = None):
         self.algorithm = algorithm
         self.name = name or ("flow" if algorithm == "dis" else f"flow-{algorithm}")
         self.max_side = max_side
         self.roi = roi
+        self.bidirectional = bidirectional
         self._flow = make_flow_function(algorithm)
 
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
-        region, scale = self._region(frames, [p for ps in (before, after) if ps for p in ps])
+        anchors = [p for ps in (before, after) if ps for p in ps]
+        region, scale = self._region(frames, anchors, one_sided=not (before and after))
         gray: dict[int, np.ndarray] = {}
         flows: dict[tuple[int, int], np.ndarray] = {}
 
@@ -85,52 +105,70 @@ class FlowMethod:
                 flows[(src, dst)] = self._flow(image(src), image(dst))
             return flows[(src, dst)]
 
-        # Compute every flow first, so each chain step can look up the reverse flow.
-        steps_fwd = [(t, t + 1) for t in range(span.before, span.last)] if before else []
-        steps_bwd = [(t, t - 1) for t in range(span.after, span.first, -1)] if after else []
-        for src, dst in steps_fwd + steps_bwd:
-            flow(src, dst)
-        fwd = self._chain(before, steps_fwd, span, flows, region, scale) if before else None
-        bwd = self._chain(after, steps_bwd, span, flows, region, scale) if after else None
+        origin = np.array(region[:2], np.float64)
+        to_work = lambda xy: (xy - origin) * scale  # noqa: E731 - image pixels -> flow pixels
+        to_image = lambda pts: pts / scale + origin  # noqa: E731
+        # Each chain runs to the far keyframe when there is one, to measure its drift there.
+        fwd = bwd = None
+        if before:
+            end = span.after if after else span.last
+            fwd = self._chain(before, after, range(span.before, end), +1, span,
+                              lambda t, pts: pts + sample_flow(flow(t, t + 1), pts), to_work, to_image)
+        if after:
+            end = span.before if before else span.first
+            if self.bidirectional:
+                def back(t, pts):
+                    return pts + sample_flow(flow(t, t - 1), pts)
+            else:
+                def back(t, pts):
+                    return invert_step(flow(t - 1, t), pts)
+            bwd = self._chain(after, before, range(span.after, end, -1), -1, span, back, to_work, to_image)
         return fwd, bwd
 
-    def _region(self, frames, poses: list[Pose]) -> tuple[tuple[int, int, int, int], float]:
+    def _region(self, frames, poses: list[Pose], one_sided: bool) -> tuple[tuple[int, int, int, int], float]:
         """The pixel region (x0, y0, x1, y1) that flow runs on, and the working scale."""
         w, h = frames.width, frames.height
         region = (0, 0, w, h)
-        if self.roi:
-            boxes = [b for b in (p.box_or_extent() for p in poses) if b is not None]
-            if boxes:
-                x0 = min(b[0] for b in boxes)
-                y0 = min(b[1] for b in boxes)
-                x1 = max(b[0] + b[2] for b in boxes)
-                y1 = max(b[1] + b[3] for b in boxes)
-                m = max(ROI_MARGIN * max(x1 - x0, y1 - y0), ROI_MIN_MARGIN)
-                cand = (max(0, int(x0 - m)), max(0, int(y0 - m)), min(w, int(np.ceil(x1 + m))), min(h, int(np.ceil(y1 + m))))
-                area = (cand[2] - cand[0]) * (cand[3] - cand[1])
-                if cand[2] - cand[0] >= 16 and cand[3] - cand[1] >= 16 and area <= ROI_MAX_AREA * w * h:
-                    region = cand
+        boxes = [b for b in (p.box_or_extent() for p in poses) if b is not None] if self.roi else []
+        if boxes:
+            x0 = min(b[0] for b in boxes)
+            y0 = min(b[1] for b in boxes)
+            x1 = max(b[0] + b[2] for b in boxes)
+            y1 = max(b[1] + b[3] for b in boxes)
+            grow = ROI_MARGIN_ONE_SIDED if one_sided else ROI_MARGIN
+            m = max(grow * max(x1 - x0, y1 - y0), ROI_MIN_MARGIN)
+            cand = (max(0, int(x0 - m)), max(0, int(y0 - m)),
+                    min(w, int(np.ceil(x1 + m))), min(h, int(np.ceil(y1 + m))))
+            cw, ch = cand[2] - cand[0], cand[3] - cand[1]
+            if cw >= 32 and ch >= 32 and cw * ch <= ROI_MAX_AREA * w * h:
+                region = cand
         longer = max(region[2] - region[0], region[3] - region[1])
         scale = min(1.0, self.max_side / longer) if self.max_side else 1.0
         return region, scale
 
     @staticmethod
-    def _chain(poses, steps, span: Span, flows, region, scale) -> Side:
-        """Move the anchor joints along `steps`, recording positions at the span's frames."""
+    def _chain(poses, far_poses, starts: range, direction: int, span: Span, step, to_work, to_image) -> Side:
+        """Move the anchor joints one frame at a time from starts[0], recording the span's frames."""
         num_poses, num_joints = len(poses), poses[0].num_joints
-        origin = np.array(region[:2], np.float64)
-        pts = (np.concatenate([p.xy for p in poses]) - origin) * scale  # working pixels
-        mismatch = np.zeros(len(pts))
+        pts = to_work(np.concatenate([p.xy for p in poses]))
         xy = np.zeros((num_poses, len(span.frames), num_joints, 2))
-        q_out = np.ones((num_poses, len(span.frames), num_joints))
-        for src, dst in steps:
-            d = sample_flow(flows[(src, dst)], pts)
-            back = flows.get((dst, src))
-            if back is not None:  # forward-backward consistency: a step and its reverse should cancel
-                mismatch += np.linalg.norm(d + sample_flow(back, pts + d), axis=1)
-            pts = pts + d
+        for t in starts:
+            pts = step(t, pts)
+            dst = t + direction
             if span.first <= dst <= span.last:
-                ti = dst - span.first
-                xy[:, ti] = (pts / scale + origin).reshape(num_poses, num_joints, 2)
-                q_out[:, ti] = np.exp(-mismatch / FB_SCALE).reshape(num_poses, num_joints)
-        return Side(xy=xy, quality=q_out)
+                xy[:, dst - span.first] = to_image(pts).reshape(num_poses, num_joints, 2)
+        quality = np.ones((num_poses, len(span.frames), num_joints))
+        drift_xy = None
+        if far_poses:  # the chain ended on the far keyframe: its drift there rates the whole chain
+            arrived = to_image(pts).reshape(num_poses, num_joints, 2)
+            length = len(starts)
+            drift_xy = np.stack([np.where((p.labelled() & far.labelled())[:, None], arrived[i] - far.xy, 0.0)
+                                 for i, (p, far) in enumerate(zip(poses, far_poses))])
+            for i, (p, far) in enumerate(zip(poses, far_poses)):
+                m = p.labelled() & far.labelled()
+                ext = p.joint_extent()
+                size = max(ext[2], ext[3], 1.0) if ext else 1.0
+                drift = np.where(m, np.linalg.norm(arrived[i] - far.xy, axis=1), 0.0)
+                dist = np.abs(np.array(span.frames) - starts[0])[:, None]  # frames from the anchor
+                quality[i] = np.exp(-drift[None, :] * dist / length / (DRIFT_SCALE * size))
+        return Side(xy=xy, quality=quality, drift=drift_xy)

@@ -45,9 +45,11 @@ class PoseWarperMethod:
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
         chains = []
         if before:
-            chains.append(_Chain(before, [(t, t + 1) for t in range(span.before, span.last)], span))
+            end = span.after if after else span.last  # run on to the far keyframe to measure drift
+            chains.append(_Chain(before, [(t, t + 1) for t in range(span.before, end)], span, after))
         if after:
-            chains.append(_Chain(after, [(t, t - 1) for t in range(span.after, span.first, -1)], span))
+            end = span.before if before else span.first
+            chains.append(_Chain(after, [(t, t - 1) for t in range(span.after, end, -1)], span, before))
         images: dict[int, np.ndarray] = {}
 
         def image(i: int) -> np.ndarray:
@@ -105,8 +107,9 @@ class PoseWarperMethod:
 class _Chain:
     """One direction of a span: the current joints of each pose and their running quality."""
 
-    def __init__(self, poses: list[Pose], steps: list[tuple[int, int]], span: Span):
+    def __init__(self, poses: list[Pose], steps: list[tuple[int, int]], span: Span, far: list[Pose] | None):
         self.steps = steps
+        self.far = far
         self.span = span
         self.num_poses = len(poses)
         self.anchor = np.stack([p.xy for p in poses])
@@ -132,4 +135,7 @@ class _Chain:
             self.q[:, dst - self.span.first] = self.quality
 
     def side(self) -> Side:
-        return Side(xy=self.xy, quality=self.q)
+        drift = None
+        if self.far and self.steps:  # the chain ended on the far keyframe
+            drift = np.stack([np.where(f.labelled()[:, None], self.pts[i] - f.xy, 0.0) for i, f in enumerate(self.far)])
+        return Side(xy=self.xy, quality=self.q, drift=drift)

@@ -47,6 +47,8 @@ def run(args) -> int:
     bars = []
 
     def progress_factory(name):
+        for old in bars:  # one bar at a time: the previous method is done
+            old.close()
         bar = tqdm(desc=name, unit="pf", leave=False)
         bars.append(bar)
 
