@@ -266,3 +266,44 @@ def test_refine_smooths_only_auto_joints():
     assert abs(p4.xy[0, 0] - 4.0) < abs(jitter.xy[0, 0] - 4.0)  # pulled back towards the line
     assert p4.xy[1, 0] == jitter.xy[1, 0]  # the corrected joint did not move
     assert all(not p.keyframe for p in refined.values())
+
+
+def test_fill_and_refine_commands_go_through_the_project_store(tmp_path, capsys):
+    from posewarper_core.cli import main
+    from posewarper_core.store import ProjectStore
+
+    images, offsets = moving_square_clip(n=9)
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i, im in enumerate(images):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), im[..., ::-1])
+    local = np.array([[10.0, 10.0], [30.0, 12.0], [20.0, 20.0]])
+    vis = np.zeros(J, np.uint8)
+    vis[:3] = 2
+    video = Video(source="clip", num_frames=len(images), width=160, height=120)
+    for f in (0, 8):
+        xy = np.zeros((J, 2))
+        xy[:3] = local + offsets[f]
+        video.set_pose(f, 1, keyframe(xy, vis))
+    manual = Pose.empty(J)
+    manual.xy[1] = (5.0, 6.0)
+    manual.visibility[1] = Visibility.VISIBLE
+    manual.provenance[1] = Provenance.MANUAL
+    manual.confidence[1] = 1.0
+    video.set_pose(4, 1, manual)
+    project = tmp_path / "p.pwproj"
+    with ProjectStore.create(project) as store:
+        vid = store.add_video(video)
+    assert main(["fill", str(project), "--method", "flow"]) == 0
+    assert "7 poses written" in capsys.readouterr().out
+    with ProjectStore.open(project) as store:
+        filled = store.project.video(vid)
+        for f in range(1, 8):
+            p = filled.pose(f, 1)
+            assert p.method == "flow" and p.provenance[0] == Provenance.PROPAGATED
+            assert np.linalg.norm(p.xy[0] - (local[0] + offsets[f])) < 1.5
+        assert tuple(filled.pose(4, 1).xy[1]) == (5.0, 6.0)  # the annotator's joint survived
+        assert filled.pose(4, 1).provenance[1] == Provenance.MANUAL
+    assert main(["refine", str(project)]) == 0
+    with ProjectStore.open(project) as store:
+        assert tuple(store.project.video(vid).pose(4, 1).xy[1]) == (5.0, 6.0)
