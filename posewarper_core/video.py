@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 
 import av
 import cv2
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from .annotation import Video
@@ -34,6 +35,7 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", 
 # land on is more than this many frames ahead of it (a seek costs a flush and a decoder restart).
 SEEK_COST_FRAMES = 4
 _BACKOFF_SECONDS = 1.0
+SMALL_FRAME_PIXELS = 640 * 480
 # A seek decodes (and caches) every frame this close before the wanted one, so that stepping
 # back from it is a cache hit; earlier frames that nothing refers to are skipped.
 KEEP_BEFORE = 8
@@ -57,8 +59,16 @@ class _PendingFrame:
         return _to_rgb(self.frame)
 
 
+_reformatters = threading.local()
+
+
 def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    rgb = frame.to_ndarray(format="rgb24")
+    # frame.to_ndarray(format=...) would set up a new colour converter for every frame, which
+    # costs more than the conversion itself; one converter per thread is reused instead.
+    reformatter = getattr(_reformatters, "rgb", None)
+    if reformatter is None:
+        reformatter = _reformatters.rgb = VideoReformatter()
+    rgb = reformatter.reformat(frame, format="rgb24").to_ndarray()
     turns = round(frame.rotation / 90) % 4 if frame.side_data else 0
     if turns:  # phones store portrait video sideways with a display rotation (counter-clockwise)
         rgb = np.rot90(rgb, turns)
@@ -310,8 +320,9 @@ class PyAVSource(VideoSource):
         max_cache_bytes: int = DEFAULT_CACHE_BYTES,
         *,
         thread_type: str = "AUTO",
-        threads: int = 0,
+        threads: int | None = None,
     ):
+        """`threads`: decoder threads; None picks one for small frames, else FFmpeg's choice."""
         super().__init__(Path(path), max_cache_bytes)
         self.seek_count = 0  # seeks done so far (for tests and the benchmark)
         self.decoded_count = 0  # frames that came out of the decoder so far
@@ -351,8 +362,12 @@ class PyAVSource(VideoSource):
         if ctx is None:
             raise VideoError(f"{self.path}: unsupported video codec (FFmpeg has no decoder for it)")
         self.codec = ctx.name
+        threads = self._threads
+        if threads is None:
+            # Below about VGA, thread start-up and flushing on every seek cost more than they gain.
+            threads = 1 if ctx.width * ctx.height <= SMALL_FRAME_PIXELS else 0
         ctx.thread_type = self._thread_type
-        ctx.thread_count = self._threads
+        ctx.thread_count = threads
 
     def _build_index(self) -> None:
         """Demux once: frame i's pts is sorted(pts)[i]; note which frames start a keyframe."""
