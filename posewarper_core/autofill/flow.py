@@ -20,7 +20,7 @@ from ..annotation import Pose, Provenance
 from ..errors import PoseWarperError
 from .engine import Side, Span
 
-ROI_MARGIN = 0.25  # the region around the people grows by this fraction of its size on each side
+ROI_MARGIN = 0.25  # the region around the people grows by this fraction of its width/height on each side
 ROI_MARGIN_ONE_SIDED = 0.5  # ... when only one keyframe bounds where people go (extrapolation)
 ROI_MIN_MARGIN = 32  # ... and by at least this many pixels
 ROI_MAX_AREA = 0.6  # above this fraction of the frame, flow runs on the whole frame
@@ -136,9 +136,10 @@ class FlowMethod:
             x1 = max(b[0] + b[2] for b in boxes)
             y1 = max(b[1] + b[3] for b in boxes)
             grow = ROI_MARGIN_ONE_SIDED if one_sided else ROI_MARGIN
-            m = max(grow * max(x1 - x0, y1 - y0), ROI_MIN_MARGIN)
-            cand = (max(0, int(x0 - m)), max(0, int(y0 - m)),
-                    min(w, int(np.ceil(x1 + m))), min(h, int(np.ceil(y1 + m))))
+            mx = max(grow * (x1 - x0), ROI_MIN_MARGIN)
+            my = max(grow * (y1 - y0), ROI_MIN_MARGIN)
+            cand = (max(0, int(x0 - mx)), max(0, int(y0 - my)),
+                    min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my))))
             cw, ch = cand[2] - cand[0], cand[3] - cand[1]
             if cw >= 32 and ch >= 32 and cw * ch <= ROI_MAX_AREA * w * h:
                 region = cand
