@@ -1,6 +1,8 @@
 """`posewarper bench-video PATH`: how fast frame access is on this machine, for the GUI's needs.
 
 Measures, each on a freshly opened source:
+- a baseline: plain PyAV decoding of the same frames without RGB conversion (video files only),
+  so that the other numbers can be read as multiples of one frame's decode time on a busy machine;
 - sequential decoding (frame 0, 1, 2, ... as playback and stepping do): frames/s and per-step latency;
 - random seeks with the cache off (every request decodes): latency median / p95 / max and the
   frames decoded per seek;
@@ -83,6 +85,8 @@ def bench(path: Path, *, seeks: int = 200, frames: int | None = None,
         "open_ms": open_s * 1000.0,
     }
     n = source.num_frames if frames is None else max(1, min(frames, source.num_frames))
+    if isinstance(source, PyAVSource):
+        out["plain_decode_frames_per_s"] = _plain_decode_rate(path, n)
 
     # Sequential pass from frame 1 (frame 0 was decoded when opening).
     with source:
@@ -121,6 +125,22 @@ def bench(path: Path, *, seeks: int = 200, frames: int | None = None,
     return out
 
 
+def _plain_decode_rate(path: Path, n: int) -> float:
+    """Frames/s of PyAV decoding the first n frames with no conversion: the machine's baseline."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        t = time.perf_counter()
+        count = 0
+        for _ in tqdm(container.decode(stream), total=n, desc="plain decode", unit="frame", leave=False):
+            count += 1
+            if count >= n:
+                break
+        return count / (time.perf_counter() - t)
+
+
 def format_table(r: dict) -> str:
     """The numbers as an aligned two-column table."""
     rows = [
@@ -129,6 +149,13 @@ def format_table(r: dict) -> str:
                  + (f", {r['fps']:.3f} fps" if r.get("fps") else "")),
         ("open (index + frame 0)", f"{r['open_ms']:.1f} ms"),
     ]
+    base = r.get("plain_decode_frames_per_s")
+    if base:
+        rows.append(("plain PyAV decode (baseline)", f"{base:.1f} frames/s, no RGB conversion"))
+
+    def in_frames(ms: float) -> str:  # latency as a multiple of one plain frame decode
+        return f" = {ms * base / 1000:.1f} frame decodes" if base else ""
+
     if "sequential" in r:
         s = r["sequential"]
         rows += [
@@ -138,8 +165,8 @@ def format_table(r: dict) -> str:
     s = r["random_seek"]
     extra = f", {s['frames_decoded_per_seek']:.1f} frames decoded/seek" if "frames_decoded_per_seek" in s else ""
     rows.append(("random seek (no cache)",
-                 f"median {s['median_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms, max {s['max_ms']:.1f} ms"
-                 f" ({s['seeks']} seeks{extra})"))
+                 f"median {s['median_ms']:.1f} ms{in_frames(s['median_ms'])}, p95 {s['p95_ms']:.1f} ms, "
+                 f"max {s['max_ms']:.1f} ms ({s['seeks']} seeks{extra})"))
     if "step_back_after_jump" in r:
         s = r["step_back_after_jump"]
         rows.append(("step back after a jump", f"median {s['median_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms"))
@@ -148,6 +175,6 @@ def format_table(r: dict) -> str:
         rows.append(("cached frame read", f"median {s['median_ms']:.3f} ms, p95 {s['p95_ms']:.3f} ms"))
     c = r["cache"]
     rows.append(("cache memory", f"{c['held_mb']:.0f} MB of {c['bound_mb']:.0f} MB bound, "
-                                 f"{c['frames_held']} frames ({c['mb_per_frame']:.1f} MB/frame)"))
+                                 f"{c['frames_held']} frames ({c["mb_per_frame"]:.2f} MB/frame)"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
