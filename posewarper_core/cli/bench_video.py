@@ -175,6 +175,6 @@ def format_table(r: dict) -> str:
         rows.append(("cached frame read", f"median {s['median_ms']:.3f} ms, p95 {s['p95_ms']:.3f} ms"))
     c = r["cache"]
     rows.append(("cache memory", f"{c['held_mb']:.0f} MB of {c['bound_mb']:.0f} MB bound, "
-                                 f"{c['frames_held']} frames ({c["mb_per_frame"]:.2f} MB/frame)"))
+                                 f"{c['frames_held']} frames ({c['mb_per_frame']:.2f} MB/frame)"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
