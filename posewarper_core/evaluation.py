@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from .annotation import Pose, PoseChange, Provenance, Video
+from .annotation import Pose, PoseChange, Video
 from .errors import PoseWarperError
 from .skeleton import JOINT_GROUPS, Skeleton
 
@@ -131,7 +131,7 @@ def summarize(scores: Scores, skeleton: Skeleton, person_frames: int, seconds: f
     return out
 
 
-def apply_changes(video: Video, changes: list[PoseChange]) -> dict[tuple[int, int], Pose]:
+def changed_poses(changes: list[PoseChange]) -> dict[tuple[int, int], Pose]:
     """The poses the changes put, keyed by (frame, track_id) (removals drop the key)."""
     out: dict[tuple[int, int], Pose] = {}
     for c in changes:
@@ -142,7 +142,7 @@ def apply_changes(video: Video, changes: list[PoseChange]) -> dict[tuple[int, in
     return out
 
 
-def learned_method(name: str, model_path, keys: Video, frames, *, adapt: bool, device=None):
+def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None):
     """The method object for a learned method, its model first fine-tuned on the kept keyframes
     when `adapt` (posewarper_core.training.adapt(model, config, video, frames, device=...) -> model;
     `keys` holds only the keyframes, so the scored frames are never trained on)."""
@@ -162,7 +162,8 @@ def learned_method(name: str, model_path, keys: Video, frames, *, adapt: bool, d
 
 
 def load_ground_truth(gt_path: str | Path):
-    """(skeleton, video, frames) for a PoseTrack18 file whose file_names are relative to it."""
+    """(skeleton, video, open_source) for a PoseTrack18 file whose file_names are relative to it;
+    open_source() opens a fresh frame source (each method is timed with a cold cache)."""
     from .formats import read_posetrack18
     from .video import open_frames
 
@@ -214,20 +215,20 @@ def run_bench(
         frames = open_source()
         try:
             if name in LEARNED_METHODS:
-                method = learned_method(name, model_path, keys, frames, adapt=adapt, device=device)
+                method = learned_method(model_path, keys, frames, adapt=adapt, device=device)
             else:
                 method = autofill.make_method(name)
             progress = progress_factory(name) if progress_factory else None
             t0 = time.perf_counter()
             changes = autofill.run_fill(keys, frames, method, gaps, progress=progress, fusion=fusion)
             seconds = time.perf_counter() - t0
-            filled = apply_changes(keys, changes)
+            filled = changed_poses(changes)
             results[name] = summarize(score_fill(gt, keys, filled), skeleton, person_frames, seconds)
             if refine:
                 from .autofill.refine import refine_poses
 
                 t1 = time.perf_counter()
-                refined = apply_changes(keys, refine_poses(keys, filled, method=method, frames=frames))
+                refined = changed_poses(refine_poses(keys, filled, method=method, frames=frames))
                 seconds += time.perf_counter() - t1
                 results[f"{name}+refine"] = summarize(
                     score_fill(gt, keys, {**filled, **refined}), skeleton, person_frames, seconds

@@ -8,7 +8,7 @@ import pytest
 from posewarper_core import Cancelled, Pose, PoseWarperError, Provenance, Video, Visibility
 from posewarper_core.autofill import available_methods, fill, plan_gaps
 from posewarper_core.autofill.refine import refine_poses
-from posewarper_core.evaluation import apply_changes
+from posewarper_core.evaluation import changed_poses
 
 J = 17
 
@@ -256,7 +256,7 @@ def test_refine_smooths_only_auto_joints():
     video = Video(source="mem", num_frames=9, width=64, height=64)
     video.set_pose(0, 1, keyframe(np.zeros((J, 2))))
     video.set_pose(8, 1, keyframe(np.full((J, 2), 8.0)))
-    filled = apply_changes(video, fill(video, None, "linear"))
+    filled = changed_poses(fill(video, None, "linear"))
     jitter = filled[(4, 1)].copy()
     jitter.xy[:, 0] += 2.0  # a bump at frame 4
     jitter.provenance[1] = Provenance.CORRECTED  # ... but joint 1 is the annotator's

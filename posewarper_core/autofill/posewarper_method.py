@@ -43,6 +43,9 @@ class PoseWarperMethod:
         self.batch_size = max(1, int(batch_size))
 
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
+        joints = (before or after)[0].num_joints
+        if joints != self.config.num_joints:
+            raise ModelError(f"the model predicts {self.config.num_joints} joints, the video's skeleton has {joints}")
         chains = []
         if before:
             end = span.after if after else span.last  # run on to the far keyframe to measure drift
