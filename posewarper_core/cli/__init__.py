@@ -10,6 +10,10 @@ from ..errors import PoseWarperError
 
 # Subcommand modules, in the order `posewarper --help` lists them.
 COMMAND_MODULES = [
+    "info",
+    "import_",
+    "export",
+    "convert",
     "train",
     "adapt",
     "fill",

@@ -1,0 +1,48 @@
+"""`posewarper export P.pwproj -o OUT --format posetrack18|coco`: write a project's annotations.
+
+    posewarper export match.pwproj -o match_coco.json --format coco
+    posewarper export match.pwproj -o gt/ --format posetrack18 --no-auto   one file per video
+    posewarper export match.pwproj -o clip.json --video 2
+
+PoseTrack 2018 writes one file per video: OUT is the file for a single video and a folder for
+several. Auto-filled poses are marked ("propagated", "method", "keypoint_provenance", per-joint
+confidence in "scores"); --no-auto leaves auto-filled joints out, and poses left with none.
+Files are written whole or not at all.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("export", help="write a project as PoseTrack 2018 or COCO keypoints JSON",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("project", type=Path, help="project file (.pwproj)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several PoseTrack files")
+    p.add_argument("--format", choices=("posetrack18", "coco"), default="posetrack18")
+    p.add_argument("--no-auto", dest="include_auto", action="store_false",
+                   help="leave auto-filled joints (and poses left with none) out: hand-made labels only")
+    p.add_argument("--video", type=int, action="append", default=None, metavar="ID",
+                   help="export this video only (repeatable; default all)")
+    p.set_defaults(run=run)
+
+
+def describe(summary: dict) -> str:
+    """One line on what an export or conversion wrote."""
+    files = summary["files"]
+    where = files[0] if len(files) == 1 else f"{len(files)} files in {summary['path']}"
+    left = f", {summary['left_out_auto']} auto-filled poses left out" if summary.get("left_out_auto") else ""
+    return (f"wrote {where}: {summary['videos']} video(s), {summary['images']} frames, "
+            f"{summary['annotations']} poses ({summary['auto_poses']} auto-filled){left}")
+
+
+def run(args) -> int:
+    from ..formats import export_project
+    from ..store import ProjectStore
+
+    with ProjectStore.open(args.project) as store:
+        summary = export_project(store.project, args.output, args.format, video_ids=args.video,
+                                 include_auto=args.include_auto, base_dir=store.base_dir)
+    print(describe(summary))
+    return 0

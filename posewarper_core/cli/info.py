@@ -1,0 +1,147 @@
+"""`posewarper info PATH`: what a video, image folder, annotation file or project holds.
+
+    posewarper info clip.mp4                 frames, size, fps, duration
+    posewarper info frames/                  the same for a folder of images
+    posewarper info posetrack18.json         per video: frames (and whether they are on disk),
+                                             tracks, poses, keyframes per track, auto-filled counts
+    posewarper info match.pwproj             the same for every video of a project
+    posewarper info match.pwproj --json      as JSON, for scripts
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..annotation import AUTO_PROVENANCE, Provenance, Video
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("info", help="what a video, image folder, PoseTrack/COCO file or project holds",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("path", type=Path, help="video file, image folder, .json annotation file or .pwproj project")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    path: Path = args.path
+    if _is_project(path):
+        info = project_info(path)
+    elif path.is_file() and path.suffix.lower() == ".json":
+        info = annotation_file_info(path)
+    else:
+        info = media_info(path)
+    print(json.dumps(info, indent=2) if args.json else render(info))
+    return 0
+
+
+def _is_project(path: Path) -> bool:
+    if path.suffix.lower() == ".pwproj":
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def media_info(path: Path) -> dict:
+    """Frames, size and rate of a video file or image folder (VideoError if it cannot be opened)."""
+    from ..video import open_video
+
+    with open_video(path) as source:
+        stamps = source.timestamps()
+        duration = None
+        if len(stamps) and np.isfinite(stamps[-1]) and source.fps:
+            duration = float(stamps[-1] - stamps[0]) + 1.0 / source.fps  # the last frame lasts too
+        return {"kind": "image folder" if path.is_dir() else "video", "path": str(path.resolve()),
+                "frames": source.num_frames, "width": source.width, "height": source.height,
+                "fps": source.fps, "duration_s": duration}
+
+
+def annotation_file_info(path: Path) -> dict:
+    """Summary of a PoseTrack/COCO file; reads it even when its frames are not on disk, and says so."""
+    from ..formats import detect_format, import_file
+
+    fmt = detect_format(path)
+    skeleton, videos = import_file(path, fmt, check_frames=False)
+    summaries = []
+    for video in videos:
+        s = video_summary(video)
+        if video.frames is not None:
+            s["frames_on_disk"] = sum((Path(video.source) / f.file_name).is_file() for f in video.frames)
+        summaries.append(s)
+    return {"kind": f"{fmt} file", "path": str(path.resolve()), "skeleton": skeleton.name,
+            "joints": skeleton.num_joints, "videos": summaries}
+
+
+def project_info(path: Path) -> dict:
+    from ..store import ProjectStore
+
+    with ProjectStore.open(path) as store:
+        project = store.project
+        return {"kind": "project", "path": str(store.path), "name": project.name, "skeleton": project.skeleton.name,
+                "joints": project.skeleton.num_joints,
+                "videos": [video_summary(project.videos[k]) for k in sorted(project.videos)]}
+
+
+def video_summary(video: Video) -> dict:
+    """Counts of what is labelled in one video, in total and per track."""
+    tracks = []
+    for track_id in sorted(video.tracks):
+        frames = video.track_frames(track_id)
+        poses = [video.poses[f][track_id] for f in frames]
+        tracks.append({
+            "track_id": track_id, "name": video.tracks[track_id].name, "poses": len(poses),
+            "keyframes": sum(p.keyframe for p in poses),
+            "auto_filled": sum(bool(p.auto_joints().any()) for p in poses),
+            "first_frame": frames[0] if frames else None, "last_frame": frames[-1] if frames else None,
+        })
+    poses = [p for by_track in video.poses.values() for p in by_track.values()]
+    return {
+        "video_id": video.video_id, "name": video.name, "source": video.source, "frames": video.num_frames,
+        "width": video.width, "height": video.height, "fps": video.fps, "keyframe_stride": video.keyframe_stride,
+        "labelled_frames": len(video.labelled_frames), "frames_with_poses": len(video.poses),
+        "frames_with_ignore_regions": len(video.ignore_regions),
+        "tracks": len(video.tracks), "poses": len(poses),
+        "keyframes": sum(p.keyframe for p in poses),
+        "auto_filled_poses": sum(bool(p.auto_joints().any()) for p in poses),
+        "auto_filled_joints": int(sum(int(np.isin(p.provenance[p.labelled()], AUTO_PROVENANCE).sum()) for p in poses)),
+        "corrected_joints": int(sum(int((p.provenance == Provenance.CORRECTED).sum()) for p in poses)),
+        "per_track": tracks,
+    }
+
+
+def render(info: dict) -> str:
+    """The text `posewarper info` prints."""
+    if info["kind"] in ("video", "image folder"):
+        fps = f"{info['fps']:.3f} fps" if info["fps"] else "fps unknown"
+        duration = f", {info['duration_s']:.2f} s" if info.get("duration_s") else ""
+        return (f"{info['kind']}  {info['path']}\n"
+                f"  {info['frames']} frames, {info['width']}x{info['height']}, {fps}{duration}")
+    head = info["kind"] + (f" {info['name']!r}" if info.get("name") else "")
+    lines = [f"{head}  {info['path']}",
+             f"  skeleton {info['skeleton']} ({info['joints']} joints), {len(info['videos'])} video(s)"]
+    for v in info["videos"]:
+        fps = f"{v['fps']:g} fps" if v["fps"] else "fps unknown"
+        lines.append(f"video {v['video_id']}  {v['name'] or '(unnamed)'}")
+        lines.append(f"  {v['frames']} frames, {v['width']}x{v['height']}, {fps}, keyframe every {v['keyframe_stride']}")
+        on_disk = f" ({v['frames_on_disk']} of {v['frames']} frames on disk)" if "frames_on_disk" in v else ""
+        lines.append(f"  source {v['source']}{on_disk}")
+        lines.append(f"  {v['labelled_frames']} frames marked labelled, {v['frames_with_poses']} with poses, "
+                     f"{v['frames_with_ignore_regions']} with ignore regions")
+        lines.append(f"  {v['tracks']} tracks, {v['poses']} poses: {v['keyframes']} keyframes, "
+                     f"{v['auto_filled_poses']} auto-filled ({v['auto_filled_joints']} joints), "
+                     f"{v['corrected_joints']} joints corrected")
+        if v["per_track"]:
+            lines.append(f"  {'track':>7} {'poses':>6} {'keyfr':>6} {'auto':>6}  frames  name")
+            for t in v["per_track"]:
+                span = f"{t['first_frame']}-{t['last_frame']}" if t["poses"] else "-"
+                lines.append(f"  {t['track_id']:>7} {t['poses']:>6} {t['keyframes']:>6} {t['auto_filled']:>6}  "
+                             f"{span:<7} {t['name']}")
+    return "\n".join(lines)

@@ -1,0 +1,123 @@
+"""The file-level command line: info, import, export, convert, as a user runs them."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posewarper_core import Pose, Provenance
+from posewarper_core.cli import main
+from posewarper_core.formats import import_file
+from posewarper_core.store import ProjectStore
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "resources" / "demo" / "sports2d_demo.mp4"
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def clips(shared_data):
+    return [shared_data / "dev" / c / "posetrack18.json" for c in ("bonn_060470979", "jhmdb_goal_keeping")]
+
+
+def test_info_on_media_and_annotation_files(capsys, clips):
+    code, out, _ = run(capsys, "info", DEMO)
+    assert code == 0 and "230 frames, 1768x994, 30.000 fps" in out
+    code, out, _ = run(capsys, "info", clips[1].parent / "frames")
+    assert code == 0 and "image folder" in out and "40 frames, 320x240" in out
+    code, out, _ = run(capsys, "info", clips[0])
+    assert code == 0 and "(41 of 41 frames on disk)" in out and "4 tracks, 164 poses: 164 keyframes" in out
+    code, out, _ = run(capsys, "info", clips[0], "--json")
+    info = json.loads(out)
+    assert info["kind"] == "posetrack18 file" and [t["poses"] for t in info["videos"][0]["per_track"]] == [41] * 4
+
+
+def test_import_export_round_trip_through_a_project(capsys, clips, tmp_path):
+    project = tmp_path / "p.pwproj"
+    code, out, _ = run(capsys, "import", *clips, "--project", project)
+    assert code == 0 and "created" in out and out.count("added video") == 2
+    code, out, _ = run(capsys, "import", DEMO, "--project", project)
+    assert code == 0 and "added video 3 'sports2d_demo'" in out
+
+    # Mark one pose as auto-filled, so the export has something to mark and to leave out.
+    with ProjectStore.open(project) as store:
+        pose = store.project.video(1).pose(5, 0).copy()
+        pose.provenance[pose.labelled()] = Provenance.PROPAGATED
+        pose.keyframe, pose.method = False, "linear"
+        store.set_pose(1, 5, 0, pose)
+    code, out, _ = run(capsys, "info", project, "--json")
+    videos = json.loads(out)["videos"]
+    assert [v["frames"] for v in videos] == [41, 40, 230]
+    assert videos[0]["auto_filled_poses"] == 1 and videos[0]["per_track"][0]["keyframes"] == 40
+
+    code, out, _ = run(capsys, "export", project, "-o", tmp_path / "pt", "--format", "posetrack18")
+    assert code == 0 and "3 files" in out and "(1 auto-filled)" in out
+    assert sorted(p.name for p in (tmp_path / "pt").iterdir()) == [
+        "bonn_060470979.json", "jhmdb_goal_keeping.json", "sports2d_demo.json"]
+    _, (bonn,) = import_file(tmp_path / "pt" / "bonn_060470979.json")
+    assert bonn.pose(5, 0).same_as(pose) and bonn.pose_count() == 164
+
+    code, out, _ = run(capsys, "export", project, "-o", tmp_path / "gt.json", "--format", "coco", "--no-auto",
+                       "--video", 1, "--video", 2)
+    assert code == 0 and "1 auto-filled poses left out" in out
+    _, videos = import_file(tmp_path / "gt.json")
+    assert [v.pose_count() for v in videos] == [163, 40] and videos[0].pose(5, 0) is None
+
+    code, out, _ = run(capsys, "export", project, "-o", tmp_path / "one.json", "--video", 2)
+    assert code == 0 and json.loads((tmp_path / "one.json").read_text())["images"][0]["file_name"] == "frames/00001.png"
+
+
+def test_convert_between_formats(capsys, clips, tmp_path):
+    code, out, _ = run(capsys, "convert", clips[0], "-o", tmp_path / "c.json", "--format", "coco")
+    assert code == 0 and "164 poses" in out
+    code, _, _ = run(capsys, "convert", tmp_path / "c.json", "-o", tmp_path / "p.json", "--format", "posetrack18")
+    assert code == 0
+    _, (original,) = import_file(clips[0])
+    _, (back,) = import_file(tmp_path / "p.json")
+    assert all(original.pose(f, t).same_as(back.pose(f, t)) for f in original.poses for t in original.poses[f])
+
+
+def test_bad_file_is_refused_whole_and_creates_nothing(capsys, clips, tmp_path):
+    doc = json.loads(clips[0].read_text())
+    doc["annotations"][12]["keypoints"].pop()
+    bad = tmp_path / "bad.json"
+    for img in doc["images"]:
+        img["file_name"] = str(clips[0].parent / img["file_name"])  # absolute, so frames are found
+    bad.write_text(json.dumps(doc))
+    project = tmp_path / "p.pwproj"
+    code, _, err = run(capsys, "import", clips[1], bad, "--project", project)
+    assert code == 2
+    assert err.strip() == f"error: {bad}, annotations[12] (id 13): keypoints has 50 numbers, expected 51 (17 joints x 3)"
+    assert not project.exists()
+
+
+def test_import_refuses_another_skeleton(capsys, clips, tmp_path):
+    doc = json.loads(clips[1].read_text())
+    doc["categories"][0]["keypoints"] = ["a", "b", "c"]
+    doc["categories"][0]["skeleton"] = [[1, 2]]
+    for ann in doc["annotations"]:
+        ann["keypoints"] = [10, 10, 2] * 3
+    for img in doc["images"]:
+        img["file_name"] = str(clips[1].parent / img["file_name"])
+    (tmp_path / "abc.json").write_text(json.dumps(doc))
+    project = tmp_path / "p.pwproj"
+    assert run(capsys, "import", clips[1], "--project", project)[0] == 0
+    code, _, err = run(capsys, "import", tmp_path / "abc.json", "--project", project)
+    assert code == 2 and "differ from those of the project's skeleton posetrack17" in err
+    with ProjectStore.open(project) as store:
+        assert list(store.project.videos) == [1]
+
+
+def test_export_errors_name_the_problem(capsys, tmp_path):
+    project = tmp_path / "p.pwproj"
+    ProjectStore.create(project).close()
+    code, _, err = run(capsys, "export", project, "-o", tmp_path / "x.json")
+    assert code == 2 and "no video to export" in err
+    assert run(capsys, "import", DEMO, "--project", project)[0] == 0
+    code, _, err = run(capsys, "export", project, "-o", tmp_path / "x.json", "--video", 9)
+    assert code == 2 and "no video with id 9" in err and not (tmp_path / "x.json").exists()
