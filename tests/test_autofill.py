@@ -307,3 +307,29 @@ def test_fill_and_refine_commands_go_through_the_project_store(tmp_path, capsys)
     assert main(["refine", str(project)]) == 0
     with ProjectStore.open(project) as store:
         assert tuple(store.project.video(vid).pose(4, 1).xy[1]) == (5.0, 6.0)
+
+
+def test_posewarper_with_an_identity_network_holds_the_keyframes(tmp_path):
+    """A network fresh from initialisation warps nothing (zero offsets, identity kernels), so each
+    side holds its keyframe and the distance fusion gives the lerp: the crop, heatmap and decode
+    round trip of the posewarper method loses (almost) nothing."""
+    from posewarper_core import nets
+
+    model_path = nets.save_model(tmp_path / "tiny.pt", nets.build_model(nets.named_config("tiny")))
+    images, offsets = moving_square_clip(n=6)
+    video = Video(source="mem", num_frames=len(images), width=160, height=120)
+    vis = np.zeros(J, np.uint8)
+    vis[:6] = 2
+    rng = np.random.default_rng(0)
+    a_xy, b_xy = np.zeros((J, 2)), np.zeros((J, 2))
+    a_xy[:6] = rng.uniform(40, 80, (6, 2))
+    b_xy[:6] = a_xy[:6] + rng.uniform(-6, 6, (6, 2))
+    video.set_pose(0, 1, keyframe(a_xy, vis))
+    video.set_pose(5, 1, keyframe(b_xy, vis))
+    changes = fill(video, ArrayFrames(images), "posewarper", model_path=model_path, device="cpu")
+    assert [c.frame for c in changes] == [1, 2, 3, 4]
+    for c in changes:
+        w = c.frame / 5
+        np.testing.assert_allclose(c.pose.xy[:6], (1 - w) * a_xy[:6] + w * b_xy[:6], atol=0.05)
+        assert c.pose.method == "posewarper" and set(c.pose.provenance[:6]) == {Provenance.PROPAGATED}
+        assert ((c.pose.confidence >= 0) & (c.pose.confidence <= 1)).all()

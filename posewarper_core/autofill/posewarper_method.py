@@ -81,18 +81,21 @@ class PoseWarperMethod:
         import torch
 
         from .. import heatmaps
-        from ..training.samples import HEATMAP_STRIDE, crop_image, crop_transform, normalise, render_heatmaps
+        from ..training.samples import HEATMAP_STRIDE, crop_image, crop_transform, normalise
 
+        hm_w, hm_h = self.input_size[0] // HEATMAP_STRIDE, self.input_size[1] // HEATMAP_STRIDE
         mats, crops_a, crops_b, hms, masks = [], [], [], [], []
         for chain, p in items:
             src, dst = chain.steps[step]
             m = crop_transform(chain.box(p), self.input_size, pad=CROP_PAD)
-            xy_crop = chain.pts[p] @ m[:, :2].T + m[:, 2]
-            hm, inside = render_heatmaps(xy_crop, chain.labelled[p], self.input_size, self.sigma)
+            xy_hm = (chain.pts[p] @ m[:, :2].T + m[:, 2]) / HEATMAP_STRIDE
+            inside = chain.labelled[p] & (xy_hm >= 0).all(axis=1) & (xy_hm[:, 0] <= hm_w - 1) & (xy_hm[:, 1] <= hm_h - 1)
+            # sub-pixel Gaussians: a chain must not round its joints to the heatmap grid every step
+            hm = heatmaps.render(xy_hm, inside, size=(hm_h, hm_w), sigma=self.sigma, subpixel=True)
             mats.append(m)
             crops_a.append(normalise(crop_image(image(src), m, self.input_size)))
             crops_b.append(normalise(crop_image(image(dst), m, self.input_size)))
-            hms.append(hm)
+            hms.append(torch.from_numpy(hm))
             masks.append(inside)
         with torch.no_grad():
             out = self.model.propagate(
