@@ -41,6 +41,22 @@ def register(subparsers) -> None:
     p.set_defaults(run=run)
 
 
+def command_line(args) -> str:
+    """The command as a user would type it, rebuilt from the parsed options."""
+    parts = ["posewarper", "train"]
+    for key, value in vars(args).items():
+        if key in ("run", "command") or value in (None, False, []):
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, (list, tuple)):
+            parts += [flag, *map(str, value)]
+        else:
+            parts += [flag, str(value)]
+    return " ".join(parts)
+
+
 def run(args) -> int:
     from .. import nets
     from ..training import build_dataset, get_recipe, setup_distributed, train
@@ -57,21 +73,20 @@ def run(args) -> int:
         lo, hi = sorted(args.delta)
         recipe = replace(recipe, delta_range=(max(lo, 0), hi))
     out = args.out or Path("runs") / recipe.name
-    if args.no_resume and (out / "checkpoint.pt").exists():
-        (out / "checkpoint.pt").unlink()
 
     d = setup_distributed(args.device)
     if args.init is not None:
         model, model_config = nets.load_model(args.init, device=d.device)
     else:
         model_config = nets.ModelConfig(**recipe.model)
-        model = nets.build_model(model_config)
+        model = nets.build_model(model_config, pretrained=recipe.pretrained)
     sigma = float(getattr(model_config, "sigma", 2.0))
     dataset, prov = build_dataset(recipe, tuple(model_config.input_size), sigma, data_files=args.data,
                                   frame_videos=args.frames, motion_file=args.motion, seed=cfg.seed)
     if args.init is not None:
         prov["init"] = str(Path(args.init).resolve())
-    result = train(model, model_config, dataset, cfg, out, data_provenance=prov, show_bar=True, dist_info=d)
+    result = train(model, model_config, dataset, cfg, out, resume=not args.no_resume, data_provenance=prov,
+                   show_bar=True, dist_info=d, command=command_line(args))
     if d.is_main:
         model_path = out / "model.pt"
         if args.export is not None:

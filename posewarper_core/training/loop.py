@@ -40,6 +40,7 @@ class TrainConfig:
     warmup_steps: int = 50
     decay_at: tuple[float, ...] = (0.7, 0.9)  # fractions of `steps` where lr drops ×0.1
     freeze_backbone: bool = True  # the paper's second stage: only the warping head learns
+    backbone_lr_scale: float = 1.0  # lr multiplier of the backbone when it is fine-tuned
     grad_clip: float = 5.0
     loss_scale: float = 1000.0  # heatmap MSE is tiny (peaks of 1 on mostly-zero maps)
     checkpoint_every: int = 200
@@ -119,27 +120,33 @@ def _lr_factor(step: int, cfg: TrainConfig) -> float:
     return warm * (0.1 ** drops)
 
 
-def freeze_backbone(model: nn.Module) -> int:
-    """Freeze the model's backbone (attribute `backbone`) and keep it in eval mode; returns the
-    number of frozen parameters (0 when the model has no separate backbone)."""
+def _backbone_params(model: nn.Module) -> list[nn.Parameter]:
+    if hasattr(model, "backbone_parameters"):
+        return list(model.backbone_parameters())
     backbone = getattr(model, "backbone", None)
-    if backbone is None:
-        return 0
-    n = 0
-    for p in backbone.parameters():
+    return list(backbone.parameters()) if backbone is not None else []
+
+
+def freeze_backbone(model: nn.Module) -> int:
+    """Freeze the model's backbone and keep it in eval mode (BN statistics fixed: the cleaner
+    choice of spec 3.5); returns the number of frozen parameters (0 without a backbone)."""
+    params = _backbone_params(model)
+    for p in params:
         p.requires_grad_(False)
-        n += p.numel()
-    backbone.eval()
-    return n
+    backbone = getattr(model, "backbone", None)
+    if backbone is not None:
+        for m in backbone.modules():
+            m.eval()
+    return sum(p.numel() for p in params)
 
 
-def provenance(data: dict | None = None) -> dict:
+def provenance(data: dict | None = None, command: str | None = None) -> dict:
     """What a checkpoint records about its making: data, command line, time, versions."""
     return {
         "data": data or {},
-        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+        "command": command or " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
 
 
@@ -165,13 +172,14 @@ def train(model: nn.Module, model_config, dataset: Dataset, config: TrainConfig,
           out_dir: str | Path | None = None, *, resume: bool = True, data_provenance: dict | None = None,
           progress: Callable[[int, int, float], None] | None = None,
           cancel: Callable[[], bool] | None = None, show_bar: bool = False,
-          dist_info: Distributed | None = None) -> dict:
+          dist_info: Distributed | None = None, command: str | None = None) -> dict:
     """Train `model` on `dataset` for `config.steps` steps; returns a summary with the loss history.
 
     With `out_dir`, checkpoints go to out_dir/checkpoint.pt every `checkpoint_every` steps and at
     the end, and the final model to out_dir/model.pt; an existing checkpoint there is resumed
     (its model config must match). `progress(step, steps, loss)` is called after every step;
-    `cancel()` returning true saves a checkpoint and raises Cancelled.
+    `cancel()` returning true saves a checkpoint and raises Cancelled. `command` is recorded in
+    the provenance (default: this process's command line).
     """
     torch.manual_seed(config.seed)
     if config.threads:
@@ -184,11 +192,16 @@ def train(model: nn.Module, model_config, dataset: Dataset, config: TrainConfig,
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ModelError("the model has no trainable parameter")
-    opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    backbone_ids = {id(p) for p in _backbone_params(model)}
+    groups = [
+        {"params": [p for p in params if id(p) not in backbone_ids], "lr_scale": 1.0},
+        {"params": [p for p in params if id(p) in backbone_ids], "lr_scale": config.backbone_lr_scale},
+    ]
+    opt = torch.optim.Adam([g for g in groups if g["params"]], lr=config.lr, weight_decay=config.weight_decay)
     out = Path(out_dir) if out_dir is not None else None
     ckpt_path = out / "checkpoint.pt" if out is not None else None
     model_cfg_dict = _config_dict(model_config)
-    prov = provenance(data_provenance)
+    prov = provenance(data_provenance, command)
     step, history = 0, []
     if resume and ckpt_path is not None and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path)
@@ -206,7 +219,7 @@ def train(model: nn.Module, model_config, dataset: Dataset, config: TrainConfig,
     if d.enabled:
         objective = nn.parallel.DistributedDataParallel(
             objective, device_ids=[d.device.index] if d.device.type == "cuda" else None,
-            find_unused_parameters=False)
+            find_unused_parameters=True)  # parts of a model (e.g. an unused head) may get no gradient
 
     def save(final: bool) -> None:
         if ckpt_path is None or not d.is_main:
@@ -250,7 +263,7 @@ def train(model: nn.Module, model_config, dataset: Dataset, config: TrainConfig,
                     save(final=False)
                     raise Cancelled(f"training stopped at step {step}")
                 for g_ in opt.param_groups:
-                    g_["lr"] = config.lr * _lr_factor(step, config)
+                    g_["lr"] = config.lr * g_.get("lr_scale", 1.0) * _lr_factor(step, config)
                 b = {k: v.to(d.device, non_blocking=True) for k, v in batch.items()}
                 loss = objective(b["image_a"], b["image_b"], b["heatmaps_a"], b["heatmaps_b"], b["weight"])
                 opt.zero_grad(set_to_none=True)
