@@ -145,3 +145,35 @@ class _Chain:
         if self.far and self.steps:  # the chain ended on the far keyframe
             drift = np.stack([np.where(f.labelled()[:, None], self.pts[i] - f.xy, 0.0) for i, f in enumerate(self.far)])
         return Side(xy=self.xy, quality=self.q, drift=drift)
+
+
+AGGREGATE_MIN_PEAK = 0.2  # the paper keeps a network joint only above this heatmap peak (its §4.4)
+
+
+def aggregate_joints(method: PoseWarperMethod, frames, num_frames: int, poses: list[tuple[int, Pose]],
+                     check=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The network's temporal aggregation (mode c) at each (frame, pose): crops of frames t, t-1,
+    t-2, t+1, t+2 (clipped to the video) cut with the pose's box, warped to t and weighted
+    0.3 / 0.25 / 0.1. Returns per pose (xy (J, 2) image pixels, peak (J,))."""
+    import torch
+
+    from .. import heatmaps
+    from ..training.samples import HEATMAP_STRIDE, crop_image, crop_transform, normalise
+
+    out = []
+    for b in range(0, len(poses), method.batch_size):
+        if check:
+            check()
+        batch, mats = [], []
+        for frame, pose in poses[b:b + method.batch_size]:
+            m = crop_transform(pose.box_or_extent() or (0.0, 0.0, 1.0, 1.0), method.input_size, pad=CROP_PAD)
+            order = [min(max(frame + d, 0), num_frames - 1) for d in (0, -1, -2, 1, 2)]
+            batch.append(torch.stack([normalise(crop_image(frames.frame(i), m, method.input_size)) for i in order]))
+            mats.append(m)
+        with torch.no_grad():
+            hm = method.model.aggregate(torch.stack(batch).to(method.device))
+        xy_hm, peak = heatmaps.decode_subpixel(hm.float().cpu().numpy())
+        for m, xy, pk in zip(mats, xy_hm, peak):
+            inv = np.linalg.inv(np.vstack([m, [0.0, 0.0, 1.0]]))[:2]
+            out.append(((np.asarray(xy, np.float64) * HEATMAP_STRIDE) @ inv[:, :2].T + inv[:, 2], np.asarray(pk)))
+    return out
