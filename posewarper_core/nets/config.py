@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..errors import ModelError
 
-BACKBONES = ("hrnet_w48", "hrnet_w32", "hrnet_w18", "mobilenet_v2")
+BACKBONES = ("hrnet_w48", "hrnet_w32", "hrnet_w18", "mobilenet_v2", "tiny")
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,10 @@ class ModelConfig:
         problems = []
         if self.backbone not in BACKBONES:
             problems.append(f"backbone {self.backbone!r} is not one of {', '.join(BACKBONES)}")
-        if len(self.input_size) != 2 or any(v <= 0 or v % 32 for v in self.input_size):
-            problems.append(f"input_size {self.input_size} must be two positive multiples of 32")
+        multiple = 4 if self.backbone == "tiny" else 32  # the deepest stride of the backbone
+        if len(self.input_size) != 2 or any(v <= 0 or v % multiple for v in self.input_size):
+            problems.append(f"input_size {self.input_size} must be two positive multiples of "
+                            f"{multiple} for {self.backbone}")
         if self.num_joints < 1 or self.head_channels < 1 or self.head_blocks < 1:
             problems.append("num_joints, head_channels and head_blocks must be positive")
         if not self.dilations or any(d < 1 for d in self.dilations):
@@ -92,6 +94,9 @@ LIGHT_CONFIGS: dict[str, ModelConfig] = {
     "mobilenet_v2": ModelConfig(name="mobilenet_v2", backbone="mobilenet_v2",
                                 input_size=(192, 256), head_channels=48, head_blocks=4,
                                 dilations=(2, 4, 8, 12, 16), decoder_channels=128, sigma=2.0),
+    # a few-thousand-parameter backbone for tests and smoke runs (learns little)
+    "tiny": ModelConfig(name="tiny", backbone="tiny", input_size=(64, 64), head_channels=16,
+                        head_blocks=2, dilations=(1, 2, 4), sigma=2.0),
 }
 
 
