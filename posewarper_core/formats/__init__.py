@@ -74,7 +74,7 @@ def _file_stem(video: Video) -> str:
 def export_videos(skeleton: Skeleton, videos: list[Video], path: str | os.PathLike, format: str = "posetrack18",
                   include_auto: bool = True, base_dir=None) -> dict:
     """Write videos as one COCO file, or PoseTrack 2018 files: `path` is the file for a single
-    video and a folder (one `<video name>.json` per video) for several.
+    video (or a folder to write it in) and a folder (one `<video name>.json` per video) for several.
 
     Every document is built and checked before the first file is written, so a bad pose
     leaves nothing behind.
@@ -88,7 +88,7 @@ def export_videos(skeleton: Skeleton, videos: list[Video], path: str | os.PathLi
         doc, summary = coco_document(skeleton, list(videos), include_auto, base_dir, path)
         write_text_atomic(path, dump_json(doc, path))
         return {"path": str(path), "files": [str(path)], **summary}
-    if len(videos) == 1 and path.suffix.lower() == ".json":
+    if len(videos) == 1 and not path.is_dir():
         targets = [path]
     else:
         if path.exists() and not path.is_dir():

@@ -107,7 +107,7 @@ def read_coco(path: str | os.PathLike, check_frames: bool = True) -> tuple[Skele
             frame_of[img.id] = (video, i, img)
         videos.append((video, vmeta))
 
-    _read_annotations(path, doc, skeleton, keypoint_categories, all_categories, frame_of)
+    _read_annotations(path, doc, skeleton, keypoint_categories, all_categories, frame_of, ours=meta is not None)
     for video, vmeta in videos:
         if vmeta is not None:
             vmeta.apply(video)
@@ -163,7 +163,7 @@ def _make_video(path: Path, key: tuple, number: int, ordered: list[_Image], vmet
 
 
 def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, keypoint_categories: set[int],
-                      all_categories: set, frame_of: dict) -> None:
+                      all_categories: set, frame_of: dict, ours: bool) -> None:
     ann_ids: dict[int, str] = {}
     placed: dict[tuple[int, int, int], str] = {}
     untracked: list[tuple[Video, int, Pose]] = []
@@ -185,7 +185,7 @@ def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, keypoint_catego
         if e.boolean("iscrowd", False):
             video.ignore_regions.setdefault(frame, []).extend(_crowd_regions(e))
             continue
-        pose = pose_from_annotation(e, skeleton, occlusion_flags=True)
+        pose = pose_from_annotation(e, skeleton, occlusion_flags=True, ours=ours)
         check_pose(e, pose, img.width or video.width, img.height or video.height)
         track_id = e.int("track_id", required=False, minimum=0)
         if track_id is None:

@@ -285,35 +285,37 @@ def category_entry(path: Path, doc: dict, meta: dict | None, required: bool) -> 
 
 # ---------------------------------------------------------------- poses
 
-def pose_from_annotation(entry: Entry, skeleton: Skeleton, occlusion_flags: bool) -> Pose:
+def pose_from_annotation(entry: Entry, skeleton: Skeleton, occlusion_flags: bool, ours: bool = False) -> Pose:
     """The pose one annotation holds.
 
     `occlusion_flags` False means the file uses PoseTrack's 0/1 visibility (1 = labelled, with no
     occlusion information): 1 becomes VISIBLE. True means COCO's 0/1/2 (1 = labelled but hidden).
     A joint with v=0 is not labelled, whatever its coordinates (the official data writes 0,0,0).
-    A labelled joint at exactly (0, 0) stays labelled: the flag decides, not the position.
+    A joint at exactly (0, 0) with v>0 is taken as not labelled too in other tools' files: no
+    annotator clicks the corner pixel exactly, while converters that flag every joint (some
+    write v=2 for all) leave missing ones there. In files we wrote (`ours`) the flag decides.
     """
     n = skeleton.num_joints
     values = entry.raw("keypoints", required=False)
-    if values is None or values == []:
-        xy = np.zeros((n, 2))
-        vis = np.zeros(n, np.uint8)
-    else:
+    xy = np.zeros((n, 2))
+    vis = np.zeros(n, np.uint8)
+    if values is not None and values != []:
         if not isinstance(values, list):
             entry.fail(f"'keypoints' must be a list, got {type_name(values)}")
         if len(values) != 3 * n:
             entry.fail(f"keypoints has {len(values)} numbers, expected {3 * n} ({n} joints x 3)")
-        xy = np.zeros((n, 2))
-        vis = np.zeros(n, np.uint8)
         for j in range(n):
             v = entry.to_number(values[3 * j + 2], f"keypoints[{3 * j + 2}] (visibility of {skeleton.joints[j]})")
             if v not in (0, 1, 2):
                 entry.fail(f"keypoints[{3 * j + 2}]: visibility of {skeleton.joints[j]} must be 0, 1 or 2, got {v:g}")
             if v == 0:
                 continue
+            x = entry.to_number(values[3 * j], f"keypoints[{3 * j}] (x of {skeleton.joints[j]})")
+            y = entry.to_number(values[3 * j + 1], f"keypoints[{3 * j + 1}] (y of {skeleton.joints[j]})")
+            if x == 0 and y == 0 and not ours:
+                continue
             vis[j] = 2 if (v == 2 or not occlusion_flags) else 1
-            xy[j, 0] = entry.to_number(values[3 * j], f"keypoints[{3 * j}] (x of {skeleton.joints[j]})")
-            xy[j, 1] = entry.to_number(values[3 * j + 1], f"keypoints[{3 * j + 1}] (y of {skeleton.joints[j]})")
+            xy[j] = (x, y)
     labelled = vis > 0
 
     provenance = _provenance(entry, n, labelled)

@@ -7,8 +7,9 @@ Reading:
 - Visibility: official files write 0/1, where 1 means "labelled" with no occlusion information;
   such files (no 2 anywhere) import 1 as VISIBLE. Files with a 2 anywhere, and our own exports,
   use COCO's meaning: 1 labelled but occluded, 2 visible.
-- A joint with v=0 is not labelled (the official data writes missing joints as 0,0,0); a joint
-  with v>0 at exactly (0, 0) stays labelled.
+- A joint with v=0 is not labelled (the official data writes missing joints as 0,0,0). A joint
+  with v>0 at exactly (0, 0) is taken as not labelled too, except in files we wrote: annotators
+  never click the corner pixel exactly, converters that flag every joint leave missing ones there.
 - `file_name` is relative to the file's folder or, as in the official layout
   (posetrack_data/annotations/val/x.json with images/val/x/000000.jpg), to a folder up to three
   levels above it; `Video.source` becomes that folder and every frame must exist there
@@ -149,7 +150,7 @@ def read_posetrack18(path: str | os.PathLike, check_frames: bool = True) -> tupl
         labelled_frames={i for i, img in enumerate(ordered) if img.is_labeled},
         ignore_regions={i: img.regions for i, img in enumerate(ordered) if img.regions},
     )
-    _read_annotations(path, doc, skeleton, category_ids, by_id, frame_of, video, occlusion_flags)
+    _read_annotations(path, doc, skeleton, category_ids, by_id, frame_of, video, occlusion_flags, meta is not None)
     if vmeta is not None:
         vmeta.apply(video)
     return skeleton, video
@@ -166,7 +167,8 @@ def _any_visibility_two(annotations) -> bool:
 
 
 def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, category_ids: set[int],
-                      images: dict, frame_of: dict[int, int], video: Video, occlusion_flags: bool) -> None:
+                      images: dict, frame_of: dict[int, int], video: Video, occlusion_flags: bool,
+                      ours: bool) -> None:
     ann_ids: dict[int, str] = {}
     placed: dict[tuple[int, int], str] = {}
     untracked: list[tuple[int, Pose]] = []
@@ -183,7 +185,7 @@ def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, category_ids: s
         if category is not None and category not in category_ids:
             e.fail(f"category_id {category} is not a keypoint category of this file")
         img = images[image_id]
-        pose = pose_from_annotation(e, skeleton, occlusion_flags)
+        pose = pose_from_annotation(e, skeleton, occlusion_flags, ours)
         check_pose(e, pose, img.width or video.width, img.height or video.height)
         frame = frame_of[image_id]
         track_id = e.int("track_id", required=False, minimum=0)
