@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "bench",
     "bench_store",
     "bench_video",
+    "bench_deform",
 ]
 
 
