@@ -148,6 +148,7 @@ class _Chain:
 
 
 AGGREGATE_MIN_PEAK = 0.2  # the paper keeps a network joint only above this heatmap peak (its §4.4)
+AGGREGATE_MAX_SHIFT = 0.1  # refinement moves a joint by at most this fraction of the person's size
 
 
 def aggregate_joints(method: PoseWarperMethod, frames, num_frames: int, poses: list[tuple[int, Pose]],

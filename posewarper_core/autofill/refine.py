@@ -70,12 +70,14 @@ def _smooth(video: Video, by_track, targets, weights) -> list[PoseChange]:
 
 
 def _aggregate(video: Video, method, frames, targets) -> list[PoseChange]:
-    from .posewarper_method import AGGREGATE_MIN_PEAK, aggregate_joints
+    from .posewarper_method import AGGREGATE_MAX_SHIFT, AGGREGATE_MIN_PEAK, aggregate_joints
 
     results = aggregate_joints(method, frames, video.num_frames, [(f, p) for _, f, p in targets])
     changes = []
     for (tid, f, pose), (xy, peak) in zip(targets, results):
-        move = pose.auto_joints() & (peak >= AGGREGATE_MIN_PEAK)
+        size = max((pose.box_or_extent() or (0, 0, 1, 1))[2:])
+        near = np.linalg.norm(xy - pose.xy, axis=1) <= AGGREGATE_MAX_SHIFT * size  # refine, never re-detect
+        move = pose.auto_joints() & (peak >= AGGREGATE_MIN_PEAK) & near
         if move.any():
             new = pose.copy()
             new.xy[move] = xy[move]
