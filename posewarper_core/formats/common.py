@@ -83,9 +83,6 @@ class Entry:
     def fail(self, message: str):
         raise FormatError(self.path, message, self.label)
 
-    def relabel(self, label: str) -> None:
-        self.label = label
-
     def has(self, key: str) -> bool:
         return self.obj.get(key) is not None
 
@@ -304,18 +301,7 @@ def pose_from_annotation(entry: Entry, skeleton: Skeleton, occlusion_flags: bool
             entry.fail(f"'keypoints' must be a list, got {type_name(values)}")
         if len(values) != 3 * n:
             entry.fail(f"keypoints has {len(values)} numbers, expected {3 * n} ({n} joints x 3)")
-        for j in range(n):
-            v = entry.to_number(values[3 * j + 2], f"keypoints[{3 * j + 2}] (visibility of {skeleton.joints[j]})")
-            if v not in (0, 1, 2):
-                entry.fail(f"keypoints[{3 * j + 2}]: visibility of {skeleton.joints[j]} must be 0, 1 or 2, got {v:g}")
-            if v == 0:
-                continue
-            x = entry.to_number(values[3 * j], f"keypoints[{3 * j}] (x of {skeleton.joints[j]})")
-            y = entry.to_number(values[3 * j + 1], f"keypoints[{3 * j + 1}] (y of {skeleton.joints[j]})")
-            if x == 0 and y == 0 and not ours:
-                continue
-            vis[j] = 2 if (v == 2 or not occlusion_flags) else 1
-            xy[j] = (x, y)
+        xy, vis = _decode_keypoints(entry, values, skeleton, occlusion_flags, ours)
     labelled = vis > 0
 
     provenance = _provenance(entry, n, labelled)
@@ -334,6 +320,27 @@ def pose_from_annotation(entry: Entry, skeleton: Skeleton, occlusion_flags: bool
                 bbox=bbox, head_box=entry.box("bbox_head"))
 
 
+def _decode_keypoints(entry: Entry, values: list, skeleton: Skeleton, occlusion_flags: bool,
+                              ours: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(xy, visibility) from an annotation's keypoint list, by the rules of pose_from_annotation."""
+    n = skeleton.num_joints
+    xy = np.zeros((n, 2))
+    vis = np.zeros(n, np.uint8)
+    for j in range(n):
+        v = entry.to_number(values[3 * j + 2], f"keypoints[{3 * j + 2}] (visibility of {skeleton.joints[j]})")
+        if v not in (0, 1, 2):
+            entry.fail(f"keypoints[{3 * j + 2}]: visibility of {skeleton.joints[j]} must be 0, 1 or 2, got {v:g}")
+        if v == 0:
+            continue
+        x = entry.to_number(values[3 * j], f"keypoints[{3 * j}] (x of {skeleton.joints[j]})")
+        y = entry.to_number(values[3 * j + 1], f"keypoints[{3 * j + 1}] (y of {skeleton.joints[j]})")
+        if x == 0 and y == 0 and not ours:
+            continue
+        vis[j] = 2 if (v == 2 or not occlusion_flags) else 1
+        xy[j] = (x, y)
+    return xy, vis
+
+
 def _provenance(entry: Entry, n: int, labelled: np.ndarray) -> np.ndarray:
     names = entry.list("keypoint_provenance", required=False)
     if not names:
@@ -345,7 +352,7 @@ def _provenance(entry: Entry, n: int, labelled: np.ndarray) -> np.ndarray:
     for j, name in enumerate(names):
         if isinstance(name, str) and name.lower() in PROVENANCE_BY_NAME:
             out[j] = PROVENANCE_BY_NAME[name.lower()]
-        elif isinstance(name, int) and not isinstance(name, bool) and name in Provenance._value2member_map_:
+        elif isinstance(name, int) and not isinstance(name, bool) and name in {p.value for p in Provenance}:
             out[j] = name
         else:
             entry.fail(f"keypoint_provenance[{j}] = {name!r:.40} is not one of {', '.join(PROVENANCE_BY_NAME)}")
@@ -431,8 +438,6 @@ def validate_for_export(path: Path, video: Video, skeleton: Skeleton) -> None:
                 raise FormatError(path, "a box lies far outside any image", where)
             if not np.isfinite(pose.xy[pose.labelled()]).all() or (np.abs(pose.xy[pose.labelled()]) > MAX_COORD).any():
                 raise FormatError(path, "a joint lies far outside any image", where)
-    if not (0 <= video.num_frames):
-        raise FormatError(path, f"video has {video.num_frames} frames", f"video {video.name}")
 
 
 # ---------------------------------------------------------------- frames on disk
