@@ -169,10 +169,11 @@ def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, keypoint_catego
     untracked: list[tuple[Video, int, Pose]] = []
     for i, raw in enumerate(top_list(path, doc, "annotations", required=False)):
         e = Entry(path, entry_label("annotations", i, raw), raw)
-        ann_id = e.int("id")
-        if ann_id in ann_ids:
-            e.fail(f"duplicate annotation id {ann_id} (also {ann_ids[ann_id]})")
-        ann_ids[ann_id] = e.label
+        ann_id = e.int("id", required=False)  # not needed here, but when given it must be unique
+        if ann_id is not None:
+            if ann_id in ann_ids:
+                e.fail(f"duplicate annotation id {ann_id} (also {ann_ids[ann_id]})")
+            ann_ids[ann_id] = e.label
         image_id = e.int("image_id")
         if image_id not in frame_of:
             e.fail(f"image_id {image_id} is not in images")

@@ -321,7 +321,7 @@ def pose_from_annotation(entry: Entry, skeleton: Skeleton, occlusion_flags: bool
 
 
 def _decode_keypoints(entry: Entry, values: list, skeleton: Skeleton, occlusion_flags: bool,
-                              ours: bool) -> tuple[np.ndarray, np.ndarray]:
+                      ours: bool) -> tuple[np.ndarray, np.ndarray]:
     """(xy, visibility) from an annotation's keypoint list, by the rules of pose_from_annotation."""
     n = skeleton.num_joints
     xy = np.zeros((n, 2))
