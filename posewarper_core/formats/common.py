@@ -433,6 +433,8 @@ def validate_for_export(path: Path, video: Video, skeleton: Skeleton) -> None:
                 pose.validate(video.width or None, video.height or None)
             except PoseWarperError as exc:
                 raise FormatError(path, str(exc), where) from None
+            if pose.provenance.size and int(pose.provenance.max()) > max(Provenance):
+                raise FormatError(path, f"unknown provenance {int(pose.provenance.max())}", where)
             boxes = [b for b in (pose.bbox, pose.head_box) if b is not None]
             if any(abs(v) > MAX_COORD for b in boxes for v in b):
                 raise FormatError(path, "a box lies far outside any image", where)
@@ -449,7 +451,8 @@ def frame_paths_root(path: Path, file_names: list[str], labels: list[str],
     Candidates, in order: the image root our own metadata recorded, the annotation file's folder,
     then up to three folders above it (official PoseTrack files sit in
     posetrack_data/annotations/<split>/ while their file names start at the dataset root).
-    With `check` off, the first candidate is taken and nothing is looked up on disk.
+    With `check` off only the first frame is looked for, and the first candidate is taken when
+    it is nowhere (label files converted without their images).
     """
     here = Path(path).resolve().parent
     candidates = [Path(r) for r in extra_roots] + [here, *list(here.parents)[:3]]
