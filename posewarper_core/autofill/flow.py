@@ -13,6 +13,8 @@ from that keyframe's joint is its drift; a side's quality at a frame is exp(-dri
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import cv2
 import numpy as np
 
@@ -26,6 +28,8 @@ ROI_MIN_MARGIN = 32  # ... and by at least this many pixels
 ROI_MAX_AREA = 0.6  # above this fraction of the frame, flow runs on the whole frame
 INVERSE_ITERATIONS = 10  # fixed-point steps to invert a flow at a point (converges for smooth flow)
 DRIFT_SCALE = 0.1  # drift of a tenth of the person's size -> quality 1/e
+FLOW_CACHE_BYTES = 512 * 2**20  # flows kept for a span's second chain; beyond, they are recomputed
+GRAY_CACHE_BYTES = 128 * 2**20
 
 
 def make_flow_function(algorithm: str):
@@ -61,6 +65,26 @@ def invert_step(flow: np.ndarray, q: np.ndarray, iterations: int = INVERSE_ITERA
     return p
 
 
+class _BoundedCache:
+    """Arrays by key, least recently used dropped beyond a byte budget (long spans stay bounded)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.items: OrderedDict = OrderedDict()
+        self.nbytes = 0
+
+    def get(self, key, make):
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        value = make()
+        self.items[key] = value
+        self.nbytes += value.nbytes
+        while self.nbytes > self.max_bytes and len(self.items) > 1:
+            self.nbytes -= self.items.popitem(last=False)[1].nbytes
+        return value
+
+
 class FlowMethod:
     """Propagate joints by chaining dense flow from each keyframe through the span's frames.
 
@@ -85,25 +109,23 @@ class FlowMethod:
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
         anchors = [p for ps in (before, after) if ps for p in ps]
         region, scale = self._region(frames, anchors, one_sided=not (before and after))
-        gray: dict[int, np.ndarray] = {}
-        flows: dict[tuple[int, int], np.ndarray] = {}
+        gray = _BoundedCache(GRAY_CACHE_BYTES)
+        flows = _BoundedCache(FLOW_CACHE_BYTES)
 
-        def image(i: int) -> np.ndarray:
-            if i not in gray:
-                x0, y0, x1, y1 = region
-                rgb = np.ascontiguousarray(frames.frame(i)[y0:y1, x0:x1])
-                g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-                if scale != 1.0:
-                    size = (max(1, round(g.shape[1] * scale)), max(1, round(g.shape[0] * scale)))
-                    g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
-                gray[i] = g
-            return gray[i]
+        def load(i: int) -> np.ndarray:
+            x0, y0, x1, y1 = region
+            g = cv2.cvtColor(np.ascontiguousarray(frames.frame(i)[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+            if scale != 1.0:
+                size = (max(1, round(g.shape[1] * scale)), max(1, round(g.shape[0] * scale)))
+                g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+            return g
+
+        def compute(src: int, dst: int) -> np.ndarray:
+            check()
+            return self._flow(gray.get(src, lambda: load(src)), gray.get(dst, lambda: load(dst)))
 
         def flow(src: int, dst: int) -> np.ndarray:
-            if (src, dst) not in flows:
-                check()
-                flows[(src, dst)] = self._flow(image(src), image(dst))
-            return flows[(src, dst)]
+            return flows.get((src, dst), lambda: compute(src, dst))
 
         origin = np.array(region[:2], np.float64)
         to_work = lambda xy: (xy - origin) * scale  # noqa: E731 - image pixels -> flow pixels
