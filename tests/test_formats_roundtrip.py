@@ -195,3 +195,13 @@ def test_dev_clips_import_with_their_frames(shared_data, clip, tmp_path):
         _, (back,) = import_file(tmp_path / f"{fmt}.json")
         video.video_id = back.video_id  # COCO numbers the videos of its file
         assert_same_video(video, back)
+
+
+def test_every_dev_posetrack_file_imports_with_frames_on_disk(shared_data):
+    files = sorted((shared_data / "dev").glob("*/posetrack18.json"))
+    assert files
+    for path in files:
+        _, video = read_posetrack18(path)  # checks every frame file exists
+        assert video.num_frames == len(video.frames) == len(json.loads(path.read_text())["images"])
+        assert all((Path(video.source) / ref.file_name).is_file() for ref in video.frames)
+        assert video.width > 0 and video.height > 0 and video.pose_count() > 0
