@@ -368,3 +368,21 @@ def _peaks_at_centre(crops, method):
     w, h = method.input_size[0] // 4, method.input_size[1] // 4
     hm = heatmaps.render(np.full((J, 2), (w / 2, h / 2)), np.ones(J, bool), size=(h, w), sigma=2.0, subpixel=True)
     return torch.from_numpy(hm)[None].repeat(crops.shape[0], 1, 1, 1)
+
+
+def test_flow_extrapolates_beyond_the_keyframes_within_the_limit():
+    images, offsets = moving_square_clip(n=9)
+    local = np.array([[10.0, 10.0], [30.0, 12.0], [20.0, 20.0]])
+    video = Video(source="mem", num_frames=len(images), width=160, height=120)
+    vis = np.zeros(J, np.uint8)
+    vis[:3] = 2
+    for f in (3, 5):
+        xy = np.zeros((J, 2))
+        xy[:3] = local + offsets[f]
+        video.set_pose(f, 1, keyframe(xy, vis))
+    changes = {c.frame: c.pose for c in fill(video, ArrayFrames(images), "flow", extrapolate=2)}
+    assert sorted(changes) == [1, 2, 4, 6, 7]  # two frames each way, not further
+    for f, p in changes.items():
+        assert np.linalg.norm(p.xy[:3] - (local + offsets[f]), axis=1).max() < 1.2, f
+    # one keyframe only: lower confidence than a frame as far from keyframes on both sides
+    assert changes[6].confidence[0] < changes[4].confidence[0]
