@@ -17,6 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..autofill.engine import FUSIONS
+
 from ..errors import PoseWarperError
 
 
@@ -30,7 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--adapt", action="store_true",
                    help="let learned methods first fine-tune on the kept keyframes (never on scored frames)")
     p.add_argument("--refine", action="store_true", help="also score each method followed by temporal refinement")
-    p.add_argument("--fusion", default="distance", help="how the two sides are fused: distance (reference) or confidence")
+    p.add_argument("--fusion", default="distance", choices=FUSIONS,
+                   help="how the two keyframes' sides are fused: by temporal distance (the reference), by "
+                        "confidence, or by distance after taking out each chain's drift (default: distance)")
     p.add_argument("--device", default=None, help="cpu, cuda (default: CUDA when available)")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
     p.set_defaults(run=run)

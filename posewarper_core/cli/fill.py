@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..autofill.engine import FUSIONS
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("fill", help="auto-fill the frames between keyframes of a project",
@@ -24,7 +26,9 @@ def register(subparsers) -> None:
                    help="also fill up to N frames before the first and after the last keyframe")
     p.add_argument("--frames", type=int, nargs=2, default=None, metavar=("FIRST", "LAST"),
                    help="only fill frames in this range (0-based, inclusive)")
-    p.add_argument("--fusion", default="distance", help="distance (default) or confidence")
+    p.add_argument("--fusion", default="distance", choices=FUSIONS,
+                   help="how the two keyframes' sides are fused: by temporal distance (the reference), by "
+                        "confidence, or by distance after taking out each chain's drift (default: distance)")
     p.add_argument("--device", default=None, help="cpu, cuda (default: CUDA when available)")
     p.set_defaults(run=run)
 
