@@ -100,6 +100,16 @@ def test_reads_through_a_small_cache_are_exact(videos, name):
         assert all(read_counter(src.frame(i)) == i for i in cached)
 
 
+def test_stream_without_timestamps_is_counted_from_the_start(tmp_path):
+    # A raw H.264 stream has no timestamps at all: frames are numbered by decoding from the start.
+    path = counter_video(tmp_path / "raw.h264", 90, gop=30, bframes=3)
+    with open_video(path, max_cache_bytes=0) as src:
+        assert len(src) == 90
+        rng = random.Random(4)
+        requests = [rng.randrange(90) for _ in range(60)] + list(range(40, 50))
+        assert [read_counter(src.frame(i)) for i in requests] == requests
+
+
 def test_sequential_reads_and_small_forward_jumps_do_not_seek(videos):
     with open_video(videos["h264_bframes"], max_cache_bytes=0) as src:
         seeks = src.seek_count  # opening decoded frame 0
