@@ -181,6 +181,23 @@ def test_model_file_round_trip_keeps_config_and_provenance(tmp_path):
     assert not list(path.parent.glob("*.tmp"))
 
 
+def test_backbone_only_checkpoint_keeps_the_identity_head(tmp_path):
+    cfg = nets.LIGHT_CONFIGS["tiny"]
+    source = nets.build_model(cfg)
+    with torch.no_grad():
+        source.final_layer.bias.fill_(0.25)
+    backbone_state = {k: v for k, v in source.state_dict().items()
+                      if not k.startswith(("offset", "deform_conv"))}
+    torch.save(backbone_state, tmp_path / "hrnet_only.pth")
+    target = nets.build_model(cfg)
+    kept = nets.load_official_checkpoint(target, tmp_path / "hrnet_only.pth")
+    assert torch.all(target.final_layer.bias == 0.25)
+    assert kept and all(k.startswith(("offset", "deform_conv")) for k in kept)
+    assert torch.all(target.offsets1.weight == 0)
+    with pytest.raises(ModelError, match="hrnet_only.pth"):
+        nets.load_model(tmp_path / "hrnet_only.pth")
+
+
 def test_bad_model_files_raise_model_error_naming_the_file(tmp_path):
     with pytest.raises(ModelError, match="missing.pt"):
         nets.load_model(tmp_path / "missing.pt")

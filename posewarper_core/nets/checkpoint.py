@@ -124,7 +124,8 @@ def load_model(path, device=None, deform_impl: str = "auto") -> tuple[PoseWarper
         state = {k.removeprefix("module."): v for k, v in state.items()}
         config = OFFICIAL_CONFIG
     else:
-        raise ModelError(f"{path}: neither a posewarper-annotate model nor a PoseWarper checkpoint")
+        raise ModelError(f"{path}: neither a posewarper-annotate model nor a PoseWarper checkpoint "
+                         "(an HRNet-only checkpoint loads with nets.load_official_checkpoint)")
     model = build_model(config, deform_impl=deform_impl)
     _load_state(model, state, path)
     model.provenance = dict(data.get("provenance", {"source": "official PoseWarper checkpoint"}))

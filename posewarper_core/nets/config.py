@@ -1,7 +1,7 @@
 """ModelConfig: everything needed to rebuild a PoseWarper network (saved inside checkpoints)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from ..errors import ModelError
 
@@ -29,7 +29,6 @@ class ModelConfig:
     decoder_channels: int = 128  # upsampling head of the light backbones (not used by HRNet)
     sigma: float = 3.0  # Gaussian of the training targets and propagated heatmaps, heatmap px
     backbone_weights: str | None = None
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))

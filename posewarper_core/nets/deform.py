@@ -16,7 +16,10 @@ product with the kernel. A custom autograd Function calls grid_sample's backward
 """
 from __future__ import annotations
 
+import ctypes
 import math
+import os
+import sys
 from typing import Sequence
 
 import torch
@@ -87,22 +90,27 @@ def _check(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, groups: 
     return off_groups
 
 
-def _grid_grad_to_offset_grad(grad_grid, offset, k, scales):
-    """grid gradient (N*G, K*Ho, Wo, 2) of (x, y) -> offset gradient in the offset's
-    (N, G*K*2, Ho, Wo) layout of (dy, dx), back in pixel units."""
-    n, ch, out_h, out_w = offset.shape
+def _grid_grad_to_offset_grad(grad_grid, out, k, scales) -> None:
+    """grid gradient (n*G, K*Ho, Wo, 2) of (x, y) -> `out` (n, G*K*2, Ho, Wo) in the offset's
+    layout of (dy, dx), back in pixel units."""
+    n, ch, out_h, out_w = out.shape
     groups = ch // (2 * k)
     gg = grad_grid.view(n, groups, k, out_h, out_w, 2)
-    grad = torch.empty_like(offset).view(n, groups, k, 2, out_h, out_w)
-    torch.mul(gg[..., 1], scales[0], out=grad[:, :, :, 0])
-    torch.mul(gg[..., 0], scales[1], out=grad[:, :, :, 1])
-    return grad.view_as(offset)
+    dst = out.view(n, groups, k, 2, out_h, out_w)
+    torch.mul(gg[..., 1], scales[0], out=dst[:, :, :, 0])
+    torch.mul(gg[..., 0], scales[1], out=dst[:, :, :, 1])
+
+
+# Images per chunk: about this many offset values (one 96x72 image) at a time, so the
+# temporaries (grid, samples, their gradients) stay a few MB each whatever the batch.
+_CHUNK_VALUES = 1 << 21
 
 
 class _DeformConvGridFunction(torch.autograd.Function):
-    """One chunk of the batch: grid_sample gathers every tap of every offset group, a matrix
-    product applies the kernel. The backward calls grid_sample's backward directly with the
-    saved grid and samples, and converts the grid gradient back to the offset layout."""
+    """grid_sample gathers every tap of every offset group, a matrix product applies the
+    kernel; chunk by chunk of the batch. The backward calls grid_sample's backward directly
+    (only for what needs a gradient) with the saved grids, and writes the offset gradient of
+    each chunk straight into the full-size result."""
 
     @staticmethod
     def forward(ctx, x, offset, weight, stride, padding, dilation, groups):
@@ -112,53 +120,58 @@ class _DeformConvGridFunction(torch.autograd.Function):
         out_h, out_w = offset.shape[2:]
         off_groups = offset.shape[1] // (2 * k)
         shifts, scales, align = _coordinate_maps(offset, h, w, kh, kw, stride, padding, dilation)
-        grid = _grid(offset, shifts, scales, k)
-        x_g = x.reshape(n * off_groups, c // off_groups, h, w)
-        samples = F.grid_sample(x_g, grid, mode="bilinear", padding_mode="zeros",
-                                align_corners=align)  # memory order (N, C, K, Ho, Wo)
-        samples = samples.view(n, groups, (c // groups) * k, out_h * out_w)
         w_g = weight.reshape(groups, out_ch // groups, (c // groups) * k)
-        out = torch.matmul(w_g, samples).view(n, out_ch, out_h, out_w)
-        ctx.save_for_backward(x, offset, weight, samples, grid)
-        ctx.conv = (stride, padding, dilation, groups, align, scales)
+        step = max(1, _CHUNK_VALUES // max(offset[0].numel(), 1))
+        out = x.new_empty(n, out_ch, out_h, out_w)
+        grids, samples = [], []
+        for i in range(0, n, step):
+            xc, oc = x[i:i + step], offset[i:i + step]
+            m = xc.shape[0]
+            grid = _grid(oc, shifts, scales, k)
+            s = F.grid_sample(xc.reshape(m * off_groups, c // off_groups, h, w), grid,
+                              mode="bilinear", padding_mode="zeros", align_corners=align)
+            s = s.view(m, groups, (c // groups) * k, out_h * out_w)  # memory order (m, C, K, L)
+            torch.matmul(w_g, s, out=out[i:i + step].view(m, groups, out_ch // groups, -1))
+            grids.append(grid)
+            samples.append(s)
+        ctx.save_for_backward(x, offset, weight, *grids, *samples)
+        ctx.conv = (groups, align, scales, step, len(grids))
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        x, offset, weight, samples, grid = ctx.saved_tensors
-        stride, padding, dilation, groups, align, scales = ctx.conv
+        groups, align, scales, step, chunks = ctx.conv
+        x, offset, weight, *rest = ctx.saved_tensors
+        grids, samples = rest[:chunks], rest[chunks:]
         n, c, h, w = x.shape
         out_ch, _, kh, kw = weight.shape
         k = kh * kw
         out_h, out_w = offset.shape[2:]
         off_groups = offset.shape[1] // (2 * k)
-        g = grad_out.reshape(n, groups, out_ch // groups, out_h * out_w)
+        need_x, need_off, need_w = ctx.needs_input_grad[:3]
         w_g = weight.reshape(groups, out_ch // groups, (c // groups) * k)
-        grad_w = None
-        if ctx.needs_input_grad[2]:
-            grad_w = torch.matmul(g, samples.transpose(2, 3)).sum(0).view_as(weight)
-        grad_x = grad_off = None
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            grad_samples = torch.matmul(w_g.transpose(1, 2), g)  # (N, groups, C/groups*K, L)
-            grad_x, grad_grid = torch.ops.aten.grid_sampler_2d_backward(
-                grad_samples.view(n * off_groups, c // off_groups, k * out_h, out_w),
-                x.reshape(n * off_groups, c // off_groups, h, w), grid, 0, 0, align,
-                [ctx.needs_input_grad[0], ctx.needs_input_grad[1]])
-            if ctx.needs_input_grad[0]:
-                grad_x = grad_x.view_as(x)
-            else:
-                grad_x = None
-            if ctx.needs_input_grad[1]:
-                # (x, y) interleaved -> (dy, dx) planes, back to pixel units
-                grad_off = _grid_grad_to_offset_grad(grad_grid, offset, k, scales)
+        grad_x = torch.empty_like(x) if need_x else None
+        grad_off = torch.empty_like(offset) if need_off else None
+        grad_w = torch.zeros_like(w_g) if need_w else None
+        for j, i in enumerate(range(0, n, step)):
+            g = grad_out[i:i + step].reshape(-1, groups, out_ch // groups, out_h * out_w)
+            m = g.shape[0]
+            if need_w:
+                grad_w += torch.matmul(g, samples[j].transpose(2, 3)).sum(0)
+            if need_x or need_off:
+                grad_s = torch.matmul(w_g.transpose(1, 2), g)  # (m, groups, C/groups*K, L)
+                gx, gg = torch.ops.aten.grid_sampler_2d_backward(
+                    grad_s.view(m * off_groups, c // off_groups, k * out_h, out_w),
+                    x[i:i + step].reshape(m * off_groups, c // off_groups, h, w), grids[j],
+                    0, 0, align, [need_x, need_off])
+                if need_x:
+                    grad_x[i:i + step] = gx.view(m, c, h, w)
+                if need_off:
+                    _grid_grad_to_offset_grad(gg, grad_off[i:i + step], k, scales)
+        if need_w:
+            grad_w = grad_w.view_as(weight)
         return grad_x, grad_off, grad_w, None, None, None, None
-
-
-# Work per chunk of the batch is kept to about this many offset values (one 96x72 image):
-# the temporaries (grid, samples, their gradients) stay a few MB each, bounded whatever the
-# batch, and whole-batch calls were measured no faster per image.
-_CHUNK_VALUES = 1 << 21
 
 
 def deform_conv2d_grid(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
@@ -169,18 +182,36 @@ def deform_conv2d_grid(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tens
     one matrix product per chunk of the batch."""
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
     _check(x, offset, weight, groups)
-    n = x.shape[0]
-    x, offset = x.contiguous(), offset.contiguous()
-    step = max(1, _CHUNK_VALUES // max(offset[0].numel(), 1))
-    if n <= step:
-        out = _DeformConvGridFunction.apply(x, offset, weight, stride, padding, dilation, groups)
-    else:  # split, not slice: slicing's backward would zero-fill a full-size gradient per chunk
-        out = torch.cat([_DeformConvGridFunction.apply(xc, oc, weight, stride, padding, dilation,
-                                                       groups)
-                         for xc, oc in zip(x.split(step), offset.split(step))], dim=0)
+    _keep_freed_memory()
+    out = _DeformConvGridFunction.apply(x.contiguous(), offset.contiguous(), weight, stride,
+                                        padding, dilation, groups)
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out
+
+
+_MALLOC_TUNED = False
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc to keep freed blocks up to 32 MB in the heap instead of returning them to the
+    system. Each step of the grid path allocates several multi-MB temporaries; fresh pages
+    cost a page fault each, measured at a third of the CPU time of a 96x72 warp here
+    (about 9,000 faults per forward+backward). Once per process, Linux/glibc only; set
+    POSEWARPER_NO_MALLOPT=1 to leave the allocator alone."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    if os.environ.get("POSEWARPER_NO_MALLOPT") or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest allowed value
+        libc.mallopt(m_trim_threshold, 512 << 20)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def use_grid_path(impl: str, device: torch.device) -> bool:
