@@ -174,7 +174,7 @@ def format_table(r: dict) -> str:
                  f"median {s['median_ms']:.1f} ms{in_frames(s['median_ms'])}, p95 {s['p95_ms']:.1f} ms, "
                  f"max {s['max_ms']:.1f} ms ({s['seeks']} seeks{extra})"))
     rows.append(("random seek CPU time", f"median {s['cpu_median_ms']:.1f} ms, p95 {s['cpu_p95_ms']:.1f} ms "
-                                         "(all threads; about what it takes on an idle machine)"))
+                                         "(all threads: about the time on one idle core)"))
     if "step_back_after_jump" in r:
         s = r["step_back_after_jump"]
         rows.append(("step back after a jump", f"median {s['median_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms"))
