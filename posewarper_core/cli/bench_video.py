@@ -112,8 +112,8 @@ def bench(path: Path, *, seeks: int = 200, frames: int | None = None,
             c = time.process_time()
             times.append(_timed(source, rng.randrange(source.num_frames)))
             cpu.append(time.process_time() - c)
-        # CPU time (all threads) hardly depends on what else runs on the machine: on an idle
-        # machine a seek takes at most about this long.
+        # CPU time (all threads) depends little on what else runs on the machine: it is about
+        # the latency on one idle core (less where frame threads run in parallel).
         out["random_seek"] = {"seeks": seeks, **_ms(times), "cpu_median_ms": float(np.median(cpu) * 1000),
                               "cpu_p95_ms": float(np.percentile(cpu, 95) * 1000)}
         if isinstance(source, PyAVSource):
