@@ -302,6 +302,16 @@ def test_truncated_videos(videos, tmp_path):
         open_video(cut_fast)
 
 
+def test_unsupported_codec(tmp_path):
+    # An AVI whose codec tag FFmpeg does not know (as with a proprietary camera codec).
+    data = counter_video(tmp_path / "ok.avi", 10, codec="mpeg4", bframes=0).read_bytes()
+    assert b"FMP4" in data
+    odd = tmp_path / "camera.avi"
+    odd.write_bytes(data.replace(b"FMP4", b"QQZZ"))
+    with pytest.raises(VideoError, match="camera.avi: unsupported video codec"):
+        open_video(odd)
+
+
 def test_unreadable_image_names_file_and_frame(tmp_path):
     folder = image_folder(tmp_path / "seq", 6)
     (folder / "3.png").write_bytes(b"\x89PNG broken")
