@@ -186,12 +186,12 @@ def test_training_lowers_loss_and_autofill_error(tmp_path):
     pairs = VideoPairs([(truth, frames)], tuple(cfg.input_size), cfg.sigma, delta_range=(1, 1),
                        aug=Augment.none())
     loss_before = pair_loss(model, pairs)
-    train(model, cfg, pairs, TrainConfig(steps=80, batch_size=8, lr=3e-3, warmup_steps=5,
+    train(model, cfg, pairs, TrainConfig(steps=40, batch_size=8, lr=3e-3, warmup_steps=5,
                                          freeze_backbone=False, threads=1))
     loss_after = pair_loss(model, pairs)
     assert loss_after < 0.5 * loss_before, f"loss {loss_before:.5f} -> {loss_after:.5f}"
     after = fill_error(model, cfg, truth, frames, tmp_path, "after")
-    assert after < 0.8 * before, f"auto-fill median error {before:.2f} px -> {after:.2f} px"
+    assert after < 0.7 * before, f"auto-fill median error {before:.2f} px -> {after:.2f} px"
 
 
 @pytest.mark.slow

@@ -43,8 +43,8 @@ class Recipe:
     frames_per_video: int = 60
 
 
-TINY_MODEL = {"name": "tiny", "backbone": "mobilenet_v2", "input_size": (64, 96), "head_channels": 16,
-              "head_blocks": 1, "dilations": (1, 2, 4), "decoder_channels": 32, "sigma": 2.0}
+TINY_MODEL = {"name": "tiny", "backbone": "tiny", "input_size": (64, 96), "head_channels": 16,
+              "head_blocks": 2, "dilations": (1, 2, 4), "sigma": 2.0}
 DEFAULT_MODEL = {"name": "default", "backbone": "mobilenet_v2", "input_size": (96, 128), "head_channels": 32,
                  "head_blocks": 2, "dilations": (1, 2, 4, 8), "decoder_channels": 64, "sigma": 2.0}
 
@@ -65,7 +65,7 @@ RECIPES: dict[str, Recipe] = {
         "default", "the shipped model: MobileNetV2 (ImageNet) + warping head, trained on synthetic figures "
         "moving with real (Bonn) motion and on random warps of the demo videos' frames",
         model=DEFAULT_MODEL, pretrained=True,
-        train=TrainConfig(steps=3000, batch_size=8, lr=1e-3, freeze_backbone=False, backbone_lr_scale=0.1,
+        train=TrainConfig(steps=1200, batch_size=8, lr=1e-3, freeze_backbone=False, backbone_lr_scale=0.1,
                           checkpoint_every=250),
         mix={"figures": 4000, "warps": 4000}, delta_range=(1, 2),
     ),
