@@ -2,9 +2,11 @@
 
 Measures PoseWarper's deformable warp (five 3x3 deformable convolutions, 17 offset groups,
 dilations 3, 6, 12, 18, 24, averaged) forward and forward+backward, and the forward time of a
-full warping head (trunk + offset convolutions + warp). The machine is shared and noisy, so the
-two implementations are timed alternately and the best of several runs is kept; the ratios are
-taken within the same run.
+full warping head (trunk + offset convolutions + warp). Machines are often shared and noisy:
+the best of several runs is kept, with one thread as the process's CPU time (what the work
+costs, far less disturbed by other jobs than wall time), with more threads as wall time; the
+ratios are taken within the same run. Offsets and kernels get gradients (as in training,
+where the warped heatmaps come from a frozen backbone).
 """
 from __future__ import annotations
 

@@ -55,6 +55,11 @@ def _coordinate_maps(offset: torch.Tensor, in_h: int, in_w: int, kh: int, kw: in
     undefined and align_corners=False ((2p + 1)/size - 1) is used instead.
     """
     out_h, out_w = offset.shape[2:]
+    key = (out_h, out_w, in_h, in_w, kh, kw, stride, padding, dilation, offset.device,
+           offset.dtype)
+    hit = _MAPS_CACHE.get(key)
+    if hit is not None:
+        return hit
     base_y, base_x = _base_positions(out_h, out_w, kh, kw, stride, padding, dilation,
                                      offset.device, offset.dtype)
     align = in_h > 1 and in_w > 1
@@ -62,7 +67,16 @@ def _coordinate_maps(offset: torch.Tensor, in_h: int, in_w: int, kh: int, kw: in
         ay, ax, by, bx = 2.0 / (in_h - 1), 2.0 / (in_w - 1), -1.0, -1.0
     else:
         ay, ax, by, bx = 2.0 / in_h, 2.0 / in_w, 1.0 / in_h - 1.0, 1.0 / in_w - 1.0
-    return (base_y * ay + by, base_x * ax + bx), (ay, ax), align
+    maps = ((base_y * ay + by).contiguous(), (base_x * ax + bx).contiguous()), (ay, ax), align
+    if len(_MAPS_CACHE) >= 32:  # a handful of shapes in practice; never grow without bound
+        _MAPS_CACHE.clear()
+    _MAPS_CACHE[key] = maps
+    return maps
+
+
+# (shapes, conv parameters, device, dtype) -> _coordinate_maps result; these maps depend on
+# nothing else and the head asks for the same five again and again
+_MAPS_CACHE: dict = {}
 
 
 def _grid(offset: torch.Tensor, shifts, scales, k: int) -> torch.Tensor:
