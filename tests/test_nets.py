@@ -244,3 +244,12 @@ def test_backbone_parts_are_shared_not_copied(official):
     assert official.backbone.conv1 is official.conv1
     assert official.head.offsets1 is official.offsets1
     assert isinstance(official.final_layer, nn.Conv2d) and official.final_layer.bias is not None
+
+
+def test_deepcopy_keeps_the_parts_shared():
+    import copy
+
+    model = nets.build_model(nets.LIGHT_CONFIGS["tiny"])
+    twin = copy.deepcopy(model)
+    assert twin.backbone.final_layer is twin.final_layer and twin.head.offsets1 is twin.offsets1
+    assert twin.final_layer is not model.final_layer
