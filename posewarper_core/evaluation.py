@@ -200,8 +200,9 @@ def run_bench(
     for name in methods:
         if name not in autofill.available_methods():
             raise PoseWarperError(f"unknown method {name!r}; choose from {', '.join(autofill.available_methods())}")
-    if "posewarper" in methods and model_path is None:
-        raise PoseWarperError("the posewarper method needs a model file (--model)")
+    learned = [m for m in methods if m in LEARNED_METHODS]
+    if learned and model_path is None:
+        raise PoseWarperError(f"the {learned[0]} method needs a model file (--model)")
     if model_path is not None and not Path(model_path).is_file():
         raise PoseWarperError(f"{model_path}: no such model file")
     skeleton, gt, open_source = load_ground_truth(gt_path)
