@@ -82,15 +82,19 @@ def _round_trip_errors(sigma, n=400, seed=1):
                      for p in xy])[:, None]
     arg, _ = heatmaps.decode_argmax(maps)
     sub, _ = heatmaps.decode_subpixel(maps)
-    return (np.linalg.norm(arg[:, 0] - xy, axis=1), np.linalg.norm(sub[:, 0] - xy, axis=1))
+    exact, _ = heatmaps.decode_subpixel(maps, blur=0)
+    return tuple(np.linalg.norm(d[:, 0] - xy, axis=1) for d in (arg, sub, exact))
 
 
 @pytest.mark.parametrize("sigma", [2.0, 3.0])
 def test_subpixel_decoder_is_far_better_than_argmax(sigma):
-    # measured: argmax mean ~0.24 px, subpixel mean < 1e-3 px (exact Gaussians)
-    err_arg, err_sub = _round_trip_errors(sigma)
+    # measured on 1000 random positions: argmax mean 0.19 px (max 0.35); Taylor without blur
+    # mean 1e-6 px (exact for Gaussians); with the default blur mean 0.004 px (the blur of a
+    # window-truncated Gaussian near the border shifts a little)
+    err_arg, err_sub, err_exact = _round_trip_errors(sigma)
     assert 0.1 < err_arg.mean() < 0.4
-    assert err_sub.mean() < 0.01 and err_sub.max() < 0.05
+    assert err_exact.max() < 1e-3
+    assert err_sub.mean() < 0.01 and np.percentile(err_sub, 95) < 0.05
     assert err_sub.mean() < err_arg.mean() / 20
 
 
@@ -105,7 +109,10 @@ def test_subpixel_decoder_survives_noise_and_batches():
     assert sub.shape == (2, 17, 2) and maxval.shape == (2, 17)
     err_sub = np.linalg.norm(sub[0] - xy, axis=1)
     err_arg = np.linalg.norm(arg[0] - xy, axis=1)
-    assert err_sub.mean() < err_arg.mean() and err_sub.max() < 0.6
+    # measured: argmax ~0.3 px, subpixel (blur 2) ~0.03 px, without blur ~0.23 px
+    assert err_sub.mean() < err_arg.mean() / 3 and err_sub.max() < 0.3
+    unblurred, _ = heatmaps.decode_subpixel(batch, blur=0)
+    assert err_sub.mean() < np.linalg.norm(unblurred[0] - xy, axis=1).mean()
 
 
 def test_decoders_return_origin_for_empty_maps():
