@@ -34,7 +34,8 @@ def adapt(model: nn.Module, config, video: Video, frames, *, steps: int = 100, b
     `config` is the model's ModelConfig (input size, heatmap sigma); `frames` reads the video's
     frames (`frame(i) -> RGB array`). Keyframe pairs up to `max_delta` frames apart (default:
     twice the video's keyframe stride) and warped keyframes (`warp_share` of the items) are
-    trained for `steps` steps. `progress(done, total)` after each step; `cancel()` true raises
+    trained for `steps` steps with every BatchNorm's statistics kept (one video is too little data
+    to re-estimate them). `progress(done, total)` after each step; `cancel()` true raises
     Cancelled. PoseWarperError if the video has no labelled keyframe.
 
     Called as `adapt(model_path, video, frames, device=...)` (a model file first, as the bench's
@@ -61,7 +62,8 @@ def adapt(model: nn.Module, config, video: Video, frames, *, steps: int = 100, b
                            flip_perm=flip_perm, seed=seed + 1))
     adapted = copy.deepcopy(model)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(20, steps // 5 + 1),
-                      decay_at=(0.8,), freeze_backbone=freeze_backbone, checkpoint_every=10 ** 9,
+                      decay_at=(0.8,), freeze_backbone=freeze_backbone, freeze_batchnorm=True,
+                      checkpoint_every=10 ** 9,
                       seed=seed, threads=0)
     import torch
 

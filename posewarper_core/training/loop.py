@@ -41,6 +41,7 @@ class TrainConfig:
     decay_at: tuple[float, ...] = (0.7, 0.9)  # fractions of `steps` where lr drops ×0.1
     freeze_backbone: bool = True  # the paper's second stage: only the warping head learns
     backbone_lr_scale: float = 1.0  # lr multiplier of the backbone when it is fine-tuned
+    freeze_batchnorm: bool = False  # keep every BatchNorm's statistics (fine-tuning on little data)
     grad_clip: float = 5.0
     loss_scale: float = 1000.0  # heatmap MSE is tiny (peaks of 1 on mostly-zero maps)
     checkpoint_every: int = 200
@@ -189,6 +190,10 @@ def train(model: nn.Module, model_config, dataset: Dataset, config: TrainConfig,
     model.train()
     if config.freeze_backbone:
         freeze_backbone(model)
+    if config.freeze_batchnorm:
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ModelError("the model has no trainable parameter")
