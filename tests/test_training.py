@@ -318,3 +318,31 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     ckpt = load_checkpoint(out / "checkpoint.pt")
     assert ckpt["step"] == 2 and ckpt["world_size"] == 2
     assert res.stdout.count("trained 2 steps") == 1  # only rank 0 reports
+
+
+def test_train_command_on_posetrack18_file_resumes_from_a_model(tmp_path):
+    """`posewarper train --recipe posetrack --data FILE --init MODEL`: pairs from a PoseTrack18
+    file's labelled frames, starting from a model file whose configuration it keeps."""
+    from posewarper_core.annotation import FrameRef
+    from posewarper_core.cli import main
+    from posewarper_core.formats import write_posetrack18
+
+    truth, frames = make_clip(num_frames=6)
+    (tmp_path / "frames").mkdir()
+    truth.frames = []
+    for i, f in enumerate(frames.frames):
+        name = f"frames/{i:06d}.png"
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        truth.frames.append(FrameRef(name, image_id=10000 + i, frame_id=10000 + i))
+    truth.source = str(tmp_path)
+    labels = tmp_path / "labels.json"
+    write_posetrack18(labels, POSETRACK17, truth)
+    cfg = tiny_config()
+    nets.save_model(tmp_path / "init.pt", nets.build_model(cfg), cfg, {"test": "init"})
+    out = tmp_path / "run"
+    code = main(["train", "--recipe", "posetrack", "--data", str(labels), "--init", str(tmp_path / "init.pt"),
+                 "--steps", "2", "--batch-size", "2", "--out", str(out), "--threads", "1"])
+    assert code == 0
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert ckpt["provenance"]["data"]["posetrack"] == [str(labels.resolve())]
+    assert nets.load_model(out / "model.pt")[1] == cfg
