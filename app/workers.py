@@ -4,6 +4,11 @@ FrameLoader follows SLEAP's LoadImageWorker: the UI posts the frame it wants and
 latest request is served, so scrubbing never queues a backlog. After serving, it decodes a
 few frames ahead (in the direction the user is moving) into a small QImage cache; the UI reads
 that cache synchronously, so stepping through cached frames costs no thread round trip.
+
+When nothing is asked for, it decodes the keyframe slots (every `stride`-th frame, where
+annotators jump to) nearest the current frame into a second cache, in one forward pass (a
+random seek costs a whole GOP; a forward pass costs one frame), so a jump to a keyframe shows
+the exact frame at once.
 """
 from __future__ import annotations
 
@@ -59,6 +64,16 @@ class FrameCache:
             self._items.clear()
             self._bytes = 0
 
+    def keys(self) -> list[int]:
+        with self._lock:
+            return list(self._items)
+
+    def discard(self, i: int) -> None:
+        with self._lock:
+            img = self._items.pop(i, None)
+            if img is not None:
+                self._bytes -= img.sizeInBytes()
+
 
 class _LoaderWorker(QObject):
     frameReady = Signal(int, QImage)
@@ -74,7 +89,7 @@ class _LoaderWorker(QObject):
         i = ld._take_request()
         if i is None:
             return
-        img = ld.cache.get(i)
+        img = ld.cached(i)
         if img is None:
             try:
                 img = to_qimage(ld.source.frame(i))
@@ -84,18 +99,40 @@ class _LoaderWorker(QObject):
             ld.cache.put(i, img)
         self.frameReady.emit(i, img)
         self._read_ahead(i)
+        self._fill_slots(i)
 
     def _read_ahead(self, i: int) -> None:
         ld = self.loader
         for f in ld.ahead_of(i):
             if ld._has_request():  # the user moved on: serve that first
                 return
-            if f in ld.cache:
+            if f in ld.cache or f in ld.slots:
                 continue
             try:
                 ld.cache.put(f, to_qimage(ld.source.frame(f)))
             except (PoseWarperError, OSError, ValueError):
                 return
+
+    def _fill_slots(self, i: int) -> None:
+        """Idle work: decode the keyframe slots nearest frame i that are not cached yet."""
+        ld = self.loader
+        wanted = ld.slots_wanted(i)
+        keep = set(wanted)
+        for f in ld.slots.keys():  # slots now far from the user make room for near ones
+            if f not in keep:
+                ld.slots.discard(f)
+        # Ascending order: the decoder runs forward through the video instead of seeking.
+        for f in sorted(wanted):
+            if ld._has_request():
+                return
+            if f in ld.slots:
+                continue
+            img = ld.cache.get(f)
+            try:
+                ld.slots.put(f, img if img is not None else to_qimage(ld.source.frame(f)))
+            except (PoseWarperError, OSError, ValueError):
+                return
+        ld.slotsFilled.emit()
 
 
 class FrameLoader(QObject):
@@ -103,17 +140,23 @@ class FrameLoader(QObject):
 
     frameReady = Signal(int, QImage)
     failed = Signal(int, str)
+    slotsFilled = Signal()  # the keyframe slots near the current frame are all decoded
     _wake = Signal()
 
-    def __init__(self, source, ahead: int = 12, parent=None):
+    def __init__(self, source, ahead: int = 12, parent=None, *, cache_bytes: int = 96 * 2**20,
+                 slot_bytes: int = 256 * 2**20):
+        """`cache_bytes` bounds the recent/read-ahead QImages, `slot_bytes` the keyframe slots
+        decoded at idle time (0 turns that off)."""
         super().__init__(parent)
         self.source = source
         self.ahead = ahead
         self.stride = 10
         self.direction = 1
-        self.cache = FrameCache()
+        self.cache = FrameCache(cache_bytes)
+        self.slots = FrameCache(slot_bytes)
         self._lock = threading.Lock()
         self._wanted: int | None = None
+        self._stopping = False
         self._last = 0
         self._thread = QThread()
         self._thread.setObjectName("frame-loader")
@@ -131,7 +174,25 @@ class FrameLoader(QObject):
         with self._lock:
             self._wanted = i
         self._wake.emit()
-        return self.cache.get(i)
+        return self.cached(i)
+
+    def cached(self, i: int) -> QImage | None:
+        """Frame i if it is decoded already (recent frames or keyframe slots), else None."""
+        img = self.slots.get(i)
+        return img if img is not None else self.cache.get(i)
+
+    def slots_wanted(self, i: int) -> list[int]:
+        """The keyframe slots (multiples of the stride) nearest frame i that fit the slot budget."""
+        k = self.stride
+        n = len(self.source)
+        if k <= 1 or self.slots.max_bytes <= 0 or n == 0:
+            return []
+        frame_bytes = max(1, int(self.source.width) * int(self.source.height) * 3)
+        room = self.slots.max_bytes // frame_bytes
+        slots = range(0, n, k)
+        if room >= len(slots):
+            return list(slots)
+        return sorted(slots, key=lambda f: (abs(f - i), f))[:room]
 
     def ahead_of(self, i: int) -> list[int]:
         """Frames worth decoding next: the next few in the direction of travel, then the
@@ -148,12 +209,14 @@ class FrameLoader(QObject):
             return i
 
     def _has_request(self) -> bool:
+        """True when background work should give way: a frame is wanted or the loader stops."""
         with self._lock:
-            return self._wanted is not None
+            return self._wanted is not None or self._stopping
 
     def stop(self) -> None:
         with self._lock:
             self._wanted = None
+            self._stopping = True
         self._thread.quit()
         self._thread.wait(5000)
 

@@ -98,3 +98,30 @@ def test_shortcut_conflicts_are_refused(qtbot):
     assert dialog.keys["next_frame"] == "D"
     shortcuts.save(dialog.keys)
     assert shortcuts.load()["next_frame"] == "D"
+
+
+def _rgb(image) -> np.ndarray:
+    h, w, bpl = image.height(), image.width(), image.bytesPerLine()
+    return np.frombuffer(image.constBits(), np.uint8, bpl * h).reshape(h, bpl)[:, : w * 3].reshape(h, w, 3)
+
+
+def test_loader_decodes_keyframe_slots_when_idle(qtbot):
+    """A jump to a keyframe slot near the current frame finds the exact frame already decoded."""
+    from app.demo import DEMO_DIR
+    from app.workers import FrameLoader
+    from posewarper_core.video import open_video
+
+    with open_video(DEMO_DIR / "sports2d_demo.mp4") as source, open_video(DEMO_DIR / "sports2d_demo.mp4") as check:
+        frame_bytes = source.width * source.height * 3
+        loader = FrameLoader(source, ahead=2, slot_bytes=4 * frame_bytes + 1)
+        try:
+            assert sorted(loader.slots_wanted(95)) == [80, 90, 100, 110]
+            with qtbot.waitSignal(loader.slotsFilled, timeout=60000):
+                loader.request(95)
+            assert sorted(loader.slots.keys()) == [80, 90, 100, 110]
+            assert np.array_equal(_rgb(loader.cached(110)), check.frame(110))
+            with qtbot.waitSignal(loader.slotsFilled, timeout=60000):
+                loader.request(0)  # far away: the slots follow the user, within the budget
+            assert sorted(loader.slots.keys()) == [0, 10, 20, 30]
+        finally:
+            loader.stop()
