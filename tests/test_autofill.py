@@ -392,3 +392,34 @@ def test_flow_extrapolates_beyond_the_keyframes_within_the_limit():
         assert np.linalg.norm(p.xy[:3] - (local + offsets[f]), axis=1).max() < 1.2, f
     # one keyframe only: lower confidence than a frame as far from keyframes on both sides
     assert changes[6].confidence[0] < changes[4].confidence[0]
+
+
+def test_flow_seeded_posewarper_with_an_identity_network_gives_the_flow_result(tmp_path):
+    """Flow-seeded: DIS moves the joints and the network adds a residual. A network fresh from
+    initialisation adds none, so the seeded method follows the moving square as flow does."""
+    from posewarper_core import nets
+    from posewarper_core.autofill.posewarper_method import PoseWarperMethod
+
+    model = nets.build_model(nets.named_config("tiny"))
+    path = nets.save_model(tmp_path / "seeded.pt", model, nets.named_config("tiny"),
+                           provenance={"data": {"seed": "flow"}})
+    method = PoseWarperMethod(path, device="cpu")
+    assert method.seed == "flow"  # the model file says it was trained on flow-seeded pairs
+    assert PoseWarperMethod(path, device="cpu", seed=None).seed is None
+    images, offsets = moving_square_clip()
+    local = np.array([[10.0, 10.0], [30.0, 12.0], [20.0, 20.0], [12.0, 28.0], [28.0, 28.0]])
+    video = Video(source="mem", num_frames=len(images), width=160, height=120)
+    vis = np.zeros(J, np.uint8)
+    vis[:5] = 2
+    xy = np.zeros((J, 2))
+    for f in (0, len(images) - 1):
+        xy[:5] = local + offsets[f]
+        video.set_pose(f, 1, keyframe(xy, vis, bbox=(0, 0, 160, 120)))
+    changes = fill(video, ArrayFrames(images), method)
+    assert [c.frame for c in changes] == list(range(1, len(images) - 1))
+    for c in changes:
+        err = np.linalg.norm(c.pose.xy[:5] - (local + offsets[c.frame]), axis=1)
+        assert err.max() < 1.2, (c.frame, err)
+        assert c.pose.method == "posewarper"
+    with pytest.raises(PoseWarperError, match="seed"):
+        PoseWarperMethod(path, device="cpu", seed="sparkles")

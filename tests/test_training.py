@@ -346,3 +346,54 @@ def test_train_command_on_posetrack18_file_resumes_from_a_model(tmp_path):
     ckpt = load_checkpoint(out / "checkpoint.pt")
     assert ckpt["provenance"]["data"]["posetrack"] == [str(labels.resolve())]
     assert nets.load_model(out / "model.pt")[1] == cfg
+
+
+def test_flow_seeded_pairs_start_from_the_flow_and_align_frame_a():
+    """A pair where B is A shifted by (3, 2) crop pixels: the seeded input heatmaps sit on B's
+    joints (where DIS moved A's), and crop A pulled by the flow looks like crop B."""
+    from posewarper_core import heatmaps
+    from posewarper_core.training.flow_seeded import FlowSeededPairs, to_uint8
+    from posewarper_core.training.recipes import build_dataset, get_recipe
+    from posewarper_core.training.samples import pack
+
+    size, shift = (64, 96), np.array([3.0, 2.0])
+    rng = np.random.default_rng(0)
+    big = cv2.GaussianBlur(rng.integers(0, 255, (140, 110, 3)).astype(np.uint8), (0, 0), 2.0)
+    crop_a = np.ascontiguousarray(big[20:116, 20:84])
+    crop_b = np.ascontiguousarray(big[18:114, 17:81])  # content moves by +3 in x, +2 in y
+    xy_a = rng.uniform([16, 24], [48, 72], (17, 2))
+    vis = np.ones(17, bool)
+    item = pack(crop_a, crop_b, xy_a, vis, xy_a + shift, vis, size, 2.0)
+
+    class One(torch.utils.data.Dataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return item
+
+    seeded = FlowSeededPairs(One(), size, 2.0)[0]
+    xy_hm, _ = heatmaps.decode_subpixel(seeded["heatmaps_a"].numpy())
+    np.testing.assert_allclose(xy_hm * 4, xy_a + shift, atol=0.5)
+    target, _ = heatmaps.decode_subpixel(seeded["heatmaps_b"].numpy())
+    np.testing.assert_allclose(target * 4, xy_a + shift, atol=0.3)  # sub-pixel target
+    inner = (slice(8, -8), slice(8, -8))
+    pulled = to_uint8(seeded["image_a"]).astype(float)[inner]
+    unaligned = np.abs(crop_a.astype(float)[inner] - crop_b.astype(float)[inner]).mean()
+    assert np.abs(pulled - crop_b.astype(float)[inner]).mean() < 0.3 * unaligned
+    assert get_recipe("flowseed").flow_seeded and not get_recipe("default").flow_seeded
+
+
+def test_adapting_a_flow_seeded_model_keeps_it_flow_seeded(tmp_path):
+    """A flow-seeded model adapts on flow-seeded pairs and the adapted file still says so, so
+    auto-fill keeps feeding it DIS flow."""
+    from posewarper_core.autofill.posewarper_method import PoseWarperMethod
+    from posewarper_core.training.adapt import adapt_file, flow_seed
+
+    truth, frames = make_clip(num_frames=8)
+    cfg = tiny_config()
+    path = nets.save_model(tmp_path / "seeded.pt", nets.build_model(cfg), cfg, provenance={"data": {"seed": "flow"}})
+    adapted = adapt_file(path, keyframes_only(truth), frames, out_path=tmp_path / "adapted.pt", steps=3, device="cpu")
+    model, _ = nets.load_model(adapted)
+    assert flow_seed(model) == "flow"
+    assert PoseWarperMethod(adapted, device="cpu").seed == "flow"

@@ -6,6 +6,12 @@ at the model's aspect; the current joints are rendered as heatmaps in that crop 
 moves them into the neighbour. All tracks and both directions of a span go through the network
 together, in batches. The crop geometry is the training code's (training.samples), so what the
 network sees at use time is what it was trained on.
+
+Flow-seeded (`seed="flow"`, chosen automatically for models trained on flow-seeded pairs, see
+training/flow_seeded.py): each step first moves the joints by DIS flow, pulls frame t onto frame
+t+1 with the reverse flow, and lets the network move the heatmaps rendered at the flow's
+joints; its move (decoded output minus decoded input, so decoding bias cancels) is added to the
+flow's result, times `residual_gain` (0: the flow result exactly).
 """
 from __future__ import annotations
 
@@ -24,7 +30,8 @@ class PoseWarperMethod:
     half_life = 15.0
     needs_frames = True
 
-    def __init__(self, model_path=None, device=None, *, model=None, config=None, batch_size: int = 8):
+    def __init__(self, model_path=None, device=None, *, model=None, config=None, batch_size: int = 8,
+                 seed: str | None = "auto", residual_gain: float = 1.0):
         if model is None and model_path is None:
             raise ModelError("the posewarper method needs a model file")
         import torch
@@ -41,6 +48,14 @@ class PoseWarperMethod:
         self.input_size = tuple(int(v) for v in config.input_size)  # (W, H)
         self.sigma = float(getattr(config, "sigma", 2.0))
         self.batch_size = max(1, int(batch_size))
+        if seed == "auto":  # a model trained on flow-seeded pairs records it (training/flow_seeded.py)
+            from ..training.adapt import flow_seed
+
+            seed = flow_seed(model)
+        if seed not in (None, "flow"):
+            raise ModelError(f"unknown seed {seed!r}; choose flow or none")
+        self.seed = seed
+        self.residual_gain = float(residual_gain)
 
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
         joints = (before or after)[0].num_joints
@@ -54,6 +69,12 @@ class PoseWarperMethod:
             end = span.before if before else span.first
             chains.append(_Chain(after, [(t, t - 1) for t in range(span.after, end, -1)], span, before))
         images: dict[int, np.ndarray] = {}
+        self._field = None
+        if self.seed == "flow":
+            from .flow_seed import FlowField
+
+            self._field = FlowField(frames, [p for ps in (before, after) if ps for p in ps],
+                                    one_sided=not (before and after), check=check)
 
         def image(i: int) -> np.ndarray:
             if i not in images:
@@ -85,15 +106,22 @@ class PoseWarperMethod:
 
         hm_w, hm_h = self.input_size[0] // HEATMAP_STRIDE, self.input_size[1] // HEATMAP_STRIDE
         mats, crops_a, crops_b, hms, masks = [], [], [], [], []
+        field = self._field
+        seeds = []
         for chain, p in items:
             src, dst = chain.steps[step]
             m = crop_transform(chain.box(p), self.input_size, pad=CROP_PAD)
-            xy_hm = (chain.pts[p] @ m[:, :2].T + m[:, 2]) / HEATMAP_STRIDE
+            start = chain.pts[p] if field is None else field.move(src, dst, chain.pts[p])
+            seeds.append(start)
+            xy_hm = (start @ m[:, :2].T + m[:, 2]) / HEATMAP_STRIDE
             inside = chain.labelled[p] & (xy_hm >= 0).all(axis=1) & (xy_hm[:, 0] <= hm_w - 1) & (xy_hm[:, 1] <= hm_h - 1)
             # sub-pixel Gaussians: a chain must not round its joints to the heatmap grid every step
             hm = heatmaps.render(xy_hm, inside, size=(hm_h, hm_w), sigma=self.sigma, subpixel=True)
             mats.append(m)
-            crops_a.append(normalise(crop_image(image(src), m, self.input_size)))
+            if field is None:
+                crops_a.append(normalise(crop_image(image(src), m, self.input_size)))
+            else:  # frame src pulled onto frame dst by the flow: the network sees only what flow missed
+                crops_a.append(normalise(field.aligned_crop(image(src), src, dst, m, self.input_size)))
             crops_b.append(normalise(crop_image(image(dst), m, self.input_size)))
             hms.append(torch.from_numpy(hm))
             masks.append(inside)
@@ -103,10 +131,17 @@ class PoseWarperMethod:
                 torch.stack(hms).to(self.device),
             )
         xy_hm, peak = heatmaps.decode_subpixel(out.float().cpu().numpy())
-        for (chain, p), m, inside, xy, pk in zip(items, mats, masks, xy_hm, peak):
+        if field is not None:  # the network's move of the seeded heatmaps, decoded the same way
+            xy_in, _ = heatmaps.decode_subpixel(torch.stack(hms).numpy())
+        for n, ((chain, p), m, inside, xy, pk) in enumerate(zip(items, mats, masks, xy_hm, peak)):
             inv = np.linalg.inv(np.vstack([m, [0.0, 0.0, 1.0]]))[:2]
-            new = (np.asarray(xy, np.float64) * HEATMAP_STRIDE) @ inv[:, :2].T + inv[:, 2]
-            chain.pts[p] = np.where(inside[:, None], new, chain.pts[p])  # joints off the crop stay put
+            if field is None:
+                new = (np.asarray(xy, np.float64) * HEATMAP_STRIDE) @ inv[:, :2].T + inv[:, 2]
+            else:
+                residual = (np.asarray(xy, np.float64) - xy_in[n]) * HEATMAP_STRIDE @ inv[:, :2].T
+                new = seeds[n] + self.residual_gain * residual
+            # joints off the crop stay put (or follow the flow alone)
+            chain.pts[p] = np.where(inside[:, None], new, chain.pts[p] if field is None else seeds[n])
             chain.quality[p] = np.minimum(chain.quality[p], np.where(inside, np.clip(pk, 0.0, 1.0), 0.0))
 
 

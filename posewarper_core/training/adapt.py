@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from torch import nn
+from torch.utils.data import Dataset
 
 from ..annotation import Video
 from ..errors import PoseWarperError
@@ -60,6 +61,11 @@ def adapt(model: nn.Module, config, video: Video, frames, *, steps: int = 100, b
         warp_share = 1.0  # a single keyframe per track: only self-supervised pairs
     parts.append(WarpPairs(anchor, input_size, sigma, length=max(int(n * warp_share), 1), aug=aug,
                            flip_perm=flip_perm, seed=seed + 1))
+    data: Dataset = Mixture(parts)
+    if flow_seed(model) == "flow":  # a flow-seeded model learns the residual on flow-seeded pairs
+        from .flow_seeded import FlowSeededPairs
+
+        data = FlowSeededPairs(data, input_size, sigma)
     adapted = copy.deepcopy(model)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(20, steps // 5 + 1),
                       decay_at=(0.8,), freeze_backbone=freeze_backbone, freeze_batchnorm=True,
@@ -68,11 +74,16 @@ def adapt(model: nn.Module, config, video: Video, frames, *, steps: int = 100, b
     import torch
 
     dev = torch.device(device) if device is not None else next(model.parameters()).device
-    train(adapted, config, Mixture(parts), cfg, out_dir=None,
+    train(adapted, config, data, cfg, out_dir=None,
           progress=(lambda s, t, _loss: progress(s, t)) if progress else None,
           cancel=cancel, dist_info=Distributed(device=dev))
     adapted.eval()
     return adapted
+
+
+def flow_seed(model: nn.Module) -> str | None:
+    """"flow" when the model was trained on flow-seeded pairs (its provenance says so), else None."""
+    return (getattr(model, "provenance", None) or {}).get("data", {}).get("seed")
 
 
 def adapt_file(model_path: str | Path, video: Video, frames, *, out_path: str | Path | None = None,
@@ -96,5 +107,5 @@ def adapt_file(model_path: str | Path, video: Video, frames, *, out_path: str | 
         out_path = name
     nets.save_model(out_path, adapted, config,
                     provenance({"adapted_from": str(model_path), "video": video.name or str(video.source),
-                                "steps": steps}))
+                                "steps": steps, "seed": flow_seed(model)}))
     return Path(out_path)

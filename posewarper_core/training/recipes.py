@@ -41,6 +41,7 @@ class Recipe:
     warp_amplitude: float = 0.06
     pretrained: bool = False  # start the backbone from ImageNet weights shipped in a package
     frames_per_video: int = 60
+    flow_seeded: bool = False  # pairs as the flow-seeded warp sees them (training/flow_seeded.py)
 
 
 TINY_MODEL = {"name": "tiny", "backbone": "tiny", "input_size": (64, 96), "head_channels": 16,
@@ -69,6 +70,14 @@ RECIPES: dict[str, Recipe] = {
         model=DEFAULT_MODEL,
         train=TrainConfig(steps=2000, batch_size=8, lr=2e-3, freeze_backbone=False, checkpoint_every=250),
         mix={"figures": 4000, "warps": 4000}, delta_range=(1, 2),
+    ),
+    "flowseed": Recipe(
+        "flowseed", "the flow-seeded warp: DIS flow moves the joints and aligns the frames, the network "
+        "learns the residual; same data as default; the shipped model started from "
+        "resources/models/posewarper_base.pt (--init)",
+        model=DEFAULT_MODEL,
+        train=TrainConfig(steps=1200, batch_size=8, lr=5e-4, freeze_backbone=False, checkpoint_every=200),
+        mix={"figures": 4000, "warps": 4000}, delta_range=(1, 2), flow_seeded=True,
     ),
 }
 
@@ -120,4 +129,10 @@ def build_dataset(recipe: Recipe, input_size: tuple[int, int], sigma: float, *,
             parts.append(WarpPairs(motion_anchors(frames, motion), input_size, sigma, mix["warps"],
                                    recipe.warp_amplitude, aug, flip, seed=seed + 2))
     prov["items_per_epoch"] = {k: v for k, v in mix.items()}
-    return Mixture(parts), prov
+    data: Dataset = Mixture(parts)
+    if recipe.flow_seeded:
+        from .flow_seeded import FlowSeededPairs
+
+        data = FlowSeededPairs(data, input_size, sigma)
+        prov["seed"] = "flow"  # auto-fill reads this: the model corrects DIS flow, it must get it
+    return data, prov

@@ -136,6 +136,8 @@ def pack(crop_a: np.ndarray, crop_b: np.ndarray, xy_a: np.ndarray, vis_a: np.nda
         "heatmaps_b": hm_b,
         "weight": torch.from_numpy((in_a & in_b).astype(np.float32)),
         "xy_b": torch.from_numpy(xy_b.astype(np.float32)),
+        "xy_a": torch.from_numpy(xy_a.astype(np.float32)),
+        "vis_a": torch.from_numpy(vis_a),
     }
 
 
