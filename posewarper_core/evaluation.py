@@ -202,7 +202,9 @@ def run_bench(
             raise PoseWarperError(f"unknown method {name!r}; choose from {', '.join(autofill.available_methods())}")
     learned = [m for m in methods if m in LEARNED_METHODS]
     if learned and model_path is None:
-        raise PoseWarperError(f"the {learned[0]} method needs a model file (--model)")
+        from .resources import default_model_path
+
+        model_path = default_model_path()
     if model_path is not None and not Path(model_path).is_file():
         raise PoseWarperError(f"{model_path}: no such model file")
     skeleton, gt, open_source = load_ground_truth(gt_path)

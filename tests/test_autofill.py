@@ -246,9 +246,13 @@ def test_unknown_method_and_fusion_are_refused():
         fill(video, None, "linear", fusion="vote")
 
 
-def test_posewarper_without_a_model_is_a_clear_error():
+def test_posewarper_uses_the_shipped_model_and_names_it_when_missing(tmp_path, monkeypatch):
+    from posewarper_core import resources
+
+    assert resources.default_model_path().name == "posewarper_default.pt"
+    monkeypatch.setattr(resources, "DEFAULT_MODEL", tmp_path / "posewarper_default.pt")
     video, _, _ = two_keyframe_video()
-    with pytest.raises(PoseWarperError, match="model"):
+    with pytest.raises(PoseWarperError, match="posewarper_default.pt is missing"):
         fill(video, ArrayFrames([np.zeros((8, 8, 3), np.uint8)] * 16), "posewarper")
 
 

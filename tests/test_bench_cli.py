@@ -72,14 +72,19 @@ def run_error(capsys, argv):
     return err
 
 
-def test_bench_refuses_bad_input(tmp_path, capsys):
+def test_bench_refuses_bad_input(tmp_path, capsys, monkeypatch):
     gt = make_clip(tmp_path / "clip", n=6)
     out = tmp_path / "out.json"
     assert "at least 2" in run_error(capsys, ["bench", "--gt", str(gt), "--k", "1", "--json", str(out)])
     missing = tmp_path / "none.pt"
     err = run_error(capsys, ["bench", "--gt", str(gt), "--k", "3", "--method", "posewarper", "--model", str(missing)])
     assert "none.pt" in err
-    assert "model" in run_error(capsys, ["bench", "--gt", str(gt), "--k", "3", "--method", "posewarper"])
+    # Without --model the shipped default is used; if it has gone missing, the error names it.
+    from posewarper_core import resources
+
+    monkeypatch.setattr(resources, "DEFAULT_MODEL", tmp_path / "gone" / "posewarper_default.pt")
+    err = run_error(capsys, ["bench", "--gt", str(gt), "--k", "3", "--method", "posewarper"])
+    assert "posewarper_default.pt" in err and "missing" in err
     assert "unknown method" in run_error(capsys, ["bench", "--gt", str(gt), "--k", "3", "--method", "magic"])
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"images": [], "annotations": [], "categories": []}))

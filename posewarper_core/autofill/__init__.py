@@ -4,7 +4,7 @@
     store.apply(changes)
 
 Methods: "linear" (per-joint lerp, what CVAT does), "flow" (OpenCV DIS, medium preset),
-"flow-farneback" (the paper's flow baseline), "posewarper" (the network; needs a model file).
+"flow-farneback" (the paper's flow baseline), "posewarper" (the network; the shipped default model unless a model file is given).
 Every filled frame uses both neighbouring keyframes; joints an annotator placed or corrected are
 never overwritten. See engine.py for the rules.
 """
@@ -35,9 +35,10 @@ def make_method(name: str, *, model_path=None, device=None, **options) -> Method
     if name == "flow-farneback":
         return FlowMethod("farneback", **options)
     if name == "posewarper":
+        from ..resources import default_model_path
         from .posewarper_method import PoseWarperMethod
 
-        return PoseWarperMethod(model_path, device=device, **options)
+        return PoseWarperMethod(model_path or default_model_path(), device=device, **options)
     raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
 
 

@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     p.add_argument("--gt", type=Path, required=True, help="PoseTrack18 file, file_names relative to it")
     p.add_argument("--k", type=int, required=True, help="keyframe interval (2 or more)")
     p.add_argument("--method", default="linear,flow", help="comma-separated: linear, flow, flow-farneback, posewarper")
-    p.add_argument("--model", type=Path, default=None, help="model file for posewarper")
+    p.add_argument("--model", type=Path, default=None, help="model file for posewarper (default: the shipped resources/models/posewarper_default.pt)")
     p.add_argument("--adapt", action="store_true",
                    help="let learned methods first fine-tune on the kept keyframes (never on scored frames)")
     p.add_argument("--refine", action="store_true", help="also score each method followed by temporal refinement")

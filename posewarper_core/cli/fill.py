@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--video", type=int, action="append", default=None, help="video id (repeatable; default all)")
     p.add_argument("--track", type=int, action="append", default=None, help="track id (repeatable; default all)")
     p.add_argument("--method", default="flow", help="linear, flow, flow-farneback or posewarper")
-    p.add_argument("--model", type=Path, default=None, help="model file for posewarper")
+    p.add_argument("--model", type=Path, default=None, help="model file for posewarper (default: the shipped model)")
     p.add_argument("--extrapolate", type=int, default=0, metavar="N",
                    help="also fill up to N frames before the first and after the last keyframe")
     p.add_argument("--frames", type=int, nargs=2, default=None, metavar=("FIRST", "LAST"),
