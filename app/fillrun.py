@@ -3,6 +3,7 @@ store on the UI thread as they arrive (all of one run = one undo step), cancel i
 from __future__ import annotations
 
 import copy
+import functools
 
 from PySide6.QtCore import QObject, Signal
 
@@ -40,7 +41,7 @@ class FillRunner(QObject):
     def __init__(self, editor, open_frames, parent=None):
         super().__init__(parent)
         self.editor = editor
-        self.open_frames = open_frames  # () -> a fresh VideoSource for the worker
+        self.open_frames = open_frames  # (video) -> a fresh VideoSource; called on the worker thread
         self.worker: AutofillWorker | None = None
         self.command: AutofillCommand | None = None
         self.method = "linear"
@@ -66,12 +67,6 @@ class FillRunner(QObject):
             track_ids = [ed.track]
         if scope == "gap":
             frame_range = navigation.gap_around(video.keyframes(ed.track), ed.frame, video.num_frames)
-        try:
-            frames = self.open_frames() if self.method != "linear" else None
-        except PoseWarperError as exc:
-            ed.message.emit(f"Auto-fill: {exc}")
-            self.finished.emit("failed", str(exc))
-            return False
         what = {"gap": f"gap {frame_range}", "track": f"person {ed.track}", "video": "whole video"}[scope]
         self.command = AutofillCommand(ed.session, f"Auto-fill ({self.method}) {what}")
         ed.undo_stack.push(self.command)
@@ -79,7 +74,9 @@ class FillRunner(QObject):
         def fill(*args, **kw):
             return autofill.fill(*args, model_path=self.model_path, **kw)
 
-        self.worker = AutofillWorker(fill, snapshot(video), frames, self.method, track_ids, frame_range, self)
+        snap = snapshot(video)
+        opener = functools.partial(self.open_frames, snap) if self.method != "linear" else None
+        self.worker = AutofillWorker(fill, snap, opener, self.method, track_ids, frame_range, self)
         self.worker.batch.connect(self._apply_batch)
         self.worker.progress.connect(self.progress)
         self.worker.finishedWith.connect(self._done)

@@ -2,6 +2,7 @@
 fillrun.py (auto-fill), workers.py (decoding), canvas.py, timeline.py and panels.py."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -258,7 +259,7 @@ class MainWindow(QMainWindow):
         self.joints_panel = JointsPanel(self.session.skeleton)
         self.joints_panel.jointActivated.connect(lambda j: self.editor.set_cursor(j))
         self.joints_dock.setWidget(self.joints_panel)
-        self.runner = FillRunner(self.editor, self._open_frames_for_worker, self)
+        self.runner = FillRunner(self.editor, functools.partial(open_frames, base_dir=store.base_dir), self)
         self.runner.method = self.fill_panel.method.currentText()
         self.runner.started.connect(lambda what: self.fill_panel.set_running(True, f"Filling {what}…"))
         self.runner.progress.connect(self.fill_panel.set_progress)
@@ -328,9 +329,6 @@ class MainWindow(QMainWindow):
         QSettings().setValue("window/geometry", self.saveGeometry())
         self.close_project()
         super().closeEvent(event)
-
-    def _open_frames_for_worker(self):
-        return open_frames(self.session.video, self.store.base_dir)
 
     def _remember_recent(self, path) -> None:
         settings = QSettings()

@@ -223,16 +223,20 @@ class FrameLoader(QObject):
 
 class AutofillWorker(QThread):
     """Runs autofill.fill off the UI thread. Results arrive as `batch` signals (queued to the
-    UI thread, which applies them through the store); `finishedWith` reports how it ended."""
+    UI thread, which applies them through the store); `finishedWith` reports how it ended.
+
+    `open_frames` (() -> VideoSource, or None for methods that need no frames) runs on the worker
+    thread: opening a video indexes the whole file, which would freeze the UI for a moment."""
 
     batch = Signal(object)  # list[PoseChange]
     progress = Signal(int, int)
     finishedWith = Signal(str, str)  # status ("done" | "cancelled" | "failed"), message
 
-    def __init__(self, fill, video, frames, method: str, track_ids=None, frame_range=None, parent=None):
+    def __init__(self, fill, video, open_frames, method: str, track_ids=None, frame_range=None, parent=None):
         super().__init__(parent)
         self._fill = fill
-        self.video, self.frames, self.method = video, frames, method
+        self.video, self.open_frames, self.method = video, open_frames, method
+        self.frames = None
         self.track_ids, self.frame_range = track_ids, frame_range
         self._cancel = threading.Event()
 
@@ -242,6 +246,7 @@ class AutofillWorker(QThread):
     def run(self) -> None:
         delivered = []
         try:
+            self.frames = self.open_frames() if self.open_frames is not None else None
             result = self._fill(
                 self.video, self.frames, self.method, track_ids=self.track_ids, frame_range=self.frame_range,
                 progress=lambda done, total: self.progress.emit(int(done), int(total)),
