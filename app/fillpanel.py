@@ -19,7 +19,7 @@ class FillPanel(QWidget):
         self.method = QComboBox()
         self.method.addItems(methods)
         self.method.setToolTip("linear: straight lines between keyframes · flow: follows the pixels (optical "
-                               "flow) · posewarper: the learned network (needs a model file)")
+                               "flow) · posewarper: the learned network (the shipped model)")
         self.method.currentTextChanged.connect(self.methodChanged)
         self.device = QLabel(device)
         self.stride = QSpinBox()
