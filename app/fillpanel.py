@@ -5,6 +5,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QLabel, QProgressBar, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
+from posewarper_core.autofill import DEFAULT_METHOD
+
 
 class FillPanel(QWidget):
     fillRequested = Signal(str)  # "gap" | "track" | "video"
@@ -14,10 +16,11 @@ class FillPanel(QWidget):
     promoteRequested = Signal()
     reviewRequested = Signal()
 
-    def __init__(self, methods: list[str], device: str, parent=None):
+    def __init__(self, methods: list[str], device: str, parent=None, method: str = DEFAULT_METHOD):
         super().__init__(parent)
         self.method = QComboBox()
         self.method.addItems(methods)
+        self.method.setCurrentText(method)  # before the signal is connected: the window reads it on open
         self.method.setToolTip("linear: straight lines between keyframes · flow: follows the pixels (optical "
                                "flow) · posewarper: the learned network (the shipped model)")
         self.method.currentTextChanged.connect(self.methodChanged)

@@ -208,3 +208,13 @@ def test_edits_survive_a_kill(tmp_path):
         assert pose is not None and pose.keyframe
         assert np.allclose(pose.xy[:2], [(50, 60), (70, 80)])
         assert (pose.visibility[2:] == 0).all()
+
+
+def test_fill_panel_starts_on_the_default_method(qtbot, window, tmp_path):
+    from posewarper_core.autofill import DEFAULT_METHOD
+
+    w = window
+    assert w.fill_panel.method.currentText() == DEFAULT_METHOD
+    make_video(tmp_path / "clip.mp4", n=4)
+    assert w.open_path(tmp_path / "clip.mp4", project_path=tmp_path / "clip.pwproj")
+    assert w.runner.method == DEFAULT_METHOD  # what a fill would run

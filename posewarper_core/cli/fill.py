@@ -1,6 +1,6 @@
 """`posewarper fill`: auto-fill the frames between keyframes of a project, through its store.
 
-    posewarper fill P.pwproj --method flow
+    posewarper fill P.pwproj                  with the default method (see --method)
     posewarper fill P.pwproj --video 1 --track 3 --method posewarper --model M.pt --extrapolate 5
 
 Joints an annotator placed or corrected are never overwritten. Results are saved as each span
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..autofill import DEFAULT_METHOD, METHODS
 from ..autofill.engine import FUSIONS
 
 
@@ -20,7 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("project", type=Path, help="project file (.pwproj)")
     p.add_argument("--video", type=int, action="append", default=None, help="video id (repeatable; default all)")
     p.add_argument("--track", type=int, action="append", default=None, help="track id (repeatable; default all)")
-    p.add_argument("--method", default="flow", help="linear, flow, flow-farneback or posewarper")
+    p.add_argument("--method", default=DEFAULT_METHOD,
+                   help=f"{', '.join(METHODS)} (default: {DEFAULT_METHOD})")
     p.add_argument("--model", type=Path, default=None, help="model file for posewarper (default: the shipped model)")
     p.add_argument("--extrapolate", type=int, default=0, metavar="N",
                    help="also fill up to N frames before the first and after the last keyframe")
