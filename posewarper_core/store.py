@@ -18,6 +18,12 @@ finite coordinates) before the file is touched. Its pose arrays are read-only: c
 A project open in one process is refused to every other (and to a second open in the same
 process) with the PID holding it. The lock is an OS lock on a sidecar file "<project>.lock",
 which the OS releases when the holder dies, so a killed app never leaves a stale lock.
+
+`ProjectStore.open(path, read_only=True)` reads a project even while another instance edits it
+(`posewarper info` and `export` do): no lock, the project's content untouched, an older file
+upgraded in memory only; it reads the last committed state, and its edit methods raise
+ProjectError. (On a closed project SQLite may leave an empty "-wal" and a "-shm" file beside it;
+the next open for editing removes them.)
 """
 from __future__ import annotations
 
@@ -111,8 +117,9 @@ class _ProjectLock:
         self._fd = None
 
 
-def _connect(path: Path, create: bool = False) -> sqlite3.Connection:
-    mode = "rwc" if create else "rw"  # "rw": never create a file by opening a wrong path
+def _connect(path: Path, create: bool = False, read_only: bool = False) -> sqlite3.Connection:
+    # "rw": never create a file by opening a wrong path; "ro": SQLite refuses every write
+    mode = "ro" if read_only else "rwc" if create else "rw"
     conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True,
                            isolation_level=None, check_same_thread=False)
     return conn
@@ -128,12 +135,13 @@ def _configure(conn: sqlite3.Connection) -> None:
 class ProjectStore:
     """An open project file. Create with `ProjectStore.create`, open with `ProjectStore.open`."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, lock: _ProjectLock, project: Project):
+    def __init__(self, path: Path, conn: sqlite3.Connection | None, lock: _ProjectLock | None, project: Project):
         """Use create() or open()."""
         self.path = path
         self.project = project
         self._conn: sqlite3.Connection | None = conn
         self._lock = lock
+        self.read_only = lock is None  # opened with read_only=True: no connection, no lock
         self._mutex = threading.RLock()  # one edit at a time, whatever thread calls
 
     # --- opening and closing ------------------------------------------------------------------
@@ -182,12 +190,19 @@ class ProjectStore:
             raise
 
     @classmethod
-    def open(cls, path) -> "ProjectStore":
+    def open(cls, path, read_only: bool = False) -> "ProjectStore":
         """Open a project file: ProjectError if it is missing, held by another running instance,
-        not a project, damaged, or written by a newer version of the program."""
+        not a project, damaged, or written by a newer version of the program.
+
+        read_only=True reads it without the lock, so it works while another instance has it open,
+        and writes nothing at all (an older file is upgraded in memory, not on disk); the store's
+        edit methods then raise ProjectError.
+        """
         path = Path(path).resolve()  # one lock per file, whichever way it is named
         if not path.is_file():
             raise ProjectError(f"{path}: no such project file" if not path.exists() else f"{path} is not a file")
+        if read_only:
+            return cls(path, None, None, cls._read(path))
         lock = _ProjectLock(path)
         try:
             return cls._open_locked(path, lock)
@@ -208,21 +223,35 @@ class ProjectStore:
             raise
         return cls(path, conn, lock, project)
 
+    @classmethod
+    def _read(cls, path: Path) -> Project:
+        """The project's last committed state, through a read-only connection closed at once."""
+        try:
+            conn = _connect(path, read_only=True)
+        except sqlite3.Error as exc:
+            raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
+        try:
+            version = _check_version(path, conn)
+            if version < schema.SCHEMA_VERSION:  # upgrade a copy in memory: the file stays as it is
+                memory = sqlite3.connect(":memory:", isolation_level=None)
+                try:
+                    conn.backup(memory)
+                finally:
+                    conn.close()
+                conn = memory
+                try:
+                    schema.migrate(conn, version)
+                except sqlite3.Error as exc:
+                    raise ProjectError(f"{path}: could not read project format {version}: {exc}") from exc
+            return _load(path, conn)
+        except sqlite3.Error as exc:
+            raise ProjectError(f"{path}: cannot read the project: {exc}") from exc
+        finally:
+            conn.close()
+
     @staticmethod
     def _check_and_load(path: Path, conn: sqlite3.Connection) -> Project:
-        not_project = f"{path} is not a PoseWarper project"
-        try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = schema.read_schema_version(conn)
-        except (sqlite3.DatabaseError, ValueError) as exc:
-            raise ProjectError(f"{not_project} (not an SQLite database, or damaged: {exc})") from exc
-        if app_id != schema.APPLICATION_ID or version is None:
-            raise ProjectError(f"{not_project} (an SQLite database of another program)")
-        if version > schema.SCHEMA_VERSION:
-            raise ProjectError(
-                f"{path} was saved by a newer version of PoseWarper Annotate (project format {version}; "
-                f"this version reads up to {schema.SCHEMA_VERSION}): update the program to open it"
-            )
+        version = _check_version(path, conn)
         try:
             if version < schema.SCHEMA_VERSION:
                 # Older programs cannot read the upgraded file: keep a copy of the file as it was.
@@ -237,10 +266,7 @@ class ProjectStore:
             raise ProjectError(
                 f"{path}: could not upgrade the project from format {version} to {schema.SCHEMA_VERSION}: {exc}"
             ) from exc
-        try:
-            return schema.load_project(conn)
-        except (sqlite3.Error, PoseWarperError, ValueError, KeyError, TypeError) as exc:
-            raise ProjectError(f"{path}: the project cannot be read (damaged?): {exc}") from exc
+        return _load(path, conn)
 
     def close(self) -> None:
         """Close the file and release the lock. Edits after this raise ProjectError."""
@@ -436,6 +462,8 @@ class ProjectStore:
             raise
 
     def _check_open(self) -> None:
+        if self.read_only:
+            raise ProjectError(f"{self.path}: the project was opened read-only; open it for editing to change it")
         if self._conn is None:
             raise ProjectError(f"{self.path}: the project is closed")
 
@@ -546,6 +574,37 @@ class ProjectStore:
             copy.tracks.setdefault(track_id, Track(track_id))
             copy.poses.setdefault(frame, {})[track_id] = pose
         return copy
+
+
+def _check_version(path: Path, conn: sqlite3.Connection) -> int:
+    """The file's project format, or ProjectError if it is not a project or too new for us."""
+    not_project = f"{path} is not a PoseWarper project"
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = schema.read_schema_version(conn)
+    except (sqlite3.DatabaseError, ValueError) as exc:
+        raise ProjectError(f"{not_project} (not an SQLite database, or damaged: {exc})") from exc
+    if app_id != schema.APPLICATION_ID or version is None:
+        raise ProjectError(f"{not_project} (an SQLite database of another program)")
+    if version > schema.SCHEMA_VERSION:
+        raise ProjectError(
+            f"{path} was saved by a newer version of PoseWarper Annotate (project format {version}; "
+            f"this version reads up to {schema.SCHEMA_VERSION}): update the program to open it"
+        )
+    return version
+
+
+def _load(path: Path, conn: sqlite3.Connection) -> Project:
+    """The whole project, read in one transaction: one consistent state even while another
+    connection commits edits."""
+    try:
+        conn.execute("BEGIN")
+        try:
+            return schema.load_project(conn)
+        finally:
+            conn.execute("COMMIT")
+    except (sqlite3.Error, PoseWarperError, ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"{path}: the project cannot be read (damaged?): {exc}") from exc
 
 
 def check_pose(pose: Pose, skeleton: Skeleton, where: str) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posewarper_core import Pose, Provenance
+from posewarper_core import Pose, Provenance, Track
 from posewarper_core.cli import main
 from posewarper_core.formats import import_file
 from posewarper_core.store import ProjectStore
@@ -121,3 +121,41 @@ def test_export_errors_name_the_problem(capsys, tmp_path):
     assert run(capsys, "import", DEMO, "--project", project)[0] == 0
     code, _, err = run(capsys, "export", project, "-o", tmp_path / "x.json", "--video", 9)
     assert code == 2 and "no video with id 9" in err and not (tmp_path / "x.json").exists()
+
+
+def test_info_and_export_read_a_project_the_app_holds_open(capsys, tmp_path):
+    project = tmp_path / "busy.pwproj"
+    assert run(capsys, "import", DEMO, "--project", project)[0] == 0
+    with ProjectStore.open(project) as held:  # as the app holds it: locked, edits in the journal
+        pose = Pose.empty(17)
+        pose.xy[:] = 100.0
+        pose.visibility[:], pose.provenance[:], pose.keyframe = 2, Provenance.MANUAL, True
+        held.set_track(1, Track(4, "runner"))
+        held.set_pose(1, 12, 4, pose)
+        files = {p: p.read_bytes() for p in (project, Path(f"{project}-wal"))}
+
+        code, out, err = run(capsys, "info", project, "--json")
+        assert code == 0, err
+        (video,) = json.loads(out)["videos"]
+        assert video["poses"] == 1 and video["per_track"][0]["name"] == "runner"
+
+        code, out, err = run(capsys, "export", project, "-o", tmp_path / "out.json", "--format", "coco")
+        assert code == 0, err
+        _, (exported,) = import_file(tmp_path / "out.json", check_frames=False)
+        assert exported.pose_count() == 1 and np.allclose(exported.pose(12, next(iter(exported.tracks))).xy, 100.0)
+
+        assert {p: p.read_bytes() for p in files} == files  # neither read wrote anything
+        held.delete_pose(1, 12, 4)  # and the app keeps editing
+    with ProjectStore.open(project) as store:
+        assert store.project.video(1).pose_count() == 0 and store.project.video(1).tracks[4].name == "runner"
+
+
+def test_fill_starts_on_the_default_method(capsys):
+    from posewarper_core.autofill import DEFAULT_METHOD, METHODS
+    from posewarper_core.cli import build_parser
+
+    assert DEFAULT_METHOD in METHODS
+    assert build_parser().parse_args(["fill", "p.pwproj"]).method == DEFAULT_METHOD
+    # The README's command line names the same default.
+    fill_line = next(line for line in (REPO / "README.md").read_text().splitlines() if "posewarper fill" in line)
+    assert f"--method {DEFAULT_METHOD} (default)" in fill_line

@@ -440,3 +440,59 @@ def test_edits_that_returned_survive_sigkill(tmp_path):
             assert state == child.expected_state(returned + 1), f"run {run}: {returned} edits had returned"
             done = returned + 1
     assert done > 50  # the child got real work done between kills
+
+
+def _file_bytes(path: Path) -> dict[str, bytes]:
+    """The project file and its journal, which hold the content (the -shm index does not)."""
+    return {p.name: p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists()}
+
+
+def test_read_only_open_while_the_project_is_held_for_editing(tmp_path):
+    path = tmp_path / "busy.pwproj"
+    with ProjectStore.create(path, name="busy") as held:
+        vid = held.add_video(make_video())
+        before = _file_bytes(path)
+        reader = ProjectStore.open(path, read_only=True)  # no lock: the holder keeps its own
+        assert_same_project(reader.project, held.project)
+        with pytest.raises(ProjectError, match=r"busy\.pwproj: the project was opened read-only"):
+            reader.set_pose(vid, 1, 0, make_pose(9))
+        with pytest.raises(ProjectError, match="read-only"):
+            reader.delete_track(vid, 0)
+        reader.close()
+        assert _file_bytes(path) == before
+        assert reader.project.videos[vid].pose(1, 0) is None
+        held.set_pose(vid, 1, 0, make_pose(9))  # the holder still edits, and a new reader sees it
+        with ProjectStore.open(path, read_only=True) as again:
+            assert again.project.videos[vid].pose(1, 0).same_as(held.project.videos[vid].pose(1, 0))
+    with ProjectStore.open(path) as store:  # and it opens for editing once the holder closed it
+        assert store.project.videos[vid].pose(1, 0) is not None
+
+
+def test_read_only_open_of_an_old_file_changes_nothing(tmp_path):
+    path = tmp_path / "old.pwproj"
+    conn = sqlite3.connect(path)
+    for statement in SCHEMA_V1:
+        conn.execute(statement)
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+        ("schema_version", "1"), ("name", "old one"), ("skeleton", json.dumps(COCO17.to_dict())),
+    ])
+    conn.execute("INSERT INTO videos VALUES (1, 'v.mp4', 20, 320, 240, 25.0, 'v', 10, NULL, NULL, '[4]', '{}')")
+    conn.commit()
+    conn.close()
+    data = path.read_bytes()
+    with ProjectStore.open(path, read_only=True) as store:  # upgraded in memory only
+        assert store.project.name == "old one" and store.project.videos[1].labelled_frames == {4}
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pwproj"]  # no backup, no lock
+
+
+def test_read_only_open_refuses_what_is_not_a_project(tmp_path):
+    (tmp_path / "notes.pwproj").write_bytes(b"hello, I am a text file\n" * 100)
+    with pytest.raises(ProjectError, match=r"notes\.pwproj is not a PoseWarper project"):
+        ProjectStore.open(tmp_path / "notes.pwproj", read_only=True)
+    with pytest.raises(ProjectError, match=r"missing\.pwproj: no such project file"):
+        ProjectStore.open(tmp_path / "missing.pwproj", read_only=True)
+    with pytest.raises(ProjectError, match=r"folder\.pwproj is not a file"):
+        (tmp_path / "folder.pwproj").mkdir()
+        ProjectStore.open(tmp_path / "folder.pwproj", read_only=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.pwproj", "notes.pwproj"]

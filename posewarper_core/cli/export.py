@@ -7,7 +7,8 @@
 PoseTrack 2018 writes one file per video: OUT is the file for a single video and a folder for
 several. Auto-filled poses are marked ("propagated", "method", "keypoint_provenance", per-joint
 confidence in "scores"); --no-auto leaves auto-filled joints out, and poses left with none.
-Files are written whole or not at all.
+Files are written whole or not at all. The project is only read, so it can stay open in the app
+(every edit made there is already in the file).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def run(args) -> int:
     from ..formats import export_project
     from ..store import ProjectStore
 
-    with ProjectStore.open(args.project) as store:
+    with ProjectStore.open(args.project, read_only=True) as store:  # works while the app has it open
         summary = export_project(store.project, args.output, args.format, video_ids=args.video,
                                  include_auto=args.include_auto, base_dir=store.base_dir)
     print(describe(summary))

@@ -4,7 +4,8 @@
     posewarper info frames/                  the same for a folder of images
     posewarper info posetrack18.json         per video: frames (and whether they are on disk),
                                              tracks, poses, keyframes per track, auto-filled counts
-    posewarper info match.pwproj             the same for every video of a project
+    posewarper info match.pwproj             the same for every video of a project (read only:
+                                             works while the app has the project open)
     posewarper info match.pwproj --json      as JSON, for scripts
 """
 from __future__ import annotations
@@ -83,7 +84,7 @@ def annotation_file_info(path: Path) -> dict:
 def project_info(path: Path) -> dict:
     from ..store import ProjectStore
 
-    with ProjectStore.open(path) as store:
+    with ProjectStore.open(path, read_only=True) as store:  # works while the app has it open
         project = store.project
         return {"kind": "project", "path": str(store.path), "name": project.name, "skeleton": project.skeleton.name,
                 "joints": project.skeleton.num_joints,
