@@ -240,14 +240,15 @@ class MainWindow(QMainWindow):
         return True
 
     def open_demo(self) -> None:
-        from .demo import build_demo
+        from .demo import prepare_demo
 
         try:
-            path = build_demo()
+            path, note = prepare_demo()  # built when missing, refreshed when untouched and outdated
         except PoseWarperError as exc:
             self.error("Could not build the demo project", str(exc))
             return
-        self.open_path(path)
+        if self.open_path(path) and note:
+            self.statusBar().showMessage(note, 30000)
 
     def set_store(self, store) -> None:
         self.store = store
