@@ -9,6 +9,7 @@ at most the one in flight, whole or not at all).
     store.set_pose(video_id, frame, track_id, pose)
     store.apply(changes)            # thousands of PoseChanges in one transaction
     store.project                   # in-memory mirror of the file: read it, edit through the store
+    store.set_note("built_from", h)  # a note of the program's own, kept in the file (store.notes)
 
 `store.project` is updated only after a transaction committed, so a refused or failed edit leaves
 both the file and the mirror as they were. Every edit is checked (ids, frame range, joint count,
@@ -45,6 +46,7 @@ from .errors import PoseWarperError, ProjectError
 from .skeleton import POSETRACK17, Skeleton
 
 PROJECT_SUFFIX = ".pwproj"  # for file dialogs: the store accepts any name
+content_digest = schema.content_digest  # content_digest(store.project): a hash of what an annotator can change
 
 try:
     import fcntl
@@ -135,10 +137,12 @@ def _configure(conn: sqlite3.Connection) -> None:
 class ProjectStore:
     """An open project file. Create with `ProjectStore.create`, open with `ProjectStore.open`."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection | None, lock: _ProjectLock | None, project: Project):
+    def __init__(self, path: Path, conn: sqlite3.Connection | None, lock: _ProjectLock | None, project: Project,
+                 notes: dict[str, str] | None = None):
         """Use create() or open()."""
         self.path = path
         self.project = project
+        self.notes: dict[str, str] = dict(notes or {})  # read it; write with set_note
         self._conn: sqlite3.Connection | None = conn
         self._lock = lock
         self.read_only = lock is None  # opened with read_only=True: no connection, no lock
@@ -202,7 +206,7 @@ class ProjectStore:
         if not path.is_file():
             raise ProjectError(f"{path}: no such project file" if not path.exists() else f"{path} is not a file")
         if read_only:
-            return cls(path, None, None, cls._read(path))
+            return cls(path, None, None, *cls._read(path))
         lock = _ProjectLock(path)
         try:
             return cls._open_locked(path, lock)
@@ -217,14 +221,14 @@ class ProjectStore:
         except sqlite3.Error as exc:
             raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
         try:
-            project = cls._check_and_load(path, conn)
+            project, notes = cls._check_and_load(path, conn)
         except BaseException:
             conn.close()
             raise
-        return cls(path, conn, lock, project)
+        return cls(path, conn, lock, project, notes)
 
     @classmethod
-    def _read(cls, path: Path) -> Project:
+    def _read(cls, path: Path) -> tuple[Project, dict[str, str]]:
         """The project's last committed state, through a read-only connection closed at once."""
         try:
             conn = _connect(path, read_only=True)
@@ -250,7 +254,7 @@ class ProjectStore:
             conn.close()
 
     @staticmethod
-    def _check_and_load(path: Path, conn: sqlite3.Connection) -> Project:
+    def _check_and_load(path: Path, conn: sqlite3.Connection) -> tuple[Project, dict[str, str]]:
         version = _check_version(path, conn)
         try:
             if version < schema.SCHEMA_VERSION:
@@ -435,6 +439,17 @@ class ProjectStore:
             for field, value in mirror.items():
                 setattr(video, field, value)
 
+    def set_note(self, key: str, value: str) -> None:
+        """Keep a short text of the program's own in the project file (e.g. what the file was
+        built from); `store.notes[key]` reads it back, also after reopening."""
+        with self._mutex:
+            self._check_open()
+            if not isinstance(key, str) or not key or not isinstance(value, str):
+                raise ProjectError(f"{self.path}: a note needs a non-empty text key and a text value")
+            with self._transaction(f"note {key!r}"):
+                self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (schema.NOTE_PREFIX + key, value))
+            self.notes[key] = value
+
     def remove_video(self, video_id: int) -> None:
         """Remove a video with its tracks and poses."""
         with self._mutex:
@@ -594,13 +609,13 @@ def _check_version(path: Path, conn: sqlite3.Connection) -> int:
     return version
 
 
-def _load(path: Path, conn: sqlite3.Connection) -> Project:
-    """The whole project, read in one transaction: one consistent state even while another
-    connection commits edits."""
+def _load(path: Path, conn: sqlite3.Connection) -> tuple[Project, dict[str, str]]:
+    """The whole project and its notes, read in one transaction: one consistent state even while
+    another connection commits edits."""
     try:
         conn.execute("BEGIN")
         try:
-            return schema.load_project(conn)
+            return schema.load_project(conn), schema.load_notes(conn)
         finally:
             conn.execute("COMMIT")
     except (sqlite3.Error, PoseWarperError, ValueError, KeyError, TypeError) as exc:

@@ -2,7 +2,8 @@
 
 `ProjectStore` (store.py) is the only user. Layout, newest version:
 
-    meta    (key, value)                 schema_version, skeleton (Skeleton.to_dict JSON), name, created_by
+    meta    (key, value)                 schema_version, skeleton (Skeleton.to_dict JSON), name, created_by,
+                                         and "note.<key>" for each of ProjectStore.set_note's notes
     videos  (video_id, source, num_frames, width, height, fps, name, keyframe_stride, vid_id,
              frames JSON, labelled_frames JSON, ignore_regions JSON)
     tracks  (video_id, track_id, name)
@@ -18,6 +19,7 @@ old, goes through the same steps. Never edit a migration that has shipped: add a
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from .skeleton import Skeleton
 
 APPLICATION_ID = 0x50575052  # "PWPR" in the SQLite header: tells our files from other SQLite files
 CREATED_BY = "posewarper-annotate"
+NOTE_PREFIX = "note."  # meta keys of the program's notes (ProjectStore.set_note), apart from the fields above
 
 _XY = np.dtype("<f8")
 _CONF = np.dtype("<f4")
@@ -207,6 +210,25 @@ def freeze_pose(pose: Pose) -> Pose:
     for array in (pose.xy, pose.visibility, pose.provenance, pose.confidence):
         freeze(array)
     return pose
+
+
+def load_notes(conn: sqlite3.Connection) -> dict[str, str]:
+    return {key[len(NOTE_PREFIX):]: value for key, value in conn.execute(
+        "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(NOTE_PREFIX), NOTE_PREFIX))}
+
+
+def content_digest(project: Project) -> str:
+    """A hash of everything an annotator can change (videos, tracks, poses): equal digests mean
+    equal content, whatever file or program wrote it."""
+    h = hashlib.sha256()
+    for video_id in sorted(project.videos):
+        video = project.videos[video_id]
+        h.update(repr(video_row(video)).encode())
+        h.update(repr(sorted((t.track_id, t.name) for t in video.tracks.values())).encode())
+        for frame in sorted(video.poses):
+            for track_id in sorted(video.poses[frame]):
+                h.update(repr(pose_row(video_id, frame, track_id, video.poses[frame][track_id])).encode())
+    return h.hexdigest()
 
 
 def load_project(conn: sqlite3.Connection) -> Project:

@@ -218,3 +218,71 @@ def test_fill_panel_starts_on_the_default_method(qtbot, window, tmp_path):
     make_video(tmp_path / "clip.mp4", n=4)
     assert w.open_path(tmp_path / "clip.mp4", project_path=tmp_path / "clip.pwproj")
     assert w.runner.method == DEFAULT_METHOD  # what a fill would run
+
+
+# --- the demo project, refreshed when its labels file changes ------------------------------------
+
+def older_labels(tmp_path):
+    """The demo labels as an older release had them: one pose fewer."""
+    from app.demo import load_labels
+
+    labels = load_labels()
+    frame = next(f for f, by_track in labels["poses"].items() if "1" in by_track)
+    del labels["poses"][frame]["1"]
+    path = tmp_path / "old_labels.json"
+    path.write_text(json.dumps(labels))
+    return path, frame
+
+
+def current_demo_poses():
+    from app.demo import load_labels
+
+    return sum(len(by_track) for by_track in load_labels()["poses"].values())
+
+
+def test_demo_built_from_older_labels_is_replaced_when_untouched(qtbot, window, tmp_path):
+    from app.demo import LABELS_NOTE, build_demo, default_demo_path, labels_hash
+
+    w = window
+    old, _ = older_labels(tmp_path)
+    path = build_demo(default_demo_path(), old)
+    assert w.open_path(path)  # looked at, not edited
+    assert w.session.video.pose_count() == current_demo_poses() - 1
+    w.close_project()
+
+    w.open_demo()
+    assert w.session.video.pose_count() == current_demo_poses()
+    assert "updated to the newer demo" in w.statusBar().currentMessage()
+    assert w.store.notes[LABELS_NOTE] == labels_hash()
+    assert sorted(p.name for p in path.parent.iterdir() if "demo" in p.name and "new" in p.name) == []
+
+    w.close_project()  # up to date now: opened as it is, nothing said
+    mtime = path.stat().st_mtime_ns
+    w.statusBar().clearMessage()
+    w.open_demo()
+    assert path.stat().st_mtime_ns == mtime and w.statusBar().currentMessage() == ""
+
+
+def test_edited_demo_is_kept_when_a_newer_demo_exists(qtbot, window, tmp_path):
+    from app.demo import build_demo, default_demo_path
+
+    w = window
+    old, _ = older_labels(tmp_path)
+    path = build_demo(default_demo_path(), old)
+    assert w.open_path(path)
+    frame = min(w.session.video.keyframes(1))
+    w.editor.seek(frame)
+    w.editor.move_joint(1, 0, 321.0, 123.0)  # the user's work
+    edited = w.session.video.pose(frame, 1).xy.copy()
+    assert tuple(edited[0]) == (321.0, 123.0)
+    w.close_project()
+
+    w.open_demo()
+    assert w.store.path == path.resolve()
+    assert w.session.video.pose_count() == current_demo_poses() - 1  # their demo, not the new one
+    np.testing.assert_array_equal(w.session.video.pose(frame, 1).xy, edited)
+    message = w.statusBar().currentMessage()
+    assert "newer demo is available" in message and str(path) in message
+    w.close_project()
+    with ProjectStore.open(path, read_only=True) as store:  # the file still holds their edit
+        np.testing.assert_array_equal(store.project.videos[1].pose(frame, 1).xy, edited)

@@ -496,3 +496,25 @@ def test_read_only_open_refuses_what_is_not_a_project(tmp_path):
         (tmp_path / "folder.pwproj").mkdir()
         ProjectStore.open(tmp_path / "folder.pwproj", read_only=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.pwproj", "notes.pwproj"]
+
+
+def test_notes_and_content_digest_survive_reopening(tmp_path):
+    from posewarper_core.store import content_digest
+
+    path = tmp_path / "noted.pwproj"
+    with ProjectStore.create(path) as store:
+        vid = store.add_video(make_video())
+        store.set_note("built_from", "abc")
+        digest = content_digest(store.project)
+    with ProjectStore.open(path, read_only=True) as store:
+        assert store.notes == {"built_from": "abc"} and content_digest(store.project) == digest
+        with pytest.raises(ProjectError, match="read-only"):
+            store.set_note("built_from", "xyz")
+    with ProjectStore.open(path) as store:
+        assert store.project.name == "" and store.notes == {"built_from": "abc"}  # not mixed with the fields
+        store.update_video(vid, name="renamed")
+        assert content_digest(store.project) != digest
+        store.update_video(vid, name="clip")
+        assert content_digest(store.project) == digest  # same content, same digest
+        store.set_pose(vid, 1, 0, make_pose(7))
+        assert content_digest(store.project) != digest
