@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
 
         self.frame_label = QLabel("")
         self.saved_label = QLabel("")
+        self.proxy_label = QLabel("")  # the seek proxy being built (fast random seeks)
+        self.statusBar().addPermanentWidget(self.proxy_label)
         self.statusBar().addPermanentWidget(self.saved_label)
         self.statusBar().addPermanentWidget(self.frame_label)
 
@@ -296,6 +298,7 @@ class MainWindow(QMainWindow):
             self.loader.stride = video.keyframe_stride
             self.loader.frameReady.connect(self._frame_ready)
             self.loader.failed.connect(lambda i, m: self.statusBar().showMessage(f"Frame {i}: {m}", 8000))
+            self._start_proxy(self.loader)
         self.setWindowTitle(f"{video.name or Path(video.source).name} — {Path(self.store.path).name} — "
                             "PoseWarper Annotate")
         self.frame_spin.blockSignals(True)
@@ -311,6 +314,18 @@ class MainWindow(QMainWindow):
         self._tracks_changed()
         self._refresh_timeline()
         self._show_frame(self.editor.frame)
+        self._selection_changed()
+
+    def _start_proxy(self, loader: FrameLoader) -> None:
+        """Seeks in a long-GOP video read a short-GOP copy once it is built (in the background)."""
+        label = self.proxy_label
+        label.setText("")
+        loader.proxyProgress.connect(
+            lambda done, total: label.setText(f"Preparing fast seeking {100 * done // total}%"))
+        loader.proxyReady.connect(lambda path: (label.setText("Fast seeking"), label.setToolTip(path)))
+        loader.proxyFailed.connect(lambda msg: (label.setText(""), self.statusBar().showMessage(
+            f"Fast seeking is not available: {msg}", 8000)))
+        loader.start_proxy()
 
     def close_project(self) -> None:
         if self.runner is not None and self.runner.running:
@@ -426,7 +441,7 @@ class MainWindow(QMainWindow):
         self.frame_spin.blockSignals(True)
         self.frame_spin.setValue(frame)
         self.frame_spin.blockSignals(False)
-        self._selection_changed()  # also refreshes the People panel
+        # (The editor announced the selection for this frame just before: panels are up to date.)
 
     def _frame_ready(self, frame: int, image) -> None:
         if self.editor is not None and frame == self.editor.frame:

@@ -1,4 +1,4 @@
-"""Background work: decoding frames ahead of the user, and auto-fill.
+"""Background work: decoding frames ahead of the user, building the seek proxy, and auto-fill.
 
 FrameLoader follows SLEAP's LoadImageWorker: the UI posts the frame it wants and only the
 latest request is served, so scrubbing never queues a backlog. After serving, it decodes a
@@ -9,41 +9,52 @@ When nothing is asked for, it decodes the keyframe slots (every `stride`-th fram
 annotators jump to) nearest the current frame into a second cache, in one forward pass (a
 random seek costs a whole GOP; a forward pass costs one frame), so a jump to a keyframe shows
 the exact frame at once.
+
+`start_proxy()` builds (once per video, at low priority) a short-GOP copy of a long-GOP video
+(posewarper_core.proxy) and, when it is ready, the loader reads from it: any frame is then a
+few decodes away instead of a whole GOP.
 """
 from __future__ import annotations
 
+import os
 import threading
-from collections import OrderedDict
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from posewarper_core import proxy as proxies
 from posewarper_core.errors import Cancelled, PoseWarperError
+
+BYTES_PER_PIXEL = 4  # QImage.Format_RGB32
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
-    rgb = np.ascontiguousarray(rgb)
+    """An RGB array as a QImage with memory of its own, in the format Qt paints fastest (RGB32:
+    scaling a 24-bit image converts every pixel on every repaint)."""
     h, w = rgb.shape[:2]
-    # QImage keeps a pointer to the buffer: copy() gives it memory of its own.
-    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format_RGB888).copy()
+    img = QImage(w, h, QImage.Format_RGB32)  # bytes B, G, R, 255 in memory (little-endian ARGB)
+    view = np.ndarray((h, w, 4), np.uint8, img.bits(), 0, (img.bytesPerLine(), 4, 1))
+    cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGRA, dst=view)
+    return img
 
 
 class FrameCache:
-    """QImages of recently decoded frames, bounded in bytes; shared by the loader and the UI."""
+    """QImages of decoded frames near the current one, bounded in bytes; shared by the loader
+    and the UI. When full, the frame farthest from `centre` goes first: the frames just ahead
+    of the user, read ahead a while ago, must outlive those far behind."""
 
-    def __init__(self, max_bytes: int = 400 * 2**20):
+    def __init__(self, max_bytes: int = 192 * 2**20):
         self.max_bytes = max_bytes
-        self._items: OrderedDict[int, QImage] = OrderedDict()
+        self.centre = 0
+        self._items: dict[int, QImage] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, i: int) -> QImage | None:
         with self._lock:
-            img = self._items.get(i)
-            if img is not None:
-                self._items.move_to_end(i)
-            return img
+            return self._items.get(i)
 
     def __contains__(self, i: int) -> bool:
         with self._lock:
@@ -56,8 +67,8 @@ class FrameCache:
             self._items[i] = img
             self._bytes += img.sizeInBytes()
             while self._bytes > self.max_bytes and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= old.sizeInBytes()
+                far = max(self._items, key=lambda f: abs(f - self.centre))
+                self._bytes -= self._items.pop(far).sizeInBytes()
 
     def clear(self) -> None:
         with self._lock:
@@ -75,6 +86,56 @@ class FrameCache:
                 self._bytes -= img.sizeInBytes()
 
 
+def lower_thread_priority() -> None:
+    """Make the calling thread (and the codec threads it starts later) yield the CPU to the UI
+    and the frame loader. Linux nice values are per thread; elsewhere this does nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
+
+
+class ProxyBuilder(QThread):
+    """Opens, or builds first, the seek proxy of a video (posewarper_core.proxy) at low priority."""
+
+    progress = Signal(int, int)
+    ready = Signal(object)  # the opened proxy (a VideoSource)
+    failed = Signal(str)
+
+    def __init__(self, source, folder=None, parent=None):
+        super().__init__(parent)
+        self.source, self.folder = source, folder
+        self._cancel = threading.Event()
+        self._shown = -1
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> None:
+        lower_thread_priority()
+        try:
+            proxy = proxies.ensure_proxy(self.source, self.folder, progress=self._progress,
+                                         cancel=self._cancel.is_set)
+        except Cancelled:
+            return
+        except (PoseWarperError, OSError, ValueError) as exc:
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # an FFmpeg error: the GUI keeps reading the original
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            return
+        if self._cancel.is_set():
+            proxy.close()
+            return
+        self.ready.emit(proxy)
+
+    def _progress(self, done: int, total: int) -> None:
+        percent = 100 * done // max(1, total)
+        if percent != self._shown:  # a signal per percent, not per frame
+            self._shown = percent
+            self.progress.emit(done, total)
+
+
 class _LoaderWorker(QObject):
     frameReady = Signal(int, QImage)
     failed = Signal(int, str)
@@ -86,6 +147,7 @@ class _LoaderWorker(QObject):
     @Slot()
     def serve(self) -> None:
         ld = self.loader
+        ld._switch_source()
         i = ld._take_request()
         if i is None:
             return
@@ -136,14 +198,18 @@ class _LoaderWorker(QObject):
 
 
 class FrameLoader(QObject):
-    """Owns the decode thread. `request(i)` returns at once; `frameReady(i, image)` follows."""
+    """Owns the decode thread and the source (closed by stop()). `request(i)` returns at once;
+    `frameReady(i, image)` follows."""
 
     frameReady = Signal(int, QImage)
     failed = Signal(int, str)
     slotsFilled = Signal()  # the keyframe slots near the current frame are all decoded
+    proxyProgress = Signal(int, int)  # frames of the seek proxy built so far, of all
+    proxyReady = Signal(str)  # the loader now reads this proxy file
+    proxyFailed = Signal(str)
     _wake = Signal()
 
-    def __init__(self, source, ahead: int = 12, parent=None, *, cache_bytes: int = 96 * 2**20,
+    def __init__(self, source, ahead: int = 12, parent=None, *, cache_bytes: int = 192 * 2**20,
                  slot_bytes: int = 256 * 2**20):
         """`cache_bytes` bounds the recent/read-ahead QImages, `slot_bytes` the keyframe slots
         decoded at idle time (0 turns that off)."""
@@ -154,8 +220,11 @@ class FrameLoader(QObject):
         self.direction = 1
         self.cache = FrameCache(cache_bytes)
         self.slots = FrameCache(slot_bytes)
+        self.proxy_path: str | None = None  # the proxy file the loader reads, once it does
         self._lock = threading.Lock()
         self._wanted: int | None = None
+        self._next_source = None
+        self._builder: ProxyBuilder | None = None
         self._stopping = False
         self._last = 0
         self._thread = QThread()
@@ -171,6 +240,7 @@ class FrameLoader(QObject):
         """Ask for frame i. Returns the image at once if it is cached (then reads ahead anyway)."""
         self.direction = -1 if i < self._last else 1
         self._last = i
+        self.cache.centre = self.slots.centre = i
         with self._lock:
             self._wanted = i
         self._wake.emit()
@@ -181,13 +251,44 @@ class FrameLoader(QObject):
         img = self.slots.get(i)
         return img if img is not None else self.cache.get(i)
 
+    def start_proxy(self, folder=None) -> bool:
+        """Build (or find) the seek proxy in the background and read from it once it is ready.
+        False if the video needs none (image folders, short GOPs)."""
+        if self._builder is not None or not proxies.worth_a_proxy(self.source):
+            return False
+        self._builder = ProxyBuilder(self.source, folder, self)
+        self._builder.progress.connect(self.proxyProgress)
+        self._builder.failed.connect(self.proxyFailed)
+        self._builder.ready.connect(self._proxy_ready)
+        self._builder.start()
+        return True
+
+    def _proxy_ready(self, proxy) -> None:
+        if self._stopping:
+            proxy.close()
+            return
+        with self._lock:
+            self._next_source = proxy
+        self.proxy_path = str(proxy.path)
+        self._wake.emit()  # the worker switches before it serves the next frame
+        self.proxyReady.emit(self.proxy_path)
+
+    def _switch_source(self) -> None:
+        """(Worker thread.) Read from the proxy from now on; the original is closed, which
+        frees its decoder cache. Frames decoded from either are the same frames."""
+        with self._lock:
+            new, self._next_source = self._next_source, None
+        if new is not None:
+            old, self.source = self.source, new
+            old.close()
+
     def slots_wanted(self, i: int) -> list[int]:
         """The keyframe slots (multiples of the stride) nearest frame i that fit the slot budget."""
         k = self.stride
         n = len(self.source)
         if k <= 1 or self.slots.max_bytes <= 0 or n == 0:
             return []
-        frame_bytes = max(1, int(self.source.width) * int(self.source.height) * 3)
+        frame_bytes = max(1, int(self.source.width) * int(self.source.height) * BYTES_PER_PIXEL)
         room = self.slots.max_bytes // frame_bytes
         slots = range(0, n, k)
         if room >= len(slots):
@@ -211,14 +312,23 @@ class FrameLoader(QObject):
     def _has_request(self) -> bool:
         """True when background work should give way: a frame is wanted or the loader stops."""
         with self._lock:
-            return self._wanted is not None or self._stopping
+            return self._wanted is not None or self._stopping or self._next_source is not None
 
     def stop(self) -> None:
+        """Stop decoding and building, and close the source (and the proxy)."""
         with self._lock:
             self._wanted = None
             self._stopping = True
+        if self._builder is not None:
+            self._builder.cancel()
+            self._builder.wait(30000)
         self._thread.quit()
         self._thread.wait(5000)
+        with self._lock:
+            pending, self._next_source = self._next_source, None
+        for source in (pending, self.source):
+            if source is not None:
+                source.close()
 
 
 class AutofillWorker(QThread):

@@ -56,20 +56,26 @@ class _PendingFrame:
         self.nbytes = sum(p.buffer_size for p in frame.planes)
 
     def to_rgb(self) -> np.ndarray:
-        return _to_rgb(self.frame)
+        return upright_rgb(self.frame)
 
 
 _reformatters = threading.local()
 
 
-def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
+def display_turns(frame: av.VideoFrame) -> int:
+    """Quarter turns (counter-clockwise) that make a decoded frame upright (phone video)."""
+    return round(frame.rotation / 90) % 4 if frame.side_data else 0
+
+
+def upright_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as the read-only upright RGB array that VideoSource.frame returns."""
     # frame.to_ndarray(format=...) would set up a new colour converter for every frame, which
     # costs more than the conversion itself; one converter per thread is reused instead.
     reformatter = getattr(_reformatters, "rgb", None)
     if reformatter is None:
         reformatter = _reformatters.rgb = VideoReformatter()
     rgb = reformatter.reformat(frame, format="rgb24").to_ndarray()
-    turns = round(frame.rotation / 90) % 4 if frame.side_data else 0
+    turns = display_turns(frame)
     if turns:  # phones store portrait video sideways with a display rotation (counter-clockwise)
         rgb = np.rot90(rgb, turns)
     rgb = np.ascontiguousarray(rgb)
@@ -440,7 +446,27 @@ class PyAVSource(VideoSource):
 
     # -- decoding -------------------------------------------------------------------------------
 
+    @property
+    def max_keyframe_gap(self) -> int:
+        """The most frames a seek may have to decode to reach a frame (the longest GOP)."""
+        if self._ordinal:
+            return self.num_frames  # no seeking: reads go forward from the start
+        starts = self._key_index + [self.num_frames]
+        return max(b - a for a, b in zip(starts, starts[1:]))
+
+    def raw_frame(self, i: int) -> av.VideoFrame:
+        """Frame i as the decoder gives it (native pixel format, display rotation not applied),
+        bypassing the cache; reading i + 1 next just keeps decoding. For transcoding."""
+        i = self._check_index(i)
+        with self._lock:
+            if self._closed:
+                raise VideoError(f"{self.path}: the video is closed")
+            return self._decode(i)
+
     def _read(self, i: int) -> np.ndarray:
+        return upright_rgb(self._decode(i))
+
+    def _decode(self, i: int) -> av.VideoFrame:
         if self._container is None:
             raise VideoError(f"{self.path}: the video is closed")
         try:
@@ -463,7 +489,7 @@ class PyAVSource(VideoSource):
         k = self._keyframe_before(i)
         return self._ordinal or k < 0 or self._key_index[k] <= self._last + SEEK_COST_FRAMES
 
-    def _seek_and_decode(self, i: int) -> np.ndarray:
+    def _seek_and_decode(self, i: int) -> av.VideoFrame:
         """Seek to the keyframe before frame i and decode forward; back off if that overshoots."""
         k = self._keyframe_before(i)
         if k < 0 or self._ordinal:
@@ -484,7 +510,7 @@ class PyAVSource(VideoSource):
                 backoff = backoff * 2 if backoff else _BACKOFF_SECONDS
         return self._decode_from_start(i)
 
-    def _decode_from_start(self, i: int) -> np.ndarray:
+    def _decode_from_start(self, i: int) -> av.VideoFrame:
         if not self._ordinal:
             try:
                 self._restart(self._start_ts)
@@ -523,8 +549,9 @@ class PyAVSource(VideoSource):
             ctx.skip_frame = "NONREF" if skip else "DEFAULT"
             yield from ctx.decode(packet)
 
-    def _decode_until(self, i: int) -> np.ndarray:
-        """Pull frames from the decoder until frame i; cache the frames passed on the way."""
+    def _decode_until(self, i: int) -> av.VideoFrame:
+        """Pull frames from the decoder until frame i; cache the frames passed on the way (in
+        their native format: only the frame asked for is converted to RGB)."""
         if self._frames is None:
             raise _Missed
         if not self._ordinal:  # (counting frames needs every frame)
@@ -537,7 +564,7 @@ class PyAVSource(VideoSource):
                     continue
                 self._last = n
                 if n == i:
-                    return _to_rgb(frame)
+                    return frame
                 if n > i:
                     raise _Missed
                 if n not in self._cache:

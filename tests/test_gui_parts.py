@@ -2,6 +2,8 @@
 video, refused imports, and shortcut conflicts."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
@@ -101,18 +103,21 @@ def test_shortcut_conflicts_are_refused(qtbot):
 
 
 def _rgb(image) -> np.ndarray:
+    from PySide6.QtGui import QImage
+
+    image = image.convertToFormat(QImage.Format_RGB888)
     h, w, bpl = image.height(), image.width(), image.bytesPerLine()
-    return np.frombuffer(image.constBits(), np.uint8, bpl * h).reshape(h, bpl)[:, : w * 3].reshape(h, w, 3)
+    return np.frombuffer(image.constBits(), np.uint8, bpl * h).reshape(h, bpl)[:, : w * 3].reshape(h, w, 3).copy()
 
 
 def test_loader_decodes_keyframe_slots_when_idle(qtbot):
     """A jump to a keyframe slot near the current frame finds the exact frame already decoded."""
     from app.demo import DEMO_DIR
-    from app.workers import FrameLoader
+    from app.workers import BYTES_PER_PIXEL, FrameLoader
     from posewarper_core.video import open_video
 
     with open_video(DEMO_DIR / "sports2d_demo.mp4") as source, open_video(DEMO_DIR / "sports2d_demo.mp4") as check:
-        frame_bytes = source.width * source.height * 3
+        frame_bytes = source.width * source.height * BYTES_PER_PIXEL
         loader = FrameLoader(source, ahead=2, slot_bytes=4 * frame_bytes + 1)
         try:
             assert sorted(loader.slots_wanted(95)) == [80, 90, 100, 110]
@@ -125,3 +130,34 @@ def test_loader_decodes_keyframe_slots_when_idle(qtbot):
             assert sorted(loader.slots.keys()) == [0, 10, 20, 30]
         finally:
             loader.stop()
+
+
+def test_loader_shows_the_exact_frame_before_and_after_the_proxy(qtbot, tmp_path):
+    """Seeks show frame i itself while the seek proxy is built and once the loader reads it."""
+    from app.workers import FrameLoader
+    from posewarper_core.video import open_video
+    from videogen import counter_video, read_counter
+
+    video = counter_video(tmp_path / "long_gop.mp4", 90, gop=45, bframes=3)
+    loader = FrameLoader(open_video(video), ahead=2)
+    shown = {}
+    loader.frameReady.connect(lambda i, image: shown.__setitem__(i, read_counter(_rgb(image))))
+    try:
+        assert loader.start_proxy(tmp_path / "proxies")
+        for i in (71, 3, 44):  # served from the original while the proxy is built
+            with qtbot.waitSignal(loader.frameReady, timeout=30000, check_params_cb=lambda f, _img, i=i: f == i):
+                loader.request(i)
+            assert shown[i] == i
+        if loader.proxy_path is None:
+            with qtbot.waitSignal(loader.proxyReady, timeout=60000):
+                pass
+        assert list((tmp_path / "proxies").glob("*.mkv")) == [Path(loader.proxy_path)]
+        loader.cache.clear()
+        loader.slots.clear()
+        for i in (88, 17, 45, 46, 0):
+            with qtbot.waitSignal(loader.frameReady, timeout=30000, check_params_cb=lambda f, _img, i=i: f == i):
+                loader.request(i)
+            assert shown[i] == i
+        assert str(loader.source.path) == loader.proxy_path  # the frames came from the proxy
+    finally:
+        loader.stop()
