@@ -1,9 +1,9 @@
 """The Auto-fill dock: method and device, the three scopes, progress and Cancel."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QLabel, QProgressBar, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSizePolicy, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
 from posewarper_core.autofill import DEFAULT_METHOD
 
@@ -33,50 +33,64 @@ class FillPanel(QWidget):
         form.addRow("Method", self.method)
         form.addRow("Device", self.device)
         form.addRow("Keyframe every k", self.stride)
-        grid = QGridLayout()
-        self.buttons = {}
-        for i, (scope, text, tip) in enumerate((
+        # While a fill runs, its progress and Cancel take the place of the fill buttons (disabled
+        # then anyway): the panel keeps its height, so the docks around it do not move.
+        fill_row, self.buttons = QHBoxLayout(), {}
+        fill_row.setContentsMargins(0, 0, 0, 0)
+        for scope, text, tip in (
                 ("gap", "Fill gap", "Between the keyframes around this frame, selected person (G)"),
                 ("track", "Fill person", "Every gap of the selected person (Shift+G)"),
-                ("video", "Fill video", "Every gap of every person (Ctrl+Shift+G)"))):
+                ("video", "Fill video", "Every gap of every person (Ctrl+Shift+G)")):
             b = QPushButton(text)
             b.setToolTip(tip)
             b.clicked.connect(lambda _=False, s=scope: self.fillRequested.emit(s))
-            grid.addWidget(b, 0, i)
+            fill_row.addWidget(b)
             self.buttons[scope] = b
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.clicked.connect(self.cancelRequested)
+        running_row = QHBoxLayout()
+        running_row.setContentsMargins(0, 0, 0, 0)
+        running_row.addWidget(self.progress, 1)
+        running_row.addWidget(self.cancel)
+        self.scope_row = QStackedWidget()
+        for row in (fill_row, running_row):
+            page = QWidget()
+            page.setLayout(row)
+            self.scope_row.addWidget(page)
         promote = QPushButton("Promote to keyframe")
         promote.setToolTip("Make this frame's corrected poses anchors for the next fill (K)")
         promote.clicked.connect(self.promoteRequested)
         review = QPushButton("Next to review")
         review.setToolTip("Jump to the least confident auto-filled frame (R)")
         review.clicked.connect(self.reviewRequested)
+        grid = QGridLayout()
+        grid.addWidget(self.scope_row, 0, 0, 1, 3)
         grid.addWidget(promote, 1, 0, 1, 2)
         grid.addWidget(review, 1, 2)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.hide()
-        self.cancel = QPushButton("Cancel")
-        self.cancel.clicked.connect(self.cancelRequested)
-        self.cancel.hide()
         self.state = QLabel("")
         self.state.setWordWrap(True)
+        self.state.setMinimumHeight(2 * self.state.fontMetrics().lineSpacing())  # room for a 2-line message
+        self.state.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(form)
         layout.addLayout(grid)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.cancel)
         layout.addWidget(self.state)
-        layout.addStretch(1)
+        # As tall as its controls and no taller: the side bar's spare height goes to the joints.
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
+        layout.activate()
+        self.setMaximumHeight(layout.sizeHint().height())
 
     def set_running(self, running: bool, text: str = "") -> None:
         for b in self.buttons.values():
             b.setEnabled(not running)
-        self.progress.setVisible(running)
-        self.cancel.setVisible(running)
+        self.scope_row.setCurrentIndex(1 if running else 0)
         if running:
             self.progress.setRange(0, 0)
         self.state.setText(text)
+        self.state.setToolTip(text)  # a long message may not fit in two lines
 
     def set_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))

@@ -1,10 +1,14 @@
-"""Side panels: the people (tracks) of the video, and the joints of the selected pose."""
+"""Side panels: the people (tracks) of the video, and the joints of the selected pose.
+
+Both use compact rows, and the people list is only as tall as its rows (up to MAX_PEOPLE_ROWS),
+so the joints table gets the rest of the side bar and shows every joint when the screen is tall
+enough (all 17 at 1366x768 and up)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QSizePolicy,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from posewarper_core.annotation import Pose, Visibility
 
@@ -15,6 +19,22 @@ def _swatch(colour: QColor) -> QIcon:
     pm = QPixmap(14, 14)
     pm.fill(colour)
     return QIcon(pm)
+
+
+MIN_PEOPLE_ROWS, MAX_PEOPLE_ROWS = 2, 8  # the people list scrolls beyond this many
+
+
+def _compact(table: QTableWidget) -> None:
+    """Rows just taller than the text: more rows fit, as in other annotation tools' lists."""
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)
+    table.verticalHeader().hide()
+
+
+def _rows_height(table: QTableWidget, rows: int) -> int:
+    """The height of `table` showing its header and `rows` rows, without a scroll bar."""
+    return (table.horizontalHeader().sizeHint().height() + rows * table.verticalHeader().defaultSectionSize()
+            + 2 * table.frameWidth())
 
 
 def _readonly(text: str) -> QTableWidgetItem:
@@ -35,7 +55,7 @@ class TracksPanel(QWidget):
         super().__init__(parent)
         self.table = QTableWidget(0, 3, self)
         self.table.setHorizontalHeaderLabels(["Id", "Name", "Here"])
-        self.table.verticalHeader().hide()
+        _compact(self.table)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
@@ -55,11 +75,23 @@ class TracksPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
+        # As tall as the rows need and no taller: the joints table below gets the space.
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
         self._ids: list[int] = []
         self._filling = False
+        self._fit_rows(0)
+
+    def _fit_rows(self, n: int) -> None:
+        self.table.setFixedHeight(_rows_height(self.table, min(max(n, MIN_PEOPLE_ROWS), MAX_PEOPLE_ROWS)))
+        margins = self.layout().contentsMargins()
+        buttons = self.layout().itemAt(1).sizeHint().height()
+        self.setMaximumHeight(self.table.height() + self.layout().spacing() + buttons
+                              + margins.top() + margins.bottom())
 
     def set_tracks(self, tracks: dict, present: set[int], selected: int | None) -> None:
         self._filling = True
+        if len(tracks) != self.table.rowCount():
+            self._fit_rows(len(tracks))
         self.table.setRowCount(len(tracks))
         self._ids = sorted(tracks)
         for row, tid in enumerate(self._ids):
@@ -94,16 +126,34 @@ class JointsPanel(QTableWidget):
         super().__init__(len(skeleton.joints), 4, parent)
         self.skeleton = skeleton
         self.setHorizontalHeaderLabels(["Joint", "Visibility", "Source", "Conf."])
-        self.verticalHeader().hide()
+        _compact(self)
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
-        for c in (1, 2, 3):
-            self.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        # Fixed widths that fit the longest value: columns do not jump from frame to frame.
+        bold = QFont(self.font())
+        bold.setBold(True)  # the next joint's row is bold
+        fm = QFontMetrics(bold)
+        for c, texts in ((1, VISIBILITY_NAMES + ("Visibility",)), (2, PROVENANCE_NAMES + ("Source",)),
+                         (3, ("0.00", "Conf."))):
+            self.horizontalHeader().setSectionResizeMode(c, QHeaderView.Fixed)
+            self.setColumnWidth(c, max(fm.horizontalAdvance(t) for t in texts) + 12)
+        # Wide enough for every joint's name, so the side bar is never narrower than that.
+        names = max(fm.horizontalAdvance("▶ " + name) for name in skeleton.joints) + 12
+        self.setMinimumWidth(names + sum(self.columnWidth(c) for c in (1, 2, 3)) + 2 * self.frameWidth())
+        # The one side panel that grows: the people list and the auto-fill panel are only as tall
+        # as their content, so the side bar's spare height (and what they give back) comes here.
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self.setFocusPolicy(Qt.ClickFocus)
         self.cellClicked.connect(lambda row, _col: self.jointActivated.emit(row))
         self.show_pose(None, None)
+
+    def sizeHint(self):
+        """Every joint without scrolling, when there is room."""
+        hint = super().sizeHint()
+        hint.setHeight(_rows_height(self, self.rowCount()))
+        return hint
 
     def show_pose(self, pose: Pose | None, next_joint: int | None) -> None:
         bold = QFont()

@@ -286,3 +286,32 @@ def test_edited_demo_is_kept_when_a_newer_demo_exists(qtbot, window, tmp_path):
     w.close_project()
     with ProjectStore.open(path, read_only=True) as store:  # the file still holds their edit
         np.testing.assert_array_equal(store.project.videos[1].pose(frame, 1).xy, edited)
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)])
+def test_side_bar_shows_everyone_and_every_joint(qtbot, window, size):
+    """On the demo at common screen sizes: the canvas gets most of the width, the people list
+    shows both people without a blank half, every joint is in view without scrolling, and a
+    running fill does not move the panels."""
+    w = window
+    w.resize(*size)
+    w.open_demo()
+    qtbot.waitUntil(lambda: w.joints_panel.isVisible())
+    qtbot.wait(50)
+    assert w.canvas.width() > 0.7 * size[0]
+    people = w.tracks_panel.table
+    assert people.verticalScrollBar().maximum() == 0
+    assert people.viewport().height() < 3 * people.rowHeight(0) + 4  # two rows, not a blank half
+    joints = w.joints_panel
+    assert joints.verticalScrollBar().maximum() == 0 and joints.rowViewportPosition(16) + joints.rowHeight(16) \
+        <= joints.viewport().height()
+    header = joints.horizontalHeader()
+    longest = max(w.session.skeleton.joints, key=lambda n: joints.fontMetrics().horizontalAdvance(n))
+    assert header.sectionSize(0) > joints.fontMetrics().horizontalAdvance("▶ " + longest)  # names not cut
+    heights = [d.height() for d in (w.people_dock, w.joints_dock, w.fill_dock)]
+    w.fill_panel.set_running(True, "Filling whole video…")
+    qtbot.wait(50)
+    assert w.fill_panel.progress.isVisible() and w.fill_panel.cancel.isVisible()
+    assert [d.height() for d in (w.people_dock, w.joints_dock, w.fill_dock)] == heights
+    w.fill_panel.set_running(False, "Auto-fill done")
+    assert all(not b.isHidden() for b in w.fill_panel.buttons.values())
