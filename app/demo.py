@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from posewarper_core.annotation import Pose, Track
@@ -60,8 +61,17 @@ def prepare_demo(target: Path | None = None, labels_path: Path = LABELS) -> tupl
         if current.notes.get(LABELS_NOTE) == labels_hash(labels_path):
             return target, ""
     with ProjectStore.open(target) as current:  # the lock: refused while the demo is open elsewhere
-        untouched = current.notes.get(CONTENT_NOTE) == content_digest(current.project)
-    if not untouched:
+        digest = content_digest(current.project)
+        if CONTENT_NOTE not in current.notes and digest == _fresh_digest(labels_path):
+            # Built from these labels by a version that kept no notes, and untouched: note it now.
+            current.set_note(CONTENT_NOTE, digest)
+            current.set_note(LABELS_NOTE, labels_hash(labels_path))
+            return target, ""
+        built_as = current.notes.get(CONTENT_NOTE)
+    if built_as is None:
+        return target, (f"Your demo project was made by an earlier version and has changes of yours: it is kept "
+                        f"as it is. To get the current demo, move or delete {target} and open the demo again.")
+    if built_as != digest:
         return target, (f"A newer demo is available. Your edited demo is kept as it is; to get the new one, "
                         f"move or delete {target} and open the demo again.")
     if any(Path(f"{target}{s}").exists() for s in ("-wal", "-shm")):
@@ -78,6 +88,14 @@ def _build_into(target: Path, labels_path: Path) -> None:
         leftover.unlink(missing_ok=True)  # a build of ours that was interrupted
     _build(new, labels_path)
     os.replace(new, target)
+
+
+def _fresh_digest(labels_path: Path) -> str:
+    """The content digest of a demo built now from `labels_path` (built in a scratch folder)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        _build(Path(scratch) / "demo.pwproj", labels_path)
+        with ProjectStore.open(Path(scratch) / "demo.pwproj", read_only=True) as built:
+            return built.notes[CONTENT_NOTE]
 
 
 def _build(target: Path, labels_path: Path) -> None:

@@ -315,3 +315,33 @@ def test_side_bar_shows_everyone_and_every_joint(qtbot, window, size):
     assert [d.height() for d in (w.people_dock, w.joints_dock, w.fill_dock)] == heights
     w.fill_panel.set_running(False, "Auto-fill done")
     assert all(not b.isHidden() for b in w.fill_panel.buttons.values())
+
+
+def _drop_notes(path):
+    """Make `path` look like a demo built by a version that kept no notes."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM meta WHERE key LIKE 'note.%'")
+    conn.commit()
+    conn.close()
+
+
+def test_demo_from_a_version_without_notes(tmp_path):
+    from app.demo import CONTENT_NOTE, LABELS_NOTE, build_demo, labels_hash, prepare_demo
+
+    path = build_demo(tmp_path / "demo.pwproj")
+    _drop_notes(path)
+    assert prepare_demo(path) == (path, "")  # untouched and current: adopted, nothing to say
+    with ProjectStore.open(path, read_only=True) as store:
+        assert store.notes[LABELS_NOTE] == labels_hash() and CONTENT_NOTE in store.notes
+
+    with ProjectStore.open(path) as store:  # the user's work, then the notes lost as above
+        pose = store.project.videos[1].pose(0, 1).copy()
+        pose.xy[0] = (5.0, 6.0)
+        store.set_pose(1, 0, 1, pose)
+    _drop_notes(path)
+    same, note = prepare_demo(path)
+    assert same == path and "earlier version" in note and str(path) in note
+    with ProjectStore.open(path, read_only=True) as store:
+        assert tuple(store.project.videos[1].pose(0, 1).xy[0]) == (5.0, 6.0) and store.notes == {}
