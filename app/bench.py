@@ -1,8 +1,13 @@
 """GUI benchmarks (not tests: numbers depend on the machine). Prints a table, can write JSON.
 
-    python -m app.bench seek [--video V] [--seeks 20] [--json out.json]
-        random seeks through FrameLoader: time from the request to the exact frame in hand, with
-        the idle keyframe-slot decoding off ("before") and on ("after").
+    python -m app.bench seek [--video V ...] [--synthetic-1080p] [--seeks 20] [--json out.json]
+        random seeks through FrameLoader: time from the request to the exact frame in hand, reading
+        the original video, then its seek proxy (whose build is timed too). --synthetic-1080p adds
+        a generated 1920x1080 H.264 video (600 frames, keyframe every 60, B-frames).
+    python -m app.bench step [--steps 60] [--json out.json]
+        next-frame key presses in the main window (demo project, 1366x768) on frames the loader
+        has decoded already: time from the key press to the repainted window, while the seek
+        proxy is built and once it is ready.
     python -m app.bench ui [--method flow] [--json out.json]
         auto-fill of the whole demo in the main window while a 10 ms QTimer measures the longest
         gap between its ticks (the UI thread's worst stall).
@@ -46,7 +51,8 @@ def _stats(ms: list[float]) -> dict:
 
 
 def bench_seek(video: Path, seeks: int, seed: int = 0) -> list[dict]:
-    """Random seeks with the loader as the GUI uses it, before and after idle slot decoding."""
+    """Random seeks through FrameLoader as the window sets it up, reading the original video and
+    then its seek proxy (built here, in a temporary folder, and timed)."""
     from posewarper_core.video import open_video
 
     from .window import DECODER_CACHE_BYTES
@@ -54,52 +60,149 @@ def bench_seek(video: Path, seeks: int, seed: int = 0) -> list[dict]:
 
     app = _app()
     rows = []
-    configs = [("before", dict(slot_bytes=0, cache_bytes=400 * 2**20), None),
-               ("after", {}, DECODER_CACHE_BYTES)]
-    for name, kw, decoder_bytes in configs:
-        source = open_video(video) if decoder_bytes is None else open_video(video, max_cache_bytes=decoder_bytes)
-        loader = FrameLoader(source, **kw)
-        cache_mb = (loader.cache.max_bytes + loader.slots.max_bytes + source.max_cache_bytes) // 2**20
-        got: dict[int, float] = {}
-        filled: list[float] = []
-        # Default arguments bind this run's lists (a stopped loader may still deliver a signal).
-        loader.frameReady.connect(lambda i, _img, got=got: got.setdefault(i, time.perf_counter()))
-        loader.slotsFilled.connect(lambda filled=filled: filled.append(time.perf_counter()))
-        t0 = time.perf_counter()
-        loader.request(0)
-        _spin_until(app, lambda: 0 in got, 30)
-        if kw.get("slot_bytes", 1):
+    with tempfile.TemporaryDirectory() as proxy_dir:
+        for config in ("original", "proxy"):
+            source = open_video(video, max_cache_bytes=DECODER_CACHE_BYTES)
+            loader = FrameLoader(source)
+            build = {}
+            if config == "proxy":
+                ready: list[str] = []
+                loader.proxyReady.connect(ready.append)
+                loader.proxyFailed.connect(lambda msg: ready.append("failed: " + msg))
+                t0 = time.perf_counter()
+                if not loader.start_proxy(proxy_dir):
+                    loader.stop()
+                    rows.append({"config": config, "seek to": "(the video needs no proxy)"})
+                    continue
+                _spin_until(app, lambda: bool(ready), 3600)
+                seconds = time.perf_counter() - t0
+                if not ready or ready[0].startswith("failed"):
+                    raise SystemExit(f"proxy build {ready[0] if ready else 'timed out'}")
+                size = Path(ready[0]).stat().st_size
+                build = {"proxy_build_s": round(seconds, 1), "proxy_frames_per_s": round(len(source) / seconds, 1),
+                         "proxy_MB": round(size / 2**20, 1), "proxy_KB_per_frame": round(size / 1024 / len(source))}
+            cache_mb = (loader.cache.max_bytes + loader.slots.max_bytes + DECODER_CACHE_BYTES) // 2**20
+            got: dict[int, float] = {}
+            filled: list[float] = []
+            # Default arguments bind this run's lists (a stopped loader may still deliver a signal).
+            loader.frameReady.connect(lambda i, _img, got=got: got.setdefault(i, time.perf_counter()))
+            loader.slotsFilled.connect(lambda filled=filled: filled.append(time.perf_counter()))
+            t0 = time.perf_counter()
+            loader.request(0)
+            _spin_until(app, lambda: 0 in got, 30)
             _spin_until(app, lambda: bool(filled), 120)
             warm_s = (filled[0] - t0) if filled else float("nan")
-        else:
-            _spin_until(app, lambda: False, 1.0)  # let the read-ahead finish
-            warm_s = 0.0
-        rng = random.Random(seed)
-        n, k = len(source), loader.stride
-        for kind in ("keyframe slot", "any frame"):
-            times, misses, hits = [], [], 0
-            for _ in range(seeks):
-                f = rng.randrange(0, n, k) if kind == "keyframe slot" else rng.randrange(n)
-                got.clear()
-                start = time.perf_counter()
-                img = loader.request(f)
-                if img is not None:
-                    hits += 1
-                    times.append((time.perf_counter() - start) * 1000)
-                else:
-                    _spin_until(app, lambda: f in got, 30)
-                    times.append((got.get(f, time.perf_counter()) - start) * 1000)
-                    misses.append(times[-1])
-                # The user looks at the frame for a moment: the loader reads ahead and goes idle.
-                filled.clear()
-                _spin_until(app, lambda: bool(filled), 0.6 if kw.get("slot_bytes", 1) else 0.3)
-            rows.append({"config": name, "seek to": kind, "seeks": seeks, "cached": hits, **_stats(times),
-                         "uncached_median_ms": round(statistics.median(misses), 1) if misses else "-",
-                         "idle_warmup_s": round(warm_s, 2), "cache_limit_MB": cache_mb})
-        loader.stop()
-        app.processEvents()
-        source.close()
+            rng = random.Random(seed)
+            n, k = len(loader.source), loader.stride
+            for kind in ("keyframe slot", "any frame"):
+                times, misses, hits = [], [], 0
+                for _ in range(seeks):
+                    f = rng.randrange(0, n, k) if kind == "keyframe slot" else rng.randrange(n)
+                    got.clear()
+                    start = time.perf_counter()
+                    img = loader.request(f)
+                    if img is not None:
+                        hits += 1
+                        times.append((time.perf_counter() - start) * 1000)
+                    else:
+                        _spin_until(app, lambda: f in got, 30)
+                        times.append((got.get(f, time.perf_counter()) - start) * 1000)
+                        misses.append(times[-1])
+                    # The user looks at the frame for a moment: the loader reads ahead and goes idle.
+                    filled.clear()
+                    _spin_until(app, lambda: bool(filled), 0.6)
+                rows.append({"video": video.name, "config": config, "seek to": kind, "seeks": seeks, "cached": hits,
+                             **_stats(times),
+                             "uncached_median_ms": round(statistics.median(misses), 1) if misses else "-",
+                             "idle_warmup_s": round(warm_s, 2), "cache_limit_MB": cache_mb, **build})
+            loader.stop()
+            app.processEvents()
     return rows
+
+
+class _PaintCounter:
+    """Counts the paint events a widget receives (an event filter sees each before it runs)."""
+
+    def __init__(self, widget):
+        from PySide6.QtCore import QEvent, QObject
+
+        counter = self
+
+        class Filter(QObject):
+            def eventFilter(self, obj, event):
+                if event.type() == QEvent.Paint:
+                    counter.count += 1
+                return False
+
+        self.count = 0
+        self._filter = Filter()
+        widget.installEventFilter(self._filter)
+
+
+def bench_step(steps: int, start: int = 40) -> list[dict]:
+    """Next-frame presses on cached frames: key press to the repainted window, as the user sees
+    it; first while the seek proxy is built in the background, then once it is ready."""
+    from PySide6.QtCore import QSettings
+
+    from .demo import build_demo
+    from .window import MainWindow
+
+    app = _app()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        QSettings.setDefaultFormat(QSettings.IniFormat)
+        QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, tmp)
+        old_dir = os.environ.get("POSEWARPER_PROXY_DIR")
+        os.environ["POSEWARPER_PROXY_DIR"] = str(Path(tmp) / "proxies")  # a fresh build, not the user's cache
+        try:
+            window = MainWindow()
+            window.quiet = True
+            window.resize(1366, 768)
+            window.show()
+            window.open_path(build_demo(Path(tmp) / "demo.pwproj"))
+            loader = window.loader
+            window.editor.seek(start)
+            window.editor.select_track(min(window.session.video.tracks))  # the joints panel shows a pose
+            _spin_until(app, lambda: False, 1.0)  # the read-ahead and the idle keyframe decoding settle
+            building = getattr(loader, "_builder", None) is not None and loader.proxy_path is None
+            rows.append({"what": "next frame, cached", "proxy": "being built" if building else "none",
+                         **_steps(app, window, steps)})
+            if building:
+                _spin_until(app, lambda: loader.proxy_path is not None, 600)
+                _spin_until(app, lambda: False, 1.0)
+                rows.append({"what": "next frame, cached", "proxy": "ready", **_steps(app, window, steps)})
+            window.close()
+        finally:
+            if old_dir is None:
+                os.environ.pop("POSEWARPER_PROXY_DIR", None)
+            else:
+                os.environ["POSEWARPER_PROXY_DIR"] = old_dir
+    return rows
+
+
+def _steps(app, window, steps: int) -> dict:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    loader = window.loader
+    painted = _PaintCounter(window.canvas.viewport())
+    window.canvas.setFocus()
+    times, misses = [], 0
+    first = window.editor.frame
+    for _ in range(steps):
+        # The user holds the key at about its repeat rate; the read-ahead keeps up.
+        _spin_until(app, lambda: False, 0.04)
+        _spin_until(app, lambda: loader.cached(window.editor.frame + 1) is not None, 5)
+        before = painted.count
+        cached = loader.cached(window.editor.frame + 1) is not None
+        t0 = time.perf_counter()
+        QTest.keyClick(window.canvas, Qt.Key_Right)
+        while painted.count == before and time.perf_counter() - t0 < 5:
+            app.processEvents()
+        if cached:
+            times.append((time.perf_counter() - t0) * 1000)
+        misses += not cached
+    return {"frames": f"{first}-{window.editor.frame}", "steps": steps, "not_cached": misses, **_stats(times)}
 
 
 def bench_ui(method: str) -> dict:
@@ -141,25 +244,41 @@ def bench_ui(method: str) -> dict:
 
 
 def _print_table(rows: list[dict]) -> None:
-    keys = list(rows[0])
-    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    cells = [[str(r.get(k, "-")) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[n]) for c in cells)) for n, k in enumerate(keys)]
     print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
-    for r in rows:
-        print("  ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths)))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     seek = sub.add_parser("seek", help="random seek latency through the frame loader")
-    seek.add_argument("--video", type=Path, default=DEMO_VIDEO)
+    seek.add_argument("--video", type=Path, action="append", help="(repeatable; default: the demo video)")
+    seek.add_argument("--synthetic-1080p", action="store_true", help="also a generated 1080p H.264 video")
     seek.add_argument("--seeks", type=int, default=20)
+    step = sub.add_parser("step", help="next-frame presses on cached frames in the main window")
+    step.add_argument("--steps", type=int, default=60)
     ui = sub.add_parser("ui", help="UI stall while auto-fill runs")
     ui.add_argument("--method", default="flow")
-    for p in (seek, ui):
+    for p in (seek, step, ui):
         p.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    rows = bench_seek(args.video, args.seeks) if args.what == "seek" else [bench_ui(args.method)]
+    if args.what == "seek":
+        videos = list(args.video or ([] if args.synthetic_1080p else [DEMO_VIDEO]))
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.synthetic_1080p:
+                from posewarper_core.cli.bench_video import synthetic_video
+
+                print("making a 1080p test video…", file=sys.stderr)
+                videos.append(synthetic_video(Path(tmp) / "synthetic_1080p_gop60.mp4"))
+            rows = [row for v in videos for row in bench_seek(v, args.seeks)]
+    elif args.what == "step":
+        rows = bench_step(args.steps)
+    else:
+        rows = [bench_ui(args.method)]
     _print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")

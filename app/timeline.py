@@ -3,13 +3,14 @@ keyframe slots marked; an overview bar of the whole video above it. Click or dra
 
 Painting touches only the visible cells (the detail strip shows a window of frames around the
 current one) and the overview is reduced with numpy, so a 10,000-frame video costs the same
-as a 100-frame one.
+as a 100-frame one. Everything but the current-frame marks is kept in a pixmap until the status,
+the size or the visible window changes: a step to the next frame repaints only the marks.
 """
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from .style import CURSOR, MISSING_KEYFRAME, STATUS_COLOURS, STATUS_NAMES
@@ -29,6 +30,8 @@ class Timeline(QWidget):
         self.current = 0
         self.first = 0  # first frame shown in the detail strip
         self._overview = None  # cached per-pixel reduction of `status`
+        self._base: QPixmap | None = None  # the painted strip without the current-frame marks
+        self._base_key = None
         self.setMinimumHeight(OVERVIEW_H + TICKS_H + 26)
         self.setMaximumHeight(OVERVIEW_H + TICKS_H + 34)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
@@ -40,6 +43,7 @@ class Timeline(QWidget):
         self.status = np.asarray(status, np.uint8)
         self.stride = max(1, int(stride))
         self._overview = None
+        self._base = None
         self.update()
 
     def set_current(self, frame: int) -> None:
@@ -83,10 +87,33 @@ class Timeline(QWidget):
 
     def paintEvent(self, event):
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#1d2025"))
         n = len(self.status)
         if n == 0:
+            p.fillRect(self.rect(), QColor("#1d2025"))
             return
+        key = (self.width(), self.height(), self.devicePixelRatioF(), self.first)
+        if self._base is None or self._base_key != key:
+            self._base, self._base_key = self._paint_base(), key
+        p.drawPixmap(0, 0, self._base)
+        # The current frame: a mark in the overview and a frame round its cell in the strip.
+        w = self.width()
+        p.fillRect(QRectF(self.current / n * w - 1, 0, 2, OVERVIEW_H), CURSOR)
+        cw = self.cell_width()
+        if self.first <= self.current < min(n, self.first + int(w / cw) + 1):
+            strip = self._strip_rect()
+            x = (self.current - self.first) * cw
+            p.setPen(QPen(CURSOR, 2))
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(QRectF(x - 1, strip.top() - 2, cw + 1, strip.height() + 4))
+
+    def _paint_base(self) -> QPixmap:
+        """The overview, the cells of the visible frames and the ticks, without the cursor."""
+        ratio = self.devicePixelRatioF()
+        pixmap = QPixmap(self.size() * ratio)
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(QColor("#1d2025"))
+        p = QPainter(pixmap)
+        n = len(self.status)
         w = self.width()
         # Overview: one column per pixel, runs of equal colour drawn as one rectangle.
         ov = self._overview_colours()
@@ -100,7 +127,6 @@ class Timeline(QWidget):
         p.setPen(QPen(QColor(255, 255, 255, 150), 1))
         p.setBrush(Qt.NoBrush)
         p.drawRect(QRectF(span_x0, 0.5, span_w, OVERVIEW_H - 1))
-        p.fillRect(QRectF(self.current / n * w - 1, 0, 2, OVERVIEW_H), CURSOR)
 
         # Detail strip: only the visible frames.
         strip = self._strip_rect()
@@ -125,12 +151,8 @@ class Timeline(QWidget):
             x = (f - self.first) * cw
             p.drawLine(int(x), int(strip.bottom()), int(x), int(strip.bottom()) + 4)
             p.drawText(int(x) + 2, self.height() - 2, str(f))
-        # Current frame.
-        if self.first <= self.current < last:
-            x = (self.current - self.first) * cw
-            p.setPen(QPen(CURSOR, 2))
-            p.setBrush(Qt.NoBrush)
-            p.drawRect(QRectF(x - 1, strip.top() - 2, cw + 1, strip.height() + 4))
+        p.end()
+        return pixmap
 
     @staticmethod
     def _label_step(cw: float) -> int:
@@ -160,5 +182,6 @@ class Timeline(QWidget):
 
     def resizeEvent(self, event):
         self._overview = None
+        self._base = None
         self.set_current(self.current)
         super().resizeEvent(event)

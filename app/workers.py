@@ -154,7 +154,11 @@ class _LoaderWorker(QObject):
         img = ld.cached(i)
         if img is None:
             try:
-                img = to_qimage(ld.source.frame(i))
+                # A newer request (or the switch to the proxy) stops this decode between frames.
+                img = to_qimage(ld.source.frame(i, abort=ld._has_request))
+            except Cancelled:
+                ld._ask_again(i)  # unless someone asked for another frame since
+                return
             except (PoseWarperError, OSError, ValueError) as exc:
                 self.failed.emit(i, str(exc))
                 return
@@ -171,8 +175,8 @@ class _LoaderWorker(QObject):
             if f in ld.cache or f in ld.slots:
                 continue
             try:
-                ld.cache.put(f, to_qimage(ld.source.frame(f)))
-            except (PoseWarperError, OSError, ValueError):
+                ld.cache.put(f, to_qimage(ld.source.frame(f, abort=ld._has_request)))
+            except (PoseWarperError, OSError, ValueError):  # (Cancelled included)
                 return
 
     def _fill_slots(self, i: int) -> None:
@@ -191,8 +195,8 @@ class _LoaderWorker(QObject):
                 continue
             img = ld.cache.get(f)
             try:
-                ld.slots.put(f, img if img is not None else to_qimage(ld.source.frame(f)))
-            except (PoseWarperError, OSError, ValueError):
+                ld.slots.put(f, img if img is not None else to_qimage(ld.source.frame(f, abort=ld._has_request)))
+            except (PoseWarperError, OSError, ValueError):  # (Cancelled included)
                 return
         ld.slotsFilled.emit()
 
@@ -210,7 +214,7 @@ class FrameLoader(QObject):
     _wake = Signal()
 
     def __init__(self, source, ahead: int = 12, parent=None, *, cache_bytes: int = 192 * 2**20,
-                 slot_bytes: int = 256 * 2**20):
+                 slot_bytes: int = 340 * 2**20):
         """`cache_bytes` bounds the recent/read-ahead QImages, `slot_bytes` the keyframe slots
         decoded at idle time (0 turns that off)."""
         super().__init__(parent)
@@ -308,6 +312,13 @@ class FrameLoader(QObject):
         with self._lock:
             i, self._wanted = self._wanted, None
             return i
+
+    def _ask_again(self, i: int) -> None:
+        """Put back a request whose decode gave way, unless a newer one has come in."""
+        with self._lock:
+            if self._wanted is None and not self._stopping:
+                self._wanted = i
+        self._wake.emit()
 
     def _has_request(self) -> bool:
         """True when background work should give way: a frame is wanted or the loader stops."""

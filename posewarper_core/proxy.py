@@ -199,7 +199,9 @@ def _open_checked(path: Path, source: VideoSource, max_cache_bytes: int) -> PyAV
         raise VideoError(f"{path}: not a readable proxy ({exc})") from exc
     if tag != f"{source_key(source.path)} {n}":
         raise VideoError(f"{path}: is not the proxy of {source.path} ({tag or 'no proxy tag'})")
-    proxy = PyAVSource(path, max_cache_bytes)
+    # One decoder thread: frame threads make each seek wait for the pipeline to fill (measured:
+    # twice the CPU time per random seek at 1080p).
+    proxy = PyAVSource(path, max_cache_bytes, threads=1)
     try:
         if proxy.num_frames != n or (proxy.width, proxy.height) != (source.width, source.height):
             raise VideoError(f"{path}: has {proxy.num_frames} frames of {proxy.width}x{proxy.height}, "

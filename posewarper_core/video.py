@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import av
 import cv2
@@ -26,7 +26,7 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from .annotation import Video
-from .errors import VideoError
+from .errors import Cancelled, VideoError
 
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
@@ -164,6 +164,7 @@ class VideoSource:
         self._cache = FrameCache(max_cache_bytes)
         self._lock = threading.RLock()  # guards the decoder; the cache has its own lock
         self._closed = False
+        self._abort: Callable[[], bool] | None = None  # the current frame() call's abort test
 
     def __len__(self) -> int:
         return self.num_frames
@@ -190,8 +191,12 @@ class VideoSource:
         """True if frame i would be returned without decoding (cheap; for prefetching)."""
         return i in self._cache
 
-    def frame(self, i: int) -> np.ndarray:
-        """Frame i as a read-only (height, width, 3) uint8 RGB array."""
+    def frame(self, i: int, abort: Callable[[], bool] | None = None) -> np.ndarray:
+        """Frame i as a read-only (height, width, 3) uint8 RGB array.
+
+        `abort()` is asked between decoded frames: when it returns True the read gives up with
+        Cancelled (the frames decoded so far stay cached). For readers that serve whoever asked
+        last, so that a new request need not wait for a stale one's whole GOP."""
         i = self._check_index(i)
         rgb = self._cache.get(i)
         if rgb is not None:
@@ -201,7 +206,11 @@ class VideoSource:
                 raise VideoError(f"{self.path}: the video is closed")
             rgb = self._cache.get(i)  # another thread may have decoded it meanwhile
             if rgb is None:
-                rgb = self._read(i)
+                self._abort = abort
+                try:
+                    rgb = self._read(i)
+                finally:
+                    self._abort = None
                 self._cache.put(i, rgb)
         return rgb
 
@@ -569,6 +578,9 @@ class PyAVSource(VideoSource):
                     raise _Missed
                 if n not in self._cache:
                     self._cache.put(n, _PendingFrame(frame))
+                if self._abort is not None and self._abort():
+                    # The decoder stays where it is: a later read may go on from here.
+                    raise Cancelled(f"{self.path}: reading frame {i} was given up at frame {n}")
         finally:
             self._skip_below = None
         self._frames = None  # the decoder is drained

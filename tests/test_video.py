@@ -345,3 +345,35 @@ def test_bench_video_command_writes_its_numbers(videos, tmp_path, capsys):
     assert r["num_frames"] == N and r["random_seek"]["seeks"] == 20
     assert r["sequential"]["frames_per_s"] > 0 and r["cache"]["held_mb"] <= r["cache"]["bound_mb"]
     assert cli_main(["bench-video", str(tmp_path / "missing.mp4")]) == 2
+
+
+def test_bench_video_times_the_seek_proxy(videos, tmp_path):
+    out = tmp_path / "bench.json"
+    assert cli_main(["bench-video", str(videos["h264_bframes"]), "--seeks", "10", "--proxy", "--json", str(out)]) == 0
+    p = json.loads(out.read_text())["proxy"]
+    assert p["mb"] > 0 and p["build_frames_per_s"] > 0 and p["max_keyframe_gap"] <= 8
+    assert p["random_seek"]["frames_decoded_per_seek"] <= 8  # the source's GOP is 30
+
+
+def test_raw_frames_and_keyframe_gap(videos):
+    with open_video(videos["h264_bframes"]) as src:
+        assert src.max_keyframe_gap == 30
+        for i in (5, 6, 7, 100, 3):  # forward steps and seeks
+            frame = src.raw_frame(i)
+            assert isinstance(frame, av.VideoFrame) and frame.format.name == "yuv420p"
+            assert read_counter(frame.to_ndarray(format="rgb24")) == i
+        assert not src.cached(100)  # raw frames bypass the cache
+    with open_video(videos["mpeg4_avi"]) as src:
+        assert src.max_keyframe_gap == 24
+
+
+def test_an_aborted_read_leaves_the_reader_exact(videos):
+    from posewarper_core.errors import Cancelled
+
+    with open_video(videos["h264_bframes"], max_cache_bytes=FRAME_BYTES * 40) as src:
+        asked = []
+        with pytest.raises(Cancelled, match="frame 55"):
+            src.frame(55, abort=lambda: asked.append(1) or len(asked) >= 3)  # gives up after 3 frames
+        assert len(asked) == 3 and not src.cached(55)
+        for i in (56, 55, 57, 20, 21, 200):  # the decoder goes on from where it stopped, or seeks
+            assert read_counter(src.frame(i, abort=lambda: False)) == i

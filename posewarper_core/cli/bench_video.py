@@ -7,14 +7,21 @@ Measures, each on a freshly opened source:
 - random seeks with the cache off (every request decodes): latency median / p95 / max and the
   frames decoded per seek;
 - stepping back after a jump (the cache holds what the jump decoded on its way);
-- reading frames that are already cached, and the cache's memory after the sequential pass.
+- reading frames that are already cached, and the cache's memory after the sequential pass;
+- with --proxy, the seek proxy the GUI displays from (posewarper_core.proxy): its build time and
+  size, and random seeks on it.
+
+`synthetic_video()` writes camera-like 1080p test footage (H.264, keyframe every 60 frames,
+B-frames) for when no long video is at hand.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import random
+import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +46,8 @@ def register(subparsers) -> None:
     p.add_argument("--cache-mb", type=float, default=DEFAULT_CACHE_BYTES / 2**20,
                    help=f"frame cache bound in MiB (default {DEFAULT_CACHE_BYTES // 2**20})")
     p.add_argument("--seed", type=int, default=0, help="random seed for the seek positions")
+    p.add_argument("--proxy", action="store_true",
+                   help="also build the seek proxy (in a temporary folder) and time seeks on it")
     p.set_defaults(run=run)
 
 
@@ -46,7 +55,7 @@ def run(args) -> int:
     if args.seeks < 1:
         raise VideoError(f"--seeks must be at least 1, got {args.seeks}")
     results = bench(args.path, seeks=args.seeks, frames=args.frames,
-                    cache_bytes=int(args.cache_mb * 2**20), seed=args.seed)
+                    cache_bytes=int(args.cache_mb * 2**20), seed=args.seed, proxy=args.proxy)
     print(format_table(results))
     if args.json:
         tmp = args.json.with_name(args.json.name + ".tmp")
@@ -67,8 +76,25 @@ def _timed(source: VideoSource, i: int) -> float:
     return time.perf_counter() - t
 
 
+def _random_seeks(source: VideoSource, seeks: int, rng: random.Random) -> dict:
+    """Random frames with no cache, so that every request decodes."""
+    decoded0 = getattr(source, "decoded_count", 0)
+    times, cpu = [], []
+    for _ in tqdm(range(seeks), desc="random seeks", unit="seek", leave=False):
+        c = time.process_time()
+        times.append(_timed(source, rng.randrange(source.num_frames)))
+        cpu.append(time.process_time() - c)
+    # CPU time (all threads) depends little on what else runs on the machine: it is about
+    # the latency on one idle core (less where frame threads run in parallel).
+    out = {"seeks": seeks, **_ms(times), "cpu_median_ms": float(np.median(cpu) * 1000),
+           "cpu_p95_ms": float(np.percentile(cpu, 95) * 1000)}
+    if isinstance(source, PyAVSource):
+        out["frames_decoded_per_seek"] = (source.decoded_count - decoded0) / seeks
+    return out
+
+
 def bench(path: Path, *, seeks: int = 200, frames: int | None = None,
-          cache_bytes: int = DEFAULT_CACHE_BYTES, seed: int = 0) -> dict:
+          cache_bytes: int = DEFAULT_CACHE_BYTES, seed: int = 0, proxy: bool = False) -> dict:
     """Run the measurements and return them as a JSON-ready dict."""
     rng = random.Random(seed)
     t = time.perf_counter()
@@ -104,20 +130,11 @@ def bench(path: Path, *, seeks: int = 200, frames: int | None = None,
         if hits:
             out["cached_read"] = _ms(hits)
 
-    # Random seeks with no cache: every request decodes.
+    # Random seeks with no cache: every request decodes. (The proxy gets the same frames.)
     with open_video(path, max_cache_bytes=0) as source:
-        decoded0 = getattr(source, "decoded_count", 0)
-        times, cpu = [], []
-        for _ in tqdm(range(seeks), desc="random seeks", unit="seek", leave=False):
-            c = time.process_time()
-            times.append(_timed(source, rng.randrange(source.num_frames)))
-            cpu.append(time.process_time() - c)
-        # CPU time (all threads) depends little on what else runs on the machine: it is about
-        # the latency on one idle core (less where frame threads run in parallel).
-        out["random_seek"] = {"seeks": seeks, **_ms(times), "cpu_median_ms": float(np.median(cpu) * 1000),
-                              "cpu_p95_ms": float(np.percentile(cpu, 95) * 1000)}
-        if isinstance(source, PyAVSource):
-            out["random_seek"]["frames_decoded_per_seek"] = (source.decoded_count - decoded0) / seeks
+        out["random_seek"] = _random_seeks(source, seeks, random.Random(seed + 1))
+        if proxy and isinstance(source, PyAVSource):
+            out["proxy"] = _bench_proxy(source, seeks, random.Random(seed + 1))
 
     # A jump, then three steps back, as an annotator checking the frames before a keyframe does.
     with open_video(path, max_cache_bytes=cache_bytes) as source:
@@ -129,6 +146,53 @@ def bench(path: Path, *, seeks: int = 200, frames: int | None = None,
         if back:
             out["step_back_after_jump"] = _ms(back)
     return out
+
+
+def _bench_proxy(source: PyAVSource, seeks: int, rng: random.Random) -> dict:
+    """Build the seek proxy in a temporary folder; random seeks on it, as on the source."""
+    from .. import proxy as proxies
+
+    with tempfile.TemporaryDirectory() as folder:
+        bar = tqdm(total=source.num_frames, desc="proxy build", unit="frame", leave=False)
+        t = time.perf_counter()
+        path = proxies.build_proxy(source.path, folder, progress=lambda done, _n: bar.update(done - bar.n))
+        seconds = time.perf_counter() - t
+        bar.close()
+        size = path.stat().st_size
+        with proxies.open_proxy(source, folder, max_cache_bytes=0) as proxy:
+            return {"build_s": seconds, "build_frames_per_s": source.num_frames / seconds,
+                    "mb": size / 2**20, "kb_per_frame": size / 1024 / source.num_frames,
+                    "max_keyframe_gap": proxy.max_keyframe_gap, "random_seek": _random_seeks(proxy, seeks, rng)}
+
+
+def synthetic_video(path: Path, frames: int = 600, width: int = 1920, height: int = 1080, *,
+                    gop: int = 60, bframes: int = 3, seed: int = 0) -> Path:
+    """Camera-like test footage: a blurred noise texture panning under moving discs, encoded as
+    H.264 with a keyframe every `gop` frames and B-frames, as cameras and phones write it."""
+    import av
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    pad = 64
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (height + 2 * pad, width + 2 * pad, 3), dtype=np.uint8),
+                               (0, 0), 2.0)
+    discs = [(rng.uniform(0, width), rng.uniform(0, height), rng.uniform(-9, 9), rng.uniform(-6, 6),
+              int(rng.integers(30, 160)), tuple(int(c) for c in rng.integers(0, 256, 3))) for _ in range(12)]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast",
+                          "x264-params": f"keyint={gop}:min-keyint={gop}:bframes={bframes}:b-adapt=0:scenecut=0"}
+        for i in tqdm(range(frames), desc="synthetic video", unit="frame", leave=False):
+            dx, dy = int(pad + pad * np.sin(i / 40.0)), int(pad + pad * np.cos(i / 55.0))
+            img = texture[dy:dy + height, dx:dx + width].copy()
+            for x, y, vx, vy, r, colour in discs:
+                cv2.circle(img, (int((x + vx * i) % width), int((y + vy * i) % height)), r, colour, -1)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
 
 
 def _plain_decode_rate(path: Path, n: int) -> float:
@@ -175,6 +239,15 @@ def format_table(r: dict) -> str:
                  f"max {s['max_ms']:.1f} ms ({s['seeks']} seeks{extra})"))
     rows.append(("random seek CPU time", f"median {s['cpu_median_ms']:.1f} ms, p95 {s['cpu_p95_ms']:.1f} ms "
                                          "(all threads: about the time on one idle core)"))
+    if "proxy" in r:
+        p = r["proxy"]
+        s = p["random_seek"]
+        rows.append(("seek proxy build", f"{p['build_s']:.1f} s = {p['build_frames_per_s']:.1f} frames/s, "
+                                         f"{p['mb']:.1f} MB ({p['kb_per_frame']:.0f} KB/frame, "
+                                         f"keyframe every {p['max_keyframe_gap']})"))
+        rows.append(("random seek on the proxy", f"median {s['median_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms, "
+                                                 f"max {s['max_ms']:.1f} ms, "
+                                                 f"{s['frames_decoded_per_seek']:.1f} frames decoded/seek"))
     if "step_back_after_jump" in r:
         s = r["step_back_after_jump"]
         rows.append(("step back after a jump", f"median {s['median_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms"))
