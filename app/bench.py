@@ -53,6 +53,7 @@ def _stats(ms: list[float]) -> dict:
 def bench_seek(video: Path, seeks: int, seed: int = 0) -> list[dict]:
     """Random seeks through FrameLoader as the window sets it up, reading the original video and
     then its seek proxy (built here, in a temporary folder, and timed)."""
+    from posewarper_core.proxy import PROXY_CACHE_BYTES
     from posewarper_core.video import open_video
 
     from .window import DECODER_CACHE_BYTES
@@ -81,7 +82,8 @@ def bench_seek(video: Path, seeks: int, seed: int = 0) -> list[dict]:
                 size = Path(ready[0]).stat().st_size
                 build = {"proxy_build_s": round(seconds, 1), "proxy_frames_per_s": round(len(source) / seconds, 1),
                          "proxy_MB": round(size / 2**20, 1), "proxy_KB_per_frame": round(size / 1024 / len(source))}
-            cache_mb = (loader.cache.max_bytes + loader.slots.max_bytes + DECODER_CACHE_BYTES) // 2**20
+            decoder_bytes = PROXY_CACHE_BYTES if config == "proxy" else DECODER_CACHE_BYTES
+            cache_mb = (loader.cache.max_bytes + loader.slots.max_bytes + decoder_bytes) // 2**20
             got: dict[int, float] = {}
             filled: list[float] = []
             # Default arguments bind this run's lists (a stopped loader may still deliver a signal).
@@ -171,6 +173,17 @@ def bench_step(steps: int, start: int = 40) -> list[dict]:
                 _spin_until(app, lambda: loader.proxy_path is not None, 600)
                 _spin_until(app, lambda: False, 1.0)
                 rows.append({"what": "next frame, cached", "proxy": "ready", **_steps(app, window, steps)})
+            # After an auto-fill every frame has poses to draw (dashed, for auto-filled joints).
+            done = []
+            window.fill_panel.method.setCurrentText("linear")
+            window.runner.finished.connect(lambda *_: done.append(1))
+            window.start_fill("video")
+            _spin_until(app, lambda: bool(done), 120)
+            window.editor.seek(start)
+            _spin_until(app, lambda: False, 1.0)
+            rows.append({"what": "next frame, cached, poses on every frame (linear auto-fill)",
+                         "proxy": "ready" if getattr(loader, "proxy_path", None) else "none",
+                         **_steps(app, window, steps)})
             window.close()
         finally:
             if old_dir is None:

@@ -255,10 +255,10 @@ class FrameLoader(QObject):
         img = self.slots.get(i)
         return img if img is not None else self.cache.get(i)
 
-    def start_proxy(self, folder=None) -> bool:
+    def start_proxy(self, folder=None, min_pixels: int = proxies.SMALL_FRAME_PIXELS) -> bool:
         """Build (or find) the seek proxy in the background and read from it once it is ready.
-        False if the video needs none (image folders, short GOPs)."""
-        if self._builder is not None or not proxies.worth_a_proxy(self.source):
+        False if the video needs none (image folders, short GOPs, frames under `min_pixels`)."""
+        if self._builder is not None or not proxies.worth_a_proxy(self.source, min_pixels):
             return False
         self._builder = ProxyBuilder(self.source, folder, self)
         self._builder.progress.connect(self.proxyProgress)

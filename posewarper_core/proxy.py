@@ -27,11 +27,11 @@ from typing import Callable
 import av
 
 from .errors import Cancelled, VideoError
-from .video import PyAVSource, VideoSource, display_turns, upright_rgb
+from .video import SMALL_FRAME_PIXELS, PyAVSource, VideoSource, display_turns, upright_rgb
 
 PROXY_GOP = 8
 PROXY_FORMAT_VERSION = 1  # part of the file name: a new recipe never reads an old proxy
-PROXY_CACHE_BYTES = 128 * 2**20  # the proxy's decoder cache: its GOPs are short
+PROXY_CACHE_BYTES = 256 * 2**20  # the proxy's decoder cache (half the GUI's for the original)
 DEFAULT_KEEP_BYTES = 20 * 2**30  # the cache folder is pruned to this, least recently used first
 _METADATA_KEY = "POSEWARPER_PROXY"
 _SUFFIX = ".mkv"  # Matroska: readable up to the last whole frame if something cuts it short
@@ -64,10 +64,12 @@ def proxy_path(source_path: Path | str, folder: Path | str | None = None) -> Pat
     return folder / f"{source_key(source_path)}{_SUFFIX}"
 
 
-def worth_a_proxy(source: VideoSource) -> bool:
+def worth_a_proxy(source: VideoSource, min_pixels: int = SMALL_FRAME_PIXELS) -> bool:
     """True for a video file where some frame lies more than PROXY_GOP frames after its keyframe
-    (image folders and short-GOP video are random access already)."""
-    return isinstance(source, PyAVSource) and source.max_keyframe_gap > PROXY_GOP
+    (image folders and short-GOP video are random access already), with frames of at least
+    `min_pixels` (below VGA size even a long GOP decodes in a few tens of milliseconds)."""
+    return (isinstance(source, PyAVSource) and source.max_keyframe_gap > PROXY_GOP
+            and source.width * source.height >= min_pixels)
 
 
 def open_proxy(source: VideoSource, folder: Path | str | None = None,
