@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -96,15 +97,17 @@ def lower_thread_priority() -> None:
 
 
 class ProxyBuilder(QThread):
-    """Opens, or builds first, the seek proxy of a video (posewarper_core.proxy) at low priority."""
+    """Opens, or builds first, the seek proxy of a video (posewarper_core.proxy) at low priority.
+    While `pause()` is true (the user is moving through the video) it waits between frames."""
 
     progress = Signal(int, int)
     ready = Signal(object)  # the opened proxy (a VideoSource)
     failed = Signal(str)
 
-    def __init__(self, source, folder=None, parent=None):
+    def __init__(self, source, folder=None, parent=None, pause=None):
         super().__init__(parent)
         self.source, self.folder = source, folder
+        self._pause = pause
         self._cancel = threading.Event()
         self._shown = -1
 
@@ -130,6 +133,8 @@ class ProxyBuilder(QThread):
         self.ready.emit(proxy)
 
     def _progress(self, done: int, total: int) -> None:
+        while self._pause is not None and self._pause() and not self._cancel.is_set():
+            time.sleep(0.05)
         percent = 100 * done // max(1, total)
         if percent != self._shown:  # a signal per percent, not per frame
             self._shown = percent
@@ -231,6 +236,7 @@ class FrameLoader(QObject):
         self._builder: ProxyBuilder | None = None
         self._stopping = False
         self._last = 0
+        self._asked_at = -1e9  # time.monotonic() of the last request
         self._thread = QThread()
         self._thread.setObjectName("frame-loader")
         self._worker = _LoaderWorker(self)
@@ -244,6 +250,7 @@ class FrameLoader(QObject):
         """Ask for frame i. Returns the image at once if it is cached (then reads ahead anyway)."""
         self.direction = -1 if i < self._last else 1
         self._last = i
+        self._asked_at = time.monotonic()
         self.cache.centre = self.slots.centre = i
         with self._lock:
             self._wanted = i
@@ -260,12 +267,16 @@ class FrameLoader(QObject):
         False if the video needs none (image folders, short GOPs, frames under `min_pixels`)."""
         if self._builder is not None or not proxies.worth_a_proxy(self.source, min_pixels):
             return False
-        self._builder = ProxyBuilder(self.source, folder, self)
+        self._builder = ProxyBuilder(self.source, folder, self, pause=self._user_is_moving)
         self._builder.progress.connect(self.proxyProgress)
         self._builder.failed.connect(self.proxyFailed)
         self._builder.ready.connect(self._proxy_ready)
         self._builder.start()
         return True
+
+    def _user_is_moving(self) -> bool:
+        """A frame was asked for in the last half second (then background builds wait)."""
+        return time.monotonic() - self._asked_at < 0.5
 
     def _proxy_ready(self, proxy) -> None:
         if self._stopping:
