@@ -167,8 +167,8 @@ def bench_step(steps: int, start: int = 40) -> list[dict]:
             window.editor.select_track(min(window.session.video.tracks))  # the joints panel shows a pose
             _spin_until(app, lambda: False, 1.0)  # the read-ahead and the idle keyframe decoding settle
             building = getattr(loader, "_builder", None) is not None and loader.proxy_path is None
-            rows.append({"what": "next frame, cached", "proxy": "building (paused while the user moves)" if building else "none",
-                         **_steps(app, window, steps)})
+            state = "building (paused while the user moves)" if building else "none"
+            rows.append({"what": "next frame, cached", "proxy": state, **_steps(app, window, steps)})
             if building:
                 _spin_until(app, lambda: loader.proxy_path is not None, 600)
                 _spin_until(app, lambda: False, 1.0)
