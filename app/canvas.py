@@ -7,7 +7,7 @@ draws a preview, so one drag is one command.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
@@ -16,6 +16,9 @@ from posewarper_core.annotation import AUTO_PROVENANCE, Pose, Provenance, Visibi
 from .style import track_colour
 
 HIT_RADIUS_PX = 9.0
+_DASH, _DOT, _NO_BRUSH = Qt.DashLine, Qt.DotLine, Qt.NoBrush
+_OCCLUDED, _CORRECTED = int(Visibility.OCCLUDED), int(Provenance.CORRECTED)
+_OUTLINE, _CORRECTED_OUTLINE = QColor("#ffffff"), QColor("#ff4fd8")
 
 
 class FrameItem(QGraphicsItem):
@@ -90,38 +93,50 @@ class PoseLayer(QGraphicsItem):
         return text
 
     def _paint_pose(self, painter: QPainter, tid: int, pose: Pose, scale: float) -> None:
+        # Plain Python lists and enum values looked up once: with every frame auto-filled this
+        # runs for every person on every step, and per-joint numpy/enum access added up.
         colour = track_colour(tid)
         selected = tid == self.selected
-        lab = pose.labelled()
-        auto = np.isin(pose.provenance, AUTO_PROVENANCE)
+        xy = [QPointF(x, y) for x, y in pose.xy.tolist()]
+        lab = pose.labelled().tolist()
+        auto = np.isin(pose.provenance, AUTO_PROVENANCE).tolist()
+        conf = pose.confidence.tolist()
         width = (3.0 if selected else 2.0) / scale
+        solid_colour = QColor(colour)
+        solid_colour.setAlphaF(0.9)
+        solid, dashed = [], []
         for a, b in self.skeleton.edges:
-            if not (lab[a] and lab[b]):
-                continue
+            if lab[a] and lab[b]:
+                (dashed if auto[a] or auto[b] else solid).append((a, b))
+        if solid:
+            painter.setPen(QPen(solid_colour, width))
+            painter.drawLines([QLineF(xy[a], xy[b]) for a, b in solid])
+        for a, b in dashed:
             c = QColor(colour)
-            dashed = auto[a] or auto[b]
-            c.setAlphaF(0.9 if not dashed else 0.35 + 0.5 * float(min(pose.confidence[a], pose.confidence[b])))
+            c.setAlphaF(0.35 + 0.5 * min(conf[a], conf[b]))
             pen = QPen(c, width)
-            if dashed:
-                pen.setStyle(Qt.DashLine)
+            pen.setStyle(_DASH)
             painter.setPen(pen)
-            painter.drawLine(QPointF(*pose.xy[a]), QPointF(*pose.xy[b]))
-        for j in np.flatnonzero(lab):
-            self._paint_joint(painter, colour, pose, int(j), bool(auto[j]), selected, scale)
+            painter.drawLine(xy[a], xy[b])
+        visibility = pose.visibility.tolist()
+        provenance = pose.provenance.tolist()
+        for j, labelled in enumerate(lab):
+            if labelled:
+                self._paint_joint(painter, colour, xy[j], conf[j], visibility[j] == _OCCLUDED,
+                                  provenance[j] == _CORRECTED, auto[j], selected, scale)
 
-    def _paint_joint(self, painter, colour, pose, j, auto, selected, scale) -> None:
+    def _paint_joint(self, painter, colour, centre, confidence, occluded, corrected, auto, selected,
+                     scale) -> None:
         r = (3.5 if auto else 5.0) * (1.2 if selected else 1.0) / scale
         c = QColor(colour)
         if auto:
-            c.setAlphaF(0.3 + 0.7 * float(pose.confidence[j]))
-        outline = QColor("#ffffff") if pose.provenance[j] != Provenance.CORRECTED else QColor("#ff4fd8")
-        pen = QPen(outline if not auto else c, 1.5 / scale)
-        if auto:
-            pen.setStyle(Qt.DotLine)
+            c.setAlphaF(0.3 + 0.7 * confidence)
+            pen = QPen(c, 1.5 / scale)
+            pen.setStyle(_DOT)
+        else:
+            pen = QPen(_CORRECTED_OUTLINE if corrected else _OUTLINE, 1.5 / scale)
         painter.setPen(pen)
-        occluded = pose.visibility[j] == Visibility.OCCLUDED
-        painter.setBrush(Qt.NoBrush if occluded else QBrush(c))
-        centre = QPointF(*pose.xy[j])
+        painter.setBrush(_NO_BRUSH if occluded else QBrush(c))
         painter.drawEllipse(centre, r, r)
         if occluded:  # hollow, with a coloured ring so it stays visible on any background
             painter.setPen(QPen(c, 2.0 / scale))
