@@ -44,7 +44,7 @@ class FillRunner(QObject):
         self.open_frames = open_frames  # (video) -> a fresh VideoSource; called on the worker thread
         self.worker: AutofillWorker | None = None
         self.command: AutofillCommand | None = None
-        self.method = "linear"
+        self.method = autofill.DEFAULT_METHOD  # the window sets the panel's choice
         self.model_path = None
 
     @property
