@@ -11,6 +11,10 @@
     python -m app.bench ui [--method flow] [--json out.json]
         auto-fill of the whole demo in the main window while a 10 ms QTimer measures the longest
         gap between its ticks (the UI thread's worst stall).
+    python -m app.bench open [--video V ...] [--synthetic-1080p] [--repeat 3] [--json out.json]
+        opening a video as a new project in the main window: time until it is shown, and the
+        longest gap between 10 ms timer ticks meanwhile; beside it, how long the same open takes
+        when called directly (what the UI thread would freeze for if it opened the video itself).
 """
 from __future__ import annotations
 
@@ -42,6 +46,26 @@ def _spin_until(app, done, timeout_s: float) -> bool:
         app.processEvents()
         time.sleep(0.001)
     return True
+
+
+def _open(app, window, path) -> float:
+    """Open `path` in `window` and wait until it is shown; the seconds that took."""
+    done: list = []
+    window.projectOpened.connect(lambda p: done.append(p))
+    window.openFailed.connect(lambda m: done.append(None))
+    t0 = time.perf_counter()
+    if not window.open_path(path):
+        raise SystemExit(f"could not open {path}")
+    _spin_until(app, lambda: bool(done), 600)
+    if not done or done[0] is None:
+        raise SystemExit(f"could not open {path}: {getattr(window, 'last_error', 'timed out')}")
+    return time.perf_counter() - t0
+
+
+def _tick_gaps(ticks: list[float], start: float, end: float) -> list[float]:
+    """Gaps (ms) between the timer ticks that fall in [start, end] (the first gap ends after start)."""
+    gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:]) if b >= start and a <= end]
+    return gaps or [0.0]
 
 
 def _stats(ms: list[float]) -> dict:
@@ -161,7 +185,7 @@ def bench_step(steps: int, start: int = 40) -> list[dict]:
             window.quiet = True
             window.resize(1366, 768)
             window.show()
-            window.open_path(build_demo(Path(tmp) / "demo.pwproj"))
+            _open(app, window, build_demo(Path(tmp) / "demo.pwproj"))
             loader = window.loader
             window.editor.seek(start)
             window.editor.select_track(min(window.session.video.tracks))  # the joints panel shows a pose
@@ -230,9 +254,11 @@ def bench_ui(method: str) -> dict:
         QSettings.setDefaultFormat(QSettings.IniFormat)
         QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, tmp)
         window = MainWindow()
+        window.quiet = True
         window.resize(1366, 768)
         window.show()
-        window.open_path(build_demo(Path(tmp) / "demo.pwproj"))
+        _open(app, window, build_demo(Path(tmp) / "demo.pwproj"))
+        _spin_until(app, lambda: False, 1.0)  # the first frame and the idle decoding settle
         window.fill_panel.method.setCurrentText(method)
         ticks: list[float] = []
         timer = QTimer()
@@ -247,13 +273,57 @@ def bench_ui(method: str) -> dict:
         _spin_until(app, lambda: bool(finished), 600)
         end = time.perf_counter()
         timer.stop()
-        gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:]) if b >= start]
+        gaps = _tick_gaps(ticks, start, end)
         poses = window.session.video.pose_count()
         window.close()
     return {"method": method, "status": finished[0][0] if finished else "timeout", "fill_s": round(end - start, 2),
             "poses_after": poses, "ticks": len(gaps), "max_gap_ms": round(max(gaps), 1),
             "p99_gap_ms": round(sorted(gaps)[int(0.99 * (len(gaps) - 1))], 1),
             "gaps_over_50ms": sum(g > 50 for g in gaps), "gaps_over_100ms": sum(g > 100 for g in gaps)}
+
+
+def bench_open(video: Path, repeat: int) -> list[dict]:
+    """Open `video` as a new project in the main window, `repeat` times (a new project each time)."""
+    from PySide6.QtCore import QSettings, QTimer
+
+    from . import opening
+    from .window import DECODER_CACHE_BYTES, MainWindow
+
+    app = _app()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        QSettings.setDefaultFormat(QSettings.IniFormat)
+        QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, tmp)
+        os.environ["POSEWARPER_PROXY_DIR"] = str(Path(tmp) / "proxies")
+        direct = []
+        for n in range(repeat):
+            t0 = time.perf_counter()
+            opening.discard(opening.open_with_frames(video, Path(tmp) / f"direct{n}.pwproj", DECODER_CACHE_BYTES))
+            direct.append((time.perf_counter() - t0) * 1000)
+        window = MainWindow()
+        window.quiet = True
+        window.resize(1366, 768)
+        window.show()
+        ticks: list[float] = []
+        timer = QTimer()
+        timer.setInterval(10)
+        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        timer.start()
+        for n in range(repeat):
+            window.close_project()
+            _spin_until(app, lambda: False, 0.3)
+            start = time.perf_counter()
+            window.open_path(video, Path(tmp) / f"window{n}.pwproj")
+            done = []
+            window.projectOpened.connect(lambda p, done=done: done.append(p))
+            _spin_until(app, lambda: bool(done) or window.open_job is None, 600)
+            end = time.perf_counter()
+            gaps = _tick_gaps(ticks, start, end)
+            rows.append({"video": video.name, "run": n + 1, "direct_open_ms": round(direct[n], 1),
+                         "window_open_ms": round((end - start) * 1000, 1), "max_gap_ms": round(max(gaps), 1)})
+        timer.stop()
+        window.close()
+    return rows
 
 
 def _print_table(rows: list[dict]) -> None:
@@ -276,10 +346,14 @@ def main(argv: list[str] | None = None) -> int:
     step.add_argument("--steps", type=int, default=60)
     ui = sub.add_parser("ui", help="UI stall while auto-fill runs")
     ui.add_argument("--method", default="flow")
-    for p in (seek, step, ui):
+    opn = sub.add_parser("open", help="opening a video: time, and the UI stall meanwhile")
+    opn.add_argument("--video", type=Path, action="append", help="(repeatable; default: the demo video)")
+    opn.add_argument("--synthetic-1080p", action="store_true", help="also a generated 1080p H.264 video")
+    opn.add_argument("--repeat", type=int, default=3)
+    for p in (seek, step, ui, opn):
         p.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    if args.what == "seek":
+    if args.what in ("seek", "open"):
         videos = list(args.video or ([] if args.synthetic_1080p else [DEMO_VIDEO]))
         with tempfile.TemporaryDirectory() as tmp:
             if args.synthetic_1080p:
@@ -287,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 print("making a 1080p test video…", file=sys.stderr)
                 videos.append(synthetic_video(Path(tmp) / "synthetic_1080p_gop60.mp4"))
-            rows = [row for v in videos for row in bench_seek(v, args.seeks)]
+            if args.what == "seek":
+                rows = [row for v in videos for row in bench_seek(v, args.seeks)]
+            else:
+                rows = [row for v in videos for row in bench_open(v, args.repeat)]
     elif args.what == "step":
         rows = bench_step(args.steps)
     else:

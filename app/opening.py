@@ -3,12 +3,13 @@ open ProjectStore. Only the core's public functions are used."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from posewarper_core.annotation import Video
 from posewarper_core.errors import PoseWarperError
 from posewarper_core.store import PROJECT_SUFFIX, ProjectStore
-from posewarper_core.video import open_video
+from posewarper_core.video import VideoSource, open_frames, open_video
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts")
 ANNOTATION_SUFFIXES = (".json",)
@@ -74,3 +75,57 @@ def open_path(path, project_path=None) -> ProjectStore:
     store = ProjectStore.create(target, name=path.stem)
     store.add_video(video)
     return store
+
+
+@dataclass
+class Opened:
+    """What opening gives the window: the project and the frames of its first video."""
+
+    store: ProjectStore
+    frames: VideoSource | None  # None if the project has no video or its frames cannot be read
+    frames_error: str  # why the frames cannot be read ("" when they can, or there is no video)
+    created: bool  # the project file was made by this open (removed again if the user cancels)
+    note: str = ""  # something to tell the user once it is open (the demo's refresh)
+
+
+def project_target(path, project_path=None) -> Path:
+    """The project file that opening `path` opens or creates."""
+    path = Path(path)
+    if path.suffix == PROJECT_SUFFIX:
+        return path
+    return Path(project_path) if project_path else default_project_path(path)
+
+
+def open_with_frames(path, project_path=None, max_cache_bytes: int | None = None) -> Opened:
+    """open_path, then open the frames of the project's first video. Both can take a while
+    (opening a video indexes the whole file), so the GUI calls this on a worker thread.
+
+    A project that opens but whose frames do not is still returned (its labels can be worked on
+    over a blank frame); `frames_error` says why."""
+    created = not project_target(path, project_path).exists()
+    store = open_path(path, project_path)
+    frames, frames_error = None, ""
+    try:
+        video = store.project.videos.get(min(store.project.videos, default=0))
+        if video is not None:
+            kw = {} if max_cache_bytes is None else {"max_cache_bytes": max_cache_bytes}
+            try:
+                frames = open_frames(video, store.base_dir, **kw)
+            except PoseWarperError as exc:
+                frames_error = str(exc)
+    except BaseException:
+        discard(Opened(store, frames, frames_error, created))
+        raise
+    return Opened(store, frames, frames_error, created)
+
+
+def discard(opened: Opened) -> None:
+    """Undo an open the user no longer wants: close everything, and remove a project file that
+    this open created (it holds nothing of theirs yet)."""
+    if opened.frames is not None:
+        opened.frames.close()
+    path = Path(opened.store.path)
+    opened.store.close()
+    if opened.created:
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            p.unlink(missing_ok=True)

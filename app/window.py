@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
-                               QMessageBox, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                               QMessageBox, QProgressDialog, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from posewarper_core import autofill
 from posewarper_core.errors import PoseWarperError
@@ -19,23 +19,35 @@ from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
 from .fillrun import FillRunner, device_name
+from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel
 from .session import Session
 from .timeline import Timeline
 from .workers import FrameLoader
 
+# The decoder's cache holds whole GOPs: another frame of a GOP seen lately costs no decoding
+# (measured: a smaller one made random seeks 3x slower). The loader's QImages stay small.
 DECODER_CACHE_BYTES = 512 * 2**20
 
 MEDIA_FILTER = ("Videos, annotations and projects (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.ts *.json "
                 "*.pwproj);;Projects (*.pwproj);;PoseTrack18 / COCO (*.json);;All files (*)")
 MAX_RECENT = 8
+OPEN_PROGRESS_AFTER_MS = 400  # a quicker open shows no dialog (only the status bar says it)
 
 
 class MainWindow(QMainWindow):
+    projectOpened = Signal(str)  # the project file, once it is open and shown
+    openFailed = Signal(str)  # why ("cancelled" if the user cancelled); the previous project stays
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("PoseWarper Annotate")
         self.store = self.session = self.editor = self.loader = self.runner = None
+        self.open_job = self.frames_job = None  # opening a project / a video's frames (openjob.py)
+        self.open_progress = None
+        self._jobs: set[OpenJob] = set()  # running, cancelled or not
+        self._frames_video_id = None  # the video whose frames the loader reads (or is opening)
+        self._view = None  # (project, video id) the canvas shows
         self.keys = shortcuts.load()
         self.actions: dict[str, QAction] = {}
 
@@ -218,8 +230,10 @@ class MainWindow(QMainWindow):
             self.open_path(path, ask_where=True)
 
     def open_path(self, path, project_path=None, ask_where: bool = False) -> bool:
-        """Open a project, or make one for a video / image folder / annotation file. Returns
-        False (after telling the user why) if that failed; the current project stays open then."""
+        """Open a project, or make one for a video / image folder / annotation file, on a worker
+        thread (opening a video indexes the whole file). Returns False if nothing was started;
+        `projectOpened` or `openFailed` follows otherwise. On failure the current project stays
+        open and nothing is changed."""
         path = Path(path)
         if ask_where and path.suffix != ".pwproj" and project_path is None:
             default = opening.default_project_path(path)
@@ -229,30 +243,94 @@ class MainWindow(QMainWindow):
                 if not chosen:
                     return False
                 project_path = chosen if chosen.endswith(".pwproj") else chosen + ".pwproj"
-        if self.store is not None and Path(project_path or opening.default_project_path(path)).absolute() \
-                == Path(self.store.path).absolute():
+        if self._is_open(opening.project_target(path, project_path)):
             return True
-        try:
-            store = opening.open_path(path, project_path)
-        except PoseWarperError as exc:
-            self.error("Could not open", str(exc))
+        return self._start_open(lambda: opening.open_with_frames(path, project_path, DECODER_CACHE_BYTES),
+                                path.name or str(path))
+
+    def open_demo(self) -> bool:
+        from .demo import default_demo_path, prepare_demo
+
+        if self._is_open(default_demo_path()):
+            return True
+
+        def call():
+            path, note = prepare_demo()  # built when missing, refreshed when untouched and outdated
+            opened = opening.open_with_frames(path, max_cache_bytes=DECODER_CACHE_BYTES)
+            opened.note = note
+            return opened
+
+        return self._start_open(call, "the demo project")
+
+    def _is_open(self, project) -> bool:
+        return self.store is not None and Path(project).resolve() == Path(self.store.path).resolve()
+
+    def _start_open(self, call, what: str) -> bool:
+        if self.open_job is not None:
+            self.statusBar().showMessage(f"Still opening {self.open_job.what}: wait, or cancel it first.", 6000)
             return False
-        self.close_project()
-        self.set_store(store)
+        job = OpenJob(call, opening.discard, what, self)
+        job.succeeded.connect(lambda: self._opened(job))
+        job.failed.connect(lambda message: self._open_failed(job, message))
+        self._track_job(job)
+        self.open_job = job
+        # A busy dialog, shown only if opening takes a while; Cancel abandons the job (openjob.py).
+        dialog = QProgressDialog(f"Opening {what}…", "Cancel", 0, 0, self)
+        dialog.setWindowTitle("Opening")
+        dialog.setWindowModality(Qt.WindowModal)
+        dialog.setMinimumDuration(2**30)  # never on its own: the timer below shows it
+        dialog.canceled.connect(self.cancel_open)
+        self.open_progress = dialog
+        QTimer.singleShot(OPEN_PROGRESS_AFTER_MS, lambda: dialog.show() if self.open_progress is dialog else None)
+        self.statusBar().showMessage(f"Opening {what}…")
+        job.start()
         return True
 
-    def open_demo(self) -> None:
-        from .demo import prepare_demo
+    def _track_job(self, job: OpenJob) -> None:
+        """Keep every job until its thread ends, cancelled ones too: the window waits for them on close."""
+        self._jobs.add(job)
+        job.finished.connect(lambda: (self._jobs.discard(job), job.deleteLater()))
 
-        try:
-            path, note = prepare_demo()  # built when missing, refreshed when untouched and outdated
-        except PoseWarperError as exc:
-            self.error("Could not build the demo project", str(exc))
+    def cancel_open(self) -> None:
+        job = self.open_job
+        if job is None:
             return
-        if self.open_path(path) and note:
-            self.statusBar().showMessage(note, 30000)
+        self._open_ended()
+        job.cancel()
+        self.statusBar().showMessage(f"Opening {job.what} cancelled.", 6000)
+        self.openFailed.emit("cancelled")
 
-    def set_store(self, store) -> None:
+    def _open_ended(self) -> None:
+        self.open_job = None
+        if self.open_progress is not None:
+            self.open_progress.canceled.disconnect(self.cancel_open)
+            self.open_progress.reset()
+            self.open_progress.deleteLater()
+            self.open_progress = None
+        self.statusBar().clearMessage()
+
+    def _opened(self, job: OpenJob) -> None:
+        opened = job.take()
+        if opened is None:  # cancelled meanwhile: the job discards what it opened
+            return
+        self._open_ended()
+        self.close_project()
+        self.set_store(opened.store, opened.frames)
+        if opened.frames_error:
+            self.error("Cannot read the frames", f"{opened.frames_error}\n\nThe labels are shown on a blank frame.")
+        if opened.note:
+            self.statusBar().showMessage(opened.note, 30000)
+        self.projectOpened.emit(str(opened.store.path))
+
+    def _open_failed(self, job: OpenJob, message: str) -> None:
+        if job is not self.open_job:
+            return
+        self._open_ended()
+        self.error("Could not open", message)
+        self.openFailed.emit(message)
+
+    def set_store(self, store, frames=None) -> None:
+        """Show an open project; `frames` are its first video's frames, opened already."""
         self.store = store
         self.session = Session(store, self)
         if self.session.video is None:
@@ -276,29 +354,21 @@ class MainWindow(QMainWindow):
         self.session.tracksChanged.connect(self._tracks_changed)
         self.session.videoChanged.connect(self._video_changed)
         self._remember_recent(store.path)
+        if frames is not None and self.session.video is not None:
+            self._frames_video_id = self.session.video_id
+            self._attach_frames(frames)
         self._video_changed()
 
     def _video_changed(self) -> None:
         video = self.session.video
-        if self.loader is not None:
-            self.loader.stop()
-            self.loader = None
         if video is None:
+            self._drop_frames()
             self._set_enabled(False)
             return
-        try:
-            # The decoder's cache holds whole GOPs: another frame of a GOP seen lately costs no decoding
-            # (measured: a smaller one made random seeks 3x slower). The loader's QImages stay small.
-            source = open_frames(video, self.store.base_dir, max_cache_bytes=DECODER_CACHE_BYTES)
-        except PoseWarperError as exc:
-            self.error("Cannot read the frames", f"{exc}\n\nThe labels are shown on a blank frame.")
-            source = None
-        if source is not None:
-            self.loader = FrameLoader(source, parent=self)
+        if self._frames_video_id != self.session.video_id:
+            self._open_frames_of(video)  # another video: its frames open in the background
+        elif self.loader is not None:
             self.loader.stride = video.keyframe_stride
-            self.loader.frameReady.connect(self._frame_ready)
-            self.loader.failed.connect(lambda i, m: self.statusBar().showMessage(f"Frame {i}: {m}", 8000))
-            self._start_proxy(self.loader)
         self.setWindowTitle(f"{video.name or Path(video.source).name} — {Path(self.store.path).name} — "
                             "PoseWarper Annotate")
         self.frame_spin.blockSignals(True)
@@ -308,13 +378,62 @@ class MainWindow(QMainWindow):
         self.fill_panel.stride.blockSignals(True)
         self.fill_panel.stride.setValue(video.keyframe_stride)
         self.fill_panel.stride.blockSignals(False)
-        self.canvas.set_frame(None, (video.width, video.height))
-        self.canvas.fit()
+        view = (str(self.store.path), self.session.video_id)
+        if view != self._view:  # another video: a blank frame until its first frame is decoded
+            self._view = view
+            self.canvas.set_frame(None, (video.width, video.height))
+            self.canvas.fit()
         self._set_enabled(True)
         self._tracks_changed()
         self._refresh_timeline()
         self._show_frame(self.editor.frame)
         self._selection_changed()
+
+    def _open_frames_of(self, video) -> None:
+        """Open the frames of `video` on a worker thread; the labels show on a blank frame meanwhile."""
+        self._drop_frames()
+        self._frames_video_id = video.video_id
+        base_dir = self.store.base_dir
+        job = OpenJob(lambda: open_frames(video, base_dir, max_cache_bytes=DECODER_CACHE_BYTES),
+                      lambda frames: frames.close(), str(video.source), self)
+        job.succeeded.connect(lambda: self._frames_opened(job, video.video_id))
+        job.failed.connect(lambda message: self._frames_failed(job, message))
+        self._track_job(job)
+        self.frames_job = job
+        job.start()
+
+    def _frames_opened(self, job: OpenJob, video_id: int) -> None:
+        frames = job.take()
+        if frames is None:
+            return
+        if job is not self.frames_job or self.session is None or self.session.video_id != video_id:
+            frames.close()  # the user moved on to another video or project
+            return
+        self.frames_job = None
+        self._attach_frames(frames)
+        self._show_frame(self.editor.frame)
+
+    def _frames_failed(self, job: OpenJob, message: str) -> None:
+        if job is self.frames_job:
+            self.frames_job = None
+            self.error("Cannot read the frames", f"{message}\n\nThe labels are shown on a blank frame.")
+
+    def _attach_frames(self, frames) -> None:
+        self.loader = FrameLoader(frames, parent=self)
+        self.loader.stride = self.session.video.keyframe_stride
+        self.loader.frameReady.connect(self._frame_ready)
+        self.loader.failed.connect(lambda i, m: self.statusBar().showMessage(f"Frame {i}: {m}", 8000))
+        self._start_proxy(self.loader)
+
+    def _drop_frames(self) -> None:
+        """Stop reading the current video's frames (and stop waiting for frames being opened)."""
+        if self.frames_job is not None:
+            self.frames_job.cancel()
+            self.frames_job = None
+        if self.loader is not None:
+            self.loader.stop()
+            self.loader = None
+        self._frames_video_id = None
 
     def _start_proxy(self, loader: FrameLoader) -> None:
         """Seeks in a long-GOP video read a short-GOP copy once it is built (in the background)."""
@@ -331,19 +450,21 @@ class MainWindow(QMainWindow):
         if self.runner is not None and self.runner.running:
             self.runner.cancel()
             self.runner.wait()
-        if self.loader is not None:
-            self.loader.stop()
-            self.loader = None
+        self._drop_frames()
         if self.store is not None:
             for obj in (self.editor, self.session, self.runner):
                 obj.deleteLater()
             self.store.close()
         self.store = self.session = self.editor = self.runner = None
+        self._view = None
         self._set_enabled(False)
 
     def closeEvent(self, event) -> None:
         QSettings().setValue("window/geometry", self.saveGeometry())
+        self.cancel_open()
         self.close_project()
+        for job in list(self._jobs):  # a thread must not outlive the window; indexing ends within seconds
+            job.wait()
         super().closeEvent(event)
 
     def _remember_recent(self, path) -> None:
@@ -378,8 +499,8 @@ class MainWindow(QMainWindow):
             self.error("Import failed", str(exc))
             return False
         self.session.select_video(ids[0])
-        QMessageBox.information(self, "Imported", f"{len(ids)} video(s) with "
-                                f"{sum(v.pose_count() for v in videos)} poses from {path}.")
+        self.inform("Imported", f"{len(ids)} video(s) with {sum(v.pose_count() for v in videos)} poses "
+                    f"from {path}.")
         return True
 
     def export_dialog(self, fmt: str) -> None:
@@ -400,9 +521,7 @@ class MainWindow(QMainWindow):
             self.error("Export failed", str(exc))
             return None
         text = "\n".join(f"{k}: {v}" for k, v in (summary or {}).items())
-        self.statusBar().showMessage(f"Exported {fmt} to {path}", 8000)
-        if not getattr(self, "quiet", False):
-            QMessageBox.information(self, "Exported", f"Wrote {path}\n\n{text}")
+        self.inform("Exported", f"Wrote {path}\n\n{text}")
         return summary
 
     # --- auto-fill ------------------------------------------------------------------------
@@ -581,6 +700,13 @@ class MainWindow(QMainWindow):
             shortcuts.save(self.keys)
             for action_id, action in self.actions.items():
                 action.setShortcut(QKeySequence(self.keys[action_id]))
+
+    def inform(self, title: str, text: str) -> None:
+        """A summary for the user: in a box, and its first line in the status bar."""
+        self.statusBar().showMessage(f"{title}: {text.splitlines()[0]}", 8000)
+        if not getattr(self, "quiet", False):
+            QMessageBox.information(self, title, text)
+        self.last_info = text
 
     def error(self, title: str, text: str) -> None:
         self.statusBar().showMessage(f"{title}: {text}", 10000)

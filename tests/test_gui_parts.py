@@ -77,8 +77,9 @@ def test_failed_import_changes_nothing(qtbot, tmp_path):
     qtbot.addWidget(w)
     bad = tmp_path / "broken.json"
     bad.write_text('{"images": [}')
-    assert not w.open_path(bad)
-    assert "broken.json" in w.last_error
+    with qtbot.waitSignal(w.openFailed, timeout=30000) as failed:
+        assert w.open_path(bad)  # started on the worker thread
+    assert "broken.json" in failed.args[0] and "broken.json" in w.last_error
     assert w.store is None and not (tmp_path / "broken.pwproj").exists()
 
 

@@ -3,6 +3,8 @@ the jumper selected, the window filling the screen.
 
     Xvfb :97 -screen 0 1920x1080x24 &
     DISPLAY=:97 python resources/screenshots/take_screenshot.py resources/screenshots/main-window.png
+    Xvfb :98 -screen 0 1366x768x24 &
+    DISPLAY=:98 python resources/screenshots/take_screenshot.py resources/screenshots/main-window-1366x768.png
 
 The demo is built in a scratch folder (your own demo project is not touched) and the picture is
 taken with imagemagick's `import`, as a user's screenshot tool would see the screen, then
@@ -36,7 +38,8 @@ def main(out: str) -> int:
     window = MainWindow()
     window.setGeometry(app.primaryScreen().geometry())
     window.show()
-    window.open_demo()
+    window.open_demo()  # opens on a worker thread
+    wait(lambda: window.editor is not None, 120.0)
     window.fill_panel.method.setCurrentText("flow")
     window.actions["fill_video"].trigger()
     wait(lambda: not window.runner.running)

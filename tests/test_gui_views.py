@@ -1,0 +1,331 @@
+"""What the user sees and opens: every kind of input, opening off the UI thread (progress,
+Cancel, errors that change nothing), the canvas's drawing, zoom and pan, the timeline and
+the side panels."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt, QTimer
+from PySide6.QtGui import QColor, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from app.style import track_colour
+from posewarper_core.annotation import PoseChange, Provenance, Visibility
+from test_gui_session import click_image, label_person, make_video
+from videogen import image_folder
+
+
+def labelled_clip(qtbot, w, open_in, tmp_path, n=20):
+    """A new project on a generated video; person 1 labelled by clicks on frames 0 and 10."""
+    make_video(tmp_path / "clip.mp4", n=n)
+    open_in(w, tmp_path / "clip.mp4", tmp_path / "clip.pwproj")
+    w.fill_panel.stride.setValue(10)
+    w.actions["add_person"].trigger()
+    for f in (0, 10):
+        w.editor.seek(f)
+        label_person(qtbot, w, (100 + 3 * f, 120))
+    return w
+
+
+# --- opening -------------------------------------------------------------------------------------
+
+def test_opens_an_image_folder_then_its_posetrack18_and_coco_exports(qtbot, window, open_in, tmp_path):
+    w = window
+    folder = image_folder(tmp_path / "frames", 12, width=320, height=240)
+    open_in(w, folder, tmp_path / "frames.pwproj")
+    v = w.session.video
+    assert (v.num_frames, v.width, v.height) == (12, 320, 240)
+    w.actions["add_person"].trigger()
+    label_person(qtbot, w, (120, 120))
+    placed = w.session.video.pose(0, 1).xy.copy()
+    assert w.export(tmp_path / "frames_pt.json", "posetrack18") is not None
+    assert w.export(tmp_path / "frames_coco.json", "coco") is not None
+    w.close_project()
+
+    for name in ("frames_pt.json", "frames_coco.json"):  # each opens as a new project, frames and all
+        open_in(w, tmp_path / name, tmp_path / f"{name}.pwproj")
+        v = w.session.video
+        assert v.num_frames == 12 and len(v.tracks) == 1
+        pose = next(iter(v.poses[0].values()))
+        np.testing.assert_allclose(pose.xy[pose.labelled()], placed[pose.labelled()], atol=0.01)
+        assert w.loader is not None  # the frames were found beside the file
+        with qtbot.waitSignal(w.loader.frameReady, timeout=10000):
+            w.loader.request(5)
+        w.close_project()
+
+
+def test_recent_projects_menu_reopens(qtbot, window, open_in, tmp_path):
+    w = window
+    make_video(tmp_path / "a.mp4", n=4)
+    make_video(tmp_path / "b.mp4", n=4)
+    open_in(w, tmp_path / "a.mp4", tmp_path / "a.pwproj")
+    open_in(w, tmp_path / "b.mp4", tmp_path / "b.pwproj")
+    w._fill_recent()
+    entries = [a.text() for a in w.recent_menu.actions()]
+    assert entries[:2] == [str((tmp_path / "b.pwproj").resolve()), str((tmp_path / "a.pwproj").resolve())]
+    with qtbot.waitSignal(w.projectOpened, timeout=30000):
+        w.recent_menu.actions()[1].trigger()
+    assert w.store.path == (tmp_path / "a.pwproj").resolve()
+
+
+def slowed_open(monkeypatch, seconds):
+    """Opening as slow as indexing a long video: the real open after a pause (on the worker)."""
+    from app import opening
+
+    real = opening.open_with_frames
+    returned = threading.Event()
+
+    def slow(*args, **kw):
+        time.sleep(seconds)
+        try:
+            return real(*args, **kw)
+        finally:
+            returned.set()
+
+    monkeypatch.setattr(opening, "open_with_frames", slow)
+    return returned
+
+
+def ui_gaps_while(qtbot, done):
+    """The longest gap (ms) between 10 ms timer ticks until done()."""
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    qtbot.waitUntil(done, timeout=30000)
+    timer.stop()
+    return max((b - a) * 1000 for a, b in zip(ticks, ticks[1:]))
+
+
+def test_opening_a_video_never_freezes_the_window(qtbot, window, open_in, tmp_path, monkeypatch):
+    w = window
+    make_video(tmp_path / "clip.mp4", n=8)
+    slowed_open(monkeypatch, 1.2)
+    opened = []
+    w.projectOpened.connect(opened.append)
+    t0 = time.perf_counter()
+    assert w.open_path(tmp_path / "clip.mp4", project_path=tmp_path / "clip.pwproj")
+    assert time.perf_counter() - t0 < 0.1  # the call returns at once
+    qtbot.waitUntil(lambda: w.open_progress is not None and w.open_progress.isVisible(), timeout=3000)
+    assert "clip.mp4" in w.open_progress.labelText()  # a busy indication naming the file
+    longest = ui_gaps_while(qtbot, lambda: bool(opened))
+    assert longest < 100, f"the UI stalled {longest:.0f} ms while opening"
+    assert w.open_progress is None and w.session.video.num_frames == 8
+
+
+def test_cancelling_an_open_keeps_the_current_project(qtbot, window, open_in, tmp_path, monkeypatch):
+    w = window
+    make_video(tmp_path / "a.mp4", n=4)
+    make_video(tmp_path / "b.mp4", n=4)
+    open_in(w, tmp_path / "a.mp4", tmp_path / "a.pwproj")
+    returned = slowed_open(monkeypatch, 1.0)
+    failed = []
+    w.openFailed.connect(failed.append)
+    assert w.open_path(tmp_path / "b.mp4", project_path=tmp_path / "b.pwproj")
+    qtbot.waitUntil(lambda: w.open_progress is not None and w.open_progress.isVisible(), timeout=3000)
+    from PySide6.QtWidgets import QPushButton
+
+    qtbot.mouseClick(w.open_progress.findChild(QPushButton), Qt.LeftButton)  # the dialog's Cancel
+    assert failed == ["cancelled"] and w.open_job is None
+    assert w.store.path == (tmp_path / "a.pwproj").resolve() and w.editor is not None
+    qtbot.waitUntil(returned.is_set, timeout=10000)
+    qtbot.waitUntil(lambda: not (tmp_path / "b.pwproj").exists(), timeout=5000)  # the half-open is undone
+    qtbot.wait(100)
+    assert w.store.path == (tmp_path / "a.pwproj").resolve()
+    open_in(w, tmp_path / "b.mp4", tmp_path / "b.pwproj")  # and it opens fine afterwards
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a video at all" * 100])
+def test_a_bad_video_is_reported_by_name_and_changes_nothing(qtbot, window, open_in, tmp_path, content):
+    w = window
+    make_video(tmp_path / "good.mp4", n=4)
+    open_in(w, tmp_path / "good.mp4", tmp_path / "good.pwproj")
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(content)
+    with qtbot.waitSignal(w.openFailed, timeout=30000) as failed:
+        assert w.open_path(bad, project_path=tmp_path / "broken.pwproj")
+    assert "broken.mp4" in failed.args[0] and "broken.mp4" in w.last_error
+    assert not (tmp_path / "broken.pwproj").exists()
+    assert w.store.path == (tmp_path / "good.pwproj").resolve() and w.session.video.num_frames == 4
+
+
+def test_failed_and_successful_import_into_an_open_project(qtbot, window, open_in, tmp_path):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    exported = tmp_path / "clip_pt.json"
+    assert w.export(exported, "posetrack18") is not None
+    videos_before = dict(w.store.project.videos)
+    poses_before = w.session.video.pose_count()
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"images": [}')
+    assert not w.import_file(broken)
+    assert "broken.json" in w.last_error
+    assert dict(w.store.project.videos).keys() == videos_before.keys()
+    assert w.session.video.pose_count() == poses_before
+
+    assert w.import_file(exported)  # a second copy of the video, as a second video of the project
+    assert len(w.store.project.videos) == 2
+    qtbot.waitUntil(lambda: w.loader is not None, timeout=10000)  # its frames open in the background
+    assert w.session.video.pose_count() == poses_before
+
+
+# --- canvas --------------------------------------------------------------------------------------
+
+def pixel(w, xy) -> QColor:
+    image = w.canvas.viewport().grab().toImage()
+    p = w.canvas.mapFromScene(QPointF(*xy))
+    return image.pixelColor(p)
+
+
+def distance(a: QColor, b: QColor) -> float:
+    return float(np.linalg.norm(np.subtract(a.getRgb()[:3], b.getRgb()[:3])))
+
+
+def coloured_share(w, xy, colour: QColor, radius: int = 4) -> float:
+    """The share of the screen pixels within `radius` of scene point xy that are drawn in `colour`."""
+    image = w.canvas.viewport().grab().toImage()
+    c = w.canvas.mapFromScene(QPointF(*xy))
+    near = [(c.x() + dx, c.y() + dy) for dx in range(-radius, radius + 1) for dy in range(-radius, radius + 1)
+            if dx * dx + dy * dy <= radius * radius]
+    return sum(distance(image.pixelColor(x, y), colour) < 40 for x, y in near) / len(near)
+
+
+def test_canvas_draws_people_in_their_colours_and_marks_occluded_and_auto_joints(qtbot, window, open_in,
+                                                                                 tmp_path):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    w.editor.seek(0)
+    w.actions["add_person"].trigger()
+    label_person(qtbot, w, (230, 120))
+    w.editor.select_track(None)
+    qtbot.wait(50)
+    v = w.session.video
+    wrist1, wrist2 = v.pose(0, 1).xy[9], v.pose(0, 2).xy[9]
+    assert coloured_share(w, wrist1, track_colour(1)) > 0.8  # a filled dot in the person's colour
+    assert coloured_share(w, wrist2, track_colour(2)) > 0.8
+    assert coloured_share(w, wrist1, track_colour(2)) < 0.1
+    # Occluded: hollow (the frame shows through the middle).
+    click_image(qtbot, w, *wrist2, button=Qt.RightButton)
+    assert v.pose(0, 2).visibility[9] == Visibility.OCCLUDED
+    qtbot.wait(50)
+    assert coloured_share(w, wrist2, track_colour(2)) < 0.6
+
+    # Auto-filled joints: fainter the less confident they are.
+    w.fill_panel.method.setCurrentText("linear")
+    w.actions["fill_video"].trigger()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    w.editor.seek(5)
+    qtbot.wait(50)
+    pose = w.session.video.pose(5, 1)
+    assert pose.provenance[0] in (Provenance.INTERPOLATED, Provenance.PROPAGATED)
+    wrist = pose.xy[9]
+    shares = []
+    for conf in (1.0, 0.1):
+        p = pose.copy()
+        p.confidence[:] = conf
+        w.session.apply([PoseChange(v.video_id, 5, 1, p)])
+        qtbot.wait(30)
+        shares.append(coloured_share(w, wrist, track_colour(1), radius=2))
+    assert shares[0] > 0.5 and shares[1] < 0.1  # confident: near the colour; unsure: faint
+    # The hover label names the joint, and says auto-filled and how confident.
+    w.canvas.layer.poses[1] = p
+    assert w.canvas.layer._joint_label(p, 0) == "nose  (auto 0.10)"
+
+
+def test_hover_names_the_joint(qtbot, window, open_in, tmp_path):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    w.editor.seek(0)
+    qtbot.wait(30)
+    wrist = w.session.video.pose(0, 1).xy[9]
+    qtbot.mouseMove(w.canvas.viewport(), w.canvas.mapFromScene(QPointF(*wrist)))
+    qtbot.waitUntil(lambda: w.canvas.layer.hover == (1, 9))
+    assert w.editor.hover == (1, 9)
+    assert w.canvas.layer._joint_label(w.session.video.pose(0, 1), 9) == "left_wrist"
+    before = pixel(w, wrist + np.array([20.0, -12.0]))
+    assert distance(before, QColor(0, 0, 0)) < 120  # the dark label box beside the joint
+
+
+def wheel(w, steps):
+    vp = w.canvas.viewport()
+    centre = QPointF(vp.width() / 2, vp.height() / 2)
+    event = QWheelEvent(centre, vp.mapToGlobal(centre), QPoint(), QPoint(0, 120 * steps), Qt.NoButton,
+                        Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(vp, event)
+
+
+def test_wheel_zooms_and_ctrl_drag_pans(qtbot, window, open_in, tmp_path):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    fit = w.canvas.transform().m11()
+    wheel(w, 3)
+    assert w.canvas.transform().m11() > 1.5 * fit
+    w.canvas.centerOn(160, 120)  # (the wheel zooms around the mouse pointer, wherever it was)
+    vp = w.canvas.viewport()
+    centre = QPoint(vp.width() // 2, vp.height() // 2)
+    before = w.canvas.mapToScene(centre)
+    qtbot.mousePress(vp, Qt.LeftButton, Qt.ControlModifier, centre)
+    for k in range(1, 5):
+        qtbot.mouseMove(vp, centre + QPoint(15 * k, 10 * k))
+    qtbot.mouseRelease(vp, Qt.LeftButton, Qt.ControlModifier, centre + QPoint(60, 40))
+    after = w.canvas.mapToScene(centre)
+    assert after.x() < before.x() - 5 and after.y() < before.y() - 3  # the image followed the hand
+    assert w.session.video.pose_count() == 2  # panning placed nothing
+    w.actions["fit"].trigger()
+    assert w.canvas.transform().m11() == pytest.approx(fit, rel=0.01)
+
+
+# --- timeline and panels ---------------------------------------------------------------------------
+
+def test_timeline_shows_status_and_seeks_by_click_and_drag(qtbot, window, open_in, tmp_path):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    t = w.timeline
+    qtbot.waitUntil(lambda: t.status[0] == 3)
+    assert list(t.status[[0, 10, 5]]) == [3, 3, 0] and t.stride == 10
+    y = int(t._strip_rect().center().y())
+    cw = t.cell_width()
+    qtbot.mousePress(t, Qt.LeftButton, Qt.NoModifier, QPoint(int(3.5 * cw), y))
+    assert w.editor.frame == 3
+    qtbot.mouseMove(t, QPoint(int(7.5 * cw), y))
+    assert w.editor.frame == 7
+    qtbot.mouseRelease(t, Qt.LeftButton, Qt.NoModifier, QPoint(int(7.5 * cw), y))
+    w.fill_panel.method.setCurrentText("linear")
+    w.actions["fill_video"].trigger()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    qtbot.waitUntil(lambda: t.status[5] == 1)  # auto-filled
+
+
+def test_side_panels_show_people_and_the_joints_of_the_selected_pose(qtbot, window, open_in, tmp_path):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    people = w.tracks_panel.table
+    assert people.rowCount() == 1
+    assert people.item(0, 0).text() == "1" and people.item(0, 1).text() == "person 1"
+    swatch = people.item(0, 0).icon().pixmap(14, 14).toImage().pixelColor(7, 7)
+    assert swatch == track_colour(1)
+    people.item(0, 1).setText("jumper")  # rename in place: an undoable edit, saved
+    assert w.session.video.tracks[1].name == "jumper"
+    w.actions["undo"].trigger()
+    assert w.session.video.tracks[1].name == "person 1"
+
+    w.editor.seek(0)
+    joints = w.joints_panel
+    row = [joints.item(0, c).text() for c in range(4)]
+    assert row == ["nose", "visible", "manual", "1.00"]
+    assert joints.item(3, 1).text() == "not labelled"  # the ear placeholder
+    w.fill_panel.method.setCurrentText("linear")
+    w.actions["fill_video"].trigger()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    w.editor.seek(5)
+    assert [joints.item(0, c).text() for c in range(3)] == ["nose", "visible", "interpolated"]
+
+
+def test_demo_opens_with_both_people_labelled_every_tenth_frame(qtbot, window, open_in):
+    w = window
+    open_in(w, demo=True)
+    v = w.session.video
+    assert sorted(v.tracks) == [1, 2] and v.keyframe_stride == 10
+    assert all(f % 10 == 0 for t in (1, 2) for f in v.keyframes(t))
+    assert w.tracks_panel.table.rowCount() == 2
+    settings = QSettings()
+    assert str(w.store.path) in (settings.value("recent") or [])
