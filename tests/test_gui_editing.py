@@ -1,0 +1,318 @@
+"""Labelling in the real main window (offscreen): the keys and mouse gestures of the issue, each
+edit one undoable step that is in the project file at once."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+
+from posewarper_core.annotation import PoseChange, Provenance, Visibility
+from posewarper_core.store import ProjectStore
+from test_gui_session import click_image, label_person, make_video
+
+N = 30
+
+
+@pytest.fixture
+def clip(window, open_in, tmp_path):
+    """The window on a new 30-frame project (keyframe every 10th frame), nobody labelled yet."""
+    make_video(tmp_path / "clip.mp4", n=N)
+    open_in(window, tmp_path / "clip.mp4", tmp_path / "clip.pwproj")
+    window.fill_panel.stride.setValue(10)
+    return window
+
+
+def on_disk(w):
+    """The video as the project file holds it now (read by another reader)."""
+    with ProjectStore.open(w.store.path, read_only=True) as store:
+        return store.project.videos[w.session.video_id]
+
+
+def press(w, key, modifier=Qt.NoModifier):
+    QTest.keyClick(w.canvas, key, modifier)
+
+
+def drag(qtbot, w, start_xy, offset, modifier=Qt.NoModifier):
+    vp = w.canvas.viewport()
+    p0 = w.canvas.mapFromScene(QPointF(*start_xy))
+    qtbot.mousePress(vp, Qt.LeftButton, modifier, p0)
+    for k in range(1, 5):
+        qtbot.mouseMove(vp, p0 + offset * k / 4)
+    qtbot.mouseRelease(vp, Qt.LeftButton, modifier, p0 + offset)
+
+
+def label_keyframes(qtbot, w, frames=(0, 10), centre=(100, 120), track=None):
+    for n, f in enumerate(frames):
+        w.editor.seek(f)
+        if n == 0 and track is None:
+            press(w, Qt.Key_N, Qt.ControlModifier)  # add a person
+        label_person(qtbot, w, (centre[0] + 2 * f, centre[1]))
+    return w.editor.track
+
+
+def test_next_joint_keys_skip_occlude_and_unlabel(qtbot, clip):
+    w = clip
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    assert "next: nose" in w.canvas.overlay_text  # the next joint's name is shown
+    press(w, Qt.Key_S)  # skip the nose
+    assert w.editor.cursor == 1 and "next: head_bottom" in w.canvas.overlay_text
+    click_image(qtbot, w, 100, 80)
+    pose = w.session.video.pose(0, 1)
+    assert pose.visibility[0] == Visibility.NOT_LABELLED and pose.visibility[1] == Visibility.VISIBLE
+    assert w.editor.cursor == 2  # placed, the cursor moved on
+    click_image(qtbot, w, 110, 60, Qt.RightButton)  # right-click places it occluded
+    assert w.session.video.pose(0, 1).visibility[2] == Visibility.OCCLUDED
+    assert on_disk(w).pose(0, 1).visibility[2] == Visibility.OCCLUDED  # saved at once
+
+    w.editor.hover = (1, 1)  # the mouse over head_bottom
+    press(w, Qt.Key_O)
+    assert w.session.video.pose(0, 1).visibility[1] == Visibility.OCCLUDED
+    press(w, Qt.Key_U)
+    assert w.session.video.pose(0, 1).visibility[1] == Visibility.NOT_LABELLED
+    assert on_disk(w).pose(0, 1).visibility[1] == Visibility.NOT_LABELLED
+    w.editor.hover = None
+
+    # Each of those was one step: undo walks back through them (Ctrl+Z), redo forward.
+    press(w, Qt.Key_Z, Qt.ControlModifier)
+    assert w.session.video.pose(0, 1).visibility[1] == Visibility.OCCLUDED
+    press(w, Qt.Key_Z, Qt.ControlModifier)
+    assert w.session.video.pose(0, 1).visibility[1] == Visibility.VISIBLE
+    press(w, Qt.Key_Z, Qt.ShiftModifier | Qt.ControlModifier)
+    assert w.session.video.pose(0, 1).visibility[1] == Visibility.OCCLUDED
+    assert on_disk(w).pose(0, 1).visibility[1] == Visibility.OCCLUDED
+
+
+def test_drag_moves_a_joint_or_with_shift_the_whole_pose(qtbot, clip):
+    w = clip
+    label_keyframes(qtbot, w, frames=(0,))
+    before = w.session.video.pose(0, 1).xy.copy()
+    depth = w.editor.undo_stack.count()
+    drag(qtbot, w, before[5], QPoint(30, 20))
+    after = w.session.video.pose(0, 1).xy
+    moved = np.flatnonzero(np.any(np.abs(after - before) > 0.5, axis=1))
+    assert list(moved) == [5] and after[5][0] > before[5][0] + 10
+    assert w.editor.undo_stack.count() == depth + 1  # one drag, one step
+
+    drag(qtbot, w, after[0], QPoint(-40, 0), Qt.ShiftModifier)
+    shifted = w.session.video.pose(0, 1)
+    labelled = shifted.labelled()
+    dx = shifted.xy[labelled, 0] - after[labelled, 0]
+    assert dx.max() < -10 and np.ptp(dx) < 1e-6  # every joint moved by the same amount
+    assert w.editor.undo_stack.count() == depth + 2
+    w.actions["undo"].trigger()
+    np.testing.assert_allclose(w.session.video.pose(0, 1).xy, after)
+
+
+def test_add_delete_person_and_change_ids(qtbot, clip, monkeypatch):
+    w = clip
+    one = label_keyframes(qtbot, w, frames=(0, 10), centre=(90, 120))
+    w.editor.seek(0)
+    two = label_keyframes(qtbot, w, frames=(0, 10), centre=(220, 110))
+    assert (one, two) == (1, 2) and sorted(w.session.video.tracks) == [1, 2]
+    rows = w.tracks_panel.table
+    assert [rows.item(r, 0).text() for r in range(rows.rowCount())] == ["1", "2"]
+    p1, p2 = (w.session.video.pose(10, t).xy.copy() for t in (1, 2))
+
+    # Swap the two people in frame 10 only.
+    w.editor.seek(10)
+    w.editor.select_track(1)
+    w.editor.change_track(1, 2, from_here_on=False)
+    np.testing.assert_allclose(w.session.video.pose(10, 2).xy, p1)
+    np.testing.assert_allclose(w.session.video.pose(10, 1).xy, p2)
+    np.testing.assert_allclose(w.session.video.pose(0, 1).xy[0], (90, 70), atol=0.5)  # frame 0 untouched
+    w.actions["undo"].trigger()
+    np.testing.assert_allclose(w.session.video.pose(10, 1).xy, p1)
+
+    # Give person 1 a new id from frame 0 on (through the dialog's two questions).
+    answers = iter([("3 (new)", True), ("From here on", True)])
+    monkeypatch.setattr("app.window.QInputDialog.getItem", lambda *a, **k: next(answers))
+    w.editor.seek(0)
+    w.editor.select_track(1)
+    w.actions["change_track"].trigger()
+    video = w.session.video
+    assert video.track_frames(1) == [] and video.track_frames(3) == [0, 10] and 3 in video.tracks
+    assert on_disk(w).track_frames(3) == [0, 10]
+    w.actions["undo"].trigger()  # the id change was one step, the new track included
+    assert w.session.video.track_frames(1) == [0, 10] and 3 not in w.session.video.tracks
+
+    # Delete a person (all frames), then bring them back.
+    monkeypatch.setattr("app.window.QMessageBox.question", lambda *a, **k: w_yes())
+    w.editor.select_track(2)
+    w.actions["delete_track"].trigger()
+    assert 2 not in w.session.video.tracks and w.session.video.track_frames(2) == []
+    assert 2 not in on_disk(w).tracks
+    w.actions["undo"].trigger()
+    np.testing.assert_allclose(w.session.video.pose(10, 2).xy, p2)
+    # Delete one pose (Delete key): only this frame.
+    w.editor.seek(10)
+    w.editor.select_track(2)
+    press(w, Qt.Key_Delete)
+    assert w.session.video.track_frames(2) == [0]
+
+
+def w_yes():
+    from PySide6.QtWidgets import QMessageBox
+
+    return QMessageBox.Yes
+
+
+def test_copy_previous_keyframe_and_promote(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(10)
+    press(w, Qt.Key_C)  # copy the pose from the previous keyframe into this frame, same person
+    copied = w.session.video.pose(10, tid)
+    np.testing.assert_allclose(copied.xy, w.session.video.pose(0, tid).xy)
+    assert copied.keyframe and (copied.provenance[copied.labelled()] == Provenance.MANUAL).all()
+    w.actions["undo"].trigger()
+    assert w.session.video.pose(10, tid) is None
+
+    # Auto-filled frame 5, corrected, promoted to a keyframe: the next fill anchors on it.
+    label_person(qtbot, w, (140, 120))  # frame 10, by clicks
+    w.fill_panel.method.setCurrentText("linear")
+    press(w, Qt.Key_G)  # fill the current gap
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    w.editor.seek(5)
+    auto = w.session.video.pose(5, tid)
+    assert auto is not None and not auto.keyframe
+    drag(qtbot, w, auto.xy[0], QPoint(0, -25))
+    assert w.session.video.pose(5, tid).provenance[0] == Provenance.CORRECTED
+    press(w, Qt.Key_K)
+    assert w.session.video.pose(5, tid).keyframe and on_disk(w).pose(5, tid).keyframe
+    assert w.session.frame_status()[5] == 3
+
+
+def test_fill_scopes_review_order_and_rerun_keeps_user_joints(qtbot, clip):
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    label_keyframes(qtbot, w, frames=(0, 10, 20), centre=(90, 120))
+    w.editor.seek(0)
+    label_keyframes(qtbot, w, frames=(0, 10, 20), centre=(220, 110))
+    from app.fillrun import device_name
+
+    assert w.fill_panel.device.text() == device_name()  # the device is shown beside the method
+
+    # Gap (G): person 2 between keyframes 10 and 20 only.
+    w.editor.seek(14)
+    w.editor.select_track(2)
+    press(w, Qt.Key_G)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    v = w.session.video
+    assert v.track_frames(2) == [0] + list(range(10, 21))
+    assert v.track_frames(1) == [0, 10, 20]
+    # Person (Shift+G): every gap of person 1, nobody else.
+    w.editor.select_track(1)
+    press(w, Qt.Key_G, Qt.ShiftModifier)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert w.session.video.track_frames(1) == list(range(0, 21))
+    assert w.session.video.track_frames(2) == [0] + list(range(10, 21))
+    # Whole video (the panel's button): person 2's first gap too.
+    qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert w.session.video.track_frames(2) == list(range(0, 21))
+
+    # Review (R): the least confident auto-filled frame first, then the next least confident.
+    v = w.session.video
+    for f, conf in ((4, 0.2), (16, 0.1)):  # two frames the engine was unsure about
+        pose = v.pose(f, 1).copy()
+        pose.confidence[pose.auto_joints()] = conf
+        w.session.apply([PoseChange(v.video_id, f, 1, pose)])
+    press(w, Qt.Key_R)
+    assert w.editor.frame == 16
+    press(w, Qt.Key_R)
+    assert w.editor.frame == 4
+
+
+def test_navigation_keys(qtbot, clip, monkeypatch):
+    w = clip
+    label_keyframes(qtbot, w, frames=(0, 10))
+    w.editor.seek(3)
+    steps = [
+        ((Qt.Key_Right, Qt.NoModifier), 4), ((Qt.Key_Left, Qt.NoModifier), 3),
+        ((Qt.Key_Right, Qt.ShiftModifier), 13), ((Qt.Key_Left, Qt.ShiftModifier), 3),
+        ((Qt.Key_Right, Qt.ControlModifier), 10), ((Qt.Key_Left, Qt.ControlModifier), 0),
+        ((Qt.Key_Right, Qt.ControlModifier | Qt.ShiftModifier), 20),  # the next slot not labelled yet
+        ((Qt.Key_End, Qt.NoModifier), N - 1), ((Qt.Key_Home, Qt.NoModifier), 0),
+    ]
+    for (key, mod), frame in steps:
+        press(w, key, mod)
+        assert w.editor.frame == frame, (key, mod)
+        assert w.frame_spin.value() == frame and w.timeline.current == frame
+
+    press(w, Qt.Key_Space)  # play
+    qtbot.waitUntil(lambda: w.editor.frame >= 3, timeout=5000)
+    press(w, Qt.Key_Space)  # pause
+    stopped = w.editor.frame
+    qtbot.wait(200)
+    assert w.editor.frame == stopped and w.play_button.text() == "Play"
+
+    monkeypatch.setattr("app.window.QInputDialog.getInt", lambda *a, **k: (17, True))  # types 17
+    press(w, Qt.Key_G, Qt.ControlModifier)
+    assert w.editor.frame == 17
+    w.frame_spin.setValue(22)  # typing a frame number
+    assert w.editor.frame == 22
+
+
+def test_shortcuts_are_configurable_and_listed(qtbot, clip, monkeypatch):
+    from app import shortcuts
+
+    w = clip
+    listed = {w2.text().replace("&", "") for w2 in w.actions.values()}
+    assert {"Next frame", "Previous keyframe", "Auto-fill whole video", "Play / pause"} <= listed
+
+    class Accepting(shortcuts.ShortcutsDialog):
+        def exec(self):
+            row = [a for a, *_ in shortcuts.DEFAULTS].index("next_frame")
+            editor = self.table.cellWidget(row, 2)
+            from PySide6.QtGui import QKeySequence
+
+            editor.setKeySequence(QKeySequence("D"))
+            self._changed("next_frame", editor)
+            assert self.table.rowCount() == len(shortcuts.DEFAULTS)  # every action is in the help
+            return True
+
+    monkeypatch.setattr(shortcuts, "ShortcutsDialog", Accepting)
+    press(w, Qt.Key_F1)
+    w.editor.seek(0)
+    press(w, Qt.Key_D)
+    assert w.editor.frame == 1
+    assert shortcuts.load()["next_frame"] == "D"
+
+
+def test_fill_runs_in_the_background_shows_progress_and_cancels(qtbot, clip, monkeypatch):
+    """A slow engine (the real one, slowed down per frame): results arrive while it runs, the
+    window stays responsive, Cancel keeps what was filled as one undo step."""
+    import time
+
+    from posewarper_core import autofill
+
+    real_fill = autofill.fill
+
+    def slow_fill(*args, progress=None, **kw):
+        def slow_progress(done, total):
+            time.sleep(0.4)  # after each gap
+            progress(done, total)
+        return real_fill(*args, progress=slow_progress, **kw)
+
+    monkeypatch.setattr("app.fillrun.autofill.fill", slow_fill)
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    label_keyframes(qtbot, w, frames=(0, 10, 20, 29))
+    before = w.session.video.pose_count()
+    depth = w.editor.undo_stack.count()
+    w.actions["fill_video"].trigger()
+    assert w.runner.running and w.fill_panel.cancel.isVisible()
+    qtbot.waitUntil(lambda: w.session.video.pose_count() > before, timeout=10000)  # results as they come
+    assert w.runner.running
+    assert w.fill_panel.progress.maximum() > 0 and "person-frames" in w.fill_panel.progress.format()
+    w.editor.seek(1)  # the user goes on working meanwhile
+    assert w.editor.frame == 1
+    qtbot.mouseClick(w.fill_panel.cancel, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert "cancelled" in w.fill_panel.state.text()
+    kept = w.session.video.pose_count()
+    assert before < kept < before + 9 + 9 + 8  # some gaps filled, not all
+    assert w.editor.undo_stack.count() == depth + 1
+    w.actions["undo"].trigger()
+    assert w.session.video.pose_count() == before
