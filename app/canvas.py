@@ -176,6 +176,7 @@ class FrameView(QGraphicsView):
         self.layer = PoseLayer(skeleton)
         self.scene().addItem(self.frame_item)
         self.scene().addItem(self.layer)
+        self.frame_item.setVisible(False)  # until there is a frame to show
         self.setRenderHints(QPainter.Antialiasing | QPainter.SmoothPixmapTransform)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.FullViewportUpdate)
@@ -195,6 +196,7 @@ class FrameView(QGraphicsView):
 
     # --- content --------------------------------------------------------------------------
     def set_frame(self, image: QImage | None, size: tuple[int, int]) -> None:
+        self.frame_item.setVisible(True)
         self.frame_item.fast = True
         self._smooth_timer.start()
         self.frame_item.set_image(image, size)
@@ -209,6 +211,13 @@ class FrameView(QGraphicsView):
     def _smooth_again(self) -> None:
         self.frame_item.fast = False
         self.frame_item.update()
+
+    def clear(self) -> None:
+        """Nothing open: no frame, no poses."""
+        self._drag = None
+        self.frame_item.setVisible(False)
+        self.layer.set_poses({})
+        self.layer.hover = None
 
     def set_poses(self, poses: dict[int, Pose]) -> None:
         if self._drag is None:  # a redraw mid-drag would drop the preview

@@ -147,10 +147,12 @@ class Timeline(QWidget):
         p.setFont(font)
         label_every = self._label_step(cw)
         first_label = (self.first + label_every - 1) // label_every * label_every
+        fm = p.fontMetrics()
         for f in range(first_label, last, label_every):
             x = (f - self.first) * cw
             p.drawLine(int(x), int(strip.bottom()), int(x), int(strip.bottom()) + 4)
-            p.drawText(int(x) + 2, self.height() - 2, str(f))
+            if x + 2 + fm.horizontalAdvance(str(f)) <= w:  # a number cut at the right edge misleads
+                p.drawText(int(x) + 2, self.height() - 2, str(f))
         p.end()
         return pixmap
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QInputDial
 
 from posewarper_core import autofill
 from posewarper_core.errors import PoseWarperError
+from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
 
 from . import opening, shortcuts
@@ -70,10 +71,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.tracks_panel = TracksPanel()
-        self.joints_panel = None
+        # The joints of the usual skeleton until a project says otherwise: the side bar has its
+        # final width from the start, so the canvas does not jump when a project opens.
+        self.joints_panel = JointsPanel(POSETRACK17)
+        self.joints_panel.jointActivated.connect(self._joint_activated)
         self.fill_panel = FillPanel(autofill.available_methods(), device_name())
         self.people_dock = self._dock("People", self.tracks_panel)
-        self.joints_dock = self._dock("Joints", QWidget())
+        self.joints_dock = self._dock("Joints", self.joints_panel)
         self.fill_dock = self._dock("Auto-fill", self.fill_panel)
 
         self.frame_label = QLabel("")
@@ -94,14 +98,22 @@ class MainWindow(QMainWindow):
         self.status_timer.setInterval(40)
         self.status_timer.timeout.connect(self._refresh_timeline)
         self._set_enabled(False)
-        self.resizeDocks([self.people_dock, self.joints_dock, self.fill_dock], [150, 330, 200], Qt.Vertical)
-        self.resizeDocks([self.people_dock], [330], Qt.Horizontal)
+        # Heights: the people list and the auto-fill panel are as tall as their content, the joints
+        # get the rest (panels.py, fillpanel.py). Width: as narrow as the joints table allows.
+        self._fit_side_bar()
         self.resize(1366, 768)
         geometry = QSettings().value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
 
     # --- construction ---------------------------------------------------------------------
+    def _fit_side_bar(self) -> None:
+        self.resizeDocks([self.joints_dock], [self.joints_dock.minimumSizeHint().width()], Qt.Horizontal)
+
+    def _joint_activated(self, joint: int) -> None:
+        if self.editor is not None:
+            self.editor.set_cursor(joint)
+
     def _dock(self, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
@@ -337,9 +349,12 @@ class MainWindow(QMainWindow):
             self.error("Empty project", f"{store.path} holds no video: import one (File menu).")
         self.editor = Editor(self.session, self)
         self.canvas.layer.skeleton = self.session.skeleton
-        self.joints_panel = JointsPanel(self.session.skeleton)
-        self.joints_panel.jointActivated.connect(lambda j: self.editor.set_cursor(j))
-        self.joints_dock.setWidget(self.joints_panel)
+        if self.joints_panel.skeleton.joints != self.session.skeleton.joints:
+            self.joints_panel.deleteLater()
+            self.joints_panel = JointsPanel(self.session.skeleton)
+            self.joints_panel.jointActivated.connect(self._joint_activated)
+            self.joints_dock.setWidget(self.joints_panel)
+            self._fit_side_bar()
         self.runner = FillRunner(self.editor, functools.partial(open_frames, base_dir=store.base_dir), self)
         self.runner.method = self.fill_panel.method.currentText()
         self.runner.started.connect(lambda what: self.fill_panel.set_running(True, f"Filling {what}…"))
@@ -457,6 +472,8 @@ class MainWindow(QMainWindow):
             self.store.close()
         self.store = self.session = self.editor = self.runner = None
         self._view = None
+        self.canvas.clear()
+        self.joints_panel.show_pose(None, None)
         self._set_enabled(False)
 
     def closeEvent(self, event) -> None:
@@ -617,6 +634,7 @@ class MainWindow(QMainWindow):
             a.setEnabled(on)
         self.fill_panel.setEnabled(on)
         self.tracks_panel.setEnabled(on)
+        self.joints_panel.setEnabled(on)
         self.timeline.setEnabled(on)
 
     # --- dialogs and small handlers ---------------------------------------------------------

@@ -320,9 +320,13 @@ def test_side_bar_shows_everyone_and_every_joint(qtbot, window, open_in, size):
     running fill does not move the panels."""
     w = window
     w.resize(*size)
+    qtbot.wait(50)
+    empty = (w.canvas.width(), w.joints_dock.width())
     open_in(w, demo=True)
     qtbot.waitUntil(lambda: w.joints_panel.isVisible())
     qtbot.wait(50)
+    assert (w.canvas.width(), w.joints_dock.width()) == empty  # nothing jumps when a project opens
+    assert w.joints_dock.width() <= w.joints_dock.minimumSizeHint().width() + 2  # no wider than it needs
     assert w.canvas.width() > 0.7 * size[0]
     people = w.tracks_panel.table
     assert people.verticalScrollBar().maximum() == 0
