@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
 
 from posewarper_core.annotation import PoseChange, Provenance, Visibility
 from posewarper_core.store import ProjectStore
@@ -42,11 +43,12 @@ def drag(qtbot, w, start_xy, offset, modifier=Qt.NoModifier):
     qtbot.mouseRelease(vp, Qt.LeftButton, modifier, p0 + offset)
 
 
-def label_keyframes(qtbot, w, frames=(0, 10), centre=(100, 120), track=None):
+def label_keyframes(qtbot, w, frames=(0, 10), centre=(100, 120)):
+    """A new person (Ctrl+N), every joint placed by clicks on each of `frames`; their id."""
     for n, f in enumerate(frames):
         w.editor.seek(f)
-        if n == 0 and track is None:
-            press(w, Qt.Key_N, Qt.ControlModifier)  # add a person
+        if n == 0:
+            press(w, Qt.Key_N, Qt.ControlModifier)
         label_person(qtbot, w, (centre[0] + 2 * f, centre[1]))
     return w.editor.track
 
@@ -137,7 +139,7 @@ def test_add_delete_person_and_change_ids(qtbot, clip, monkeypatch):
     assert w.session.video.track_frames(1) == [0, 10] and 3 not in w.session.video.tracks
 
     # Delete a person (all frames), then bring them back.
-    monkeypatch.setattr("app.window.QMessageBox.question", lambda *a, **k: w_yes())
+    monkeypatch.setattr("app.window.QMessageBox.question", lambda *a, **k: QMessageBox.Yes)
     w.editor.select_track(2)
     w.actions["delete_track"].trigger()
     assert 2 not in w.session.video.tracks and w.session.video.track_frames(2) == []
@@ -149,12 +151,6 @@ def test_add_delete_person_and_change_ids(qtbot, clip, monkeypatch):
     w.editor.select_track(2)
     press(w, Qt.Key_Delete)
     assert w.session.video.track_frames(2) == [0]
-
-
-def w_yes():
-    from PySide6.QtWidgets import QMessageBox
-
-    return QMessageBox.Yes
 
 
 def test_copy_previous_keyframe_and_promote(qtbot, clip):
@@ -181,9 +177,15 @@ def test_copy_previous_keyframe_and_promote(qtbot, clip):
     press(w, Qt.Key_K)
     assert w.session.video.pose(5, tid).keyframe and on_disk(w).pose(5, tid).keyframe
     assert w.session.frame_status()[5] == 3
+    corrected_y = w.session.video.pose(5, tid).xy[0][1]
+    assert w.session.video.pose(2, tid).xy[0][1] == pytest.approx(70, abs=0.5)  # from 0 and 10
+    w.editor.seek(2)
+    press(w, Qt.Key_G)  # fill the gap again: now between keyframes 0 and 5
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert w.session.video.pose(2, tid).xy[0][1] == pytest.approx(70 + (corrected_y - 70) * 2 / 5, abs=0.5)
 
 
-def test_fill_scopes_review_order_and_rerun_keeps_user_joints(qtbot, clip):
+def test_fill_scopes_device_and_review_order(qtbot, clip):
     w = clip
     w.fill_panel.method.setCurrentText("linear")
     label_keyframes(qtbot, w, frames=(0, 10, 20), centre=(90, 120))
@@ -258,7 +260,7 @@ def test_shortcuts_are_configurable_and_listed(qtbot, clip, monkeypatch):
     from app import shortcuts
 
     w = clip
-    listed = {w2.text().replace("&", "") for w2 in w.actions.values()}
+    listed = {action.text().replace("&", "") for action in w.actions.values()}
     assert {"Next frame", "Previous keyframe", "Auto-fill whole video", "Play / pause"} <= listed
 
     class Accepting(shortcuts.ShortcutsDialog):
@@ -281,7 +283,7 @@ def test_shortcuts_are_configurable_and_listed(qtbot, clip, monkeypatch):
 
 
 def test_fill_runs_in_the_background_shows_progress_and_cancels(qtbot, clip, monkeypatch):
-    """A slow engine (the real one, slowed down per frame): results arrive while it runs, the
+    """A slow engine (the real one, slowed down after each gap): results arrive while it runs, the
     window stays responsive, Cancel keeps what was filled as one undo step."""
     import time
 
