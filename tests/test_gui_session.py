@@ -148,6 +148,7 @@ def test_whole_session(qtbot, window, open_in, tmp_path):
     # Export both formats through the window and read the files back.
     summary = w.export(tmp_path / "out_pt.json", "posetrack18")
     assert summary["images"] == N_FRAMES and summary["annotations"] == 2 * 21
+    assert "annotations: 42" in w.last_info and str(tmp_path / "out_pt.json") in w.last_info  # shown
     assert summary["auto_poses"] == 2 * 19  # frames 1..19 of both people
     check_export(json.loads((tmp_path / "out_pt.json").read_text()), v, "posetrack18")
     summary = w.export(tmp_path / "out_coco.json", "coco")

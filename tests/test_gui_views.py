@@ -169,6 +169,7 @@ def test_failed_and_successful_import_into_an_open_project(qtbot, window, open_i
 
     assert w.import_file(exported)  # a second copy of the video, as a second video of the project
     assert len(w.store.project.videos) == 2
+    assert w.last_info.startswith(f"1 video(s) with {poses_before} poses from {exported}")  # the summary
     qtbot.waitUntil(lambda: w.loader is not None, timeout=10000)  # its frames open in the background
     assert w.session.video.pose_count() == poses_before
 
