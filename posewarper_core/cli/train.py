@@ -19,7 +19,8 @@ from ..errors import ModelError
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a PoseWarper model (resumable; torchrun for many GPUs)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipe", default="default", help="named recipe (tiny, posetrack, default)")
+    p.add_argument("--recipe", default="default",
+                   help="named recipe: default (the shipped keyframe matcher), synthetic, flowseed, tiny, posetrack")
     p.add_argument("--data", nargs="+", default=[], metavar="JSON", help="PoseTrack18 files with labelled frames")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/<recipe>)")
     p.add_argument("--export", type=Path, default=None, help="also copy the finished model here")
@@ -59,7 +60,11 @@ def command_line(args) -> str:
 
 def run(args) -> int:
     from .. import nets
-    from ..training import build_dataset, get_recipe, setup_distributed, train
+    from ..training import get_recipe
+
+    if get_recipe(args.recipe).kind == "matcher":
+        return run_matcher(args)
+    from ..training import build_dataset, setup_distributed, train
 
     recipe = get_recipe(args.recipe)
     cfg = recipe.train
@@ -88,13 +93,7 @@ def run(args) -> int:
     result = train(model, model_config, dataset, cfg, out, resume=not args.no_resume, data_provenance=prov,
                    show_bar=True, dist_info=d, command=command_line(args))
     if d.is_main:
-        model_path = out / "model.pt"
-        if args.export is not None:
-            args.export.parent.mkdir(parents=True, exist_ok=True)
-            tmp = args.export.with_name(args.export.name + ".tmp")
-            shutil.copyfile(model_path, tmp)
-            tmp.replace(args.export)
-            model_path = args.export
+        model_path = export(out / "model.pt", args.export)
         print(f"trained {result['steps']} steps, final loss {result['final_loss']:.4f}, "
               f"{result['seconds']:.0f} s on {result['world_size']} process(es); model: {model_path}")
     if d.enabled:
@@ -105,3 +104,50 @@ def run(args) -> int:
     if not (out / "model.pt").exists() and d.is_main:
         raise ModelError(f"{out}: training finished without writing model.pt")
     return 0
+
+
+def run_matcher(args) -> int:
+    """The keyframe matcher recipe (training/matcher_training.py): one process, CPU or CUDA."""
+    from ..nets.matcher import MatcherConfig
+    from ..training import get_recipe
+    from ..training.datasets import read_frames
+    from ..training.figures import load_bonn_motion
+    from ..training.loop import provenance
+    from ..training.matcher_training import MatcherTraining, MatchPairs, train_matcher
+    from ..training.recipes import DEFAULT_FRAMES, DEFAULT_MOTION
+
+    recipe = get_recipe(args.recipe)
+    unused = [flag for flag, v in (("--data", args.data), ("--init", args.init), ("--delta", args.delta),
+                                   ("--fine-tune-backbone", args.fine_tune_backbone)) if v]
+    if unused:
+        raise ModelError(f"recipe {recipe.name!r} trains the keyframe matcher; it takes no {', '.join(unused)}")
+    training = MatcherTraining()
+    overrides = {k: v for k, v in {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+                                   "threads": args.threads, "seed": args.seed}.items() if v is not None}
+    training = replace(training, **overrides)
+    videos = list(args.frames or DEFAULT_FRAMES)
+    motion_file = args.motion or DEFAULT_MOTION
+    frames = [f for v in videos for f in read_frames(v, recipe.frames_per_video)]
+    motion = load_bonn_motion(motion_file)
+    config = MatcherConfig()
+    data = {"recipe": recipe.name, "frames": [f"{Path(v).name} ({recipe.frames_per_video} frames)" for v in videos],
+            "motion": f"{Path(motion_file).name} ({len(motion)} tracks)"}
+    out = args.out or Path("runs") / recipe.name
+    result = train_matcher(config, MatchPairs(config, frames, motion), training, out,
+                           provenance=provenance(data, command_line(args)), resume=not args.no_resume, show_bar=True,
+                           device=args.device)
+    model_path = export(out / "model.pt", args.export)
+    print(f"trained {result['steps']} steps, final loss {result['final_loss']:.4f}, "
+          f"{result['seconds']:.0f} s; model: {model_path}")
+    return 0
+
+
+def export(model_path: Path, target: Path | None) -> Path:
+    """Copy the trained model to `target` (through a temporary file); the path users should use."""
+    if target is None:
+        return model_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(model_path, tmp)
+    tmp.replace(target)
+    return target

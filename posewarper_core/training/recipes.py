@@ -42,6 +42,7 @@ class Recipe:
     pretrained: bool = False  # start the backbone from ImageNet weights shipped in a package
     frames_per_video: int = 60
     flow_seeded: bool = False  # pairs as the flow-seeded warp sees them (training/flow_seeded.py)
+    kind: str = "warper"  # "warper": a PoseWarper network; "matcher": the keyframe matcher (nets/matcher.py)
 
 
 TINY_MODEL = {"name": "tiny", "backbone": "tiny", "input_size": (64, 96), "head_channels": 16,
@@ -65,15 +66,22 @@ RECIPES: dict[str, Recipe] = {
         mix={"posetrack": 0}, delta_range=(1, 2),
     ),
     "default": Recipe(
-        "default", "the shipped model: small conv backbone + warping head, trained on synthetic figures "
-        "moving with real (Bonn) motion and on random warps of the demo videos' frames",
+        "default", "the shipped model: the keyframe matcher that corrects DIS flow (nets/matcher.py), trained "
+        "on synthetic figures moving with real (Bonn) motion and on random warps of the demo videos' frames "
+        "(training/matcher_training.py)",
+        kind="matcher", frames_per_video=60,
+    ),
+    "synthetic": Recipe(
+        "synthetic", "a PoseWarper network: small conv backbone + warping head, trained on synthetic figures "
+        "moving with real (Bonn) motion and on random warps of the demo videos' frames (the earlier "
+        "default, kept as resources/models/posewarper_base.pt)",
         model=DEFAULT_MODEL,
         train=TrainConfig(steps=2000, batch_size=8, lr=2e-3, freeze_backbone=False, checkpoint_every=250),
         mix={"figures": 4000, "warps": 4000}, delta_range=(1, 2),
     ),
     "flowseed": Recipe(
         "flowseed", "the flow-seeded warp: DIS flow moves the joints and aligns the frames, the network "
-        "learns the residual; same data as default; the shipped model started from "
+        "learns the residual; same data as synthetic; it started from "
         "resources/models/posewarper_base.pt (--init)",
         model=DEFAULT_MODEL,
         train=TrainConfig(steps=1200, batch_size=8, lr=5e-4, freeze_backbone=False, checkpoint_every=200),
