@@ -20,7 +20,7 @@ from .linear import LinearMethod
 
 METHODS = ("linear", "flow", "flow-farneback", "posewarper")
 # What the CLI and the GUI start on: the method that measured best on our benches today.
-DEFAULT_METHOD = "flow"
+DEFAULT_METHOD = "posewarper"
 
 
 def available_methods() -> list[str]:
@@ -38,10 +38,39 @@ def make_method(name: str, *, model_path=None, device=None, **options) -> Method
         return FlowMethod("farneback", **options)
     if name == "posewarper":
         from ..resources import default_model_path
-        from .posewarper_method import PoseWarperMethod
 
-        return PoseWarperMethod(model_path or default_model_path(), device=device, **options)
+        return posewarper_from_file(model_path or default_model_path(), device=device, **options)
     raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
+
+
+_last_matcher_method: dict = {}
+
+
+def posewarper_from_file(model_path, device=None, **options) -> Method:
+    """The posewarper method for a model file: a keyframe matcher file (the shipped default) gives
+    flow + drift removal + matching (keyframe_match.py); a PoseWarper network file gives the
+    network's chained warp (posewarper_method.py)."""
+    from pathlib import Path
+
+    from ..nets.matcher import is_matcher_file, matcher_from_payload, read_model_file
+
+    path = Path(model_path)
+    # The last matcher method is kept: it holds its tuning on a video's keyframes, which a fill
+    # of the same keyframes (e.g. again, after corrections) then reuses.
+    key = (str(path.resolve()), path.stat().st_mtime_ns if path.is_file() else None, str(device),
+           tuple(sorted(options.items())))
+    if _last_matcher_method.get("key") == key:
+        return _last_matcher_method["method"]
+    data = read_model_file(path)
+    if is_matcher_file(data):
+        from .keyframe_match import MatchedFlowMethod
+
+        method = MatchedFlowMethod(matcher_from_payload(data, path), device=device, **options)
+        _last_matcher_method.update(key=key, method=method)
+        return method
+    from .posewarper_method import PoseWarperMethod
+
+    return PoseWarperMethod(model_path, device=device, **options)
 
 
 def fill(

@@ -82,6 +82,10 @@ class Method(Protocol):
     ) -> tuple[Side | None, Side | None]:
         """Move the `before` poses forward and the `after` poses backward over span.frames."""
 
+    # Optional: prepare(video, frames, gaps, check), once before the spans are filled; and
+    # correct(frames, span, before, after, filled, check) -> filled, where filled is
+    # {(pose index in before/after, frame): fused Pose}; runs after fusion (keyframe_match.py).
+
 
 def plan_gaps(
     video: Video,
@@ -146,23 +150,35 @@ def run_fill(
         if cancel is not None and cancel():
             raise Cancelled(f"auto-fill ({method.name}) cancelled after {done} of {total} person-frames")
 
+    if progress:
+        progress(0, total)
+    prepare = getattr(method, "prepare", None)  # e.g. learn from the video's keyframes (keyframe_match.py)
+    if prepare is not None and gaps:
+        check()
+        prepare(video, frames, gaps, check)
     by_span: dict[Span, list[Gap]] = defaultdict(list)
     for g in gaps:
         by_span[g.span].append(g)
     changes: list[PoseChange] = []
-    if progress:
-        progress(0, total)
     for span, span_gaps in by_span.items():  # insertion order = the plan's sorted order
         check()
         tids = [g.track_id for g in span_gaps]
         before = [video.pose(span.before, t) for t in tids] if span.before is not None else None
         after = [video.pose(span.after, t) for t in tids] if span.after is not None else None
         fwd, bwd = method.propagate(frames, span, before, after, check)
-        new = []
-        for i, tid in enumerate(tids):
+        filled = {}
+        for i in range(len(tids)):
             for ti, frame in enumerate(span.frames):
                 pose = fuse(method, span, frame, ti, i, before, after, fwd, bwd, fusion)
-                change = merge(video, frame, tid, pose)
+                if pose is not None:
+                    filled[(i, frame)] = pose
+        correct = getattr(method, "correct", None)  # a method may correct the fused poses (keyframe_match.py)
+        if correct is not None:
+            filled = correct(frames, span, before, after, filled, check)
+        new = []
+        for i, tid in enumerate(tids):
+            for frame in span.frames:
+                change = merge(video, frame, tid, filled.get((i, frame)))
                 if change is not None:
                     new.append(change)
         done += sum(g.num_frames for g in span_gaps)

@@ -114,6 +114,10 @@ def load_model(path, device=None, deform_impl: str = "auto") -> tuple[PoseWarper
     data = _read(path)
     if not isinstance(data, dict):
         raise ModelError(f"{path}: not a model file")
+    if data.get("format") == FORMAT and isinstance(data.get("config"), dict) and data["config"].get("kind") == "keyframe_matcher":
+        raise ModelError(f"{path}: a keyframe matcher model (the default posewarper model: it tunes itself on "
+                         "the keyframes when it fills), not a PoseWarper network; `adapt` and the network's "
+                         "modes need a PoseWarper network file such as resources/models/posewarper_base.pt")
     if data.get("format") == FORMAT:
         if "config" not in data or "state_dict" not in data:
             raise ModelError(f"{path}: model file has no config or no weights")

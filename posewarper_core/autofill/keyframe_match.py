@@ -1,0 +1,188 @@
+"""The default `posewarper` auto-fill: DIS flow chains, drift removed, then the keyframe matcher.
+
+1. Flow (flow.py) chains each keyframe's joints through the span, both ways.
+2. Each chain ends near, not on, the other keyframe's joint; that miss (its drift) is taken out
+   along the chain, growing linearly from its own keyframe (as the engine's "drift" fusion).
+   The two sides are then fused by temporal distance, as for every method.
+3. The matcher (nets/matcher.py) looks for each keyframe joint again in the filled frame,
+   directly from the keyframe, in a window around the fused position; where it is confident
+   (peak mass >= `min_confidence`) the joint moves part of the way to its match: `blend` x
+   min(1, frames to the nearest keyframe / RAMP_FRAMES) (next to a keyframe, flow is better).
+   Matches from both keyframes are averaged, each weighted by its temporal distance to the
+   other keyframe.
+0. Before the first span, the matcher is fine-tuned for `adapt_steps` on the video's own
+   keyframes: each joint labelled in two consecutive keyframes of a track is a real
+   correspondence of these very people (training/matcher_training.py, KeyframePairs).
+
+`learned=False` skips steps 0 and 3: flow with drift removal alone (the bench's ablation).
+Blend, threshold, ramp and adaptation length were chosen on the Bonn dev clip only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..annotation import Pose, Provenance
+from .engine import Side, Span
+from .flow import FlowMethod
+
+BLEND = 0.7
+MIN_CONFIDENCE = 0.4
+RAMP_FRAMES = 4
+ADAPT_STEPS = 60
+
+
+class MatchedFlowMethod:
+    name = "posewarper"
+    provenance = Provenance.PROPAGATED
+    half_life = 15.0
+    needs_frames = True
+
+    def __init__(self, matcher, device=None, *, learned: bool = True, blend: float = BLEND,
+                 min_confidence: float = MIN_CONFIDENCE, ramp_frames: float = RAMP_FRAMES,
+                 adapt_steps: int | None = None, batch_size: int = 32):
+        import torch
+
+        from .. import nets
+
+        self.device = torch.device(device) if device is not None else nets.default_device()
+        self.base = matcher.to(self.device).eval()
+        self.matcher = _for_inference(self.base)
+        self.config = matcher.config
+        self.learned = learned
+        self.blend = float(blend)
+        self.min_confidence = float(min_confidence)
+        self.ramp_frames = max(float(ramp_frames), 1e-6)
+        self.adapt_steps = None if adapt_steps is None else int(adapt_steps)  # None: ADAPT_STEPS
+        self.adapted_on = 0  # keyframe pairs the matcher was fine-tuned on (0: not adapted)
+        self._adapted_for = None  # the signature of those pairs
+        self.batch_size = max(1, int(batch_size))
+        self.flow = FlowMethod("dis")
+
+    def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
+        fwd, bwd = self.flow.propagate(frames, span, before, after, check)
+        if fwd is not None and bwd is not None and fwd.drift is not None and bwd.drift is not None:
+            length = span.after - span.before
+            t = (np.array(span.frames) - span.before)[None, :, None, None] / length  # 0 at before, 1 at after
+            fwd = Side(fwd.xy - fwd.drift[:, None] * t, fwd.quality)
+            bwd = Side(bwd.xy - bwd.drift[:, None] * (1 - t), bwd.quality)
+        return fwd, bwd
+
+    def prepare(self, video, frames, gaps, check) -> None:
+        """Fine-tune the matcher on the keyframes of the tracks about to be filled (kept while
+        those keyframes stay the same: filling again after corrections costs no new tuning)."""
+        steps = ADAPT_STEPS if self.adapt_steps is None else self.adapt_steps
+        if not self.learned or steps <= 0:
+            return
+        from ..training.matcher_training import KeyframePairs, adapt_matcher
+
+        pairs = KeyframePairs(self.config, video, frames, {g.track_id for g in gaps})
+        key = pairs.signature()
+        if key == self._adapted_for:
+            return
+        self.matcher, self.adapted_on, self._adapted_for = _for_inference(self.base), 0, None
+        if len(pairs):
+            self.matcher = _for_inference(adapt_matcher(self.base, pairs, steps, check=check))
+            self.adapted_on, self._adapted_for = len(pairs), key
+
+    def correct(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None,
+                filled: dict[tuple[int, int], Pose], check) -> dict[tuple[int, int], Pose]:
+        """Move joints of `filled` {(pose index, frame): pose} towards the keyframes' matches."""
+        if not self.learned or not filled:
+            return filled
+        matches = self.match(frames, span, before, after, filled, check)
+        out = {}
+        for (i, frame), pose in filled.items():
+            near = min(abs(frame - k) for k in (span.before, span.after) if k is not None)
+            blend = self.blend * min(1.0, near / self.ramp_frames)
+            new = pose.copy()
+            for j in range(pose.num_joints):
+                found = matches.get((i, frame, j))
+                if found is not None and found[1] >= self.min_confidence:
+                    new.xy[j] = pose.xy[j] + blend * found[0]
+            out[(i, frame)] = new
+        return out
+
+    def match(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None,
+              filled: dict[tuple[int, int], Pose], check) -> dict[tuple[int, int, int], tuple[np.ndarray, float]]:
+        """{(pose index, frame, joint): (move to the match in image pixels, confidence)}, both
+        keyframes' matches averaged, each weighted by its temporal distance to the other keyframe."""
+        import torch
+
+        from ..nets.matcher import patch, to_tensor
+
+        cfg = self.config
+        anchors = [(key, poses) for key, poses in ((span.before, before), (span.after, after)) if poses is not None]
+        images: dict[int, np.ndarray] = {}
+
+        def image(i: int) -> np.ndarray:
+            if i not in images:
+                images[i] = np.ascontiguousarray(frames.frame(i))
+            return images[i]
+
+        def window(i: int) -> float | None:
+            """Template side in image pixels for pose i: from its keyframes' sizes."""
+            sizes = [max(e[2], e[3], 1.0) for e in (poses[i].joint_extent() for _, poses in anchors) if e]
+            return cfg.template_fraction * float(np.mean(sizes)) if sizes else None
+
+        sides = [window(i) for i in range(len(anchors[0][1]))]
+        # Template features: once per keyframe joint for the whole span.
+        template_keys, template_patches = [], []
+        for a, (key, poses) in enumerate(anchors):
+            for i, anchor in enumerate(poses):
+                if sides[i] is None:
+                    continue
+                for j in np.flatnonzero(anchor.labelled()):
+                    template_keys.append((a, i, int(j)))
+                    template_patches.append(patch(image(key), anchor.xy[j], sides[i], cfg.template)[0])
+        # Search windows: one per filled joint, shared by both keyframes' templates.
+        jobs, search_patches = [], []
+        for (i, frame), pose in filled.items():
+            if sides[i] is None:
+                continue
+            for j in np.flatnonzero(pose.labelled()):
+                search, scale = patch(image(frame), pose.xy[j], 2 * sides[i], cfg.search)
+                jobs.append((i, frame, int(j), scale))
+                search_patches.append(search)
+        if not jobs or not template_keys:
+            return {}
+        row = {k: n for n, k in enumerate(template_keys)}
+        total: dict[tuple[int, int, int], list] = {}
+        m = self.matcher
+
+        def batch(patches: list[np.ndarray]) -> torch.Tensor:
+            return to_tensor(patches).to(self.device).contiguous(memory_format=torch.channels_last)
+
+        with torch.no_grad():
+            templates = torch.cat([m.spectrum(m.template_features(batch(template_patches[b:b + self.batch_size])), conj=True)
+                                   for b in range(0, len(template_patches), self.batch_size)])
+            for b in range(0, len(jobs), self.batch_size):
+                check()
+                chunk = jobs[b:b + self.batch_size]
+                fs = m.spectrum(m.search_features(batch(search_patches[b:b + len(chunk)])))
+                pairs = [(n, a, row[(a, i, j)]) for n, (i, _, j, _) in enumerate(chunk)
+                         for a in range(len(anchors)) if (a, i, j) in row]
+                if not pairs:
+                    continue
+                idx_s = torch.tensor([p[0] for p in pairs], device=self.device)
+                idx_t = torch.tensor([p[2] for p in pairs], device=self.device)
+                offsets, conf = m.decode(m.correlate_spectra(templates[idx_t], fs[idx_s]))
+                offsets, conf = offsets.cpu().numpy(), conf.cpu().numpy()
+                for (n, a, _), move, c in zip(pairs, offsets, conf):
+                    i, frame, j, scale = chunk[n]
+                    key = anchors[a][0]
+                    # a keyframe's match counts by the temporal distance to the other keyframe
+                    weight = abs(frame - anchors[1 - a][0]) if len(anchors) == 2 else 1.0
+                    acc = total.setdefault((i, frame, j), [np.zeros(2), 0.0, 0.0])
+                    acc[0] += weight * move / scale
+                    acc[1] += weight * c
+                    acc[2] += weight
+        return {key: (acc[0] / acc[2], acc[1] / acc[2]) for key, acc in total.items() if acc[2] > 0}
+
+
+def _for_inference(matcher):
+    """A copy with BatchNorm folded, channels-last: ~2x faster convolutions on the CPU (measured)."""
+    import copy
+
+    import torch
+
+    return copy.deepcopy(matcher).eval().fold_batchnorm().to(memory_format=torch.channels_last)
