@@ -142,13 +142,20 @@ def changed_poses(changes: list[PoseChange]) -> dict[tuple[int, int], Pose]:
     return out
 
 
-def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None):
+def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None, learned: bool = True):
     """The method object for a learned method, its model first fine-tuned on the kept keyframes
     when `adapt` (posewarper_core.training.adapt(model, config, video, frames, device=...) -> model;
     `keys` holds only the keyframes, so the scored frames are never trained on)."""
     from . import nets
+    from .autofill import posewarper_from_file
     from .autofill.posewarper_method import PoseWarperMethod
+    from .nets.matcher import is_matcher_file, read_model_file
 
+    if is_matcher_file(read_model_file(model_path)):
+        if adapt:
+            raise PoseWarperError(f"{model_path}: --adapt fine-tunes PoseWarper networks; this is a keyframe "
+                                  "matcher model, which has no per-project adaptation")
+        return posewarper_from_file(model_path, device=device, learned=learned)
     model, config = nets.load_model(model_path, device=device)
     if adapt:
         try:
@@ -158,7 +165,8 @@ def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None)
                 f"--adapt needs posewarper_core.training.adapt (fine-tuning on the keyframes): {exc}"
             ) from None
         model = adapt_model(model, config, keys, frames, device=device)
-    return PoseWarperMethod(model=model, config=config, device=device)
+    # learned=False: the same pipeline with the network's residual switched off (flow-seeded models)
+    return PoseWarperMethod(model=model, config=config, device=device, residual_gain=1.0 if learned else 0.0)
 
 
 def load_ground_truth(gt_path: str | Path):
@@ -184,6 +192,7 @@ def run_bench(
     model_path: str | Path | None = None,
     adapt: bool = False,
     refine: bool = False,
+    ablation: bool = False,
     fusion: str = "distance",
     device=None,
     progress_factory: Callable[[str], Callable[[int, int], None] | None] | None = None,
@@ -191,6 +200,8 @@ def run_bench(
     """Run the bench for each method on one ground-truth file; {method: summary} (see summarize).
 
     `refine` adds a "<method>+refine" entry: the same fill followed by the temporal refinement.
+    `ablation` adds "posewarper-unlearned" after posewarper: the same pipeline without its learned
+    part (the matcher's correction, or a flow-seeded network's residual).
     `adapt` lets learned methods fine-tune on the kept keyframes first (never on scored frames).
     """
     from . import autofill
@@ -214,19 +225,32 @@ def run_bench(
     gaps = autofill.plan_gaps(keys)
     person_frames = sum(g.num_frames for g in gaps)
     results = {}
-    for name in methods:
+    runs = [(name, True) for name in methods]
+    if ablation and "posewarper" in methods:
+        runs.insert(methods.index("posewarper") + 1, ("posewarper", False))
+    for name, learned in runs:
         frames = open_source()
         try:
             if name in LEARNED_METHODS:
-                method = learned_method(model_path, keys, frames, adapt=adapt, device=device)
+                method = learned_method(model_path, keys, frames, adapt=adapt, device=device, learned=learned)
+                if not learned:
+                    name = f"{name}-unlearned"
             else:
                 method = autofill.make_method(name)
             progress = progress_factory(name) if progress_factory else None
+            # One-off work before filling (the matcher's tuning on the keyframes) is timed apart:
+            # it does not grow with the video, the fill does.
+            t0 = time.perf_counter()
+            prepare = getattr(method, "prepare", None)
+            if prepare is not None:
+                prepare(keys, frames, gaps, lambda: None)
+            setup = time.perf_counter() - t0
             t0 = time.perf_counter()
             changes = autofill.run_fill(keys, frames, method, gaps, progress=progress, fusion=fusion)
             seconds = time.perf_counter() - t0
             filled = changed_poses(changes)
             results[name] = summarize(score_fill(gt, keys, filled), skeleton, person_frames, seconds)
+            results[name]["setup_seconds"] = round(setup, 1)
             if refine:
                 from .autofill.refine import refine_poses
 
@@ -236,6 +260,7 @@ def run_bench(
                 results[f"{name}+refine"] = summarize(
                     score_fill(gt, keys, {**filled, **refined}), skeleton, person_frames, seconds
                 )
+                results[f"{name}+refine"]["setup_seconds"] = round(setup, 1)
         finally:
             close = getattr(frames, "close", None)
             if close:
@@ -246,16 +271,20 @@ def run_bench(
 def format_table(results: dict, title: str = "") -> str:
     """The bench results as a text table: one row per method, groups at both alphas."""
     groups = [g for g in list(JOINT_GROUPS) + ["Mean"] if any(g in r["at_0.5"] for r in results.values())]
-    head = f"{'method':<22}{'alpha':>6} " + "".join(f"{g[:8]:>9}" for g in groups) + f"{'median px':>11}{'pf/s':>9}"
+    head = f"{'method':<22}{'alpha':>6} " + "".join(f"{g[:8]:>9}" for g in groups) + f"{'median px':>11}{'pf/s':>9}{'setup s':>9}"
     lines = [title] if title else []
     lines += [head, "-" * len(head)]
     for name, r in results.items():
         for alpha in ALPHAS:
             row = r[f"at_{alpha}"]
             cells = "".join(f"{row[g]:>9.1f}" if g in row else f"{'-':>9}" for g in groups)
-            tail = f"{r['median_error_px']:>11.2f}{r['person_frames_per_second']:>9.1f}" if alpha == ALPHAS[0] else ""
+            tail = (f"{r['median_error_px']:>11.2f}{r['person_frames_per_second']:>9.1f}"
+                    f"{r.get('setup_seconds', 0.0):>9.1f}") if alpha == ALPHAS[0] else ""
             lines.append(f"{name if alpha == ALPHAS[0] else '':<22}{alpha:>6} {cells}{tail}")
     ref = {r["reference"] for r in results.values()}
+    if any(r.get("setup_seconds") for r in results.values()):
+        lines.append("setup s: one-off work before filling (posewarper: tuning the matcher on the keyframes), "
+                     "not in pf/s")
     lines.append(f"reference length: {', '.join(sorted(ref))}; scored joints: "
                  + ", ".join(str(r["scored_joints"]) for r in results.values()))
     return "\n".join(lines)

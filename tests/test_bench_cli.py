@@ -10,7 +10,8 @@ import pytest
 from posewarper_core.cli import main
 from posewarper_core.skeleton import POSETRACK17
 
-KEYS = {"reference", "at_0.5", "at_0.2", "median_error_px", "scored_joints", "person_frames_per_second"}
+KEYS = {"reference", "at_0.5", "at_0.2", "median_error_px", "scored_joints", "person_frames_per_second",
+        "setup_seconds"}
 GROUPS = {"Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean"}
 
 
@@ -88,8 +89,9 @@ def test_bench_refuses_bad_input(tmp_path, capsys, monkeypatch):
     assert "unknown method" in run_error(capsys, ["bench", "--gt", str(gt), "--k", "3", "--method", "magic"])
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
-    assert "empty.json" in run_error(capsys, ["bench", "--gt", str(empty), "--k", "3"])
-    assert "nothing.json" in run_error(capsys, ["bench", "--gt", str(tmp_path / "nothing.json"), "--k", "3"])
+    assert "empty.json" in run_error(capsys, ["bench", "--gt", str(empty), "--k", "3", "--method", "linear"])
+    assert "nothing.json" in run_error(capsys, ["bench", "--gt", str(tmp_path / "nothing.json"), "--k", "3",
+                                                "--method", "linear"])
     assert not out.exists()
 
 

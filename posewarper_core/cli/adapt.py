@@ -1,6 +1,6 @@
 """`posewarper adapt`: fine-tune a model on one project's own keyframes.
 
-    posewarper adapt project.pwproj --model resources/models/posewarper_default.pt --out adapted.pt
+    posewarper adapt project.pwproj --model resources/models/posewarper_base.pt --out adapted.pt
     posewarper adapt labels.json --model base.pt --out adapted.pt --steps 200   # a PoseTrack18 file
 
 Pairs of keyframes of the same track and random smooth warps of keyframe crops (exact targets)

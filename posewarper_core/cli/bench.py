@@ -27,10 +27,13 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gt", type=Path, required=True, help="PoseTrack18 file, file_names relative to it")
     p.add_argument("--k", type=int, required=True, help="keyframe interval (2 or more)")
-    p.add_argument("--method", default="linear,flow", help="comma-separated: linear, flow, flow-farneback, posewarper")
+    p.add_argument("--method", default="linear,flow,posewarper",
+                   help="comma-separated: linear, flow, flow-farneback, posewarper (default: linear,flow,posewarper)")
     p.add_argument("--model", type=Path, default=None, help="model file for posewarper (default: the shipped resources/models/posewarper_default.pt)")
     p.add_argument("--adapt", action="store_true",
                    help="let learned methods first fine-tune on the kept keyframes (never on scored frames)")
+    p.add_argument("--ablation", action="store_true",
+                   help="with posewarper, also score it without its learned part (posewarper-unlearned)")
     p.add_argument("--refine", action="store_true", help="also score each method followed by temporal refinement")
     p.add_argument("--fusion", default="distance", choices=FUSIONS,
                    help="how the two keyframes' sides are fused: by temporal distance (the reference), by "
@@ -63,7 +66,7 @@ def run(args) -> int:
         return update
 
     try:
-        results = run_bench(args.gt, args.k, methods, model_path=args.model, adapt=args.adapt, refine=args.refine,
+        results = run_bench(args.gt, args.k, methods, model_path=args.model, adapt=args.adapt, refine=args.refine, ablation=args.ablation,
                             fusion=args.fusion, device=args.device, progress_factory=progress_factory)
     finally:
         for bar in bars:

@@ -1,0 +1,198 @@
+"""The keyframe matcher (the shipped posewarper model): its maths, its file, its training command,
+and what it does to auto-fill."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from posewarper_core import Cancelled, ModelError, Video
+from posewarper_core.autofill import fill, make_method
+from posewarper_core.autofill.keyframe_match import MatchedFlowMethod
+from posewarper_core.cli import main
+from posewarper_core.nets.matcher import (KeyframeMatcher, MatcherConfig, load_matcher, patch, save_matcher,
+                                          to_tensor)
+from posewarper_core.resources import default_model_path
+
+from test_autofill import ArrayFrames, keyframe
+from test_bench_cli import make_clip
+
+
+def test_fft_correlation_equals_a_sliding_dot_product():
+    torch.manual_seed(0)
+    m = KeyframeMatcher()
+    ft, fs = torch.randn(3, 8, 16, 16), torch.randn(3, 8, 32, 32)
+    direct = torch.stack([F.conv2d(fs[b:b + 1], ft[b:b + 1])[0, 0] for b in range(3)])  # (3, 17, 17)
+    scale = F.softplus(m.joint_weight).sum() / m.log_temperature.exp()
+    got = m.correlate(ft, fs).detach() * scale.detach()
+    assert torch.allclose(got, direct.reshape(3, -1), atol=1e-3)
+
+
+def test_folded_batchnorm_gives_the_same_answers():
+    torch.manual_seed(1)
+    m = KeyframeMatcher()
+    m.train()
+    with torch.no_grad():  # move the BatchNorm statistics away from their start
+        for _ in range(3):
+            m(torch.randn(8, 3, 32, 32) * 2 + 0.5, torch.randn(8, 3, 64, 64) * 2 + 0.5)
+    m.eval()
+    t, s = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        before = m(t, s)
+        after = m.fold_batchnorm()(t, s)
+    assert not any(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())
+    assert torch.allclose(before, after, atol=1e-4)
+
+
+def test_matcher_file_round_trip_and_errors_name_the_file(tmp_path):
+    m = KeyframeMatcher()
+    path = save_matcher(tmp_path / "m.pt", m, {"command": "test"})
+    loaded = load_matcher(path)
+    assert loaded.provenance["command"] == "test"
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), loaded.state_dict().values()))
+    assert isinstance(make_method("posewarper", model_path=path, device="cpu"), MatchedFlowMethod)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="bad.pt"):
+        load_matcher(bad)
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["template"] = 30  # not a multiple of 4
+    torch.save(payload, tmp_path / "odd.pt")
+    with pytest.raises(ModelError, match="odd.pt"):
+        make_method("posewarper", model_path=tmp_path / "odd.pt", device="cpu")
+
+
+def textured_scene(seed=0, size=(200, 160)):
+    rng = np.random.default_rng(seed)
+    w, h = size
+    return cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3)).astype(np.uint8), (0, 0), 2.0)
+
+
+def test_the_shipped_matcher_finds_a_keyframe_point_again():
+    """A point of a textured image, looked for in a shifted copy from a window centred 5 px off:
+    the shipped model points back at it (its learned job, on texture it never saw)."""
+    matcher = load_matcher(default_model_path())
+    cfg = matcher.config
+    image = textured_scene(3)
+    rng = np.random.default_rng(4)
+    errors_before, errors_after = [], []
+    templates, searches, truths, scales = [], [], [], []
+    for _ in range(24):
+        p = rng.uniform(60, 130, 2)
+        shift = rng.uniform(-6, 6, 2)
+        moved = cv2.warpAffine(image, np.float64([[1, 0, shift[0]], [0, 1, shift[1]]]), image.shape[1::-1],
+                               borderMode=cv2.BORDER_REFLECT)
+        side = cfg.template_fraction * 150  # a person 150 px tall
+        estimate = p + shift + rng.choice([-5.0, 5.0], 2)
+        templates.append(patch(image, p, side, cfg.template)[0])
+        s, scale = patch(moved, estimate, 2 * side, cfg.search)
+        searches.append(s)
+        truths.append(p + shift - estimate)
+        scales.append(scale)
+    with torch.no_grad():
+        offsets, conf = matcher.decode(matcher(to_tensor(templates), to_tensor(searches)))
+    found = offsets.numpy() / np.array(scales)[:, None]
+    errors_before = np.linalg.norm(np.array(truths), axis=1)
+    errors_after = np.linalg.norm(found - np.array(truths), axis=1)
+    assert np.median(errors_after) < 1.0 < 7.0 == pytest.approx(np.median(errors_before), abs=0.1)
+    assert float(conf.median()) > 0.5
+
+
+def drifting_clip(n=9):
+    """A textured patch moving over texture; keyframes at both ends."""
+    bg = textured_scene(1)
+    tex = textured_scene(2, (60, 60))
+    images, offsets = [], []
+    for t in range(n):
+        ox, oy = 50 + 0.6 * t * t, 40 + 2.0 * t
+        m = np.float32([[1, 0, ox], [0, 1, oy]])
+        layer = cv2.warpAffine(tex, m, bg.shape[1::-1])
+        mask = cv2.warpAffine(np.ones((60, 60), np.float32), m, bg.shape[1::-1])[..., None]
+        images.append((layer * mask + bg * (1 - mask)).astype(np.uint8))
+        offsets.append((ox, oy))
+    return images, np.array(offsets)
+
+
+@pytest.fixture
+def quick_tuning(monkeypatch):
+    """Fewer tuning steps on the keyframes than the default 60: the same code, a shorter test."""
+    from posewarper_core.autofill import keyframe_match
+
+    monkeypatch.setattr(keyframe_match, "ADAPT_STEPS", 8)
+
+
+def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tuning):
+    images, offsets = drifting_clip()
+    local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])
+    video = Video(source="mem", num_frames=len(images), width=200, height=160)
+    vis = np.zeros(17, np.uint8)
+    vis[:5] = 2
+    for f in (0, len(images) - 1):
+        xy = np.zeros((17, 2))
+        xy[:5] = local + offsets[f]
+        video.set_pose(f, 1, keyframe(xy, vis))
+    unlearned = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False)
+    ours = fill(video, ArrayFrames(images), unlearned)
+    flow = fill(video, ArrayFrames(images), "flow", fusion="drift")
+    assert len(ours) == len(flow) == len(images) - 2
+    for a, b in zip(ours, flow):
+        assert np.allclose(a.pose.xy, b.pose.xy, atol=1e-6)
+    # with the shipped matcher: every joint still on its point of the patch, the method named
+    learned = fill(video, ArrayFrames(images), "posewarper", device="cpu")
+    for c in learned:
+        assert c.pose.method == "posewarper"
+        assert np.linalg.norm(c.pose.xy[:5] - (local + offsets[c.frame]), axis=1).max() < 1.5
+
+
+def test_train_command_writes_a_matcher_that_bench_and_fill_use(tmp_path, capsys, quick_tuning):
+    out = tmp_path / "run"
+    model = tmp_path / "exported.pt"
+    assert main(["train", "--recipe", "default", "--steps", "2", "--batch-size", "2", "--out", str(out),
+                 "--export", str(model)]) == 0
+    loaded = load_matcher(model)
+    assert "--recipe default" in loaded.provenance["command"] and loaded.provenance["steps"] == 2
+    assert "bonn_59_sequences_labels_only.json" in loaded.provenance["data"]["motion"]
+    # same command, more steps: resumes from the checkpoint at step 2
+    assert main(["train", "--recipe", "default", "--steps", "3", "--batch-size", "2", "--out", str(out)]) == 0
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 3
+    assert main(["train", "--recipe", "default", "--init", str(model), "--out", str(tmp_path / "x")]) == 2
+    assert "--init" in capsys.readouterr().err
+    gt = make_clip(tmp_path / "clip")
+    report = tmp_path / "bench.json"
+    assert main(["bench", "--gt", str(gt), "--k", "4", "--method", "flow,posewarper", "--model", str(model),
+                 "--ablation", "--json", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert list(data) == ["flow", "posewarper", "posewarper-unlearned"]
+    assert all(r["scored_joints"] == 9 * 15 for r in data.values())
+    assert data["posewarper"]["setup_seconds"] > 0 == data["posewarper-unlearned"]["setup_seconds"]
+
+
+def test_tuning_on_the_keyframes_runs_once_per_set_of_keyframes(quick_tuning):
+    images, offsets = drifting_clip()
+    video = Video(source="mem", num_frames=len(images), width=200, height=160)
+    vis = np.zeros(17, np.uint8)
+    vis[:3] = 2
+    local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0]])
+    for f in (0, len(images) - 1):
+        xy = np.zeros((17, 2))
+        xy[:3] = local + offsets[f]
+        video.set_pose(f, 1, keyframe(xy, vis))
+    method = make_method("posewarper", device="cpu")
+    assert method is make_method("posewarper", device="cpu")  # kept between fills
+    fill(video, ArrayFrames(images), method)
+    assert method.adapted_on == 2 * 3  # 3 joints in both keyframes, both directions
+    tuned = method.matcher
+    fill(video, ArrayFrames(images), method)
+    assert method.matcher is tuned  # same keyframes: no new tuning
+    moved = video.pose(0, 1).copy()
+    moved.xy[0] += 2.0
+    video.set_pose(0, 1, moved)
+    fill(video, ArrayFrames(images), method)
+    assert method.matcher is not tuned  # a keyframe changed: tuned again
+    with pytest.raises(Cancelled):
+        video.set_pose(0, 1, keyframe(moved.xy + 1.0, vis))
+        fill(video, ArrayFrames(images), method, cancel=lambda: True)
