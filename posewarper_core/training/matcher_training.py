@@ -268,15 +268,25 @@ def adapt_matcher(model: KeyframeMatcher, pairs: KeyframePairs, steps: int = 60,
     for m in tuned.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.eval()
-    opt = torch.optim.Adam(tuned.parameters(), lr=lr)
+    # Adam written out: the first torch.optim optimizer of a process imports modules for ~1.3 s
+    # while holding the GIL in 100+ ms pieces, which froze the GUI when a fill started.
+    params = [p for p in tuned.parameters() if p.requires_grad]
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
     rng = np.random.default_rng(seed)
-    device = next(tuned.parameters()).device
-    for _ in range(steps):
+    device = params[0].device
+    for step in range(1, steps + 1):
         if check is not None:
             check()
         template, search, target = (x.to(device) for x in pairs.batch(batch_size, rng))
         loss = matcher_loss(tuned, tuned(template, search), target)
-        opt.zero_grad()
+        for p in params:
+            p.grad = None
         loss.backward()
-        opt.step()
+        with torch.no_grad():
+            for p, (m, v) in zip(params, moments):
+                m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                denom = (v / (1 - beta2 ** step)).sqrt_().add_(eps)
+                p.addcdiv_(m, denom, value=-lr / (1 - beta1 ** step))
     return tuned.eval()
