@@ -1,4 +1,5 @@
-"""Take the README's screenshot: the demo after a flow auto-fill of the whole video, frame 65,
+"""Take the README's screenshot: the demo after an auto-fill of the whole video with the default
+method (posewarper), frame 65,
 the jumper selected, the window filling the screen.
 
     Xvfb :97 -screen 0 1920x1080x24 &
@@ -40,7 +41,9 @@ def main(out: str) -> int:
     window.show()
     window.open_demo()  # opens on a worker thread
     wait(lambda: window.editor is not None, 120.0)
-    window.fill_panel.method.setCurrentText("flow")
+    from posewarper_core.autofill import DEFAULT_METHOD
+
+    window.fill_panel.method.setCurrentText(DEFAULT_METHOD)
     window.actions["fill_video"].trigger()
     wait(lambda: not window.runner.running)
     window.editor.seek(65)
