@@ -93,6 +93,8 @@ class FillRunner(QObject):
         self.worker.progress.connect(self.progress)
         self.worker.finishedWith.connect(self._done)
         self.worker.start()
+        if self.method == "posewarper":  # the progress bar waits at 0 while the matcher tunes itself
+            what += " (first, ~30 s of tuning on your keyframes, once per set of keyframes)"
         self.started.emit(what)
         return True
 

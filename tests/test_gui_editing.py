@@ -318,3 +318,21 @@ def test_fill_runs_in_the_background_shows_progress_and_cancels(qtbot, clip, mon
     assert w.editor.undo_stack.count() == depth + 1
     w.actions["undo"].trigger()
     assert w.session.video.pose_count() == before
+
+
+def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, monkeypatch):
+    """The default method from the panel: the state line tells the annotator why the bar waits
+    at 0 (the matcher tunes itself on the keyframes), then every frame of the gap is filled."""
+    from posewarper_core.autofill import DEFAULT_METHOD, keyframe_match
+
+    monkeypatch.setattr(keyframe_match, "ADAPT_STEPS", 3)  # the same code, fewer tuning steps
+    w = clip
+    assert w.fill_panel.method.currentText() == DEFAULT_METHOD == "posewarper"
+    label_keyframes(qtbot, w, frames=(0, 10), centre=(120, 120))
+    qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
+    assert "tuning on your keyframes" in w.fill_panel.state.text()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=60000)
+    v = w.session.video
+    assert v.track_frames(1) == list(range(0, 11))
+    assert all(v.pose(f, 1).method == "posewarper" for f in range(1, 10))
+    assert on_disk(w).track_frames(1) == list(range(0, 11))  # saved through the store

@@ -63,9 +63,14 @@ def save_model(path, model: PoseWarper, config: ModelConfig | None = None,
     config = config or model.config
     if config is None:
         raise ModelError(f"{path}: no model config to save with the weights")
+    return write_model_file(path, config.to_dict(), model, provenance)
+
+
+def write_model_file(path, config: dict, model: nn.Module, provenance: dict | None = None) -> Path:
+    """Our model file format (see the module doc) for any of our models, through a temporary
+    file renamed into place: a crash never leaves half a model."""
     path = Path(path)
-    payload = {"format": FORMAT, "version": VERSION, "config": config.to_dict(),
-               "provenance": dict(provenance or {}),
+    payload = {"format": FORMAT, "version": VERSION, "config": config, "provenance": dict(provenance or {}),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)

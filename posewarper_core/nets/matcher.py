@@ -15,8 +15,6 @@ File format: nets.checkpoint's model file with config {"kind": "keyframe_matcher
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,7 +27,6 @@ from torch import nn
 from ..errors import ModelError
 
 KIND = "keyframe_matcher"
-FORMAT = "posewarper-annotate/model"
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
 
@@ -167,20 +164,9 @@ def to_tensor(patches: list[np.ndarray]) -> torch.Tensor:
 
 def save_matcher(path, model: KeyframeMatcher, provenance: dict | None = None) -> Path:
     """Write the matcher as a model file (config + provenance + weights), atomically."""
-    path = Path(path)
-    payload = {"format": FORMAT, "version": 1, "config": model.config.to_dict(),
-               "provenance": dict(provenance or {}),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from .checkpoint import write_model_file
+
+    return write_model_file(path, model.config.to_dict(), model, provenance)
 
 
 def is_matcher_file(data) -> bool:
