@@ -134,9 +134,12 @@ class MatchedFlowMethod:
                 for j in np.flatnonzero(anchor.labelled()):
                     template_keys.append((a, i, int(j)))
                     template_patches.append(patch(image(key), anchor.xy[j], sides[i], cfg.template)[0])
-        # Search windows: one per filled joint, shared by both keyframes' templates.
+        # Search windows: one per filled joint, shared by both keyframes' templates. Frame by
+        # frame, each decoded frame dropped once its windows are cut (long gaps of big frames).
         jobs, search_patches = [], []
-        for (i, frame), pose in filled.items():
+        for (i, frame), pose in sorted(filled.items(), key=lambda item: (item[0][1], item[0][0])):
+            for old in [f for f in images if f < frame and f not in (span.before, span.after)]:
+                del images[old]
             if sides[i] is None:
                 continue
             for j in np.flatnonzero(pose.labelled()):
