@@ -44,6 +44,8 @@ def run(args) -> int:
 
     with ProjectStore.open(args.project) as store:
         method = autofill.make_method(args.method, model_path=args.model, device=args.device)
+        if hasattr(method, "prepare"):  # the bar waits at 0 meanwhile: say why
+            print(f"{method.name}: first tuning the matcher on the keyframes of each video (~30 s on 2 CPU cores)")
         video_ids = args.video or sorted(store.project.videos)
         written = 0
         for vid in video_ids:
