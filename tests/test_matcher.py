@@ -196,3 +196,22 @@ def test_tuning_on_the_keyframes_runs_once_per_set_of_keyframes(quick_tuning):
     with pytest.raises(Cancelled):
         video.set_pose(0, 1, keyframe(moved.xy + 1.0, vis))
         fill(video, ArrayFrames(images), method, cancel=lambda: True)
+
+
+def test_keyframe_pairs_are_capped_and_spread_over_the_video():
+    """A long video with many keyframes: the tuning keeps a bounded number of keyframe frames
+    (it holds them decoded), spread from the start to the end."""
+    from posewarper_core.training.matcher_training import KeyframePairs
+
+    video = Video(source="mem", num_frames=1001, width=200, height=160)
+    vis = np.zeros(17, np.uint8)
+    vis[:3] = 2
+    for f in range(0, 1001, 10):  # 100 pairs of consecutive keyframes
+        xy = np.zeros((17, 2))
+        xy[:3] = [[50.0, 40.0], [80.0, 60.0], [60.0, 120.0]]
+        video.set_pose(f, 1, keyframe(xy, vis))
+    pairs = KeyframePairs(MatcherConfig(), video, frames=None, max_frame_pairs=24)
+    frames_used = {item[0] for item in pairs.items}
+    assert len(pairs) == 24 * 3 * 2 and len(frames_used) <= 48
+    assert min(frames_used) == 0 and max(frames_used) == 1000
+    assert len(KeyframePairs(MatcherConfig(), video, frames=None, max_frame_pairs=200)) == 100 * 3 * 2

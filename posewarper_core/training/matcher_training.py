@@ -202,15 +202,28 @@ def train_matcher(config: MatcherConfig, pairs: MatchPairs, training: MatcherTra
 
 class KeyframePairs:
     """The annotator's own correspondences: each joint labelled in two consecutive keyframes of a
-    track, seen from either side (real motion and appearance change of the very people to fill)."""
+    track, seen from either side (real motion and appearance change of the very people to fill).
 
-    def __init__(self, config: MatcherConfig, video, frames, track_ids=None):
+    At most `max_frame_pairs` pairs of keyframes, spread evenly over the video: their frames are
+    decoded and kept while tuning, and a tuning run draws only ~2,000 samples anyway."""
+
+    MAX_FRAME_PAIRS = 24
+
+    def __init__(self, config: MatcherConfig, video, frames, track_ids=None, max_frame_pairs: int = MAX_FRAME_PAIRS):
         self.config = config
         self.frames = frames
         self.items = []
-        for tid in sorted(video.tracks if track_ids is None else track_ids):
-            keys = video.keyframes(tid)
-            for a, b in zip(keys, keys[1:]):
+        tids = sorted(video.tracks if track_ids is None else track_ids)
+        by_track = {tid: list(zip(video.keyframes(tid), video.keyframes(tid)[1:])) for tid in tids}
+        frame_pairs = sorted({pair for pairs in by_track.values() for pair in pairs})
+        if len(frame_pairs) > max_frame_pairs:
+            keep = np.linspace(0, len(frame_pairs) - 1, max_frame_pairs).round().astype(int)
+            frame_pairs = [frame_pairs[i] for i in sorted(set(keep.tolist()))]
+        chosen = set(frame_pairs)
+        for tid in tids:
+            for a, b in by_track[tid]:
+                if (a, b) not in chosen:
+                    continue
                 pa, pb = video.pose(a, tid), video.pose(b, tid)
                 extents = [p.joint_extent() for p in (pa, pb)]
                 if any(e is None for e in extents):
