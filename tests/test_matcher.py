@@ -125,7 +125,10 @@ def quick_tuning(monkeypatch):
     monkeypatch.setattr(keyframe_match, "ADAPT_STEPS", 8)
 
 
-def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tuning):
+def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tuning, monkeypatch):
+    from posewarper_core.autofill import keyframe_match
+
+    monkeypatch.setattr(keyframe_match, "GATE_SCALE", 1e9)  # no fall-back to interpolation here
     images, offsets = drifting_clip()
     local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])
     video = Video(source="mem", num_frames=len(images), width=200, height=160)
@@ -145,6 +148,29 @@ def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tunin
     learned = fill(video, ArrayFrames(images), "posewarper", device="cpu")
     for c in learned:
         assert c.pose.method == "posewarper"
+        assert np.linalg.norm(c.pose.xy[:5] - (local + offsets[c.frame]), axis=1).max() < 1.5
+
+
+def test_a_joint_whose_flow_misses_the_far_keyframe_falls_back_to_interpolation():
+    images, offsets = drifting_clip()
+    local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])
+    video = Video(source="mem", num_frames=len(images), width=200, height=160)
+    vis = np.zeros(17, np.uint8)
+    vis[:6] = 2
+    last = len(images) - 1
+    ends = {}
+    for f in (0, last):
+        xy = np.zeros((17, 2))
+        xy[:5] = local + offsets[f]
+        # joint 5 sits on the patch in the first keyframe, but the annotator put it 45 px off the
+        # patch in the last one: its flow chain, which follows the patch, misses it by ~45 px
+        xy[5] = local[2] + offsets[f] + ((0.0, 0.0) if f == 0 else (-45.0, 0.0))
+        ends[f] = xy[5].copy()
+        video.set_pose(f, 1, keyframe(xy, vis))
+    unlearned = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False)
+    for c in fill(video, ArrayFrames(images), unlearned):
+        t = c.frame / last
+        assert np.allclose(c.pose.xy[5], (1 - t) * ends[0] + t * ends[last], atol=1e-6)  # the lerp
         assert np.linalg.norm(c.pose.xy[:5] - (local + offsets[c.frame]), axis=1).max() < 1.5
 
 
