@@ -241,3 +241,35 @@ def test_keyframe_pairs_are_capped_and_spread_over_the_video():
     assert len(pairs) == 24 * 3 * 2 and len(frames_used) <= 48
     assert min(frames_used) == 0 and max(frames_used) == 1000
     assert len(KeyframePairs(MatcherConfig(), video, frames=None, max_frame_pairs=200)) == 100 * 3 * 2
+
+
+class _NoNoise:
+    """A random generator whose noise is zero: what `degrade` draws is then the same for the
+    whole image and for a window of it (noise draws as many numbers as it has pixels)."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def random(self):
+        return self.rng.random()
+
+    def integers(self, *a, **k):
+        return self.rng.integers(*a, **k)
+
+    def uniform(self, *a, **k):
+        return self.rng.uniform(*a, **k)
+
+    def normal(self, size):
+        return np.zeros(size)
+
+
+def test_degrading_a_window_equals_that_window_of_the_degraded_frame():
+    from posewarper_core.training import warps
+
+    image = textured_scene(3, (320, 240))
+    boxes = [(100, 50, 250, 200), (0, 0, 40, 30), (300, 200, 320, 240), (-20, -5, 60, 70)]
+    for seed in range(60):
+        whole = warps.degrade(image, _NoNoise(seed), 1.0)
+        for x0, y0, x1, y1 in boxes:
+            part = warps.degrade(image, _NoNoise(seed), 1.0, window=(x0, y0, x1, y1))
+            assert np.array_equal(part, whole[max(y0, 0):y1, max(x0, 0):x1]), (seed, (x0, y0, x1, y1))

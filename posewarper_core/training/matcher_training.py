@@ -258,11 +258,17 @@ class KeyframePairs:
             fa, pa, fb, pb, size = self.items[int(rng.integers(len(self.items)))]
             side = cfg.template_fraction * size * rng.uniform(0.9, 1.1)
             estimate = pb + np.clip(rng.normal(size=2) * POSITION_NOISE * size, -0.45 * side, 0.45 * side)
-            image_b = self._image(fb)
-            if rng.random() < 0.5:
-                image_b = warps.degrade(image_b, rng, 0.5)
+            image_b, origin = self._image(fb), np.zeros(2)
+            if rng.random() < 0.5:  # degrade only the search window's part of the frame (fast)
+                x0, y0 = np.floor(estimate - side).astype(int) - 2
+                x1, y1 = np.ceil(estimate + side).astype(int) + 3
+                h, w = image_b.shape[:2]
+                x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(max(x1, 1), w), min(max(y1, 1), h)
+                x0, y0 = min(x0, x1 - 1), min(y0, y1 - 1)
+                image_b = warps.degrade(image_b, rng, 0.5, window=(x0, y0, x1, y1))
+                origin = np.array([x0, y0], np.float64)
             templates.append(patch(self._image(fa), pa, side, cfg.template)[0])
-            s, scale = patch(image_b, estimate, 2 * side, cfg.search)
+            s, scale = patch(image_b, estimate - origin, 2 * side, cfg.search)
             searches.append(s)
             targets.append((pb - estimate) * scale)
         return to_tensor(templates), to_tensor(searches), torch.tensor(np.array(targets), dtype=torch.float32)

