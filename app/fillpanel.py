@@ -92,6 +92,12 @@ class FillPanel(QWidget):
         self.state.setText(text)
         self.state.setToolTip(text)  # a long message may not fit in two lines
 
+    def set_setup_progress(self, step: int, steps: int) -> None:
+        """The method's one-off work before filling: posewarper tunes its matcher on the keyframes."""
+        self.progress.setRange(0, max(steps, 1))
+        self.progress.setValue(step)
+        self.progress.setFormat(f"tuning on your keyframes: {step} / {steps}")
+
     def set_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)

@@ -46,6 +46,7 @@ def leave_a_core_for_the_ui() -> None:
 class FillRunner(QObject):
     started = Signal(str)
     progress = Signal(int, int)
+    setupProgress = Signal(int, int)  # tuning steps before the first person-frame (posewarper)
     finished = Signal(str, str)  # status, message
 
     def __init__(self, editor, open_frames, parent=None):
@@ -91,10 +92,11 @@ class FillRunner(QObject):
         self.worker = AutofillWorker(fill, snap, opener, self.method, track_ids, frame_range, self)
         self.worker.batch.connect(self._apply_batch)
         self.worker.progress.connect(self.progress)
+        self.worker.setupProgress.connect(self.setupProgress)
         self.worker.finishedWith.connect(self._done)
         self.worker.start()
-        if self.method == "posewarper":  # the progress bar waits at 0 while the matcher tunes itself
-            what += " (first, ~30 s of tuning on your keyframes, once per set of keyframes)"
+        if self.method == "posewarper":  # the bar first counts the matcher's tuning steps
+            what += " (first ~25 s of tuning on your keyframes, once per set of keyframes)"
         self.started.emit(what)
         return True
 

@@ -359,6 +359,7 @@ class MainWindow(QMainWindow):
         self.runner.method = self.fill_panel.method.currentText()
         self.runner.started.connect(lambda what: self.fill_panel.set_running(True, f"Filling {what}…"))
         self.runner.progress.connect(self.fill_panel.set_progress)
+        self.runner.setupProgress.connect(self.fill_panel.set_setup_progress)
         self.runner.finished.connect(self._fill_finished)
         ed = self.editor
         ed.frameChanged.connect(self._show_frame)

@@ -362,6 +362,7 @@ class AutofillWorker(QThread):
 
     batch = Signal(object)  # list[PoseChange]
     progress = Signal(int, int)
+    setupProgress = Signal(int, int)  # the method's one-off work first (posewarper: tuning steps)
     finishedWith = Signal(str, str)  # status ("done" | "cancelled" | "failed"), message
 
     def __init__(self, fill, video, open_frames, method: str, track_ids=None, frame_range=None, parent=None):
@@ -382,6 +383,7 @@ class AutofillWorker(QThread):
             result = self._fill(
                 self.video, self.frames, self.method, track_ids=self.track_ids, frame_range=self.frame_range,
                 progress=lambda done, total: self.progress.emit(int(done), int(total)),
+                setup_progress=lambda step, steps: self.setupProgress.emit(int(step), int(steps)),
                 cancel=self._cancel.is_set,
                 on_changes=lambda changes: (delivered.append(len(changes)), self.batch.emit(list(changes))),
             )

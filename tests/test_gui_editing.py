@@ -321,17 +321,20 @@ def test_fill_runs_in_the_background_shows_progress_and_cancels(qtbot, clip, mon
 
 
 def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, monkeypatch):
-    """The default method from the panel: the state line tells the annotator why the bar waits
-    at 0 (the matcher tunes itself on the keyframes), then every frame of the gap is filled."""
+    """The default method from the panel: the state line says the matcher first tunes itself on
+    the keyframes, the bar counts those steps, then every frame of the gap is filled."""
     from posewarper_core.autofill import DEFAULT_METHOD, keyframe_match
 
     monkeypatch.setattr(keyframe_match, "ADAPT_STEPS", 3)  # the same code, fewer tuning steps
     w = clip
     assert w.fill_panel.method.currentText() == DEFAULT_METHOD == "posewarper"
     label_keyframes(qtbot, w, frames=(0, 10), centre=(120, 120))
+    shown = []  # what the bar says after each tuning step (connected after the panel's own slot)
+    w.runner.setupProgress.connect(lambda *_: shown.append(w.fill_panel.progress.text()))
     qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
     assert "tuning on your keyframes" in w.fill_panel.state.text()
     qtbot.waitUntil(lambda: not w.runner.running, timeout=60000)
+    assert shown == [f"tuning on your keyframes: {i} / 3" for i in (1, 2, 3)]
     v = w.session.video
     assert v.track_frames(1) == list(range(0, 11))
     assert all(v.pose(f, 1).method == "posewarper" for f in range(1, 10))

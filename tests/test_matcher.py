@@ -209,11 +209,13 @@ def test_tuning_on_the_keyframes_runs_once_per_set_of_keyframes(quick_tuning):
         video.set_pose(f, 1, keyframe(xy, vis))
     method = make_method("posewarper", device="cpu")
     assert method is make_method("posewarper", device="cpu")  # kept between fills
-    fill(video, ArrayFrames(images), method)
+    steps = []
+    fill(video, ArrayFrames(images), method, setup_progress=lambda *s: steps.append(s))
     assert method.adapted_on == 2 * 3  # 3 joints in both keyframes, both directions
+    assert steps == [(i, 8) for i in range(1, 9)]  # every tuning step reported (quick_tuning: 8)
     tuned = method.matcher
-    fill(video, ArrayFrames(images), method)
-    assert method.matcher is tuned  # same keyframes: no new tuning
+    fill(video, ArrayFrames(images), method, setup_progress=lambda *s: steps.append(s))
+    assert method.matcher is tuned and len(steps) == 8  # same keyframes: no new tuning, none reported
     moved = video.pose(0, 1).copy()
     moved.xy[0] += 2.0
     video.set_pose(0, 1, moved)

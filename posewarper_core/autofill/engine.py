@@ -82,7 +82,8 @@ class Method(Protocol):
     ) -> tuple[Side | None, Side | None]:
         """Move the `before` poses forward and the `after` poses backward over span.frames."""
 
-    # Optional: prepare(video, frames, gaps, check), once before the spans are filled; and
+    # Optional: prepare(video, frames, gaps, check, progress), once before the spans are filled
+    # (progress(step, steps) reports that one-off work, e.g. tuning on the keyframes); and
     # correct(frames, span, before, after, filled, check) -> filled, where filled is
     # {(pose index in before/after, frame): fused Pose}; runs after fusion (keyframe_match.py).
 
@@ -133,8 +134,12 @@ def run_fill(
     cancel: CancelCheck | None = None,
     on_changes: Callable[[list[PoseChange]], None] | None = None,
     fusion: str = "distance",
+    setup_progress: Progress | None = None,
 ) -> list[PoseChange]:
     """Fill `gaps` of `video` with `method`; returns the changes (the video itself is not modified).
+
+    `progress(done, total)` counts person-frames; `setup_progress(step, steps)` the method's
+    one-off work before the first of them (the posewarper matcher's tuning on the keyframes).
 
     `fusion`: "distance" weights each side by its temporal distance to the other keyframe (the
     reference); "confidence" by each side's confidence (distance decay times the method's quality);
@@ -155,7 +160,7 @@ def run_fill(
     prepare = getattr(method, "prepare", None)  # e.g. learn from the video's keyframes (keyframe_match.py)
     if prepare is not None and gaps:
         check()
-        prepare(video, frames, gaps, check)
+        prepare(video, frames, gaps, check, setup_progress)
     by_span: dict[Span, list[Gap]] = defaultdict(list)
     for g in gaps:
         by_span[g.span].append(g)

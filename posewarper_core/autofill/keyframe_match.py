@@ -77,9 +77,10 @@ class MatchedFlowMethod:
                 side.xy[:] = (1 - w) * side.xy + w * np.stack([p.xy for p in poses])[:, None]
         return fwd, bwd
 
-    def prepare(self, video, frames, gaps, check) -> None:
+    def prepare(self, video, frames, gaps, check, progress=None) -> None:
         """Fine-tune the matcher on the keyframes of the tracks about to be filled (kept while
-        those keyframes stay the same: filling again after corrections costs no new tuning)."""
+        those keyframes stay the same: filling again after corrections costs no new tuning).
+        `progress(step, steps)` reports the tuning; nothing is reported when there is none to do."""
         steps = ADAPT_STEPS if self.adapt_steps is None else self.adapt_steps
         if not self.learned or steps <= 0:
             return
@@ -91,7 +92,7 @@ class MatchedFlowMethod:
             return
         self.matcher, self.adapted_on, self._adapted_for = _for_inference(self.base), 0, None
         if len(pairs):
-            self.matcher = _for_inference(adapt_matcher(self.base, pairs, steps, check=check))
+            self.matcher = _for_inference(adapt_matcher(self.base, pairs, steps, check=check, progress=progress))
             self.adapted_on, self._adapted_for = len(pairs), key
 
     def correct(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None,

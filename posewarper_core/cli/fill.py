@@ -44,8 +44,6 @@ def run(args) -> int:
 
     with ProjectStore.open(args.project) as store:
         method = autofill.make_method(args.method, model_path=args.model, device=args.device)
-        if hasattr(method, "prepare"):  # the bar waits at 0 meanwhile: say why
-            print(f"{method.name}: first tuning the matcher on the keyframes of each video (~30 s on 2 CPU cores)")
         video_ids = args.video or sorted(store.project.videos)
         written = 0
         for vid in video_ids:
@@ -59,6 +57,16 @@ def run(args) -> int:
                 bar.n = done
                 bar.refresh()
 
+            tuning = {}
+
+            def setup_progress(step, steps, name=video.name or f"video {vid}"):
+                # posewarper first tunes its matcher on this video's keyframes: a bar of its own
+                if "bar" not in tuning:
+                    tuning["bar"] = tqdm(desc=f"{name}: tuning on the keyframes", total=steps, unit="step")
+                tuning["bar"].update(step - tuning["bar"].n)
+                if step >= steps:
+                    tuning["bar"].close()
+
             def save(changes):
                 nonlocal written
                 store.apply(changes)
@@ -67,8 +75,10 @@ def run(args) -> int:
             try:
                 autofill.fill(video, frames, method, track_ids=args.track, frame_range=args.frames,
                               extrapolate=args.extrapolate, fusion=args.fusion, progress=progress,
-                              on_changes=save)
+                              on_changes=save, setup_progress=setup_progress)
             finally:
+                if "bar" in tuning:
+                    tuning["bar"].close()
                 bar.close()
                 if frames is not None:
                     frames.close()

@@ -275,9 +275,11 @@ class KeyframePairs:
 
 
 def adapt_matcher(model: KeyframeMatcher, pairs: KeyframePairs, steps: int = 60, batch_size: int = 32,
-                  lr: float = 5e-4, seed: int = 0, check: Callable[[], None] | None = None) -> KeyframeMatcher:
+                  lr: float = 5e-4, seed: int = 0, check: Callable[[], None] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> KeyframeMatcher:
     """A copy of `model` fine-tuned on the annotator's keyframe pairs (BatchNorm statistics kept:
-    a few hundred pairs are too few to re-estimate them). `model` is left as it was."""
+    a few hundred pairs are too few to re-estimate them). `model` is left as it was.
+    `progress(step, steps)` after each step; `check()` before each (raises to cancel)."""
     import copy
 
     if len(pairs) == 0:
@@ -308,4 +310,6 @@ def adapt_matcher(model: KeyframeMatcher, pairs: KeyframePairs, steps: int = 60,
                 v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
                 denom = (v / (1 - beta2 ** step)).sqrt_().add_(eps)
                 p.addcdiv_(m, denom, value=-lr / (1 - beta1 ** step))
+        if progress is not None:
+            progress(step, steps)
     return tuned.eval()
