@@ -124,6 +124,21 @@ class WarpPairs(_Seeded):
                     self.flip_perm, p["flip"])
 
 
+def pick_motion_pair(motion, rng: np.random.Generator, delta_range: tuple[int, int], tries: int = 100):
+    """(track, frame a, frame b): a random motion track and two of its frames |b - a| within
+    `delta_range` apart (either order), each with at least 8 visible joints."""
+    lo, hi = delta_range
+    for _ in range(tries):
+        track = motion[int(rng.integers(len(motion)))]
+        t = len(track.xy)
+        d = int(rng.integers(lo, hi + 1)) * (1 if rng.random() < 0.5 else -1)
+        ta = int(rng.integers(0, t))
+        tb = ta + d
+        if 0 <= tb < t and track.visible[ta].sum() >= 8 and track.visible[tb].sum() >= 8:
+            return track, ta, tb
+    raise PoseWarperError(f"no motion track has two frames {lo}-{hi} apart with 8 visible joints each")
+
+
 class FigurePairs(_Seeded):
     """Synthetic figures moving as real people moved, drawn over real backgrounds."""
 
@@ -140,20 +155,9 @@ class FigurePairs(_Seeded):
         self.aug = aug or Augment()
         self.flip_perm = flip_perm
 
-    def _pick(self, rng: np.random.Generator):
-        for _ in range(50):
-            track = self.motion[int(rng.integers(len(self.motion)))]
-            t = len(track.xy)
-            d = int(rng.integers(self.delta_range[0], self.delta_range[1] + 1)) * (1 if rng.random() < 0.5 else -1)
-            ta = int(rng.integers(0, t))
-            tb = ta + d
-            if 0 <= tb < t and track.visible[ta].sum() >= 8 and track.visible[tb].sum() >= 8:
-                return track, ta, tb
-        raise PoseWarperError("no motion track has two usable frames in the delta range")
-
     def __getitem__(self, index: int) -> dict:
         rng = self.rng(index)
-        track, ta, tb = self._pick(rng)
+        track, ta, tb = pick_motion_pair(self.motion, rng, self.delta_range)
         xy_a, vis_a = track.xy[ta], track.visible[ta]
         xy_b, vis_b = track.xy[tb], track.visible[tb]
         p = sample_params(rng, self.aug)

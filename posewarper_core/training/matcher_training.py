@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from ..errors import Cancelled, ModelError
 from ..nets.matcher import KeyframeMatcher, MatcherConfig, patch, save_matcher, to_tensor
 from . import figures, warps
+from .datasets import pick_motion_pair
 
 POSITION_NOISE = 0.08  # sd of the search window's centre around the truth, x person size
 FIGURE_SHARE = 0.5
@@ -53,15 +54,7 @@ class MatchPairs:
         self.motion = [m for m in motion if len(m.xy) >= 2]
 
     def _figure_pair(self, rng: np.random.Generator):
-        for _ in range(100):
-            track = self.motion[int(rng.integers(len(self.motion)))]
-            d = int(rng.integers(1, 9)) * (1 if rng.random() < 0.5 else -1)
-            ta = int(rng.integers(0, len(track.xy)))
-            tb = ta + d
-            if 0 <= tb < len(track.xy) and track.visible[ta].sum() >= 8 and track.visible[tb].sum() >= 8:
-                break
-        else:
-            raise ModelError("no motion track has two usable frames 1-8 apart")
+        track, ta, tb = pick_motion_pair(self.motion, rng, (1, 8))
         xa, va, xb, vb = track.xy[ta], track.visible[ta], track.xy[tb], track.visible[tb]
         lo, hi = xa[va].min(0), xa[va].max(0)
         size = rng.uniform(100, 250)
