@@ -397,3 +397,24 @@ def test_adapting_a_flow_seeded_model_keeps_it_flow_seeded(tmp_path):
     model, _ = nets.load_model(adapted)
     assert flow_seed(model) == "flow"
     assert PoseWarperMethod(adapted, device="cpu").seed == "flow"
+
+
+def test_motion_from_the_dev_clips_stays_out_of_training(tmp_path):
+    """The label-only Bonn set also holds the dev clip's labels: training leaves that sequence
+    out (the dev clips are for validation only)."""
+    from posewarper_core.training.figures import load_bonn_motion
+    from posewarper_core.training.recipes import dev_clip_sequences
+
+    person = {"id": 1, "keypoints": [[[10.0 * j, 5.0 * j, 2] for j in range(14)]] * 10}
+    names = ["right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
+             "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "upper_neck", "head_top"]
+    path = tmp_path / "motion.json"
+    path.write_text(json.dumps({"joint_names": names, "sequences": {
+        "000001": {"persons": [person]}, "060470979": {"persons": [person, person]}}}))
+    assert len(load_bonn_motion(path)) == 3
+    kept = load_bonn_motion(path, exclude={"060470979"})
+    assert [t.name.split("/")[0] for t in kept] == ["000001"]
+    from posewarper_core.training.recipes import SHARED_DATA
+
+    if (SHARED_DATA / "dev" / "bonn_060470979").is_dir():
+        assert "060470979" in dev_clip_sequences()

@@ -114,7 +114,7 @@ def run_matcher(args) -> int:
     from ..training.figures import load_bonn_motion
     from ..training.loop import provenance
     from ..training.matcher_training import MatcherTraining, MatchPairs, train_matcher
-    from ..training.recipes import DEFAULT_FRAMES, DEFAULT_MOTION
+    from ..training.recipes import DEFAULT_FRAMES, DEFAULT_MOTION, dev_clip_sequences
 
     recipe = get_recipe(args.recipe)
     unused = [flag for flag, v in (("--data", args.data), ("--init", args.init), ("--delta", args.delta),
@@ -128,10 +128,12 @@ def run_matcher(args) -> int:
     videos = list(args.frames or DEFAULT_FRAMES)
     motion_file = args.motion or DEFAULT_MOTION
     frames = [f for v in videos for f in read_frames(v, recipe.frames_per_video)]
-    motion = load_bonn_motion(motion_file)
+    left_out = sorted(dev_clip_sequences())
+    motion = load_bonn_motion(motion_file, exclude=left_out)
     config = MatcherConfig()
     data = {"recipe": recipe.name, "frames": [f"{Path(v).name} ({recipe.frames_per_video} frames)" for v in videos],
-            "motion": f"{Path(motion_file).name} ({len(motion)} tracks)"}
+            "motion": f"{Path(motion_file).name} ({len(motion)} tracks; dev clip sequences left out: "
+                      f"{', '.join(left_out) or 'none'})"}
     out = args.out or Path("runs") / recipe.name
     result = train_matcher(config, MatchPairs(config, frames, motion), training, out,
                            provenance=provenance(data, command_line(args)), resume=not args.no_resume, show_bar=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -40,8 +41,9 @@ class MotionTrack:
     visible: np.ndarray
 
 
-def load_bonn_motion(path: str | Path, min_frames: int = 8) -> list[MotionTrack]:
-    """Read the label-only Bonn sequences JSON into PoseTrack-17 motion tracks."""
+def load_bonn_motion(path: str | Path, min_frames: int = 8, exclude: Iterable[str] = ()) -> list[MotionTrack]:
+    """Read the label-only Bonn sequences JSON into PoseTrack-17 motion tracks, leaving out the
+    sequences named in `exclude` (the dev clips': their motion must not reach a model)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -51,7 +53,10 @@ def load_bonn_motion(path: str | Path, min_frames: int = 8) -> list[MotionTrack]
         raise PoseWarperError(f"{path}: not a Bonn label-only motion file ({exc})") from exc
     index = np.array([BONN_TO_POSETRACK[n] for n in names])
     tracks = []
+    skip = set(exclude)
     for seq_name, seq in sequences.items():
+        if seq_name in skip:
+            continue
         for person in seq["persons"]:
             frames = person["keypoints"]
             t = len(frames)

@@ -25,6 +25,13 @@ from .samples import Augment
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO.parent / "shared" / "data"
 DEFAULT_MOTION = SHARED_DATA / "dev" / "bonn_59_sequences_labels_only.json"
+def dev_clip_sequences() -> set[str]:
+    """The Bonn sequence ids of the dev clips with frames (folders `bonn_<id>`): the label-only
+    motion set holds their labels too, and those stay out of training."""
+    dev = SHARED_DATA / "dev"
+    return {p.name.split("_", 1)[1] for p in dev.glob("bonn_*") if p.is_dir()} if dev.is_dir() else set()
+
+
 DEFAULT_FRAMES = (REPO / "resources" / "demo" / "sports2d_demo.mp4", SHARED_DATA / "demo" / "opencv_vtest.avi")
 
 
@@ -127,7 +134,7 @@ def build_dataset(recipe: Recipe, input_size: tuple[int, int], sigma: float, *,
         frames = []
         for v in frame_videos:
             frames += read_frames(v, recipe.frames_per_video)
-        motion = load_bonn_motion(motion_file or DEFAULT_MOTION)
+        motion = load_bonn_motion(motion_file or DEFAULT_MOTION, exclude=dev_clip_sequences())
         prov["frames"] = [f"{Path(v).name} ({recipe.frames_per_video} frames)" for v in frame_videos]
         prov["motion"] = f"{Path(motion_file or DEFAULT_MOTION).name} ({len(motion)} tracks)"
         if mix.get("figures"):
