@@ -96,7 +96,7 @@ class FillRunner(QObject):
         self.worker.finishedWith.connect(self._done)
         self.worker.start()
         if self.method == "posewarper":  # the bar first counts the matcher's tuning steps
-            what += " (first ~25 s of tuning on your keyframes, once per set of keyframes)"
+            what += " (first tuning on your keyframes, once per set of keyframes)"
         self.started.emit(what)
         return True
 
