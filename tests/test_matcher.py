@@ -151,6 +151,25 @@ def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tunin
         assert np.linalg.norm(c.pose.xy[:5] - (local + offsets[c.frame]), axis=1).max() < 1.5
 
 
+def test_fallback_weights_grow_with_the_drift_relative_to_the_person():
+    from posewarper_core.autofill.keyframe_match import fallback_weights
+
+    vis = np.zeros(17, np.uint8)
+    vis[:2] = 2
+    xy = np.zeros((17, 2))
+    xy[1] = (0.0, 100.0)  # a person 100 px tall
+    tall = keyframe(xy, vis)
+    vis1 = np.zeros(17, np.uint8)
+    vis1[0] = 2
+    lone = keyframe(np.zeros((17, 2)), vis1)  # one joint: no size
+    drift = np.zeros((2, 17, 2))
+    drift[:, 0] = (15.0, 0.0)  # 0.15 x 100 px
+    drift[:, 1] = (0.0, 60.0)
+    w = fallback_weights([tall, lone], [tall, lone], drift, drift, scale=0.3)
+    assert w[0, 0] == pytest.approx(0.5) and w[0, 1] == 1.0 and w[0, 2] == 0.0
+    assert not w[1].any()  # no size to judge the drift by: the flow is kept
+
+
 def test_a_joint_whose_flow_misses_the_far_keyframe_falls_back_to_interpolation():
     images, offsets = drifting_clip()
     local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])

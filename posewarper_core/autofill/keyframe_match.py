@@ -196,14 +196,16 @@ class MatchedFlowMethod:
 def fallback_weights(before: list[Pose], after: list[Pose], fwd_drift: np.ndarray, bwd_drift: np.ndarray,
                      scale: float | None = None) -> np.ndarray:
     """(P, J) weights of linear interpolation: the mean drift of a joint's two chains over
-    `scale` (default GATE_SCALE) x the person's size (the mean of its keyframe extents), capped at 1."""
+    `scale` (default GATE_SCALE) x the person's size (the mean of its keyframe extents), capped at 1.
+    A person whose keyframes give no size (a single joint labelled) keeps the flow (weights 0)."""
     scale = GATE_SCALE if scale is None else scale
     sizes = []
     for a, b in zip(before, after):
-        extents = [e for e in (a.joint_extent(), b.joint_extent()) if e]
-        sizes.append(np.mean([max(e[2], e[3], 1.0) for e in extents]) if extents else 1.0)
+        extents = [max(e[2], e[3]) for e in (a.joint_extent(), b.joint_extent()) if e]
+        sizes.append(np.mean(extents) if extents else 0.0)
+    sizes = np.array(sizes)[:, None]
     drift = (np.linalg.norm(fwd_drift, axis=-1) + np.linalg.norm(bwd_drift, axis=-1)) / 2
-    return np.clip(drift / (scale * np.array(sizes)[:, None]), 0.0, 1.0)
+    return np.where(sizes >= 1.0, np.clip(drift / (scale * np.maximum(sizes, 1.0)), 0.0, 1.0), 0.0)
 
 
 def _for_inference(matcher):
