@@ -39,6 +39,7 @@ OPEN_PROGRESS_AFTER_MS = 400  # a quicker open shows no dialog (only the status 
 class MainWindow(QMainWindow):
     projectOpened = Signal(str)  # the project file, once it is open and shown
     openFailed = Signal(str)  # why ("cancelled" if the user cancelled); the previous project stays
+    imported = Signal(int)  # videos an import added to the open project
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -277,24 +278,27 @@ class MainWindow(QMainWindow):
     def _is_open(self, project) -> bool:
         return self.store is not None and Path(project).resolve() == Path(self.store.path).resolve()
 
-    def _start_open(self, call, what: str) -> bool:
+    def _start_open(self, call, what: str, verb: str = "Opening", use=None, discard=opening.discard,
+                    fail_title: str = "Could not open") -> bool:
+        """Run `call` on a worker thread behind a busy dialog; its result goes to `use` (default:
+        show the opened project) on the UI thread, or to `discard` if the user cancelled."""
         if self.open_job is not None:
             self.statusBar().showMessage(f"Still opening {self.open_job.what}: wait, or cancel it first.", 6000)
             return False
-        job = OpenJob(call, opening.discard, what, self)
-        job.succeeded.connect(lambda: self._opened(job))
-        job.failed.connect(lambda message: self._open_failed(job, message))
+        job = OpenJob(call, discard, what, self)
+        job.succeeded.connect(lambda: self._opened(job, use or self._show_opened))
+        job.failed.connect(lambda message: self._open_failed(job, message, fail_title))
         self._track_job(job)
         self.open_job = job
         # A busy dialog, shown only if opening takes a while; Cancel abandons the job (openjob.py).
-        dialog = QProgressDialog(f"Opening {what}…", "Cancel", 0, 0, self)
-        dialog.setWindowTitle("Opening")
+        dialog = QProgressDialog(f"{verb} {what}…", "Cancel", 0, 0, self)
+        dialog.setWindowTitle(verb)
         dialog.setWindowModality(Qt.WindowModal)
         dialog.setMinimumDuration(2**30)  # never on its own: the timer below shows it
         dialog.canceled.connect(self.cancel_open)
         self.open_progress = dialog
         QTimer.singleShot(OPEN_PROGRESS_AFTER_MS, lambda: dialog.show() if self.open_progress is dialog else None)
-        self.statusBar().showMessage(f"Opening {what}…")
+        self.statusBar().showMessage(f"{verb} {what}…")
         job.start()
         return True
 
@@ -321,11 +325,14 @@ class MainWindow(QMainWindow):
             self.open_progress = None
         self.statusBar().clearMessage()
 
-    def _opened(self, job: OpenJob) -> None:
-        opened = job.take()
-        if opened is None:  # cancelled meanwhile: the job discards what it opened
+    def _opened(self, job: OpenJob, use) -> None:
+        result = job.take()
+        if result is None:  # cancelled meanwhile: the job discards what it opened
             return
         self._open_ended()
+        use(result)
+
+    def _show_opened(self, opened) -> None:
         self.close_project()
         self.set_store(opened.store, opened.frames)
         if opened.frames_error:
@@ -334,11 +341,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(opened.note, 30000)
         self.projectOpened.emit(str(opened.store.path))
 
-    def _open_failed(self, job: OpenJob, message: str) -> None:
+    def _open_failed(self, job: OpenJob, message: str, title: str = "Could not open") -> None:
         if job is not self.open_job:
             return
         self._open_ended()
-        self.error("Could not open", message)
+        self.error(title, message)
         self.openFailed.emit(message)
 
     def set_store(self, store, frames=None) -> None:
@@ -504,22 +511,32 @@ class MainWindow(QMainWindow):
             self.import_file(path)
 
     def import_file(self, path) -> bool:
-        """Add the videos of an annotation file to the open project (or open it as a new one)."""
+        """Add the videos of an annotation file to the open project (or open it as a new one). The
+        file is read on a worker thread (20,000 poses, 24 MB: 7.6 s to parse); `imported` or
+        `openFailed` follows. Returns False if nothing was started."""
         if self.store is None:
             return self.open_path(path)
+        path = Path(path)
+        return self._start_open(lambda: opening.import_videos(path), path.name, verb="Importing",
+                                use=lambda result: self._add_imported(path, *result), discard=None,
+                                fail_title="Import failed")
+
+    def _add_imported(self, path: Path, skeleton, videos) -> None:
+        if self.store is None:  # the project was closed while the file was read
+            return
         try:
-            skeleton, videos = opening.import_videos(Path(path))
             if skeleton.joints != self.session.skeleton.joints:
                 raise PoseWarperError(f"{path}: its skeleton {skeleton.name!r} differs from the project's "
                                       f"{self.session.skeleton.name!r}")
             ids = [self.store.add_video(v) for v in videos]
         except PoseWarperError as exc:
             self.error("Import failed", str(exc))
-            return False
+            self.openFailed.emit(str(exc))
+            return
         self.session.select_video(ids[0])
         self.inform("Imported", f"{len(ids)} video(s) with {sum(v.pose_count() for v in videos)} poses "
                     f"from {path}.")
-        return True
+        self.imported.emit(len(ids))
 
     def export_dialog(self, fmt: str) -> None:
         if self.store is None:

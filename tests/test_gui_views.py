@@ -162,13 +162,15 @@ def test_failed_and_successful_import_into_an_open_project(qtbot, window, open_i
 
     broken = tmp_path / "broken.json"
     broken.write_text('{"images": [}')
-    assert not w.import_file(broken)
+    with qtbot.waitSignal(w.openFailed, timeout=10000):
+        assert w.import_file(broken)  # read on a worker thread
     assert "broken.json" in w.last_error
     assert dict(w.store.project.videos).keys() == videos_before.keys()
     assert w.session.video.pose_count() == poses_before
 
-    assert w.import_file(exported)  # a second copy of the video, as a second video of the project
-    assert len(w.store.project.videos) == 2
+    with qtbot.waitSignal(w.imported, timeout=10000) as added:
+        assert w.import_file(exported)  # a second copy of the video, as a second video of the project
+    assert added.args == [1] and len(w.store.project.videos) == 2
     assert w.last_info.startswith(f"1 video(s) with {poses_before} poses from {exported}")  # the summary
     qtbot.waitUntil(lambda: w.loader is not None, timeout=10000)  # its frames open in the background
     assert w.session.video.pose_count() == poses_before
