@@ -25,6 +25,8 @@ from .samples import Augment
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO.parent / "shared" / "data"
 DEFAULT_MOTION = SHARED_DATA / "dev" / "bonn_59_sequences_labels_only.json"
+
+
 def dev_clip_sequences() -> set[str]:
     """The Bonn sequence ids of the dev clips with frames (folders `bonn_<id>`): the label-only
     motion set holds their labels too, and those stay out of training."""
