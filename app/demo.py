@@ -57,6 +57,7 @@ def prepare_demo(target: Path | None = None, labels_path: Path = LABELS) -> tupl
     target = Path(target or default_demo_path())
     if not target.exists():
         return build_demo(target, labels_path), ""
+    _repoint(target, labels_path)
     with ProjectStore.open(target, read_only=True) as current:  # also while this window has it open
         if current.notes.get(LABELS_NOTE) == labels_hash(labels_path):
             return target, ""
@@ -78,6 +79,26 @@ def prepare_demo(target: Path | None = None, labels_path: Path = LABELS) -> tupl
         return target, ""  # someone reads it right now: replace it another time
     _build_into(target, labels_path)
     return target, "The demo project was updated to the newer demo."
+
+
+def _repoint(target: Path, labels_path: Path) -> None:
+    """Point the demo at this installation's copy of the clip. The project lives in the user's
+    data folder and outlives the installation that built it: after a new clone or a move, its
+    video path named a file that was gone and the demo opened on blank frames. Only a missing clip
+    of the same name is repointed; the labels stay as they are, and an untouched demo stays
+    untouched (its content note follows the new path)."""
+    clip = (DEMO_DIR / load_labels(labels_path)["video"]).resolve()
+    with ProjectStore.open(target, read_only=True) as current:
+        stale = [v.video_id for v in current.project.videos.values()
+                 if Path(v.source).name == clip.name and Path(v.source) != clip and not Path(v.source).exists()]
+    if not stale or not clip.exists():
+        return
+    with ProjectStore.open(target) as current:
+        untouched = current.notes.get(CONTENT_NOTE) == content_digest(current.project)
+        for video_id in stale:
+            current.update_video(video_id, source=str(clip))
+        if untouched:
+            current.set_note(CONTENT_NOTE, content_digest(current.project))
 
 
 def _build_into(target: Path, labels_path: Path) -> None:

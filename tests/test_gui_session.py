@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import av
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 
 from posewarper_core.annotation import Provenance, Visibility
-from posewarper_core.store import ProjectStore
+from posewarper_core.store import ProjectStore, content_digest
 
 N_FRAMES, W, H = 24, 320, 240
 # A stick figure around (cx, cy) in PoseTrack order; ears are placeholders (not labelled).
@@ -375,3 +376,21 @@ def test_demo_from_a_version_without_notes(tmp_path):
     assert same == path and "earlier version" in note and str(path) in note
     with ProjectStore.open(path, read_only=True) as store:
         assert tuple(store.project.videos[1].pose(0, 1).xy[0]) == (5.0, 6.0) and store.notes == {}
+
+
+def test_a_demo_left_by_another_installation_is_pointed_at_this_one(tmp_path):
+    """The demo project outlives the installation that built it (it lives in the user's data
+    folder): when its clip is gone, it opens on this installation's copy, labels and status kept."""
+    from app.demo import CONTENT_NOTE, DEMO_DIR, build_demo, prepare_demo
+
+    path = build_demo(tmp_path / "demo.pwproj")
+    with ProjectStore.open(path) as store:  # as built by a clone that has since been deleted
+        before = store.project.videos[1].pose_count()
+        store.update_video(1, source=str(tmp_path / "gone" / "sports2d_demo.mp4"))
+        store.set_note(CONTENT_NOTE, content_digest(store.project))
+    assert prepare_demo(path) == (path, "")
+    with ProjectStore.open(path, read_only=True) as store:
+        video = store.project.videos[1]
+        assert Path(video.source) == (DEMO_DIR / "sports2d_demo.mp4").resolve()
+        assert video.pose_count() == before
+        assert store.notes[CONTENT_NOTE] == content_digest(store.project)  # still an untouched demo
