@@ -8,9 +8,9 @@ between its nearest labels before and after (each at most `max_gap` frames away)
 
 Distances are in units of the track's size (the median of its poses' joint-extent sides), and
 a label is flagged when it is more than `threshold` of that size off; 0.2 is the bench's strict
-alpha. Flags are taken greedily, worst first, and a flagged label is left out of its neighbours'
-lines (swaps are undone in a working copy), so one bad label does not also flag the good labels
-around it.
+alpha. Flags are taken in rounds, each label worse than both its neighbours first, and a flagged
+label is left out of its neighbours' lines (swaps are undone in a working copy), so one bad label
+does not also flag the good labels around it.
 """
 from __future__ import annotations
 
@@ -84,45 +84,51 @@ def _track_suspects(video: Video, skeleton: Skeleton, track_id: int, threshold: 
     # Swaps first: undone in the working copy, so the spike pass sees the pair the right way round.
     for a, b in skeleton.flip_pairs:
         while True:
-            worst = None
-            for n in range(len(frames)):
-                if not (ok[n, a] and ok[n, b]):
-                    continue
-                ma, mb = _line(t, xy[:, a], ok[:, a], n, max_gap), _line(t, xy[:, b], ok[:, b], n, max_gap)
-                if ma is None or mb is None:
-                    continue
-                keep = np.linalg.norm(xy[n, a] - ma) + np.linalg.norm(xy[n, b] - mb)
-                swap = np.linalg.norm(xy[n, a] - mb) + np.linalg.norm(xy[n, b] - ma)
-                off = keep / 2 / size
-                if swap < keep / 2 and off > threshold and (worst is None or off > worst[1]):
-                    worst = (n, off)
-            if worst is None:
+            both = ok[:, a] & ok[:, b]
+            ma, va, prev, nxt = _lines(t, xy[:, a], both, max_gap)
+            mb, vb, _, _ = _lines(t, xy[:, b], both, max_gap)
+            keep = np.linalg.norm(xy[:, a] - ma, axis=1) + np.linalg.norm(xy[:, b] - mb, axis=1)
+            swap = np.linalg.norm(xy[:, a] - mb, axis=1) + np.linalg.norm(xy[:, b] - ma, axis=1)
+            off = np.where(va & vb & (swap < keep / 2), keep / 2 / size, 0.0)
+            worst = _worst(off, prev, nxt, threshold)
+            if not len(worst):
                 break
-            n, off = worst
-            xy[n, [a, b]] = xy[n, [b, a]]
-            found.append(SuspectLabel(frames[n], track_id, int(a), "swap", round(float(off), 3), int(b)))
+            for n in worst:
+                xy[n, [a, b]] = xy[n, [b, a]]
+                found.append(SuspectLabel(frames[n], track_id, int(a), "swap", round(float(off[n]), 3), int(b)))
     for j in range(xy.shape[1]):
         mask = ok[:, j].copy()
         while True:
-            offs = [(np.linalg.norm(xy[n, j] - m) / size, n) for n in np.flatnonzero(mask)
-                    if (m := _line(t, xy[:, j], mask, n, max_gap)) is not None]
-            off, n = max(offs, default=(0.0, -1))
-            if off <= threshold:
+            m, valid, prev, nxt = _lines(t, xy[:, j], mask, max_gap)
+            off = np.where(valid, np.linalg.norm(xy[:, j] - m, axis=1) / size, 0.0)
+            worst = _worst(off, prev, nxt, threshold)
+            if not len(worst):
                 break
-            mask[n] = False  # out of its neighbours' lines from now on
-            found.append(SuspectLabel(frames[n], track_id, int(j), "spike", round(float(off), 3)))
+            mask[worst] = False  # out of their neighbours' lines from now on
+            found.extend(SuspectLabel(frames[n], track_id, int(j), "spike", round(float(off[n]), 3)) for n in worst)
     return found
 
 
-def _line(t: np.ndarray, x: np.ndarray, mask: np.ndarray, n: int, max_gap: int) -> np.ndarray | None:
-    """Where the straight line between the nearest labels before and after n puts it, or None
-    when either is missing or more than `max_gap` frames away."""
-    before = np.flatnonzero(mask[:n])
-    after = np.flatnonzero(mask[n + 1:])
-    if not len(before) or not len(after):
-        return None
-    p, q = before[-1], n + 1 + after[0]
-    if t[n] - t[p] > max_gap or t[q] - t[n] > max_gap:
-        return None
-    w = (t[n] - t[p]) / (t[q] - t[p])
-    return (1 - w) * x[p] + w * x[q]
+def _worst(off: np.ndarray, prev: np.ndarray, nxt: np.ndarray, threshold: float) -> np.ndarray:
+    """Labels over the threshold that are worse than both neighbours: flagged together in one
+    round (one at a time would take a round per flag on a badly labelled video)."""
+    padded = np.append(off, 0.0)  # index -1 / N (no neighbour) reads 0
+    return np.flatnonzero((off > threshold) & (off >= padded[prev]) & (off > padded[nxt]))
+
+
+def _lines(t: np.ndarray, x: np.ndarray, mask: np.ndarray, max_gap: int):
+    """For each label in `mask`: where the straight line between the nearest masked labels before
+    and after puts it (N, 2), whether both exist within `max_gap` frames (N,), and their indices
+    (prev: -1, next: N where there is none)."""
+    n = len(t)
+    idx = np.arange(n)
+    prev = np.maximum.accumulate(np.where(mask, idx, -1))
+    prev = np.concatenate([[-1], prev[:-1]])  # the nearest masked label strictly before
+    nxt = np.minimum.accumulate(np.where(mask, idx, n)[::-1])[::-1]
+    nxt = np.concatenate([nxt[1:], [n]])  # strictly after
+    valid = mask & (prev >= 0) & (nxt < n)
+    p, q = np.where(valid, prev, 0), np.where(valid, nxt, 0)
+    valid &= (t - t[p] <= max_gap) & (t[q] - t <= max_gap)
+    span = np.where(valid, t[q] - t[p], 1.0)
+    w = np.where(valid, (t - t[p]) / span, 0.0)[:, None]
+    return (1 - w) * x[p] + w * x[q], valid, prev, nxt
