@@ -91,6 +91,28 @@ class Editor(QObject):
         self.seek(order[0])
         self.message.emit(f"Review: frame {order[0]} ({len(order) - 1} more auto-filled frames after it).")
 
+    def to_suspect(self) -> None:
+        """The next suspect label after the current frame (person, joint), wrapping round: its
+        person is selected and the joint made the next to place, so one click re-places it."""
+        found = self.session.suspect_labels()
+        if not found:
+            self.message.emit("No suspect labels: every label lies near the line between its neighbours.")
+            return
+        here = (self.frame, self.track if self.track is not None else -1, self.cursor if self.cursor is not None else -1)
+        n = next((i for i, s in enumerate(found) if (s.frame, s.track_id, s.joint) > here), 0)
+        s = found[n]
+        self.seek(s.frame)
+        self.select_track(s.track_id)
+        self.set_cursor(s.joint)
+        names = self.session.skeleton.joints
+        track = self.video.tracks.get(s.track_id)
+        who = track.name if track is not None and track.name else f"person {s.track_id}"
+        if s.kind == "swap":
+            what = f"{names[s.joint]} and {names[s.other]} look swapped"
+        else:
+            what = f"{names[s.joint]} is {s.off:.2f} x the person's size off the line between its neighbours"
+        self.message.emit(f"Suspect label {n + 1} of {len(found)}: frame {s.frame}, {who}: {what}.")
+
     def _seek_or_say(self, frame, text: str) -> None:
         if frame is None:
             self.message.emit(text)

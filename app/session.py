@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from posewarper_core import label_check
 from posewarper_core.annotation import AUTO_PROVENANCE, PoseChange, Track, Video
 
 
@@ -22,6 +23,7 @@ class Session(QObject):
         self.store = store
         self.video_id = min(store.project.videos, default=0)
         self._status: np.ndarray | None = None
+        self._suspects: list | None = None
 
     # --- reading --------------------------------------------------------------------------
     @property
@@ -38,7 +40,7 @@ class Session(QObject):
 
     def select_video(self, video_id: int) -> None:
         self.video_id = video_id
-        self._status = None
+        self._status = self._suspects = None
         self.videoChanged.emit()
 
     def frame_status(self) -> np.ndarray:
@@ -60,12 +62,20 @@ class Session(QObject):
             scored.append((float(conf.mean()) if conf.size else 1.0, int(f)))
         return [f for _, f in sorted(scored)]
 
+    def suspect_labels(self) -> list[label_check.SuspectLabel]:
+        """Labels of this video that jump off the line between their neighbours or look swapped
+        left/right (posewarper_core.label_check), by frame, cached until an edit."""
+        if self._suspects is None:
+            v = self.video
+            self._suspects = label_check.suspect_labels(v, self.skeleton) if v is not None else []
+        return self._suspects
+
     # --- writing (each call is one saved transaction) ------------------------------------------
     def apply(self, changes: list[PoseChange]) -> None:
         if not changes:
             return
         self.store.apply(changes)
-        self._status = None
+        self._status = self._suspects = None
         self.posesChanged.emit({c.frame for c in changes})
 
     def set_track(self, track: Track) -> None:
@@ -74,7 +84,7 @@ class Session(QObject):
 
     def delete_track(self, track_id: int) -> None:
         self.store.delete_track(self.video_id, track_id)
-        self._status = None
+        self._status = self._suspects = None
         self.tracksChanged.emit()
         self.posesChanged.emit(set())
 

@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
             "back_k": ed("step_k", -1), "forward_k": ed("step_k", 1),
             "prev_keyframe": ed("to_keyframe", -1), "next_keyframe": ed("to_keyframe", 1),
             "next_unlabelled": ed("to_unlabelled_slot"), "next_review": ed("to_review"),
+            "next_suspect": ed("to_suspect"),
             "first_frame": lambda: self._with_editor("seek", 0),
             "last_frame": lambda: self._with_editor("seek", 10**12),
             "play": self.toggle_play, "goto": self.goto_dialog,

@@ -226,6 +226,32 @@ def test_fill_scopes_device_and_review_order(qtbot, clip):
     assert w.editor.frame == 4
 
 
+def test_next_suspect_label_jumps_to_a_misplaced_joint_ready_to_replace(qtbot, clip):
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    tid = label_keyframes(qtbot, w, frames=(0, 10, 20), centre=(90, 120))
+    qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    press(w, Qt.Key_J)
+    assert w.statusBar().currentMessage().startswith("No suspect labels")
+
+    v = w.session.video
+    wrist = w.session.skeleton.joints.index("left_wrist")
+    right_place = v.pose(14, tid).xy[wrist].copy()
+    pose = v.pose(14, tid).copy()
+    pose.xy[wrist] += (0, 45)  # a slip of the hand, half the figure's height
+    w.session.apply([PoseChange(v.video_id, 14, tid, pose)])
+    w.editor.seek(2)
+    press(w, Qt.Key_J)
+    assert (w.editor.frame, w.editor.track, w.editor.cursor) == (14, tid, wrist)
+    message = w.statusBar().currentMessage()
+    assert message.startswith("Suspect label 1 of 1: frame 14,") and "left_wrist is 0." in message
+    click_image(qtbot, w, *right_place)  # one click puts it back where it belongs
+    assert np.allclose(on_disk(w).pose(14, tid).xy[wrist], right_place, atol=1.0)
+    press(w, Qt.Key_J)
+    assert w.statusBar().currentMessage().startswith("No suspect labels")
+
+
 def test_navigation_keys(qtbot, clip, monkeypatch):
     w = clip
     label_keyframes(qtbot, w, frames=(0, 10))
