@@ -268,6 +268,20 @@ def run_bench(
     return results
 
 
+def label_check_line(gt_path: str | Path, k: int) -> str:
+    """One line on the ground truth's own consistency: how many of its labels `posewarper check`
+    flags, and how many of those are on the kept keyframes (a wrong keyframe misleads every method
+    on both sides of it, however well it follows the person)."""
+    from .label_check import checkable_labels, suspect_labels
+
+    skeleton, gt, _ = load_ground_truth(gt_path)
+    found = suspect_labels(gt, skeleton)
+    keys = keyframes_only(gt, k)
+    on_keys = sum(keys.pose(s.frame, s.track_id) is not None for s in found)
+    return (f"ground truth: {len(found)} of {checkable_labels(gt)} labels flagged by `posewarper check`, "
+            f"{on_keys} of them on the kept keyframes")
+
+
 def format_table(results: dict, title: str = "") -> str:
     """The bench results as a text table: one row per method, groups at both alphas."""
     groups = [g for g in list(JOINT_GROUPS) + ["Mean"] if any(g in r["at_0.5"] for r in results.values())]

@@ -53,6 +53,7 @@ def test_bench_writes_the_agreed_json(tmp_path, capsys):
     assert main(["bench", "--gt", str(gt), "--k", "4", "--method", "linear,flow", "--refine", "--json", str(out)]) == 0
     table = capsys.readouterr().out
     assert "linear" in table and "flow" in table and "Mean" in table
+    assert "ground truth: 0 of 165 labels flagged by `posewarper check`, 0 of them on the kept keyframes" in table
     data = json.loads(out.read_text())
     assert set(data) == {"linear", "flow", "linear+refine", "flow+refine"}
     for r in data.values():

@@ -96,9 +96,9 @@ def test_check_command_errors_name_the_problem(capsys, tmp_path):
 
 
 def test_the_dev_clips_labels(shared_data):
-    """The Bonn clip's labels are clean; JHMDB's puppet misses the arms in places (README of the
-    model card: its keyframe 14 at k=7 has both arms off)."""
-    from posewarper_core.evaluation import load_ground_truth
+    """The Bonn clip's labels are clean; JHMDB's puppet misses the arms in places (the model card:
+    its keyframe 14 at k=7 has both arms off), and the bench says so under its table."""
+    from posewarper_core.evaluation import label_check_line, load_ground_truth
 
     sk, bonn, _ = load_ground_truth(shared_data / "dev" / "bonn_060470979" / "posetrack18.json")
     assert suspect_labels(bonn, sk) == []
@@ -106,3 +106,5 @@ def test_the_dev_clips_labels(shared_data):
     found = suspect_labels(jhmdb, sk)
     assert {(s.frame, sk.joints[s.joint]) for s in found} >= {(14, "left_wrist"), (14, "right_wrist")}
     assert all(sk.joints[s.joint] not in ("left_hip", "left_knee", "right_knee") for s in found)
+    line = label_check_line(shared_data / "dev" / "jhmdb_goal_keeping" / "posetrack18.json", 7)
+    assert line.endswith(f"{len(found)} of 532 labels flagged by `posewarper check`, 8 of them on the kept keyframes")

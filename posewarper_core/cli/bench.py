@@ -46,7 +46,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..evaluation import format_table, run_bench
+    from ..evaluation import format_table, label_check_line, run_bench
 
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
     if not methods:
@@ -74,6 +74,7 @@ def run(args) -> int:
     if args.adapt and "posewarper" not in methods:
         print("note: --adapt only affects learned methods (posewarper)")
     print(format_table(results, title=f"{args.gt} k={args.k}"))
+    print(label_check_line(args.gt, args.k))
     if args.json:
         write_json(args.json, results)
     return 0
