@@ -170,6 +170,18 @@ def test_fallback_weights_grow_with_the_drift_relative_to_the_person():
     assert not w[1].any()  # no size to judge the drift by: the flow is kept
 
 
+def test_matches_count_only_where_both_keyframes_agree():
+    from posewarper_core.autofill.keyframe_match import agreed_matches
+
+    near = {(0, 5, 3): [(np.array([4.0, 0.0]), 0.9, 3.0), (np.array([4.0, 4.0]), 0.5, 1.0)]}
+    far = {(0, 5, 4): [(np.array([4.0, 0.0]), 0.9, 3.0), (np.array([-4.0, 0.0]), 0.9, 1.0)]}
+    one = {(1, 5, 4): [(np.array([9.0, 0.0]), 0.8, 1.0)]}  # a track's end: one keyframe only
+    out = agreed_matches({**near, **far, **one}, [100.0, 50.0], agreement=0.05)
+    move, conf = out[(0, 5, 3)]  # 4 px apart on a 100 px person: within 5 px, weighted means
+    assert np.allclose(move, [4.0, 1.0]) and conf == pytest.approx(0.8)
+    assert (0, 5, 4) not in out  # 8 px apart: neither is trusted
+    assert np.allclose(out[(1, 5, 4)][0], [9.0, 0.0])
+
 def test_a_joint_whose_flow_misses_the_far_keyframe_falls_back_to_interpolation():
     images, offsets = drifting_clip()
     local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])

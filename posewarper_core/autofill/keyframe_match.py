@@ -12,14 +12,17 @@
    (peak mass >= `min_confidence`) the joint moves part of the way to its match: `blend` x
    min(1, frames to the nearest keyframe / RAMP_FRAMES) (next to a keyframe, flow is better).
    Matches from both keyframes are averaged, each weighted by its temporal distance to the
-   other keyframe.
+   other keyframe, and only where they agree (within AGREEMENT x the person's size): two
+   templates of the same joint that point to different places mean neither can be trusted.
 0. Before the first span, the matcher is fine-tuned for `adapt_steps` on the video's own
    keyframes: each joint labelled in two consecutive keyframes of a track is a real
    correspondence of these very people (training/matcher_training.py, KeyframePairs).
 
 `learned=False` skips steps 0 and 3: flow with drift removal and the fall-back alone (the bench's
-ablation). Blend, threshold, ramp, gate scale and adaptation length were chosen on the Bonn dev
-clip only (the gate scale: 0.2 to 0.5 all gave +1.8 to +3.4 points at alpha=0.2 there; 0.3 taken).
+ablation). Blend, threshold, ramp, gate scale, agreement and adaptation length were chosen on the
+Bonn dev clip only, at full and half resolution (the gate scale: 0.2 to 0.5 all gave +1.8 to +3.4
+points at alpha=0.2 there, 0.3 taken; the agreement: 0.025 / 0.05 / 0.1 / 0.2 gave +0.5 / +0.8 /
++0.4 / 0.0 points on average over no agreement test, 0.05 taken).
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ MIN_CONFIDENCE = 0.4
 RAMP_FRAMES = 4
 ADAPT_STEPS = 60
 GATE_SCALE = 0.3  # a chain drift of this fraction of the person's size -> linear interpolation
+AGREEMENT = 0.05  # both keyframes' matches within this fraction of the person's size, or no correction
 
 
 class MatchedFlowMethod:
@@ -44,7 +48,7 @@ class MatchedFlowMethod:
 
     def __init__(self, matcher, device=None, *, learned: bool = True, blend: float = BLEND,
                  min_confidence: float = MIN_CONFIDENCE, ramp_frames: float = RAMP_FRAMES,
-                 adapt_steps: int | None = None, batch_size: int = 32):
+                 agreement: float = AGREEMENT, adapt_steps: int | None = None, batch_size: int = 32):
         import torch
 
         from .. import nets
@@ -57,6 +61,7 @@ class MatchedFlowMethod:
         self.blend = float(blend)
         self.min_confidence = float(min_confidence)
         self.ramp_frames = max(float(ramp_frames), 1e-6)
+        self.agreement = float(agreement)
         self.adapt_steps = None if adapt_steps is None else int(adapt_steps)  # None: ADAPT_STEPS
         self.adapted_on = 0  # keyframe pairs the matcher was fine-tuned on (0: not adapted)
         self._adapted_for = None  # the signature of those pairs
@@ -116,7 +121,8 @@ class MatchedFlowMethod:
     def match(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None,
               filled: dict[tuple[int, int], Pose], check) -> dict[tuple[int, int, int], tuple[np.ndarray, float]]:
         """{(pose index, frame, joint): (move to the match in image pixels, confidence)}, both
-        keyframes' matches averaged, each weighted by its temporal distance to the other keyframe."""
+        keyframes' matches averaged, each weighted by its temporal distance to the other keyframe;
+        a joint whose two matches are more than AGREEMENT x the person's size apart is left out."""
         import torch
 
         from ..nets.matcher import patch, to_tensor
@@ -130,12 +136,13 @@ class MatchedFlowMethod:
                 images[i] = np.ascontiguousarray(frames.frame(i))
             return images[i]
 
-        def window(i: int) -> float | None:
-            """Template side in image pixels for pose i: from its keyframes' sizes."""
+        def size(i: int) -> float | None:
+            """Pose i's size in image pixels: the mean of its keyframes' joint-extent sides."""
             sizes = [max(e[2], e[3], 1.0) for e in (poses[i].joint_extent() for _, poses in anchors) if e]
-            return cfg.template_fraction * float(np.mean(sizes)) if sizes else None
+            return float(np.mean(sizes)) if sizes else None
 
-        sides = [window(i) for i in range(len(anchors[0][1]))]
+        sizes = [size(i) for i in range(len(anchors[0][1]))]
+        sides = [None if s is None else cfg.template_fraction * s for s in sizes]  # template side
         # Template features: once per keyframe joint for the whole span.
         template_keys, template_patches = [], []
         for a, (key, poses) in enumerate(anchors):
@@ -160,7 +167,7 @@ class MatchedFlowMethod:
         if not jobs or not template_keys:
             return {}
         row = {k: n for n, k in enumerate(template_keys)}
-        total: dict[tuple[int, int, int], list] = {}
+        total: dict[tuple[int, int, int], list] = {}  # per keyframe: (move, confidence, weight)
         m = self.matcher
 
         def batch(patches: list[np.ndarray]) -> torch.Tensor:
@@ -186,11 +193,25 @@ class MatchedFlowMethod:
                     key = anchors[a][0]
                     # a keyframe's match counts by the temporal distance to the other keyframe
                     weight = abs(frame - anchors[1 - a][0]) if len(anchors) == 2 else 1.0
-                    acc = total.setdefault((i, frame, j), [np.zeros(2), 0.0, 0.0])
-                    acc[0] += weight * move / scale
-                    acc[1] += weight * c
-                    acc[2] += weight
-        return {key: (acc[0] / acc[2], acc[1] / acc[2]) for key, acc in total.items() if acc[2] > 0}
+                    total.setdefault((i, frame, j), []).append((move / scale, float(c), weight))
+        return agreed_matches(total, sizes, self.agreement)
+
+
+def agreed_matches(found: dict[tuple[int, int, int], list[tuple[np.ndarray, float, float]]],
+                   sizes: list[float | None], agreement: float) -> dict[tuple[int, int, int], tuple[np.ndarray, float]]:
+    """{(pose index, frame, joint): (move, confidence)} from each keyframe's (move, confidence,
+    weight): the weighted means, where the keyframes' moves lie within `agreement` x the pose's
+    size of each other (two templates of one joint pointing to different places: trust neither)."""
+    out = {}
+    for key, matches in found.items():
+        weight = sum(m[2] for m in matches)
+        if weight <= 0:
+            continue
+        moves = [m[0] for m in matches]
+        if len(moves) == 2 and np.linalg.norm(moves[0] - moves[1]) > agreement * sizes[key[0]]:
+            continue
+        out[key] = (sum(m[2] * m[0] for m in matches) / weight, sum(m[2] * m[1] for m in matches) / weight)
+    return out
 
 
 def fallback_weights(before: list[Pose], after: list[Pose], fwd_drift: np.ndarray, bwd_drift: np.ndarray,
