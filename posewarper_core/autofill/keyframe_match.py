@@ -22,7 +22,8 @@
 ablation). Blend, threshold, ramp, gate scale, agreement and adaptation length were chosen on the
 Bonn dev clip only, at full and half resolution (the gate scale: 0.2 to 0.5 all gave +1.8 to +3.4
 points at alpha=0.2 there, 0.3 taken; the agreement: 0.025 / 0.05 / 0.1 / 0.2 gave +0.5 / +0.8 /
-+0.4 / 0.0 points on average over no agreement test, 0.05 taken).
++0.6 / 0.0 points on average over no agreement test, 0.05 taken; keeping the nearer keyframe's
+match where they disagree: -0.6).
 """
 from __future__ import annotations
 
