@@ -96,7 +96,13 @@ class Editor(QObject):
         person is selected and the joint made the next to place, so one click re-places it."""
         found = self.session.suspect_labels()
         if not found:
-            self.message.emit("No suspect labels: every label lies near the line between its neighbours.")
+            checked = self.session.checkable_labels()
+            if checked:
+                self.message.emit(f"No suspect labels: each of the {checked} labels with a neighbour on both sides "
+                                  "lies near the line between them.")
+            else:
+                self.message.emit("Nothing to check: a label is checked against the same joint labelled in the "
+                                  "frames just before and after, and no label here has both.")
             return
         here = (self.frame, self.track if self.track is not None else -1, self.cursor if self.cursor is not None else -1)
         n = next((i for i, s in enumerate(found) if (s.frame, s.track_id, s.joint) > here), 0)

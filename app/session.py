@@ -70,6 +70,12 @@ class Session(QObject):
             self._suspects = label_check.suspect_labels(v, self.skeleton) if v is not None else []
         return self._suspects
 
+    def checkable_labels(self) -> int:
+        """How many labels of this video have the same joint labelled in the frames just before
+        and after (what suspect_labels can judge)."""
+        v = self.video
+        return label_check.checkable_labels(v) if v is not None else 0
+
     # --- writing (each call is one saved transaction) ------------------------------------------
     def apply(self, changes: list[PoseChange]) -> None:
         if not changes:

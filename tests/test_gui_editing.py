@@ -230,10 +230,12 @@ def test_next_suspect_label_jumps_to_a_misplaced_joint_ready_to_replace(qtbot, c
     w = clip
     w.fill_panel.method.setCurrentText("linear")
     tid = label_keyframes(qtbot, w, frames=(0, 10, 20), centre=(90, 120))
+    press(w, Qt.Key_J)  # keyframes 10 frames apart: nothing to compare a label with
+    assert w.statusBar().currentMessage().startswith("Nothing to check")
     qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
     qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
     press(w, Qt.Key_J)
-    assert w.statusBar().currentMessage().startswith("No suspect labels")
+    assert w.statusBar().currentMessage().startswith("No suspect labels: each of the 285 labels")
 
     v = w.session.video
     wrist = w.session.skeleton.joints.index("left_wrist")
