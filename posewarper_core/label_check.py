@@ -83,7 +83,7 @@ def _track_suspects(video: Video, skeleton: Skeleton, track_id: int, threshold: 
     found = []
     # Swaps first: undone in the working copy, so the spike pass sees the pair the right way round.
     for a, b in skeleton.flip_pairs:
-        while True:
+        for _ in range(len(frames)):  # each round undoes at least one swap; bounded all the same
             both = ok[:, a] & ok[:, b]
             ma, va, prev, nxt = _lines(t, xy[:, a], both, max_gap)
             mb, vb, _, _ = _lines(t, xy[:, b], both, max_gap)
