@@ -9,6 +9,7 @@ from posewarper_core.cli import main
 from posewarper_core.formats import write_posetrack18
 from posewarper_core.label_check import checkable_labels, suspect_labels
 from posewarper_core.skeleton import POSETRACK17
+from posewarper_core.store import ProjectStore
 
 J = POSETRACK17.joints.index
 
@@ -84,6 +85,17 @@ def test_check_command_names_frame_track_and_joint(capsys, tmp_path):
     write_posetrack18(path, POSETRACK17, video)
     code, out, _ = run(capsys, "check", path)
     assert code == 0 and "0 suspect of 476" in out
+
+
+def test_check_command_reads_a_project(capsys, tmp_path):
+    video = walking_video()
+    video.pose(7, 3).xy[J("left_knee")] += [0, -35]
+    project = tmp_path / "p.pwproj"
+    with ProjectStore.create(project) as store:
+        store.add_video(video)
+    code, out, _ = run(capsys, "check", project, "--json")
+    (v,) = json.loads(out)["videos"]
+    assert code == 1 and [(s["frame"], s["joint"]) for s in v["suspects"]] == [(7, "left_knee")]
 
 
 def test_check_command_errors_name_the_problem(capsys, tmp_path):
