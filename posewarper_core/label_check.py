@@ -35,11 +35,16 @@ class SuspectLabel:
     other: int | None = None
 
 
-def track_size(video: Video, track_id: int) -> float:
-    """The median longer side of the track's joint extents (0 if no pose spans two joints)."""
-    sides = [max(e[2], e[3]) for e in (video.poses[f][track_id].joint_extent() for f in video.track_frames(track_id)) if e]
-    sides = [s for s in sides if s > 0]
-    return float(np.median(sides)) if sides else 0.0
+def track_size(xy: np.ndarray, ok: np.ndarray) -> float:
+    """The median longer side of a track's joint extents, from its (T, J, 2) positions and
+    (T, J) labelled mask (0 if no pose spans two joints)."""
+    any_ = ok.any(axis=1)
+    if not any_.any():
+        return 0.0
+    inside = np.where(ok[any_, :, None], xy[any_], np.nan)
+    sides = (np.nanmax(inside, axis=1) - np.nanmin(inside, axis=1)).max(axis=1)
+    sides = sides[sides > 0]
+    return float(np.median(sides)) if len(sides) else 0.0
 
 
 def suspect_labels(video: Video, skeleton: Skeleton, *, threshold: float = THRESHOLD,
@@ -75,11 +80,13 @@ def _series(video: Video, track_id: int, frames: list[int]) -> tuple[np.ndarray,
 def _track_suspects(video: Video, skeleton: Skeleton, track_id: int, threshold: float,
                     max_gap: int) -> list[SuspectLabel]:
     frames = video.track_frames(track_id)
-    size = track_size(video, track_id)
-    if len(frames) < 3 or size <= 0:
+    if len(frames) < 3:
+        return []
+    xy, ok = _series(video, track_id, frames)
+    size = track_size(xy, ok)
+    if size <= 0:
         return []
     t = np.array(frames, dtype=np.float64)
-    xy, ok = _series(video, track_id, frames)
     found = []
     # Swaps first: undone in the working copy, so the spike pass sees the pair the right way round.
     for a, b in skeleton.flip_pairs:
