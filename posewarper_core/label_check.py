@@ -63,7 +63,7 @@ def checkable_labels(video: Video, *, max_gap: int = MAX_GAP) -> int:
         frames = video.track_frames(track_id)
         if not frames:
             continue
-        xy, ok = _series(video, track_id, frames)
+        ok = np.stack([video.poses[f][track_id].labelled() for f in frames])
         t = np.array(frames)
         for j in range(ok.shape[1]):
             tj = t[ok[:, j]]

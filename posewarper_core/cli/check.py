@@ -55,11 +55,11 @@ def run(args) -> int:
 
 
 def _read(path: Path):
-    from .info import _is_project
+    from .info import is_project_file
 
     if not path.exists():
         raise PoseWarperError(f"{path}: no such file")
-    if _is_project(path):
+    if is_project_file(path):
         from ..store import ProjectStore
 
         with ProjectStore.open(path, read_only=True) as store:

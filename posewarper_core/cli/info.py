@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     path: Path = args.path
-    if _is_project(path):
+    if is_project_file(path):
         info = project_info(path)
     elif path.is_file() and path.suffix.lower() == ".json":
         info = annotation_file_info(path)
@@ -41,7 +41,7 @@ def run(args) -> int:
     return 0
 
 
-def _is_project(path: Path) -> bool:
+def is_project_file(path: Path) -> bool:
     if path.suffix.lower() == ".pwproj":
         return True
     try:
