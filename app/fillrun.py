@@ -96,7 +96,7 @@ class FillRunner(QObject):
         self.worker.finishedWith.connect(self._done)
         self.worker.start()
         if self.method == "posewarper":  # the bar first counts the matcher's tuning steps
-            what += " (first tuning on your keyframes, once per set of keyframes)"
+            what += " (tuning on your keyframes first: once per set of keyframes, shorter after a change)"
         self.started.emit(what)
         return True
 

@@ -230,28 +230,38 @@ def test_train_command_writes_a_matcher_that_bench_and_fill_use(tmp_path, capsys
 
 def test_tuning_on_the_keyframes_runs_once_per_set_of_keyframes(quick_tuning):
     images, offsets = drifting_clip()
-    video = Video(source="mem", num_frames=len(images), width=200, height=160)
+
+    def two_people(source: str) -> Video:
+        video = Video(source=source, num_frames=len(images), width=200, height=160)
+        for f in (0, len(images) - 1):
+            xy = np.zeros((17, 2))
+            xy[:3] = local + offsets[f]
+            video.set_pose(f, 1, keyframe(xy, vis))
+            video.set_pose(f, 2, keyframe(xy + 40.0, vis))
+        return video
+
     vis = np.zeros(17, np.uint8)
     vis[:3] = 2
     local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0]])
-    for f in (0, len(images) - 1):
-        xy = np.zeros((17, 2))
-        xy[:3] = local + offsets[f]
-        video.set_pose(f, 1, keyframe(xy, vis))
+    video = two_people("tuning-test")  # a source no other test uses: the method (and its tuning) is kept
     method = make_method("posewarper", device="cpu")
     assert method is make_method("posewarper", device="cpu")  # kept between fills
     steps = []
-    fill(video, ArrayFrames(images), method, setup_progress=lambda *s: steps.append(s))
-    assert method.adapted_on == 2 * 3  # 3 joints in both keyframes, both directions
+    fill(video, ArrayFrames(images), method, track_ids=[1], setup_progress=lambda *s: steps.append(s))
+    assert method.adapted_on == 2 * 2 * 3  # both people's 3 joints in both keyframes, both directions
     assert steps == [(i, 8) for i in range(1, 9)]  # every tuning step reported (quick_tuning: 8)
     tuned = method.matcher
     fill(video, ArrayFrames(images), method, setup_progress=lambda *s: steps.append(s))
+    fill(video, ArrayFrames(images), method, track_ids=[2], setup_progress=lambda *s: steps.append(s))
     assert method.matcher is tuned and len(steps) == 8  # same keyframes: no new tuning, none reported
     moved = video.pose(0, 1).copy()
     moved.xy[0] += 2.0
     video.set_pose(0, 1, moved)
-    fill(video, ArrayFrames(images), method)
-    assert method.matcher is not tuned  # a keyframe changed: tuned again
+    fill(video, ArrayFrames(images), method, setup_progress=lambda *s: steps.append(s))
+    assert method.matcher is not tuned  # a keyframe changed: tuned again,
+    assert steps[8:] == [(i, 3) for i in range(1, 4)]  # continuing the last tuning for a third of the steps
+    fill(two_people("elsewhere"), ArrayFrames(images), method, setup_progress=lambda *s: steps.append(s))
+    assert steps[11:] == [(i, 8) for i in range(1, 9)]  # another video: tuned from the shipped model
     with pytest.raises(Cancelled):
         video.set_pose(0, 1, keyframe(moved.xy + 1.0, vis))
         fill(video, ArrayFrames(images), method, cancel=lambda: True)
