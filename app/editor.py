@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from posewarper_core.annotation import PoseChange, Track, Visibility
 
@@ -28,20 +28,54 @@ class Editor(QObject):
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
-        self.undo_stack = QUndoStack(self)
+        # One undo history per video: undoing never reaches into a video that is not on screen
+        # (a person's rename or deletion applies to the video shown), and each comes back intact.
+        self.undo_group = QUndoGroup(self)
+        self._stacks: dict[int, QUndoStack] = {}
+        self._left_at: dict[int, int] = {}  # the frame each video was left at
         self.frame = 0
         self.track: int | None = None
         self.cursor: int | None = 0
         self.skip = placeholder_joints(session.skeleton)
         self.reviewed: set[int] = set()
+        self._video_id = session.video_id
+        self._activate_history()
         session.posesChanged.connect(self._poses_changed)
         session.tracksChanged.connect(self._tracks_changed)
-        self._tracks_changed()
+        session.videoChanged.connect(self._video_changed)
+        if self.video is not None:
+            self._tracks_changed()
 
     # --- state ----------------------------------------------------------------------------
     @property
     def video(self):
         return self.session.video
+
+    @property
+    def undo_stack(self) -> QUndoStack:
+        """The shown video's undo history."""
+        return self.undo_group.activeStack()
+
+    def _activate_history(self) -> None:
+        stack = self._stacks.get(self._video_id)
+        if stack is None:
+            stack = self._stacks[self._video_id] = QUndoStack(self)
+            self.undo_group.addStack(stack)
+        self.undo_group.setActiveStack(stack)
+
+    def _video_changed(self) -> None:
+        """Another video is shown: come back to where it was left, with its own history."""
+        if self.session.video_id == self._video_id:
+            return  # the same video's settings changed (its keyframe interval)
+        self._left_at[self._video_id] = self.frame
+        self._video_id = self.session.video_id
+        self._activate_history()
+        self.reviewed = set()
+        if self.video is None:
+            return
+        self.frame = navigation.clamp(self._left_at.get(self._video_id, 0), self.video.num_frames)
+        self.track = None
+        self._tracks_changed()  # selects the first person and the first joint to place
 
     @property
     def num_joints(self) -> int:

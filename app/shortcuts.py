@@ -22,6 +22,8 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("next_unlabelled", "Next unlabelled keyframe slot", "Ctrl+Shift+Right", "Navigate"),
     ("next_review", "Next frame to review (lowest confidence)", "R", "Navigate"),
     ("next_suspect", "Next suspect label (a jump or a left/right swap)", "J", "Navigate"),
+    ("prev_video", "Previous video of the project", "Ctrl+PgUp", "Navigate"),
+    ("next_video", "Next video of the project", "Ctrl+PgDown", "Navigate"),
     ("first_frame", "First frame", "Home", "Navigate"),
     ("last_frame", "Last frame", "End", "Navigate"),
     ("play", "Play / pause", "Space", "Navigate"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressDialog, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from posewarper_core import autofill
@@ -60,6 +60,12 @@ class MainWindow(QMainWindow):
         self.frame_spin.setKeyboardTracking(False)
         self.frame_spin.setFocusPolicy(Qt.ClickFocus)
         self.frame_count = QLabel("/ 0")
+        # The project's videos (an import adds one per sequence); shown when there are several.
+        self.video_label = QLabel("Video")
+        self.video_box = QComboBox()
+        self.video_box.setFocusPolicy(Qt.ClickFocus)
+        self.video_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.video_box.setMaximumWidth(360)
         central = QWidget()
         col = QVBoxLayout(central)
         col.setContentsMargins(0, 0, 0, 0)
@@ -133,6 +139,7 @@ class MainWindow(QMainWindow):
             "prev_keyframe": ed("to_keyframe", -1), "next_keyframe": ed("to_keyframe", 1),
             "next_unlabelled": ed("to_unlabelled_slot"), "next_review": ed("to_review"),
             "next_suspect": ed("to_suspect"),
+            "prev_video": lambda: self.step_video(-1), "next_video": lambda: self.step_video(1),
             "first_frame": lambda: self._with_editor("seek", 0),
             "last_frame": lambda: self._with_editor("seek", 10**12),
             "play": self.toggle_play, "goto": self.goto_dialog,
@@ -189,6 +196,10 @@ class MainWindow(QMainWindow):
                     "Every edit is saved to the project file at once."))
 
     def _build_nav_bar(self) -> None:
+        self.nav_bar.addWidget(self.video_label)
+        self.nav_bar.addWidget(self.video_box)
+        self.nav_bar.addSpacing(12)
+        self._refresh_videos()
         for action_id, label in (("first_frame", "|◀"), ("prev_keyframe", "◆◀"), ("prev_frame", "◀"),
                                  ("play", "Play"), ("next_frame", "▶"), ("next_keyframe", "▶◆"),
                                  ("last_frame", "▶|")):
@@ -214,6 +225,7 @@ class MainWindow(QMainWindow):
 
     def _connect_static(self) -> None:
         self.frame_spin.valueChanged.connect(lambda f: self._with_editor("seek", f))
+        self.video_box.activated.connect(lambda i: self._guard(lambda: self.select_video(self.video_box.itemData(i))))
         self.timeline.seekRequested.connect(lambda f: self._with_editor("seek", f))
         c = self.canvas
         c.placeRequested.connect(lambda x, y, v: self._guard(lambda: self._place(x, y, v)))
@@ -373,7 +385,7 @@ class MainWindow(QMainWindow):
         ed.frameChanged.connect(self._show_frame)
         ed.selectionChanged.connect(self._selection_changed)
         ed.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
-        ed.undo_stack.indexChanged.connect(self._history_changed)
+        ed.undo_group.indexChanged.connect(self._history_changed)
         self.session.posesChanged.connect(self._poses_changed)
         self.session.tracksChanged.connect(self._tracks_changed)
         self.session.videoChanged.connect(self._video_changed)
@@ -384,6 +396,7 @@ class MainWindow(QMainWindow):
         self._video_changed()
 
     def _video_changed(self) -> None:
+        self._refresh_videos()
         video = self.session.video
         if video is None:
             self._drop_frames()
@@ -412,6 +425,44 @@ class MainWindow(QMainWindow):
         self._refresh_timeline()
         self._show_frame(self.editor.frame)
         self._selection_changed()
+
+    def select_video(self, video_id: int) -> bool:
+        """Show another video of the project, at the frame it was left at; its frames open in the
+        background. Not while auto-fill runs: its results are merged into the video on screen."""
+        if self.session is None or video_id not in self.store.project.videos or video_id == self.session.video_id:
+            return False
+        if self.runner is not None and self.runner.running:
+            self.statusBar().showMessage("Auto-fill is running on this video: wait for it, or cancel it (Esc), "
+                                         "then switch videos.", 8000)
+            self._refresh_videos()  # the box goes back to the video shown
+            return False
+        self.session.select_video(video_id)
+        return True
+
+    def step_video(self, sign: int) -> None:
+        if self.session is None:
+            return
+        ids = sorted(self.store.project.videos)
+        i = ids.index(self.session.video_id) + sign if self.session.video_id in ids else 0
+        if 0 <= i < len(ids):
+            self.select_video(ids[i])
+        else:
+            self.statusBar().showMessage(f"This is the {'last' if sign > 0 else 'first'} video of the project.", 4000)
+
+    def _refresh_videos(self) -> None:
+        """The video box: every video of the project, the shown one selected."""
+        videos = self.store.project.videos if self.store is not None else {}
+        box = self.video_box
+        box.blockSignals(True)
+        box.clear()
+        for video_id in sorted(videos):
+            v = videos[video_id]
+            box.addItem(f"{video_id}: {v.name or Path(v.source).name} ({v.num_frames} frames)", video_id)
+        if self.session is not None:
+            box.setCurrentIndex(box.findData(self.session.video_id))
+        box.blockSignals(False)
+        for widget in (self.video_label, self.video_box):
+            widget.setVisible(len(videos) > 1)
 
     def _open_frames_of(self, video) -> None:
         """Open the frames of `video` on a worker thread; the labels show on a blank frame meanwhile."""
@@ -481,6 +532,7 @@ class MainWindow(QMainWindow):
             self.store.close()
         self.store = self.session = self.editor = self.runner = None
         self._view = None
+        self._refresh_videos()
         self.canvas.clear()
         self.joints_panel.show_pose(None, None)
         self._set_enabled(False)
@@ -534,9 +586,10 @@ class MainWindow(QMainWindow):
             self.error("Import failed", str(exc))
             self.openFailed.emit(str(exc))
             return
-        self.session.select_video(ids[0])
+        shown = self.select_video(ids[0])
         self.inform("Imported", f"{len(ids)} video(s) with {sum(v.pose_count() for v in videos)} poses "
-                    f"from {path}.")
+                    f"from {path}." + ("" if shown or len(self.store.project.videos) < 2 else
+                                       "\n\nChoose it in the Video box above the timeline once auto-fill ends."))
         self.imported.emit(len(ids))
 
     def export_dialog(self, fmt: str) -> None:
@@ -599,6 +652,8 @@ class MainWindow(QMainWindow):
         # (The editor announced the selection for this frame just before: panels are up to date.)
 
     def _frame_ready(self, frame: int, image) -> None:
+        if self.sender() is not self.loader:  # a frame of the video shown before, arriving late
+            return
         if self.editor is not None and frame == self.editor.frame:
             video = self.session.video
             self.canvas.set_frame(image, (video.width, video.height))

@@ -176,6 +176,53 @@ def test_failed_and_successful_import_into_an_open_project(qtbot, window, open_i
     assert w.session.video.pose_count() == poses_before
 
 
+def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, window, open_in, tmp_path,
+                                                                      monkeypatch):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    assert not w.video_box.isVisible()  # one video: no box
+    exported = tmp_path / "clip_pt.json"
+    assert w.export(exported, "posetrack18") is not None
+    with qtbot.waitSignal(w.imported, timeout=10000):
+        assert w.import_file(exported)
+    assert w.session.video_id == 2 and w.video_box.isVisible()
+    assert [w.video_box.itemData(i) for i in range(w.video_box.count())] == [1, 2]
+    assert w.video_box.currentData() == 2 and "20 frames" in w.video_box.currentText()
+    assert w.editor.frame == 0 and w.editor.track == 1  # a new video starts at its first frame and person
+    w.editor.seek(10)
+    w.actions["delete_pose"].trigger()  # an edit in video 2
+    assert w.session.video.pose(10, 1) is None
+    w.editor.seek(7)
+
+    w.actions["prev_video"].trigger()
+    assert w.session.video_id == 1 and w.video_box.currentData() == 1
+    assert w.editor.frame == 10  # where video 1 was left
+    assert w.frame_spin.value() == 10
+    w.actions["undo"].trigger()  # undoes video 1's last click, never video 2's deletion
+    video1, video2 = w.store.project.videos[1], w.store.project.videos[2]
+    assert video2.pose(10, 1) is None
+    assert video1.pose(10, 1).labelled().sum() == video2.pose(0, 1).labelled().sum() - 1
+    w.actions["redo"].trigger()
+    w.actions["prev_video"].trigger()
+    assert "first video" in w.statusBar().currentMessage()
+
+    w.video_box.activated.emit(1)  # the user picks video 2 in the box
+    assert w.session.video_id == 2 and w.editor.frame == 7
+    w.actions["undo"].trigger()
+    assert w.store.project.videos[2].pose(10, 1) is not None  # video 2's deletion undone
+
+    with monkeypatch.context() as m:
+        m.setattr(type(w.runner), "running", property(lambda self: True))
+        w.actions["prev_video"].trigger()  # not while auto-fill writes into the video shown
+        assert w.session.video_id == 2 and w.video_box.currentData() == 2
+        assert "Auto-fill is running" in w.statusBar().currentMessage()
+
+    project = w.store.path
+    w.close_project()
+    assert not w.video_box.isVisible()
+    open_in(w, project)
+    assert w.session.video_id == 1 and w.video_box.count() == 2
+
+
 # --- canvas --------------------------------------------------------------------------------------
 
 def pixel(w, xy) -> QColor:
