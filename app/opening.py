@@ -46,6 +46,30 @@ def import_videos(path: Path):
     return import_file(path)
 
 
+def import_into(store: ProjectStore, path: Path) -> tuple[list[int], int]:
+    """Add the videos of a PoseTrack18 / COCO file to an open project, all of them or none;
+    returns (their video ids, their pose count). Meant for a worker thread: the store takes
+    writes from any thread, and the window only reads the videos it shows."""
+    skeleton, videos = import_videos(path)
+    if skeleton.joints != store.skeleton.joints:
+        raise PoseWarperError(f"{path}: its skeleton {skeleton.name!r} differs from the project's "
+                              f"{store.skeleton.name!r}")
+    ids: list[int] = []
+    try:
+        for v in videos:
+            ids.append(store.add_video(v))
+    except Exception:
+        remove_videos(store, ids)
+        raise
+    return ids, sum(v.pose_count() for v in videos)
+
+
+def remove_videos(store: ProjectStore, video_ids) -> None:
+    """Take back an import (it was cancelled, or one of its videos was refused)."""
+    for video_id in video_ids:
+        store.remove_video(video_id)
+
+
 def open_path(path, project_path=None) -> ProjectStore:
     """Open a project, or create one for a video / image folder / annotation file.
 

@@ -540,9 +540,11 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         QSettings().setValue("window/geometry", self.saveGeometry())
         self.cancel_open()
-        self.close_project()
-        for job in list(self._jobs):  # a thread must not outlive the window; indexing ends within seconds
+        # A thread must not outlive the window (indexing ends within seconds), and a cancelled
+        # import takes its videos out of the project before the project closes.
+        for job in list(self._jobs):
             job.wait()
+        self.close_project()
         super().closeEvent(event)
 
     def _remember_recent(self, path) -> None:
@@ -565,31 +567,24 @@ class MainWindow(QMainWindow):
 
     def import_file(self, path) -> bool:
         """Add the videos of an annotation file to the open project (or open it as a new one). The
-        file is read on a worker thread (20,000 poses, 24 MB: 7.6 s to parse); `imported` or
-        `openFailed` follows. Returns False if nothing was started."""
+        file is read and its videos written on a worker thread (20,000 poses, 24 MB: 7.6 s to
+        parse); `imported` or `openFailed` follows. Cancel takes the videos out again. Returns
+        False if nothing was started."""
         if self.store is None:
             return self.open_path(path)
-        path = Path(path)
-        return self._start_open(lambda: opening.import_videos(path), path.name, verb="Importing",
-                                use=lambda result: self._add_imported(path, *result), discard=None,
+        path, store = Path(path), self.store
+        return self._start_open(lambda: opening.import_into(store, path), path.name, verb="Importing",
+                                use=lambda result: self._show_imported(path, *result),
+                                discard=lambda result: opening.remove_videos(store, result[0]),
                                 fail_title="Import failed")
 
-    def _add_imported(self, path: Path, skeleton, videos) -> None:
-        if self.store is None:  # the project was closed while the file was read
+    def _show_imported(self, path: Path, ids: list[int], poses: int) -> None:
+        if self.session is None:
             return
-        try:
-            if skeleton.joints != self.session.skeleton.joints:
-                raise PoseWarperError(f"{path}: its skeleton {skeleton.name!r} differs from the project's "
-                                      f"{self.session.skeleton.name!r}")
-            ids = [self.store.add_video(v) for v in videos]
-        except PoseWarperError as exc:
-            self.error("Import failed", str(exc))
-            self.openFailed.emit(str(exc))
-            return
+        self._refresh_videos()
         shown = self.select_video(ids[0])
-        self.inform("Imported", f"{len(ids)} video(s) with {sum(v.pose_count() for v in videos)} poses "
-                    f"from {path}." + ("" if shown or len(self.store.project.videos) < 2 else
-                                       "\n\nChoose it in the Video box above the timeline once auto-fill ends."))
+        self.inform("Imported", f"{len(ids)} video(s) with {poses} poses from {path}." + (
+            "" if shown else "\n\nChoose it in the Video box under the frame once auto-fill ends."))
         self.imported.emit(len(ids))
 
     def export_dialog(self, fmt: str) -> None:

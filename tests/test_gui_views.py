@@ -176,6 +176,48 @@ def test_failed_and_successful_import_into_an_open_project(qtbot, window, open_i
     assert w.session.video.pose_count() == poses_before
 
 
+def test_an_import_with_another_skeleton_or_cancelled_changes_nothing(qtbot, window, open_in, tmp_path,
+                                                                       monkeypatch):
+    import json
+
+    from app import opening
+    from posewarper_core.skeleton import COCO17
+    from posewarper_core.store import ProjectStore
+
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    image_folder(tmp_path, 1, width=64, height=48)  # 0.png, beside the file
+    coco = tmp_path / "coco17.json"
+    coco.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "0.png", "width": 64, "height": 48}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "num_keypoints": 1,
+                         "keypoints": [10, 10, 2] + [0] * 48}],
+        "categories": [{"id": 1, "name": "person", "keypoints": list(COCO17.joints), "skeleton": []}]}))
+    with qtbot.waitSignal(w.openFailed, timeout=10000):
+        assert w.import_file(coco)
+    assert "coco17.json" in w.last_error and "skeleton" in w.last_error
+    assert list(w.store.project.videos) == [1]
+
+    exported = tmp_path / "clip_pt.json"
+    assert w.export(exported, "posetrack18") is not None
+    real = opening.import_videos
+    returned = threading.Event()
+
+    def slow(path):
+        time.sleep(1.0)
+        returned.set()
+        return real(path)
+
+    monkeypatch.setattr(opening, "import_videos", slow)
+    assert w.import_file(exported)
+    qtbot.waitUntil(lambda: w.open_progress is not None and w.open_progress.isVisible(), timeout=3000)
+    w.cancel_open()
+    qtbot.waitUntil(returned.is_set, timeout=10000)
+    qtbot.waitUntil(lambda: not any(job.isRunning() for job in w._jobs), timeout=10000)
+    assert list(w.store.project.videos) == [1] and w.session.video_id == 1  # the import was taken back
+    with ProjectStore.open(w.store.path, read_only=True) as on_disk:
+        assert list(on_disk.project.videos) == [1]
+
+
 def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, window, open_in, tmp_path,
                                                                       monkeypatch):
     w = labelled_clip(qtbot, window, open_in, tmp_path)
