@@ -149,6 +149,9 @@ class Editor(QObject):
         who = track.name if track is not None and track.name else f"person {s.track_id}"
         if s.kind == "swap":
             what = f"{names[s.joint]} and {names[s.other]} look swapped"
+        elif s.kind == "shift":
+            what = (f"{names[s.joint]} is {s.off:.2f} x the person's size off its track, with the frames "
+                    "next to it (a pose copied on and not corrected?)")
         else:
             what = f"{names[s.joint]} is {s.off:.2f} x the person's size off the line between its neighbours"
         self.message.emit(f"Suspect label {n + 1} of {len(found)}: frame {s.frame}, {who}: {what}.")

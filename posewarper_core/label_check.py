@@ -4,7 +4,17 @@ A real joint moves smoothly from one frame to the next, so a label far from the 
 between its nearest labels before and after (each at most `max_gap` frames away) is suspect:
 - a *swap*: a left/right pair whose labels fit their neighbours better the other way round;
 - a *spike*: one joint far off its neighbours' line (a misplaced click, a joint of another
-  person, a puppet fitted to the wrong arm).
+  person, a puppet fitted to the wrong arm);
+- a *shift*: a joint moved off its track for two or three frames in a row (a pose copied onto the
+  next frames and never corrected; a puppet fitted to the wrong leg for a few frames): each label
+  of the run is off the line between the labels just outside it, and the jumps into and out of
+  the run are both more than twice any step inside it. Real motion keeps its speed across the
+  run's ends, and so must the labels just outside it (else two spikes with good labels between
+  them would look like a shift of the good ones). Fast limbs are rarely flagged: 9 labels of
+  Penn Action's 1.66 million (tennis serves, golf swings, pitches), 7 of the 59 label-only Bonn
+  sequences' 191,220, none of the Bonn dev clip's; on the JHMDB dev clip, one run: frames 1-3
+  with the left leg drawn on the upper body. Shifts are looked for before spikes: a run far off
+  pulls its good neighbours' lines off too.
 
 Distances are in units of the track's size (the median of its poses' joint-extent sides), and
 a label is flagged when it is more than `threshold` of that size off; 0.2 is the bench's strict
@@ -23,6 +33,8 @@ from .skeleton import Skeleton
 
 THRESHOLD = 0.2
 MAX_GAP = 1
+MAX_SHIFT = 3  # the longest run of labels a shift covers, in labels
+JUMP_RATIO = 2.0  # a shift's jumps in and out against its largest step inside
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ class SuspectLabel:
     frame: int
     track_id: int
     joint: int  # a swap names the pair's first joint; `other` is the second
-    kind: str  # "swap" or "spike"
+    kind: str  # "swap", "spike" or "shift" (one per label of the run)
     off: float  # distance from the neighbours' line, in track sizes
     other: int | None = None
 
@@ -105,6 +117,12 @@ def _track_suspects(video: Video, skeleton: Skeleton, track_id: int, threshold: 
                 found.append(SuspectLabel(frames[n], track_id, int(a), "swap", round(float(off[n]), 3), int(b)))
     for j in range(xy.shape[1]):
         mask = ok[:, j].copy()
+        # Shifts before spikes: a run far off pulls its good neighbours' lines off too, and the
+        # spike pass would flag them instead of the run.
+        for run, offs in _shifts(t, xy[:, j], mask, size, threshold, max_gap):
+            mask[run] = False
+            found.extend(SuspectLabel(frames[n], track_id, int(j), "shift", round(float(o), 3))
+                         for n, o in zip(run, offs))
         while True:
             m, valid, prev, nxt = _lines(t, xy[:, j], mask, max_gap)
             off = np.where(valid, np.linalg.norm(xy[:, j] - m, axis=1) / size, 0.0)
@@ -114,6 +132,51 @@ def _track_suspects(video: Video, skeleton: Skeleton, track_id: int, threshold: 
             mask[worst] = False  # out of their neighbours' lines from now on
             found.extend(SuspectLabel(frames[n], track_id, int(j), "spike", round(float(off[n]), 3)) for n in worst)
     return found
+
+
+def _shifts(t: np.ndarray, x: np.ndarray, mask: np.ndarray, size: float, threshold: float,
+            max_gap: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Runs of 2..MAX_SHIFT masked labels (their indices, and each one's distance off in track
+    sizes) that are all off the line between the labels just outside the run, entered and left
+    by jumps far larger than any step inside. The worst run first; runs do not overlap or end on
+    another run's labels."""
+    idx = np.flatnonzero(mask)
+    tt, xx = t[idx], x[idx]
+    n = len(idx)
+    if n < 4:
+        return []
+    step = np.linalg.norm(np.diff(xx, axis=0), axis=1)  # from label m to m+1
+    if step.max() <= threshold * size / 2:
+        return []  # a run that far off needs a jump of over half that into or out of it
+    breaks = np.concatenate([[0], np.cumsum(np.diff(tt) > max_gap)])  # label m and m+1 close: same count
+    # padded[m]: the step from label m-1 to m (0 for the first label, or across a gap)
+    padded = np.concatenate([[0.0], np.where(np.diff(breaks) == 0, step, 0.0), [0.0]])
+    candidates = []
+    for r in range(2, MAX_SHIFT + 1):
+        first = np.arange(1, n - r)  # the run is first .. first+r-1; `before` and `after` outside it
+        if not len(first):
+            break
+        before, after = first - 1, first + r
+        inside = first[:, None] + np.arange(r)
+        w = ((tt[inside] - tt[before, None]) / (tt[after] - tt[before])[:, None])[..., None]
+        line = (1 - w) * xx[before, None] + w * xx[after, None]
+        off = np.linalg.norm(xx[inside] - line, axis=2) / size  # (runs, r)
+        jumps = np.minimum(step[before], step[after - 1])
+        largest_inside = step[inside[:, :-1]].max(axis=1)
+        # The labels just outside must go on smoothly too: two spikes with good labels between
+        # them (a foot label on the other foot at frames 20 and 24) are not a shift of the middle.
+        outside = np.maximum(padded[before], padded[after + 1])
+        hit = ((breaks[after] == breaks[before]) & (off.min(axis=1) > threshold)
+               & (jumps > JUMP_RATIO * np.maximum(largest_inside, outside)))
+        candidates += [(float(off[i].min()), int(first[i]), r, off[i]) for i in np.flatnonzero(hit)]
+    taken = np.zeros(n, bool)
+    runs = []
+    for _, first, r, offs in sorted(candidates, key=lambda c: -c[0]):
+        if taken[first - 1:first + r + 1].any():
+            continue
+        taken[first:first + r] = True
+        runs.append((idx[first:first + r], offs))
+    return runs
 
 
 def _worst(off: np.ndarray, prev: np.ndarray, nxt: np.ndarray, threshold: float) -> np.ndarray:

@@ -253,6 +253,15 @@ def test_next_suspect_label_jumps_to_a_misplaced_joint_ready_to_replace(qtbot, c
     press(w, Qt.Key_J)
     assert w.statusBar().currentMessage().startswith("No suspect labels")
 
+    for f in (15, 16, 17):  # a pose copied onto the next frames, the wrist left where it was
+        pose = v.pose(f, tid).copy()
+        pose.xy[wrist] += (0, 45)
+        w.session.apply([PoseChange(v.video_id, f, tid, pose)])
+    press(w, Qt.Key_J)
+    assert (w.editor.frame, w.editor.cursor) == (15, wrist)
+    message = w.statusBar().currentMessage()
+    assert message.startswith("Suspect label 1 of 3: frame 15,") and "off its track" in message
+
 
 def test_navigation_keys(qtbot, clip, monkeypatch):
     w = clip

@@ -54,6 +54,34 @@ def test_swapped_left_and_right_are_one_swap_not_two_spikes():
     assert {POSETRACK17.joints[found.joint], POSETRACK17.joints[found.other]} == {"left_knee", "right_knee"}
 
 
+def test_a_joint_shifted_for_three_frames_is_one_run_of_shifts():
+    video = walking_video()
+    for f in (10, 11, 12):  # a pose copied onto the next frames with the knee left behind
+        video.pose(f, 3).xy[J("left_knee")] += [0, -35]
+    found = suspect_labels(video, POSETRACK17)
+    assert [(s.frame, POSETRACK17.joints[s.joint], s.kind) for s in found] == [
+        (f, "left_knee", "shift") for f in (10, 11, 12)]
+    assert all(s.off == pytest.approx(0.35, abs=0.03) for s in found)
+
+
+def test_two_spikes_with_good_labels_between_are_not_a_shift_of_the_good_ones():
+    video = walking_video()
+    for f in (10, 14):  # the ankle put on the other foot, twice
+        video.pose(f, 3).xy[J("left_ankle")] += [30, 0]
+    found = suspect_labels(video, POSETRACK17)
+    assert [(s.frame, POSETRACK17.joints[s.joint], s.kind) for s in found] == [
+        (10, "left_ankle", "spike"), (14, "left_ankle", "spike")]
+
+
+def test_fast_smooth_motion_is_not_a_shift():
+    """A wrist circling 40 px out at 45 degrees a frame: off the chords by 0.25 x the size, but it
+    keeps its speed, so no run starts or ends with a jump."""
+    video = walking_video()
+    for f in range(30):
+        video.pose(f, 3).xy[J("right_wrist")] += 40 * np.array([np.cos(f * np.pi / 4), np.sin(f * np.pi / 4)])
+    assert suspect_labels(video, POSETRACK17) == []
+
+
 def test_sparse_keyframes_are_not_checked_unless_asked():
     video = walking_video(stride=5)
     video.pose(10, 3).xy[J("nose")] += [0, -50]
@@ -117,6 +145,9 @@ def test_the_dev_clips_labels(shared_data):
     sk, jhmdb, _ = load_ground_truth(shared_data / "dev" / "jhmdb_goal_keeping" / "posetrack18.json")
     found = suspect_labels(jhmdb, sk)
     assert {(s.frame, sk.joints[s.joint]) for s in found} >= {(14, "left_wrist"), (14, "right_wrist")}
-    assert all(sk.joints[s.joint] not in ("left_hip", "left_knee", "right_knee") for s in found)
+    # Frames 1-3 have the left leg on the upper body (looked at): a shift, and the only one.
+    assert {(s.frame, sk.joints[s.joint]) for s in found if s.kind == "shift"} == {
+        (f, j) for f in (1, 2, 3) for j in ("left_hip", "left_knee", "left_ankle")}
+    assert all(sk.joints[s.joint] not in ("left_hip", "left_knee", "right_knee") for s in found if s.kind != "shift")
     line = label_check_line(shared_data / "dev" / "jhmdb_goal_keeping" / "posetrack18.json", 7)
     assert line.endswith(f"{len(found)} of 532 labels flagged by `posewarper check`, 8 of them on the kept keyframes")

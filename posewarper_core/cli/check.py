@@ -6,8 +6,9 @@
     posewarper check gt.json --json            as JSON, for scripts
 
 A label is suspect when it lies more than `--threshold` x the track's size off the straight line
-between its labels in the frames before and after (a spike), or when a left/right pair fits
-those frames better the other way round (a swap). Dense labels (every frame, or every
+between its labels in the frames before and after (a spike), when a left/right pair fits
+those frames better the other way round (a swap), or when two or three labels in a row are off
+the line between the labels just outside them, entered and left by jumps (a shift). Dense labels (every frame, or every
 `--max-gap` frames) can be checked; keyframes far apart cannot, and are counted as not checked.
 The exit status is 1 when something is flagged, 0 when nothing is.
 """
@@ -22,7 +23,7 @@ from ..label_check import MAX_GAP, THRESHOLD, checkable_labels, suspect_labels
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("check", help="find labels that jump away from their neighbours or swap left/right",
+    p = subparsers.add_parser("check", help="find labels that jump away from their neighbours, swap left/right, or shift for a few frames",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", type=Path, help="PoseTrack 2018 / COCO keypoints .json file or .pwproj project")
     p.add_argument("--threshold", type=float, default=THRESHOLD,
