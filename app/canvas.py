@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
 from posewarper_core.annotation import AUTO_PROVENANCE, Pose, Provenance, Visibility
 
+from . import edits
 from .style import track_colour
 
 HIT_RADIUS_PX = 9.0
@@ -165,6 +166,7 @@ class FrameView(QGraphicsView):
     placeRequested = Signal(float, float, int)  # x, y, visibility
     jointMoved = Signal(int, int, float, float)  # track, joint, x, y
     poseMoved = Signal(int, float, float)  # track, dx, dy
+    poseTurned = Signal(int, float, float, float, float)  # track, centre x, y, angle (radians), scale
     jointFlagRequested = Signal(int, int)  # track, joint (toggle occluded)
     trackClicked = Signal(int)
     hoverChanged = Signal(object)  # (track, joint) or None
@@ -276,18 +278,22 @@ class FrameView(QGraphicsView):
 
     def mousePressEvent(self, event):
         pos = event.position().toPoint()
+        hit = self.joint_at(pos)
+        mods = event.modifiers()
+        turn = bool(mods & Qt.ControlModifier and mods & Qt.ShiftModifier) and hit is not None
         if event.button() == Qt.MiddleButton or (
-                event.button() == Qt.LeftButton and event.modifiers() & Qt.ControlModifier):
+                event.button() == Qt.LeftButton and mods & Qt.ControlModifier and not turn):
             self._pan = pos
             self.viewport().setCursor(Qt.ClosedHandCursor)
             return
-        hit = self.joint_at(pos)
         scene = self.mapToScene(pos)
         if event.button() == Qt.LeftButton:
             if hit is not None:
-                whole = bool(event.modifiers() & (Qt.AltModifier | Qt.ShiftModifier))
-                self._drag = {"kind": "pose" if whole else "joint", "track": hit[0], "joint": hit[1],
-                              "start": scene, "origin": self.layer.poses[hit[0]].copy(), "moved": False}
+                origin = self.layer.poses[hit[0]].copy()
+                kind = "turn" if turn else "pose" if mods & (Qt.AltModifier | Qt.ShiftModifier) else "joint"
+                self._drag = {"kind": kind, "track": hit[0], "joint": hit[1], "start": scene,
+                              "origin": origin, "moved": False,
+                              "centre": origin.xy[origin.labelled()].mean(axis=0)}
                 self.trackClicked.emit(hit[0])
             else:
                 self.placeRequested.emit(scene.x(), scene.y(), int(Visibility.VISIBLE))
@@ -312,6 +318,8 @@ class FrameView(QGraphicsView):
             pose = d["origin"].copy()
             if d["kind"] == "joint":
                 pose.xy[d["joint"]] = (scene.x(), scene.y())
+            elif d["kind"] == "turn":
+                pose = edits.turn_pose(d["origin"], d["centre"], *self._turn(d, scene))
             else:
                 pose.xy[pose.labelled()] += (scene.x() - d["start"].x(), scene.y() - d["start"].y())
             self.layer.poses[d["track"]] = pose
@@ -336,8 +344,22 @@ class FrameView(QGraphicsView):
         scene = self.mapToScene(event.position().toPoint())
         if d["kind"] == "joint":
             self.jointMoved.emit(d["track"], d["joint"], scene.x(), scene.y())
+        elif d["kind"] == "turn":
+            self.poseTurned.emit(d["track"], *map(float, d["centre"]), *self._turn(d, scene))
         else:
             self.poseMoved.emit(d["track"], scene.x() - d["start"].x(), scene.y() - d["start"].y())
+
+    @staticmethod
+    def _turn(drag: dict, scene) -> tuple[float, float]:
+        """(angle, scale) that take the grabbed joint, about the pose's centre, to the cursor."""
+        centre = drag["centre"]
+        before = drag["origin"].xy[drag["joint"]] - centre
+        after = np.array([scene.x(), scene.y()]) - centre
+        if np.hypot(*before) < 1.0:  # the grabbed joint is the centre: nothing to turn by
+            return 0.0, 1.0
+        angle = float(np.arctan2(after[1], after[0]) - np.arctan2(before[1], before[0]))
+        scale = float(np.clip(np.hypot(*after) / np.hypot(*before), 0.2, 5.0))
+        return angle, scale
 
     def leaveEvent(self, event):
         if self.layer.hover is not None:

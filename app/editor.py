@@ -224,6 +224,13 @@ class Editor(QObject):
             self._push(f"Move person {track_id}",
                        [PoseChange(self.video.video_id, self.frame, track_id, edits.move_pose(pose, (dx, dy)))])
 
+    def turn_pose(self, track_id: int, cx: float, cy: float, angle: float, scale: float) -> None:
+        pose = self.pose(track_id)
+        if pose is not None:
+            self._push(f"Rotate / scale person {track_id}",
+                       [PoseChange(self.video.video_id, self.frame, track_id,
+                                   edits.turn_pose(pose, (cx, cy), angle, scale))])
+
     def toggle_occluded(self, track_id: int | None = None, j: int | None = None) -> None:
         track_id, j = self._target(track_id, j)
         pose = self.pose(track_id) if track_id is not None else None

@@ -51,6 +51,32 @@ def move_pose(pose: Pose, dxy) -> Pose:
     return new
 
 
+def turn_pose(pose: Pose, centre, angle: float, scale: float) -> Pose:
+    """Rotate every labelled joint by `angle` (radians, clockwise on screen) and scale it by
+    `scale` about `centre`; the boxes keep their centres' places in the turned pose and scale
+    their sides (a box stays upright, as PoseTrack's boxes are)."""
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    turn = np.array([[c, -s], [s, c]])
+    centre = np.asarray(centre, dtype=np.float64)
+
+    def moved(xy):
+        return (np.asarray(xy, dtype=np.float64) - centre) @ turn.T + centre
+
+    new = pose.copy()
+    m = new.labelled()
+    new.xy[m] = moved(new.xy[m])
+    for j in np.flatnonzero(m):
+        new.provenance[j] = _user_provenance(pose, j)
+        new.confidence[j] = 1.0
+    for name in ("bbox", "head_box"):
+        box = getattr(new, name)
+        if box is not None:
+            x, y, w, h = box
+            cx, cy = moved((x + w / 2, y + h / 2))
+            setattr(new, name, (cx - w * scale / 2, cy - h * scale / 2, w * scale, h * scale))
+    return new
+
+
 def set_visibility(pose: Pose, j: int, visibility: int) -> Pose:
     """Flag joint j occluded/visible, or unlabel it (visibility 0)."""
     new = pose.copy()

@@ -82,8 +82,8 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(
             "Mouse: click places the next joint · right-click places it occluded, or toggles a joint's "
-            "occlusion · drag moves a joint · Alt/Shift+drag moves the whole pose · wheel zooms · "
-            "middle or Ctrl+drag pans.\nDouble-click a shortcut to change it."))
+            "occlusion · drag moves a joint · Alt/Shift+drag moves the whole pose · Ctrl+Shift+drag "
+            "rotates and scales it about its centre · wheel zooms · middle or Ctrl+drag pans.\nDouble-click a shortcut to change it."))
         layout.itemAt(0).widget().setWordWrap(True)
         self.table = QTableWidget(len(DEFAULTS), 3, self)
         self.table.setHorizontalHeaderLabels(["Group", "Action", "Shortcut"])

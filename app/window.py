@@ -231,6 +231,7 @@ class MainWindow(QMainWindow):
         c.placeRequested.connect(lambda x, y, v: self._guard(lambda: self._place(x, y, v)))
         c.jointMoved.connect(lambda t, j, x, y: self._guard(lambda: self.editor.move_joint(t, j, x, y)))
         c.poseMoved.connect(lambda t, dx, dy: self._guard(lambda: self.editor.move_pose(t, dx, dy)))
+        c.poseTurned.connect(lambda t, x, y, a, s: self._guard(lambda: self.editor.turn_pose(t, x, y, a, s)))
         c.jointFlagRequested.connect(lambda t, j: self._guard(lambda: self.editor.toggle_occluded(t, j)))
         c.trackClicked.connect(lambda t: self._with_editor("select_track", t))
         c.hoverChanged.connect(self._hover)

@@ -106,6 +106,29 @@ def test_drag_moves_a_joint_or_with_shift_the_whole_pose(qtbot, clip):
     np.testing.assert_allclose(w.session.video.pose(0, 1).xy, after)
 
 
+def test_ctrl_shift_drag_rotates_and_scales_the_pose_about_its_centre(qtbot, clip):
+    w = clip
+    label_keyframes(qtbot, w, frames=(0,))
+    pose = w.session.video.pose(0, 1)
+    before, labelled = pose.xy.copy(), pose.labelled()
+    centre = before[labelled].mean(axis=0)
+    grab = before[0]  # the nose, above the centre
+    # Drag it to where a quarter turn clockwise and 1.5 times the size puts it.
+    radius = grab - centre
+    target = centre + 1.5 * np.array([-radius[1], radius[0]])
+    depth = w.editor.undo_stack.count()
+    offset = w.canvas.mapFromScene(QPointF(*target)) - w.canvas.mapFromScene(QPointF(*grab))
+    drag(qtbot, w, grab, offset, Qt.ControlModifier | Qt.ShiftModifier)
+    turned = w.session.video.pose(0, 1)
+    assert np.allclose(turned.xy[0], target, atol=2.0)  # the grabbed joint followed the cursor
+    spoke = before[labelled] - centre  # every joint turned and scaled the same way
+    expected = centre + 1.5 * np.stack([-spoke[:, 1], spoke[:, 0]], axis=1)
+    assert np.abs(turned.xy[labelled] - expected).max() < 3.0
+    assert w.editor.undo_stack.count() == depth + 1 and on_disk(w).pose(0, 1).xy[0] == pytest.approx(turned.xy[0])
+    w.actions["undo"].trigger()
+    np.testing.assert_allclose(w.session.video.pose(0, 1).xy, before)
+
+
 def test_add_delete_person_and_change_ids(qtbot, clip, monkeypatch):
     w = clip
     one = label_keyframes(qtbot, w, frames=(0, 10), centre=(90, 120))

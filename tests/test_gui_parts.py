@@ -1,5 +1,5 @@
-"""GUI pieces a user relies on: the demo project, navigation targets, the timeline on a long
-video, refused imports, and shortcut conflicts."""
+"""GUI pieces a user relies on: the demo project, navigation targets, turning a pose, the
+timeline on a long video, refused imports, and shortcut conflicts."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,6 +48,24 @@ def test_navigation_targets():
     assert navigation.next_unlabelled_slot(status, 10, 10) == 20
     assert navigation.next_unlabelled_slot(status, 95, 10) == 20  # wraps round
     assert navigation.gap_around([0, 10, 30], 15, 100) == (10, 30)
+
+
+def test_turning_a_pose_marks_auto_joints_corrected_and_keeps_boxes_upright():
+    from app.edits import turn_pose
+    from posewarper_core.annotation import Pose, Provenance
+
+    pose = Pose.empty(3)
+    pose.xy[:2] = [[10, 0], [0, 0]]
+    pose.visibility[:2] = 2
+    pose.provenance[:2] = [Provenance.MANUAL, Provenance.PROPAGATED]
+    pose.bbox, pose.head_box = (8.0, -2.0, 4.0, 4.0), (-1.0, -1.0, 2.0, 2.0)
+    new = turn_pose(pose, (0, 0), np.pi / 2, 2.0)  # a quarter turn clockwise on screen, twice the size
+    np.testing.assert_allclose(new.xy[:2], [[0, 20], [0, 0]], atol=1e-9)
+    assert list(new.provenance[:2]) == [Provenance.MANUAL, Provenance.CORRECTED]
+    assert new.visibility[2] == 0 and np.all(new.xy[2] == pose.xy[2])  # unlabelled joints stay put
+    np.testing.assert_allclose(new.bbox, (-4.0, 16.0, 8.0, 8.0), atol=1e-9)  # centre (10, 0) -> (0, 20)
+    np.testing.assert_allclose(new.head_box, (-2.0, -2.0, 4.0, 4.0), atol=1e-9)
+    assert pose.provenance[1] == Provenance.PROPAGATED  # the original is untouched
 
 
 def test_timeline_on_a_long_video(qtbot):
