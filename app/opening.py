@@ -46,14 +46,18 @@ def import_videos(path: Path):
     return import_file(path)
 
 
-def import_into(store: ProjectStore, path: Path) -> tuple[list[int], int]:
-    """Add the videos of a PoseTrack18 / COCO file to an open project, all of them or none;
-    returns (their video ids, their pose count). Meant for a worker thread: the store takes
-    writes from any thread, and the window only reads the videos it shows."""
-    skeleton, videos = import_videos(path)
-    if skeleton.joints != store.skeleton.joints:
-        raise PoseWarperError(f"{path}: its skeleton {skeleton.name!r} differs from the project's "
-                              f"{store.skeleton.name!r}")
+def import_into(store: ProjectStore, paths: list[Path]) -> tuple[list[int], int]:
+    """Add the videos of PoseTrack18 / COCO files (PoseTrack has one per sequence) to an open
+    project, all of them or none: every file is read and checked first. Returns (their video
+    ids, their pose count). Meant for a worker thread: the store takes writes from any thread,
+    and the window only reads the videos it shows."""
+    videos = []
+    for path in paths:
+        skeleton, found = import_videos(path)
+        if skeleton.joints != store.skeleton.joints:
+            raise PoseWarperError(f"{path}: its skeleton {skeleton.name!r} differs from the project's "
+                                  f"{store.skeleton.name!r}")
+        videos += found
     ids: list[int] = []
     try:
         for v in videos:

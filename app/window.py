@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self.store = self.session = self.editor = self.loader = self.runner = None
         self.open_job = self.frames_job = None  # opening a project / a video's frames (openjob.py)
         self.open_progress = None
+        self._pending_imports: list[Path] = []  # files to import once the project opening now is shown
         self._jobs: set[OpenJob] = set()  # running, cancelled or not
         self._frames_video_id = None  # the video whose frames the loader reads (or is opening)
         self._view = None  # (project, video id) the canvas shows
@@ -171,7 +172,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addAction("Open &demo project", self.open_demo)
         file_menu.addSeparator()
-        self.import_actions = [file_menu.addAction("Import PoseTrack18 / COCO file…", self.import_dialog)]
+        self.import_actions = [file_menu.addAction("Import PoseTrack18 / COCO files…", self.import_dialog)]
         self.export_actions = [
             file_menu.addAction("Export PoseTrack18…", lambda: self.export_dialog("posetrack18")),
             file_menu.addAction("Export COCO keypoints…", lambda: self.export_dialog("coco")),
@@ -326,6 +327,7 @@ class MainWindow(QMainWindow):
         if job is None:
             return
         self._open_ended()
+        self._pending_imports = []
         job.cancel()
         self.statusBar().showMessage(f"Opening {job.what} cancelled.", 6000)
         self.openFailed.emit("cancelled")
@@ -354,11 +356,15 @@ class MainWindow(QMainWindow):
         if opened.note:
             self.statusBar().showMessage(opened.note, 30000)
         self.projectOpened.emit(str(opened.store.path))
+        if self._pending_imports:  # the other files of a multi-file import that opened a project
+            rest, self._pending_imports = self._pending_imports, []
+            QTimer.singleShot(0, lambda: self.import_files(rest))
 
     def _open_failed(self, job: OpenJob, message: str, title: str = "Could not open") -> None:
         if job is not self.open_job:
             return
         self._open_ended()
+        self._pending_imports = []
         self.error(title, message)
         self.openFailed.emit(message)
 
@@ -562,29 +568,38 @@ class MainWindow(QMainWindow):
 
     # --- import / export ------------------------------------------------------------------
     def import_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import PoseTrack18 / COCO", "", "JSON (*.json)")
-        if path:
-            self.import_file(path)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import PoseTrack18 / COCO files", "", "JSON (*.json)")
+        if paths:
+            self.import_files(paths)
 
     def import_file(self, path) -> bool:
-        """Add the videos of an annotation file to the open project (or open it as a new one). The
-        file is read and its videos written on a worker thread (20,000 poses, 24 MB: 7.6 s to
-        parse); `imported` or `openFailed` follows. Cancel takes the videos out again. Returns
-        False if nothing was started."""
+        return self.import_files([path])
+
+    def import_files(self, paths) -> bool:
+        """Add the videos of annotation files to the open project, all or none (with no project
+        open, the first file opens as a new one and the others follow). The files are read and
+        their videos written on a worker thread (20,000 poses, 24 MB: 7.6 s to parse);
+        `imported` or `openFailed` follows. Cancel takes the videos out again. Returns False if
+        nothing was started."""
+        paths = [Path(p) for p in paths]
         if self.store is None:
-            return self.open_path(path)
-        path, store = Path(path), self.store
-        return self._start_open(lambda: opening.import_into(store, path), path.name, verb="Importing",
-                                use=lambda result: self._show_imported(path, *result),
+            started = self.open_path(paths[0])
+            self._pending_imports = paths[1:] if started else []
+            return started
+        store = self.store
+        what = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
+        return self._start_open(lambda: opening.import_into(store, paths), what, verb="Importing",
+                                use=lambda result: self._show_imported(str(paths[0]) if len(paths) == 1 else what,
+                                                                       *result),
                                 discard=lambda result: opening.remove_videos(store, result[0]),
                                 fail_title="Import failed")
 
-    def _show_imported(self, path: Path, ids: list[int], poses: int) -> None:
+    def _show_imported(self, what: str, ids: list[int], poses: int) -> None:
         if self.session is None:
             return
         self._refresh_videos()
         shown = self.select_video(ids[0])
-        self.inform("Imported", f"{len(ids)} video(s) with {poses} poses from {path}." + (
+        self.inform("Imported", f"{len(ids)} video(s) with {poses} poses from {what}." + (
             "" if shown else "\n\nChoose it in the Video box under the frame once auto-fill ends."))
         self.imported.emit(len(ids))
 

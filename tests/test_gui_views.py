@@ -218,6 +218,28 @@ def test_an_import_with_another_skeleton_or_cancelled_changes_nothing(qtbot, win
         assert list(on_disk.project.videos) == [1]
 
 
+def test_several_files_import_together_or_not_at_all(qtbot, window, open_in, tmp_path):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    first, second = tmp_path / "first_pt.json", tmp_path / "second_coco.json"
+    assert w.export(first, "posetrack18") is not None and w.export(second, "coco") is not None
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"images": [}')
+    with qtbot.waitSignal(w.openFailed, timeout=10000):
+        assert w.import_files([first, broken, second])
+    assert "broken.json" in w.last_error and list(w.store.project.videos) == [1]  # none of them
+
+    with qtbot.waitSignal(w.imported, timeout=10000) as added:
+        assert w.import_files([first, second])
+    assert added.args == [2] and list(w.store.project.videos) == [1, 2, 3]
+    assert w.last_info.startswith("2 video(s) with ") and "from 2 files" in w.last_info
+    assert w.session.video_id == 2 and w.video_box.count() == 3
+
+    w.close_project()  # with no project open, the first file opens as a new one and the others follow
+    with qtbot.waitSignal(w.imported, timeout=30000):
+        assert w.import_files([first, second])
+    assert w.store.path.name == "first_pt.pwproj" and list(w.store.project.videos) == [1, 2]
+
+
 def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, window, open_in, tmp_path,
                                                                       monkeypatch):
     w = labelled_clip(qtbot, window, open_in, tmp_path)
