@@ -74,6 +74,15 @@ def remove_videos(store: ProjectStore, video_ids) -> None:
         store.remove_video(video_id)
 
 
+def prepare_export(project_path: Path, target: Path, fmt: str, video_ids: list[int] | None, include_auto: bool):
+    """Build an export from the project file itself (read only: every edit is already in it, and
+    the window's copy stays the UI thread's). Meant for a worker thread; write() it after."""
+    from posewarper_core.formats import prepare_project_export
+
+    with ProjectStore.open(project_path, read_only=True) as store:
+        return prepare_project_export(store.project, target, fmt, video_ids, include_auto, store.base_dir)
+
+
 def open_path(path, project_path=None) -> ProjectStore:
     """Open a project, or create one for a video / image folder / annotation file.
 

@@ -38,7 +38,8 @@ OPEN_PROGRESS_AFTER_MS = 400  # a quicker open shows no dialog (only the status 
 
 class MainWindow(QMainWindow):
     projectOpened = Signal(str)  # the project file, once it is open and shown
-    openFailed = Signal(str)  # why ("cancelled" if the user cancelled); the previous project stays
+    openFailed = Signal(str)  # why an open, import or export failed ("cancelled" if the user cancelled)
+    exported = Signal(dict)  # what an export wrote (formats.export_project's summary)
     imported = Signal(int)  # videos an import added to the open project
 
     def __init__(self, parent=None):
@@ -301,6 +302,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Still opening {self.open_job.what}: wait, or cancel it first.", 6000)
             return False
         job = OpenJob(call, discard, what, self)
+        job.verb = verb
         job.succeeded.connect(lambda: self._opened(job, use or self._show_opened))
         job.failed.connect(lambda message: self._open_failed(job, message, fail_title))
         self._track_job(job)
@@ -329,7 +331,7 @@ class MainWindow(QMainWindow):
         self._open_ended()
         self._pending_imports = []
         job.cancel()
-        self.statusBar().showMessage(f"Opening {job.what} cancelled.", 6000)
+        self.statusBar().showMessage(f"{getattr(job, 'verb', 'Opening')} {job.what} cancelled.", 6000)
         self.openFailed.emit("cancelled")
 
     def _open_ended(self) -> None:
@@ -606,23 +608,49 @@ class MainWindow(QMainWindow):
     def export_dialog(self, fmt: str) -> None:
         if self.store is None:
             return
-        default = str(Path(self.store.path).with_suffix(f".{fmt}.json"))
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", default, "JSON (*.json)")
+        every = False
+        if len(self.store.project.videos) > 1:
+            box = QMessageBox(QMessageBox.Question, "Export", "Export the video shown, or every video of the "
+                              "project?", QMessageBox.Cancel, self)
+            this = box.addButton("This video", QMessageBox.AcceptRole)
+            all_ = box.addButton(f"All {len(self.store.project.videos)} videos", QMessageBox.AcceptRole)
+            box.setDefaultButton(this)
+            box.exec()
+            if box.clickedButton() not in (this, all_):
+                return
+            every = box.clickedButton() is all_
+        if every and fmt == "posetrack18":  # one file per video
+            path = QFileDialog.getExistingDirectory(self, "Export PoseTrack18: a folder for one file per video",
+                                                    str(Path(self.store.path).parent))
+        else:
+            default = str(Path(self.store.path).with_suffix(f".{fmt}.json"))
+            path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", default, "JSON (*.json)")
         if path:
-            self.export(path, fmt)
+            self.export(path, fmt, all_videos=every)
 
-    def export(self, path, fmt: str, include_auto: bool = True) -> dict | None:
-        from posewarper_core.formats import export_project
+    def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False) -> bool:
+        """Export the video shown (or all): built on a worker thread from the project file (a
+        20,000-pose video takes ~6 s), written when done; `exported` (the summary) or
+        `openFailed` follows. Cancel writes nothing. Returns False if nothing was started."""
+        if self.store is None:
+            return False
+        path = Path(path)
+        video_ids = None if all_videos else [self.session.video_id]
+        project = Path(self.store.path)
+        return self._start_open(lambda: opening.prepare_export(project, path, fmt, video_ids, include_auto),
+                                path.name, verb="Exporting to", use=lambda prepared: self._write_export(path, prepared),
+                                discard=None, fail_title="Export failed")
 
+    def _write_export(self, path: Path, prepared) -> None:
         try:
-            summary = export_project(self.session.project, path, format=fmt, video_ids=[self.session.video_id],
-                                     include_auto=include_auto, base_dir=self.store.base_dir)
+            summary = prepared.write()
         except PoseWarperError as exc:
             self.error("Export failed", str(exc))
-            return None
-        text = "\n".join(f"{k}: {v}" for k, v in (summary or {}).items())
+            self.openFailed.emit(str(exc))
+            return
+        text = "\n".join(f"{k}: {v}" for k, v in summary.items() if k != "files")
         self.inform("Exported", f"Wrote {path}\n\n{text}")
-        return summary
+        self.exported.emit(summary)
 
     # --- auto-fill ------------------------------------------------------------------------
     def start_fill(self, scope: str) -> None:

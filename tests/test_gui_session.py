@@ -46,6 +46,16 @@ def click_image(qtbot, w, x, y, button=Qt.LeftButton):
     qtbot.mouseClick(view.viewport(), button, Qt.NoModifier, pos)
 
 
+def export_and_wait(qtbot, w, path, fmt, **kw):
+    """Export as the user does (built on a worker thread); the summary, or None if it failed."""
+    ended = []
+    w.exported.connect(lambda summary: ended.append(summary))
+    w.openFailed.connect(lambda message: ended.append(None))
+    assert w.export(path, fmt, **kw)
+    qtbot.waitUntil(lambda: bool(ended), timeout=30000)
+    return ended[0]
+
+
 def label_person(qtbot, w, centre):
     """Place every joint of the selected person in skeleton order, clicking the figure."""
     for j, offset in enumerate(FIGURE):
@@ -147,19 +157,19 @@ def test_whole_session(qtbot, window, open_in, tmp_path):
     qtbot.waitUntil(lambda: w.timeline.status[12] == 2)  # the timeline shows it corrected
 
     # Export both formats through the window and read the files back.
-    summary = w.export(tmp_path / "out_pt.json", "posetrack18")
+    summary = export_and_wait(qtbot, w, tmp_path / "out_pt.json", "posetrack18")
     assert summary["images"] == N_FRAMES and summary["annotations"] == 2 * 21
     assert "annotations: 42" in w.last_info and str(tmp_path / "out_pt.json") in w.last_info  # shown
     assert summary["auto_poses"] == 2 * 19  # frames 1..19 of both people
     check_export(json.loads((tmp_path / "out_pt.json").read_text()), v, "posetrack18")
-    summary = w.export(tmp_path / "out_coco.json", "coco")
+    summary = export_and_wait(qtbot, w, tmp_path / "out_coco.json", "coco")
     assert summary["images"] == N_FRAMES and summary["annotations"] == 2 * 21
     check_export(json.loads((tmp_path / "out_coco.json").read_text()), v, "coco")
 
     # A failed export shows the core's error and writes nothing.
     bad = tmp_path / "taken.json"
     bad.mkdir()  # a folder where the file should go
-    assert w.export(bad, "coco") is None and "taken.json" in w.last_error
+    assert export_and_wait(qtbot, w, bad, "coco") is None and "taken.json" in w.last_error
     assert bad.is_dir() and not any(bad.iterdir())
 
 

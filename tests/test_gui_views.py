@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.style import track_colour
 from posewarper_core.annotation import PoseChange, Provenance, Visibility
-from test_gui_session import click_image, label_person, make_video
+from test_gui_session import click_image, export_and_wait, label_person, make_video
 from videogen import image_folder
 
 
@@ -41,8 +41,8 @@ def test_opens_an_image_folder_then_its_posetrack18_and_coco_exports(qtbot, wind
     w.actions["add_person"].trigger()
     label_person(qtbot, w, (120, 120))
     placed = w.session.video.pose(0, 1).xy.copy()
-    assert w.export(tmp_path / "frames_pt.json", "posetrack18") is not None
-    assert w.export(tmp_path / "frames_coco.json", "coco") is not None
+    assert export_and_wait(qtbot, w, tmp_path / "frames_pt.json", "posetrack18") is not None
+    assert export_and_wait(qtbot, w, tmp_path / "frames_coco.json", "coco") is not None
     w.close_project()
 
     for name in ("frames_pt.json", "frames_coco.json"):  # each opens as a new project, frames and all
@@ -156,7 +156,7 @@ def test_a_bad_video_is_reported_by_name_and_changes_nothing(qtbot, window, open
 def test_failed_and_successful_import_into_an_open_project(qtbot, window, open_in, tmp_path):
     w = labelled_clip(qtbot, window, open_in, tmp_path)
     exported = tmp_path / "clip_pt.json"
-    assert w.export(exported, "posetrack18") is not None
+    assert export_and_wait(qtbot, w, exported, "posetrack18") is not None
     videos_before = dict(w.store.project.videos)
     poses_before = w.session.video.pose_count()
 
@@ -198,7 +198,7 @@ def test_an_import_with_another_skeleton_or_cancelled_changes_nothing(qtbot, win
     assert list(w.store.project.videos) == [1]
 
     exported = tmp_path / "clip_pt.json"
-    assert w.export(exported, "posetrack18") is not None
+    assert export_and_wait(qtbot, w, exported, "posetrack18") is not None
     real = opening.import_videos
     returned = threading.Event()
 
@@ -221,7 +221,8 @@ def test_an_import_with_another_skeleton_or_cancelled_changes_nothing(qtbot, win
 def test_several_files_import_together_or_not_at_all(qtbot, window, open_in, tmp_path):
     w = labelled_clip(qtbot, window, open_in, tmp_path)
     first, second = tmp_path / "first_pt.json", tmp_path / "second_coco.json"
-    assert w.export(first, "posetrack18") is not None and w.export(second, "coco") is not None
+    assert export_and_wait(qtbot, w, first, "posetrack18") is not None
+    assert export_and_wait(qtbot, w, second, "coco") is not None
     broken = tmp_path / "broken.json"
     broken.write_text('{"images": [}')
     with qtbot.waitSignal(w.openFailed, timeout=10000):
@@ -240,12 +241,50 @@ def test_several_files_import_together_or_not_at_all(qtbot, window, open_in, tmp
     assert w.store.path.name == "first_pt.pwproj" and list(w.store.project.videos) == [1, 2]
 
 
+def test_exporting_every_video_off_the_ui_thread_and_cancelling_it(qtbot, window, open_in, tmp_path,
+                                                                      monkeypatch):
+    import json
+
+    from app import opening
+
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    one = tmp_path / "one_pt.json"
+    assert export_and_wait(qtbot, w, one, "posetrack18")["videos"] == 1
+    with qtbot.waitSignal(w.imported, timeout=10000):
+        assert w.import_file(one)
+    summary = export_and_wait(qtbot, w, tmp_path / "all", "posetrack18", all_videos=True)
+    assert summary["videos"] == 2 and sorted(p.name for p in (tmp_path / "all").iterdir()) == [
+        "clip_1.json", "clip_2.json"]  # one file per video, named after it (and its id: same names)
+    summary = export_and_wait(qtbot, w, tmp_path / "all_coco.json", "coco", all_videos=True)
+    doc = json.loads((tmp_path / "all_coco.json").read_text())
+    assert summary["videos"] == 2 and len(doc["images"]) == 2 * 20
+
+    real = opening.prepare_export
+    returned = threading.Event()
+
+    def slow(*args):
+        time.sleep(1.0)
+        try:
+            return real(*args)
+        finally:
+            returned.set()
+
+    monkeypatch.setattr(opening, "prepare_export", slow)
+    assert w.export(tmp_path / "late.json", "coco")
+    longest = ui_gaps_while(qtbot, lambda: w.open_progress is not None and w.open_progress.isVisible())
+    assert longest < 100, f"the UI stalled {longest:.0f} ms while exporting"
+    w.cancel_open()
+    qtbot.waitUntil(returned.is_set, timeout=10000)
+    qtbot.wait(200)
+    assert not (tmp_path / "late.json").exists()  # cancelled: nothing written
+
+
 def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, window, open_in, tmp_path,
                                                                       monkeypatch):
     w = labelled_clip(qtbot, window, open_in, tmp_path)
     assert not w.video_box.isVisible()  # one video: no box
     exported = tmp_path / "clip_pt.json"
-    assert w.export(exported, "posetrack18") is not None
+    assert export_and_wait(qtbot, w, exported, "posetrack18") is not None
     with qtbot.waitSignal(w.imported, timeout=10000):
         assert w.import_file(exported)
     assert w.session.video_id == 2 and w.video_box.isVisible()
