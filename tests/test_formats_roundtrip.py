@@ -205,3 +205,26 @@ def test_every_dev_posetrack_file_imports_with_frames_on_disk(shared_data):
         assert video.num_frames == len(video.frames) == len(json.loads(path.read_text())["images"])
         assert all((Path(video.source) / ref.file_name).is_file() for ref in video.frames)
         assert video.width > 0 and video.height > 0 and video.pose_count() > 0
+
+
+@pytest.mark.parametrize("fmt", ["posetrack18", "coco"])
+def test_long_lists_are_written_in_chunks_as_the_same_text(tmp_path, monkeypatch, fmt):
+    """Exports encode long lists a chunk at a time (a GUI thread keeps running meanwhile): the
+    file must be the very text one json.dumps call would give, and import back the same."""
+    from posewarper_core.formats import common
+
+    monkeypatch.setattr(common, "DUMP_CHUNK", 2)
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    video = Video(str(folder), 5, 64, 48, video_id=1, name="clip", frames=[FrameRef(f"{i}.jpg", 10 + i, 10 + i) for i in range(5)])
+    _touch(folder, video)
+    video.tracks[1], video.tracks[2] = Track(1, "a"), Track(2, "b ü")
+    for f in range(5):
+        for t in (1, 2):
+            video.set_pose(f, t, Pose.manual(np.full((17, 2), 1.5 * f + t), np.full(17, 2)))
+    out = tmp_path / "out.json"
+    export_videos(POSETRACK17, [video], out, fmt)
+    text = out.read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+    assert len(json.loads(text)["annotations"]) == 10
+    assert_same_video(video, import_file(out)[1][0])
