@@ -228,3 +228,21 @@ def test_long_lists_are_written_in_chunks_as_the_same_text(tmp_path, monkeypatch
     assert text == json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
     assert len(json.loads(text)["annotations"]) == 10
     assert_same_video(video, import_file(out)[1][0])
+
+
+def test_import_names_an_unknown_format_before_reading_and_parses_the_file_once(tmp_path, monkeypatch):
+    from posewarper_core import FormatError
+    from posewarper_core.formats import common
+
+    out = tmp_path / "out.json"
+    video = Video(str(tmp_path), 1, 64, 48, video_id=1, name="clip", frames=[FrameRef("0.jpg", 1, 1)])
+    (tmp_path / "0.jpg").write_bytes(b"")
+    video.set_pose(0, 1, Pose.manual(np.full((17, 2), 3.0), np.full(17, 2)))
+    export_videos(POSETRACK17, [video], out, "coco")
+    with pytest.raises(FormatError, match=r"out\.json.*unknown format 'csv'; known: posetrack18, coco"):
+        import_file(out, "csv")
+    parsed = []
+    real = common.json.loads
+    monkeypatch.setattr(common.json, "loads", lambda *a, **k: parsed.append(1) or real(*a, **k))
+    assert_same_video(video, import_file(out)[1][0])
+    assert len(parsed) == 1  # detecting the format does not parse the file a second time

@@ -67,10 +67,11 @@ def media_info(path: Path) -> dict:
 
 def annotation_file_info(path: Path) -> dict:
     """Summary of a PoseTrack/COCO file; reads it even when its frames are not on disk, and says so."""
-    from ..formats import detect_format, import_file
+    from ..formats import detect_format, import_file, load_json
 
-    fmt = detect_format(path)
-    skeleton, videos = import_file(path, fmt, check_frames=False)
+    doc = load_json(path)
+    fmt = detect_format(path, doc)
+    skeleton, videos = import_file(path, fmt, check_frames=False, doc=doc)
     summaries = []
     for video in videos:
         s = video_summary(video)

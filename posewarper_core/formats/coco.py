@@ -70,10 +70,11 @@ class _Image:
         self.is_labeled = e.boolean("is_labeled", True) and e.boolean("is_labeled_declared", True)
 
 
-def read_coco(path: str | os.PathLike, check_frames: bool = True) -> tuple[Skeleton, list[Video]]:
-    """Read a COCO keypoints file into videos. FormatError naming the file and entry if it is bad."""
+def read_coco(path: str | os.PathLike, check_frames: bool = True, *, doc=None) -> tuple[Skeleton, list[Video]]:
+    """Read a COCO keypoints file into videos. FormatError naming the file and entry if it is bad.
+    `doc`: the file's parsed JSON, if the caller has it already."""
     path = Path(path)
-    doc = load_json(path)
+    doc = load_json(path) if doc is None else doc
     images_raw = top_list(path, doc, "images")
     meta = read_meta(path, doc, FORMAT)
     metas: dict[int, VideoMeta] = {}

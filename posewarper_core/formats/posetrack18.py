@@ -87,10 +87,11 @@ def _ignore_regions(e: Entry) -> list[np.ndarray]:
     return regions
 
 
-def read_posetrack18(path: str | os.PathLike, check_frames: bool = True) -> tuple[Skeleton, Video]:
-    """Read one PoseTrack 2018 file (one video). FormatError naming the file and entry if it is bad."""
+def read_posetrack18(path: str | os.PathLike, check_frames: bool = True, *, doc=None) -> tuple[Skeleton, Video]:
+    """Read one PoseTrack 2018 file (one video). FormatError naming the file and entry if it is bad.
+    `doc`: the file's parsed JSON, if the caller has it already."""
     path = Path(path)
-    doc = load_json(path)
+    doc = load_json(path) if doc is None else doc
     images_raw = top_list(path, doc, "images")
     meta = read_meta(path, doc, FORMAT)
     vmeta = None
