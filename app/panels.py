@@ -1,16 +1,20 @@
-"""Side panels: the people (tracks) of the video, and the joints of the selected pose.
+"""Side panels: the people (tracks) of the video, and the joints of the selected pose; and the
+box that picks one of the project's videos.
 
-Both use compact rows, and the people list is only as tall as its rows (up to MAX_PEOPLE_ROWS),
-so the joints table gets the rest of the side bar and shows every joint when the screen is tall
-enough (all 17 at 1366x768 and up)."""
+The two tables use compact rows, and the people list is only as tall as its rows (up to
+MAX_PEOPLE_ROWS), so the joints table gets the rest of the side bar and shows every joint when the
+screen is tall enough (all 17 at 1366x768 and up)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QSizePolicy,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QPushButton, QSizePolicy,
+                               QStyle, QStyleOptionComboBox, QStylePainter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
-from posewarper_core.annotation import Pose, Visibility
+from posewarper_core.annotation import Pose, Video, Visibility
 
 from .style import PROVENANCE_NAMES, VISIBILITY_NAMES, track_colour
 
@@ -175,3 +179,49 @@ class JointsPanel(QTableWidget):
                 item.setFont(bold if j == next_joint else QFont())
                 dim = vis == Visibility.NOT_LABELLED
                 item.setForeground(QBrush(QColor("#8a8f98") if dim else self.palette().text().color()))
+
+
+NAME_ROLE = Qt.UserRole + 1  # a Video box item's short text: what the closed box shows
+
+
+class VideoBox(QComboBox):
+    """Picks one of the project's videos. The open list says how far each video's labelling has
+    come (video_item_text); the closed box shows only the video's name, so it stays narrow."""
+
+    def set_videos(self, videos: list[Video], current_id: int | None) -> None:
+        self.blockSignals(True)
+        self.clear()
+        for video in videos:
+            self.addItem(video_item_text(video), video.video_id)
+            self.setItemData(self.count() - 1, video_label(video), NAME_ROLE)
+        self.setCurrentIndex(self.findData(current_id))
+        self.blockSignals(False)
+        self.setToolTip(self.currentText())
+        view = self.view()
+        view.setMinimumWidth(view.sizeHintForColumn(0) + view.verticalScrollBar().sizeHint().width() + 8)
+
+    def update_video(self, video: Video) -> None:
+        """The line of a video whose poses changed."""
+        i = self.findData(video.video_id)
+        if i >= 0:
+            self.setItemText(i, video_item_text(video))
+            if i == self.currentIndex():
+                self.setToolTip(self.itemText(i))
+
+    def paintEvent(self, event) -> None:
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        option.currentText = self.currentData(NAME_ROLE) or option.currentText
+        painter.drawComplexControl(QStyle.CC_ComboBox, option)
+        painter.drawControl(QStyle.CE_ComboBoxLabel, option)
+
+
+def video_label(video: Video) -> str:
+    return f"{video.video_id}: {video.name or Path(video.source).name}"
+
+
+def video_item_text(video: Video) -> str:
+    """A line of the Video box's list: the video and how far its labelling has come."""
+    keyframes, with_poses = video.labelling_progress()
+    return f"{video_label(video)} ({keyframes} keyframes, poses on {with_poses}/{video.num_frames} frames)"

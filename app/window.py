@@ -21,7 +21,7 @@ from .editor import Editor
 from .fillpanel import FillPanel
 from .fillrun import FillRunner, device_name
 from .openjob import OpenJob
-from .panels import JointsPanel, TracksPanel
+from .panels import JointsPanel, TracksPanel, VideoBox
 from .session import Session
 from .timeline import Timeline
 from .workers import FrameLoader
@@ -64,10 +64,11 @@ class MainWindow(QMainWindow):
         self.frame_count = QLabel("/ 0")
         # The project's videos (an import adds one per sequence); shown when there are several.
         self.video_label = QLabel("Video")
-        self.video_box = QComboBox()
+        self.video_box = VideoBox()
         self.video_box.setFocusPolicy(Qt.ClickFocus)
-        self.video_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
-        self.video_box.setMaximumWidth(360)
+        # As wide as a name (PoseTrack's are ~20 characters) so the bar fits a 1366-pixel screen.
+        self.video_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.video_box.setMinimumContentsLength(20)
         central = QWidget()
         col = QVBoxLayout(central)
         col.setContentsMargins(0, 0, 0, 0)
@@ -461,15 +462,8 @@ class MainWindow(QMainWindow):
     def _refresh_videos(self) -> None:
         """The video box: every video of the project, the shown one selected."""
         videos = self.store.project.videos if self.store is not None else {}
-        box = self.video_box
-        box.blockSignals(True)
-        box.clear()
-        for video_id in sorted(videos):
-            v = videos[video_id]
-            box.addItem(f"{video_id}: {v.name or Path(v.source).name} ({v.num_frames} frames)", video_id)
-        if self.session is not None:
-            box.setCurrentIndex(box.findData(self.session.video_id))
-        box.blockSignals(False)
+        self.video_box.set_videos([videos[k] for k in sorted(videos)],
+                                  self.session.video_id if self.session is not None else None)
         for widget in (self.video_label, self.video_box):
             widget.setVisible(len(videos) > 1)
 
@@ -706,6 +700,7 @@ class MainWindow(QMainWindow):
     def _refresh_timeline(self) -> None:
         if self.session is not None and self.session.video is not None:
             self.timeline.set_status(self.session.frame_status(), self.session.video.keyframe_stride)
+            self.video_box.update_video(self.session.video)  # its counts follow the edits
 
     def _tracks_changed(self) -> None:
         ed = self.editor

@@ -271,6 +271,12 @@ class Video:
             status[f] = s
         return status
 
+    def labelling_progress(self) -> tuple[int, int]:
+        """(frames with a keyframe, frames with any pose): cheap enough to list for every video
+        of a big project (no per-joint look, unlike frame_status)."""
+        keyframes = sum(any(p.keyframe for p in by_track.values()) for by_track in self.poses.values())
+        return keyframes, len(self.poses)
+
     def pose_count(self) -> int:
         return sum(len(by_track) for by_track in self.poses.values())
 

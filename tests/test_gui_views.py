@@ -3,6 +3,7 @@ Cancel, errors that change nothing), the canvas's drawing, zoom and pan, the tim
 the side panels."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -291,9 +292,14 @@ def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, win
     assert [w.video_box.itemData(i) for i in range(w.video_box.count())] == [1, 2]
     assert w.video_box.currentData() == 2 and "20 frames" in w.video_box.currentText()
     assert w.editor.frame == 0 and w.editor.track == 1  # a new video starts at its first frame and person
+    with_poses = lambda: int(re.search(r"poses on (\d+)/20 frames", w.video_box.currentText()).group(1))
+    before = with_poses()
+    assert before == len(w.session.video.poses) > 1
+    assert w.video_box.toolTip() == w.video_box.currentText()  # the whole line (the closed box shows the name)
     w.editor.seek(10)
     w.actions["delete_pose"].trigger()  # an edit in video 2
     assert w.session.video.pose(10, 1) is None
+    qtbot.waitUntil(lambda: with_poses() == before - 1, timeout=2000)  # the box's count follows the edit
     w.editor.seek(7)
 
     w.actions["prev_video"].trigger()
@@ -308,6 +314,7 @@ def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, win
     w.actions["prev_video"].trigger()
     assert "first video" in w.statusBar().currentMessage()
 
+    assert f"poses on {before - 1}/20 frames" in w.video_box.itemText(1)  # video 2's line, from video 1
     w.video_box.activated.emit(1)  # the user picks video 2 in the box
     assert w.session.video_id == 2 and w.editor.frame == 7
     w.actions["undo"].trigger()

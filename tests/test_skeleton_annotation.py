@@ -47,5 +47,10 @@ def test_video_keyframes_and_status():
     assert v.keyframes(1) == [0]
     assert v.track_frames(1) == [0, 5]
     assert list(v.frame_status()[[0, 5, 6]]) == [3, 1, 0]
+    v.set_pose(5, 2, kf.copy())  # a second person, a keyframe where the first was auto-filled
+    v.set_pose(9, 2, auto.copy())
+    assert v.labelling_progress() == (2, 3)  # frames 0 and 5 have a keyframe; 0, 5, 9 have poses
+    v.remove_pose(9, 2)
+    assert v.labelling_progress() == (2, 2)
     with pytest.raises(PoseWarperError, match="frame 20"):
         v.set_pose(20, 1, kf)
