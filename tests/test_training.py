@@ -353,7 +353,7 @@ def test_flow_seeded_pairs_start_from_the_flow_and_align_frame_a():
     joints (where DIS moved A's), and crop A pulled by the flow looks like crop B."""
     from posewarper_core import heatmaps
     from posewarper_core.training.flow_seeded import FlowSeededPairs, to_uint8
-    from posewarper_core.training.recipes import build_dataset, get_recipe
+    from posewarper_core.training.recipes import get_recipe
     from posewarper_core.training.samples import pack
 
     size, shift = (64, 96), np.array([3.0, 2.0])

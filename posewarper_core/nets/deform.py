@@ -20,7 +20,6 @@ import ctypes
 import math
 import os
 import sys
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
