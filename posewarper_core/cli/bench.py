@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from ..atomic_file import replacing
 from ..autofill.engine import FUSIONS
-
 from ..errors import PoseWarperError
 
 
@@ -82,12 +80,5 @@ def run(args) -> int:
 
 def write_json(path: Path, data) -> None:
     """Write JSON through a temporary file, so a failure leaves no half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path) as out:
+        json.dump(data, out, indent=2)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..atomic_file import replacing
 from ..errors import VideoError
 from ..video import DEFAULT_CACHE_BYTES, PyAVSource, VideoSource, open_video
 
@@ -58,9 +59,8 @@ def run(args) -> int:
                     cache_bytes=int(args.cache_mb * 2**20), seed=args.seed, proxy=args.proxy)
     print(format_table(results))
     if args.json:
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
-        tmp.replace(args.json)
+        with replacing(args.json) as out:
+            out.write(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 

@@ -13,6 +13,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from ..atomic_file import replacing
 from ..errors import ModelError
 
 
@@ -149,7 +150,6 @@ def export(model_path: Path, target: Path | None) -> Path:
     if target is None:
         return model_path
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.copyfile(model_path, tmp)
-    tmp.replace(target)
+    with replacing(target, binary=True) as out, open(model_path, "rb") as source:
+        shutil.copyfileobj(source, out)
     return target

@@ -16,13 +16,13 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..annotation import AUTO_PROVENANCE, Pose, Provenance, Video
+from ..atomic_file import replacing
 from ..errors import FormatError, PoseWarperError
 from ..skeleton import BUILTIN_SKELETONS, Skeleton
 
@@ -557,33 +557,15 @@ def dump_json(doc: Any, path: Path) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and os.replace: a reader
-    sees the old file or the new one, never half of one."""
+    """Write `text` to `path` whole (atomic_file.replacing): a reader sees the old file or the
+    new one, never half of one. FormatError naming the file if it cannot be written."""
     path = Path(path)
-    folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as out:
             out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def video_meta(video: Video, base_dir, image_root: Path | None) -> dict:

@@ -7,13 +7,12 @@ checkpoint (a bare state dict with the official keys) and then uses OFFICIAL_CON
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..atomic_file import replacing
 from ..errors import ModelError
 from .backbones import build_backbone
 from .config import OFFICIAL_CONFIG, ModelConfig
@@ -73,14 +72,8 @@ def write_model_file(path, config: dict, model: nn.Module, provenance: dict | No
     payload = {"format": FORMAT, "version": VERSION, "config": config, "provenance": dict(provenance or {}),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path, binary=True) as out:
+        torch.save(payload, out)
     return path
 
 

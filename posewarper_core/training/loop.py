@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
+from ..atomic_file import replacing
 from ..errors import Cancelled, ModelError
 
 
@@ -152,9 +153,8 @@ def provenance(data: dict | None = None, command: str | None = None) -> dict:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with replacing(path, binary=True) as out:
+        torch.save(obj, out)
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..atomic_file import replacing
 from ..errors import Cancelled, ModelError
 from ..nets.matcher import KeyframeMatcher, MatcherConfig, patch, save_matcher, to_tensor
 from . import figures, warps
@@ -154,10 +155,10 @@ def train_matcher(config: MatcherConfig, pairs: MatchPairs, training: MatcherTra
     t0 = time.perf_counter() - seconds
 
     def save_checkpoint(step: int) -> None:
-        tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
-        torch.save({"config": config.to_dict(), "model_state": model.state_dict(), "optimizer_state": opt.state_dict(),
-                    "step": step, "history": history, "seconds": time.perf_counter() - t0}, tmp)
-        tmp.replace(ckpt_path)
+        with replacing(ckpt_path, binary=True) as out:
+            torch.save({"config": config.to_dict(), "model_state": model.state_dict(),
+                        "optimizer_state": opt.state_dict(), "step": step, "history": history,
+                        "seconds": time.perf_counter() - t0}, out)
 
     for step in range(start, training.steps):
         if cancel is not None and cancel():

@@ -1,0 +1,50 @@
+"""Writing a file whole: the new content goes to a temporary file beside it, which then replaces
+it, so a reader, or a crash half-way, sees the old file or the new one, never half of one."""
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+
+@contextmanager
+def replacing(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
+    """A file object for `path`'s new content, put in place when the block ends without an error
+    (and removed when it does not). The new file has the permissions open() would give it (the
+    umask's), or those of the file it replaces: tempfile.mkstemp's 0600 made exports and models
+    that nobody else on a shared machine could read."""
+    path = Path(path)
+    try:
+        keep_mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        keep_mode = None
+    fd, tmp = _create_beside(path)
+    try:
+        if keep_mode is not None:
+            try:
+                os.chmod(tmp, keep_mode)
+            except OSError:
+                pass  # a file system without modes (FAT, some network shares): its default stands
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _create_beside(path: Path) -> tuple[int, Path]:
+    """A new, hidden, uniquely named file in `path`'s folder, opened for writing."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp  # 0666 less the umask, as open() does
+        except FileExistsError:
+            continue
