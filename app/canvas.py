@@ -11,7 +11,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
-from posewarper_core.annotation import AUTO_PROVENANCE, Pose, Provenance, Visibility
+from posewarper_core.annotation import AUTO_PROVENANCE, Pose, Provenance, Visibility, is_auto
 
 from . import edits
 from .style import track_colour
@@ -100,7 +100,7 @@ class PoseLayer(QGraphicsItem):
         selected = tid == self.selected
         xy = [QPointF(x, y) for x, y in pose.xy.tolist()]
         lab = pose.labelled().tolist()
-        auto = np.isin(pose.provenance, AUTO_PROVENANCE).tolist()
+        auto = is_auto(pose.provenance).tolist()
         conf = pose.confidence.tolist()
         width = (3.0 if selected else 2.0) / scale
         solid_colour = QColor(colour)

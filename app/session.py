@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from posewarper_core import label_check
-from posewarper_core.annotation import AUTO_PROVENANCE, PoseChange, Track, Video
+from posewarper_core.annotation import PoseChange, Track, Video
 
 
 class Session(QObject):
@@ -56,7 +56,7 @@ class Session(QObject):
         status = self.frame_status()
         scored = []
         for f in np.flatnonzero(status == 1):
-            conf = [p.confidence[np.isin(p.provenance, AUTO_PROVENANCE) & p.labelled()]
+            conf = [p.confidence[p.auto_joints()]
                     for p in v.poses.get(int(f), {}).values()]
             conf = np.concatenate(conf) if conf else np.zeros(0)
             scored.append((float(conf.mean()) if conf.size else 1.0, int(f)))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotation import AUTO_PROVENANCE, Provenance, Video
+from ..annotation import Provenance, Video
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -113,7 +113,7 @@ def video_summary(video: Video) -> dict:
         "tracks": len(video.tracks), "poses": len(poses),
         "keyframes": sum(p.keyframe for p in poses),
         "auto_filled_poses": sum(bool(p.auto_joints().any()) for p in poses),
-        "auto_filled_joints": int(sum(int(np.isin(p.provenance[p.labelled()], AUTO_PROVENANCE).sum()) for p in poses)),
+        "auto_filled_joints": int(sum(int(p.auto_joints().sum()) for p in poses)),
         "corrected_joints": int(sum(int((p.provenance == Provenance.CORRECTED).sum()) for p in poses)),
         "per_track": tracks,
     }
