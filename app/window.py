@@ -574,7 +574,8 @@ class MainWindow(QMainWindow):
     def import_files(self, paths) -> bool:
         """Add the videos of annotation files to the open project, all or none (with no project
         open, the first file opens as a new one and the others follow). The files are read and
-        their videos written on a worker thread (20,000 poses, 24 MB: 7.6 s to parse);
+        their videos written on a worker thread (30,000 poses, 35 MB: ~4 s, the window pausing
+        0.2 s at most);
         `imported` or `openFailed` follows. Cancel takes the videos out again. Returns False if
         nothing was started."""
         paths = [Path(p) for p in paths]
