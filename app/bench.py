@@ -28,7 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-DEMO_VIDEO = Path(__file__).resolve().parents[1] / "resources" / "demo" / "sports2d_demo.mp4"
+from posewarper_core.resources import DEMO_DIR
+
+DEMO_VIDEO = DEMO_DIR / "sports2d_demo.mp4"
 
 
 def _app():

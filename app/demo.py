@@ -11,12 +11,12 @@ import tempfile
 from pathlib import Path
 
 from posewarper_core.annotation import Pose, Track
+from posewarper_core.resources import DEMO_DIR
 from posewarper_core.skeleton import get_skeleton
 from posewarper_core.store import ProjectStore, content_digest
 
 from .opening import video_from_media
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
 LABELS = DEMO_DIR / "sports2d_demo_labels.json"
 # Notes kept in the demo project: what it was built from, and its content as built (so a later
 # start-up can tell an untouched demo, safe to replace, from one the user worked on).

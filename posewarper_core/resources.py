@@ -1,13 +1,16 @@
-"""Where the files in the repository's resources/ folder are (the app and the core are installed
-editable from the repository, so resources/ sits beside the package)."""
+"""Where the files of the repository's resources/ folder are: inside the package as
+posewarper_core/_resources when installed from a wheel (pyproject.toml puts them there), beside
+it in a checkout (the README's editable install)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from .errors import ModelError
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+_INSTALLED = Path(__file__).resolve().parent / "_resources"
+RESOURCES = _INSTALLED if _INSTALLED.is_dir() else Path(__file__).resolve().parent.parent / "resources"
 DEFAULT_MODEL = RESOURCES / "models" / "posewarper_default.pt"
+DEMO_DIR = RESOURCES / "demo"
 
 
 def default_model_path() -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from ..errors import PoseWarperError
+from ..resources import DEMO_DIR
 from ..skeleton import POSETRACK17
 from .datasets import FigurePairs, Mixture, VideoPairs, WarpPairs, motion_anchors, read_frames
 from .figures import load_bonn_motion
@@ -34,7 +35,7 @@ def dev_clip_sequences() -> set[str]:
     return {p.name.split("_", 1)[1] for p in dev.glob("bonn_*") if p.is_dir()} if dev.is_dir() else set()
 
 
-DEFAULT_FRAMES = (REPO / "resources" / "demo" / "sports2d_demo.mp4", SHARED_DATA / "demo" / "opencv_vtest.avi")
+DEFAULT_FRAMES = (DEMO_DIR / "sports2d_demo.mp4", SHARED_DATA / "demo" / "opencv_vtest.avi")
 
 
 @dataclass
