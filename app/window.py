@@ -625,7 +625,7 @@ class MainWindow(QMainWindow):
 
     def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False) -> bool:
         """Export the video shown (or all): built on a worker thread from the project file (a
-        20,000-pose video takes ~6 s), written when done; `exported` (the summary) or
+        30,000-pose video takes ~3.5 s), written when done; `exported` (the summary) or
         `openFailed` follows. Cancel writes nothing. Returns False if nothing was started."""
         if self.store is None:
             return False

@@ -8,8 +8,9 @@
 A label is suspect when it lies more than `--threshold` x the track's size off the straight line
 between its labels in the frames before and after (a spike), when a left/right pair fits
 those frames better the other way round (a swap), or when two or three labels in a row are off
-the line between the labels just outside them, entered and left by jumps (a shift). Dense labels (every frame, or every
-`--max-gap` frames) can be checked; keyframes far apart cannot, and are counted as not checked.
+the line between the labels just outside them, entered and left by jumps (a shift). Dense
+labels (every frame, or every `--max-gap` frames) can be checked; keyframes far apart cannot,
+and are counted as not checked.
 The exit status is 1 when something is flagged, 0 when nothing is.
 """
 from __future__ import annotations
