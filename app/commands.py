@@ -107,3 +107,28 @@ class DeleteTrackCommand(QUndoCommand):
     def undo(self):
         self.session.set_track(self.track)
         self.session.apply(self.poses)
+
+
+class RemoveVideoCommand(QUndoCommand):
+    """Take a video out of the project; undo puts it back with all its poses (its own undo
+    history is gone: it is a new video to the editor)."""
+
+    def __init__(self, session, video_id: int, text: str):
+        super().__init__(text)
+        self.session = session
+        self.video_id = video_id
+        self.video = None
+
+    failed: PoseWarperError | None = None
+
+    def redo(self):
+        def remove():
+            self.video = self.session.remove_video(self.video_id)
+
+        _safely(self, remove)
+
+    def undo(self):
+        def restore():
+            self.video_id = self.session.restore_video(self.video)
+
+        _safely(self, restore)

@@ -10,7 +10,7 @@ from PySide6.QtGui import QUndoGroup, QUndoStack
 from posewarper_core.annotation import PoseChange, Track, Visibility
 
 from . import edits, navigation
-from .commands import DeleteTrackCommand, PoseChangesCommand, SetTrackCommand
+from .commands import DeleteTrackCommand, PoseChangesCommand, RemoveVideoCommand, SetTrackCommand
 
 
 def placeholder_joints(skeleton) -> frozenset[int]:
@@ -43,6 +43,7 @@ class Editor(QObject):
         session.posesChanged.connect(self._poses_changed)
         session.tracksChanged.connect(self._tracks_changed)
         session.videoChanged.connect(self._video_changed)
+        session.videoRemoved.connect(self._forget_video)
         if self.video is not None:
             self._tracks_changed()
 
@@ -76,6 +77,24 @@ class Editor(QObject):
         self.frame = navigation.clamp(self._left_at.get(self._video_id, 0), self.video.num_frames)
         self.track = None
         self._tracks_changed()  # selects the first person and the first joint to place
+
+    def _forget_video(self, video_id: int) -> None:
+        """A removed video's history goes with it: a video added later may get its id."""
+        stack = self._stacks.pop(video_id, None)
+        if stack is not None:
+            self.undo_group.removeStack(stack)
+            stack.deleteLater()
+        self._left_at.pop(video_id, None)
+
+    def remove_video(self, video_id: int) -> None:
+        """Take another video (not the one shown) out of the project, as a step of this video's
+        history: undo here puts it back."""
+        video = self.session.project.video(video_id)
+        command = RemoveVideoCommand(self.session, video_id,
+                                     f"Remove video {video_id}: {video.name or video.source}")
+        self.undo_stack.push(command)
+        if command.failed is not None:
+            raise command.failed
 
     @property
     def num_joints(self) -> int:

@@ -1,8 +1,9 @@
 """The open project as the GUI sees it: the store, the current video and its frames.
 
-Every edit goes through `apply()` / `set_track()` / `delete_track()`, which call the project
-store (saved at once) and then emit a signal so the views redraw. Nothing else in app/ writes
-to the store, and nothing here knows about widgets.
+Every edit goes through `apply()` / `set_track()` / `delete_track()` / `remove_video()` /
+`restore_video()`, which call the project store (saved at once) and then emit a signal so the
+views redraw. Nothing else in app/ writes to the store but an import, which adds its videos on a
+worker thread (opening.import_into); nothing here knows about widgets.
 """
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from PySide6.QtCore import QObject, Signal
 
 from posewarper_core import label_check
 from posewarper_core.annotation import PoseChange, Track, Video
+from posewarper_core.errors import PoseWarperError
 
 
 class Session(QObject):
     posesChanged = Signal(object)  # set of frames touched
     tracksChanged = Signal()
     videoChanged = Signal()  # another video selected, or its settings changed
+    videoRemoved = Signal(int)  # a video taken out of the project (not the one shown)
+    videoAdded = Signal(int)  # a video put (back) into the project
 
     def __init__(self, store, parent=None):
         super().__init__(parent)
@@ -93,6 +97,22 @@ class Session(QObject):
         self._status = self._suspects = None
         self.tracksChanged.emit()
         self.posesChanged.emit(set())
+
+    def remove_video(self, video_id: int) -> Video:
+        """Take a video, with its people and poses, out of the project; returns it, to put back.
+        Not the video shown: the caller shows another one first."""
+        if video_id == self.video_id:
+            raise PoseWarperError(f"video {video_id} is shown: show another video before removing it")
+        video = self.project.video(video_id)
+        self.store.remove_video(video_id)
+        self.videoRemoved.emit(video_id)
+        return video
+
+    def restore_video(self, video: Video) -> int:
+        """Put a removed video back (under its old id if it is still free); returns its id."""
+        video_id = self.store.add_video(video)
+        self.videoAdded.emit(video_id)
+        return video_id
 
     def set_keyframe_stride(self, k: int) -> None:
         self.store.update_video(self.video_id, keyframe_stride=int(k))

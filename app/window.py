@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
             file_menu.addAction("Export PoseTrack18…", lambda: self.export_dialog("posetrack18")),
             file_menu.addAction("Export COCO keypoints…", lambda: self.export_dialog("coco")),
         ]
+        self.remove_video_action = file_menu.addAction("Remove video from project…", self.remove_video_dialog)
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         groups: dict[str, list[str]] = {}
@@ -399,6 +400,8 @@ class MainWindow(QMainWindow):
         self.session.posesChanged.connect(self._poses_changed)
         self.session.tracksChanged.connect(self._tracks_changed)
         self.session.videoChanged.connect(self._video_changed)
+        self.session.videoRemoved.connect(lambda _: self._refresh_videos())
+        self.session.videoAdded.connect(lambda _: self._refresh_videos())
         self._remember_recent(store.path)
         if frames is not None and self.session.video is not None:
             self._frames_video_id = self.session.video_id
@@ -459,6 +462,41 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"This is the {'last' if sign > 0 else 'first'} video of the project.", 4000)
 
+    def remove_video_dialog(self) -> None:
+        if self.session is None or self.session.video is None:
+            return
+        video = self.session.video
+        keyframes, with_poses = video.labelling_progress()
+        answer = QMessageBox.question(
+            self, "Remove video",
+            f"Remove video {video.video_id}: {video.name or Path(video.source).name} from the project, with its "
+            f"{video.pose_count()} poses ({keyframes} keyframes) on {with_poses} frames?\n\n"
+            "Edit → Undo (in the video shown next) puts it back while this window is open.",
+            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+        if answer == QMessageBox.Yes:
+            self._guard(lambda: self.remove_video(video.video_id))
+
+    def remove_video(self, video_id: int) -> bool:
+        """Take a video out of the project, as an undoable step: the shown one gives way to its
+        neighbour first (the step belongs to the neighbour's history). Not the project's only
+        video, and not while auto-fill runs."""
+        if self.session is None or video_id not in self.store.project.videos:
+            return False
+        ids = sorted(self.store.project.videos)
+        if len(ids) < 2:
+            self.statusBar().showMessage("A project keeps at least one video.", 6000)
+            return False
+        if self.runner is not None and self.runner.running:
+            self.statusBar().showMessage("Auto-fill is running: wait for it, or cancel it (Esc), then remove the "
+                                         "video.", 8000)
+            return False
+        if video_id == self.session.video_id:
+            i = ids.index(video_id)
+            self.select_video(ids[i + 1] if i + 1 < len(ids) else ids[i - 1])
+        self.editor.remove_video(video_id)
+        self.statusBar().showMessage(f"Removed video {video_id}; {self.keys['undo']} brings it back.", 8000)
+        return True
+
     def _refresh_videos(self) -> None:
         """The video box: every video of the project, the shown one selected."""
         videos = self.store.project.videos if self.store is not None else {}
@@ -466,6 +504,7 @@ class MainWindow(QMainWindow):
                                   self.session.video_id if self.session is not None else None)
         for widget in (self.video_label, self.video_box):
             widget.setVisible(len(videos) > 1)
+        self.remove_video_action.setEnabled(self.session is not None and len(videos) > 1)
 
     def _open_frames_of(self, video) -> None:
         """Open the frames of `video` on a worker thread; the labels show on a blank frame meanwhile."""

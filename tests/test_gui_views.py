@@ -333,6 +333,48 @@ def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, win
     assert w.session.video_id == 1 and w.video_box.count() == 2
 
 
+def test_a_video_removed_from_the_project_comes_back_with_undo(qtbot, window, open_in, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from posewarper_core.store import ProjectStore
+
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    assert not w.remove_video_action.isEnabled()  # a project keeps at least one video
+    exported = tmp_path / "clip_pt.json"
+    assert export_and_wait(qtbot, w, exported, "posetrack18") is not None
+    with qtbot.waitSignal(w.imported, timeout=10000):
+        assert w.import_file(exported)
+    assert w.session.video_id == 2 and w.remove_video_action.isEnabled()
+    w.editor.seek(10)
+    w.actions["delete_pose"].trigger()  # an edit in video 2: its history goes with it
+    poses = w.store.project.videos[2].pose_count()
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Cancel)
+    w.remove_video_dialog()
+    assert sorted(w.store.project.videos) == [1, 2]  # cancelled: nothing changed
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text) or QMessageBox.Yes)
+    w.remove_video_dialog()
+    assert f"with its {poses} poses" in asked[0]
+    assert sorted(w.store.project.videos) == [1] and w.session.video_id == 1  # its neighbour is shown
+    assert not w.video_box.isVisible() and not w.remove_video_action.isEnabled()
+    with ProjectStore.open(w.store.path, read_only=True) as saved:
+        assert sorted(saved.project.videos) == [1]  # saved at once
+
+    w.actions["undo"].trigger()  # in video 1, whose history holds the removal
+    assert sorted(w.store.project.videos) == [1, 2] and w.store.project.videos[2].pose_count() == poses
+    assert w.video_box.isVisible() and w.session.video_id == 1
+    with ProjectStore.open(w.store.path, read_only=True) as saved:
+        assert saved.project.videos[2].pose_count() == poses
+    w.actions["redo"].trigger()
+    assert sorted(w.store.project.videos) == [1]
+    w.actions["undo"].trigger()
+    w.actions["next_video"].trigger()
+    assert w.session.video_id == 2 and not w.editor.undo_stack.canUndo()  # its own history went with it
+    assert w.store.project.videos[2].pose(10, 1) is None  # the deletion made before stays
+    assert not w.remove_video(5) and w.remove_video(2) and w.session.video_id == 1
+
+
 # --- canvas --------------------------------------------------------------------------------------
 
 def pixel(w, xy) -> QColor:
