@@ -57,6 +57,7 @@ class FillRunner(QObject):
         self.command: AutofillCommand | None = None
         self.method = autofill.DEFAULT_METHOD  # the window sets the panel's choice
         self.model_path = None
+        self.tune = True  # posewarper: tune the matcher on the keyframes first (the panel's box)
 
     @property
     def running(self) -> bool:
@@ -82,10 +83,12 @@ class FillRunner(QObject):
         self.command = AutofillCommand(ed.session, f"Auto-fill ({self.method}) {what}")
         ed.undo_stack.push(self.command)
 
+        tune = self.tune
+
         def fill(*args, **kw):
             if self.method == "posewarper":
                 leave_a_core_for_the_ui()
-            return autofill.fill(*args, model_path=self.model_path, **kw)
+            return autofill.fill(*args, model_path=self.model_path, tune=tune, **kw)
 
         snap = snapshot(video)
         opener = functools.partial(self.open_frames, snap) if self.method != "linear" else None
@@ -95,7 +98,7 @@ class FillRunner(QObject):
         self.worker.setupProgress.connect(self.setupProgress)
         self.worker.finishedWith.connect(self._done)
         self.worker.start()
-        if self.method == "posewarper":  # the bar first counts the matcher's tuning steps
+        if self.method == "posewarper" and tune:  # the bar first counts the matcher's tuning steps
             what += " (tuning on your keyframes first: once per set of keyframes, shorter after a change)"
         self.started.emit(what)
         return True

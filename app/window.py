@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.joints_panel = JointsPanel(POSETRACK17)
         self.joints_panel.jointActivated.connect(self._joint_activated)
         self.fill_panel = FillPanel(autofill.available_methods(), device_name())
+        self.fill_panel.tune.setChecked(QSettings().value("autofill/tune", True, type=bool))
         self.people_dock = self._dock("People", self.tracks_panel)
         self.joints_dock = self._dock("Joints", self.joints_panel)
         self.fill_dock = self._dock("Auto-fill", self.fill_panel)
@@ -248,6 +249,7 @@ class MainWindow(QMainWindow):
         fp.fillRequested.connect(self.start_fill)
         fp.cancelRequested.connect(self.cancel_fill)
         fp.methodChanged.connect(self._method_changed)
+        fp.tuneChanged.connect(self._tune_changed)
         fp.strideChanged.connect(self._stride_changed)
         fp.promoteRequested.connect(lambda: self._with_editor("promote"))
         fp.reviewRequested.connect(lambda: self._with_editor("to_review"))
@@ -388,6 +390,7 @@ class MainWindow(QMainWindow):
             self._fit_side_bar()
         self.runner = FillRunner(self.editor, functools.partial(open_frames, base_dir=store.base_dir), self)
         self.runner.method = self.fill_panel.method.currentText()
+        self.runner.tune = self.fill_panel.tune.isChecked()
         self.runner.started.connect(lambda what: self.fill_panel.set_running(True, f"Filling {what}…"))
         self.runner.progress.connect(self.fill_panel.set_progress)
         self.runner.setupProgress.connect(self.fill_panel.set_setup_progress)
@@ -704,6 +707,11 @@ class MainWindow(QMainWindow):
     def _method_changed(self, method: str) -> None:
         if self.runner is not None:
             self.runner.method = method
+
+    def _tune_changed(self, on: bool) -> None:
+        QSettings().setValue("autofill/tune", on)
+        if self.runner is not None:
+            self.runner.tune = on
 
     def _stride_changed(self, k: int) -> None:
         if self.session is not None:

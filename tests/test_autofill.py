@@ -308,6 +308,11 @@ def test_fill_and_refine_commands_go_through_the_project_store(tmp_path, capsys)
             assert np.linalg.norm(p.xy[0] - (local[0] + offsets[f])) < 1.5
         assert tuple(filled.pose(4, 1).xy[1]) == (5.0, 6.0)  # the annotator's joint survived
         assert filled.pose(4, 1).provenance[1] == Provenance.MANUAL
+    assert main(["fill", str(project), "--no-tune"]) == 0  # posewarper, without tuning on the keyframes
+    out = capsys.readouterr()
+    assert "7 poses written" in out.out and "tuning" not in out.err
+    with ProjectStore.open(project) as store:
+        assert {store.project.video(vid).pose(f, 1).method for f in (1, 2, 3, 5, 6, 7)} == {"posewarper"}
     assert main(["refine", str(project)]) == 0
     from posewarper_core import nets
 

@@ -399,3 +399,21 @@ def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, 
     assert v.track_frames(1) == list(range(0, 11))
     assert all(v.pose(f, 1).method == "posewarper" for f in range(1, 10))
     assert on_disk(w).track_frames(1) == list(range(0, 11))  # saved through the store
+
+    # Off, the fill starts at once with the shipped matcher (and the choice is remembered).
+    from PySide6.QtCore import QSettings
+
+    from posewarper_core import autofill
+
+    w.actions["undo"].trigger()
+    assert v.track_frames(1) == [0, 10]
+    w.fill_panel.tune.click()
+    assert QSettings().value("autofill/tune", type=bool) is False
+    steps = len(shown)
+    qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
+    assert "tuning" not in w.fill_panel.state.text()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=60000)
+    assert len(shown) == steps and autofill._last_matcher_method["method"].adapt_steps == 0
+    assert v.track_frames(1) == list(range(0, 11))
+    w.fill_panel.method.setCurrentText("linear")
+    assert w.fill_panel.tune.isHidden()  # only posewarper tunes

@@ -262,6 +262,10 @@ def test_tuning_on_the_keyframes_runs_once_per_set_of_keyframes(quick_tuning):
     assert steps[8:] == [(i, 3) for i in range(1, 4)]  # continuing the last tuning for a third of the steps
     fill(two_people("elsewhere"), ArrayFrames(images), method, setup_progress=lambda *s: steps.append(s))
     assert steps[11:] == [(i, 8) for i in range(1, 9)]  # another video: tuned from the shipped model
+    untuned = []  # tune=False (the GUI's box off, fill --no-tune): the shipped matcher at once
+    changes = fill(two_people("untuned"), ArrayFrames(images), "posewarper", device="cpu", tune=False,
+                   setup_progress=lambda *s: untuned.append(s))
+    assert untuned == [] and {c.frame for c in changes} == set(range(1, len(images) - 1))
     with pytest.raises(Cancelled):
         video.set_pose(0, 1, keyframe(moved.xy + 1.0, vis))
         fill(video, ArrayFrames(images), method, cancel=lambda: True)

@@ -88,6 +88,7 @@ def fill(
     cancel: Callable[[], bool] | None = None,
     on_changes: Callable[[list[PoseChange]], None] | None = None,
     setup_progress: Callable[[int, int], None] | None = None,
+    tune: bool = True,
 ) -> list[PoseChange]:
     """Fill every frame between consecutive keyframes of each track (and up to `extrapolate`
     frames beyond the first and last keyframe) and return the changes; `video` is not modified.
@@ -95,9 +96,15 @@ def fill(
     `frames` is the video's frame source (`frame(i)` -> RGB array, `width`, `height`); linear
     needs none. `progress(done, total)` counts person-frames; `cancel()` returning True stops the
     work with Cancelled (changes already passed to `on_changes` stay valid). `setup_progress(step,
-    steps)` reports the method's one-off work before filling (posewarper: tuning on the keyframes).
+    steps)` reports the method's one-off work before filling (posewarper: tuning on the keyframes);
+    `tune=False` skips that tuning (the shipped matcher as it is).
     """
-    m = make_method(method, model_path=model_path, device=device) if isinstance(method, str) else method
+    if not isinstance(method, str):
+        m = method
+    elif method == "posewarper" and not tune:
+        m = make_method(method, model_path=model_path, device=device, adapt_steps=0)
+    else:
+        m = make_method(method, model_path=model_path, device=device)
     if m.needs_frames and frames is None:
         raise PoseWarperError(f"auto-fill method {m.name!r} needs the video's frames")
     gaps = plan_gaps(video, track_ids=track_ids, frame_range=frame_range, extrapolate=extrapolate)
