@@ -85,8 +85,16 @@ class Session(QObject):
         if not changes:
             return
         self.store.apply(changes)
-        self._status = self._suspects = None
-        self.posesChanged.emit({c.frame for c in changes})
+        frames = {c.frame for c in changes}
+        if self._status is not None and all(c.video_id == self.video_id for c in changes):
+            # Only the frames touched: the whole video's status took ~130 ms at 30,000 poses,
+            # after every edit.
+            for f in frames:
+                self._status[f] = self.video.status_of_frame(f)
+        else:
+            self._status = None
+        self._suspects = None
+        self.posesChanged.emit(frames)
 
     def set_track(self, track: Track) -> None:
         self.store.set_track(self.video_id, track)

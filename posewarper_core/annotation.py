@@ -272,18 +272,21 @@ class Video:
     def frame_status(self) -> np.ndarray:
         """Per frame, the strongest status of its poses: 0 empty, 1 auto-filled, 2 corrected, 3 keyframe."""
         status = np.zeros(self.num_frames, np.uint8)
-        for f, by_track in self.poses.items():
-            s = 0
-            for p in by_track.values():
-                if p.keyframe:
-                    s = 3
-                    break
-                if (p.provenance == Provenance.CORRECTED).any():
-                    s = max(s, 2)
-                elif p.labelled().any():
-                    s = max(s, 1)
-            status[f] = s
+        for f in self.poses:
+            status[f] = self.status_of_frame(f)
         return status
+
+    def status_of_frame(self, frame: int) -> int:
+        """One frame's entry of frame_status()."""
+        s = 0
+        for p in self.poses.get(frame, {}).values():
+            if p.keyframe:
+                return 3
+            if (p.provenance == Provenance.CORRECTED).any():
+                s = max(s, 2)
+            elif p.labelled().any():
+                s = max(s, 1)
+        return s
 
     def labelling_progress(self) -> tuple[int, int]:
         """(frames with a keyframe, frames with any pose): cheap enough to list for every video

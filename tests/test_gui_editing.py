@@ -407,6 +407,7 @@ def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, 
 
     w.actions["undo"].trigger()
     assert v.track_frames(1) == [0, 10]
+    assert (w.session.frame_status() == v.frame_status()).all()  # kept up to date frame by frame
     w.fill_panel.tune.click()
     assert QSettings().value("autofill/tune", type=bool) is False
     steps = len(shown)
@@ -415,5 +416,6 @@ def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, 
     qtbot.waitUntil(lambda: not w.runner.running, timeout=60000)
     assert len(shown) == steps and autofill._last_matcher_method["method"].adapt_steps == 0
     assert v.track_frames(1) == list(range(0, 11))
+    assert list(w.session.frame_status()[:12]) == [3] + [1] * 9 + [3, 0] == list(v.frame_status()[:12])
     w.fill_panel.method.setCurrentText("linear")
     assert w.fill_panel.tune.isHidden()  # only posewarper tunes

@@ -47,6 +47,7 @@ def test_video_keyframes_and_status():
     assert v.keyframes(1) == [0]
     assert v.track_frames(1) == [0, 5]
     assert list(v.frame_status()[[0, 5, 6]]) == [3, 1, 0]
+    assert [v.status_of_frame(f) for f in (0, 5, 6)] == [3, 1, 0]
     v.set_pose(5, 2, kf.copy())  # a second person, a keyframe where the first was auto-filled
     v.set_pose(9, 2, auto.copy())
     assert v.labelling_progress() == (2, 3)  # frames 0 and 5 have a keyframe; 0, 5, 9 have poses
