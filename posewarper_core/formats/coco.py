@@ -30,7 +30,7 @@ from ..annotation import FrameRef, Pose, Track, Video
 from ..errors import FormatError
 from ..skeleton import Skeleton
 from .common import (
-    GENERATOR, META_KEY, META_VERSION, Entry, VideoMeta, absolute_source, category_entry, check_pose,
+    GENERATOR, META_KEY, META_VERSION, Entry, ImageEntry, VideoMeta, absolute_source, category_entry, check_pose,
     dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name,
     load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation, pose_to_annotation, read_meta,
     top_list, validate_for_export, video_meta, write_text_atomic,
@@ -42,17 +42,12 @@ PERSON_CATEGORY = 1
 
 # ---------------------------------------------------------------- reading
 
-class _Image:
+class _Image(ImageEntry):
+    """One checked entry of `images`, with the keys that group images into videos."""
+
     def __init__(self, path: Path, index: int, raw):
-        e = Entry(path, entry_label("images", index, raw), raw)
-        self.entry = e
-        self.id = e.int("id")
-        self.file_name = e.string("file_name")
-        if not self.file_name:
-            e.fail("'file_name' is empty")
-        self.width = e.int("width", required=False, minimum=1)
-        self.height = e.int("height", required=False, minimum=1)
-        self.frame_id = e.int("frame_id", required=False)
+        super().__init__(path, index, raw)
+        e = self.entry
         self.frame_index = e.int("frame_index", required=False, minimum=0)
         self.video_key = None
         for key in ("video_id", "vid_id"):
@@ -67,7 +62,6 @@ class _Image:
             self.video_key = ("folder", posixpath.dirname(self.file_name.replace("\\", "/")))
         vid = e.raw("vid_id", required=False)
         self.vid_id = None if vid is None or isinstance(vid, (dict, list, bool)) else str(vid)
-        self.is_labeled = e.boolean("is_labeled", True) and e.boolean("is_labeled_declared", True)
 
 
 def read_coco(path: str | os.PathLike, check_frames: bool = True, *, doc=None) -> tuple[Skeleton, list[Video]]:

@@ -204,6 +204,23 @@ def entry_label(section: str, index: int, obj: Any) -> str:
     return f"{section}[{index}]"
 
 
+class ImageEntry:
+    """The fields of an entry of `images` both formats read, checked; each format's reader adds
+    its own (COCO's video keys, PoseTrack's vid_id and ignore regions)."""
+
+    def __init__(self, path: Path, index: int, raw):
+        e = Entry(path, entry_label("images", index, raw), raw)
+        self.entry = e
+        self.id = e.int("id")
+        self.file_name = e.string("file_name")
+        if not self.file_name:
+            e.fail("'file_name' is empty")
+        self.width = e.int("width", required=False, minimum=1)
+        self.height = e.int("height", required=False, minimum=1)
+        self.frame_id = e.int("frame_id", required=False)
+        self.is_labeled = e.boolean("is_labeled", True) and e.boolean("is_labeled_declared", True)
+
+
 # ---------------------------------------------------------------- skeleton from categories
 
 def skeleton_from_category(entry: Entry, meta_skeleton: Skeleton | None) -> Skeleton:

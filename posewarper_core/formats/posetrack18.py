@@ -32,7 +32,7 @@ from ..annotation import FrameRef, Pose, Track, Video
 from ..errors import FormatError
 from ..skeleton import POSETRACK17, Skeleton
 from .common import (
-    GENERATOR, META_KEY, META_VERSION, Entry, VideoMeta, absolute_source, category_entry, check_pose,
+    GENERATOR, META_KEY, META_VERSION, Entry, ImageEntry, VideoMeta, absolute_source, category_entry, check_pose,
     dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name,
     load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, read_meta, top_list,
     validate_for_export, video_meta, write_text_atomic,
@@ -44,25 +44,17 @@ PERSON_CATEGORY = 1
 
 # ---------------------------------------------------------------- reading
 
-class _Image:
-    """One checked entry of `images`."""
+class _Image(ImageEntry):
+    """One checked entry of `images`, with its sequence id and ignore regions."""
 
     def __init__(self, path: Path, index: int, raw):
-        e = Entry(path, entry_label("images", index, raw), raw)
-        self.entry = e
-        self.id = e.int("id")
-        self.file_name = e.string("file_name")
-        if not self.file_name:
-            e.fail("'file_name' is empty")
-        self.frame_id = e.int("frame_id", required=False)
+        super().__init__(path, index, raw)
+        e = self.entry
         vid = e.raw("vid_id", required=False)
         if vid is not None and (isinstance(vid, bool) or not isinstance(vid, (str, int))):
             e.fail(f"'vid_id' must be a string, got {vid!r:.40}")
         self.vid_id = None if vid is None else str(vid)
         e.int("nframes", required=False, minimum=0)
-        self.is_labeled = e.boolean("is_labeled", True) and e.boolean("is_labeled_declared", True)
-        self.width = e.int("width", required=False, minimum=1)
-        self.height = e.int("height", required=False, minimum=1)
         self.regions = _ignore_regions(e)
 
 
