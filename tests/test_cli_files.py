@@ -159,3 +159,29 @@ def test_fill_starts_on_the_default_method(capsys):
     # The README's command line names the same default.
     fill_line = next(line for line in (REPO / "README.md").read_text().splitlines() if "posewarper fill" in line)
     assert f"--method {DEFAULT_METHOD} (default)" in fill_line
+
+
+def test_export_writes_the_frames_it_names_so_the_export_is_a_dataset(capsys, tmp_path):
+    import cv2
+    from videogen import counter_video, read_counter
+
+    from posewarper_core import Video
+
+    clip = counter_video(tmp_path / "clip.mp4", 12)
+    project = tmp_path / "p.pwproj"
+    video = Video(str(clip), 12, 160, 96, name="clip")
+    for f in (2, 7):
+        video.set_pose(f, 1, Pose.manual(np.full((17, 2), 20.0 + f), np.full(17, 2)))
+    with ProjectStore.create(project) as store:
+        store.add_video(video)
+    out = tmp_path / "data" / "train.json"
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
+    assert code == 0, err
+    assert "wrote 2 frame images" in stdout
+    named = {image["frame_index"]: image["file_name"] for image in json.loads(out.read_text())["images"]}
+    assert sorted(p.relative_to(out.parent).as_posix() for p in out.parent.rglob("*.jpg")) == [named[2], named[7]]
+    for f in (2, 7):
+        assert read_counter(cv2.imread(str(out.parent / named[f]))[..., ::-1]) == f  # the very frame
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "posetrack18", "--frames", "all")
+    assert code == 0 and "wrote 12 frame images" in stdout, err
+    assert [read_counter(cv2.imread(str(out.parent / named[f]))[..., ::-1]) for f in range(12)] == list(range(12))

@@ -3,12 +3,18 @@
     posewarper export match.pwproj -o match_coco.json --format coco
     posewarper export match.pwproj -o gt/ --format posetrack18 --no-auto   one file per video
     posewarper export match.pwproj -o clip.json --video 2
+    posewarper export match.pwproj -o data/train.json --format coco --frames labelled   with the images
 
 PoseTrack 2018 writes one file per video: OUT is the file for a single video and a folder for
 several. Auto-filled poses are marked ("propagated", "method", "keypoint_provenance", per-joint
 confidence in "scores"); --no-auto leaves auto-filled joints out, and poses left with none.
 Files are written whole or not at all. The project is only read, so it can stay open in the app
 (every edit made there is already in the file).
+
+A video project's export names its frames as images (<video name>/000123.jpg, relative to the
+JSON's folder); --frames labelled|all also writes those frames there as JPEG files, decoded
+frame-exactly, so other tools can train on the export. Videos imported from image files are
+skipped: their exports name those files.
 """
 from __future__ import annotations
 
@@ -26,6 +32,9 @@ def register(subparsers) -> None:
                    help="leave auto-filled joints (and poses left with none) out: hand-made labels only")
     p.add_argument("--video", type=int, action="append", default=None, metavar="ID",
                    help="export this video only (repeatable; default all)")
+    p.add_argument("--frames", choices=("labelled", "all"), default=None,
+                   help="also write the frames as JPEG files where the JSON names them: the frames with "
+                        "labels, or every frame")
     p.set_defaults(run=run)
 
 
@@ -45,5 +54,29 @@ def run(args) -> int:
     with ProjectStore.open(args.project, read_only=True) as store:  # works while the app has it open
         summary = export_project(store.project, args.output, args.format, video_ids=args.video,
                                  include_auto=args.include_auto, base_dir=store.base_dir)
-    print(describe(summary))
+        print(describe(summary))
+        if args.frames:
+            videos = [store.project.video(v) for v in (args.video or sorted(store.project.videos))]
+            root = Path(summary["files"][0]).parent  # every file of an export is in one folder
+            _write_frames(videos, store.base_dir, root, args.frames)
     return 0
+
+
+def _write_frames(videos, base_dir, root: Path, which: str) -> None:
+    from tqdm import tqdm
+
+    from ..frame_images import write_frame_images
+
+    written = 0
+    for video in videos:
+        if video.frames is not None:
+            print(f"{video.name or video.video_id}: its frames are image files already; none written")
+            continue
+        with tqdm(desc=f"frames of {video.name or video.video_id}", unit="frame") as bar:
+            def progress(done, total, bar=bar):
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            written += write_frame_images(video, base_dir, root, which, progress=progress)
+    print(f"wrote {written} frame images under {root}")
