@@ -21,7 +21,7 @@ from .editor import Editor
 from .fillpanel import FillPanel
 from .fillrun import FillRunner, device_name
 from .openjob import OpenJob
-from .panels import JointsPanel, TracksPanel, VideoBox
+from .panels import JointsPanel, TracksPanel, VideoBox, video_label
 from .session import Session
 from .timeline import Timeline
 from .workers import FrameLoader
@@ -472,7 +472,7 @@ class MainWindow(QMainWindow):
         keyframes, with_poses = video.labelling_progress()
         answer = QMessageBox.question(
             self, "Remove video",
-            f"Remove video {video.video_id}: {video.name or Path(video.source).name} from the project, with its "
+            f"Remove video {video_label(video)} from the project, with its "
             f"{video.pose_count()} poses ({keyframes} keyframes) on {with_poses} frames?\n\n"
             "Edit → Undo (in the video shown next) puts it back while this window is open.",
             QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)

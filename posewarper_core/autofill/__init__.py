@@ -28,8 +28,9 @@ def available_methods() -> list[str]:
     return list(METHODS)
 
 
-def make_method(name: str, *, model_path=None, device=None, **options) -> Method:
-    """The method object for a name. `options` go to its constructor (e.g. max_side, roi for flow)."""
+def make_method(name: str, *, model_path=None, device=None, tune: bool = True, **options) -> Method:
+    """The method object for a name. `options` go to its constructor (e.g. max_side, roi for flow);
+    `tune=False` makes posewarper skip its tuning on the keyframes (the shipped matcher as it is)."""
     if name == "linear":
         return LinearMethod()
     if name == "flow":
@@ -39,6 +40,8 @@ def make_method(name: str, *, model_path=None, device=None, **options) -> Method
     if name == "posewarper":
         from ..resources import default_model_path
 
+        if not tune:
+            options["adapt_steps"] = 0
         return posewarper_from_file(model_path or default_model_path(), device=device, **options)
     raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
 
@@ -99,12 +102,7 @@ def fill(
     steps)` reports the method's one-off work before filling (posewarper: tuning on the keyframes);
     `tune=False` skips that tuning (the shipped matcher as it is).
     """
-    if not isinstance(method, str):
-        m = method
-    elif method == "posewarper" and not tune:
-        m = make_method(method, model_path=model_path, device=device, adapt_steps=0)
-    else:
-        m = make_method(method, model_path=model_path, device=device)
+    m = make_method(method, model_path=model_path, device=device, tune=tune) if isinstance(method, str) else method
     if m.needs_frames and frames is None:
         raise PoseWarperError(f"auto-fill method {m.name!r} needs the video's frames")
     gaps = plan_gaps(video, track_ids=track_ids, frame_range=frame_range, extrapolate=extrapolate)

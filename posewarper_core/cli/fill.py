@@ -46,8 +46,7 @@ def run(args) -> int:
     from ..video import open_frames
 
     with ProjectStore.open(args.project) as store:
-        options = {"adapt_steps": 0} if args.method == "posewarper" and not args.tune else {}
-        method = autofill.make_method(args.method, model_path=args.model, device=args.device, **options)
+        method = autofill.make_method(args.method, model_path=args.model, device=args.device, tune=args.tune)
         video_ids = args.video or sorted(store.project.videos)
         written = 0
         for vid in video_ids:
