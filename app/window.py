@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
-                               QMessageBox, QProgressDialog, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                               QMessageBox, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from posewarper_core import autofill
 from posewarper_core.errors import PoseWarperError
@@ -20,36 +20,32 @@ from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
 from .fillrun import FillRunner, device_name
+from .projectfiles import DECODER_CACHE_BYTES, ProjectFiles
 from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel, VideoBox, video_label
 from .session import Session
 from .timeline import Timeline
 from .workers import FrameLoader
 
-# The decoder's cache holds whole GOPs: another frame of a GOP seen lately costs no decoding
-# (measured: a smaller one made random seeks 3x slower). The loader's QImages stay small.
-DECODER_CACHE_BYTES = 512 * 2**20
-
 MEDIA_FILTER = ("Videos, annotations and projects (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.ts *.json "
                 "*.pwproj);;Projects (*.pwproj);;PoseTrack18 / COCO (*.json);;All files (*)")
 MAX_RECENT = 8
-OPEN_PROGRESS_AFTER_MS = 400  # a quicker open shows no dialog (only the status bar says it)
 
 
 class MainWindow(QMainWindow):
     projectOpened = Signal(str)  # the project file, once it is open and shown
-    openFailed = Signal(str)  # why an open, import or export failed ("cancelled" if the user cancelled)
-    exported = Signal(dict)  # what an export wrote (formats.export_project's summary)
+    openFailed = Signal(str)  # why an open failed ("cancelled" if the user cancelled)
     imported = Signal(int)  # videos an import added to the open project
+    importFailed = Signal(str)  # why an import failed ("cancelled" ...): nothing was added
+    exported = Signal(dict)  # what an export wrote (formats.export_project's summary)
+    exportFailed = Signal(str)  # why an export failed ("cancelled" ...): nothing was written
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("PoseWarper Annotate")
         self.store = self.session = self.editor = self.loader = self.runner = None
-        self.open_job = self.frames_job = None  # opening a project / a video's frames (openjob.py)
-        self.open_progress = None
-        self._pending_imports: list[Path] = []  # files to import once the project opening now is shown
-        self._jobs: set[OpenJob] = set()  # running, cancelled or not
+        self.frames_job = None  # opening a video's frames (openjob.py)
+        self.files = ProjectFiles(self)  # open / import / export on worker threads
         self._frames_video_id = None  # the video whose frames the loader reads (or is opening)
         self._view = None  # (project, video id) the canvas shows
         self.keys = shortcuts.load()
@@ -134,26 +130,25 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_actions(self) -> None:
-        ed = lambda name, *a: (lambda: self._with_editor(name, *a))  # noqa: E731
+        e = self._on_editor
         handlers = {
             "open": self.open_dialog, "quit": self.close,
             "undo": lambda: self._undo(False), "redo": lambda: self._undo(True),
-            "prev_frame": ed("step", -1), "next_frame": ed("step", 1),
-            "back_k": ed("step_k", -1), "forward_k": ed("step_k", 1),
-            "prev_keyframe": ed("to_keyframe", -1), "next_keyframe": ed("to_keyframe", 1),
-            "next_unlabelled": ed("to_unlabelled_slot"), "next_review": ed("to_review"),
-            "next_suspect": ed("to_suspect"),
+            "prev_frame": e(lambda ed: ed.step(-1)), "next_frame": e(lambda ed: ed.step(1)),
+            "back_k": e(lambda ed: ed.step_k(-1)), "forward_k": e(lambda ed: ed.step_k(1)),
+            "prev_keyframe": e(lambda ed: ed.to_keyframe(-1)), "next_keyframe": e(lambda ed: ed.to_keyframe(1)),
+            "next_unlabelled": e(lambda ed: ed.to_unlabelled_slot()), "next_review": e(lambda ed: ed.to_review()),
+            "next_suspect": e(lambda ed: ed.to_suspect()),
             "prev_video": lambda: self.step_video(-1), "next_video": lambda: self.step_video(1),
-            "first_frame": lambda: self._with_editor("seek", 0),
-            "last_frame": lambda: self._with_editor("seek", 10**12),
+            "first_frame": e(lambda ed: ed.seek(0)), "last_frame": e(lambda ed: ed.seek(10**12)),
             "play": self.toggle_play, "goto": self.goto_dialog,
             "fit": self.canvas.fit, "zoom_in": lambda: self.canvas.zoom(1.25),
             "zoom_out": lambda: self.canvas.zoom(0.8),
-            "skip_joint": ed("skip_joint", 1), "prev_joint": ed("skip_joint", -1),
-            "occluded": ed("toggle_occluded"), "unlabel": ed("unlabel"),
-            "next_person": ed("cycle_track"), "add_person": ed("add_person"),
-            "delete_pose": ed("delete_pose"), "delete_track": self.delete_person_dialog,
-            "copy_prev": ed("copy_previous_keyframe"), "promote": ed("promote"),
+            "skip_joint": e(lambda ed: ed.skip_joint(1)), "prev_joint": e(lambda ed: ed.skip_joint(-1)),
+            "occluded": e(lambda ed: ed.toggle_occluded()), "unlabel": e(lambda ed: ed.unlabel()),
+            "next_person": e(lambda ed: ed.cycle_track()), "add_person": e(lambda ed: ed.add_person()),
+            "delete_pose": e(lambda ed: ed.delete_pose()), "delete_track": self.delete_person_dialog,
+            "copy_prev": e(lambda ed: ed.copy_previous_keyframe()), "promote": e(lambda ed: ed.promote()),
             "change_track": self.change_track_dialog,
             "fill_gap": lambda: self.start_fill("gap"), "fill_track": lambda: self.start_fill("track"),
             "fill_video": lambda: self.start_fill("video"), "cancel_fill": self.cancel_fill,
@@ -229,21 +224,21 @@ class MainWindow(QMainWindow):
         self.nav_bar.addWidget(self.legend)
 
     def _connect_static(self) -> None:
-        self.frame_spin.valueChanged.connect(lambda f: self._with_editor("seek", f))
+        self.frame_spin.valueChanged.connect(lambda f: self._edit(lambda ed: ed.seek(f)))
         self.video_box.activated.connect(lambda i: self._guard(lambda: self.select_video(self.video_box.itemData(i))))
-        self.timeline.seekRequested.connect(lambda f: self._with_editor("seek", f))
+        self.timeline.seekRequested.connect(lambda f: self._edit(lambda ed: ed.seek(f)))
         c = self.canvas
         c.placeRequested.connect(lambda x, y, v: self._guard(lambda: self._place(x, y, v)))
         c.jointMoved.connect(lambda t, j, x, y: self._guard(lambda: self.editor.move_joint(t, j, x, y)))
         c.poseMoved.connect(lambda t, dx, dy: self._guard(lambda: self.editor.move_pose(t, dx, dy)))
         c.poseTurned.connect(lambda t, x, y, a, s: self._guard(lambda: self.editor.turn_pose(t, x, y, a, s)))
         c.jointFlagRequested.connect(lambda t, j: self._guard(lambda: self.editor.toggle_occluded(t, j)))
-        c.trackClicked.connect(lambda t: self._with_editor("select_track", t))
+        c.trackClicked.connect(lambda t: self._edit(lambda ed: ed.select_track(t)))
         c.hoverChanged.connect(self._hover)
         tp = self.tracks_panel
-        tp.trackSelected.connect(lambda t: self._with_editor("select_track", t))
-        tp.renameRequested.connect(lambda t, n: self._with_editor("rename_person", t, n))
-        tp.addRequested.connect(lambda: self._with_editor("add_person"))
+        tp.trackSelected.connect(lambda t: self._edit(lambda ed: ed.select_track(t)))
+        tp.renameRequested.connect(lambda t, n: self._edit(lambda ed: ed.rename_person(t, n)))
+        tp.addRequested.connect(lambda: self._edit(lambda ed: ed.add_person()))
         tp.deleteRequested.connect(self.delete_person_dialog)
         fp = self.fill_panel
         fp.fillRequested.connect(self.start_fill)
@@ -251,8 +246,18 @@ class MainWindow(QMainWindow):
         fp.methodChanged.connect(self._method_changed)
         fp.tuneChanged.connect(self._tune_changed)
         fp.strideChanged.connect(self._stride_changed)
-        fp.promoteRequested.connect(lambda: self._with_editor("promote"))
-        fp.reviewRequested.connect(lambda: self._with_editor("to_review"))
+        fp.promoteRequested.connect(lambda: self._edit(lambda ed: ed.promote()))
+        fp.reviewRequested.connect(lambda: self._edit(lambda ed: ed.to_review()))
+        f = self.files
+        f.opened.connect(self._show_opened)
+        f.imported.connect(self._show_imported)
+        f.exported.connect(self._show_exported)
+        f.failure.connect(self.error)
+        f.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms) if text
+                         else self.statusBar().clearMessage())
+        f.openFailed.connect(self.openFailed)
+        f.importFailed.connect(self.importFailed)
+        f.exportFailed.connect(self.exportFailed)
 
     # --- opening and closing --------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -278,81 +283,21 @@ class MainWindow(QMainWindow):
                 project_path = chosen if chosen.endswith(".pwproj") else chosen + ".pwproj"
         if self._is_open(opening.project_target(path, project_path)):
             return True
-        return self._start_open(lambda: opening.open_with_frames(path, project_path, DECODER_CACHE_BYTES),
-                                path.name or str(path))
+        return self.files.open(path, project_path)
 
     def open_demo(self) -> bool:
-        from .demo import default_demo_path, prepare_demo
+        from .demo import default_demo_path
 
         if self._is_open(default_demo_path()):
             return True
-
-        def call():
-            path, note = prepare_demo()  # built when missing, refreshed when untouched and outdated
-            opened = opening.open_with_frames(path, max_cache_bytes=DECODER_CACHE_BYTES)
-            opened.note = note
-            return opened
-
-        return self._start_open(call, "the demo project")
+        return self.files.open_demo()
 
     def _is_open(self, project) -> bool:
         return self.store is not None and Path(project).resolve() == Path(self.store.path).resolve()
 
-    def _start_open(self, call, what: str, verb: str = "Opening", use=None, discard=opening.discard,
-                    fail_title: str = "Could not open") -> bool:
-        """Run `call` on a worker thread behind a busy dialog; its result goes to `use` (default:
-        show the opened project) on the UI thread, or to `discard` if the user cancelled."""
-        if self.open_job is not None:
-            self.statusBar().showMessage(f"Still opening {self.open_job.what}: wait, or cancel it first.", 6000)
-            return False
-        job = OpenJob(call, discard, what, self)
-        job.verb = verb
-        job.succeeded.connect(lambda: self._opened(job, use or self._show_opened))
-        job.failed.connect(lambda message: self._open_failed(job, message, fail_title))
-        self._track_job(job)
-        self.open_job = job
-        # A busy dialog, shown only if opening takes a while; Cancel abandons the job (openjob.py).
-        dialog = QProgressDialog(f"{verb} {what}…", "Cancel", 0, 0, self)
-        dialog.setWindowTitle(verb)
-        dialog.setWindowModality(Qt.WindowModal)
-        dialog.setMinimumDuration(2**30)  # never on its own: the timer below shows it
-        dialog.canceled.connect(self.cancel_open)
-        self.open_progress = dialog
-        QTimer.singleShot(OPEN_PROGRESS_AFTER_MS, lambda: dialog.show() if self.open_progress is dialog else None)
-        self.statusBar().showMessage(f"{verb} {what}…")
-        job.start()
-        return True
-
-    def _track_job(self, job: OpenJob) -> None:
-        """Keep every job until its thread ends, cancelled ones too: the window waits for them on close."""
-        self._jobs.add(job)
-        job.finished.connect(lambda: (self._jobs.discard(job), job.deleteLater()))
-
     def cancel_open(self) -> None:
-        job = self.open_job
-        if job is None:
-            return
-        self._open_ended()
-        self._pending_imports = []
-        job.cancel()
-        self.statusBar().showMessage(f"{getattr(job, 'verb', 'Opening')} {job.what} cancelled.", 6000)
-        self.openFailed.emit("cancelled")
-
-    def _open_ended(self) -> None:
-        self.open_job = None
-        if self.open_progress is not None:
-            self.open_progress.canceled.disconnect(self.cancel_open)
-            self.open_progress.reset()
-            self.open_progress.deleteLater()
-            self.open_progress = None
-        self.statusBar().clearMessage()
-
-    def _opened(self, job: OpenJob, use) -> None:
-        result = job.take()
-        if result is None:  # cancelled meanwhile: the job discards what it opened
-            return
-        self._open_ended()
-        use(result)
+        """Cancel the open, import or export running (its busy dialog's Cancel)."""
+        self.files.cancel()
 
     def _show_opened(self, opened) -> None:
         self.close_project()
@@ -362,17 +307,9 @@ class MainWindow(QMainWindow):
         if opened.note:
             self.statusBar().showMessage(opened.note, 30000)
         self.projectOpened.emit(str(opened.store.path))
-        if self._pending_imports:  # the other files of a multi-file import that opened a project
-            rest, self._pending_imports = self._pending_imports, []
+        if self.files.pending_imports:  # the other files of a multi-file import that opened a project
+            rest, self.files.pending_imports = self.files.pending_imports, []
             QTimer.singleShot(0, lambda: self.import_files(rest))
-
-    def _open_failed(self, job: OpenJob, message: str, title: str = "Could not open") -> None:
-        if job is not self.open_job:
-            return
-        self._open_ended()
-        self._pending_imports = []
-        self.error(title, message)
-        self.openFailed.emit(message)
 
     def set_store(self, store, frames=None) -> None:
         """Show an open project; `frames` are its first video's frames, opened already."""
@@ -518,7 +455,7 @@ class MainWindow(QMainWindow):
                       lambda frames: frames.close(), str(video.source), self)
         job.succeeded.connect(lambda: self._frames_opened(job, video.video_id))
         job.failed.connect(lambda message: self._frames_failed(job, message))
-        self._track_job(job)
+        self.files.track(job)
         self.frames_job = job
         job.start()
 
@@ -587,8 +524,7 @@ class MainWindow(QMainWindow):
         self.cancel_open()
         # A thread must not outlive the window (indexing ends within seconds), and a cancelled
         # import takes its videos out of the project before the project closes.
-        for job in list(self._jobs):
-            job.wait()
+        self.files.wait_all()
         self.close_project()
         super().closeEvent(event)
 
@@ -615,23 +551,15 @@ class MainWindow(QMainWindow):
 
     def import_files(self, paths) -> bool:
         """Add the videos of annotation files to the open project, all or none (with no project
-        open, the first file opens as a new one and the others follow). The files are read and
-        their videos written on a worker thread (30,000 poses, 35 MB: ~4 s, the window pausing
-        0.2 s at most);
-        `imported` or `openFailed` follows. Cancel takes the videos out again. Returns False if
-        nothing was started."""
+        open, the first file opens as a new one and the others follow), on a worker thread
+        (projectfiles.py); `imported` or `importFailed` follows. Returns False if nothing was
+        started."""
         paths = [Path(p) for p in paths]
         if self.store is None:
             started = self.open_path(paths[0])
-            self._pending_imports = paths[1:] if started else []
+            self.files.pending_imports = paths[1:] if started else []
             return started
-        store = self.store
-        what = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
-        return self._start_open(lambda: opening.import_into(store, paths), what, verb="Importing",
-                                use=lambda result: self._show_imported(str(paths[0]) if len(paths) == 1 else what,
-                                                                       *result),
-                                discard=lambda result: opening.remove_videos(store, result[0]),
-                                fail_title="Import failed")
+        return self.files.import_into(self.store, paths)
 
     def _show_imported(self, what: str, ids: list[int], poses: int) -> None:
         if self.session is None:
@@ -666,25 +594,15 @@ class MainWindow(QMainWindow):
             self.export(path, fmt, all_videos=every)
 
     def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False) -> bool:
-        """Export the video shown (or all): built on a worker thread from the project file (a
-        30,000-pose video takes ~3.5 s), written when done; `exported` (the summary) or
-        `openFailed` follows. Cancel writes nothing. Returns False if nothing was started."""
+        """Export the video shown (or all) on a worker thread (projectfiles.py); `exported` (the
+        summary) or `exportFailed` follows. Cancel writes nothing. Returns False if nothing was
+        started."""
         if self.store is None:
             return False
-        path = Path(path)
         video_ids = None if all_videos else [self.session.video_id]
-        project = Path(self.store.path)
-        return self._start_open(lambda: opening.prepare_export(project, path, fmt, video_ids, include_auto),
-                                path.name, verb="Exporting to", use=lambda prepared: self._write_export(path, prepared),
-                                discard=None, fail_title="Export failed")
+        return self.files.export(self.store.path, path, fmt, video_ids, include_auto)
 
-    def _write_export(self, path: Path, prepared) -> None:
-        try:
-            summary = prepared.write()
-        except PoseWarperError as exc:
-            self.error("Export failed", str(exc))
-            self.openFailed.emit(str(exc))
-            return
+    def _show_exported(self, path: str, summary: dict) -> None:
         text = "\n".join(f"{k}: {v}" for k, v in summary.items() if k != "files")
         self.inform("Exported", f"Wrote {path}\n\n{text}")
         self.exported.emit(summary)
@@ -888,9 +806,14 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, title, text)
         self.last_error = text
 
-    def _with_editor(self, method: str, *args) -> None:
+    def _edit(self, call) -> None:
+        """Run call(editor) as a user action, if a project is open."""
         if self.editor is not None:
-            self._guard(lambda: getattr(self.editor, method)(*args))
+            self._guard(lambda: call(self.editor))
+
+    def _on_editor(self, call):
+        """An action's handler that runs call(editor) (see _edit)."""
+        return lambda: self._edit(call)
 
     def _guard(self, fn) -> None:
         """Run a user action; a refused edit is reported, never fatal."""

@@ -50,7 +50,7 @@ def export_and_wait(qtbot, w, path, fmt, **kw):
     """Export as the user does (built on a worker thread); the summary, or None if it failed."""
     ended = []
     w.exported.connect(lambda summary: ended.append(summary))
-    w.openFailed.connect(lambda message: ended.append(None))
+    w.exportFailed.connect(lambda message: ended.append(None))
     assert w.export(path, fmt, **kw)
     qtbot.waitUntil(lambda: bool(ended), timeout=30000)
     return ended[0]
