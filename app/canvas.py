@@ -17,6 +17,10 @@ from . import edits
 from .style import track_colour
 
 HIT_RADIUS_PX = 9.0
+# While a joint waits to be placed, a press on an old joint places the new one unless the mouse
+# then moves this far (screen px) with the button down: a click's own jitter stays below it.
+DRAG_START_PX = 4
+PLACED_LABEL_MS = 1500  # how long the name of the joint a click placed stays by it
 _DASH, _DOT, _NO_BRUSH = Qt.DashLine, Qt.DotLine, Qt.NoBrush
 _OCCLUDED, _CORRECTED = int(Visibility.OCCLUDED), int(Provenance.CORRECTED)
 _OUTLINE, _CORRECTED_OUTLINE = QColor("#ffffff"), QColor("#ff4fd8")
@@ -60,6 +64,7 @@ class PoseLayer(QGraphicsItem):
         self.selected: int | None = None
         self.hover: tuple[int, int] | None = None  # (track id, joint)
         self.next_joint: int | None = None
+        self.placed: tuple[int, int] | None = None  # (track, joint) a click just placed: its name is shown
         self.size = (640, 480)
 
     def _smooth_again(self) -> None:
@@ -80,6 +85,11 @@ class PoseLayer(QGraphicsItem):
         order = sorted(self.poses, key=lambda t: t == self.selected)  # selected on top
         for tid in order:
             self._paint_pose(painter, tid, self.poses[tid], scale)
+        if self.placed is not None and self.placed[0] in self.poses and self.placed != self.hover:
+            tid, j = self.placed
+            pose = self.poses[tid]
+            if pose.visibility[j] != Visibility.NOT_LABELLED:
+                self._paint_label(painter, pose.xy[j], "placed " + self.skeleton.joints[j], scale)
         if self.hover is not None and self.hover[0] in self.poses:
             tid, j = self.hover
             pose = self.poses[tid]
@@ -188,6 +198,8 @@ class FrameView(QGraphicsView):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.StrongFocus)
         self.overlay_text = ""
+        # A joint waits to be placed (the window says so): a click on an old joint places it.
+        self.placing = False
         self._drag = None  # (kind, track, joint, start scene point)
         self._pan = None
         self._fitted = False
@@ -195,6 +207,10 @@ class FrameView(QGraphicsView):
         self._smooth_timer.setSingleShot(True)
         self._smooth_timer.setInterval(120)
         self._smooth_timer.timeout.connect(self._smooth_again)
+        self._placed_timer = QTimer(self)
+        self._placed_timer.setSingleShot(True)
+        self._placed_timer.setInterval(PLACED_LABEL_MS)
+        self._placed_timer.timeout.connect(lambda: self.show_placed(None))
 
     # --- content --------------------------------------------------------------------------
     def set_frame(self, image: QImage | None, size: tuple[int, int]) -> None:
@@ -217,6 +233,8 @@ class FrameView(QGraphicsView):
     def clear(self) -> None:
         """Nothing open: no frame, no poses."""
         self._drag = None
+        self.placing = False
+        self.layer.placed = None
         self.frame_item.setVisible(False)
         self.layer.set_poses({})
         self.layer.hover = None
@@ -228,6 +246,13 @@ class FrameView(QGraphicsView):
     def set_selected(self, track_id: int | None) -> None:
         self.layer.selected = track_id
         self.layer.update()
+
+    def show_placed(self, placed: tuple[int, int] | None) -> None:
+        """Name the joint a click just placed beside it, for a moment."""
+        self.layer.placed = placed
+        self.layer.update()
+        if placed is not None:
+            self._placed_timer.start()
 
     def set_overlay(self, text: str) -> None:
         self.overlay_text = text
@@ -291,14 +316,17 @@ class FrameView(QGraphicsView):
             if hit is not None:
                 origin = self.layer.poses[hit[0]].copy()
                 kind = "turn" if turn else "pose" if mods & (Qt.AltModifier | Qt.ShiftModifier) else "joint"
-                self._drag = {"kind": kind, "track": hit[0], "joint": hit[1], "start": scene,
-                              "origin": origin, "moved": False,
+                # A plain press while a joint waits to be placed places it on release, unless the
+                # mouse moves DRAG_START_PX first: then it drags the old joint.
+                self._drag = {"kind": kind, "track": hit[0], "joint": hit[1], "start": scene, "press": pos,
+                              "origin": origin, "moved": False, "place": self.placing and kind == "joint",
                               "centre": origin.xy[origin.labelled()].mean(axis=0)}
-                self.trackClicked.emit(hit[0])
+                if not self._drag["place"]:
+                    self.trackClicked.emit(hit[0])
             else:
                 self.placeRequested.emit(scene.x(), scene.y(), int(Visibility.VISIBLE))
         elif event.button() == Qt.RightButton:
-            if hit is not None:
+            if hit is not None and not self.placing:
                 self.jointFlagRequested.emit(*hit)
             else:
                 self.placeRequested.emit(scene.x(), scene.y(), int(Visibility.OCCLUDED))
@@ -314,6 +342,11 @@ class FrameView(QGraphicsView):
         scene = self.mapToScene(pos)
         if self._drag is not None:
             d = self._drag
+            if d["place"]:
+                if (pos - d["press"]).manhattanLength() < DRAG_START_PX:
+                    return  # still a click
+                d["place"] = False  # a drag after all: it moves the old joint
+                self.trackClicked.emit(d["track"])
             d["moved"] = True
             pose = d["origin"].copy()
             if d["kind"] == "joint":
@@ -339,6 +372,9 @@ class FrameView(QGraphicsView):
         if self._drag is None:
             return
         d, self._drag = self._drag, None
+        if d["place"]:
+            self.placeRequested.emit(d["start"].x(), d["start"].y(), int(Visibility.VISIBLE))
+            return
         if not d["moved"]:
             return
         scene = self.mapToScene(event.position().toPoint())

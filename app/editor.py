@@ -24,6 +24,7 @@ class Editor(QObject):
     frameChanged = Signal(int)
     selectionChanged = Signal()  # selected person or next joint changed
     message = Signal(str)
+    jointPlaced = Signal(int, int)  # (track, joint) a click placed
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -229,6 +230,7 @@ class Editor(QObject):
         name = self.session.skeleton.joints[j]
         self._push(f"Place {name}", [PoseChange(self.video.video_id, self.frame, self.track, pose)])
         self.cursor = edits.next_joint(pose, j + 1, self.num_joints, self.skip)
+        self.jointPlaced.emit(self.track, j)
         self.selectionChanged.emit()
 
     def move_joint(self, track_id: int, j: int, x: float, y: float) -> None:

@@ -336,6 +336,7 @@ class MainWindow(QMainWindow):
         ed.frameChanged.connect(self._show_frame)
         ed.selectionChanged.connect(self._selection_changed)
         ed.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        ed.jointPlaced.connect(self._joint_placed)
         ed.undo_group.indexChanged.connect(self._history_changed)
         self.session.posesChanged.connect(self._poses_changed)
         self.session.tracksChanged.connect(self._tracks_changed)
@@ -643,6 +644,7 @@ class MainWindow(QMainWindow):
         image = self.loader.request(frame) if self.loader is not None else None
         if image is not None or self.loader is None:
             self.canvas.set_frame(image, (video.width, video.height))
+        self.canvas.show_placed(None)  # that label belonged to the frame left
         self.canvas.set_poses(self.editor.poses_here())
         self.timeline.set_current(frame)
         self.frame_spin.blockSignals(True)
@@ -686,9 +688,17 @@ class MainWindow(QMainWindow):
             hint = (f"Person {ed.track} · next: {ed.next_joint_name()}   "
                     "(click: visible · right-click: occluded · S: skip)")
         self.canvas.set_overlay(hint)
+        # A click places the next joint, even on an old one (a drag moves that), while there is
+        # one to place for the selected person (or no person yet: the click adds one).
+        self.canvas.placing = ed.cursor is not None and (ed.track is not None or not ed.video.tracks)
         v = ed.video
         slot = " · keyframe slot" if ed.frame % v.keyframe_stride == 0 else ""
         self.frame_label.setText(f"Frame {ed.frame} / {v.num_frames - 1}{slot}")
+
+    def _joint_placed(self, track: int, joint: int) -> None:
+        name = self.session.skeleton.joints[joint]
+        self.canvas.show_placed((track, joint))
+        self.statusBar().showMessage(f"Placed {name} of person {track}", 4000)
 
     def _hover(self, hit) -> None:
         if self.editor is not None:

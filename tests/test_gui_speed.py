@@ -1,0 +1,59 @@
+"""Labelling and correcting at a professional's pace, through the real main window (offscreen):
+clicks that never get lost near old joints, the click order the user sets, promoting one person,
+keys wherever the focus is, zoom and follow, reopening where the user left off."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from posewarper_core.annotation import Visibility
+from test_gui_editing import clip, on_disk, press  # noqa: F401  (clip is a fixture)
+
+
+def click_screen(qtbot, w, pos: QPoint, button=Qt.LeftButton):
+    qtbot.mouseClick(w.canvas.viewport(), button, Qt.NoModifier, pos)
+
+
+def scene_of(w, pos: QPoint) -> np.ndarray:
+    p = w.canvas.mapToScene(pos)
+    return np.array([p.x(), p.y()])
+
+
+def test_a_click_near_an_old_joint_places_the_next_joint_and_says_which(qtbot, clip):
+    w = clip
+    press(w, Qt.Key_N, Qt.ControlModifier)  # a new person
+    names = w.session.skeleton.joints
+    start = w.canvas.mapFromScene(QPointF(150, 100))
+    # Each click 6 screen px from the joint before it (inside the old 9-12 px hit radius).
+    clicks = [start + QPoint(6 * k, 0) for k in range(4)]
+    placed = []
+    for pos in clicks:
+        j = w.editor.cursor
+        click_screen(qtbot, w, pos)
+        placed.append(j)
+        assert w.editor.cursor != j, f"the click 6 px from the last joint did not place {names[j]}"
+        assert w.canvas.layer.placed == (w.editor.track, j)  # the canvas names the joint placed
+        assert f"Placed {names[j]}" in w.statusBar().currentMessage()
+    pose = on_disk(w).pose(0, w.editor.track)
+    for j, pos in zip(placed, clicks):
+        assert pose.visibility[j] == Visibility.VISIBLE
+        assert np.allclose(pose.xy[j], scene_of(w, pos), atol=0.5), names[j]
+    assert placed == [0, 1, 2, 5]  # nose, eyes, then (the ears not in the click order) left_shoulder
+
+    # A drag from an old joint still moves it (and places nothing).
+    before = on_disk(w).pose(0, w.editor.track)
+    cursor = w.editor.cursor
+    vp = w.canvas.viewport()
+    qtbot.mousePress(vp, Qt.LeftButton, Qt.NoModifier, clicks[0])
+    for k in range(1, 6):
+        qtbot.mouseMove(vp, clicks[0] + QPoint(0, 6 * k))
+    qtbot.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, clicks[0] + QPoint(0, 30))
+    after = on_disk(w).pose(0, w.editor.track)
+    assert np.allclose(after.xy[0], scene_of(w, clicks[0] + QPoint(0, 30)), atol=0.5)
+    assert after.labelled().sum() == before.labelled().sum() and w.editor.cursor == cursor
+
+    # A right-click near an old joint places the next one as occluded (not a flag on the old one).
+    click_screen(qtbot, w, clicks[-1] + QPoint(0, 5), Qt.RightButton)
+    pose = on_disk(w).pose(0, w.editor.track)
+    assert pose.visibility[cursor] == Visibility.OCCLUDED and pose.visibility[5] == Visibility.VISIBLE
