@@ -9,15 +9,8 @@ from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from posewarper_core.annotation import PoseChange, Track, Visibility
 
-from . import edits, navigation
+from . import clickorder, edits, navigation
 from .commands import DeleteTrackCommand, PoseChangesCommand, RemoveVideoCommand, SetTrackCommand
-
-
-def placeholder_joints(skeleton) -> frozenset[int]:
-    """Joints a format never labels (PoseTrack's ears): the next-joint cursor skips them."""
-    if skeleton.name == "posetrack17":
-        return frozenset(j for j, name in enumerate(skeleton.joints) if name.endswith("_ear"))
-    return frozenset()
 
 
 class Editor(QObject):
@@ -37,7 +30,7 @@ class Editor(QObject):
         self.frame = 0
         self.track: int | None = None
         self.cursor: int | None = 0
-        self.skip = placeholder_joints(session.skeleton)
+        self.order = clickorder.load(session.store)  # the joints clicks place, in order (the user's)
         self.reviewed: set[int] = set()
         self._video_id = session.video_id
         self._activate_history()
@@ -196,19 +189,23 @@ class Editor(QObject):
             self.select_track(ids[i % len(ids)])
 
     def _reset_cursor(self) -> None:
-        self.cursor = edits.next_joint(self.pose(), 0, self.num_joints, self.skip)
+        self.cursor = edits.next_joint(self.pose(), self.order)
         self.selectionChanged.emit()
 
     def skip_joint(self, sign: int = 1) -> None:
-        """Move the cursor to the next (any) joint, or back to the previous one."""
-        start = self.cursor if self.cursor is not None else (0 if sign > 0 else self.num_joints - 1)
-        j = start
-        for _ in range(self.num_joints):
-            j = (j + sign) % self.num_joints
-            if j not in self.skip:
-                break
-        self.cursor = j
+        """Move the cursor to the next joint of the click order (placed or not), or back."""
+        if self.cursor in self.order:
+            i = self.order.index(self.cursor) + sign
+        else:
+            i = 0 if sign > 0 else -1
+        self.cursor = self.order[i % len(self.order)]
         self.selectionChanged.emit()
+
+    def set_click_order(self, order: list[int]) -> None:
+        """The joints clicks place, in this order, for the whole project (kept in its file)."""
+        clickorder.save(self.session.store, order)
+        self.order = list(order)
+        self._reset_cursor()
 
     def set_cursor(self, joint: int) -> None:
         self.cursor = joint
@@ -229,7 +226,7 @@ class Editor(QObject):
         pose = edits.place_joint(self.pose(), self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
         self._push(f"Place {name}", [PoseChange(self.video.video_id, self.frame, self.track, pose)])
-        self.cursor = edits.next_joint(pose, j + 1, self.num_joints, self.skip)
+        self.cursor = edits.next_joint(pose, self.order, after=j)
         self.jointPlaced.emit(self.track, j)
         self.selectionChanged.emit()
 
@@ -357,7 +354,7 @@ class Editor(QObject):
     def _poses_changed(self, frames) -> None:
         if not frames or self.frame in frames:
             # place() moves the cursor on after this; an undo brings it back to the first gap.
-            self.cursor = edits.next_joint(self.pose(), 0, self.num_joints, self.skip)
+            self.cursor = edits.next_joint(self.pose(), self.order)
             self.selectionChanged.emit()
 
     def _tracks_changed(self) -> None:

@@ -15,7 +15,7 @@ from posewarper_core.errors import PoseWarperError
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
 
-from . import opening, shortcuts
+from . import clickorder, opening, shortcuts
 from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
@@ -189,6 +189,10 @@ class MainWindow(QMainWindow):
                 menu.addSeparator()
             for action_id in groups[group]:
                 menu.addAction(a[action_id])
+            if group == "Label":
+                menu.addSeparator()
+                self.click_order_action = menu.addAction("Click order (which joints, in what order)…",
+                                                         self.click_order_dialog)
             if group == "Help":
                 menu.addAction("About", lambda: QMessageBox.about(
                     self, "PoseWarper Annotate",
@@ -325,6 +329,7 @@ class MainWindow(QMainWindow):
             self.joints_panel.jointActivated.connect(self._joint_activated)
             self.joints_dock.setWidget(self.joints_panel)
             self._fit_side_bar()
+        self.joints_panel.set_order(self.editor.order)
         self.runner = FillRunner(self.editor, functools.partial(open_frames, base_dir=store.base_dir), self)
         self.runner.method = self.fill_panel.method.currentText()
         self.runner.tune = self.fill_panel.tune.isChecked()
@@ -685,7 +690,8 @@ class MainWindow(QMainWindow):
         elif ed.cursor is None:
             hint = f"Person {ed.track}: all joints placed · drag to correct"
         else:
-            hint = (f"Person {ed.track} · next: {ed.next_joint_name()}   "
+            place = f" ({ed.order.index(ed.cursor) + 1} of {len(ed.order)})" if ed.cursor in ed.order else ""
+            hint = (f"Person {ed.track} · next: {ed.next_joint_name()}{place}   "
                     "(click: visible · right-click: occluded · S: skip)")
         self.canvas.set_overlay(hint)
         # A click places the next joint, even on an old one (a drag moves that), while there is
@@ -714,7 +720,7 @@ class MainWindow(QMainWindow):
         for action_id, action in self.actions.items():
             if action_id not in ("open", "quit", "shortcuts"):
                 action.setEnabled(on)
-        for a in self.export_actions:
+        for a in self.export_actions + [self.click_order_action]:
             a.setEnabled(on)
         self.fill_panel.setEnabled(on)
         self.tracks_panel.setEnabled(on)
@@ -794,6 +800,22 @@ class MainWindow(QMainWindow):
                                          0, False)
         if ok:
             self._guard(lambda: ed.change_track(ed.track, dst, scope == "From here on"))
+
+    def click_order_dialog(self) -> clickorder.ClickOrderDialog | None:
+        """Set which joints clicks place, in what order, for this project (window-modal; the
+        Joints table and the next joint follow on OK)."""
+        if self.editor is None:
+            return None
+        dialog = clickorder.ClickOrderDialog(self.session.skeleton, self.editor.order, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+
+        def accepted():
+            self._guard(lambda: self.editor.set_click_order(dialog.order()))
+            self.joints_panel.set_order(self.editor.order)
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
+        return dialog
 
     def shortcuts_dialog(self) -> None:
         dialog = shortcuts.ShortcutsDialog(self.keys, self)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QDialogButtonBox
 
 from posewarper_core.annotation import Visibility
 from test_gui_editing import clip, on_disk, press  # noqa: F401  (clip is a fixture)
@@ -57,3 +58,52 @@ def test_a_click_near_an_old_joint_places_the_next_joint_and_says_which(qtbot, c
     click_screen(qtbot, w, clicks[-1] + QPoint(0, 5), Qt.RightButton)
     pose = on_disk(w).pose(0, w.editor.track)
     assert pose.visibility[cursor] == Visibility.OCCLUDED and pose.visibility[5] == Visibility.VISIBLE
+
+
+def test_click_order_is_the_users_per_project_and_the_table_and_overlay_follow_it(qtbot, clip, open_in):
+    from app.clickorder import ClickOrderDialog
+
+    w = clip
+    names = list(w.session.skeleton.joints)
+    joints = w.joints_panel
+    # The default: the table lists the joints in the order clicks place them, the ears last.
+    listed = [joints.item(r, 0).text().lstrip("▶ ") for r in range(joints.rowCount())]
+    assert listed[:3] == ["1. nose", "2. head_bottom", "3. head_top"] and listed[-2:] == ["· left_ear", "· right_ear"]
+
+    # The user ticks the ears, unticks the head top and moves the right shoulder first.
+    w.click_order_action.trigger()
+    dialog = w.findChild(ClickOrderDialog)
+    assert dialog is not None and dialog.isVisible()
+    lst = dialog.list
+    item = {lst.item(i).text(): lst.item(i) for i in range(lst.count())}
+    for name in ("left_ear", "right_ear"):
+        item[name].setCheckState(Qt.Checked)
+    item["head_top"].setCheckState(Qt.Unchecked)
+    lst.setCurrentItem(item["right_shoulder"])
+    for _ in range(lst.row(item["right_shoulder"])):
+        qtbot.mouseClick(dialog.up, Qt.LeftButton)
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.Ok), Qt.LeftButton)
+    ears, head_top, right_shoulder = [3, 4], 2, 6
+    order = [right_shoulder] + [j for j in range(17) if j not in (head_top, right_shoulder, *ears)] + ears
+    assert w.editor.order == order  # the ears ticked: at the end, where they were in the list
+
+    # Table, overlay and clicks agree.
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    listed = [joints.item(r, 0).text() for r in range(joints.rowCount())]
+    assert listed[0] == "▶ 1. right_shoulder" and listed[-1] == "· head_top"
+    assert "next: right_shoulder (1 of 16)" in w.canvas.overlay_text
+    for k, j in enumerate(order):
+        assert w.editor.cursor == j and f"next: {names[j]} ({k + 1} of 16)" in w.canvas.overlay_text
+        assert joints.item(k, 0).text().startswith("▶ ")
+        click_screen(qtbot, w, w.canvas.mapFromScene(QPointF(20 + 17 * k, 100 + 4 * (k % 2))))
+    pose = on_disk(w).pose(0, w.editor.track)
+    assert w.editor.cursor is None and pose.visibility[head_top] == Visibility.NOT_LABELLED
+    for k, j in enumerate(order):
+        assert np.allclose(pose.xy[j], (20 + 17 * k, 100 + 4 * (k % 2)), atol=1), names[j]
+
+    # Kept in the project: reopened, the order is the user's.
+    path = w.store.path
+    w.close_project()
+    open_in(w, path)
+    assert w.editor.order == order
+    assert w.joints_panel.item(0, 0).text().endswith("1. right_shoulder")

@@ -527,13 +527,14 @@ def test_side_panels_show_people_and_the_joints_of_the_selected_pose(qtbot, wind
     w.editor.seek(0)
     joints = w.joints_panel
     row = [joints.item(0, c).text() for c in range(4)]
-    assert row == ["nose", "visible", "manual", "1.00"]
-    assert joints.item(3, 1).text() == "not labelled"  # the ear placeholder
+    assert row == ["1. nose", "visible", "manual", "1.00"]  # rows in click order, numbered
+    assert joints.item(joints.row_of(3), 0).text() == "· left_ear"  # the ears last: not in the click order
+    assert joints.item(joints.row_of(3), 1).text() == "not labelled"
     w.fill_panel.method.setCurrentText("linear")
     w.actions["fill_video"].trigger()
     qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
     w.editor.seek(5)
-    assert [joints.item(0, c).text() for c in range(3)] == ["nose", "visible", "interpolated"]
+    assert [joints.item(0, c).text() for c in range(3)] == ["1. nose", "visible", "interpolated"]
 
 
 def test_demo_opens_with_both_people_labelled_every_tenth_frame(qtbot, window, open_in):
