@@ -336,13 +336,28 @@ class Editor(QObject):
         self._reset_cursor()
 
     def promote(self) -> None:
-        """Make this frame's poses keyframes (anchors for the next auto-fill)."""
+        """Make the selected person's pose here a keyframe (an anchor for the next auto-fill,
+        and used for tuning): only the pose the user looked at, not the others auto-filled."""
+        pose = self.pose()
+        if pose is None:
+            self.message.emit("Nothing to promote: select a person with a pose in this frame.")
+            return
+        if pose.keyframe:
+            self.message.emit(f"Person {self.track}'s pose here is a keyframe already.")
+            return
+        self._push(f"Promote person {self.track} at frame {self.frame} to keyframe",
+                   [PoseChange(self.video.video_id, self.frame, self.track, edits.promoted(pose))])
+        self.message.emit(f"Person {self.track}'s pose at frame {self.frame} is a keyframe now "
+                          "(promote the whole frame: Shift+K).")
+
+    def promote_frame(self) -> None:
+        """Make every pose of this frame a keyframe (an explicit action: all become anchors)."""
         changes = [PoseChange(self.video.video_id, self.frame, tid, edits.promoted(p))
                    for tid, p in self.poses_here().items() if not p.keyframe]
         if not changes:
             self.message.emit("Nothing to promote: this frame has no auto-filled pose.")
             return
-        self._push(f"Promote frame {self.frame} to keyframe", changes)
+        self._push(f"Promote frame {self.frame} ({len(changes)} poses) to keyframes", changes)
 
     # --- plumbing -------------------------------------------------------------------------
     def _push(self, text: str, changes: list[PoseChange]) -> None:

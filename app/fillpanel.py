@@ -75,7 +75,8 @@ class FillPanel(QWidget):
             page.setLayout(row)
             self.scope_row.addWidget(page)
         promote = QPushButton("Promote to keyframe")
-        promote.setToolTip("Make this frame's corrected poses anchors for the next fill (K)")
+        promote.setToolTip("Make the selected person's pose here an anchor for the next fill (K; "
+                           "every pose of the frame: Shift+K)")
         promote.clicked.connect(self.promoteRequested)
         review = QPushButton("Next to review")
         review.setToolTip("Jump to the least confident auto-filled frame (R)")

@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
             "next_person": e(lambda ed: ed.cycle_track()), "add_person": e(lambda ed: ed.add_person()),
             "delete_pose": e(lambda ed: ed.delete_pose()), "delete_track": self.delete_person_dialog,
             "copy_prev": e(lambda ed: ed.copy_previous_keyframe()), "promote": e(lambda ed: ed.promote()),
+            "promote_frame": e(lambda ed: ed.promote_frame()),
             "change_track": self.change_track_dialog,
             "fill_gap": lambda: self.start_fill("gap"), "fill_track": lambda: self.start_fill("track"),
             "fill_video": lambda: self.start_fill("video"), "cancel_fill": self.cancel_fill,

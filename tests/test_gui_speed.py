@@ -107,3 +107,34 @@ def test_click_order_is_the_users_per_project_and_the_table_and_overlay_follow_i
     open_in(w, path)
     assert w.editor.order == order
     assert w.joints_panel.item(0, 0).text().endswith("1. right_shoulder")
+
+
+def two_people_filled(qtbot, w):
+    """Two people labelled by clicks on frames 0 and 10, frames between filled (linear)."""
+    from test_gui_editing import label_keyframes
+
+    first = label_keyframes(qtbot, w, frames=(0, 10), centre=(90, 120))
+    second = label_keyframes(qtbot, w, frames=(0, 10), centre=(210, 120))
+    w.fill_panel.method.setCurrentText("linear")
+    w.actions["fill_video"].trigger()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=20000)
+    return first, second
+
+
+def test_k_promotes_the_selected_person_only_and_shift_k_the_whole_frame(qtbot, clip):
+    w = clip
+    first, second = two_people_filled(qtbot, w)
+    w.editor.seek(5)
+    assert not w.session.video.pose(5, first).keyframe and not w.session.video.pose(5, second).keyframe
+    w.tracks_panel.table.selectRow(0)  # person 1, picked in the People list
+    assert w.editor.track == first
+    press(w, Qt.Key_K)
+    assert on_disk(w).pose(5, first).keyframe
+    assert not on_disk(w).pose(5, second).keyframe  # the other, unreviewed pose is no anchor
+    assert "Shift+K" in w.statusBar().currentMessage()  # the explicit whole-frame action is named
+    w.actions["undo"].trigger()
+    assert not on_disk(w).pose(5, first).keyframe
+
+    w.editor.seek(6)
+    press(w, Qt.Key_K, Qt.ShiftModifier)  # the whole frame, explicitly
+    assert on_disk(w).pose(6, first).keyframe and on_disk(w).pose(6, second).keyframe
