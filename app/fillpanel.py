@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSizePolicy, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
-from posewarper_core.autofill import DEFAULT_METHOD
+from posewarper_core.autofill import DEFAULT_METHOD, method_class
 
 
 class FillPanel(QWidget):
@@ -34,8 +34,8 @@ class FillPanel(QWidget):
                              "(~25-40 s on a CPU, once per set of keyframes). Off: fill at once with the "
                              "shipped matcher (on the dev clips, tuning added -0.2 to +0.7 points at alpha 0.2).")
         self.tune.toggled.connect(self.tuneChanged)
-        self.method.currentTextChanged.connect(lambda m: self.tune.setVisible(m == "posewarper"))
-        self.tune.setVisible(method == "posewarper")
+        self.method.currentTextChanged.connect(lambda m: self.tune.setVisible(method_class(m).tunable))
+        self.tune.setVisible(method_class(method).tunable)
         self.device = QLabel(device)
         self.stride = QSpinBox()
         self.stride.setRange(1, 1000)

@@ -57,7 +57,8 @@ class FillRunner(QObject):
         self.command: AutofillCommand | None = None
         self.method = autofill.DEFAULT_METHOD  # the window sets the panel's choice
         self.model_path = None
-        self.tune = True  # posewarper: tune the matcher on the keyframes first (the panel's box)
+        self.tune = True  # a tunable method (posewarper) tunes on the keyframes first (the panel's box)
+        self.methods = autofill.MethodCache()  # keeps the tuned method between this session's fills
 
     @property
     def running(self) -> bool:
@@ -84,21 +85,23 @@ class FillRunner(QObject):
         ed.undo_stack.push(self.command)
 
         tune = self.tune
+        flags = autofill.method_class(self.method)
 
-        def fill(*args, **kw):
-            if self.method == "posewarper":
+        def fill(video, frames, name, **kw):  # on the worker thread: making a method may load a model
+            if flags.uses_torch:
                 leave_a_core_for_the_ui()
-            return autofill.fill(*args, model_path=self.model_path, tune=tune, **kw)
+            method = self.methods.get(name, model_path=self.model_path, tune=tune)
+            return autofill.fill(video, frames, method, **kw)
 
         snap = snapshot(video)
-        opener = functools.partial(self.open_frames, snap) if self.method != "linear" else None
+        opener = functools.partial(self.open_frames, snap) if flags.needs_frames else None
         self.worker = AutofillWorker(fill, snap, opener, self.method, track_ids, frame_range, self)
         self.worker.batch.connect(self._apply_batch)
         self.worker.progress.connect(self.progress)
         self.worker.setupProgress.connect(self.setupProgress)
         self.worker.finishedWith.connect(self._done)
         self.worker.start()
-        if self.method == "posewarper" and tune:  # the bar first counts the matcher's tuning steps
+        if flags.tunable and tune:  # the bar first counts the tuning steps
             what += " (tuning on your keyframes first: once per set of keyframes, shorter after a change)"
         self.started.emit(what)
         return True

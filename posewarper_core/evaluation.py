@@ -241,9 +241,7 @@ def run_bench(
             # One-off work before filling (the matcher's tuning on the keyframes) is timed apart:
             # it does not grow with the video, the fill does.
             t0 = time.perf_counter()
-            prepare = getattr(method, "prepare", None)
-            if prepare is not None:
-                prepare(keys, frames, gaps, lambda: None)
+            method.prepare(keys, frames, gaps, lambda: None)
             setup = time.perf_counter() - t0
             t0 = time.perf_counter()
             changes = autofill.run_fill(keys, frames, method, gaps, progress=progress, fusion=fusion)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from posewarper_core import Cancelled, ModelError, Video
-from posewarper_core.autofill import fill, make_method
+from posewarper_core.autofill import MethodCache, fill, make_method
 from posewarper_core.autofill.keyframe_match import MatchedFlowMethod
 from posewarper_core.cli import main
 from posewarper_core.nets.matcher import (KeyframeMatcher, MatcherConfig, load_matcher, patch, save_matcher,
@@ -244,8 +244,12 @@ def test_tuning_on_the_keyframes_runs_once_per_set_of_keyframes(quick_tuning):
     vis[:3] = 2
     local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0]])
     video = two_people("tuning-test")  # a source no other test uses: the method (and its tuning) is kept
-    method = make_method("posewarper", device="cpu")
-    assert method is make_method("posewarper", device="cpu")  # kept between fills
+    kept = MethodCache()  # owned by whoever fills (a GUI session): the method and its tuning are kept
+    method = kept.get("posewarper", device="cpu")
+    assert method is kept.get("posewarper", device="cpu")  # kept between fills
+    assert kept.get("posewarper", device="cpu", tune=False) is not method  # untuned: the shipped matcher
+    assert MethodCache().get("posewarper", device="cpu") is not method  # nothing shared between owners
+    method = kept.get("posewarper", device="cpu")
     steps = []
     fill(video, ArrayFrames(images), method, track_ids=[1], setup_progress=lambda *s: steps.append(s))
     assert method.adapted_on == 2 * 2 * 3  # both people's 3 joints in both keyframes, both directions

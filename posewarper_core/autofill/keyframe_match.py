@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..annotation import Pose, Provenance
-from .engine import Side, Span
+from .engine import Method, Side, Span
 from .flow import FlowMethod
 
 BLEND = 0.7
@@ -52,11 +52,13 @@ GATE_SCALE = 0.3  # a chain drift of this fraction of the person's size -> linea
 AGREEMENT = 0.05  # both keyframes' matches within this fraction of the person's size, or no correction
 
 
-class MatchedFlowMethod:
+class MatchedFlowMethod(Method):
     name = "posewarper"
     provenance = Provenance.PROPAGATED
     half_life = 15.0
     needs_frames = True
+    tunable = True
+    uses_torch = True
 
     def __init__(self, matcher, device=None, *, learned: bool = True, blend: float = BLEND,
                  min_confidence: float = MIN_CONFIDENCE, ramp_frames: float = RAMP_FRAMES,
