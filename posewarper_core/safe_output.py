@@ -39,3 +39,21 @@ def check_not_a_project(path: str | os.PathLike, what: str = "output") -> None:
                 project = candidate.with_name(candidate.name[:-len(suffix)])
                 raise OutputError(f"{path}: the {what} would replace a side file of the project {project}: "
                                   "choose another file name")
+
+
+def path_inside(root: str | os.PathLike, relative: str) -> Path:
+    """`root` joined with `relative` (a "/"-separated name from a document, e.g. an export's
+    image file name), refused (OutputError) unless it stays inside `root`: no absolute name, no
+    "..", and no symlink on the way below `root` (it could lead anywhere)."""
+    root = Path(root)
+    parts = relative.replace("\\", "/").split("/")
+    if not relative or relative.startswith("/") or ":" in parts[0] or any(p in ("", ".", "..") for p in parts):
+        raise OutputError(f"{relative!r}: a file name that would be written outside {root} (absolute, "
+                          "empty or with '..'); refused")
+    target = root
+    for part in parts:
+        target = target / part
+        if target.is_symlink():
+            raise OutputError(f"{target}: a symbolic link inside the output folder {root}; it is not followed: "
+                              "remove it or write to another folder")
+    return target

@@ -77,3 +77,53 @@ def test_an_output_that_is_a_project_or_its_side_file_is_refused(capsys, tmp_pat
     assert not (tmp_path / "run").exists()
     with ProjectStore.open(project, read_only=True) as store:
         assert store.project.video(1).pose_count() == 12
+
+
+# --- 2. every written path inside the folder the user chose ------------------------------------
+
+def _counter_project(tmp_path, clip_name: str, video_name: str) -> Path:
+    from videogen import counter_video
+
+    clip = counter_video(tmp_path / clip_name, 6)
+    video = Video(str(clip), 6, 160, 96, name=video_name)
+    video.set_pose(2, 1, Pose.manual(np.full((J, 2), 20.0), np.full(J, 2)))
+    return make_project(tmp_path / f"p{len(list(tmp_path.glob('*.pwproj')))}.pwproj", video)
+
+
+@pytest.mark.parametrize("video_name", ["..", "...", "../../escape", "/abs/olute", "a" * 300])
+def test_export_frames_stay_inside_the_output_folder(capsys, tmp_path, video_name):
+    """A video named ".." (or "...", a path, 300 letters) had its frames written to
+    "../000002.jpg", into the output folder's parent: now every frame lands below the folder,
+    at the very name the JSON gives it."""
+    import json
+
+    project = _counter_project(tmp_path, "...mp4", video_name)
+    out = tmp_path / "deep" / "data" / "train.json"
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
+    assert code == 0, err
+    (name,) = [image["file_name"] for image in json.loads(out.read_text())["images"] if image["frame_index"] == 2]
+    written = [p for p in tmp_path.rglob("*.jpg")]
+    assert written == [out.parent / name]
+    assert (out.parent / name).resolve().is_relative_to(out.parent.resolve())
+
+
+def test_export_frames_never_follow_a_symlink_inside_the_output_folder(capsys, tmp_path):
+    project = _counter_project(tmp_path, "clip.mp4", "clip")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "data" / "train.json"
+    out.parent.mkdir()
+    (out.parent / "clip").symlink_to(elsewhere, target_is_directory=True)
+    code, _, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "all")
+    assert code == 2 and "symbolic link inside the output folder" in err and str(out.parent / "clip") in err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_path_inside_refuses_names_that_leave_the_folder(tmp_path):
+    from posewarper_core.errors import OutputError
+    from posewarper_core.safe_output import path_inside
+
+    assert path_inside(tmp_path, "a/b.jpg") == tmp_path / "a" / "b.jpg"
+    for name in ("../x.jpg", "a/../../x.jpg", "/etc/x", "", "a//b", "C:/x", "a\\..\\..\\x"):
+        with pytest.raises(OutputError, match="outside"):
+            path_inside(tmp_path, name)
