@@ -10,14 +10,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from .safe_output import check_not_a_project
+
 
 @contextmanager
 def replacing(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
     """A file object for `path`'s new content, put in place when the block ends without an error
     (and removed when it does not). The new file has the permissions open() would give it (the
     umask's), or those of the file it replaces: tempfile.mkstemp's 0600 made exports and models
-    that nobody else on a shared machine could read."""
+    that nobody else on a shared machine could read. A path that is a project or one of its side
+    files is refused (safe_output.OutputError) before anything is written."""
     path = Path(path)
+    check_not_a_project(path)
     try:
         keep_mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:

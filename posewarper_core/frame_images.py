@@ -11,6 +11,7 @@ from .annotation import Video
 from .atomic_file import replacing
 from .errors import PoseWarperError
 from .formats.common import placeholder_file_name
+from .safe_output import path_inside
 from .video import open_frames
 
 WHICH = ("labelled", "all")
@@ -42,7 +43,7 @@ def write_frame_images(video: Video, base_dir, root: str | Path, which: str = "l
             ok, jpeg = cv2.imencode(".jpg", source.frame(f)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if not ok:
                 raise PoseWarperError(f"frame {f} of {video.name or video.source}: could not encode it as JPEG")
-            target = root / placeholder_file_name(video, f)
+            target = path_inside(root, placeholder_file_name(video, f))
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with replacing(target, binary=True) as out:

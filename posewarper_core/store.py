@@ -33,6 +33,7 @@ import math
 import os
 import socket
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ try:
 except ImportError:  # Windows
     fcntl = None
     import msvcrt
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX; Windows has no such flag (its symlinks need rights)
 
 
 class _ProjectLock:
@@ -64,10 +66,7 @@ class _ProjectLock:
         # The lock file is removed on release; a process that opened it just before could then
         # lock a deleted file, so after locking, check that the path still names our file.
         for _ in range(10):
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise ProjectError(f"{project_path}: cannot create the lock file {self.path}: {exc}") from exc
+            fd = self._open_own_file(project_path)
             if not self._try_lock(fd):
                 holder = self._read_holder(fd)
                 os.close(fd)
@@ -87,6 +86,25 @@ class _ProjectLock:
                 return
             os.close(fd)
         raise ProjectError(f"{project_path}: could not take the lock {self.path}")
+
+    def _open_own_file(self, project_path: Path) -> int:
+        """Open (or create) the lock file itself: never through a symbolic link and never a file
+        with other names (a hard link), since the lock file is truncated and written, and such a
+        "lock" planted beside a project would overwrite the file it points to."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+        except OSError as exc:
+            if os.path.islink(self.path):
+                raise ProjectError(f"{project_path}: the lock file {self.path} is a symbolic link; it is "
+                                   "not followed: remove it (it is not ours) and open the project again") from None
+            raise ProjectError(f"{project_path}: cannot create the lock file {self.path}: {exc}") from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+            os.close(fd)
+            kind = "not a regular file" if not stat.S_ISREG(info.st_mode) else "a hard link to another file"
+            raise ProjectError(f"{project_path}: the lock file {self.path} is {kind}; it is not written: "
+                               "remove it (it is not ours) and open the project again")
+        return fd
 
     @staticmethod
     def _try_lock(fd: int) -> bool:

@@ -215,7 +215,7 @@ def test_train_command_writes_a_matcher_that_bench_and_fill_use(tmp_path, capsys
     assert "bonn_59_sequences_labels_only.json" in loaded.provenance["data"]["motion"]
     # same command, more steps: resumes from the checkpoint at step 2
     assert main(["train", "--recipe", "default", "--steps", "3", "--batch-size", "2", "--out", str(out)]) == 0
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 3
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
     assert main(["train", "--recipe", "default", "--init", str(model), "--out", str(tmp_path / "x")]) == 2
     assert "--init" in capsys.readouterr().err
     gt = make_clip(tmp_path / "clip")

@@ -637,9 +637,16 @@ def video_meta(video: Video, base_dir, image_root: Path | None) -> dict:
     }
 
 
+STEM_BYTES = 200  # a folder name's limit is 255 bytes on common file systems; room to spare
+
+
 def placeholder_file_name(video: Video, frame: int) -> str:
-    """File names for a video that is a video file: the frames it would have if extracted."""
-    stem = re.sub(r"[^\w.-]+", "_", video.name or Path(video.source).stem or "video") or "video"
+    """File names for a video that is a video file: the frames it would have if extracted. The
+    folder is the video's name made safe: other characters than letters, digits, "_", "-" and "."
+    become "_", no leading or trailing dots (a video named ".." must not name the parent folder),
+    at most STEM_BYTES bytes."""
+    stem = re.sub(r"[^\w.-]+", "_", video.name or Path(video.source).stem or "video").strip(".")
+    stem = stem.encode()[:STEM_BYTES].decode(errors="ignore").rstrip(".") or "video"
     return f"{stem}/{frame:06d}.jpg"
 
 
