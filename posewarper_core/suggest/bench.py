@@ -1,0 +1,140 @@
+"""The suggestion benchmark: an annotator labelling a densely labelled clip forward.
+
+Keyframes are the frames 0, k, 2k, ... and the last (as `bench`). On each keyframe every person is
+suggested from what the annotator has by then: the keyframes before it (their labels, and the
+model's offsets learned from them) and, on a person's first keyframe, the box of that frame's
+labelled joints (as if the user dragged it). Scored: each labelled joint of the ground truth, with
+`bench`'s alpha x reference length; a joint the suggestion leaves out counts as wrong.
+
+`at_0.5`/`at_0.2`/`median_error_px` pool the keyframes where the person has an earlier keyframe
+(both sources can speak); `first_keyframes` scores the box-only suggestions (model alone) apart.
+`sources` scores each source alone on the same joints.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..annotation import Pose, Video
+from ..evaluation import Scores, bench_keyframes, load_ground_truth, reference_kind, reference_length, summarize
+from .suggest import Suggester, choose
+
+SOURCES = ("carried", "blazepose")
+
+
+def forward_keys(gt: Video, upto: int, keys: list[int]) -> Video:
+    """The annotator's video just before labelling keyframe `upto`: the earlier keyframes only."""
+    out = Video(source=gt.source, num_frames=gt.num_frames, width=gt.width, height=gt.height, fps=gt.fps,
+                name=gt.name, video_id=gt.video_id, frames=gt.frames, tracks=dict(gt.tracks))
+    for f in keys:
+        if f >= upto:
+            break
+        for tid, p in gt.poses.get(f, {}).items():
+            if p.labelled().any():
+                out.set_pose(f, tid, Pose.manual(p.xy, p.visibility, keyframe=True, bbox=p.bbox, head_box=p.head_box))
+    return out
+
+
+def collect(gt_path, k: int, use_model: bool = True, progress=None) -> tuple[dict, dict]:
+    """Run the suggestions over a clip; (records, info). records: arrays per scored joint (joint,
+    gt, length, carried, carried_error, model, model_conf, first) for scoring any fusion rule."""
+    skeleton, gt, open_source = load_ground_truth(gt_path)
+    frames = open_source()
+    kind = reference_kind(gt)
+    keys = bench_keyframes(gt.num_frames, k)
+    suggester = Suggester(skeleton, use_model=use_model)
+    rows = {n: [] for n in ("joint", "gt", "length", "carried", "carried_error", "model", "model_raw", "model_conf", "first", "side")}
+    seconds, persons, messages = 0.0, 0, []
+    nan2 = np.full((skeleton.num_joints, 2), np.nan)
+    try:
+        for i, f in enumerate(keys):
+            video = forward_keys(gt, f, keys)
+            for tid, g in sorted(gt.poses.get(f, {}).items()):
+                if not g.labelled().any():
+                    continue
+                first = not video.keyframes(tid)
+                box = g.joint_extent() if first else None
+                t0 = time.perf_counter()
+                s = suggester.suggest(video, frames, f, tid, box=box)
+                seconds += time.perf_counter() - t0
+                persons += 1
+                if s.message:
+                    messages.append(s.message)
+                length = reference_length(g, kind)
+                for j in np.flatnonzero(g.labelled()):
+                    rows["joint"].append(j)
+                    rows["gt"].append(g.xy[j])
+                    rows["length"].append(length)
+                    rows["carried"].append((s.carried if s.carried is not None else nan2)[j])
+                    rows["carried_error"].append(s.carried_error[j] if s.carried_error is not None else np.nan)
+                    rows["model"].append((s.model if s.model is not None else nan2)[j])
+                    rows["model_raw"].append((s.model_raw if s.model_raw is not None else nan2)[j])
+                    rows["model_conf"].append(s.model_confidence[j] if s.model_confidence is not None else 0.0)
+                    rows["first"].append(first)
+                    rows["side"].append(s.roi.side if s.roi is not None else np.nan)
+            if progress:
+                progress(i + 1, len(keys))
+    finally:
+        close = getattr(frames, "close", None)
+        if close:
+            close()
+    records = {n: np.array(v) for n, v in rows.items()}
+    info = {"skeleton": skeleton, "reference": kind, "seconds": seconds, "persons": persons,
+            "messages": sorted(set(messages))}
+    return records, info
+
+
+def errors_of(records: dict, source: str, **constants) -> np.ndarray:
+    """Per scored joint, the error in pixels of one source ("fused", "carried", "blazepose");
+    inf where it suggests nothing. `constants` override the fusion's (for leave-one-clip-out)."""
+    from . import suggest as rules
+
+    gt = records["gt"]
+    if source == "carried":
+        xy = records["carried"]
+    elif source == "blazepose":
+        ok = records["model_conf"] >= constants.get("min_confidence", rules.MIN_CONFIDENCE)
+        xy = np.where(ok[:, None], records["model"], np.nan)
+    else:
+        saved = rules.MIN_CONFIDENCE, rules.FB_TOLERANCE
+        rules.MIN_CONFIDENCE = constants.get("min_confidence", rules.MIN_CONFIDENCE)
+        rules.FB_TOLERANCE = constants.get("fb_tolerance", rules.FB_TOLERANCE)
+        try:
+            carried = records["carried"]
+            model = records["model"]
+            xy, chosen = choose(carried, records["carried_error"], model, records["model_conf"])
+            xy = np.where(chosen[:, None], xy, np.nan)
+        finally:
+            rules.MIN_CONFIDENCE, rules.FB_TOLERANCE = saved
+    err = np.linalg.norm(xy - gt, axis=1)
+    return np.where(np.isfinite(err), err, np.inf)
+
+
+def summary(records: dict, info: dict, **constants) -> dict:
+    """The JSON of `bench-suggest` for one clip (see module doc)."""
+    skeleton = info["skeleton"]
+    seconds = info["seconds"]
+    persons = max(info["persons"], 1)
+
+    def one(source, sel):
+        sc = Scores(records["joint"][sel], errors_of(records, source, **constants)[sel],
+                    records["length"][sel], info["reference"])
+        out = summarize(sc, skeleton, persons, seconds)
+        out.pop("person_frames_per_second", None)
+        return out
+
+    later = ~records["first"]
+    out = one("fused", later)
+    out["seconds_per_person"] = round(seconds / persons, 3)
+    out["sources"] = {name: one(name, later) for name in SOURCES}
+    if records["first"].any():
+        out["first_keyframes"] = one("fused", records["first"])
+    out["messages"] = info["messages"]
+    return out
+
+
+def run_bench_suggest(gt_path: str | Path, k: int, progress=None) -> dict:
+    records, info = collect(gt_path, k, progress=progress)
+    return summary(records, info)
