@@ -133,3 +133,30 @@ def test_export_never_writes_suggested_joints(tmp_path):
     assert all(v > 0 for v in kps[2:15:3]) and not any(kps[15:])
     _, back = read_posetrack18(path, check_frames=False)
     assert back.pose(0, 1).labelled().sum() == 5
+
+
+def test_choose_keeps_the_carried_pose_when_the_model_found_someone_else():
+    carried = np.array([[10.0 * j, 0.0] for j in range(17)])
+    model = carried + [500.0, 0.0]  # another person, far off
+    xy, chosen = __import__("posewarper_core.suggest.suggest", fromlist=["choose"]).choose(
+        carried, model, np.ones(17), side=100.0)
+    assert chosen.all() and np.allclose(xy, carried)
+    near = carried.copy()
+    near[3] += [2.0, 0.0]  # agrees: averaged
+    near[9] += [40.0, 0.0]  # one joint off the carried one: the model's
+    xy, _ = __import__("posewarper_core.suggest.suggest", fromlist=["choose"]).choose(carried, near, np.ones(17), 100.0)
+    assert np.allclose(xy[3], carried[3] + [1.0, 0.0]) and np.allclose(xy[9], near[9])
+
+
+@needs_model
+def test_bench_suggest_writes_the_json_the_issue_names(tmp_path, shared_data):
+    from posewarper_core.cli import main
+
+    out = tmp_path / "s.json"
+    assert main(["bench-suggest", "--gt", str(shared_data / "dev" / "jhmdb_goal_keeping" / "posetrack18.json"),
+                 "--k", "15", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    for entry in (r, r["sources"]["carried"], r["sources"]["blazepose"]):
+        assert {"Mean", "Wrist", "Head"} <= set(entry["at_0.5"]) and "Mean" in entry["at_0.2"]
+        assert entry["median_error_px"] > 0
+    assert r["seconds_per_person"] > 0 and r["at_0.5"]["Mean"] >= 90

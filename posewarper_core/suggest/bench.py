@@ -19,7 +19,7 @@ import numpy as np
 
 from ..annotation import Pose, Video
 from ..evaluation import Scores, bench_keyframes, load_ground_truth, reference_kind, reference_length, summarize
-from .suggest import Suggester, choose
+from .suggest import AGREEMENT, MIN_CONFIDENCE, Suggester, choose
 
 SOURCES = ("carried", "blazepose")
 
@@ -39,13 +39,13 @@ def forward_keys(gt: Video, upto: int, keys: list[int]) -> Video:
 
 def collect(gt_path, k: int, use_model: bool = True, progress=None) -> tuple[dict, dict]:
     """Run the suggestions over a clip; (records, info). records: arrays per scored joint (joint,
-    gt, length, carried, carried_error, model, model_conf, first) for scoring any fusion rule."""
+    gt, length, carried, model, model_raw, model_conf, first, side, person) for scoring any fusion rule."""
     skeleton, gt, open_source = load_ground_truth(gt_path)
     frames = open_source()
     kind = reference_kind(gt)
     keys = bench_keyframes(gt.num_frames, k)
     suggester = Suggester(skeleton, use_model=use_model)
-    rows = {n: [] for n in ("joint", "gt", "length", "carried", "carried_error", "model", "model_raw", "model_conf", "first", "side")}
+    rows = {n: [] for n in ("joint", "gt", "length", "carried", "model", "model_raw", "model_conf", "first", "side", "person")}
     seconds, persons, messages = 0.0, 0, []
     nan2 = np.full((skeleton.num_joints, 2), np.nan)
     try:
@@ -68,11 +68,11 @@ def collect(gt_path, k: int, use_model: bool = True, progress=None) -> tuple[dic
                     rows["gt"].append(g.xy[j])
                     rows["length"].append(length)
                     rows["carried"].append((s.carried if s.carried is not None else nan2)[j])
-                    rows["carried_error"].append(s.carried_error[j] if s.carried_error is not None else np.nan)
                     rows["model"].append((s.model if s.model is not None else nan2)[j])
                     rows["model_raw"].append((s.model_raw if s.model_raw is not None else nan2)[j])
                     rows["model_conf"].append(s.model_confidence[j] if s.model_confidence is not None else 0.0)
                     rows["first"].append(first)
+                    rows["person"].append(persons)
                     rows["side"].append(s.roi.side if s.roi is not None else np.nan)
             if progress:
                 progress(i + 1, len(keys))
@@ -88,26 +88,23 @@ def collect(gt_path, k: int, use_model: bool = True, progress=None) -> tuple[dic
 
 def errors_of(records: dict, source: str, **constants) -> np.ndarray:
     """Per scored joint, the error in pixels of one source ("fused", "carried", "blazepose");
-    inf where it suggests nothing. `constants` override the fusion's (for leave-one-clip-out)."""
-    from . import suggest as rules
-
+    inf where it suggests nothing. `constants` (agreement, min_confidence) override choose's."""
     gt = records["gt"]
     if source == "carried":
         xy = records["carried"]
     elif source == "blazepose":
-        ok = records["model_conf"] >= constants.get("min_confidence", rules.MIN_CONFIDENCE)
+        ok = records["model_conf"] >= constants.get("min_confidence", MIN_CONFIDENCE)
         xy = np.where(ok[:, None], records["model"], np.nan)
     else:
-        saved = rules.MIN_CONFIDENCE, rules.FB_TOLERANCE
-        rules.MIN_CONFIDENCE = constants.get("min_confidence", rules.MIN_CONFIDENCE)
-        rules.FB_TOLERANCE = constants.get("fb_tolerance", rules.FB_TOLERANCE)
-        try:
-            carried = records["carried"]
-            model = records["model"]
-            xy, chosen = choose(carried, records["carried_error"], model, records["model_conf"])
-            xy = np.where(chosen[:, None], xy, np.nan)
-        finally:
-            rules.MIN_CONFIDENCE, rules.FB_TOLERANCE = saved
+        xy = np.full_like(gt, np.nan)
+        for p in np.unique(records["person"]):
+            s = records["person"] == p
+            carried = records["carried"][s]
+            model = records["model"][s]
+            got, chosen = choose(None if np.isnan(carried).all() else carried,
+                                 None if np.isnan(model).all() else model,
+                                 records["model_conf"][s], float(records["side"][s][0]), **constants)
+            xy[s] = np.where(chosen[:, None], got, np.nan)
     err = np.linalg.norm(xy - gt, axis=1)
     return np.where(np.isfinite(err), err, np.inf)
 
@@ -127,6 +124,8 @@ def summary(records: dict, info: dict, **constants) -> dict:
 
     later = ~records["first"]
     out = one("fused", later)
+    out["constants"] = {"agreement": constants.get("agreement", AGREEMENT),
+                        "min_confidence": constants.get("min_confidence", MIN_CONFIDENCE)}
     out["seconds_per_person"] = round(seconds / persons, 3)
     out["sources"] = {name: one(name, later) for name in SOURCES}
     if records["first"].any():
@@ -138,3 +137,49 @@ def summary(records: dict, info: dict, **constants) -> dict:
 def run_bench_suggest(gt_path: str | Path, k: int, progress=None) -> dict:
     records, info = collect(gt_path, k, progress=progress)
     return summary(records, info)
+
+
+# The fusion's constants tried by leave-one-clip-out (choose's agreement, min_confidence).
+AGREEMENTS = (0.02, 0.03, 0.05, 0.1, float("inf"))
+MIN_CONFIDENCES = (0.3, 0.5, 0.7, 0.9)
+
+
+def leave_one_clip_out(clips: dict[str, tuple[dict, dict]]) -> list[dict]:
+    """For each clip: the constants that score best (Mean at alpha 0.5 plus at 0.2) on the other
+    clips, and what they score on it. `clips`: name -> (records, info) from `collect`."""
+    def score(records, info, **c):
+        r = summary(records, info, **c)
+        return r["at_0.5"]["Mean"], r["at_0.2"]["Mean"]
+
+    table = {name: {(a, m): score(*data, agreement=a, min_confidence=m) for a in AGREEMENTS for m in MIN_CONFIDENCES}
+             for name, data in clips.items()}
+    out = []
+    for held in clips:
+        others = [n for n in clips if n != held]
+        best = max(table[held], key=lambda c: sum(sum(table[n][c]) for n in others))
+        out.append({"report_on": held, "chosen_on": others, "agreement": best[0], "min_confidence": best[1],
+                    "chosen_there": [table[n][best] for n in others], "at_0.5": table[held][best][0],
+                    "at_0.2": table[held][best][1]})
+    return out
+
+
+def format_table(result: dict, title: str = "") -> str:
+    """The suggestion, each source alone and the first keyframes as a text table per joint group."""
+    from ..evaluation import ALPHAS
+    from ..skeleton import JOINT_GROUPS
+
+    rows = {"suggestion": result, **{f"{name} alone": r for name, r in result["sources"].items()}}
+    if "first_keyframes" in result:
+        rows["first keyframes (box)"] = result["first_keyframes"]
+    groups = [g for g in list(JOINT_GROUPS) + ["Mean"] if g in result["at_0.5"]]
+    head = f"{'source':<24}{'alpha':>6} " + "".join(f"{g[:8]:>9}" for g in groups) + f"{'median px':>11}"
+    lines = ([title] if title else []) + [head, "-" * len(head)]
+    for name, r in rows.items():
+        for alpha in ALPHAS:
+            cells = "".join(f"{r[f'at_{alpha}'].get(g, float('nan')):>9.1f}" for g in groups)
+            tail = f"{r['median_error_px']:>11.2f}" if alpha == ALPHAS[0] else ""
+            lines.append(f"{name if alpha == ALPHAS[0] else '':<24}{alpha:>6} {cells}{tail}")
+    lines.append(f"scored: keyframes after each person's first ({result['scored_joints']} joints); first keyframes "
+                 f"from the box of their labels ({rows.get('first keyframes (box)', {}).get('scored_joints', 0)} joints); "
+                 f"reference length: {result['reference']}")
+    return "\n".join(lines)

@@ -79,21 +79,24 @@ def _mid(pose: Pose, skeleton: Skeleton, names) -> np.ndarray | None:
     return pose.xy[idx].mean(axis=0)
 
 
+OFFSET_OUTLIER = 0.1  # a keyframe residual above this (crop sides) is a model failure, not an offset
+
+
 class PersonOffsets:
-    """One person's systematic offset per joint between BlazePose and the labels: the mean of
+    """One person's systematic offset per joint between BlazePose and the labels: the median of
     (label - BlazePose) over the person's labelled keyframes, in the crop's turned frame and in
-    units of the crop's side (so it follows the person's size and lean)."""
+    units of the crop's side (so it follows the person's size and lean). Residuals larger than
+    OFFSET_OUTLIER are the model missing the joint, and are left out."""
 
     def __init__(self, num_joints: int):
-        self.sum = np.zeros((num_joints, 2))
-        self.count = np.zeros(num_joints)
+        self.residuals: list[list[np.ndarray]] = [[] for _ in range(num_joints)]
 
     def learn(self, label: Pose, xy: np.ndarray, conf: np.ndarray, roi: Roi, min_conf: float) -> None:
         m = label.labelled() & (conf >= min_conf)
         d = (label.xy - xy) @ roi.axes().T / roi.side
-        self.sum[m] += d[m]
-        self.count[m] += 1
+        for j in np.flatnonzero(m & (np.linalg.norm(d, axis=1) <= OFFSET_OUTLIER)):
+            self.residuals[j].append(d[j])
 
     def apply(self, xy: np.ndarray, roi: Roi) -> np.ndarray:
-        mean = np.where(self.count[:, None] > 0, self.sum / np.maximum(self.count, 1)[:, None], 0.0)
+        mean = np.array([np.median(r, axis=0) if r else np.zeros(2) for r in self.residuals])
         return xy + (mean * roi.side) @ roi.axes()
