@@ -160,3 +160,25 @@ def test_bench_suggest_writes_the_json_the_issue_names(tmp_path, shared_data):
         assert {"Mean", "Wrist", "Head"} <= set(entry["at_0.5"]) and "Mean" in entry["at_0.2"]
         assert entry["median_error_px"] > 0
     assert r["seconds_per_person"] > 0 and r["at_0.5"]["Mean"] >= 90
+
+
+@needs_model
+def test_detector_fill_puts_joints_near_the_labels_and_keeps_the_annotators(jhmdb):
+    from posewarper_core import autofill
+
+    skeleton, gt, frames = jhmdb
+    tid = next(iter(gt.poses[0]))
+    video = Video(source=gt.source, num_frames=gt.num_frames, width=gt.width, height=gt.height,
+                  tracks=dict(gt.tracks))
+    for f in (0, 7):
+        g = gt.pose(f, tid)
+        video.set_pose(f, tid, Pose.manual(g.xy, g.visibility))
+    hand = Pose.manual(np.full((17, 2), 5.0), np.r_[np.full(1, 2), np.zeros(16)], keyframe=False)
+    video.set_pose(3, tid, hand)  # an annotator's nose on a frame in between
+    changes = {(c.frame, c.track_id): c.pose for c in autofill.fill(video, frames, "detector")}
+    assert sorted(f for f, _ in changes) == [1, 2, 3, 4, 5, 6]
+    p4, g4 = changes[(4, tid)], gt.pose(4, tid)
+    m = p4.labelled() & g4.labelled()
+    assert p4.method == "detector" and m.sum() >= 10
+    assert np.median(np.linalg.norm(p4.xy[m] - g4.xy[m], axis=1)) < 0.1 * max(g4.joint_extent()[2:])
+    assert np.allclose(changes[(3, tid)].xy[0], 5.0)
