@@ -4,7 +4,8 @@
     store.apply(changes)
 
 Methods: "linear" (per-joint lerp, what CVAT does), "flow" (OpenCV DIS, medium preset),
-"flow-farneback" (the paper's flow baseline), "posewarper" (the network; the shipped default model unless a model file is given).
+"flow-farneback" (the paper's flow baseline), "detector" (the BlazePose model on every frame,
+pseudo-labelling; needs ai-edge-litert), "posewarper" (the network; the shipped default model unless a model file is given).
 Every filled frame uses both neighbouring keyframes; joints an annotator placed or corrected are
 never overwritten. See engine.py for the rules.
 """
@@ -18,7 +19,7 @@ from .engine import FUSIONS, Gap, Method, Span, plan_gaps, run_fill
 from .flow import FlowMethod
 from .linear import LinearMethod
 
-METHODS = ("linear", "flow", "flow-farneback", "posewarper")
+METHODS = ("linear", "flow", "flow-farneback", "posewarper", "detector")
 # What the CLI and the GUI start on: the method that measured best on our benches today.
 DEFAULT_METHOD = "posewarper"
 
@@ -38,6 +39,10 @@ def make_method(name: str, *, model_path=None, device=None, tune: bool = True, *
         return FlowMethod("dis", **options)
     if name == "flow-farneback":
         return FlowMethod("farneback", **options)
+    if name == "detector":  # the pose model on every frame (needs the optional ai-edge-litert)
+        from .detector import DetectorMethod
+
+        return DetectorMethod(**options)
     if name == "posewarper":
         from ..resources import default_model_path
 

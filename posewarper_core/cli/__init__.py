@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "fill",
     "refine",
     "bench",
+    "bench_suggest",
     "bench_store",
     "bench_video",
     "bench_deform",

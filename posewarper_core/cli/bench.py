@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--gt", type=Path, required=True, help="PoseTrack18 file, file_names relative to it")
     p.add_argument("--k", type=int, required=True, help="keyframe interval (2 or more)")
     p.add_argument("--method", default="linear,flow,posewarper",
-                   help="comma-separated: linear, flow, flow-farneback, posewarper (default: linear,flow,posewarper)")
+                   help="comma-separated: linear, flow, flow-farneback, posewarper, detector (default: linear,flow,posewarper)")
     p.add_argument("--model", type=Path, default=None, help="model file for posewarper (default: the shipped resources/models/posewarper_default.pt)")
     p.add_argument("--adapt", action="store_true",
                    help="let learned methods first fine-tune on the kept keyframes (never on scored frames)")

@@ -433,8 +433,9 @@ def short_float32(value) -> float:
 
 
 def exported_joints(pose: Pose, include_auto: bool) -> np.ndarray:
-    """The joints an export writes: labelled ones, less the auto-filled ones when include_auto is off."""
-    keep = pose.labelled()
+    """The joints an export writes: labelled ones, never suggested ones (not yet accepted), less the
+    auto-filled ones when include_auto is off."""
+    keep = pose.labelled() & (pose.provenance != Provenance.SUGGESTED)  # suggestions are never labels
     if not include_auto:
         keep &= ~is_auto(pose.provenance)
     return keep

@@ -1,0 +1,202 @@
+"""A suggested pose for a person on a new keyframe, from two sources chosen per joint.
+
+1. carried: the person's pose on the nearest labelled keyframe moved to this frame by the fill
+   machinery's DIS flow, one-sided (the annotator labels forward; the far keyframe does not exist
+   yet).
+2. model: BlazePose on a crop turned and sized from the carried pose (or from a box the user
+   dragged, when the person has no keyframe yet), its landmarks mapped to the skeleton and
+   corrected by the person's offsets learned on their earlier keyframes.
+
+`choose`: when the model's pose agrees with the carried one as a whole (median joint distance
+within AGREEMENT crop sides: it found the same person, not a neighbour), each confident model
+joint is averaged with the carried one where the two agree and replaces it where they do not
+(flow drifts off fast limbs; the model looks at this frame). When the poses disagree as a whole,
+the carried pose stands. The constants are chosen by leave-one-clip-out on the two dev clips
+(resources/models/MODEL_CARD.md, `bench-suggest`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..annotation import Pose, Provenance, Video
+from ..autofill.engine import Span
+from ..autofill.flow import FlowMethod
+from ..errors import PoseWarperError
+from ..skeleton import Skeleton
+from .blazepose import BlazePose, Landmarks, Roi, runtime_missing
+from .mapping import PersonOffsets, roi_from_box, roi_from_pose, skeleton_from_landmarks
+
+MIN_PERSON_PX = 40  # a person smaller than this (crop's circle diameter) gets no model suggestion
+MIN_CONFIDENCE = 0.5  # landmarks below this are left unlabelled; MediaPipe's own; leave-one-clip-out chose 0.3 (JHMDB) and 0.9 (Bonn)
+MODEL_PASSES = 2  # a second pass on the crop the first points to: k=7, vs 1 pass, Bonn 89.6/69.1 vs 88.4/68.2, JHMDB 98.8/84.5 vs 97.6/83.3
+AGREEMENT = 0.1  # crop sides: poses (median) and joints this close agree; both leave-one-clip-out directions chose it
+
+
+@dataclass
+class Suggestion:
+    """What a suggestion found for one person on one frame. `pose` is None when there is none;
+    `message` then says why (and otherwise notes what was missing, e.g. the model)."""
+
+    pose: Pose | None
+    message: str = ""
+    carried: np.ndarray | None = None  # (J, 2); NaN where the keyframe had no joint
+    model: np.ndarray | None = None  # (J, 2) offset-corrected model joints
+    model_confidence: np.ndarray | None = None  # (J,)
+    model_raw: np.ndarray | None = None  # (J, 2) the model's joints before the person's offsets
+    landmarks: Landmarks | None = None
+    roi: Roi | None = None
+    sources: dict = field(default_factory=dict)  # source name -> (J, 2) with NaN where it has none
+
+
+class Suggester:
+    """Suggestions for one video's people. Keeps each person's offsets and model outputs on their
+    keyframes, so the offsets are learned once per keyframe."""
+
+    def __init__(self, skeleton: Skeleton, use_model: bool = True, num_threads: int = 1):
+        self.skeleton = skeleton
+        self.missing = runtime_missing() if use_model else "the pose model is switched off"
+        self.model = BlazePose(num_threads) if self.missing is None else None
+        self._forward = FlowMethod("dis")
+        self._offsets: dict[int, PersonOffsets] = {}
+        self._learned: dict[int, set[int]] = {}
+        self._model_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, Roi]] = {}
+
+    # -- the two sources ------------------------------------------------------------------------
+    def carry(self, frames, video: Video, frame: int, track_id: int, key: int) -> np.ndarray:
+        """The keyframe `key`'s pose flowed to `frame` (J, 2); NaN where the keyframe has no joint."""
+        pose = video.pose(key, track_id)
+        if key != frame:
+            none = lambda: None  # noqa: E731 - propagate's cancel check
+            if key < frame:
+                side, _ = self._forward.propagate(frames, Span(key, None, frame, frame), [pose], None, none)
+            else:
+                _, side = self._forward.propagate(frames, Span(None, key, frame, frame), None, [pose], none)
+            xy = side.xy[0, 0]
+        else:
+            xy = pose.xy
+        return np.where(pose.labelled()[:, None], xy, np.nan)
+
+    def run_model(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray, Landmarks]:
+        lm = self.model.landmarks(rgb, roi, passes=MODEL_PASSES)
+        xy, conf = skeleton_from_landmarks(lm, self.skeleton)
+        return xy, conf * (lm.presence if np.isfinite(lm.presence) else 1.0), lm
+
+    def learn(self, video: Video, frames, track_id: int, before: int) -> PersonOffsets:
+        """The person's offsets from their keyframes before `before` (model outputs cached)."""
+        offsets = self._offsets.setdefault(track_id, PersonOffsets(self.skeleton.num_joints))
+        seen = self._learned.setdefault(track_id, set())
+        for key in video.keyframes(track_id):
+            if key >= before or key in seen:
+                continue
+            label = video.pose(key, track_id)
+            cached = self._model_cache.get((key, track_id))
+            if cached is None:
+                roi = roi_from_pose(label, self.skeleton)
+                if roi is None:
+                    continue
+                xy, conf, _ = self.run_model(frames.frame(key), roi)
+                cached = (xy, conf, roi)
+            offsets.learn(label, cached[0], cached[1], cached[2], MIN_CONFIDENCE)
+            seen.add(key)
+        return offsets
+
+    # -- the suggestion -------------------------------------------------------------------------
+    def suggest(self, video: Video, frames, frame: int, track_id: int, box=None) -> Suggestion:
+        """A suggestion for `track_id` on `frame`, from the nearest labelled keyframe of that track
+        (before it, else after it) and, when given, a box (x, y, w, h) the user dragged."""
+        if not 0 <= frame < video.num_frames:
+            return Suggestion(None, f"frame {frame} is outside the video (0..{video.num_frames - 1})")
+        keys = [k for k in video.keyframes(track_id) if k != frame] if track_id in video.tracks else []
+        key = _nearest(keys, frame)
+        n = self.skeleton.num_joints
+        carried = None
+        notes = []
+        if key is not None:
+            carried = self.carry(frames, video, frame, track_id, key)
+        roi = None
+        if box is not None:
+            roi = roi_from_box(box)
+        elif carried is not None:
+            ok = np.isfinite(carried[:, 0])
+            tmp = Pose.manual(np.nan_to_num(carried), ok.astype(np.uint8) * 2)
+            roi = roi_from_pose(tmp, self.skeleton)
+        model_xy = model_conf = lm = raw_xy = None
+        if self.model is None:
+            notes.append(self.missing)
+        elif roi is None:
+            notes.append(f"no crop for person {track_id} on frame {frame}: label a keyframe or drag a box")
+        elif roi.side / (2 * 1.25) * 2 < MIN_PERSON_PX:
+            notes.append(f"person {track_id} on frame {frame} is under {MIN_PERSON_PX} px tall: no model suggestion")
+        elif not _overlaps(roi, video.width or frames.width, video.height or frames.height):
+            notes.append(f"the crop for person {track_id} on frame {frame} lies outside the frame")
+        else:
+            rgb = frames.frame(frame)
+            if rgb.size == 0 or float(rgb.std()) < 1.0:
+                notes.append(f"frame {frame} is empty: no model suggestion")
+            else:
+                raw_xy, model_conf, lm = self.run_model(rgb, roi)
+                self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi)
+                offsets = self.learn(video, frames, track_id, frame) if key is not None else None
+                model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
+        xy, chosen = choose(carried, model_xy, model_conf, roi.side if roi is not None else 1.0)
+        sources = {}
+        if carried is not None:
+            sources["carried"] = carried
+        if model_xy is not None:
+            sources["blazepose"] = np.where((model_conf >= MIN_CONFIDENCE)[:, None], model_xy, np.nan)
+        if not chosen.any():
+            why = "; ".join(notes) or f"nothing to suggest for person {track_id} on frame {frame}"
+            return Suggestion(None, why, carried, model_xy, model_conf, raw_xy, lm, roi, sources)
+        pose = Pose(
+            xy=np.where(chosen[:, None], xy, 0.0),
+            visibility=np.where(chosen, 2, 0),
+            provenance=np.where(chosen, Provenance.SUGGESTED, Provenance.NONE),
+            confidence=np.zeros(n, np.float32),
+            method="suggestion",
+        )
+        return Suggestion(pose, "; ".join(notes), carried, model_xy, model_conf, raw_xy, lm, roi,
+                          sources)
+
+
+def choose(carried, model_xy, model_conf, side: float, agreement: float = AGREEMENT,
+           min_confidence: float = MIN_CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """The suggested joints from the two sources (see the module doc): (xy (J, 2), chosen (J,)).
+    `carried`/`model_xy` (J, 2) or None (NaN: no joint); `side`: the crop's side in pixels."""
+    if carried is None and model_xy is None:
+        return np.zeros((0, 2)), np.zeros(0, bool)
+    n = len(carried if carried is not None else model_xy)
+    xy = np.zeros((n, 2))
+    chosen = np.zeros(n, bool)
+    if carried is not None:
+        chosen = np.isfinite(carried[:, 0])
+        xy[chosen] = carried[chosen]
+    if model_xy is None:
+        return xy, chosen
+    confident = model_conf >= min_confidence
+    if carried is None:
+        xy[confident], chosen[confident] = model_xy[confident], True
+        return xy, chosen
+    dist = np.linalg.norm(model_xy - carried, axis=1) / side  # NaN where the carried pose has no joint
+    both = np.isfinite(dist)
+    if not both.any() or np.median(dist[both]) > agreement:
+        return xy, chosen  # the model found someone else (or nothing to compare): the carried pose stands
+    near = both & confident & (dist <= agreement)
+    xy[near] = 0.5 * (carried[near] + model_xy[near])
+    take = confident & ~near
+    xy[take], chosen[take] = model_xy[take], True
+    return xy, chosen
+
+
+def _nearest(keys: list[int], frame: int) -> int | None:
+    before = [k for k in keys if k < frame]
+    if before:
+        return before[-1]
+    after = [k for k in keys if k > frame]
+    return after[0] if after else None
+
+
+def _overlaps(roi: Roi, width: int, height: int) -> bool:
+    """Whether the crop's centre lies in the frame (a crop mostly outside shows the model nothing)."""
+    return 0 <= roi.cx < width and 0 <= roi.cy < height
