@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from posewarper_core import autofill
@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.frame_label)
 
         self._build_actions()
+        QApplication.instance().installEventFilter(shortcuts.PlainKeysFirst(self))
         self._build_menus()
         self._build_nav_bar()
         self._connect_static()
@@ -158,7 +159,8 @@ class MainWindow(QMainWindow):
         for action_id, text, _, _ in shortcuts.DEFAULTS:
             action = QAction(text, self)
             action.setShortcut(QKeySequence(self.keys[action_id]))
-            action.setShortcutContext(Qt.WindowShortcut)
+            # The whole application: also with the focus in a floating panel (a modal dialog still blocks).
+            action.setShortcutContext(Qt.ApplicationShortcut)
             action.triggered.connect(lambda _=False, h=handlers[action_id]: self._guard(h))
             self.addAction(action)
             self.actions[action_id] = action

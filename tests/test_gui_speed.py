@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit
 
 from posewarper_core.annotation import Visibility
 from test_gui_editing import clip, on_disk, press  # noqa: F401  (clip is a fixture)
@@ -138,3 +139,38 @@ def test_k_promotes_the_selected_person_only_and_shift_k_the_whole_frame(qtbot, 
     w.editor.seek(6)
     press(w, Qt.Key_K, Qt.ShiftModifier)  # the whole frame, explicitly
     assert on_disk(w).pose(6, first).keyframe and on_disk(w).pose(6, second).keyframe
+
+
+def focus_on(qtbot, widget):
+    widget.setFocus(Qt.MouseFocusReason)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=2000)
+
+
+def test_single_letter_keys_work_wherever_the_focus_is_but_in_text_fields(qtbot, clip):
+    w = clip
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    fp = w.fill_panel
+    places = {"joints table": w.joints_panel, "people table": w.tracks_panel.table, "frame box": w.frame_spin,
+              "method box": fp.method, "interval box": fp.stride, "tune box": fp.tune, "timeline": w.timeline}
+    for where, widget in places.items():
+        focus_on(qtbot, widget)
+        before = w.editor.cursor
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key_S)  # skip to the next joint
+        assert w.editor.cursor != before, f"S did nothing with the focus in the {where}"
+    # The frame box still takes digits.
+    focus_on(qtbot, w.frame_spin)
+    w.frame_spin.lineEdit().selectAll()
+    QTest.keyClicks(w.frame_spin, "7")
+    QTest.keyClick(w.frame_spin, Qt.Key_Return)
+    assert w.editor.frame == 7
+    # In a text field the letter is text: renaming a person in the People table.
+    table = w.tracks_panel.table
+    table.editItem(table.item(0, 1))
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit)
+    before = w.editor.cursor
+    editor.selectAll()
+    QTest.keyClicks(editor, "Sam")
+    assert editor.text() == "Sam" and w.editor.cursor == before
+    QTest.keyClick(editor, Qt.Key_Return)
+    qtbot.waitUntil(lambda: w.session.video.tracks[w.editor.track].name == "Sam", timeout=2000)
