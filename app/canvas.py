@@ -21,6 +21,11 @@ HIT_RADIUS_PX = 9.0
 # then moves this far (screen px) with the button down: a click's own jitter stays below it.
 DRAG_START_PX = 4
 PLACED_LABEL_MS = 1500  # how long the name of the joint a click placed stays by it
+# Zoom limits, relative to the whole frame fitting the view: out to half of it, in to 100x (a
+# joint on a 4K frame at fit, 0.25 screen px per pixel, then spans 25 screen px per pixel).
+MIN_ZOOM, MAX_ZOOM = 0.5, 100.0
+WHEEL_NOTCH_ZOOM = 1.2  # one wheel notch (120 eighths of a degree)
+PERSON_MARGIN = 0.35  # fit-to-person leaves this share of the person's size free around them
 _DASH, _DOT, _NO_BRUSH = Qt.DashLine, Qt.DotLine, Qt.NoBrush
 _OCCLUDED, _CORRECTED = int(Visibility.OCCLUDED), int(Provenance.CORRECTED)
 _OUTLINE, _CORRECTED_OUTLINE = QColor("#ffffff"), QColor("#ff4fd8")
@@ -221,7 +226,9 @@ class FrameView(QGraphicsView):
         if self.layer.size != size:
             self.layer.prepareGeometryChange()
             self.layer.size = size
-            self.setSceneRect(QRectF(0, 0, *size))
+            # A frame's worth of room on each side: any point of the frame, its corners too, can
+            # be brought to the middle of the view (following a person at the frame's edge).
+            self.setSceneRect(QRectF(-size[0], -size[1], 3 * size[0], 3 * size[1]))
             self._fitted = False
         if not self._fitted and self.viewport().width() > 50:
             self.fit()
@@ -262,8 +269,42 @@ class FrameView(QGraphicsView):
         self.fitInView(self.frame_item.boundingRect(), Qt.KeepAspectRatio)
         self._fitted = True
 
-    def zoom(self, factor: float) -> None:
-        self.scale(factor, factor)
+    def zoom(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by `factor` within MIN_ZOOM..MAX_ZOOM of the fit, keeping the image point under
+        `anchor` (a viewport position; default the middle of the view) where it is."""
+        if anchor is None:
+            anchor = QPointF(self.viewport().width() / 2, self.viewport().height() / 2)
+        fit, now = self._fit_scale(), self.transform().m11()
+        target = min(max(now * factor, MIN_ZOOM * fit), MAX_ZOOM * fit)
+        if abs(target - now) < 1e-9:
+            return
+        fixed = self.mapToScene(anchor.toPoint())
+        anchor_mode = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)
+        self.scale(target / now, target / now)
+        self.setTransformationAnchor(anchor_mode)
+        self._keep_under(fixed, anchor)
+
+    def _keep_under(self, scene_point: QPointF, view_point: QPointF) -> None:
+        """Scroll so `scene_point` is at `view_point` of the viewport."""
+        moved = self.mapFromScene(scene_point) - view_point.toPoint()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
+
+    def zoom_level(self) -> float:
+        """The zoom relative to the whole frame fitting the view."""
+        return self.transform().m11() / self._fit_scale()
+
+    def look_at(self, box: tuple[float, float, float, float], fit: bool = False) -> None:
+        """Centre the view on an image box; with `fit`, zoom so it fills the view (with a margin)."""
+        x0, y0, x1, y1 = box
+        if fit:
+            w = max(x1 - x0, 8.0) * (1 + 2 * PERSON_MARGIN)
+            h = max(y1 - y0, 8.0) * (1 + 2 * PERSON_MARGIN)
+            vp = self.viewport()
+            self.zoom(min(vp.width() / w, vp.height() / h) / self.transform().m11())
+            self._fitted = True
+        self.centerOn((x0 + x1) / 2, (y0 + y1) / 2)
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
@@ -295,11 +336,11 @@ class FrameView(QGraphicsView):
 
     # --- mouse ----------------------------------------------------------------------------
     def wheelEvent(self, event):
-        factor = 1.0015 ** event.angleDelta().y()
-        new_scale = self.transform().m11() * factor
-        if new_scale < self._fit_scale() * 0.5 or new_scale > 40:
-            return
-        self.scale(factor, factor)
+        """Zoom about the pointer, at every zoom level (a touchpad's pixel steps too)."""
+        steps = event.angleDelta().y() / 120 or event.pixelDelta().y() / 50
+        if steps:
+            self.zoom(WHEEL_NOTCH_ZOOM ** steps, event.position())
+        event.accept()
 
     def mousePressEvent(self, event):
         pos = event.position().toPoint()

@@ -32,6 +32,8 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("fit", "Fit frame in window", "F", "View"),
     ("zoom_in", "Zoom in", "=", "View"),
     ("zoom_out", "Zoom out", "-", "View"),
+    ("fit_person", "Fit the selected person in the window", "P", "View"),
+    ("follow_person", "Follow the selected person from frame to frame", "Shift+F", "View"),
     ("skip_joint", "Skip to the next joint", "S", "Label"),
     ("prev_joint", "Back to the previous joint", "W", "Label"),
     ("occluded", "Toggle occluded (hovered or current joint)", "O", "Label"),

@@ -15,7 +15,7 @@ from posewarper_core.errors import PoseWarperError
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
 
-from . import clickorder, opening, shortcuts
+from . import clickorder, navigation, opening, shortcuts
 from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self.files = ProjectFiles(self)  # open / import / export on worker threads
         self._frames_video_id = None  # the video whose frames the loader reads (or is opening)
         self._view = None  # (project, video id) the canvas shows
+        self._followed = None  # the person the view last went to (follow the person)
         self.keys = shortcuts.load()
         self.actions: dict[str, QAction] = {}
 
@@ -145,6 +146,8 @@ class MainWindow(QMainWindow):
             "play": self.toggle_play, "goto": self.goto_dialog,
             "fit": self.canvas.fit, "zoom_in": lambda: self.canvas.zoom(1.25),
             "zoom_out": lambda: self.canvas.zoom(0.8),
+            "fit_person": lambda: self.look_at_person(fit=True),
+            "follow_person": self._follow_changed,
             "skip_joint": e(lambda ed: ed.skip_joint(1)), "prev_joint": e(lambda ed: ed.skip_joint(-1)),
             "occluded": e(lambda ed: ed.toggle_occluded()), "unlabel": e(lambda ed: ed.unlabel()),
             "next_person": e(lambda ed: ed.cycle_track()), "add_person": e(lambda ed: ed.add_person()),
@@ -164,6 +167,9 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, h=handlers[action_id]: self._guard(h))
             self.addAction(action)
             self.actions[action_id] = action
+        follow = self.actions["follow_person"]
+        follow.setCheckable(True)
+        follow.setChecked(QSettings().value("view/follow_person", False, type=bool))
 
     def _build_menus(self) -> None:
         a = self.actions
@@ -653,6 +659,8 @@ class MainWindow(QMainWindow):
         if image is not None or self.loader is None:
             self.canvas.set_frame(image, (video.width, video.height))
         self.canvas.show_placed(None)  # that label belonged to the frame left
+        if self.actions["follow_person"].isChecked():
+            self.look_at_person()
         self.canvas.set_poses(self.editor.poses_here())
         self.timeline.set_current(frame)
         self.frame_spin.blockSignals(True)
@@ -685,6 +693,8 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         ed = self.editor
         self.canvas.set_selected(ed.track)
+        if ed.track != self._followed and self.actions["follow_person"].isChecked():
+            self.look_at_person()  # another person selected: go to them (not on each joint placed)
         pose = ed.pose()
         self.joints_panel.show_pose(pose, ed.cursor if ed.track is not None else None)
         self.tracks_panel.set_tracks(ed.video.tracks, set(ed.poses_here()), ed.track)
@@ -703,6 +713,25 @@ class MainWindow(QMainWindow):
         v = ed.video
         slot = " · keyframe slot" if ed.frame % v.keyframe_stride == 0 else ""
         self.frame_label.setText(f"Frame {ed.frame} / {v.num_frames - 1}{slot}")
+
+    def look_at_person(self, fit: bool = False) -> None:
+        """Centre the view on the selected person here (or where they are in the nearest frame
+        with their pose); with `fit`, zoom to them."""
+        ed = self.editor
+        if ed is None or ed.track is None:
+            return
+        box = navigation.person_box(ed.video, ed.track, ed.frame)
+        if box is None:
+            self.statusBar().showMessage(f"Person {ed.track} has no pose yet to look at.", 4000)
+            return
+        self.canvas.look_at(box, fit=fit)
+        self._followed = ed.track
+
+    def _follow_changed(self) -> None:
+        on = self.actions["follow_person"].isChecked()
+        QSettings().setValue("view/follow_person", on)
+        if on:
+            self.look_at_person()
 
     def _joint_placed(self, track: int, joint: int) -> None:
         name = self.session.skeleton.joints[joint]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit
 
@@ -174,3 +175,61 @@ def test_single_letter_keys_work_wherever_the_focus_is_but_in_text_fields(qtbot,
     assert editor.text() == "Sam" and w.editor.cursor == before
     QTest.keyClick(editor, Qt.Key_Return)
     qtbot.waitUntil(lambda: w.session.video.tracks[w.editor.track].name == "Sam", timeout=2000)
+
+
+def wheel_at(w, pos: QPoint, notches: float):
+    vp = w.canvas.viewport()
+    p = QPointF(pos)
+    event = QWheelEvent(p, vp.mapToGlobal(p), QPoint(), QPoint(0, int(120 * notches)), Qt.NoButton,
+                        Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(vp, event)
+
+
+def person_centre_on_screen(w, track):
+    from app.navigation import person_box
+
+    x0, y0, x1, y1 = person_box(w.session.video, track, w.editor.frame)
+    return w.canvas.mapFromScene(QPointF((x0 + x1) / 2, (y0 + y1) / 2))
+
+
+def test_wheel_zooms_far_about_the_pointer_and_the_view_fits_and_follows_the_person(qtbot, clip):
+    w = clip
+    first, second = two_people_filled(qtbot, w)
+    vp = w.canvas.viewport()
+    # The wheel zooms well past 5x, keeping the image point under the pointer where it is, also
+    # near the frame's corner.
+    for where in (QPoint(vp.width() // 3, vp.height() // 2), w.canvas.mapFromScene(QPointF(8, 8))):
+        w.canvas.fit()
+        fixed = w.canvas.mapToScene(where)
+        for _ in range(20):
+            wheel_at(w, where, 1)
+            under = w.canvas.mapToScene(where)
+            assert abs(under.x() - fixed.x()) < 1 and abs(under.y() - fixed.y()) < 1
+        assert w.canvas.zoom_level() > 30
+    # P fits the selected person: their box fills most of the view, centred.
+    w.canvas.fit()
+    w.editor.seek(0)
+    w.tracks_panel.table.selectRow(1)
+    press(w, Qt.Key_P)
+    centre = QPoint(vp.width() // 2, vp.height() // 2)
+    assert (person_centre_on_screen(w, second) - centre).manhattanLength() <= 2
+    from app.navigation import person_box
+
+    x0, y0, x1, y1 = person_box(w.session.video, second, 0)
+    top, bottom = w.canvas.mapFromScene(QPointF(x0, y0)), w.canvas.mapFromScene(QPointF(x1, y1))
+    assert 0 <= top.y() and bottom.y() <= vp.height() and 0 <= top.x() and bottom.x() <= vp.width()
+    assert bottom.y() - top.y() > 0.55 * vp.height() or bottom.x() - top.x() > 0.55 * vp.width()
+    # Shift+F follows them: on the next keyframe (they moved 20 px), still in the middle.
+    zoom = w.canvas.zoom_level()
+    press(w, Qt.Key_F, Qt.ShiftModifier)
+    assert w.actions["follow_person"].isChecked()
+    for f in (5, 10, 3):
+        w.editor.seek(f)
+        assert (person_centre_on_screen(w, second) - centre).manhattanLength() <= 2, f
+    assert w.canvas.zoom_level() == pytest.approx(zoom)  # following keeps the zoom
+    w.tracks_panel.table.selectRow(0)  # another person selected: the view goes to them
+    assert (person_centre_on_screen(w, first) - centre).manhattanLength() <= 2
+    # A new keyframe slot, nobody labelled there yet: the view goes where the person was last seen.
+    w.editor.seek(20)
+    assert w.session.video.pose(20, first) is None
+    assert (person_centre_on_screen(w, first) - centre).manhattanLength() <= 2
