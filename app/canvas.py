@@ -185,6 +185,7 @@ class FrameView(QGraphicsView):
     jointFlagRequested = Signal(int, int)  # track, joint (toggle occluded)
     trackClicked = Signal(int)
     hoverChanged = Signal(object)  # (track, joint) or None
+    viewMoved = Signal()  # the user zoomed or panned
 
     def __init__(self, skeleton, parent=None):
         super().__init__(parent)
@@ -284,6 +285,7 @@ class FrameView(QGraphicsView):
         self.scale(target / now, target / now)
         self.setTransformationAnchor(anchor_mode)
         self._keep_under(fixed, anchor)
+        self.viewMoved.emit()
 
     def _keep_under(self, scene_point: QPointF, view_point: QPointF) -> None:
         """Scroll so `scene_point` is at `view_point` of the viewport."""
@@ -305,6 +307,7 @@ class FrameView(QGraphicsView):
             self.zoom(min(vp.width() / w, vp.height() / h) / self.transform().m11())
             self._fitted = True
         self.centerOn((x0 + x1) / 2, (y0 + y1) / 2)
+        self.viewMoved.emit()
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
@@ -409,6 +412,7 @@ class FrameView(QGraphicsView):
         if self._pan is not None:
             self._pan = None
             self.viewport().unsetCursor()
+            self.viewMoved.emit()
             return
         if self._drag is None:
             return

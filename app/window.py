@@ -15,7 +15,7 @@ from posewarper_core.errors import PoseWarperError
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
 
-from . import clickorder, navigation, opening, shortcuts
+from . import clickorder, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
@@ -106,6 +106,10 @@ class MainWindow(QMainWindow):
         self.status_timer.setSingleShot(True)
         self.status_timer.setInterval(40)
         self.status_timer.timeout.connect(self._refresh_timeline)
+        self.view_timer = QTimer(self)  # where the user is, saved in the project a second after they stop
+        self.view_timer.setSingleShot(True)
+        self.view_timer.setInterval(1000)
+        self.view_timer.timeout.connect(self.save_view)
         self._set_enabled(False)
         # Heights: the people list and the auto-fill panel are as tall as their content, the joints
         # get the rest (panels.py, fillpanel.py). Width: as narrow as the joints table allows.
@@ -248,6 +252,7 @@ class MainWindow(QMainWindow):
         c.jointFlagRequested.connect(lambda t, j: self._guard(lambda: self.editor.toggle_occluded(t, j)))
         c.trackClicked.connect(lambda t: self._edit(lambda ed: ed.select_track(t)))
         c.hoverChanged.connect(self._hover)
+        c.viewMoved.connect(lambda: self.view_timer.start() if self.session is not None else None)
         tp = self.tracks_panel
         tp.trackSelected.connect(lambda t: self._edit(lambda ed: ed.select_track(t)))
         tp.renameRequested.connect(lambda t, n: self._edit(lambda ed: ed.rename_person(t, n)))
@@ -362,6 +367,38 @@ class MainWindow(QMainWindow):
             self._frames_video_id = self.session.video_id
             self._attach_frames(frames)
         self._video_changed()
+        self._restore_view(viewstate.load(store))
+
+    def _restore_view(self, state) -> None:
+        """Back where the user left the project: video, frame, person, zoom and view centre."""
+        if state is None or self.session.video is None:
+            return
+        ed = self.editor
+        ed.left_at.update(state.left_at)
+        if state.video_id != self.session.video_id and state.video_id in self.store.project.videos:
+            self.select_video(state.video_id)
+        if self.session.video_id == state.video_id:
+            ed.seek(state.frame)
+            if state.track in ed.video.tracks:
+                ed.select_track(state.track)
+            self.canvas.fit()
+            self.canvas.zoom(state.zoom)
+            if state.centre is not None:
+                self.canvas.centerOn(*state.centre)
+        if ed.frame or len(self.store.project.videos) > 1:
+            self.statusBar().showMessage(f"Back where you left off: {video_label(self.session.video)}, "
+                                         f"frame {ed.frame}.", 6000)
+
+    def save_view(self) -> None:
+        """Keep where the user is in the project file (reopening lands there)."""
+        self.view_timer.stop()
+        if self.session is None or self.session.video is None:
+            return
+        ed, vp = self.editor, self.canvas.viewport()
+        centre = self.canvas.mapToScene(vp.width() // 2, vp.height() // 2)
+        viewstate.save(self.store, viewstate.ViewState(
+            self.session.video_id, ed.frame, {k: v for k, v in ed.left_at.items() if k != self.session.video_id},
+            ed.track, self.canvas.zoom_level(), (round(centre.x(), 1), round(centre.y(), 1))))
 
     def _video_changed(self) -> None:
         self._refresh_videos()
@@ -522,6 +559,8 @@ class MainWindow(QMainWindow):
         if self.runner is not None and self.runner.running:
             self.runner.cancel()
             self.runner.wait()
+        if self.store is not None:
+            self.save_view()
         self._drop_frames()
         if self.store is not None:
             for obj in (self.editor, self.session, self.runner):
@@ -659,6 +698,7 @@ class MainWindow(QMainWindow):
         if image is not None or self.loader is None:
             self.canvas.set_frame(image, (video.width, video.height))
         self.canvas.show_placed(None)  # that label belonged to the frame left
+        self.view_timer.start()
         if self.actions["follow_person"].isChecked():
             self.look_at_person()
         self.canvas.set_poses(self.editor.poses_here())
@@ -693,6 +733,7 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         ed = self.editor
         self.canvas.set_selected(ed.track)
+        self.view_timer.start()
         if ed.track != self._followed and self.actions["follow_person"].isChecked():
             self.look_at_person()  # another person selected: go to them (not on each joint placed)
         pose = ed.pose()

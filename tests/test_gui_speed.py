@@ -233,3 +233,25 @@ def test_wheel_zooms_far_about_the_pointer_and_the_view_fits_and_follows_the_per
     w.editor.seek(20)
     assert w.session.video.pose(20, first) is None
     assert (person_centre_on_screen(w, first) - centre).manhattanLength() <= 2
+
+
+def test_reopening_lands_where_the_user_left_off(qtbot, clip, open_in):
+    w = clip
+    first, second = two_people_filled(qtbot, w)
+    press(w, Qt.Key_Right, Qt.ControlModifier)  # to the next keyframe (10)
+    for _ in range(3):
+        press(w, Qt.Key_Right)
+    w.tracks_panel.table.selectRow(1)
+    vp = w.canvas.viewport()
+    wheel_at(w, QPoint(vp.width() // 3, vp.height() // 3), 6)
+    zoom = w.canvas.zoom_level()
+    centre = w.canvas.mapToScene(vp.width() // 2, vp.height() // 2)
+    assert w.editor.frame == 13 and w.editor.track == second and zoom > 2.5
+    path = w.store.path
+    w.close_project()
+    open_in(w, path)
+    assert w.editor.frame == 13 and w.editor.track == second
+    assert w.canvas.zoom_level() == pytest.approx(zoom, rel=0.01)
+    now = w.canvas.mapToScene(vp.width() // 2, vp.height() // 2)
+    assert abs(now.x() - centre.x()) < 1.5 and abs(now.y() - centre.y()) < 1.5
+    assert w.frame_spin.value() == 13 and w.timeline.current == 13
