@@ -48,12 +48,19 @@ class ProjectFiles(QObject):
         return self.job is not None
 
     # --- the three kinds of work --------------------------------------------------------------
-    def open(self, path, project_path=None) -> bool:
-        """Open a project, or make one for a video / image folder / annotation file. Returns False
-        if nothing was started; `opened` or `openFailed` follows otherwise."""
+    def open(self, path, project_path=None, checked=None) -> bool:
+        """Open a project, or make one for a video / image folder / annotation file (`checked`:
+        what check() read from it). Returns False if nothing was started; `opened` or
+        `openFailed` follows otherwise."""
         path = Path(path)
-        return self._start(OPEN, lambda: opening.open_with_frames(path, project_path, DECODER_CACHE_BYTES),
+        return self._start(OPEN, lambda: opening.open_with_frames(path, project_path, DECODER_CACHE_BYTES, checked),
                            path.name or str(path), "Opening", self.opened.emit, opening.discard)
+
+    def check(self, path, then) -> bool:
+        """Read and check an annotation file before a project is made for it; `then(checked)`
+        follows on success, `openFailed` (naming the file) otherwise. Nothing is created."""
+        path = Path(path)
+        return self._start(OPEN, lambda: opening.check_annotations(path), path.name, "Checking", then, None)
 
     def open_demo(self) -> bool:
         from .demo import prepare_demo

@@ -289,19 +289,42 @@ class MainWindow(QMainWindow):
         """Open a project, or make one for a video / image folder / annotation file, on a worker
         thread (opening a video indexes the whole file). Returns False if nothing was started;
         `projectOpened` or `openFailed` follows otherwise. On failure the current project stays
-        open and nothing is changed."""
+        open and nothing is changed.
+
+        With `ask_where`, a new project's file is the user's to place (Save as, in the folder
+        they chose last, or beside the input); an annotation file is read and checked first,
+        so a broken one is refused before anything is asked."""
         path = Path(path)
-        if ask_where and path.suffix != ".pwproj" and project_path is None:
-            default = opening.default_project_path(path)
-            if not default.exists():
-                chosen, _ = QFileDialog.getSaveFileName(self, "Save the new project as", str(default),
-                                                        "Projects (*.pwproj)")
-                if not chosen:
-                    return False
-                project_path = chosen if chosen.endswith(".pwproj") else chosen + ".pwproj"
-        if self._is_open(opening.project_target(path, project_path)):
+        new = (ask_where and path.suffix != ".pwproj" and project_path is None
+               and not opening.default_project_path(path).exists())
+        if not new:
+            if self._is_open(opening.project_target(path, project_path)):
+                return True
+            return self.files.open(path, project_path)
+        if path.suffix.lower() in opening.ANNOTATION_SUFFIXES:
+            return self.files.check(path, lambda checked: self._open_new(path, checked))
+        return self._open_new(path, None)
+
+    def _open_new(self, path: Path, checked) -> bool:
+        """Ask where the new project for `path` goes, then make it there."""
+        default = opening.default_project_path(path)
+        last = QSettings().value("projects/folder", "", type=str)
+        if opening.writable_folder(default.parent) and last:
+            default = Path(last) / default.name  # beside the input is read-only: the folder used last
+        chosen, _ = QFileDialog.getSaveFileName(self, f"New project for {path.name}: save as", str(default),
+                                                "Projects (*.pwproj)")
+        if not chosen:
+            return False
+        target = Path(chosen if chosen.endswith(".pwproj") else chosen + ".pwproj")
+        why = opening.writable_folder(target.parent)
+        if why:
+            self.error("Could not open", why)
+            self.openFailed.emit(why)
+            return False
+        QSettings().setValue("projects/folder", str(target.parent))
+        if self._is_open(target):
             return True
-        return self.files.open(path, project_path)
+        return self.files.open(path, target, checked)
 
     def open_demo(self) -> bool:
         from .demo import default_demo_path

@@ -255,3 +255,59 @@ def test_reopening_lands_where_the_user_left_off(qtbot, clip, open_in):
     now = w.canvas.mapToScene(vp.width() // 2, vp.height() // 2)
     assert abs(now.x() - centre.x()) < 1.5 and abs(now.y() - centre.y()) < 1.5
     assert w.frame_spin.value() == 13 and w.timeline.current == 13
+
+
+def test_opening_checks_a_json_before_asking_where_and_a_new_project_goes_where_the_user_says(
+        qtbot, window, open_in, tmp_path, monkeypatch):
+    from test_gui_session import export_and_wait, make_video
+
+    w = window
+    asked = []
+    answer = {}
+    monkeypatch.setattr("app.window.QFileDialog.getSaveFileName",
+                        lambda parent, title, default, *a: asked.append((title, default)) or (answer["path"], ""))
+    failed = []
+    w.openFailed.connect(failed.append)
+    # A broken JSON file: refused, naming it, before anything is asked or created.
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"images": [}')
+    monkeypatch.setattr("app.window.QFileDialog.getOpenFileName", lambda *a, **k: (str(broken), ""))
+    w.actions["open"].trigger()
+    qtbot.waitUntil(lambda: bool(failed), timeout=10000)
+    assert "broken.json" in failed[0] and "broken.json" in w.last_error
+    assert asked == [] and not (tmp_path / "broken.pwproj").exists() and w.store is None
+
+    # A video: the user is asked where its project goes, and it goes there (not beside the video).
+    media, projects = tmp_path / "media", tmp_path / "my projects"
+    media.mkdir()
+    projects.mkdir()
+    make_video(media / "walk.mp4", n=12)
+    monkeypatch.setattr("app.window.QFileDialog.getOpenFileName", lambda *a, **k: (str(media / "walk.mp4"), ""))
+    answer["path"] = str(projects / "walk")
+    opened = []
+    w.projectOpened.connect(opened.append)
+    w.actions["open"].trigger()
+    qtbot.waitUntil(lambda: bool(opened), timeout=30000)
+    assert asked[-1] == ("New project for walk.mp4: save as", str(media / "walk.pwproj"))
+    assert w.store.path == (projects / "walk.pwproj").resolve() and not (media / "walk.pwproj").exists()
+
+    # A good JSON file: checked, then asked; the folder proposed is the one chosen last time when
+    # beside the file cannot be written.
+    exported = media / "walk_pt.json"
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    click_screen(qtbot, w, w.canvas.mapFromScene(QPointF(50, 50)))
+    assert export_and_wait(qtbot, w, exported, "posetrack18") is not None
+    monkeypatch.setattr("app.opening.writable_folder", lambda folder: "" if folder == projects else "read-only")
+    monkeypatch.setattr("app.window.QFileDialog.getOpenFileName", lambda *a, **k: (str(exported), ""))
+    answer["path"] = str(projects / "walk_pt.pwproj")
+    w.actions["open"].trigger()
+    qtbot.waitUntil(lambda: len(opened) == 2, timeout=30000)
+    assert asked[-1] == ("New project for walk_pt.json: save as", str(projects / "walk_pt.pwproj"))
+    assert w.store.path == (projects / "walk_pt.pwproj").resolve() and w.session.video.pose_count() == 1
+
+    # A folder that cannot be written is refused at once, by name (not late, half-way).
+    monkeypatch.setattr("app.window.QFileDialog.getOpenFileName", lambda *a, **k: (str(media / "walk.mp4"), ""))
+    (projects / "walk.pwproj").unlink()
+    answer["path"] = str(media / "walk.pwproj")
+    w.actions["open"].trigger()
+    assert failed[-1] == "read-only" and w.last_error == "read-only" and not (media / "walk.pwproj").exists()
