@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from posewarper_core import autofill
+from posewarper_core import autofill, fillrecord
 from posewarper_core.errors import PoseWarperError
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
@@ -448,6 +448,7 @@ class MainWindow(QMainWindow):
             self._view = view
             self.canvas.set_frame(None, (video.width, video.height))
             self.canvas.fit()
+            QTimer.singleShot(0, self._notice_interrupted_fill)  # once the video is on screen
         self._set_enabled(True)
         self._tracks_changed()
         self._refresh_timeline()
@@ -580,8 +581,7 @@ class MainWindow(QMainWindow):
 
     def close_project(self) -> None:
         if self.runner is not None and self.runner.running:
-            self.runner.cancel()
-            self.runner.wait()
+            self._guard(self.runner.abandon)
         if self.store is not None:
             self.save_view()
         self._drop_frames()
@@ -698,6 +698,36 @@ class MainWindow(QMainWindow):
         self.fill_panel.set_running(False, f"Auto-fill {status}: {message}")
         if status == "failed":
             self.error("Auto-fill failed", message)
+
+    def _notice_interrupted_fill(self) -> None:
+        """A fill of this video that started and never ended (the app was killed): say so, and
+        offer to run it again on the same people and frames."""
+        if self.session is None or self.session.video is None or (self.runner and self.runner.running):
+            return
+        rec = fillrecord.interrupted(self.store.notes, self.session.video_id)
+        if rec is None:
+            return
+        text = fillrecord.describe(self.session.video, rec)
+        self.fill_panel.state.setText("Last auto-fill interrupted: finish it?")
+        self.statusBar().showMessage(text[0].upper() + text[1:], 30000)
+        box = QMessageBox(QMessageBox.Warning, "Auto-fill was interrupted", text[0].upper() + text[1:] + ".",
+                          QMessageBox.NoButton, self)
+        box.setObjectName("interruptedFillNotice")
+        finish = box.addButton("Finish it", QMessageBox.AcceptRole)
+        box.addButton("Not now", QMessageBox.RejectRole)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda b: self.finish_interrupted_fill(rec) if b is finish else None)
+        box.open()  # not blocking: the window works meanwhile
+        self.fill_notice = box
+
+    def finish_interrupted_fill(self, rec: dict) -> bool:
+        """Run the interrupted fill again, with its method, people and frames (joints placed by
+        hand are never overwritten)."""
+        if self.runner is None or rec.get("method") not in autofill.available_methods():
+            return False
+        self.fill_panel.method.setCurrentText(rec["method"])
+        frames = rec.get("frames") or (0, self.session.video.num_frames - 1)
+        return self.runner.start("frames", rec.get("tracks"), frames)
 
     def _method_changed(self, method: str) -> None:
         if self.runner is not None:

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit, QMessageBox
 
 from posewarper_core.annotation import Visibility
 from test_gui_editing import clip, on_disk, press  # noqa: F401  (clip is a fixture)
@@ -311,3 +311,47 @@ def test_opening_checks_a_json_before_asking_where_and_a_new_project_goes_where_
     answer["path"] = str(media / "walk.pwproj")
     w.actions["open"].trigger()
     assert failed[-1] == "read-only" and w.last_error == "read-only" and not (media / "walk.pwproj").exists()
+
+
+def test_an_interrupted_fill_is_noticed_in_the_app_and_by_info_and_can_be_finished(qtbot, clip, open_in, capsys):
+    from posewarper_core import autofill, fillrecord
+    from posewarper_core.cli import main
+    from posewarper_core.store import ProjectStore
+    from test_gui_editing import label_keyframes
+
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0, 10, 20))
+    w.fill_panel.method.setCurrentText("linear")
+    w.actions["fill_video"].trigger()  # a complete fill: noted as done, nothing to say later
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=20000)
+    assert fillrecord.last_fill(w.store.notes, 1)["status"] == "done"
+    path = w.store.path
+    w.close_project()
+    # What a fill killed half-way leaves (the app's process died): its start noted, no end, and
+    # only its first frames re-filled by its method.
+    with ProjectStore.open(path) as store:
+        fillrecord.record_start(store, 1, "flow-farneback", "video")
+        video = store.project.video(1)
+        from posewarper_core.video import open_frames
+
+        with open_frames(video, store.base_dir) as frames:
+            autofill.fill(video, frames, "flow-farneback", frame_range=(0, 10), on_changes=store.apply)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "auto-fill (flow-farneback, everyone, every frame) started" in out and "was interrupted: 9 " in out
+    assert "by other methods or older runs" in out
+
+    open_in(w, path)
+    qtbot.waitUntil(lambda: w.findChild(QMessageBox, "interruptedFillNotice") is not None, timeout=5000)
+    notice = w.findChild(QMessageBox, "interruptedFillNotice")
+    assert notice.isVisible() and "interrupted" in notice.text() and "9 auto-filled poses" in notice.text()
+    assert "interrupted" in w.fill_panel.state.text()
+    finish = next(b for b in notice.buttons() if b.text() == "Finish it")
+    qtbot.mouseClick(finish, Qt.LeftButton)
+    qtbot.waitUntil(lambda: w.runner is not None and not w.runner.running and
+                    fillrecord.last_fill(w.store.notes, 1)["status"] == "done", timeout=60000)
+    video = w.session.video
+    methods = {video.pose(f, tid).method for f in range(21) if not video.pose(f, tid).keyframe}
+    assert methods == {"flow-farneback"}  # every frame between keyframes now by the method that was interrupted
+    assert main(["info", str(path)]) == 0
+    assert "was interrupted" not in capsys.readouterr().out
