@@ -70,6 +70,9 @@ class PoseLayer(QGraphicsItem):
         self.hover: tuple[int, int] | None = None  # (track id, joint)
         self.next_joint: int | None = None
         self.placed: tuple[int, int] | None = None  # (track, joint) a click just placed: its name is shown
+        self.marker_scale = 1.0  # the user's marker size (View menu), times the default
+        self.show_names = False  # every placed joint's name beside it
+        self.onion: list[tuple[int, Pose]] = []  # neighbouring keyframes' poses, drawn faint beneath
         self.size = (640, 480)
 
     def _smooth_again(self) -> None:
@@ -87,9 +90,16 @@ class PoseLayer(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         scale = max(painter.worldTransform().m11(), 1e-6)
         painter.setRenderHint(QPainter.Antialiasing, True)
+        for tid, pose in self.onion:
+            self._paint_ghost(painter, tid, pose, scale)
         order = sorted(self.poses, key=lambda t: t == self.selected)  # selected on top
         for tid in order:
             self._paint_pose(painter, tid, self.poses[tid], scale)
+        if self.show_names:
+            for tid in order:
+                pose = self.poses[tid]
+                for j in np.flatnonzero(pose.labelled()):
+                    self._paint_name(painter, pose.xy[j], self.skeleton.joints[j], scale)
         if self.placed is not None and self.placed[0] in self.poses and self.placed != self.hover:
             tid, j = self.placed
             pose = self.poses[tid]
@@ -99,6 +109,33 @@ class PoseLayer(QGraphicsItem):
             tid, j = self.hover
             pose = self.poses[tid]
             self._paint_label(painter, pose.xy[j], self._joint_label(pose, j), scale)
+
+    def _paint_ghost(self, painter: QPainter, tid: int, pose: Pose, scale: float) -> None:
+        """A neighbouring keyframe's pose: thin, faint lines and dots, under the frame's own."""
+        c = QColor(track_colour(tid))
+        c.setAlphaF(0.35)
+        painter.setPen(QPen(c, 1.2 / scale))
+        painter.setBrush(QBrush(c))
+        lab = pose.labelled()
+        lines = [QLineF(*pose.xy[a], *pose.xy[b]) for a, b in self.skeleton.edges if lab[a] and lab[b]]
+        if lines:
+            painter.drawLines(lines)
+        r = 2.0 * self.marker_scale / scale
+        for x, y in pose.xy[lab].tolist():
+            painter.drawEllipse(QPointF(x, y), r, r)
+
+    def _paint_name(self, painter, xy, text, scale) -> None:
+        painter.save()
+        painter.translate(float(xy[0]), float(xy[1]))
+        painter.scale(1 / scale, 1 / scale)
+        font = QFont()
+        font.setPointSizeF(7.5)
+        painter.setFont(font)
+        painter.setPen(QColor(0, 0, 0, 200))
+        painter.drawText(QPointF(7, 4), text)  # a dark shadow, readable on light and dark frames
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(QPointF(6, 3), text)
+        painter.restore()
 
     def _joint_label(self, pose: Pose, j: int) -> str:
         text = self.skeleton.joints[j]
@@ -143,7 +180,7 @@ class PoseLayer(QGraphicsItem):
 
     def _paint_joint(self, painter, colour, centre, confidence, occluded, corrected, auto, selected,
                      scale) -> None:
-        r = (3.5 if auto else 5.0) * (1.2 if selected else 1.0) / scale
+        r = (3.5 if auto else 5.0) * (1.2 if selected else 1.0) * self.marker_scale / scale
         c = QColor(colour)
         if auto:
             c.setAlphaF(0.3 + 0.7 * confidence)
@@ -255,6 +292,18 @@ class FrameView(QGraphicsView):
         self.layer.selected = track_id
         self.layer.update()
 
+    def set_marker_scale(self, scale: float) -> None:
+        self.layer.marker_scale = scale
+        self.layer.update()
+
+    def set_show_names(self, on: bool) -> None:
+        self.layer.show_names = on
+        self.layer.update()
+
+    def set_onion(self, poses: list[tuple[int, Pose]]) -> None:
+        self.layer.onion = list(poses)
+        self.layer.update()
+
     def show_placed(self, placed: tuple[int, int] | None) -> None:
         """Name the joint a click just placed beside it, for a moment."""
         self.layer.placed = placed
@@ -320,10 +369,10 @@ class FrameView(QGraphicsView):
 
     # --- hit testing ----------------------------------------------------------------------
     def joint_at(self, view_pos) -> tuple[int, int] | None:
-        """The labelled joint nearest to a viewport position, within HIT_RADIUS_PX; the
-        selected person wins ties."""
+        """The labelled joint nearest to a viewport position, within HIT_RADIUS_PX (times the
+        marker size); the selected person wins ties."""
         p = self.mapToScene(view_pos)
-        radius = HIT_RADIUS_PX / max(self.transform().m11(), 1e-6)
+        radius = HIT_RADIUS_PX * max(self.layer.marker_scale, 1.0) / max(self.transform().m11(), 1e-6)
         best, best_d = None, radius
         for tid, pose in self.layer.poses.items():
             lab = pose.labelled()

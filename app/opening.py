@@ -99,6 +99,24 @@ def check_annotations(path) -> tuple:
     return import_videos(Path(path))
 
 
+def write_export_frames(project_path: Path, video_ids, root: Path, which: str, cancelled) -> int:
+    """Write the frames an export names as JPEG files under `root` (the core's
+    frame_images.write_frame_images, as `posewarper export --frames`); stops once `cancelled()`.
+    Returns how many were written. Meant for a worker thread."""
+    from posewarper_core.frame_images import write_frame_images
+
+    def stop_if_cancelled(done, total):
+        if cancelled():
+            raise PoseWarperError(f"writing the frames under {root} cancelled after {done} of {total}")
+
+    written = 0
+    with ProjectStore.open(project_path, read_only=True) as store:
+        for vid in video_ids or sorted(store.project.videos):
+            written += write_frame_images(store.project.video(vid), store.base_dir, root, which,
+                                          progress=stop_if_cancelled)
+    return written
+
+
 def open_path(path, project_path=None, checked=None) -> ProjectStore:
     """Open a project, or create one for a video / image folder / annotation file.
 

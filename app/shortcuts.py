@@ -34,6 +34,10 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("zoom_out", "Zoom out", "-", "View"),
     ("fit_person", "Fit the selected person in the window", "P", "View"),
     ("follow_person", "Follow the selected person from frame to frame", "Shift+F", "View"),
+    ("bigger_markers", "Bigger joint markers", "]", "View"),
+    ("smaller_markers", "Smaller joint markers", "[", "View"),
+    ("joint_names", "Joint names on the image", "L", "View"),
+    ("onion_skin", "Onion skin: the neighbouring keyframes' poses, faint", "Shift+O", "View"),
     ("skip_joint", "Skip to the next joint", "S", "Label"),
     ("prev_joint", "Back to the previous joint", "W", "Label"),
     ("occluded", "Toggle occluded (hovered or current joint)", "O", "Label"),
@@ -49,6 +53,7 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("fill_gap", "Auto-fill current gap", "G", "Auto-fill"),
     ("fill_track", "Auto-fill current person", "Shift+G", "Auto-fill"),
     ("fill_video", "Auto-fill whole video", "Ctrl+Shift+G", "Auto-fill"),
+    ("fill_range", "Auto-fill a frame range…", "Ctrl+Shift+F", "Auto-fill"),
     ("cancel_fill", "Cancel auto-fill", "Escape", "Auto-fill"),
     ("shortcuts", "Keyboard shortcuts…", "F1", "Help"),
 ]

@@ -30,6 +30,7 @@ from .workers import FrameLoader
 MEDIA_FILTER = ("Videos, annotations and projects (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.ts *.json "
                 "*.pwproj);;Projects (*.pwproj);;PoseTrack18 / COCO (*.json);;All files (*)")
 MAX_RECENT = 8
+MARKER_STEP = 1.25  # one press of ] or [ (markers from 0.5x to 4x of the default)
 
 
 class MainWindow(QMainWindow):
@@ -152,6 +153,10 @@ class MainWindow(QMainWindow):
             "zoom_out": lambda: self.canvas.zoom(0.8),
             "fit_person": lambda: self.look_at_person(fit=True),
             "follow_person": self._follow_changed,
+            "bigger_markers": lambda: self._set_marker_scale(self.canvas.layer.marker_scale * MARKER_STEP),
+            "smaller_markers": lambda: self._set_marker_scale(self.canvas.layer.marker_scale / MARKER_STEP),
+            "joint_names": self._view_options_changed, "onion_skin": self._view_options_changed,
+            "fill_range": self.fill_range_dialog,
             "skip_joint": e(lambda ed: ed.skip_joint(1)), "prev_joint": e(lambda ed: ed.skip_joint(-1)),
             "occluded": e(lambda ed: ed.toggle_occluded()), "unlabel": e(lambda ed: ed.unlabel()),
             "next_person": e(lambda ed: ed.cycle_track()), "add_person": e(lambda ed: ed.add_person()),
@@ -171,9 +176,11 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, h=handlers[action_id]: self._guard(h))
             self.addAction(action)
             self.actions[action_id] = action
-        follow = self.actions["follow_person"]
-        follow.setCheckable(True)
-        follow.setChecked(QSettings().value("view/follow_person", False, type=bool))
+        for action_id in ("follow_person", "joint_names", "onion_skin"):  # on/off, kept between sessions
+            self.actions[action_id].setCheckable(True)
+            self.actions[action_id].setChecked(QSettings().value(f"view/{action_id}", False, type=bool))
+        self.canvas.set_show_names(self.actions["joint_names"].isChecked())
+        self.canvas.set_marker_scale(QSettings().value("view/marker_scale", 1.0, type=float))
 
     def _build_menus(self) -> None:
         a = self.actions
@@ -667,17 +674,33 @@ class MainWindow(QMainWindow):
         else:
             default = str(Path(self.store.path).with_suffix(f".{fmt}.json"))
             path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", default, "JSON (*.json)")
-        if path:
-            self.export(path, fmt, all_videos=every)
+        if not path:
+            return
+        frames = None
+        videos = self.store.project.videos.values() if every else [self.session.video]
+        if any(v.frames is None for v in videos):  # a video file: its frames can go with the JSON
+            box = QMessageBox(QMessageBox.Question, "Export", "Write the frames as JPEG files too, where the "
+                              "JSON names them (a dataset other tools can train on)?", QMessageBox.Cancel, self)
+            none = box.addButton("JSON only", QMessageBox.AcceptRole)
+            labelled = box.addButton("With the labelled frames", QMessageBox.AcceptRole)
+            every_frame = box.addButton("With every frame", QMessageBox.AcceptRole)
+            box.setDefaultButton(none)
+            box.exec()
+            if box.clickedButton() not in (none, labelled, every_frame):
+                return
+            frames = {labelled: "labelled", every_frame: "all"}.get(box.clickedButton())
+        self.export(path, fmt, all_videos=every, frames=frames)
 
-    def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False) -> bool:
-        """Export the video shown (or all) on a worker thread (projectfiles.py); `exported` (the
-        summary) or `exportFailed` follows. Cancel writes nothing. Returns False if nothing was
-        started."""
+    def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False,
+               frames: str | None = None) -> bool:
+        """Export the video shown (or all) on a worker thread (projectfiles.py); with `frames`
+        ("labelled" | "all") the frames are written as JPEG files too, where the JSON names them.
+        `exported` (the summary) or `exportFailed` follows. Cancel writes nothing. Returns False
+        if nothing was started."""
         if self.store is None:
             return False
         video_ids = None if all_videos else [self.session.video_id]
-        return self.files.export(self.store.path, path, fmt, video_ids, include_auto)
+        return self.files.export(self.store.path, path, fmt, video_ids, include_auto, frames)
 
     def _show_exported(self, path: str, summary: dict) -> None:
         text = "\n".join(f"{k}: {v}" for k, v in summary.items() if k != "files")
@@ -751,6 +774,7 @@ class MainWindow(QMainWindow):
         if image is not None or self.loader is None:
             self.canvas.set_frame(image, (video.width, video.height))
         self.canvas.show_placed(None)  # that label belonged to the frame left
+        self._update_onion()
         self.view_timer.start()
         if self.actions["follow_person"].isChecked():
             self.look_at_person()
@@ -772,6 +796,8 @@ class MainWindow(QMainWindow):
         if not frames or self.editor.frame in frames:
             self.canvas.set_poses(self.editor.poses_here())
             self._tracks_changed()
+        if self.actions["onion_skin"].isChecked():
+            self._update_onion()
         self.status_timer.start()
 
     def _refresh_timeline(self) -> None:
@@ -820,6 +846,33 @@ class MainWindow(QMainWindow):
             return
         self.canvas.look_at(box, fit=fit)
         self._followed = ed.track
+
+    def _set_marker_scale(self, scale: float) -> None:
+        scale = min(max(scale, 0.5), 4.0)
+        self.canvas.set_marker_scale(scale)
+        QSettings().setValue("view/marker_scale", scale)
+        self.statusBar().showMessage(f"Joint markers at {scale:.2f} x the default size", 3000)
+
+    def _view_options_changed(self) -> None:
+        for action_id in ("joint_names", "onion_skin"):
+            QSettings().setValue(f"view/{action_id}", self.actions[action_id].isChecked())
+        self.canvas.set_show_names(self.actions["joint_names"].isChecked())
+        self._update_onion()
+
+    def _update_onion(self) -> None:
+        """The poses of each person's keyframes just before and after this frame, drawn faint."""
+        ed = self.editor
+        if ed is None or not self.actions["onion_skin"].isChecked():
+            self.canvas.set_onion([])
+            return
+        ghosts = []
+        for tid in ed.video.tracks:
+            keys = ed.video.keyframes(tid)
+            before = [f for f in keys if f < ed.frame]
+            after = [f for f in keys if f > ed.frame]
+            for f in before[-1:] + after[:1]:
+                ghosts.append((tid, ed.video.pose(f, tid)))
+        self.canvas.set_onion(ghosts)
 
     def _follow_changed(self) -> None:
         on = self.actions["follow_person"].isChecked()
@@ -940,6 +993,24 @@ class MainWindow(QMainWindow):
             self.joints_panel.set_order(self.editor.order)
 
         dialog.accepted.connect(accepted)
+        dialog.open()
+        return dialog
+
+    def fill_range_dialog(self):
+        """Auto-fill the frames from..to (everyone, or the selected person), as `posewarper fill
+        --frames` does. Window-modal; the fill starts on OK."""
+        if self.editor is None:
+            return None
+        from .fillpanel import FillRangeDialog
+
+        ed = self.editor
+        lo, hi = navigation.gap_around(ed.video.keyframes(ed.track) if ed.track is not None else [], ed.frame,
+                                       ed.video.num_frames)
+        dialog = FillRangeDialog(ed.video.num_frames, lo, hi, ed.track, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.runner.start(
+            "frames", [ed.track] if dialog.person_only.isChecked() and ed.track is not None else None,
+            (dialog.first.value(), dialog.last.value())))
         dialog.open()
         return dialog
 

@@ -355,3 +355,89 @@ def test_an_interrupted_fill_is_noticed_in_the_app_and_by_info_and_can_be_finish
     assert methods == {"flow-farneback"}  # every frame between keyframes now by the method that was interrupted
     assert main(["info", str(path)]) == 0
     assert "was interrupted" not in capsys.readouterr().out
+
+
+def changed_pixels(a, b) -> int:
+    from PySide6.QtGui import QImage
+
+    def arr(img):
+        img = img.convertToFormat(QImage.Format_RGB888)
+        return np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, : 3 * img.width()]
+
+    return int((np.abs(arr(a).astype(int) - arr(b).astype(int)) > 40).sum())
+
+
+def grab(w, qtbot):
+    qtbot.wait(20)
+    return w.canvas.viewport().grab().toImage()
+
+
+def test_markers_names_onion_skin_range_fill_and_export_with_frames(qtbot, clip, tmp_path):
+    from PySide6.QtCore import QRect
+
+    w = clip
+    first, second = two_people_filled(qtbot, w)
+    w.editor.seek(0)
+    w.canvas.fit()
+    nose = w.canvas.mapFromScene(QPointF(*w.session.video.pose(0, first).xy[0]))
+    around = QRect(nose - QPoint(30, 30), nose + QPoint(30, 30))
+    before = grab(w, qtbot).copy(around)
+    for _ in range(3):
+        press(w, Qt.Key_BracketRight)  # bigger markers
+    assert w.canvas.layer.marker_scale == pytest.approx(1.25 ** 3)
+    assert changed_pixels(before, grab(w, qtbot).copy(around)) > 50  # the markers grew
+    for _ in range(3):
+        press(w, Qt.Key_BracketLeft)
+    beside = QRect(nose + QPoint(4, -12), nose + QPoint(80, 12))
+    before = grab(w, qtbot).copy(beside)
+    press(w, Qt.Key_L)  # joint names on the image
+    assert w.actions["joint_names"].isChecked()
+    assert changed_pixels(before, grab(w, qtbot).copy(beside)) > 30  # "nose" written beside it
+    press(w, Qt.Key_L)
+
+    # Onion skin: on frame 5, the keyframes 0 and 10 of both people, faint.
+    w.editor.seek(5)
+    wrist0 = w.canvas.mapFromScene(QPointF(*w.session.video.pose(0, first).xy[9]))
+    spot = QRect(wrist0 - QPoint(3, 3), wrist0 + QPoint(3, 3))
+    before = grab(w, qtbot).copy(spot)
+    press(w, Qt.Key_O, Qt.ShiftModifier)
+    assert sorted((t, bool(p.keyframe)) for t, p in w.canvas.layer.onion) == [(first, True)] * 2 + [(second, True)] * 2
+    assert changed_pixels(before, grab(w, qtbot).copy(spot)) > 0
+    press(w, Qt.Key_O, Qt.ShiftModifier)
+    assert w.canvas.layer.onion == []
+
+    # A fill limited to frames 12-14 of person 2 (the CLI's --frames), from the GUI.
+    w.editor.seek(20)
+    from test_gui_editing import label_person
+
+    w.tracks_panel.table.selectRow(1)
+    label_person(qtbot, w, (250, 120))  # person 2's keyframe 20
+    untouched = {f: w.session.video.pose(f, second) for f in range(11, 20)}
+    w.fill_panel.method.setCurrentText("flow-farneback")
+    w.actions["fill_range"].trigger()
+    from app.fillpanel import FillRangeDialog
+
+    dialog = w.findChild(FillRangeDialog)
+    dialog.first.setValue(12)
+    dialog.last.setValue(14)
+    dialog.person_only.setChecked(True)
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.Ok), Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=30000)
+    video = w.session.video
+    assert all(video.pose(f, second).method == "flow-farneback" for f in (12, 13, 14))
+    assert all(video.pose(f, second) is untouched[f] for f in (11, 15, 16, 17, 18, 19))
+    assert all(video.pose(f, first) is None or video.pose(f, first).method != "flow-farneback" for f in range(30))
+
+    # The GUI export writes the frames as `posewarper export --frames` does.
+    import json
+
+    from test_gui_session import export_and_wait
+
+    out = tmp_path / "out" / "data.json"
+    out.parent.mkdir()
+    summary = export_and_wait(qtbot, w, out, "coco", frames="labelled")
+    assert summary is not None and summary["frame_images"] > 0
+    doc = json.loads(out.read_text())
+    named = {im["file_name"] for im in doc["images"] if any(a["image_id"] == im["id"] for a in doc["annotations"])}
+    written = {str(p.relative_to(out.parent)) for p in out.parent.rglob("*.jpg")}
+    assert named <= written and len(written) == summary["frame_images"]
