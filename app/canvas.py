@@ -21,6 +21,11 @@ HIT_RADIUS_PX = 9.0
 # then moves this far (screen px) with the button down: a click's own jitter stays below it.
 DRAG_START_PX = 4
 PLACED_LABEL_MS = 1500  # how long the name of the joint a click placed stays by it
+# Zoom limits, relative to the whole frame fitting the view: out to half of it, in to 100x (a
+# joint on a 4K frame at fit, 0.25 screen px per pixel, then spans 25 screen px per pixel).
+MIN_ZOOM, MAX_ZOOM = 0.5, 100.0
+WHEEL_NOTCH_ZOOM = 1.2  # one wheel notch (120 eighths of a degree)
+PERSON_MARGIN = 0.35  # fit-to-person leaves this share of the person's size free around them
 _DASH, _DOT, _NO_BRUSH = Qt.DashLine, Qt.DotLine, Qt.NoBrush
 _OCCLUDED, _CORRECTED = int(Visibility.OCCLUDED), int(Provenance.CORRECTED)
 _OUTLINE, _CORRECTED_OUTLINE = QColor("#ffffff"), QColor("#ff4fd8")
@@ -65,6 +70,9 @@ class PoseLayer(QGraphicsItem):
         self.hover: tuple[int, int] | None = None  # (track id, joint)
         self.next_joint: int | None = None
         self.placed: tuple[int, int] | None = None  # (track, joint) a click just placed: its name is shown
+        self.marker_scale = 1.0  # the user's marker size (View menu), times the default
+        self.show_names = False  # every placed joint's name beside it
+        self.onion: list[tuple[int, Pose]] = []  # neighbouring keyframes' poses, drawn faint beneath
         self.size = (640, 480)
 
     def _smooth_again(self) -> None:
@@ -82,9 +90,16 @@ class PoseLayer(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         scale = max(painter.worldTransform().m11(), 1e-6)
         painter.setRenderHint(QPainter.Antialiasing, True)
+        for tid, pose in self.onion:
+            self._paint_ghost(painter, tid, pose, scale)
         order = sorted(self.poses, key=lambda t: t == self.selected)  # selected on top
         for tid in order:
             self._paint_pose(painter, tid, self.poses[tid], scale)
+        if self.show_names:
+            for tid in order:
+                pose = self.poses[tid]
+                for j in np.flatnonzero(pose.labelled()):
+                    self._paint_name(painter, pose.xy[j], self.skeleton.joints[j], scale)
         if self.placed is not None and self.placed[0] in self.poses and self.placed != self.hover:
             tid, j = self.placed
             pose = self.poses[tid]
@@ -94,6 +109,33 @@ class PoseLayer(QGraphicsItem):
             tid, j = self.hover
             pose = self.poses[tid]
             self._paint_label(painter, pose.xy[j], self._joint_label(pose, j), scale)
+
+    def _paint_ghost(self, painter: QPainter, tid: int, pose: Pose, scale: float) -> None:
+        """A neighbouring keyframe's pose: thin, faint lines and dots, under the frame's own."""
+        c = QColor(track_colour(tid))
+        c.setAlphaF(0.35)
+        painter.setPen(QPen(c, 1.2 / scale))
+        painter.setBrush(QBrush(c))
+        lab = pose.labelled()
+        lines = [QLineF(*pose.xy[a], *pose.xy[b]) for a, b in self.skeleton.edges if lab[a] and lab[b]]
+        if lines:
+            painter.drawLines(lines)
+        r = 2.0 * self.marker_scale / scale
+        for x, y in pose.xy[lab].tolist():
+            painter.drawEllipse(QPointF(x, y), r, r)
+
+    def _paint_name(self, painter, xy, text, scale) -> None:
+        painter.save()
+        painter.translate(float(xy[0]), float(xy[1]))
+        painter.scale(1 / scale, 1 / scale)
+        font = QFont()
+        font.setPointSizeF(7.5)
+        painter.setFont(font)
+        painter.setPen(QColor(0, 0, 0, 200))
+        painter.drawText(QPointF(7, 4), text)  # a dark shadow, readable on light and dark frames
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(QPointF(6, 3), text)
+        painter.restore()
 
     def _joint_label(self, pose: Pose, j: int) -> str:
         text = self.skeleton.joints[j]
@@ -138,7 +180,7 @@ class PoseLayer(QGraphicsItem):
 
     def _paint_joint(self, painter, colour, centre, confidence, occluded, corrected, auto, selected,
                      scale) -> None:
-        r = (3.5 if auto else 5.0) * (1.2 if selected else 1.0) / scale
+        r = (3.5 if auto else 5.0) * (1.2 if selected else 1.0) * self.marker_scale / scale
         c = QColor(colour)
         if auto:
             c.setAlphaF(0.3 + 0.7 * confidence)
@@ -180,6 +222,7 @@ class FrameView(QGraphicsView):
     jointFlagRequested = Signal(int, int)  # track, joint (toggle occluded)
     trackClicked = Signal(int)
     hoverChanged = Signal(object)  # (track, joint) or None
+    viewMoved = Signal()  # the user zoomed or panned
 
     def __init__(self, skeleton, parent=None):
         super().__init__(parent)
@@ -221,7 +264,9 @@ class FrameView(QGraphicsView):
         if self.layer.size != size:
             self.layer.prepareGeometryChange()
             self.layer.size = size
-            self.setSceneRect(QRectF(0, 0, *size))
+            # A frame's worth of room on each side: any point of the frame, its corners too, can
+            # be brought to the middle of the view (following a person at the frame's edge).
+            self.setSceneRect(QRectF(-size[0], -size[1], 3 * size[0], 3 * size[1]))
             self._fitted = False
         if not self._fitted and self.viewport().width() > 50:
             self.fit()
@@ -247,6 +292,18 @@ class FrameView(QGraphicsView):
         self.layer.selected = track_id
         self.layer.update()
 
+    def set_marker_scale(self, scale: float) -> None:
+        self.layer.marker_scale = scale
+        self.layer.update()
+
+    def set_show_names(self, on: bool) -> None:
+        self.layer.show_names = on
+        self.layer.update()
+
+    def set_onion(self, poses: list[tuple[int, Pose]]) -> None:
+        self.layer.onion = list(poses)
+        self.layer.update()
+
     def show_placed(self, placed: tuple[int, int] | None) -> None:
         """Name the joint a click just placed beside it, for a moment."""
         self.layer.placed = placed
@@ -262,8 +319,44 @@ class FrameView(QGraphicsView):
         self.fitInView(self.frame_item.boundingRect(), Qt.KeepAspectRatio)
         self._fitted = True
 
-    def zoom(self, factor: float) -> None:
-        self.scale(factor, factor)
+    def zoom(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by `factor` within MIN_ZOOM..MAX_ZOOM of the fit, keeping the image point under
+        `anchor` (a viewport position; default the middle of the view) where it is."""
+        if anchor is None:
+            anchor = QPointF(self.viewport().width() / 2, self.viewport().height() / 2)
+        fit, now = self._fit_scale(), self.transform().m11()
+        target = min(max(now * factor, MIN_ZOOM * fit), MAX_ZOOM * fit)
+        if abs(target - now) < 1e-9:
+            return
+        fixed = self.mapToScene(anchor.toPoint())
+        anchor_mode = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)
+        self.scale(target / now, target / now)
+        self.setTransformationAnchor(anchor_mode)
+        self._keep_under(fixed, anchor)
+        self.viewMoved.emit()
+
+    def _keep_under(self, scene_point: QPointF, view_point: QPointF) -> None:
+        """Scroll so `scene_point` is at `view_point` of the viewport."""
+        moved = self.mapFromScene(scene_point) - view_point.toPoint()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
+
+    def zoom_level(self) -> float:
+        """The zoom relative to the whole frame fitting the view."""
+        return self.transform().m11() / self._fit_scale()
+
+    def look_at(self, box: tuple[float, float, float, float], fit: bool = False) -> None:
+        """Centre the view on an image box; with `fit`, zoom so it fills the view (with a margin)."""
+        x0, y0, x1, y1 = box
+        if fit:
+            w = max(x1 - x0, 8.0) * (1 + 2 * PERSON_MARGIN)
+            h = max(y1 - y0, 8.0) * (1 + 2 * PERSON_MARGIN)
+            vp = self.viewport()
+            self.zoom(min(vp.width() / w, vp.height() / h) / self.transform().m11())
+            self._fitted = True
+        self.centerOn((x0 + x1) / 2, (y0 + y1) / 2)
+        self.viewMoved.emit()
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
@@ -276,10 +369,10 @@ class FrameView(QGraphicsView):
 
     # --- hit testing ----------------------------------------------------------------------
     def joint_at(self, view_pos) -> tuple[int, int] | None:
-        """The labelled joint nearest to a viewport position, within HIT_RADIUS_PX; the
-        selected person wins ties."""
+        """The labelled joint nearest to a viewport position, within HIT_RADIUS_PX (times the
+        marker size); the selected person wins ties."""
         p = self.mapToScene(view_pos)
-        radius = HIT_RADIUS_PX / max(self.transform().m11(), 1e-6)
+        radius = HIT_RADIUS_PX * max(self.layer.marker_scale, 1.0) / max(self.transform().m11(), 1e-6)
         best, best_d = None, radius
         for tid, pose in self.layer.poses.items():
             lab = pose.labelled()
@@ -295,11 +388,11 @@ class FrameView(QGraphicsView):
 
     # --- mouse ----------------------------------------------------------------------------
     def wheelEvent(self, event):
-        factor = 1.0015 ** event.angleDelta().y()
-        new_scale = self.transform().m11() * factor
-        if new_scale < self._fit_scale() * 0.5 or new_scale > 40:
-            return
-        self.scale(factor, factor)
+        """Zoom about the pointer, at every zoom level (a touchpad's pixel steps too)."""
+        steps = event.angleDelta().y() / 120 or event.pixelDelta().y() / 50
+        if steps:
+            self.zoom(WHEEL_NOTCH_ZOOM ** steps, event.position())
+        event.accept()
 
     def mousePressEvent(self, event):
         pos = event.position().toPoint()
@@ -368,6 +461,7 @@ class FrameView(QGraphicsView):
         if self._pan is not None:
             self._pan = None
             self.viewport().unsetCursor()
+            self.viewMoved.emit()
             return
         if self._drag is None:
             return

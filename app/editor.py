@@ -26,7 +26,7 @@ class Editor(QObject):
         # (a person's rename or deletion applies to the video shown), and each comes back intact.
         self.undo_group = QUndoGroup(self)
         self._stacks: dict[int, QUndoStack] = {}
-        self._left_at: dict[int, int] = {}  # the frame each video was left at
+        self.left_at: dict[int, int] = {}  # the frame each video was left at (saved with the project: viewstate.py)
         self.frame = 0
         self.track: int | None = None
         self.cursor: int | None = 0
@@ -62,13 +62,13 @@ class Editor(QObject):
         """Another video is shown: come back to where it was left, with its own history."""
         if self.session.video_id == self._video_id:
             return  # the same video's settings changed (its keyframe interval)
-        self._left_at[self._video_id] = self.frame
+        self.left_at[self._video_id] = self.frame
         self._video_id = self.session.video_id
         self._activate_history()
         self.reviewed = set()
         if self.video is None:
             return
-        self.frame = navigation.clamp(self._left_at.get(self._video_id, 0), self.video.num_frames)
+        self.frame = navigation.clamp(self.left_at.get(self._video_id, 0), self.video.num_frames)
         self.track = None
         self._tracks_changed()  # selects the first person and the first joint to place
 
@@ -78,7 +78,7 @@ class Editor(QObject):
         if stack is not None:
             self.undo_group.removeStack(stack)
             stack.deleteLater()
-        self._left_at.pop(video_id, None)
+        self.left_at.pop(video_id, None)
 
     def remove_video(self, video_id: int) -> None:
         """Take another video (not the one shown) out of the project, as a step of this video's

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSizePolicy, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
 from posewarper_core.autofill import DEFAULT_METHOD, method_class
@@ -118,3 +118,26 @@ class FillPanel(QWidget):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self.progress.setFormat(f"{done} / {total} person-frames")
+
+
+class FillRangeDialog(QDialog):
+    """Auto-fill a frame range: first and last frame (inclusive), everyone or the selected person."""
+
+    def __init__(self, num_frames: int, first: int, last: int, track: int | None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Auto-fill a frame range")
+        self.first, self.last = QSpinBox(), QSpinBox()
+        for box, value in ((self.first, first), (self.last, last)):
+            box.setRange(0, num_frames - 1)
+            box.setValue(value)
+        self.person_only = QCheckBox(f"Person {track} only" if track is not None else "Selected person only")
+        self.person_only.setEnabled(track is not None)
+        form = QFormLayout(self)
+        form.addRow("First frame", self.first)
+        form.addRow("Last frame", self.last)
+        form.addRow(self.person_only)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.buttons.button(QDialogButtonBox.Ok).setText("Fill")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)

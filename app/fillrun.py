@@ -7,7 +7,7 @@ import functools
 
 from PySide6.QtCore import QObject, Signal
 
-from posewarper_core import autofill
+from posewarper_core import autofill, fillrecord
 from posewarper_core.annotation import PoseChange
 from posewarper_core.errors import PoseWarperError
 
@@ -64,15 +64,15 @@ class FillRunner(QObject):
     def running(self) -> bool:
         return self.worker is not None
 
-    def start(self, scope: str) -> bool:
+    def start(self, scope: str, track_ids=None, frame_range=None) -> bool:
         """scope: "gap" (selected person, between the keyframes around this frame),
-        "track" (selected person, whole video) or "video" (everyone)."""
+        "track" (selected person, whole video), "video" (everyone), or "frames" (everyone, or
+        `track_ids`, in `frame_range`: first and last frame, inclusive)."""
         ed = self.editor
         if self.running:
             ed.message.emit("Auto-fill is already running.")
             return False
         video = ed.video
-        track_ids, frame_range = None, None
         if scope in ("gap", "track"):
             if ed.track is None:
                 ed.message.emit("Select a person first.")
@@ -80,7 +80,15 @@ class FillRunner(QObject):
             track_ids = [ed.track]
         if scope == "gap":
             frame_range = navigation.gap_around(video.keyframes(ed.track), ed.frame, video.num_frames)
-        what = {"gap": f"gap {frame_range}", "track": f"person {ed.track}", "video": "whole video"}[scope]
+        if scope == "frames":
+            lo, hi = sorted(int(f) for f in frame_range)
+            frame_range = (max(lo, 0), min(hi, video.num_frames - 1))
+            who = "everyone" if track_ids is None else "person " + ", ".join(map(str, track_ids))
+        what = {"gap": f"gap {frame_range}", "track": f"person {ed.track}", "video": "whole video",
+                "frames": f"frames {frame_range[0]}-{frame_range[1]}, {who}" if scope == "frames" else ""}[scope]
+        # Noted in the project before anything is written: a fill that never ends is noticed on reopening.
+        fillrecord.record_start(ed.session.store, video.video_id, self.method, scope, track_ids, frame_range)
+        self._video_id = video.video_id
         self.command = AutofillCommand(ed.session, f"Auto-fill ({self.method}) {what}")
         ed.undo_stack.push(self.command)
 
@@ -114,6 +122,14 @@ class FillRunner(QObject):
         if self.worker is not None:
             self.worker.wait(ms)
 
+    def abandon(self) -> None:
+        """Cancel and wait (the project is closing): the fill is noted as cancelled now, since
+        its end report would arrive after the project is closed."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker.wait()
+            fillrecord.record_end(self.editor.session.store, self._video_id, fillrecord.CANCELLED)
+
     def _apply_batch(self, changes: list[PoseChange]) -> None:
         """Merge with what is in the store now: the annotator may have edited during the run."""
         video = self.editor.video
@@ -130,6 +146,10 @@ class FillRunner(QObject):
                 self.editor.message.emit(f"Auto-fill result refused by the project: {exc}")
 
     def _done(self, status: str, message: str) -> None:
+        try:
+            fillrecord.record_end(self.editor.session.store, self._video_id, status)
+        except PoseWarperError as exc:  # the record only: the poses are written already
+            self.editor.message.emit(f"Could not note the fill's end in the project: {exc}")
         worker, self.worker = self.worker, None
         if worker is not None:
             worker.wait()

@@ -48,12 +48,19 @@ class ProjectFiles(QObject):
         return self.job is not None
 
     # --- the three kinds of work --------------------------------------------------------------
-    def open(self, path, project_path=None) -> bool:
-        """Open a project, or make one for a video / image folder / annotation file. Returns False
-        if nothing was started; `opened` or `openFailed` follows otherwise."""
+    def open(self, path, project_path=None, checked=None) -> bool:
+        """Open a project, or make one for a video / image folder / annotation file (`checked`:
+        what check() read from it). Returns False if nothing was started; `opened` or
+        `openFailed` follows otherwise."""
         path = Path(path)
-        return self._start(OPEN, lambda: opening.open_with_frames(path, project_path, DECODER_CACHE_BYTES),
+        return self._start(OPEN, lambda: opening.open_with_frames(path, project_path, DECODER_CACHE_BYTES, checked),
                            path.name or str(path), "Opening", self.opened.emit, opening.discard)
+
+    def check(self, path, then) -> bool:
+        """Read and check an annotation file before a project is made for it; `then(checked)`
+        follows on success, `openFailed` (naming the file) otherwise. Nothing is created."""
+        path = Path(path)
+        return self._start(OPEN, lambda: opening.check_annotations(path), path.name, "Checking", then, None)
 
     def open_demo(self) -> bool:
         from .demo import prepare_demo
@@ -78,20 +85,37 @@ class ProjectFiles(QObject):
                            lambda result: self.imported.emit(what, *result),
                            lambda result: opening.remove_videos(store, result[0]))
 
-    def export(self, project_path, target, fmt: str, video_ids, include_auto: bool = True) -> bool:
+    def export(self, project_path, target, fmt: str, video_ids, include_auto: bool = True,
+               frames: str | None = None) -> bool:
         """Build an export from the project file (a 30,000-pose video: ~3.5 s) and write it when
-        done; `exported` or `exportFailed` follows. Cancel writes nothing."""
+        done; with `frames` ("labelled" or "all"), then also write those frames as JPEG files
+        where the JSON names them, as `posewarper export --frames` does. `exported` or
+        `exportFailed` follows. Cancel before the JSON is written writes nothing; cancel while
+        the frames are written stops after the frame being written."""
         project, target = Path(project_path), Path(target)
         return self._start(EXPORT, lambda: opening.prepare_export(project, target, fmt, video_ids, include_auto),
-                           target.name, "Exporting to", lambda prepared: self._write_export(target, prepared), None)
+                           target.name, "Exporting to",
+                           lambda prepared: self._write_export(target, prepared, project, video_ids, frames), None)
 
-    def _write_export(self, target: Path, prepared) -> None:
+    def _write_export(self, target: Path, prepared, project: Path, video_ids, frames) -> None:
         try:
             summary = prepared.write()
         except PoseWarperError as exc:
             self._fail(EXPORT, str(exc))
             return
-        self.exported.emit(str(target), summary)
+        if not frames:
+            self.exported.emit(str(target), summary)
+            return
+        root = Path(summary["files"][0]).parent  # every file of an export is in one folder
+
+        def write():
+            return opening.write_export_frames(project, video_ids, root, frames, lambda: self._frames_cancelled)
+
+        self._frames_cancelled = False
+        self._start(EXPORT, write, f"{frames} frames under {root}", "Writing",
+                    lambda n: self.exported.emit(str(target), {**summary, "frame_images": n}), None)
+
+    _frames_cancelled = False
 
     # --- the job machinery --------------------------------------------------------------------
     def _start(self, kind: str, call, what: str, verb: str, use, discard) -> bool:
@@ -133,6 +157,7 @@ class ProjectFiles(QObject):
             return
         self._ended()
         self.pending_imports = []
+        self._frames_cancelled = True
         job.cancel()
         self.status.emit(f"{job.verb} {job.what} cancelled.", 6000)
         self._failed_signal(job.kind).emit("cancelled")

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from posewarper_core import autofill
+from posewarper_core import autofill, fillrecord
 from posewarper_core.errors import PoseWarperError
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
 
-from . import clickorder, opening, shortcuts
+from . import clickorder, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
@@ -30,6 +30,7 @@ from .workers import FrameLoader
 MEDIA_FILTER = ("Videos, annotations and projects (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.ts *.json "
                 "*.pwproj);;Projects (*.pwproj);;PoseTrack18 / COCO (*.json);;All files (*)")
 MAX_RECENT = 8
+MARKER_STEP = 1.25  # one press of ] or [ (markers from 0.5x to 4x of the default)
 
 
 class MainWindow(QMainWindow):
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
         self.files = ProjectFiles(self)  # open / import / export on worker threads
         self._frames_video_id = None  # the video whose frames the loader reads (or is opening)
         self._view = None  # (project, video id) the canvas shows
+        self._followed = None  # the person the view last went to (follow the person)
         self.keys = shortcuts.load()
         self.actions: dict[str, QAction] = {}
 
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.frame_label)
 
         self._build_actions()
+        QApplication.instance().installEventFilter(shortcuts.PlainKeysFirst(self))
         self._build_menus()
         self._build_nav_bar()
         self._connect_static()
@@ -104,6 +107,10 @@ class MainWindow(QMainWindow):
         self.status_timer.setSingleShot(True)
         self.status_timer.setInterval(40)
         self.status_timer.timeout.connect(self._refresh_timeline)
+        self.view_timer = QTimer(self)  # where the user is, saved in the project a second after they stop
+        self.view_timer.setSingleShot(True)
+        self.view_timer.setInterval(1000)
+        self.view_timer.timeout.connect(self.save_view)
         self._set_enabled(False)
         # Heights: the people list and the auto-fill panel are as tall as their content, the joints
         # get the rest (panels.py, fillpanel.py). Width: as narrow as the joints table allows.
@@ -144,6 +151,12 @@ class MainWindow(QMainWindow):
             "play": self.toggle_play, "goto": self.goto_dialog,
             "fit": self.canvas.fit, "zoom_in": lambda: self.canvas.zoom(1.25),
             "zoom_out": lambda: self.canvas.zoom(0.8),
+            "fit_person": lambda: self.look_at_person(fit=True),
+            "follow_person": self._follow_changed,
+            "bigger_markers": lambda: self._set_marker_scale(self.canvas.layer.marker_scale * MARKER_STEP),
+            "smaller_markers": lambda: self._set_marker_scale(self.canvas.layer.marker_scale / MARKER_STEP),
+            "joint_names": self._view_options_changed, "onion_skin": self._view_options_changed,
+            "fill_range": self.fill_range_dialog,
             "skip_joint": e(lambda ed: ed.skip_joint(1)), "prev_joint": e(lambda ed: ed.skip_joint(-1)),
             "occluded": e(lambda ed: ed.toggle_occluded()), "unlabel": e(lambda ed: ed.unlabel()),
             "next_person": e(lambda ed: ed.cycle_track()), "add_person": e(lambda ed: ed.add_person()),
@@ -158,10 +171,16 @@ class MainWindow(QMainWindow):
         for action_id, text, _, _ in shortcuts.DEFAULTS:
             action = QAction(text, self)
             action.setShortcut(QKeySequence(self.keys[action_id]))
-            action.setShortcutContext(Qt.WindowShortcut)
+            # The whole application: also with the focus in a floating panel (a modal dialog still blocks).
+            action.setShortcutContext(Qt.ApplicationShortcut)
             action.triggered.connect(lambda _=False, h=handlers[action_id]: self._guard(h))
             self.addAction(action)
             self.actions[action_id] = action
+        for action_id in ("follow_person", "joint_names", "onion_skin"):  # on/off, kept between sessions
+            self.actions[action_id].setCheckable(True)
+            self.actions[action_id].setChecked(QSettings().value(f"view/{action_id}", False, type=bool))
+        self.canvas.set_show_names(self.actions["joint_names"].isChecked())
+        self.canvas.set_marker_scale(QSettings().value("view/marker_scale", 1.0, type=float))
 
     def _build_menus(self) -> None:
         a = self.actions
@@ -240,6 +259,7 @@ class MainWindow(QMainWindow):
         c.jointFlagRequested.connect(lambda t, j: self._guard(lambda: self.editor.toggle_occluded(t, j)))
         c.trackClicked.connect(lambda t: self._edit(lambda ed: ed.select_track(t)))
         c.hoverChanged.connect(self._hover)
+        c.viewMoved.connect(lambda: self.view_timer.start() if self.session is not None else None)
         tp = self.tracks_panel
         tp.trackSelected.connect(lambda t: self._edit(lambda ed: ed.select_track(t)))
         tp.renameRequested.connect(lambda t, n: self._edit(lambda ed: ed.rename_person(t, n)))
@@ -276,19 +296,42 @@ class MainWindow(QMainWindow):
         """Open a project, or make one for a video / image folder / annotation file, on a worker
         thread (opening a video indexes the whole file). Returns False if nothing was started;
         `projectOpened` or `openFailed` follows otherwise. On failure the current project stays
-        open and nothing is changed."""
+        open and nothing is changed.
+
+        With `ask_where`, a new project's file is the user's to place (Save as, in the folder
+        they chose last, or beside the input); an annotation file is read and checked first,
+        so a broken one is refused before anything is asked."""
         path = Path(path)
-        if ask_where and path.suffix != ".pwproj" and project_path is None:
-            default = opening.default_project_path(path)
-            if not default.exists():
-                chosen, _ = QFileDialog.getSaveFileName(self, "Save the new project as", str(default),
-                                                        "Projects (*.pwproj)")
-                if not chosen:
-                    return False
-                project_path = chosen if chosen.endswith(".pwproj") else chosen + ".pwproj"
-        if self._is_open(opening.project_target(path, project_path)):
+        new = (ask_where and path.suffix != ".pwproj" and project_path is None
+               and not opening.default_project_path(path).exists())
+        if not new:
+            if self._is_open(opening.project_target(path, project_path)):
+                return True
+            return self.files.open(path, project_path)
+        if path.suffix.lower() in opening.ANNOTATION_SUFFIXES:
+            return self.files.check(path, lambda checked: self._open_new(path, checked))
+        return self._open_new(path, None)
+
+    def _open_new(self, path: Path, checked) -> bool:
+        """Ask where the new project for `path` goes, then make it there."""
+        default = opening.default_project_path(path)
+        last = QSettings().value("projects/folder", "", type=str)
+        if opening.writable_folder(default.parent) and last:
+            default = Path(last) / default.name  # beside the input is read-only: the folder used last
+        chosen, _ = QFileDialog.getSaveFileName(self, f"New project for {path.name}: save as", str(default),
+                                                "Projects (*.pwproj)")
+        if not chosen:
+            return False
+        target = Path(chosen if chosen.endswith(".pwproj") else chosen + ".pwproj")
+        why = opening.writable_folder(target.parent)
+        if why:
+            self.error("Could not open", why)
+            self.openFailed.emit(why)
+            return False
+        QSettings().setValue("projects/folder", str(target.parent))
+        if self._is_open(target):
             return True
-        return self.files.open(path, project_path)
+        return self.files.open(path, target, checked)
 
     def open_demo(self) -> bool:
         from .demo import default_demo_path
@@ -354,6 +397,38 @@ class MainWindow(QMainWindow):
             self._frames_video_id = self.session.video_id
             self._attach_frames(frames)
         self._video_changed()
+        self._restore_view(viewstate.load(store))
+
+    def _restore_view(self, state) -> None:
+        """Back where the user left the project: video, frame, person, zoom and view centre."""
+        if state is None or self.session.video is None:
+            return
+        ed = self.editor
+        ed.left_at.update(state.left_at)
+        if state.video_id != self.session.video_id and state.video_id in self.store.project.videos:
+            self.select_video(state.video_id)
+        if self.session.video_id == state.video_id:
+            ed.seek(state.frame)
+            if state.track in ed.video.tracks:
+                ed.select_track(state.track)
+            self.canvas.fit()
+            self.canvas.zoom(state.zoom)
+            if state.centre is not None:
+                self.canvas.centerOn(*state.centre)
+        if ed.frame or len(self.store.project.videos) > 1:
+            self.statusBar().showMessage(f"Back where you left off: {video_label(self.session.video)}, "
+                                         f"frame {ed.frame}.", 6000)
+
+    def save_view(self) -> None:
+        """Keep where the user is in the project file (reopening lands there)."""
+        self.view_timer.stop()
+        if self.session is None or self.session.video is None:
+            return
+        ed, vp = self.editor, self.canvas.viewport()
+        centre = self.canvas.mapToScene(vp.width() // 2, vp.height() // 2)
+        viewstate.save(self.store, viewstate.ViewState(
+            self.session.video_id, ed.frame, {k: v for k, v in ed.left_at.items() if k != self.session.video_id},
+            ed.track, self.canvas.zoom_level(), (round(centre.x(), 1), round(centre.y(), 1))))
 
     def _video_changed(self) -> None:
         self._refresh_videos()
@@ -380,6 +455,7 @@ class MainWindow(QMainWindow):
             self._view = view
             self.canvas.set_frame(None, (video.width, video.height))
             self.canvas.fit()
+            QTimer.singleShot(0, self._notice_interrupted_fill)  # once the video is on screen
         self._set_enabled(True)
         self._tracks_changed()
         self._refresh_timeline()
@@ -512,8 +588,9 @@ class MainWindow(QMainWindow):
 
     def close_project(self) -> None:
         if self.runner is not None and self.runner.running:
-            self.runner.cancel()
-            self.runner.wait()
+            self._guard(self.runner.abandon)
+        if self.store is not None:
+            self.save_view()
         self._drop_frames()
         if self.store is not None:
             for obj in (self.editor, self.session, self.runner):
@@ -597,17 +674,33 @@ class MainWindow(QMainWindow):
         else:
             default = str(Path(self.store.path).with_suffix(f".{fmt}.json"))
             path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", default, "JSON (*.json)")
-        if path:
-            self.export(path, fmt, all_videos=every)
+        if not path:
+            return
+        frames = None
+        videos = self.store.project.videos.values() if every else [self.session.video]
+        if any(v.frames is None for v in videos):  # a video file: its frames can go with the JSON
+            box = QMessageBox(QMessageBox.Question, "Export", "Write the frames as JPEG files too, where the "
+                              "JSON names them (a dataset other tools can train on)?", QMessageBox.Cancel, self)
+            none = box.addButton("JSON only", QMessageBox.AcceptRole)
+            labelled = box.addButton("With the labelled frames", QMessageBox.AcceptRole)
+            every_frame = box.addButton("With every frame", QMessageBox.AcceptRole)
+            box.setDefaultButton(none)
+            box.exec()
+            if box.clickedButton() not in (none, labelled, every_frame):
+                return
+            frames = {labelled: "labelled", every_frame: "all"}.get(box.clickedButton())
+        self.export(path, fmt, all_videos=every, frames=frames)
 
-    def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False) -> bool:
-        """Export the video shown (or all) on a worker thread (projectfiles.py); `exported` (the
-        summary) or `exportFailed` follows. Cancel writes nothing. Returns False if nothing was
-        started."""
+    def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False,
+               frames: str | None = None) -> bool:
+        """Export the video shown (or all) on a worker thread (projectfiles.py); with `frames`
+        ("labelled" | "all") the frames are written as JPEG files too, where the JSON names them.
+        `exported` (the summary) or `exportFailed` follows. Cancel writes nothing. Returns False
+        if nothing was started."""
         if self.store is None:
             return False
         video_ids = None if all_videos else [self.session.video_id]
-        return self.files.export(self.store.path, path, fmt, video_ids, include_auto)
+        return self.files.export(self.store.path, path, fmt, video_ids, include_auto, frames)
 
     def _show_exported(self, path: str, summary: dict) -> None:
         text = "\n".join(f"{k}: {v}" for k, v in summary.items() if k != "files")
@@ -628,6 +721,36 @@ class MainWindow(QMainWindow):
         self.fill_panel.set_running(False, f"Auto-fill {status}: {message}")
         if status == "failed":
             self.error("Auto-fill failed", message)
+
+    def _notice_interrupted_fill(self) -> None:
+        """A fill of this video that started and never ended (the app was killed): say so, and
+        offer to run it again on the same people and frames."""
+        if self.session is None or self.session.video is None or (self.runner and self.runner.running):
+            return
+        rec = fillrecord.interrupted(self.store.notes, self.session.video_id)
+        if rec is None:
+            return
+        text = fillrecord.describe(self.session.video, rec)
+        self.fill_panel.state.setText("Last auto-fill interrupted: finish it?")
+        self.statusBar().showMessage(text[0].upper() + text[1:], 30000)
+        box = QMessageBox(QMessageBox.Warning, "Auto-fill was interrupted", text[0].upper() + text[1:] + ".",
+                          QMessageBox.NoButton, self)
+        box.setObjectName("interruptedFillNotice")
+        finish = box.addButton("Finish it", QMessageBox.AcceptRole)
+        box.addButton("Not now", QMessageBox.RejectRole)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda b: self.finish_interrupted_fill(rec) if b is finish else None)
+        box.open()  # not blocking: the window works meanwhile
+        self.fill_notice = box
+
+    def finish_interrupted_fill(self, rec: dict) -> bool:
+        """Run the interrupted fill again, with its method, people and frames (joints placed by
+        hand are never overwritten)."""
+        if self.runner is None or rec.get("method") not in autofill.available_methods():
+            return False
+        self.fill_panel.method.setCurrentText(rec["method"])
+        frames = rec.get("frames") or (0, self.session.video.num_frames - 1)
+        return self.runner.start("frames", rec.get("tracks"), frames)
 
     def _method_changed(self, method: str) -> None:
         if self.runner is not None:
@@ -651,6 +774,10 @@ class MainWindow(QMainWindow):
         if image is not None or self.loader is None:
             self.canvas.set_frame(image, (video.width, video.height))
         self.canvas.show_placed(None)  # that label belonged to the frame left
+        self._update_onion()
+        self.view_timer.start()
+        if self.actions["follow_person"].isChecked():
+            self.look_at_person()
         self.canvas.set_poses(self.editor.poses_here())
         self.timeline.set_current(frame)
         self.frame_spin.blockSignals(True)
@@ -669,6 +796,8 @@ class MainWindow(QMainWindow):
         if not frames or self.editor.frame in frames:
             self.canvas.set_poses(self.editor.poses_here())
             self._tracks_changed()
+        if self.actions["onion_skin"].isChecked():
+            self._update_onion()
         self.status_timer.start()
 
     def _refresh_timeline(self) -> None:
@@ -683,6 +812,9 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         ed = self.editor
         self.canvas.set_selected(ed.track)
+        self.view_timer.start()
+        if ed.track != self._followed and self.actions["follow_person"].isChecked():
+            self.look_at_person()  # another person selected: go to them (not on each joint placed)
         pose = ed.pose()
         self.joints_panel.show_pose(pose, ed.cursor if ed.track is not None else None)
         self.tracks_panel.set_tracks(ed.video.tracks, set(ed.poses_here()), ed.track)
@@ -701,6 +833,52 @@ class MainWindow(QMainWindow):
         v = ed.video
         slot = " · keyframe slot" if ed.frame % v.keyframe_stride == 0 else ""
         self.frame_label.setText(f"Frame {ed.frame} / {v.num_frames - 1}{slot}")
+
+    def look_at_person(self, fit: bool = False) -> None:
+        """Centre the view on the selected person here (or where they are in the nearest frame
+        with their pose); with `fit`, zoom to them."""
+        ed = self.editor
+        if ed is None or ed.track is None:
+            return
+        box = navigation.person_box(ed.video, ed.track, ed.frame)
+        if box is None:
+            self.statusBar().showMessage(f"Person {ed.track} has no pose yet to look at.", 4000)
+            return
+        self.canvas.look_at(box, fit=fit)
+        self._followed = ed.track
+
+    def _set_marker_scale(self, scale: float) -> None:
+        scale = min(max(scale, 0.5), 4.0)
+        self.canvas.set_marker_scale(scale)
+        QSettings().setValue("view/marker_scale", scale)
+        self.statusBar().showMessage(f"Joint markers at {scale:.2f} x the default size", 3000)
+
+    def _view_options_changed(self) -> None:
+        for action_id in ("joint_names", "onion_skin"):
+            QSettings().setValue(f"view/{action_id}", self.actions[action_id].isChecked())
+        self.canvas.set_show_names(self.actions["joint_names"].isChecked())
+        self._update_onion()
+
+    def _update_onion(self) -> None:
+        """The poses of each person's keyframes just before and after this frame, drawn faint."""
+        ed = self.editor
+        if ed is None or not self.actions["onion_skin"].isChecked():
+            self.canvas.set_onion([])
+            return
+        ghosts = []
+        for tid in ed.video.tracks:
+            keys = ed.video.keyframes(tid)
+            before = [f for f in keys if f < ed.frame]
+            after = [f for f in keys if f > ed.frame]
+            for f in before[-1:] + after[:1]:
+                ghosts.append((tid, ed.video.pose(f, tid)))
+        self.canvas.set_onion(ghosts)
+
+    def _follow_changed(self) -> None:
+        on = self.actions["follow_person"].isChecked()
+        QSettings().setValue("view/follow_person", on)
+        if on:
+            self.look_at_person()
 
     def _joint_placed(self, track: int, joint: int) -> None:
         name = self.session.skeleton.joints[joint]
@@ -815,6 +993,24 @@ class MainWindow(QMainWindow):
             self.joints_panel.set_order(self.editor.order)
 
         dialog.accepted.connect(accepted)
+        dialog.open()
+        return dialog
+
+    def fill_range_dialog(self):
+        """Auto-fill the frames from..to (everyone, or the selected person), as `posewarper fill
+        --frames` does. Window-modal; the fill starts on OK."""
+        if self.editor is None:
+            return None
+        from .fillpanel import FillRangeDialog
+
+        ed = self.editor
+        lo, hi = navigation.gap_around(ed.video.keyframes(ed.track) if ed.track is not None else [], ed.frame,
+                                       ed.video.num_frames)
+        dialog = FillRangeDialog(ed.video.num_frames, lo, hi, ed.track, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.runner.start(
+            "frames", [ed.track] if dialog.person_only.isChecked() and ed.track is not None else None,
+            (dialog.first.value(), dialog.last.value())))
         dialog.open()
         return dialog
 

@@ -344,7 +344,8 @@ def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, win
     w.close_project()
     assert not w.video_box.isVisible()
     open_in(w, project)
-    assert w.session.video_id == 1 and w.video_box.count() == 2
+    assert w.session.video_id == 2 and w.video_box.count() == 2  # reopened where the user left off
+    assert w.editor.frame == 7 and w.video_box.currentData() == 2
 
 
 def test_a_video_removed_from_the_project_comes_back_with_undo(qtbot, window, open_in, tmp_path, monkeypatch):

@@ -41,7 +41,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from .. import autofill
+    from .. import autofill, fillrecord
     from ..store import ProjectStore
     from ..video import open_frames
 
@@ -75,11 +75,19 @@ def run(args) -> int:
                 store.apply(changes)
                 written += len(changes)
 
+            fillrecord.record_start(store, vid, args.method, "frames" if args.frames else "video",
+                                    args.track, args.frames)
+            status = fillrecord.FAILED
             try:
                 autofill.fill(video, frames, method, track_ids=args.track, frame_range=args.frames,
                               extrapolate=args.extrapolate, fusion=args.fusion, progress=progress,
                               on_changes=save, setup_progress=setup_progress)
+                status = fillrecord.DONE
+            except KeyboardInterrupt:
+                status = fillrecord.CANCELLED
+                raise
             finally:
+                fillrecord.record_end(store, vid, status)
                 if "bar" in tuning:
                     tuning["bar"].close()
                 bar.close()

@@ -85,11 +85,18 @@ def annotation_file_info(path: Path) -> dict:
 def project_info(path: Path) -> dict:
     from ..store import ProjectStore
 
+    from .. import fillrecord
+
     with ProjectStore.open(path, read_only=True) as store:  # works while the app has it open
         project = store.project
+        videos = []
+        for k in sorted(project.videos):
+            summary = video_summary(project.videos[k])
+            rec = fillrecord.interrupted(store.notes, k)
+            summary["interrupted_fill"] = fillrecord.describe(project.videos[k], rec) if rec else None
+            videos.append(summary)
         return {"kind": "project", "path": str(store.path), "name": project.name, "skeleton": project.skeleton.name,
-                "joints": project.skeleton.num_joints,
-                "videos": [video_summary(project.videos[k]) for k in sorted(project.videos)]}
+                "joints": project.skeleton.num_joints, "videos": videos}
 
 
 def video_summary(video: Video) -> dict:
@@ -140,6 +147,9 @@ def render(info: dict) -> str:
         lines.append(f"  {v['tracks']} tracks, {v['poses']} poses: {v['keyframes']} keyframes, "
                      f"{v['auto_filled_poses']} auto-filled ({v['auto_filled_joints']} joints), "
                      f"{v['corrected_joints']} joints corrected")
+        if v.get("interrupted_fill"):
+            lines.append(f"  ! {v['interrupted_fill']}; finish it in the app (it offers to) or with "
+                         "`posewarper fill`")
         if v["per_track"]:
             lines.append(f"  {'track':>7} {'poses':>6} {'keyfr':>6} {'auto':>6}  frames  name")
             for t in v["per_track"]:
