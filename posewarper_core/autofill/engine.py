@@ -67,6 +67,9 @@ class Side:
     xy: np.ndarray
     quality: np.ndarray
     drift: np.ndarray | None = None  # (P, J, 2): where the chain ended minus the far keyframe
+    # (P, T, J) the method's own confidence in the fused joint, in [0, 1]: where both sides have
+    # it, it replaces the engine's distance-and-quality weighting (keyframe_match.py)
+    confidence: np.ndarray | None = None
 
 
 class Method:
@@ -242,7 +245,11 @@ def fuse(
             xa = xa - fwd.drift[i] * da / (da + db)
             xb = xb - bwd.drift[i] * db / (da + db)
         xy[both] = (wa * xa + (1 - wa) * xb)[both]
-        conf[both] = (wa[:, 0] * ca + (1 - wa[:, 0]) * cb)[both]
+        if fwd.confidence is not None and bwd.confidence is not None:
+            own = (wa[:, 0] * fwd.confidence[i, ti] + (1 - wa[:, 0]) * bwd.confidence[i, ti])
+            conf[both] = (own * np.minimum(pa.confidence, pb.confidence))[both]
+        else:
+            conf[both] = (wa[:, 0] * ca + (1 - wa[:, 0]) * cb)[both]
         nearer_a = da <= db
         vis[both] = (pa.visibility if nearer_a else pb.visibility)[both]
     for has, other, side, c, p in ((has_a, has_b, fwd, ca, pa), (has_b, has_a, bwd, cb, pb)):
