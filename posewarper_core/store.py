@@ -301,6 +301,15 @@ class ProjectStore:
                 self._conn = None
                 self._lock.release()
 
+    def close_and_remove(self) -> None:
+        """Close a project this program has just created and remove its files: filling it
+        failed, and it holds nothing of the user's yet (an empty project left behind would be
+        opened silently the next time the same input is opened)."""
+        path = self.path
+        self.close()
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+
     def __enter__(self) -> "ProjectStore":
         return self
 
@@ -327,8 +336,10 @@ class ProjectStore:
         with self._mutex:
             self._check_open()
             video_id = int(video.video_id) if _is_int(video.video_id) else 0
-            if video_id <= 0 or video_id in self.project.videos:
+            if video_id <= 0 or video_id > schema.MAX_ID or video_id in self.project.videos:
                 video_id = max(self.project.videos, default=0) + 1
+            if video_id > schema.MAX_ID:
+                raise ProjectError(f"{self.path.name}: no free video id (the project's ids reach {schema.MAX_ID})")
             copy = self._checked_video_copy(video, video_id)
             with self._transaction(f"adding video {video_id}"):
                 self._conn.execute(
@@ -527,8 +538,9 @@ class ProjectStore:
         return checked_copies(poses, self.project.skeleton, where)
 
     def _check_track_id(self, video: Video, track_id) -> int:
-        if not _is_int(track_id) or track_id < 0:
-            raise ProjectError(f"{self._where(video)}: a track id must be a whole number >= 0, got {track_id!r}")
+        if not _is_int(track_id) or not 0 <= track_id <= schema.MAX_ID:
+            raise ProjectError(f"{self._where(video)}: a track id must be a whole number in 0..{schema.MAX_ID}, "
+                               f"got {track_id!r}")
         return int(track_id)
 
     def _check_frames(self, video: Video, frames, what: str) -> set[int]:
@@ -566,8 +578,9 @@ class ProjectStore:
             raise ProjectError(f"{self.path.name}: expected a Video, got {type(video).__name__}")
         label = f" ({video.name})" if video.name else ""
         where = f"{self.path.name}, video {video_id}{label}"
-        if not _is_int(video.num_frames) or video.num_frames <= 0:
-            raise ProjectError(f"{where}: num_frames must be a whole number > 0, got {video.num_frames!r}")
+        if not _is_int(video.num_frames) or not 0 < video.num_frames <= schema.MAX_FRAMES:
+            raise ProjectError(f"{where}: num_frames must be a whole number in 1..{schema.MAX_FRAMES}, "
+                               f"got {video.num_frames!r}")
         for field in ("width", "height"):  # 0: unknown, as label files read without their images have it
             value = getattr(video, field)
             if not _is_int(value) or value < 0:

@@ -34,6 +34,11 @@ APPLICATION_ID = 0x50575052  # "PWPR" in the SQLite header: tells our files from
 CREATED_BY = "posewarper-annotate"
 NOTE_PREFIX = "note."  # meta keys of the program's notes (ProjectStore.set_note), apart from the fields above
 
+MAX_ID = 2**63 - 1  # SQLite's INTEGER is 64-bit signed: a larger video or track id cannot be stored
+# More frames than this in one video is damage, not footage: 46 hours at 60 fps, and an export
+# listing every frame as an image would pass 2 GB.
+MAX_FRAMES = 10_000_000
+
 _XY = np.dtype("<f8")
 _CONF = np.dtype("<f4")
 _BOX = np.dtype("<f8")

@@ -11,7 +11,8 @@ import pytest
 
 from posewarper_core import Pose, Provenance, Track, Video
 from posewarper_core.cli import main
-from posewarper_core.store import ProjectStore
+from posewarper_core.skeleton import POSETRACK17
+from posewarper_core.store import ProjectStore, content_digest
 
 REPO = Path(__file__).resolve().parents[1]
 J = 17
@@ -127,3 +128,134 @@ def test_path_inside_refuses_names_that_leave_the_folder(tmp_path):
     for name in ("../x.jpg", "a/../../x.jpg", "/etc/x", "", "a//b", "C:/x", "a\\..\\..\\x"):
         with pytest.raises(OutputError, match="outside"):
             path_inside(tmp_path, name)
+
+
+# --- 6. long file names, 7. huge ids: an error that names the field, and nothing left behind -------
+
+def _bonn_coco(tmp_path, shared_data, edit) -> Path:
+    """The Bonn dev clip as a COCO file beside (a link to) its frames, changed by `edit(doc)`."""
+    import json
+
+    clip = shared_data / "dev" / "bonn_060470979"
+    (tmp_path / "frames").symlink_to(clip / "frames", target_is_directory=True)
+    coco = tmp_path / "clip.json"
+    assert main(["convert", str(clip / "posetrack18.json"), "-o", str(coco), "--format", "coco"]) == 0
+    doc = json.loads(coco.read_text())
+    edit(doc)
+    coco.write_text(json.dumps(doc))
+    return coco
+
+
+def _long_name(doc):
+    doc["images"][0]["file_name"] = "x" * 300 + ".jpg"
+
+
+def _huge_video_id(doc):
+    for image in doc["images"]:
+        image["video_id"] = 2**63
+    doc.pop("posewarper")
+
+
+def _huge_track_and_an_untracked_pose(doc):
+    doc["annotations"][0]["track_id"] = 2**63 - 1
+    del doc["annotations"][1]["track_id"]
+
+
+def test_a_file_name_longer_than_the_system_allows_is_just_not_on_disk(capsys, tmp_path, shared_data):
+    """An image file_name over 255 bytes made info, import and convert end in an OSError traceback."""
+    coco = _bonn_coco(tmp_path, shared_data, _long_name)
+    code, out, err = run(capsys, "info", coco)
+    assert code == 0 and "(40 of 41 frames on disk)" in out, err
+    code, _, err = run(capsys, "import", coco, "--project", tmp_path / "p.pwproj")
+    assert code == 2 and "images[0]" in err and "not found" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json", "frames"]
+    assert run(capsys, "convert", coco, "-o", tmp_path / "out" / "c.json", "--format", "posetrack18")[0] == 0
+
+
+@pytest.mark.parametrize("edit, field", [(_huge_video_id, "video_id is too large"),
+                                         (_huge_track_and_an_untracked_pose, "no track id left")])
+def test_ids_a_project_cannot_hold_are_refused_on_read(capsys, tmp_path, shared_data, edit, field):
+    """A COCO video_id >= 2^63, or track_id 2^63-1 plus an annotation without one, crashed the
+    store with OverflowError and left an empty project; convert wrote ids that info refused."""
+    coco = _bonn_coco(tmp_path, shared_data, edit)
+    for argv in (["info", coco], ["import", coco, "--project", tmp_path / "p.pwproj"],
+                 ["convert", coco, "-o", tmp_path / "c.json", "--format", "posetrack18"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and str(coco) in err and field in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json", "frames"]
+
+
+def test_the_store_refuses_ids_and_counts_it_cannot_hold(tmp_path):
+    from posewarper_core.errors import ProjectError
+
+    with ProjectStore.create(tmp_path / "p.pwproj") as store:
+        video = small_video()
+        video.tracks[2**63] = Track(2**63)
+        with pytest.raises(ProjectError, match="track id must be a whole number in 0..9223372036854775807"):
+            store.add_video(video)
+        with pytest.raises(ProjectError, match="num_frames must be a whole number in 1..10000000"):
+            store.add_video(small_video(num_frames=10**7 + 1, poses_every=10**7))
+        assert store.add_video(small_video(video_id=2**63 - 1)) == 2**63 - 1
+        with pytest.raises(ProjectError, match="no free video id"):
+            store.add_video(small_video(video_id=0))
+    with ProjectStore.open(tmp_path / "p.pwproj", read_only=True) as store:
+        assert list(store.project.videos) == [2**63 - 1]
+
+
+def test_import_into_an_existing_project_is_all_or_nothing(capsys, tmp_path, shared_data, monkeypatch):
+    """A failure while adding the second of two videos takes the first out again."""
+    clips = [shared_data / "dev" / c / "posetrack18.json" for c in ("bonn_060470979", "jhmdb_goal_keeping")]
+    project = make_project(tmp_path / "p.pwproj")
+    with ProjectStore.open(project, read_only=True) as store:
+        before = content_digest(store.project)
+    real_add = ProjectStore.add_video
+
+    def add_one_then_fail(self, video):
+        if video.name == "jhmdb_goal_keeping":
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return real_add(self, video)
+
+    monkeypatch.setattr(ProjectStore, "add_video", add_one_then_fail)
+    with pytest.raises(OverflowError):
+        main(["import", *map(str, clips), "--project", str(project)])
+    with ProjectStore.open(project, read_only=True) as store:
+        assert content_digest(store.project) == before
+    with pytest.raises(OverflowError):  # and a new project is not left behind
+        main(["import", *map(str, clips), "--project", str(tmp_path / "new.pwproj")])
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == ["p.pwproj"]
+
+
+def _open_and_fail(window, qtbot, path) -> str:
+    ended = []
+    window.openFailed.connect(ended.append)
+    window.projectOpened.connect(lambda p: ended.append(f"opened {p}"))
+    assert window.open_path(path)
+    qtbot.waitUntil(lambda: bool(ended), timeout=60000)
+    return ended[0]
+
+
+@pytest.mark.parametrize("edit, message", [(_long_name, "not found"), (_huge_video_id, "video_id is too large"),
+                                           (_huge_track_and_an_untracked_pose, "no track id left")])
+def test_a_failed_open_in_the_app_leaves_no_project_behind(window, qtbot, tmp_path, shared_data, edit, message):
+    """Opening such a file in the app fails with the message, leaves no project file or lock, and
+    failing again says the same (before, an empty project was left and opened silently)."""
+    coco = _bonn_coco(tmp_path, shared_data, edit)
+    for _ in range(2):
+        assert message in _open_and_fail(window, qtbot, coco)
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name != "settings") == ["clip.json", "frames"]
+
+
+def test_a_store_failure_while_filling_a_new_project_removes_it(tmp_path, monkeypatch):
+    """Cleanup covers every failure, also one the checks did not foresee."""
+    from app import opening
+
+    def broken(self, video):
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    monkeypatch.setattr(ProjectStore, "add_video", broken)
+    source = tmp_path / "clip.json"
+    monkeypatch.setattr(opening, "import_videos", lambda path: (POSETRACK17, [small_video()]))
+    source.write_text("{}")
+    with pytest.raises(OverflowError):
+        opening.open_path(source)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json"]
