@@ -137,12 +137,33 @@ class _ProjectLock:
         self._fd = None
 
 
-def _connect(path: Path, create: bool = False, read_only: bool = False) -> sqlite3.Connection:
+def _connect(path: Path, create: bool = False, read_only: bool = False, immutable: bool = False) -> sqlite3.Connection:
     # "rw": never create a file by opening a wrong path; "ro": SQLite refuses every write
     mode = "ro" if read_only else "rwc" if create else "rw"
-    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True,
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}{'&immutable=1' if immutable else ''}", uri=True,
                            isolation_level=None, check_same_thread=False)
     return conn
+
+
+def _connect_for_reading(path: Path) -> sqlite3.Connection:
+    """A read-only connection, also on read-only media (a read-only mount, an immutable or
+    write-protected folder). A WAL project is read through a "-shm" index file SQLite creates
+    beside it; where none can be created, the file is read as immutable instead, which is right
+    when nothing can change it, and when its "-wal" journal holds nothing the file lacks."""
+    conn = _connect(path, read_only=True)
+    try:
+        conn.execute("PRAGMA schema_version")  # SQLite opens the file at the first statement
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if os.access(path.parent, os.W_OK):
+            raise ProjectError(f"{path}: cannot open the project: {exc}") from None
+    wal = Path(f"{path}-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise ProjectError(f"{path}: the folder cannot be written, and the project's journal {wal.name} holds edits "
+                           "not yet in the file, which cannot be read there: copy both files to a writable "
+                           "folder and open the copy")
+    return _connect(path, read_only=True, immutable=True)
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -249,7 +270,7 @@ class ProjectStore:
     def _read(cls, path: Path) -> tuple[Project, dict[str, str]]:
         """The project's last committed state, through a read-only connection closed at once."""
         try:
-            conn = _connect(path, read_only=True)
+            conn = _connect_for_reading(path)
         except sqlite3.Error as exc:
             raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
         try:
@@ -628,6 +649,10 @@ def _check_version(path: Path, conn: sqlite3.Connection) -> int:
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = schema.read_schema_version(conn)
+    except sqlite3.OperationalError as exc:  # cannot be read here (access, locking): not "damaged"
+        if "malformed" not in str(exc):
+            raise ProjectError(f"{path}: cannot read the project file: {exc}") from exc
+        raise ProjectError(f"{not_project} (damaged: {exc})") from exc
     except (sqlite3.DatabaseError, ValueError) as exc:
         raise ProjectError(f"{not_project} (not an SQLite database, or damaged: {exc})") from exc
     if app_id != schema.APPLICATION_ID or version is None:

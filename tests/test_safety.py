@@ -259,3 +259,72 @@ def test_a_store_failure_while_filling_a_new_project_removes_it(tmp_path, monkey
     with pytest.raises(OverflowError):
         opening.open_path(source)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json"]
+
+
+# --- 8. read-only media ------------------------------------------------------------------------
+
+@pytest.fixture
+def make_read_only():
+    """make_read_only(folder): nothing can be created in `folder` any more (an immutable folder,
+    or, for a user other than root, one without write permission), as on a read-only mount."""
+    import os
+    import shutil
+    import subprocess
+
+    done = []
+
+    def protect(folder: Path) -> None:
+        chattr = shutil.which("chattr")
+        if chattr and subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode == 0:
+            done.append(lambda: subprocess.run([chattr, "-i", str(folder)], check=True))
+        elif os.geteuid() != 0:
+            folder.chmod(0o555)
+            done.append(lambda: folder.chmod(0o755))
+        try:
+            (folder / "probe").touch()
+        except OSError:
+            return
+        (folder / "probe").unlink()
+        pytest.skip("cannot make a folder read-only here (root without chattr +i)")
+
+    yield protect
+    for undo in reversed(done):
+        undo()
+
+
+@pytest.mark.parametrize("leftovers", ["none", "empty journal", "journal with edits", "journal without index"])
+def test_a_project_on_read_only_media_is_read_and_not_called_damaged(capsys, tmp_path, make_read_only, leftovers):
+    """info and export read a healthy project where nothing can be written; before, it was
+    "not an SQLite database, or damaged". A journal holding edits that cannot be merged there is
+    named, not read past."""
+    import json
+    import shutil
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    project = folder / "p.pwproj"
+    if leftovers.startswith("journal"):  # copied while the app has it open: the edit is in the -wal
+        with ProjectStore.open(make_project(tmp_path / "p.pwproj", small_video("clip"))) as store:
+            store.delete_pose(1, 0, 0)
+            for suffix in ("", "-wal", "-shm") if leftovers == "journal with edits" else ("", "-wal"):
+                shutil.copy(f"{store.path}{suffix}", f"{project}{suffix}")
+        assert Path(f"{project}-wal").stat().st_size > 0
+    else:
+        make_project(project, small_video("clip"))
+        if leftovers == "empty journal":  # as SQLite may leave them beside a closed project
+            Path(f"{project}-wal").touch()
+            Path(f"{project}-shm").touch()
+    before = digest(project)
+    make_read_only(folder)
+    code, out, err = run(capsys, "info", project, "--json")
+    if leftovers == "journal without index":  # SQLite cannot read the journal without its -shm here
+        assert code == 2 and "p.pwproj-wal" in err and "damaged" not in err
+        assert run(capsys, "export", project, "-o", tmp_path / "out.json")[0] == 2
+        return
+    assert code == 0, err
+    poses = 11 if leftovers == "journal with edits" else 12  # the edit in the journal is read
+    assert json.loads(out)["videos"][0]["poses"] == poses
+    code, _, err = run(capsys, "export", project, "-o", tmp_path / "out.json", "--format", "coco")
+    assert code == 0, err
+    assert len(json.loads((tmp_path / "out.json").read_text())["annotations"]) == poses
+    assert digest(project) == before
