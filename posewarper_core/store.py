@@ -158,6 +158,8 @@ def _connect_for_reading(path: Path) -> sqlite3.Connection:
         conn.close()
         if os.access(path.parent, os.W_OK):
             raise ProjectError(f"{path}: cannot open the project: {exc}") from None
+    except sqlite3.DatabaseError:  # not a database, or damaged: _check_version says which
+        return conn
     wal = Path(f"{path}-wal")
     if wal.is_file() and wal.stat().st_size > 0:
         raise ProjectError(f"{path}: the folder cannot be written, and the project's journal {wal.name} holds edits "
