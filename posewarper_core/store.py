@@ -659,6 +659,8 @@ def _check_version(path: Path, conn: sqlite3.Connection) -> int:
         raise ProjectError(f"{not_project} (not an SQLite database, or damaged: {exc})") from exc
     if app_id != schema.APPLICATION_ID or version is None:
         raise ProjectError(f"{not_project} (an SQLite database of another program)")
+    if version < 1:
+        raise ProjectError(f"{path}: its project format {version} is none the program writes (damaged)")
     if version > schema.SCHEMA_VERSION:
         raise ProjectError(
             f"{path} was saved by a newer version of PoseWarper Annotate (project format {version}; "

@@ -328,3 +328,136 @@ def test_a_project_on_read_only_media_is_read_and_not_called_damaged(capsys, tmp
     assert code == 0, err
     assert len(json.loads((tmp_path / "out.json").read_text())["annotations"]) == poses
     assert digest(project) == before
+
+
+# --- 9. damaged counts, and a fuzz test of the store's reader -----------------------------------
+
+def _damage(project: Path, *statements) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(project)
+    with conn:
+        for statement in statements:
+            conn.execute(statement)
+    conn.close()
+
+
+@pytest.mark.parametrize("damage, field", [
+    ("UPDATE videos SET num_frames = 9000000000000000000", "num_frames is 9000000000000000000, outside 1..10000000"),
+    ("UPDATE videos SET num_frames = 0", "num_frames is 0, outside 1..10000000"),
+    ("UPDATE videos SET num_frames = 5", "a pose's frame is 5, outside 0..4"),
+    ("UPDATE poses SET frame = 40 WHERE frame = 3", "a pose's frame is 40, outside 0..11"),
+    ("UPDATE poses SET visibility = CAST(x'07' || substr(visibility, 2) AS BLOB) WHERE frame = 2", "visibility or provenance"),
+    ("UPDATE poses SET xy = CAST(x'000000000000f87f' || substr(xy, 9) AS BLOB) WHERE frame = 2", "not a finite number"),
+])
+def test_damaged_counts_are_named_never_a_hang_or_a_silent_drop(capsys, tmp_path, damage, field):
+    """num_frames of 9e18 made export hang; 0 exported 0 of the poses with exit 0; a pose out of
+    range was dropped silently. Now info, export and opening for editing name the field."""
+    project = make_project(tmp_path / "p.pwproj")
+    _damage(project, "PRAGMA foreign_keys = OFF", damage)
+    before = digest(project)
+    for argv in (["info", project], ["export", project, "-o", tmp_path / "out.json", "--format", "coco"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and str(project) in err and field in err and "video 1" in err, (argv, err)
+    from posewarper_core.errors import ProjectError
+
+    with pytest.raises(ProjectError, match="damaged"):
+        ProjectStore.open(project)
+    assert not (tmp_path / "out.json").exists() and digest(project) == before
+
+
+def _fuzz_base(folder: Path) -> bytes:
+    video = small_video("clip", num_frames=8)
+    video.labelled_frames = {0, 3}
+    video.ignore_regions = {2: [np.array([[0, 0], [10, 0], [5, 8.0]])]}
+    make_project(folder / "base.pwproj", video, small_video("two", num_frames=5, video_id=4))
+    return (folder / "base.pwproj").read_bytes()
+
+
+_FUZZ_BASE: dict[str, bytes] = {}
+
+
+def _fuzz_read(tmp_path_factory, data: bytes) -> None:
+    """Reading `data` as a project gives a project or a ProjectError, never anything else, and
+    leaves the file as it was; what reads is exported, or refused with a PoseWarperError."""
+    from posewarper_core.errors import PoseWarperError, ProjectError
+    from posewarper_core.formats import export_project
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / "p.pwproj"
+    path.write_bytes(data)
+    try:
+        with ProjectStore.open(path, read_only=True) as store:
+            try:
+                export_project(store.project, folder / "out.json", "coco", base_dir=folder)
+            except PoseWarperError:
+                pass
+    except ProjectError:
+        pass
+    assert path.read_bytes() == data
+
+
+def test_fuzz_the_store_reader_with_damaged_bytes(tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    base = _fuzz_base(tmp_path_factory.mktemp("base"))
+
+    @settings(max_examples=150, deadline=2000, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(0, len(base) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+           st.integers(100, len(base)))
+    def damaged(flips, keep):
+        data = bytearray(base[:keep])
+        for at, value in flips:
+            if at < len(data):
+                data[at] = value
+        _fuzz_read(tmp_path_factory, bytes(data))
+
+    damaged()
+
+
+_COLUMNS = {
+    "videos": ["video_id", "source", "num_frames", "width", "height", "fps", "name", "keyframe_stride", "vid_id",
+               "frames", "labelled_frames", "ignore_regions"],
+    "tracks": ["video_id", "track_id", "name"],
+    "poses": ["video_id", "frame", "track_id", "keyframe", "method", "bbox", "head_box", "xy", "visibility",
+              "provenance", "confidence"],
+    "meta": ["value"],
+}
+_KEYS = {"videos": ["video_id"], "tracks": ["video_id", "track_id"], "poses": ["video_id", "frame", "track_id"],
+         "meta": ["key"]}
+
+
+def test_fuzz_the_store_reader_with_damaged_values(tmp_path_factory):
+    """Any value of any type in any column of any row (SQLite stores what it is given)."""
+    import sqlite3
+
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    base = _fuzz_base(tmp_path_factory.mktemp("base"))
+    values = st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=True), st.text(max_size=30),
+                       st.binary(max_size=300), st.sampled_from(["[]", "{}", "[[\"a\", 1, 2]]", '{"1": [[0, 0]]}',
+                                                                  "[0, 99999]", '{"joints": []}']))
+    changes = st.lists(st.tuples(st.sampled_from(sorted(_COLUMNS)), st.integers(0, 20), st.data()), min_size=1, max_size=4)
+
+    @settings(max_examples=300, deadline=2000, suppress_health_check=list(HealthCheck))
+    @given(changes, values)
+    def damaged(edits, value):
+        folder = tmp_path_factory.mktemp("edit")
+        path = folder / "p.pwproj"
+        path.write_bytes(base)
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA foreign_keys = OFF")
+        for table, row, data in edits:
+            column = data.draw(st.sampled_from(_COLUMNS[table]))
+            keys = _KEYS[table]
+            rows = conn.execute(f"SELECT {', '.join(keys)} FROM {table} ORDER BY {', '.join(keys)}").fetchall()
+            where = " AND ".join(f"{k} = ?" for k in keys)
+            try:
+                conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (value, *rows[row % len(rows)]))
+            except sqlite3.IntegrityError:
+                pass  # a NOT NULL or key constraint: SQLite itself refuses this damage
+        conn.commit()
+        conn.close()
+        _fuzz_read(tmp_path_factory, path.read_bytes())
+
+    damaged()
