@@ -135,17 +135,15 @@ def open_path(path, project_path=None, checked=None) -> ProjectStore:
     if path.suffix.lower() in ANNOTATION_SUFFIXES:
         skeleton, videos = checked or import_videos(path)  # raises before anything is created
         store = ProjectStore.create(target, skeleton=skeleton, name=path.stem)
-        try:
-            for v in videos:
-                store.add_video(v)
-        except PoseWarperError:
-            store.close()
-            target.unlink(missing_ok=True)
-            raise
-        return store
-    video = video_from_media(path, target)  # raises VideoError naming the file
-    store = ProjectStore.create(target, name=path.stem)
-    store.add_video(video)
+    else:
+        videos = [video_from_media(path, target)]  # raises VideoError naming the file
+        store = ProjectStore.create(target, name=path.stem)
+    try:
+        for v in videos:
+            store.add_video(v)
+    except BaseException:  # whatever failed, no empty project (and lock) is left to reopen silently
+        store.close_and_remove()
+        raise
     return store
 
 

@@ -137,12 +137,35 @@ class _ProjectLock:
         self._fd = None
 
 
-def _connect(path: Path, create: bool = False, read_only: bool = False) -> sqlite3.Connection:
+def _connect(path: Path, create: bool = False, read_only: bool = False, immutable: bool = False) -> sqlite3.Connection:
     # "rw": never create a file by opening a wrong path; "ro": SQLite refuses every write
     mode = "ro" if read_only else "rwc" if create else "rw"
-    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True,
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}{'&immutable=1' if immutable else ''}", uri=True,
                            isolation_level=None, check_same_thread=False)
     return conn
+
+
+def _connect_for_reading(path: Path) -> sqlite3.Connection:
+    """A read-only connection, also on read-only media (a read-only mount, an immutable or
+    write-protected folder). A WAL project is read through a "-shm" index file SQLite creates
+    beside it; where none can be created, the file is read as immutable instead, which is right
+    when nothing can change it, and when its "-wal" journal holds nothing the file lacks."""
+    conn = _connect(path, read_only=True)
+    try:
+        conn.execute("PRAGMA schema_version")  # SQLite opens the file at the first statement
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if os.access(path.parent, os.W_OK):
+            raise ProjectError(f"{path}: cannot open the project: {exc}") from None
+    except sqlite3.DatabaseError:  # not a database, or damaged: _check_version says which
+        return conn
+    wal = Path(f"{path}-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise ProjectError(f"{path}: the folder cannot be written, and the project's journal {wal.name} holds edits "
+                           "not yet in the file, which cannot be read there: copy both files to a writable "
+                           "folder and open the copy")
+    return _connect(path, read_only=True, immutable=True)
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -249,7 +272,7 @@ class ProjectStore:
     def _read(cls, path: Path) -> tuple[Project, dict[str, str]]:
         """The project's last committed state, through a read-only connection closed at once."""
         try:
-            conn = _connect(path, read_only=True)
+            conn = _connect_for_reading(path)
         except sqlite3.Error as exc:
             raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
         try:
@@ -301,6 +324,15 @@ class ProjectStore:
                 self._conn = None
                 self._lock.release()
 
+    def close_and_remove(self) -> None:
+        """Close a project this program has just created and remove its files: filling it
+        failed, and it holds nothing of the user's yet (an empty project left behind would be
+        opened silently the next time the same input is opened)."""
+        path = self.path
+        self.close()
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+
     def __enter__(self) -> "ProjectStore":
         return self
 
@@ -327,8 +359,10 @@ class ProjectStore:
         with self._mutex:
             self._check_open()
             video_id = int(video.video_id) if _is_int(video.video_id) else 0
-            if video_id <= 0 or video_id in self.project.videos:
+            if video_id <= 0 or video_id > schema.MAX_ID or video_id in self.project.videos:
                 video_id = max(self.project.videos, default=0) + 1
+            if video_id > schema.MAX_ID:
+                raise ProjectError(f"{self.path.name}: no free video id (the project's ids reach {schema.MAX_ID})")
             copy = self._checked_video_copy(video, video_id)
             with self._transaction(f"adding video {video_id}"):
                 self._conn.execute(
@@ -527,8 +561,9 @@ class ProjectStore:
         return checked_copies(poses, self.project.skeleton, where)
 
     def _check_track_id(self, video: Video, track_id) -> int:
-        if not _is_int(track_id) or track_id < 0:
-            raise ProjectError(f"{self._where(video)}: a track id must be a whole number >= 0, got {track_id!r}")
+        if not _is_int(track_id) or not 0 <= track_id <= schema.MAX_ID:
+            raise ProjectError(f"{self._where(video)}: a track id must be a whole number in 0..{schema.MAX_ID}, "
+                               f"got {track_id!r}")
         return int(track_id)
 
     def _check_frames(self, video: Video, frames, what: str) -> set[int]:
@@ -566,8 +601,9 @@ class ProjectStore:
             raise ProjectError(f"{self.path.name}: expected a Video, got {type(video).__name__}")
         label = f" ({video.name})" if video.name else ""
         where = f"{self.path.name}, video {video_id}{label}"
-        if not _is_int(video.num_frames) or video.num_frames <= 0:
-            raise ProjectError(f"{where}: num_frames must be a whole number > 0, got {video.num_frames!r}")
+        if not _is_int(video.num_frames) or not 0 < video.num_frames <= schema.MAX_FRAMES:
+            raise ProjectError(f"{where}: num_frames must be a whole number in 1..{schema.MAX_FRAMES}, "
+                               f"got {video.num_frames!r}")
         for field in ("width", "height"):  # 0: unknown, as label files read without their images have it
             value = getattr(video, field)
             if not _is_int(value) or value < 0:
@@ -615,10 +651,16 @@ def _check_version(path: Path, conn: sqlite3.Connection) -> int:
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = schema.read_schema_version(conn)
+    except sqlite3.OperationalError as exc:  # cannot be read here (access, locking): not "damaged"
+        if "malformed" not in str(exc):
+            raise ProjectError(f"{path}: cannot read the project file: {exc}") from exc
+        raise ProjectError(f"{not_project} (damaged: {exc})") from exc
     except (sqlite3.DatabaseError, ValueError) as exc:
         raise ProjectError(f"{not_project} (not an SQLite database, or damaged: {exc})") from exc
     if app_id != schema.APPLICATION_ID or version is None:
         raise ProjectError(f"{not_project} (an SQLite database of another program)")
+    if version < 1:
+        raise ProjectError(f"{path}: its project format {version} is none the program writes (damaged)")
     if version > schema.SCHEMA_VERSION:
         raise ProjectError(
             f"{path} was saved by a newer version of PoseWarper Annotate (project format {version}; "

@@ -11,7 +11,8 @@ import pytest
 
 from posewarper_core import Pose, Provenance, Track, Video
 from posewarper_core.cli import main
-from posewarper_core.store import ProjectStore
+from posewarper_core.skeleton import POSETRACK17
+from posewarper_core.store import ProjectStore, content_digest
 
 REPO = Path(__file__).resolve().parents[1]
 J = 17
@@ -127,3 +128,336 @@ def test_path_inside_refuses_names_that_leave_the_folder(tmp_path):
     for name in ("../x.jpg", "a/../../x.jpg", "/etc/x", "", "a//b", "C:/x", "a\\..\\..\\x"):
         with pytest.raises(OutputError, match="outside"):
             path_inside(tmp_path, name)
+
+
+# --- 6. long file names, 7. huge ids: an error that names the field, and nothing left behind -------
+
+def _bonn_coco(tmp_path, shared_data, edit) -> Path:
+    """The Bonn dev clip as a COCO file beside (a link to) its frames, changed by `edit(doc)`."""
+    import json
+
+    clip = shared_data / "dev" / "bonn_060470979"
+    (tmp_path / "frames").symlink_to(clip / "frames", target_is_directory=True)
+    coco = tmp_path / "clip.json"
+    assert main(["convert", str(clip / "posetrack18.json"), "-o", str(coco), "--format", "coco"]) == 0
+    doc = json.loads(coco.read_text())
+    edit(doc)
+    coco.write_text(json.dumps(doc))
+    return coco
+
+
+def _long_name(doc):
+    doc["images"][0]["file_name"] = "x" * 300 + ".jpg"
+
+
+def _huge_video_id(doc):
+    for image in doc["images"]:
+        image["video_id"] = 2**63
+    doc.pop("posewarper")
+
+
+def _huge_track_and_an_untracked_pose(doc):
+    doc["annotations"][0]["track_id"] = 2**63 - 1
+    del doc["annotations"][1]["track_id"]
+
+
+def test_a_file_name_longer_than_the_system_allows_is_just_not_on_disk(capsys, tmp_path, shared_data):
+    """An image file_name over 255 bytes made info, import and convert end in an OSError traceback."""
+    coco = _bonn_coco(tmp_path, shared_data, _long_name)
+    code, out, err = run(capsys, "info", coco)
+    assert code == 0 and "(40 of 41 frames on disk)" in out, err
+    code, _, err = run(capsys, "import", coco, "--project", tmp_path / "p.pwproj")
+    assert code == 2 and "images[0]" in err and "not found" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json", "frames"]
+    assert run(capsys, "convert", coco, "-o", tmp_path / "out" / "c.json", "--format", "posetrack18")[0] == 0
+
+
+@pytest.mark.parametrize("edit, field", [(_huge_video_id, "video_id is too large"),
+                                         (_huge_track_and_an_untracked_pose, "no track id left")])
+def test_ids_a_project_cannot_hold_are_refused_on_read(capsys, tmp_path, shared_data, edit, field):
+    """A COCO video_id >= 2^63, or track_id 2^63-1 plus an annotation without one, crashed the
+    store with OverflowError and left an empty project; convert wrote ids that info refused."""
+    coco = _bonn_coco(tmp_path, shared_data, edit)
+    for argv in (["info", coco], ["import", coco, "--project", tmp_path / "p.pwproj"],
+                 ["convert", coco, "-o", tmp_path / "c.json", "--format", "posetrack18"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and str(coco) in err and field in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json", "frames"]
+
+
+def test_the_store_refuses_ids_and_counts_it_cannot_hold(tmp_path):
+    from posewarper_core.errors import ProjectError
+
+    with ProjectStore.create(tmp_path / "p.pwproj") as store:
+        video = small_video()
+        video.tracks[2**63] = Track(2**63)
+        with pytest.raises(ProjectError, match="track id must be a whole number in 0..9223372036854775807"):
+            store.add_video(video)
+        with pytest.raises(ProjectError, match="num_frames must be a whole number in 1..10000000"):
+            store.add_video(small_video(num_frames=10**7 + 1, poses_every=10**7))
+        assert store.add_video(small_video(video_id=2**63 - 1)) == 2**63 - 1
+        with pytest.raises(ProjectError, match="no free video id"):
+            store.add_video(small_video(video_id=0))
+    with ProjectStore.open(tmp_path / "p.pwproj", read_only=True) as store:
+        assert list(store.project.videos) == [2**63 - 1]
+
+
+def test_import_into_an_existing_project_is_all_or_nothing(capsys, tmp_path, shared_data, monkeypatch):
+    """A failure while adding the second of two videos takes the first out again."""
+    clips = [shared_data / "dev" / c / "posetrack18.json" for c in ("bonn_060470979", "jhmdb_goal_keeping")]
+    project = make_project(tmp_path / "p.pwproj")
+    with ProjectStore.open(project, read_only=True) as store:
+        before = content_digest(store.project)
+    real_add = ProjectStore.add_video
+
+    def add_one_then_fail(self, video):
+        if video.name == "jhmdb_goal_keeping":
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return real_add(self, video)
+
+    monkeypatch.setattr(ProjectStore, "add_video", add_one_then_fail)
+    with pytest.raises(OverflowError):
+        main(["import", *map(str, clips), "--project", str(project)])
+    with ProjectStore.open(project, read_only=True) as store:
+        assert content_digest(store.project) == before
+    with pytest.raises(OverflowError):  # and a new project is not left behind
+        main(["import", *map(str, clips), "--project", str(tmp_path / "new.pwproj")])
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == ["p.pwproj"]
+
+
+def _open_and_fail(window, qtbot, path) -> str:
+    ended = []
+    window.openFailed.connect(ended.append)
+    window.projectOpened.connect(lambda p: ended.append(f"opened {p}"))
+    assert window.open_path(path)
+    qtbot.waitUntil(lambda: bool(ended), timeout=60000)
+    return ended[0]
+
+
+@pytest.mark.parametrize("edit, message", [(_long_name, "not found"), (_huge_video_id, "video_id is too large"),
+                                           (_huge_track_and_an_untracked_pose, "no track id left")])
+def test_a_failed_open_in_the_app_leaves_no_project_behind(window, qtbot, tmp_path, shared_data, edit, message):
+    """Opening such a file in the app fails with the message, leaves no project file or lock, and
+    failing again says the same (before, an empty project was left and opened silently)."""
+    coco = _bonn_coco(tmp_path, shared_data, edit)
+    for _ in range(2):
+        assert message in _open_and_fail(window, qtbot, coco)
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name != "settings") == ["clip.json", "frames"]
+
+
+def test_a_store_failure_while_filling_a_new_project_removes_it(tmp_path, monkeypatch):
+    """Cleanup covers every failure, also one the checks did not foresee."""
+    from app import opening
+
+    def broken(self, video):
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    monkeypatch.setattr(ProjectStore, "add_video", broken)
+    source = tmp_path / "clip.json"
+    monkeypatch.setattr(opening, "import_videos", lambda path: (POSETRACK17, [small_video()]))
+    source.write_text("{}")
+    with pytest.raises(OverflowError):
+        opening.open_path(source)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json"]
+
+
+# --- 8. read-only media ------------------------------------------------------------------------
+
+@pytest.fixture
+def make_read_only():
+    """make_read_only(folder): nothing can be created in `folder` any more (an immutable folder,
+    or, for a user other than root, one without write permission), as on a read-only mount."""
+    import os
+    import shutil
+    import subprocess
+
+    done = []
+
+    def protect(folder: Path) -> None:
+        chattr = shutil.which("chattr")
+        if chattr and subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode == 0:
+            done.append(lambda: subprocess.run([chattr, "-i", str(folder)], check=True))
+        elif os.geteuid() != 0:
+            folder.chmod(0o555)
+            done.append(lambda: folder.chmod(0o755))
+        try:
+            (folder / "probe").touch()
+        except OSError:
+            return
+        (folder / "probe").unlink()
+        pytest.skip("cannot make a folder read-only here (root without chattr +i)")
+
+    yield protect
+    for undo in reversed(done):
+        undo()
+
+
+@pytest.mark.parametrize("leftovers", ["none", "empty journal", "journal with edits", "journal without index"])
+def test_a_project_on_read_only_media_is_read_and_not_called_damaged(capsys, tmp_path, make_read_only, leftovers):
+    """info and export read a healthy project where nothing can be written; before, it was
+    "not an SQLite database, or damaged". A journal holding edits that cannot be merged there is
+    named, not read past."""
+    import json
+    import shutil
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    project = folder / "p.pwproj"
+    if leftovers.startswith("journal"):  # copied while the app has it open: the edit is in the -wal
+        with ProjectStore.open(make_project(tmp_path / "p.pwproj", small_video("clip"))) as store:
+            store.delete_pose(1, 0, 0)
+            for suffix in ("", "-wal", "-shm") if leftovers == "journal with edits" else ("", "-wal"):
+                shutil.copy(f"{store.path}{suffix}", f"{project}{suffix}")
+        assert Path(f"{project}-wal").stat().st_size > 0
+    else:
+        make_project(project, small_video("clip"))
+        if leftovers == "empty journal":  # as SQLite may leave them beside a closed project
+            Path(f"{project}-wal").touch()
+            Path(f"{project}-shm").touch()
+    before = digest(project)
+    make_read_only(folder)
+    code, out, err = run(capsys, "info", project, "--json")
+    if leftovers == "journal without index":  # SQLite cannot read the journal without its -shm here
+        assert code == 2 and "p.pwproj-wal" in err and "damaged" not in err
+        assert run(capsys, "export", project, "-o", tmp_path / "out.json")[0] == 2
+        return
+    assert code == 0, err
+    poses = 11 if leftovers == "journal with edits" else 12  # the edit in the journal is read
+    assert json.loads(out)["videos"][0]["poses"] == poses
+    code, _, err = run(capsys, "export", project, "-o", tmp_path / "out.json", "--format", "coco")
+    assert code == 0, err
+    assert len(json.loads((tmp_path / "out.json").read_text())["annotations"]) == poses
+    assert digest(project) == before
+
+
+# --- 9. damaged counts, and a fuzz test of the store's reader -----------------------------------
+
+def _damage(project: Path, *statements) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(project)
+    with conn:
+        for statement in statements:
+            conn.execute(statement)
+    conn.close()
+
+
+@pytest.mark.parametrize("damage, field", [
+    ("UPDATE videos SET num_frames = 9000000000000000000", "num_frames is 9000000000000000000, outside 1..10000000"),
+    ("UPDATE videos SET num_frames = 0", "num_frames is 0, outside 1..10000000"),
+    ("UPDATE videos SET num_frames = 5", "a pose's frame is 5, outside 0..4"),
+    ("UPDATE poses SET frame = 40 WHERE frame = 3", "a pose's frame is 40, outside 0..11"),
+    ("UPDATE poses SET visibility = CAST(x'07' || substr(visibility, 2) AS BLOB) WHERE frame = 2", "visibility or provenance"),
+    ("UPDATE poses SET xy = CAST(x'000000000000f87f' || substr(xy, 9) AS BLOB) WHERE frame = 2", "not a finite number"),
+])
+def test_damaged_counts_are_named_never_a_hang_or_a_silent_drop(capsys, tmp_path, damage, field):
+    """num_frames of 9e18 made export hang; 0 exported 0 of the poses with exit 0; a pose out of
+    range was dropped silently. Now info, export and opening for editing name the field."""
+    project = make_project(tmp_path / "p.pwproj")
+    _damage(project, "PRAGMA foreign_keys = OFF", damage)
+    before = digest(project)
+    for argv in (["info", project], ["export", project, "-o", tmp_path / "out.json", "--format", "coco"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and str(project) in err and field in err and "video 1" in err, (argv, err)
+    from posewarper_core.errors import ProjectError
+
+    with pytest.raises(ProjectError, match="damaged"):
+        ProjectStore.open(project)
+    assert not (tmp_path / "out.json").exists() and digest(project) == before
+
+
+def _fuzz_base(folder: Path) -> bytes:
+    video = small_video("clip", num_frames=8)
+    video.labelled_frames = {0, 3}
+    video.ignore_regions = {2: [np.array([[0, 0], [10, 0], [5, 8.0]])]}
+    make_project(folder / "base.pwproj", video, small_video("two", num_frames=5, video_id=4))
+    return (folder / "base.pwproj").read_bytes()
+
+
+_FUZZ_BASE: dict[str, bytes] = {}
+
+
+def _fuzz_read(tmp_path_factory, data: bytes) -> None:
+    """Reading `data` as a project gives a project or a ProjectError, never anything else, and
+    leaves the file as it was; what reads is exported, or refused with a PoseWarperError."""
+    from posewarper_core.errors import PoseWarperError, ProjectError
+    from posewarper_core.formats import export_project
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / "p.pwproj"
+    path.write_bytes(data)
+    try:
+        with ProjectStore.open(path, read_only=True) as store:
+            try:
+                export_project(store.project, folder / "out.json", "coco", base_dir=folder)
+            except PoseWarperError:
+                pass
+    except ProjectError:
+        pass
+    assert path.read_bytes() == data
+
+
+def test_fuzz_the_store_reader_with_damaged_bytes(tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    base = _fuzz_base(tmp_path_factory.mktemp("base"))
+
+    @settings(max_examples=150, deadline=2000, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(0, len(base) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+           st.integers(100, len(base)))
+    def damaged(flips, keep):
+        data = bytearray(base[:keep])
+        for at, value in flips:
+            if at < len(data):
+                data[at] = value
+        _fuzz_read(tmp_path_factory, bytes(data))
+
+    damaged()
+
+
+_COLUMNS = {
+    "videos": ["video_id", "source", "num_frames", "width", "height", "fps", "name", "keyframe_stride", "vid_id",
+               "frames", "labelled_frames", "ignore_regions"],
+    "tracks": ["video_id", "track_id", "name"],
+    "poses": ["video_id", "frame", "track_id", "keyframe", "method", "bbox", "head_box", "xy", "visibility",
+              "provenance", "confidence"],
+    "meta": ["value"],
+}
+_KEYS = {"videos": ["video_id"], "tracks": ["video_id", "track_id"], "poses": ["video_id", "frame", "track_id"],
+         "meta": ["key"]}
+
+
+def test_fuzz_the_store_reader_with_damaged_values(tmp_path_factory):
+    """Any value of any type in any column of any row (SQLite stores what it is given)."""
+    import sqlite3
+
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    base = _fuzz_base(tmp_path_factory.mktemp("base"))
+    values = st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=True), st.text(max_size=30),
+                       st.binary(max_size=300), st.sampled_from(["[]", "{}", "[[\"a\", 1, 2]]", '{"1": [[0, 0]]}',
+                                                                  "[0, 99999]", '{"joints": []}']))
+    changes = st.lists(st.tuples(st.sampled_from(sorted(_COLUMNS)), st.integers(0, 20), st.data()), min_size=1, max_size=4)
+
+    @settings(max_examples=300, deadline=2000, suppress_health_check=list(HealthCheck))
+    @given(changes, values)
+    def damaged(edits, value):
+        folder = tmp_path_factory.mktemp("edit")
+        path = folder / "p.pwproj"
+        path.write_bytes(base)
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA foreign_keys = OFF")
+        for table, row, data in edits:
+            column = data.draw(st.sampled_from(_COLUMNS[table]))
+            keys = _KEYS[table]
+            rows = conn.execute(f"SELECT {', '.join(keys)} FROM {table} ORDER BY {', '.join(keys)}").fetchall()
+            where = " AND ".join(f"{k} = ?" for k in keys)
+            try:
+                conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (value, *rows[row % len(rows)]))
+            except sqlite3.IntegrityError:
+                pass  # a NOT NULL or key constraint: SQLite itself refuses this damage
+        conn.commit()
+        conn.close()
+        _fuzz_read(tmp_path_factory, path.read_bytes())
+
+    damaged()

@@ -223,7 +223,7 @@ def bad_pose(kind: str) -> Pose:
     (lambda s, v: s.apply([PoseChange(v, f, 0, make_pose(f)) for f in range(10, 20)]
                           + [PoseChange(v, 20, 0, bad_pose("nan"))]), "frame 20, track 0: joint 0"),
     (lambda s, v: s.apply([PoseChange(v, 0, 0, None), PoseChange(v, 1, 7, None)]), "no track 7"),
-    (lambda s, v: s.set_track(v, Track(-2)), "track id must be a whole number >= 0"),
+    (lambda s, v: s.set_track(v, Track(-2)), "track id must be a whole number in 0.."),
     (lambda s, v: s.update_video(v, keyframe_stride=0), "keyframe stride"),
     (lambda s, v: s.update_video(v, name="x", labelled_frames={3, 40}), "labelled frame 40 is outside"),
     (lambda s, v: s.update_video(v, ignore_regions={2: [[(0, 0), (1, np.inf), (2, 2)]]}), "frame 2: ignore region 0 must be"),

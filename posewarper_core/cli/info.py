@@ -68,6 +68,7 @@ def media_info(path: Path) -> dict:
 def annotation_file_info(path: Path) -> dict:
     """Summary of a PoseTrack/COCO file; reads it even when its frames are not on disk, and says so."""
     from ..formats import detect_format, import_file, load_json
+    from ..formats.common import is_file
 
     doc = load_json(path)
     fmt = detect_format(path, doc)
@@ -76,7 +77,7 @@ def annotation_file_info(path: Path) -> dict:
     for video in videos:
         s = video_summary(video)
         if video.frames is not None:
-            s["frames_on_disk"] = sum((Path(video.source) / f.file_name).is_file() for f in video.frames)
+            s["frames_on_disk"] = sum(is_file(Path(video.source) / f.file_name) for f in video.frames)
         summaries.append(s)
     return {"kind": f"{fmt} file", "path": str(path.resolve()), "skeleton": skeleton.name,
             "joints": skeleton.num_joints, "videos": summaries}

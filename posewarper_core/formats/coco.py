@@ -30,7 +30,7 @@ from ..annotation import FrameRef, Pose, Track, Video
 from ..errors import FormatError
 from ..skeleton import Skeleton
 from .common import (
-    GENERATOR, META_KEY, META_VERSION, Entry, ImageEntry, VideoMeta, absolute_source, category_entry, check_pose,
+    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, VideoMeta, absolute_source, category_entry, check_pose,
     dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name,
     load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation, pose_to_annotation, read_meta,
     top_list, validate_for_export, video_meta, write_text_atomic,
@@ -56,6 +56,8 @@ class _Image(ImageEntry):
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, str)):
                 e.fail(f"'{key}' must be an integer or a string, got {value!r:.40}")
+            if isinstance(value, int):
+                value = e.to_int(value, key)  # one a project can hold
             self.video_key = (key, value)
             break
         if self.video_key is None:
@@ -195,6 +197,9 @@ def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, keypoint_catego
     next_ids: dict[int, int] = {}
     for video, frame, pose in untracked:
         tid = next_ids.get(id(video), max(video.tracks, default=-1) + 1)
+        if tid > MAX_ID:
+            raise FormatError(path, f"no track id left for the annotations without 'track_id' (track ids "
+                                    f"reach {MAX_ID})", f"video {video.name}, frame {frame}")
         video.tracks[tid] = Track(tid)
         video.set_pose(frame, tid, pose)
         next_ids[id(video)] = tid + 1
@@ -303,6 +308,8 @@ def _image_ids(videos: list[Video]) -> list[list[int]]:
         else:
             chosen.append(None)
     next_id = max(used, default=0) + 1
+    if next_id + sum(v.num_frames for v, ids in zip(videos, chosen) if ids is None) > MAX_ID:
+        chosen, next_id = [None] * len(videos), 1  # the files' ids leave no room: number them all anew
     out = []
     for video, ids in zip(videos, chosen):
         if ids is None:

@@ -24,6 +24,7 @@ import numpy as np
 from ..annotation import Pose, Provenance, Video, is_auto
 from ..atomic_file import replacing
 from ..errors import FormatError, PoseWarperError
+from .. import store_schema
 from ..skeleton import BUILTIN_SKELETONS, Skeleton
 
 META_KEY = "posewarper"
@@ -32,7 +33,7 @@ GENERATOR = "posewarper-annotate"
 
 # Coordinates and box values beyond this are surely corrupt, whatever the image size.
 MAX_COORD = 1e7
-MAX_ID = 2**63 - 1
+MAX_ID = store_schema.MAX_ID  # the largest id a project can hold: what we read, we can store
 
 PROVENANCE_NAMES = {p: p.name.lower() for p in Provenance}
 PROVENANCE_BY_NAME = {name: p for p, name in PROVENANCE_NAMES.items()}
@@ -504,6 +505,16 @@ def validate_for_export(path: Path, video: Video, skeleton: Skeleton) -> None:
 
 # ---------------------------------------------------------------- frames on disk
 
+def is_file(path: Path) -> bool:
+    """Path.is_file that says False, not OSError, for a name no file can have (over 255 bytes
+    a part, over the system's path limit): a file name from a document that cannot exist is
+    simply not on disk."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def frame_paths_root(path: Path, file_names: list[str], labels: list[str],
                      extra_roots: list[Path], check: bool) -> Path:
     """The folder the images' file names are relative to, checking that every frame is there.
@@ -519,14 +530,14 @@ def frame_paths_root(path: Path, file_names: list[str], labels: list[str],
     if not file_names:
         return candidates[0]
     first = file_names[0]
-    root = next((c for c in candidates if (c / first).is_file()), None)
+    root = next((c for c in candidates if is_file(c / first)), None)
     if not check:
         return root or candidates[0]
     if root is None:
         looked = ", ".join(str(c) for c in candidates)
         raise FormatError(path, f"frame file {first!r} not found (looked in {looked})", labels[0])
     for name, label in zip(file_names, labels):
-        if not (root / name).is_file():
+        if not is_file(root / name):
             raise FormatError(path, f"frame file {name!r} not found under {root}", label)
     return root
 
@@ -551,7 +562,7 @@ def image_size_on_disk(file: Path) -> tuple[int, int] | None:
     """(width, height) of an image file, or None if it cannot be read."""
     import cv2  # only needed for files that do not state the image size
 
-    data = np.fromfile(str(file), dtype=np.uint8) if file.is_file() else None
+    data = np.fromfile(str(file), dtype=np.uint8) if is_file(file) else None
     if data is None or data.size == 0:
         return None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)

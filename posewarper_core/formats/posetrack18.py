@@ -32,7 +32,7 @@ from ..annotation import FrameRef, Pose, Track, Video
 from ..errors import FormatError
 from ..skeleton import POSETRACK17, Skeleton
 from .common import (
-    GENERATOR, META_KEY, META_VERSION, Entry, ImageEntry, VideoMeta, absolute_source, category_entry, check_pose,
+    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, VideoMeta, absolute_source, category_entry, check_pose,
     dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name,
     load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, read_meta, top_list,
     validate_for_export, video_meta, write_text_atomic,
@@ -193,6 +193,9 @@ def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, category_ids: s
     # Annotations without a track id are people we cannot follow: each becomes its own track.
     next_id = max(video.tracks, default=-1) + 1
     for frame, pose in untracked:
+        if next_id > MAX_ID:
+            raise FormatError(path, f"no track id left for the annotations without 'track_id' (track ids "
+                                    f"reach {MAX_ID})", f"frame {frame}")
         video.tracks[next_id] = Track(next_id)
         video.set_pose(frame, next_id, pose)
         next_id += 1
