@@ -41,7 +41,9 @@ def poses(draw, skeleton: Skeleton, width: int, height: int) -> Pose:
     vis = np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), np.uint8)
     coord = st.floats(-0.4, 1.4, allow_nan=False)
     xy = np.array([[draw(coord) * width, draw(coord) * height] for _ in range(n)])
-    prov = np.array([draw(st.sampled_from(list(Provenance)[1:])) if v else Provenance.NONE for v in vis], np.uint8)
+    # Every provenance an export writes (SUGGESTED joints are never exported: test_suggest.py).
+    kinds = [p for p in Provenance if p not in (Provenance.NONE, Provenance.SUGGESTED)]
+    prov = np.array([draw(st.sampled_from(kinds)) if v else Provenance.NONE for v in vis], np.uint8)
     conf = np.array(draw(st.lists(st.floats(0, 1, width=32), min_size=n, max_size=n)), np.float32)
     box = st.none() | st.tuples(*[st.floats(-50, 2000, allow_nan=False)] * 2, *[st.floats(0, 900)] * 2)
     return Pose(np.where(vis[:, None] > 0, xy, 0.0), vis, prov, conf, keyframe=draw(st.booleans()),

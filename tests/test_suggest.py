@@ -182,3 +182,41 @@ def test_detector_fill_puts_joints_near_the_labels_and_keeps_the_annotators(jhmd
     assert p4.method == "detector" and m.sum() >= 10
     assert np.median(np.linalg.norm(p4.xy[m] - g4.xy[m], axis=1)) < 0.1 * max(g4.joint_extent()[2:])
     assert np.allclose(changes[(3, tid)].xy[0], 5.0)
+
+
+def test_templates_drop_a_whole_pose_at_the_click():
+    from posewarper_core.suggest import template
+
+    video = Video(source="x", num_frames=10, width=640, height=480, tracks={})
+    std = template.average(video, POSETRACK17, at=(300, 200))  # nothing labelled: a standing person
+    assert std.labelled().all() and (std.provenance == Provenance.SUGGESTED).all()
+    assert np.allclose(std.xy[POSETRACK17.index("left_hip")][1], 200)
+    assert 0.9 * 96 < np.ptp(std.xy[:, 1]) < 1.1 * 96  # a fifth of the frame's height
+    xy = np.array([[100 + 2 * j, 50 + 10 * j] for j in range(17)], float)
+    vis = np.full(17, 2)
+    vis[3:5] = 0
+    video.set_pose(2, 1, Pose.manual(xy, vis))
+    video.set_pose(4, 1, Pose.manual(xy + 40, vis))
+    prev = template.from_keyframe(video, 1, 5, at=(0, 0))
+    assert np.allclose(prev.xy[prev.labelled()].mean(axis=0), (xy[vis > 0] + 40).mean(axis=0) - _centre_of(xy[vis > 0] + 40))
+    assert not prev.labelled()[3:5].any()
+    avg = template.average(video, POSETRACK17, at=(320, 240))
+    assert not avg.labelled()[3:5].any() and np.isclose(np.ptp(avg.xy[avg.labelled(), 1]), 160)
+
+
+def _centre_of(pts):
+    return (pts.min(axis=0) + pts.max(axis=0)) / 2
+
+
+@needs_model
+def test_detector_suggests_people_on_a_frame_nobody_is_labelled_in(jhmdb):
+    from posewarper_core.suggest import detect_people
+
+    skeleton, gt, frames = jhmdb
+    poses, message = detect_people(Suggester(skeleton), frames, 20)
+    g = gt.pose(20, next(iter(gt.poses[20])))
+    assert poses and not message
+    m = poses[0].labelled() & g.labelled()
+    assert m.sum() >= 10 and np.median(np.linalg.norm(poses[0].xy[m] - g.xy[m], axis=1)) < 0.1 * max(g.joint_extent()[2:])
+    empty, message = detect_people(Suggester(skeleton), Frames([np.zeros((240, 320, 3), np.uint8)]), 0)
+    assert empty == [] and "empty" in message

@@ -25,7 +25,7 @@ from ..autofill.engine import Span
 from ..autofill.flow import FlowMethod
 from ..errors import PoseWarperError
 from ..skeleton import Skeleton
-from .blazepose import BlazePose, Landmarks, Roi, runtime_missing
+from .blazepose import ROI_SCALE, BlazePose, Landmarks, Roi, runtime_missing
 from .mapping import PersonOffsets, roi_from_box, roi_from_pose, skeleton_from_landmarks
 
 MIN_PERSON_PX = 40  # a person smaller than this (crop's circle diameter) gets no model suggestion
@@ -127,7 +127,7 @@ class Suggester:
             notes.append(self.missing)
         elif roi is None:
             notes.append(f"no crop for person {track_id} on frame {frame}: label a keyframe or drag a box")
-        elif roi.side / (2 * 1.25) * 2 < MIN_PERSON_PX:
+        elif roi.side / ROI_SCALE < MIN_PERSON_PX:
             notes.append(f"person {track_id} on frame {frame} is under {MIN_PERSON_PX} px tall: no model suggestion")
         elif not _overlaps(roi, video.width or frames.width, video.height or frames.height):
             notes.append(f"the crop for person {track_id} on frame {frame} lies outside the frame")
@@ -158,6 +158,27 @@ class Suggester:
         )
         return Suggestion(pose, "; ".join(notes), carried, model_xy, model_conf, raw_xy, lm, roi,
                           sources)
+
+
+def detect_people(suggester: "Suggester", frames, frame: int) -> tuple[list[Pose], str]:
+    """Suggested poses of the people BlazePose's detector finds in a frame nobody is labelled in
+    (best first), and a message when there are none or the model is missing."""
+    if suggester.model is None:
+        return [], suggester.missing
+    rgb = frames.frame(frame)
+    if rgb.size == 0 or float(rgb.std()) < 1.0:
+        return [], f"frame {frame} is empty: nobody to detect"
+    poses = []
+    for _, roi in suggester.model.detect(rgb):
+        if roi.side / ROI_SCALE < MIN_PERSON_PX:
+            continue
+        xy, conf, _ = suggester.run_model(rgb, roi)
+        ok = conf >= MIN_CONFIDENCE
+        if ok.sum() >= 3:
+            poses.append(Pose(xy=np.where(ok[:, None], xy, 0.0), visibility=np.where(ok, 2, 0),
+                              provenance=np.where(ok, Provenance.SUGGESTED, Provenance.NONE),
+                              confidence=np.zeros(len(xy), np.float32), method="suggestion"))
+    return poses, "" if poses else f"nobody found on frame {frame}"
 
 
 def choose(carried, model_xy, model_conf, side: float, agreement: float = AGREEMENT,
