@@ -77,7 +77,9 @@ class EffortRun:
         return {"strategy": self.strategy, "k": self.k, "clicks": self.clicks, "looks": self.looks,
                 "effort": self.effort, "residual_error": round(self.residual_error, 5),
                 "keyframes": self.keyframes, "reviewed": self.reviewed,
-                "curve": [[s.effort, round(s.residual_error, 5), round(s.predicted_error, 3)] for s in self.steps]}
+                # [effort, residual error, predicted error when the step began, clicks] per step
+                "curve": [[s.effort, round(s.residual_error, 5), round(s.predicted_error, 3), s.clicks]
+                          for s in self.steps]}
 
 
 class Annotator:
@@ -186,13 +188,12 @@ class Session:
                 self.run.looks += int(propose_by_fill and shown is not None)
                 self.run.keyframes += 1
             last = f
-        self._record(0.0)
 
     def fill_all(self) -> None:
         from .autofill import fill
 
-        self._apply(fill(self.video, self.frames, self.method, cancel=None, tune=False))
-        self._record(0.0)
+        self._apply(fill(self.video, self.frames, self.method, tune=False))
+        self._record(0.0)  # the curve starts here: before the fill, the frames between are empty
 
     def review_pose(self, frame: int, track_id: int, predicted: float) -> None:
         """Look at a filled pose, drag what is off (the tool re-fills after the correction), accept it."""
@@ -204,8 +205,7 @@ class Session:
         if off:
             self.run.clicks += len(off)
             self._apply(correction.correct_joints(self.video, frame, track_id, off, carry=self.carry))
-        if self.carry != "none":
-            self._apply(correction.accept_pose(self.video, frame, track_id, carry=self.carry))
+        self._apply(correction.accept_pose(self.video, frame, track_id, carry=self.carry))
         self._record(predicted)
 
     def review_in_frame_order(self) -> None:
@@ -266,15 +266,35 @@ def simulate(gt: Video, frames, method, strategy: str, k: int, *, stop_below: fl
     return Session(gt, frames, method, strategy, k, stop_below=stop_below, carry=carry, check=check).work()
 
 
-def stopped_at(run: EffortRun, stop_below: float) -> Step:
-    """Where the run would have stopped with a higher review-done threshold: the last step before
-    the first review step whose predicted error was below it (runs record it as they go)."""
-    last = run.steps[0]
-    for step in run.steps:
-        if step.predicted_error and step.predicted_error < stop_below:
+def result_at(result: dict, stop_below: float) -> dict:
+    """A result (EffortRun.result()) as it would have ended with review done below `stop_below`
+    instead: the review rule only decides when to stop, so the run's own curve has the answer
+    for any threshold at or above the one it ran with."""
+    last = result["curve"][0]
+    for point in result["curve"][1:]:
+        if point[2] and point[2] < stop_below:
             break
-        last = step
-    return last
+        last = point
+    out = dict(result)
+    out.update(effort=last[0], residual_error=last[1])
+    if len(last) > 3:
+        out.update(clicks=last[3], looks=last[0] - last[3])
+    out["curve"] = [p for p in result["curve"] if p[0] <= last[0]]
+    return out
+
+
+STOP_CANDIDATES = tuple(round(0.25 * i, 2) for i in range(1, 41))  # 0.25 .. 10
+
+
+def choose_stop(results: list[dict], bar: float = 0.02) -> float:
+    """Leave-one-clip-out: on one clip's results (run with a low review-done threshold), the highest
+    threshold at which uniform and guided end at or below `bar` residual error at every k (the
+    least review that still finishes the clip); the lowest candidate if none does."""
+    tool = [r for r in results if r["strategy"] in ("uniform", "guided")]
+    if not tool:
+        raise PoseWarperError("choosing the review-done threshold needs uniform or guided results")
+    ok = [t for t in STOP_CANDIDATES if all(result_at(r, t)["residual_error"] <= bar for r in tool)]
+    return max(ok) if ok else STOP_CANDIDATES[0]
 
 
 def best_k(results: list[dict], strategy: str, bar: float) -> dict | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .annotation import Pose, Video
+from .annotation import Pose, Video, is_auto
 
 # Review stops when every unreviewed filled pose's predicted error is below this. Chosen by
 # leave-one-clip-out with `posewarper bench-effort` on the two dev clips (see README, "Effort"):
@@ -45,19 +45,31 @@ def needs_review(pose: Pose) -> bool:
     return not pose.keyframe and not pose.reviewed and bool(pose.auto_joints().any())
 
 
+def _error_if_to_review(pose: Pose) -> float | None:
+    """predicted_error, or None when the pose needs no review (one pass: the queue asks it of
+    every pose of the video)."""
+    if pose.keyframe or pose.reviewed:
+        return None
+    auto = is_auto(pose.provenance) & (pose.visibility > 0)
+    if not auto.any():
+        return None
+    return float((1.0 - pose.confidence[auto].astype(np.float64)).sum())
+
+
 def predicted_error(pose: Pose) -> float:
     """The pose's predicted error (see the module doc); 0 when it needs no review."""
-    return float(joint_risk(pose).sum()) if needs_review(pose) else 0.0
+    return _error_if_to_review(pose) or 0.0
 
 
 def review_queue(video: Video, track_ids=None) -> list[ReviewItem]:
     """Every pose that needs review, highest predicted error first (ties: earlier frame, lower id)."""
-    items = [
-        ReviewItem(f, tid, predicted_error(p))
-        for f, by_track in video.poses.items()
-        for tid, p in by_track.items()
-        if (track_ids is None or tid in track_ids) and needs_review(p)
-    ]
+    items = []
+    for f, by_track in video.poses.items():
+        for tid, p in by_track.items():
+            if track_ids is None or tid in track_ids:
+                e = _error_if_to_review(p)
+                if e is not None:
+                    items.append(ReviewItem(f, tid, e))
     items.sort(key=lambda it: (-it.predicted_error, it.frame, it.track_id))
     return items
 
@@ -82,18 +94,20 @@ def review_done(video: Video, threshold: float = REVIEW_DONE_BELOW) -> bool:
     return highest_predicted_error(video) < threshold
 
 
-def frame_predicted_error(video: Video) -> np.ndarray:
-    """Per frame, the summed predicted error of its poses still to review."""
+def frame_predicted_error(video: Video) -> tuple[np.ndarray, float]:
+    """(per frame, the summed predicted error of its poses still to review; the highest of any pose)."""
     out = np.zeros(video.num_frames)
+    highest = 0.0
     for f, by_track in video.poses.items():
-        out[f] = sum(predicted_error(p) for p in by_track.values())
-    return out
+        for p in by_track.values():
+            e = predicted_error(p)
+            out[f] += e
+            highest = max(highest, e)
+    return out, highest
 
 
 def suggest_keyframe(video: Video, threshold: float = REVIEW_DONE_BELOW) -> int | None:
     """The frame to label next: where the fill expects the most error, or None once review is
     done (no pose left whose predicted error reaches `threshold`)."""
-    if review_done(video, threshold):
-        return None
-    per_frame = frame_predicted_error(video)
-    return int(np.argmax(per_frame))
+    per_frame, highest = frame_predicted_error(video)
+    return None if highest < threshold else int(np.argmax(per_frame))

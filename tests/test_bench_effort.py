@@ -69,3 +69,21 @@ def test_bench_effort_refuses_bad_input(tmp_path, capsys, argv, message):
 def test_bench_effort_names_a_missing_file(tmp_path, capsys):
     assert main(["bench-effort", "--gt", str(tmp_path / "nope.json")]) == 2
     assert "nope.json: no such ground-truth file" in capsys.readouterr().err
+
+
+def test_review_done_threshold_is_chosen_on_another_clip(tmp_path, capsys):
+    gt = make_clip(tmp_path / "clip", n=13)
+    train = tmp_path / "train.json"
+    assert main(["bench-effort", "--gt", str(gt), "--strategy", "uniform,guided", "--k", "6", "--method", "flow",
+                 "--stop", "0.25", "--json", str(train)]) == 0
+    results = json.loads(train.read_text())["results"]
+    chosen = effort.choose_stop(results)
+    assert all(effort.result_at(r, chosen)["residual_error"] <= 0.02 for r in results)
+    out = tmp_path / "test.json"
+    assert main(["bench-effort", "--gt", str(gt), "--strategy", "uniform", "--k", "6", "--method", "flow",
+                 "--stop-from", str(train), "--json", str(out)]) == 0
+    assert f"review done below {chosen} (chosen on {train})" in capsys.readouterr().out
+    assert json.loads(out.read_text())["stop_below"] == chosen
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["bench-effort", "--gt", str(gt), "--stop-from", str(tmp_path / "bad.json")]) == 2
+    assert "bad.json: not a bench-effort JSON file" in capsys.readouterr().err

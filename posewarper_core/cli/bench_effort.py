@@ -34,6 +34,10 @@ def register(subparsers) -> None:
                    "method, posewarper, without its tuning); cvat-like always interpolates linearly")
     p.add_argument("--stop", type=float, default=REVIEW_DONE_BELOW,
                    help=f"review is done below this predicted error (default {REVIEW_DONE_BELOW})")
+    p.add_argument("--stop-from", type=Path, default=None, metavar="OTHER.json",
+                   help="choose the review-done threshold on another clip's bench-effort JSON (run there with a "
+                        "low --stop): the highest at which uniform and guided finish that clip at <= 2 %% residual "
+                        "error at every k (leave-one-clip-out)")
     p.add_argument("--carry", default=DEFAULT_CARRY, choices=CARRY_MODES,
                    help=f"how a correction re-fills its joint's chain (default {DEFAULT_CARRY})")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
@@ -67,6 +71,10 @@ def run(args) -> int:
     for out in (args.json, args.plot):
         if out is not None and not out.parent.is_dir():
             raise PoseWarperError(f"{out}: the folder {out.parent} does not exist")
+    stop = args.stop
+    if args.stop_from is not None:
+        stop = effort.choose_stop(_read_results(args.stop_from))
+        print(f"review done below {stop} (chosen on {args.stop_from})")
     _, gt, open_source = load_ground_truth(args.gt)
     if not gt.poses:
         raise PoseWarperError(f"{args.gt}: the ground truth has no labelled poses")
@@ -78,7 +86,7 @@ def run(args) -> int:
         for strategy in strategies:
             for k in ks:
                 t0 = time.perf_counter()
-                run_ = effort.simulate(gt, frames, method, strategy, k, stop_below=args.stop, carry=args.carry)
+                run_ = effort.simulate(gt, frames, method, strategy, k, stop_below=stop, carry=args.carry)
                 r = run_.result()
                 r["seconds"] = round(time.perf_counter() - t0, 1)
                 results.append(r)
@@ -90,17 +98,30 @@ def run(args) -> int:
             close()
     bar = effort.read_bar(results)
     print(effort.format_effort_table(results, title=f"{args.gt}  fill: {method_name} (no tuning), "
-                                                    f"review done below {args.stop}, re-fill: {args.carry}"))
+                                                    f"review done below {stop}, re-fill: {args.carry}"))
     print(_bar_line(bar))
     if args.json:
         with replacing(args.json) as out:
-            json.dump({"gt": str(args.gt), "method": method_name, "stop_below": args.stop, "carry": args.carry,
+            json.dump({"gt": str(args.gt), "method": method_name, "stop_below": stop, "carry": args.carry,
                        "results": results, "bar": bar}, out, indent=1)
     if args.plot:
         from ..effort_plot import draw_curves
 
         draw_curves(results, args.plot, title=f"{args.gt.parent.name}: residual error against effort")
     return 0
+
+
+def _read_results(path: Path) -> list[dict]:
+    try:
+        data = json.loads(Path(path).read_text())
+        results = data["results"]
+        for r in results:
+            r["strategy"], r["curve"]
+    except FileNotFoundError:
+        raise PoseWarperError(f"{path}: no such file") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PoseWarperError(f"{path}: not a bench-effort JSON file ({exc})") from None
+    return results
 
 
 def _bar_line(bar: dict) -> str:
