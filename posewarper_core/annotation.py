@@ -57,6 +57,8 @@ class Pose:
     Per joint: position (xy), visibility, provenance and confidence in [0, 1].
     `keyframe` marks a pose that anchors auto-fill (labelled by hand or promoted).
     `method` names the auto-fill method that wrote its auto joints, if any.
+    `reviewed` marks a filled pose an annotator looked at and accepted as it is (review.py); a
+    pose the tool changes afterwards is a new pose, not reviewed.
     """
 
     xy: np.ndarray
@@ -67,6 +69,7 @@ class Pose:
     method: str | None = None
     bbox: Box | None = None
     head_box: Box | None = None
+    reviewed: bool = False
 
     def __post_init__(self):
         self.xy = np.asarray(self.xy, dtype=np.float64).reshape(-1, 2)
@@ -110,7 +113,7 @@ class Pose:
     def copy(self) -> "Pose":
         return Pose(
             self.xy.copy(), self.visibility.copy(), self.provenance.copy(), self.confidence.copy(),
-            self.keyframe, self.method, self.bbox, self.head_box,
+            self.keyframe, self.method, self.bbox, self.head_box, self.reviewed,
         )
 
     def labelled(self) -> np.ndarray:
@@ -157,6 +160,7 @@ class Pose:
             and np.allclose(self.xy[m], other.xy[m], atol=atol)
             and np.allclose(self.confidence, other.confidence, atol=1e-4)
             and self.keyframe == other.keyframe
+            and self.reviewed == other.reviewed
             and self.method == other.method
             and _boxes_close(self.bbox, other.bbox, atol)
             and _boxes_close(self.head_box, other.head_box, atol)

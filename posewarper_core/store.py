@@ -373,7 +373,7 @@ class ProjectStore:
                     [(video_id, t.track_id, t.name) for t in copy.tracks.values()],
                 )
                 self._conn.executemany(
-                    f"INSERT INTO poses ({schema.POSE_COLUMNS}) VALUES ({_marks(11)})",
+                    f"INSERT INTO poses ({schema.POSE_COLUMNS}) VALUES ({_marks(schema.POSE_COLUMN_COUNT)})",
                     [schema.pose_row(video_id, f, t, p) for f, by_track in copy.poses.items() for t, p in by_track.items()],
                 )
             self.project.videos[video_id] = copy
@@ -412,7 +412,7 @@ class ProjectStore:
             with self._transaction(what):
                 if puts:
                     self._conn.executemany(
-                        f"INSERT OR REPLACE INTO poses ({schema.POSE_COLUMNS}) VALUES ({_marks(11)})",
+                        f"INSERT OR REPLACE INTO poses ({schema.POSE_COLUMNS}) VALUES ({_marks(schema.POSE_COLUMN_COUNT)})",
                         [schema.pose_row(*key, pose) for key, pose in puts.items()],
                     )
                 if removes:
@@ -734,7 +734,8 @@ def checked_copies(poses: list[Pose], skeleton: Skeleton, where: Callable[[int],
     for array in (xy, visibility, provenance, confidence):
         schema.freeze(array)
     return [
-        Pose(xy[i], visibility[i], provenance[i], confidence[i], bool(p.keyframe), p.method, p.bbox, p.head_box)
+        Pose(xy[i], visibility[i], provenance[i], confidence[i], bool(p.keyframe), p.method, p.bbox, p.head_box,
+             bool(p.reviewed))
         for i, p in enumerate(poses)
     ]
 

@@ -8,7 +8,7 @@
              frames JSON, labelled_frames JSON, ignore_regions JSON)
     tracks  (video_id, track_id, name)
     poses   (video_id, frame, track_id, keyframe, method, bbox, head_box,
-             xy, visibility, provenance, confidence)
+             xy, visibility, provenance, confidence, reviewed)
 
 Per-joint arrays are stored as little-endian bytes (xy float64 (J, 2), visibility and provenance
 uint8 (J,), confidence float32 (J,)); boxes as 4 float64. Reading checks every length against the
@@ -94,8 +94,13 @@ def _to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX poses_by_track ON poses (video_id, track_id, frame)")
 
 
+def _to_v3(conn: sqlite3.Connection) -> None:
+    """A filled pose can be marked reviewed (looked at and accepted by an annotator; review.py)."""
+    conn.execute("ALTER TABLE poses ADD COLUMN reviewed INTEGER NOT NULL DEFAULT 0")
+
+
 # MIGRATIONS[i] brings a file from schema version i to i + 1 (version 0 is an empty file).
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_to_v1, _to_v2, _to_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -193,7 +198,9 @@ def ignore_regions_from_json(text: str) -> dict[int, list[np.ndarray]]:
             for f, polys in json.loads(text).items()}
 
 
-POSE_COLUMNS = "video_id, frame, track_id, keyframe, method, bbox, head_box, xy, visibility, provenance, confidence"
+POSE_COLUMNS = ("video_id, frame, track_id, keyframe, method, bbox, head_box, xy, visibility, provenance, "
+                "confidence, reviewed")
+POSE_COLUMN_COUNT = POSE_COLUMNS.count(",") + 1
 
 
 def pose_row(video_id: int, frame: int, track_id: int, pose: Pose) -> tuple:
@@ -202,13 +209,13 @@ def pose_row(video_id: int, frame: int, track_id: int, pose: Pose) -> tuple:
         video_id, frame, track_id, int(bool(pose.keyframe)), pose.method,
         _box_bytes(pose.bbox), _box_bytes(pose.head_box),
         pose.xy.astype(_XY, copy=False).tobytes(), pose.visibility.tobytes(),
-        pose.provenance.tobytes(), pose.confidence.astype(_CONF, copy=False).tobytes(),
+        pose.provenance.tobytes(), pose.confidence.astype(_CONF, copy=False).tobytes(), int(bool(pose.reviewed)),
     )
 
 
 def pose_from_row(row: tuple, num_joints: int) -> tuple[int, int, int, Pose]:
     """(video_id, frame, track_id, pose) of a poses row; ProjectError if a length does not fit the skeleton."""
-    video_id, frame, track_id, keyframe, method, bbox, head_box, xy, vis, prov, conf = row
+    video_id, frame, track_id, keyframe, method, bbox, head_box, xy, vis, prov, conf, reviewed = row
     where = f"video {video_id}, frame {frame}, track {track_id}"
     expected = (16 * num_joints, num_joints, num_joints, 4 * num_joints)
     blobs = (xy, vis, prov, conf, *(b for b in (bbox, head_box) if b is not None))
@@ -230,7 +237,7 @@ def pose_from_row(row: tuple, num_joints: int) -> tuple[int, int, int, Pose]:
         provenance=np.frombuffer(prov, np.uint8),
         confidence=conf_array,
         keyframe=bool(keyframe), method=method,
-        bbox=_box_from_bytes(bbox), head_box=_box_from_bytes(head_box),
+        bbox=_box_from_bytes(bbox), head_box=_box_from_bytes(head_box), reviewed=bool(reviewed),
     )
     return video_id, frame, track_id, freeze_pose(pose)
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "bench_store",
     "bench_video",
     "bench_deform",
+    "bench_effort",
 ]
 
 

@@ -1,0 +1,194 @@
+"""What the tool does after an annotator corrects or accepts a filled pose: the neighbourhood is
+re-filled from it at once, as CVAT re-interpolates after an edit.
+
+- `correct_joints`: joints dragged on a filled frame become anchors for those joints, and each
+  one's filled chain (the frames on both sides up to that joint's neighbouring anchors: a
+  keyframe, a reviewed pose or another placed/corrected joint) is re-filled from it. The other
+  joints of those frames, and every joint an annotator placed, are never touched.
+- `accept_pose`: the annotator looked at a filled pose and accepts it as it is (the "reviewed"
+  state); every auto joint becomes an anchor with no move.
+- `confirm_pose`: the pose becomes a keyframe and the frames around it are re-filled with the
+  auto-fill method (`refill_around`).
+
+How a chain is re-filled from a corrected joint (`carry`):
+- "carry" (default): the correction's offset is added to the existing filled chain, fading
+  linearly to zero at the neighbouring anchor (as the default method's drift removal treats a
+  chain's miss at its far end); up to the chain's open end (no anchor) the offset is kept whole.
+- "lerp": the joint is interpolated linearly between the correction and the neighbouring anchor
+  (the chain's own path is dropped).
+- "none": only the corrected frame changes (the anchor tools' workflow).
+Chosen by leave-one-clip-out with `posewarper bench-effort --carry` (README, "Effort").
+Re-filled joints' confidence is raised to what the fill gives a joint that far from a keyframe
+(0.5 ** (distance / the method's half-life)), if that is higher: the review order then moves on.
+
+All of it is arithmetic on the chain's poses (no flow, no network), fast enough for every drag.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .annotation import AUTO_PROVENANCE, Pose, PoseChange, Provenance, Video, Visibility
+from .errors import PoseWarperError
+
+CARRY_MODES = ("carry", "lerp", "none")
+DEFAULT_CARRY = "carry"
+_DEFAULT_HALF_LIFE = 15.0  # the flow-based methods' (flow.py, keyframe_match.py)
+
+
+def method_half_life(name: str | None) -> float:
+    """Frames after which the named fill method's confidence halves (engine.Method.half_life)."""
+    from .autofill.linear import LinearMethod
+
+    return LinearMethod.half_life if name == LinearMethod.name else _DEFAULT_HALF_LIFE
+
+
+def anchors_joint(pose: Pose, j: int) -> bool:
+    """The pose fixes joint j: a keyframe or a reviewed pose with j labelled, or j placed/corrected."""
+    if pose.visibility[j] == Visibility.NOT_LABELLED:
+        return False
+    return pose.keyframe or pose.reviewed or pose.provenance[j] not in AUTO_PROVENANCE
+
+
+def _chain(video: Video, frame: int, track_id: int, j: int, step: int) -> tuple[list[int], int | None]:
+    """The frames from `frame` (exclusive) in direction `step` whose joint j is auto-filled, and
+    the anchor frame that ends the chain (None when it ends open: no pose or joint j not labelled)."""
+    out = []
+    f = frame + step
+    while 0 <= f < video.num_frames:
+        p = video.pose(f, track_id)
+        if p is None or p.visibility[j] == Visibility.NOT_LABELLED:
+            return out, None
+        if anchors_joint(p, j):
+            return out, f
+        out.append(f)
+        f += step
+    return out, None
+
+
+def _refill_chain(video: Video, track_id: int, frame: int, j: int, new_xy, offset, carry: str,
+                  edited: dict[int, Pose]) -> None:
+    """Re-fill joint j's chains on both sides of `frame` into `edited` ({frame: new pose})."""
+    if carry == "none":
+        return
+    for step in (-1, 1):
+        frames, anchor = _chain(video, frame, track_id, j, step)
+        for f in frames:
+            pose = edited.get(f) or video.pose(f, track_id).copy()
+            d = abs(f - frame)
+            if anchor is None:
+                w = 1.0
+            else:
+                w = 1.0 - d / abs(anchor - frame)
+            if carry == "carry":
+                pose.xy[j] = pose.xy[j] + w * offset
+            else:  # lerp between the correction and the anchor (or hold the correction at an open end)
+                far = video.pose(anchor, track_id).xy[j] if anchor is not None else new_xy
+                pose.xy[j] = w * np.asarray(new_xy) + (1 - w) * far
+            raised = 0.5 ** (d / method_half_life(pose.method))
+            pose.confidence[j] = max(float(pose.confidence[j]), raised)
+            pose.reviewed = False
+            edited[f] = pose
+
+
+def _changes(video: Video, track_id: int, edited: dict[int, Pose]) -> list[PoseChange]:
+    return [PoseChange(video.video_id, f, track_id, p) for f, p in sorted(edited.items())]
+
+
+def _filled_pose(video: Video, frame: int, track_id: int) -> Pose:
+    pose = video.pose(frame, track_id)
+    if pose is None:
+        raise PoseWarperError(f"frame {frame} has no pose of track {track_id} to correct")
+    return pose
+
+
+def correct_joints(video: Video, frame: int, track_id: int, moves: dict[int, tuple[float, float]],
+                   carry: str = DEFAULT_CARRY) -> list[PoseChange]:
+    """The changes that put joints at the given places ({joint: (x, y)}) in this frame's pose and
+    re-fill each moved auto joint's chain from it (see the module doc). `video` is not modified."""
+    if carry not in CARRY_MODES:
+        raise PoseWarperError(f"unknown re-fill {carry!r}; choose from {', '.join(CARRY_MODES)}")
+    pose = _filled_pose(video, frame, track_id)
+    here = pose.copy()
+    edited: dict[int, Pose] = {}
+    for j, xy in moves.items():
+        if not 0 <= j < pose.num_joints:
+            raise PoseWarperError(f"joint {j} is not one of the {pose.num_joints} joints")
+        was_auto = pose.provenance[j] in AUTO_PROVENANCE and pose.visibility[j] != Visibility.NOT_LABELLED
+        here.xy[j] = xy
+        if here.visibility[j] == Visibility.NOT_LABELLED:
+            here.visibility[j] = Visibility.VISIBLE
+        here.provenance[j] = Provenance.CORRECTED if was_auto else Provenance.MANUAL
+        here.confidence[j] = 1.0
+        if was_auto and not pose.keyframe:
+            offset = np.asarray(xy, np.float64) - pose.xy[j]
+            _refill_chain(video, track_id, frame, j, xy, offset, carry, edited)
+    edited[frame] = here
+    return _changes(video, track_id, edited)
+
+
+def accept_pose(video: Video, frame: int, track_id: int, carry: str = DEFAULT_CARRY) -> list[PoseChange]:
+    """The changes that mark a filled pose reviewed (accepted as it is): every auto joint becomes
+    an anchor, so the chains on both sides gain confidence (their positions stay)."""
+    pose = _filled_pose(video, frame, track_id)
+    here = pose.copy()
+    here.reviewed = True
+    edited: dict[int, Pose] = {}
+    for j in np.flatnonzero(pose.auto_joints()):
+        _refill_chain(video, track_id, frame, int(j), pose.xy[j], np.zeros(2), carry, edited)
+    edited[frame] = here
+    return _changes(video, track_id, edited)
+
+
+def confirmed(pose: Pose) -> Pose:
+    """The pose as a keyframe: an annotator vouched for every labelled joint."""
+    new = pose.copy()
+    auto = new.auto_joints()
+    new.provenance[auto] = Provenance.CORRECTED
+    new.confidence[new.labelled()] = 1.0
+    new.keyframe = True
+    new.reviewed = False
+    return new
+
+
+def confirm_pose(video: Video, frame: int, track_id: int) -> list[PoseChange]:
+    """The change that makes this filled pose a keyframe (re-fill around it with `refill_around`)."""
+    return [PoseChange(video.video_id, frame, track_id, confirmed(_filled_pose(video, frame, track_id)))]
+
+
+def refill_range(video: Video, frame: int, track_ids) -> tuple[int, int]:
+    """The frames to re-fill after `frame` became a keyframe of these tracks: up to the nearest
+    other keyframe of each track on either side (inclusive of nothing beyond them)."""
+    lo, hi = frame, frame
+    for tid in track_ids:
+        keys = video.keyframes(tid)
+        before = [k for k in keys if k < frame]
+        after = [k for k in keys if k > frame]
+        lo = min(lo, before[-1] + 1 if before else frame)
+        hi = max(hi, after[0] - 1 if after else frame)
+    return lo, hi
+
+
+def refill_around(video: Video, frames, method, frame: int, track_ids, *,
+                  progress: Callable[[int, int], None] | None = None,
+                  cancel: Callable[[], bool] | None = None) -> list[PoseChange]:
+    """Re-fill the gaps on both sides of a new keyframe at `frame` with the fill method (the
+    public `autofill.fill`); `video` already holds the keyframe and is not modified."""
+    from .autofill import fill
+
+    track_ids = list(track_ids)
+    lo, hi = refill_range(video, frame, track_ids)
+    if lo == hi:
+        return []
+    return fill(video, frames, method, track_ids=track_ids, frame_range=(lo, hi), progress=progress, cancel=cancel,
+                tune=False)
+
+
+def apply_changes(video: Video, changes: list[PoseChange]) -> None:
+    """Apply changes to an in-memory video (the project store does this for a project)."""
+    for c in changes:
+        if c.pose is None:
+            video.remove_pose(c.frame, c.track_id)
+        else:
+            video.set_pose(c.frame, c.track_id, c.pose)

@@ -1,0 +1,113 @@
+"""Where the annotator's time goes next: review order, the "review is done" rule, and the
+suggested next keyframe, all read from the per-joint confidence the auto-fill writes.
+
+A filled joint's predicted error is 1 - its confidence (0 for joints an annotator placed,
+corrected or accepted); a filled pose's predicted error is the sum over its joints, an
+(uncalibrated) count of the joints expected to be off. Keyframes and reviewed poses have none.
+
+- review order: unreviewed filled poses, highest predicted error first;
+- review is done when no unreviewed pose's predicted error reaches `REVIEW_DONE_BELOW`;
+- the suggested next keyframe: the frame whose unreviewed filled poses together have the highest
+  predicted error (a keyframe labels the whole frame), while review is not done.
+
+The GUI (R, the suggestion key and its timeline marker) and `posewarper bench-effort` both call
+these; nothing here knows the ground truth.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .annotation import Pose, Video, is_auto
+
+# Review stops when every unreviewed filled pose's predicted error is below this. Chosen by
+# leave-one-clip-out with `posewarper bench-effort` on the two dev clips (see README, "Effort"):
+# the largest threshold that keeps the residual error at or below 2 % for uniform and guided
+# at every k on the other clip.
+REVIEW_DONE_BELOW = 1.0
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    frame: int
+    track_id: int
+    predicted_error: float
+
+
+def joint_risk(pose: Pose) -> np.ndarray:
+    """Per joint: 1 - confidence for auto-filled joints, 0 for the annotator's and unlabelled ones."""
+    return np.where(pose.auto_joints(), 1.0 - pose.confidence.astype(np.float64), 0.0)
+
+
+def needs_review(pose: Pose) -> bool:
+    """A filled pose nobody has confirmed: not a keyframe, not reviewed, with auto-filled joints."""
+    return not pose.keyframe and not pose.reviewed and bool(pose.auto_joints().any())
+
+
+def _error_if_to_review(pose: Pose) -> float | None:
+    """predicted_error, or None when the pose needs no review (one pass: the queue asks it of
+    every pose of the video)."""
+    if pose.keyframe or pose.reviewed:
+        return None
+    auto = is_auto(pose.provenance) & (pose.visibility > 0)
+    if not auto.any():
+        return None
+    return float((1.0 - pose.confidence[auto].astype(np.float64)).sum())
+
+
+def predicted_error(pose: Pose) -> float:
+    """The pose's predicted error (see the module doc); 0 when it needs no review."""
+    return _error_if_to_review(pose) or 0.0
+
+
+def review_queue(video: Video, track_ids=None) -> list[ReviewItem]:
+    """Every pose that needs review, highest predicted error first (ties: earlier frame, lower id)."""
+    items = []
+    for f, by_track in video.poses.items():
+        for tid, p in by_track.items():
+            if track_ids is None or tid in track_ids:
+                e = _error_if_to_review(p)
+                if e is not None:
+                    items.append(ReviewItem(f, tid, e))
+    items.sort(key=lambda it: (-it.predicted_error, it.frame, it.track_id))
+    return items
+
+
+def next_to_review(video: Video, skip=frozenset(), threshold: float = 0.0) -> ReviewItem | None:
+    """The unreviewed pose with the highest predicted error, not in `skip` ({(frame, track)}),
+    if its predicted error reaches `threshold`; else None."""
+    for item in review_queue(video):
+        if (item.frame, item.track_id) in skip:
+            continue
+        return item if item.predicted_error >= threshold else None
+    return None
+
+
+def highest_predicted_error(video: Video) -> float:
+    """The highest predicted error of any pose still to review (0 if none)."""
+    return max((predicted_error(p) for by_track in video.poses.values() for p in by_track.values()), default=0.0)
+
+
+def review_done(video: Video, threshold: float = REVIEW_DONE_BELOW) -> bool:
+    """True when no unreviewed pose's predicted error reaches `threshold`."""
+    return highest_predicted_error(video) < threshold
+
+
+def frame_predicted_error(video: Video) -> tuple[np.ndarray, float]:
+    """(per frame, the summed predicted error of its poses still to review; the highest of any pose)."""
+    out = np.zeros(video.num_frames)
+    highest = 0.0
+    for f, by_track in video.poses.items():
+        for p in by_track.values():
+            e = predicted_error(p)
+            out[f] += e
+            highest = max(highest, e)
+    return out, highest
+
+
+def suggest_keyframe(video: Video, threshold: float = REVIEW_DONE_BELOW) -> int | None:
+    """The frame to label next: where the fill expects the most error, or None once review is
+    done (no pose left whose predicted error reaches `threshold`)."""
+    per_frame, highest = frame_predicted_error(video)
+    return None if highest < threshold else int(np.argmax(per_frame))

@@ -1,0 +1,145 @@
+"""Review order, the reviewed state, suggested keyframes and the re-fill after a correction
+(posewarper_core/review.py, correction.py): what an annotator sees after each edit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posewarper_core import correction, review
+from posewarper_core.annotation import Pose, Provenance, Track, Video
+from posewarper_core.autofill import fill
+from posewarper_core.errors import PoseWarperError
+from posewarper_core.store import ProjectStore
+
+J = 17
+
+
+def keyframe(x0: float) -> Pose:
+    xy = np.stack([x0 + np.arange(J, dtype=float), 10.0 * np.arange(J)], axis=1)
+    return Pose.manual(xy, np.full(J, 2))
+
+
+def filled_video(keys=(0, 10, 20), tracks=(1,)) -> Video:
+    """Keyframes moving 10 px a frame to the right, linearly filled between."""
+    v = Video(source="v.mp4", num_frames=21, width=640, height=480, video_id=1)
+    for t in tracks:
+        for f in keys:
+            v.set_pose(f, t, keyframe(10.0 * f))
+    correction.apply_changes(v, fill(v, None, "linear"))
+    return v
+
+
+def test_a_correction_carries_its_offset_along_its_chain_fading_at_the_anchors():
+    v = filled_video()
+    before = {f: v.pose(f, 1).copy() for f in range(21)}
+    changes = correction.correct_joints(v, 4, 1, {3: (before[4].xy[3, 0] + 12.0, before[4].xy[3, 1])})
+    correction.apply_changes(v, changes)
+    moved = {f: v.pose(f, 1).xy[3, 0] - before[f].xy[3, 0] for f in range(21)}
+    assert moved[4] == pytest.approx(12.0)
+    assert v.pose(4, 1).provenance[3] == Provenance.CORRECTED and v.pose(4, 1).confidence[3] == 1.0
+    # fades linearly to the keyframes at 0 and 10; beyond them nothing moves
+    assert [round(moved[f], 6) for f in range(0, 11)] == [0, 3, 6, 9, 12, 10, 8, 6, 4, 2, 0]
+    assert all(moved[f] == 0 for f in range(11, 21))
+    # the other joints are untouched everywhere, and so is y
+    for f in range(21):
+        others = np.arange(J) != 3
+        np.testing.assert_array_equal(v.pose(f, 1).xy[others], before[f].xy[others])
+        assert v.pose(f, 1).xy[3, 1] == before[f].xy[3, 1]
+    assert {c.frame for c in changes} == set(range(1, 10))
+
+
+def test_a_corrected_joint_is_an_anchor_for_the_next_correction_and_nothing_else():
+    v = filled_video()
+    x = v.pose(7, 1).xy[3].copy()
+    correction.apply_changes(v, correction.correct_joints(v, 7, 1, {3: (x[0], x[1] + 5.0)}))
+    snapshot = {f: v.pose(f, 1).copy() for f in range(21)}
+    y = v.pose(3, 1).xy[3].copy()
+    changes = correction.correct_joints(v, 3, 1, {3: (y[0], y[1] + 8.0)})
+    assert {c.frame for c in changes} == {1, 2, 3, 4, 5, 6}  # between keyframe 0 and the correction at 7
+    correction.apply_changes(v, changes)
+    assert v.pose(7, 1).same_as(snapshot[7])
+    assert v.pose(5, 1).xy[3, 1] - snapshot[5].xy[3, 1] == pytest.approx(8.0 * 2 / 4)
+    # joint 5 has no correction: a correction of it runs from keyframe to keyframe
+    z = v.pose(5, 1).xy[5].copy()
+    assert {c.frame for c in correction.correct_joints(v, 5, 1, {5: (z[0] + 1, z[1])})} == set(range(1, 10))
+
+
+def test_lerp_and_none_re_fill_modes():
+    v = filled_video()
+    x = v.pose(5, 1).xy[2].copy()
+    lerp = correction.correct_joints(v, 5, 1, {2: (x[0], x[1] + 10.0)}, carry="lerp")
+    by_frame = {c.frame: c.pose for c in lerp}
+    assert by_frame[3].xy[2, 1] == pytest.approx(v.pose(3, 1).xy[2, 1] + 10.0 * 3 / 5)
+    none = correction.correct_joints(v, 5, 1, {2: (x[0], x[1] + 10.0)}, carry="none")
+    assert [c.frame for c in none] == [5]
+    with pytest.raises(PoseWarperError, match="unknown re-fill 'spline'"):
+        correction.correct_joints(v, 5, 1, {2: (0, 0)}, carry="spline")
+    with pytest.raises(PoseWarperError, match="frame 5 has no pose of track 9"):
+        correction.correct_joints(v, 5, 9, {2: (0, 0)})
+
+
+def test_accepting_a_pose_marks_it_reviewed_raises_its_neighbours_confidence_and_moves_nothing():
+    v = filled_video()
+    before = {f: v.pose(f, 1).copy() for f in range(21)}
+    correction.apply_changes(v, correction.accept_pose(v, 5, 1))
+    assert v.pose(5, 1).reviewed and not v.pose(5, 1).keyframe
+    for f in range(1, 10):
+        np.testing.assert_array_equal(v.pose(f, 1).xy, before[f].xy)
+    assert (v.pose(4, 1).confidence >= before[4].confidence).all()
+    assert v.pose(4, 1).confidence[0] > before[4].confidence[0]
+    assert review.predicted_error(v.pose(4, 1)) < review.predicted_error(before[4])
+    # a reviewed pose is an anchor: a correction next to it stops there
+    x = v.pose(3, 1).xy[0]
+    assert {c.frame for c in correction.correct_joints(v, 3, 1, {0: (x[0] + 4, x[1])})} == {1, 2, 3, 4}
+
+
+def test_review_order_done_rule_and_suggested_keyframe_follow_the_confidence():
+    v = filled_video(keys=(0, 20), tracks=(1, 2))
+    p = v.pose(12, 2).copy()
+    p.confidence[:] = 0.05  # the fill doubts this one most
+    v.set_pose(12, 2, p)
+    queue = review.review_queue(v)
+    assert (queue[0].frame, queue[0].track_id) == (12, 2)
+    assert [it.predicted_error for it in queue] == sorted((it.predicted_error for it in queue), reverse=True)
+    assert len(queue) == 2 * 19 and all(it.frame not in (0, 20) for it in queue)
+    assert review.suggest_keyframe(v, threshold=0.0) == 12
+    item = review.next_to_review(v, skip={(12, 2)})
+    assert (item.frame, item.track_id) != (12, 2)
+    assert review.next_to_review(v, threshold=100.0) is None
+    assert not review.review_done(v, threshold=1.0)
+    for it in queue:  # accept everything: review is done, nothing to suggest
+        correction.apply_changes(v, correction.accept_pose(v, it.frame, it.track_id))
+    assert review.review_queue(v) == [] and review.review_done(v, threshold=1e-9)
+    assert review.suggest_keyframe(v, threshold=1e-9) is None
+
+
+def test_confirming_a_pose_makes_a_keyframe_and_refills_around_it():
+    v = filled_video(keys=(0, 20))
+    pose = v.pose(10, 1)
+    correction.apply_changes(v, correction.correct_joints(v, 10, 1, {0: (pose.xy[0, 0], pose.xy[0, 1] + 40)},
+                                                          carry="none"))
+    correction.apply_changes(v, correction.confirm_pose(v, 10, 1))
+    key = v.pose(10, 1)
+    assert key.keyframe and (key.confidence[key.labelled()] == 1).all()
+    assert not key.auto_joints().any()
+    assert correction.refill_range(v, 10, [1]) == (1, 19)
+    changes = correction.refill_around(v, None, "linear", 10, [1])
+    correction.apply_changes(v, changes)
+    assert v.pose(5, 1).xy[0, 1] == pytest.approx(20.0)  # halfway to the confirmed joint's 40 px
+    assert v.pose(15, 1).xy[0, 1] == pytest.approx(20.0)
+
+
+def test_reviewed_state_is_saved_in_the_project(tmp_path):
+    v = filled_video(keys=(0, 10))
+    path = tmp_path / "p.pwproj"
+    with ProjectStore.create(path) as store:
+        vid = store.add_video(Video(source="v.mp4", num_frames=21, width=640, height=480))
+        store.set_track(vid, Track(1))
+        for f, by_track in v.poses.items():
+            for t, p in by_track.items():
+                store.set_pose(vid, f, t, p)
+        store.apply([c.__class__(vid, c.frame, c.track_id, c.pose) for c in correction.accept_pose(v, 4, 1)])
+    with ProjectStore.open(path) as store:
+        video = store.project.videos[vid]
+        assert video.pose(4, 1).reviewed and not video.pose(5, 1).reviewed
+        assert review.needs_review(video.pose(5, 1)) and not review.needs_review(video.pose(4, 1))
