@@ -676,7 +676,7 @@ class MainWindow(QMainWindow):
         project = Path(self.store.path)
         return self._start_open(lambda: opening.prepare_export(project, path, fmt, video_ids, include_auto),
                                 path.name, verb="Exporting to", use=lambda prepared: self._write_export(path, prepared),
-                                discard=None, fail_title="Export failed")
+                                discard=lambda prepared: prepared.discard(), fail_title="Export failed")
 
     def _write_export(self, path: Path, prepared) -> None:
         try:

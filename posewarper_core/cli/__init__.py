@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "refine",
     "bench",
     "bench_store",
+    "bench_export",
     "bench_video",
     "bench_deform",
 ]
