@@ -34,7 +34,7 @@ class ProjectSnapshot:
         except sqlite3.Error as exc:
             raise ProjectError(f"{self.path}: cannot open the project: {exc}") from exc
         try:
-            version = _check_version(self.path, conn)
+            version = _check_version(self.path, conn)  # its errors name the file
             if version < schema.SCHEMA_VERSION:  # an older file: upgrade a copy in memory, as ProjectStore does
                 memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
                 conn.backup(memory)
@@ -44,12 +44,16 @@ class ProjectSnapshot:
             conn.execute("BEGIN")  # one state for the whole read, whatever another connection commits
             self.project: Project = schema.load_project(conn, poses=False)
             self.notes = schema.load_notes(conn)
-        except BaseException as exc:
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
             conn.close()
-            if isinstance(exc, ProjectError) and str(exc).startswith(str(self.path)):
+            raise ProjectError(f"{self.path}: the project cannot be read (damaged?): {exc}") from exc
+        except ProjectError as exc:
+            conn.close()
+            if str(exc).startswith(str(self.path)):
                 raise
-            if isinstance(exc, (sqlite3.Error, PoseWarperError, ValueError, KeyError, TypeError)):
-                raise ProjectError(f"{self.path}: the project cannot be read (damaged?): {exc}") from exc
+            raise ProjectError(f"{self.path}: the project cannot be read (damaged?): {exc}") from exc
+        except BaseException:
+            conn.close()
             raise
         self._conn = conn
 
