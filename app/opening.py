@@ -86,11 +86,14 @@ def remove_videos(store: ProjectStore, video_ids) -> None:
 
 def prepare_export(project_path: Path, target: Path, fmt: str, video_ids: list[int] | None, include_auto: bool):
     """Build an export from the project file itself (read only: every edit is already in it, and
-    the window's copy stays the UI thread's). Meant for a worker thread; write() it after."""
+    the window's copy stays the UI thread's; the poses streamed). Meant for a worker thread;
+    write() it after, or discard() it."""
     from posewarper_core.formats import prepare_project_export
+    from posewarper_core.project_snapshot import ProjectSnapshot
 
-    with ProjectStore.open(project_path, read_only=True) as store:
-        return prepare_project_export(store.project, target, fmt, video_ids, include_auto, store.base_dir)
+    with ProjectSnapshot(project_path) as snap:
+        return prepare_project_export(snap.project, target, fmt, video_ids, include_auto, snap.base_dir,
+                                      pose_frames=snap.pose_frames)
 
 
 def check_annotations(path) -> tuple:

@@ -95,7 +95,8 @@ class ProjectFiles(QObject):
         project, target = Path(project_path), Path(target)
         return self._start(EXPORT, lambda: opening.prepare_export(project, target, fmt, video_ids, include_auto),
                            target.name, "Exporting to",
-                           lambda prepared: self._write_export(target, prepared, project, video_ids, frames), None)
+                           lambda prepared: self._write_export(target, prepared, project, video_ids, frames),
+                           lambda prepared: prepared.discard())
 
     def _write_export(self, target: Path, prepared, project: Path, video_ids, frames) -> None:
         try:

@@ -51,12 +51,13 @@ def interrupted(notes: dict, video_id: int) -> dict | None:
     return rec if rec is not None and rec.get("ended") is None else None
 
 
-def method_mix(video, rec: dict) -> tuple[int, int]:
-    """(auto-filled poses in the fill's people and frames made by its method, those made otherwise)."""
+def method_mix(video, rec: dict, pose_frames=None) -> tuple[int, int]:
+    """(auto-filled poses in the fill's people and frames made by its method, those made otherwise);
+    `pose_frames` iterates (frame, {track: pose}) when the poses are streamed (info), else the video's."""
     tracks = rec.get("tracks")
     lo, hi = rec.get("frames") or (0, video.num_frames - 1)
     new = old = 0
-    for f, by_track in video.poses.items():
+    for f, by_track in (video.poses.items() if pose_frames is None else pose_frames):
         if not lo <= f <= hi:
             continue
         for tid, pose in by_track.items():
@@ -68,10 +69,10 @@ def method_mix(video, rec: dict) -> tuple[int, int]:
     return new, old
 
 
-def describe(video, rec: dict) -> str:
-    """One line for the user about an interrupted fill."""
+def describe(video, rec: dict, pose_frames=None) -> str:
+    """One line for the user about an interrupted fill (`pose_frames`: as for method_mix)."""
     who = "everyone" if rec.get("tracks") is None else "person " + ", ".join(map(str, rec["tracks"]))
     where = "every frame" if rec.get("frames") is None else f"frames {rec['frames'][0]}-{rec['frames'][1]}"
-    new, old = method_mix(video, rec)
+    new, old = method_mix(video, rec, pose_frames)
     return (f"auto-fill ({rec['method']}, {who}, {where}) started {rec['started']} was interrupted: "
             f"{new} auto-filled poses there are by {rec['method']}, {old} by other methods or older runs")

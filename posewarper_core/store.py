@@ -299,8 +299,13 @@ class ProjectStore:
         version = _check_version(path, conn)
         try:
             if version < schema.SCHEMA_VERSION:
-                # Older programs cannot read the upgraded file: keep a copy of the file as it was.
-                backup = sqlite3.connect(path.with_name(f"{path.name}.format{version}.bak"))
+                # Older programs cannot read the upgraded file: keep a copy of the file as it was
+                # (never through a symlink planted under its name: the copy would overwrite its target).
+                backup_path = path.with_name(f"{path.name}.format{version}.bak")
+                if backup_path.is_symlink():
+                    raise ProjectError(f"{path}: {backup_path.name}, where the file as it was is kept before it is "
+                                       "upgraded, is a symbolic link; it is not followed: remove it and open again")
+                backup = sqlite3.connect(backup_path)
                 try:
                     conn.backup(backup)
                 finally:

@@ -162,12 +162,16 @@ def video_from_row(row: tuple) -> Video:
     for field, value in (("source", source), ("name", name)):
         if not isinstance(value, str):
             raise ProjectError(f"{where}: {field} is {type(value).__name__}, not text (damaged)")
+    if "\0" in source:
+        raise ProjectError(f"{where}: the source {source!r} holds a NUL character, which no path can (damaged)")
     try:
         refs = None if frames is None else [FrameRef(*f) for f in json.loads(frames)]
         labelled_frames = set(json.loads(labelled))
         ignore_regions = ignore_regions_from_json(regions)
     except (TypeError, ValueError, AttributeError) as exc:
         raise ProjectError(f"{where}: its frames, labelled frames or ignore regions cannot be read ({exc}) (damaged)") from None
+    if refs is not None and not all(isinstance(r.file_name, str) and "\0" not in r.file_name for r in refs):
+        raise ProjectError(f"{where}: a frame's file name is not a path (damaged)")
     if refs is not None and len(refs) != num_frames:
         raise ProjectError(f"{where}: {len(refs)} frame files for num_frames {num_frames} (damaged)")
     for what, keys in (("labelled frame", labelled_frames), ("ignore-region frame", ignore_regions)):
@@ -281,8 +285,9 @@ def content_digest(project: Project) -> str:
     return h.hexdigest()
 
 
-def load_project(conn: sqlite3.Connection) -> Project:
-    """The whole project as model objects (pose arrays read-only)."""
+def load_project(conn: sqlite3.Connection, poses: bool = True) -> Project:
+    """The whole project as model objects (pose arrays read-only); with poses=False, its videos
+    and tracks only (read the poses with pose_frames)."""
     meta = dict(conn.execute("SELECT key, value FROM meta"))
     skeleton = Skeleton.from_dict(json.loads(meta["skeleton"]))
     project = Project(skeleton=skeleton, name=meta.get("name", ""))
@@ -291,12 +296,36 @@ def load_project(conn: sqlite3.Connection) -> Project:
         project.videos[video.video_id] = video
     for video_id, track_id, name in conn.execute("SELECT video_id, track_id, name FROM tracks ORDER BY video_id, track_id"):
         add_track(project.videos, video_id, track_id, name)
+    if not poses:
+        orphan = conn.execute("SELECT video_id, frame, track_id FROM poses WHERE video_id NOT IN "
+                              "(SELECT video_id FROM videos) LIMIT 1").fetchone()
+        if orphan is not None:
+            check_pose_place(None, *orphan)
+        return project
     n = skeleton.num_joints
     for row in conn.execute(f"SELECT {POSE_COLUMNS} FROM poses ORDER BY video_id, frame, track_id"):
         video_id, frame, track_id, pose = pose_from_row(row, n)
         check_pose_place(project.videos.get(video_id), video_id, frame, track_id)
         project.videos[video_id].poses.setdefault(frame, {})[track_id] = pose
     return project
+
+
+def pose_frames(conn: sqlite3.Connection, video: Video, num_joints: int):
+    """(frame, {track id: pose}) for each frame of `video` that has poses, in frame order, read
+    from the file a row at a time and checked as load_project checks them."""
+    frame, by_track = None, {}
+    rows = conn.execute(f"SELECT {POSE_COLUMNS} FROM poses WHERE video_id = ? ORDER BY frame, track_id",
+                        (video.video_id,))
+    for row in rows:
+        video_id, f, track_id, pose = pose_from_row(row, num_joints)
+        check_pose_place(video, video_id, f, track_id)
+        if f != frame and by_track:
+            yield frame, by_track
+            by_track = {}
+        frame = f
+        by_track[track_id] = pose
+    if by_track:
+        yield frame, by_track
 
 
 def add_track(videos: dict[int, Video], video_id, track_id, name) -> None:

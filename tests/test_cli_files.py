@@ -175,7 +175,8 @@ def test_export_writes_the_frames_it_names_so_the_export_is_a_dataset(capsys, tm
     with ProjectStore.create(project) as store:
         store.add_video(video)
     out = tmp_path / "data" / "train.json"
-    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled",
+                            "--images", "all")
     assert code == 0, err
     assert "wrote 2 frame images" in stdout
     named = {image["frame_index"]: image["file_name"] for image in json.loads(out.read_text())["images"]}

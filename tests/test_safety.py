@@ -4,6 +4,7 @@ error that names the problem and changes nothing."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -461,3 +462,30 @@ def test_fuzz_the_store_reader_with_damaged_values(tmp_path_factory):
         _fuzz_read(tmp_path_factory, path.read_bytes())
 
     damaged()
+
+
+def test_the_backup_made_before_an_upgrade_never_follows_a_symlink(tmp_path):
+    """Opening an older project keeps a copy "<project>.format1.bak"; a symlink planted under that
+    name would have had its target overwritten with the copy."""
+    import sqlite3
+
+    from posewarper_core.errors import ProjectError
+    from test_store import SCHEMA_V1
+
+    path = tmp_path / "old.pwproj"
+    conn = sqlite3.connect(path)
+    for statement in SCHEMA_V1:
+        conn.execute(statement)
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", [("schema_version", "1"), ("name", "old"),
+                                                        ("skeleton", json.dumps(POSETRACK17.to_dict()))])
+    conn.commit()
+    conn.close()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "old.pwproj.format1.bak").symlink_to(victim)
+    with pytest.raises(ProjectError, match="format1.bak, where the file as it was is kept .* symbolic link"):
+        ProjectStore.open(path)
+    assert victim.read_text() == "precious"
+    (tmp_path / "old.pwproj.format1.bak").unlink()
+    ProjectStore.open(path).close()
+    assert (tmp_path / "old.pwproj.format1.bak").is_file()

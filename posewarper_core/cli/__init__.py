@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "bench",
     "bench_suggest",
     "bench_store",
+    "bench_export",
     "bench_video",
     "bench_deform",
     "bench_effort",

@@ -16,13 +16,16 @@ import json
 import math
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..annotation import Pose, Provenance, Video, is_auto
-from ..atomic_file import replacing
+from ..atomic_file import put_in_place, staged
 from ..errors import FormatError, PoseWarperError
 from .. import store_schema
 from ..skeleton import BUILTIN_SKELETONS, Skeleton
@@ -487,20 +490,118 @@ def validate_for_export(path: Path, video: Video, skeleton: Skeleton) -> None:
     """FormatError naming the video, frame and track of the first pose an export cannot carry."""
     for frame in sorted(video.poses):
         for track_id, pose in sorted(video.poses[frame].items()):
-            where = f"video {video.name or video.video_id}, frame {frame}, track {track_id}"
-            if pose.num_joints != skeleton.num_joints:
-                raise FormatError(path, f"pose has {pose.num_joints} joints, the skeleton {skeleton.num_joints}", where)
-            try:
-                pose.validate(video.width or None, video.height or None)
-            except PoseWarperError as exc:
-                raise FormatError(path, str(exc), where) from None
-            if pose.provenance.size and int(pose.provenance.max()) > max(Provenance):
-                raise FormatError(path, f"unknown provenance {int(pose.provenance.max())}", where)
-            boxes = [b for b in (pose.bbox, pose.head_box) if b is not None]
-            if any(abs(v) > MAX_COORD for b in boxes for v in b):
-                raise FormatError(path, "a box lies far outside any image", where)
-            if not np.isfinite(pose.xy[pose.labelled()]).all() or (np.abs(pose.xy[pose.labelled()]) > MAX_COORD).any():
-                raise FormatError(path, "a joint lies far outside any image", where)
+            validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
+
+
+def validate_pose_for_export(path: Path, video: Video, frame: int, track_id: int, pose: Pose,
+                             skeleton: Skeleton) -> None:
+    """FormatError naming the video, frame and track if an export cannot carry this pose."""
+    where = f"video {video.name or video.video_id}, frame {frame}, track {track_id}"
+    if pose.num_joints != skeleton.num_joints:
+        raise FormatError(path, f"pose has {pose.num_joints} joints, the skeleton {skeleton.num_joints}", where)
+    try:
+        pose.validate(video.width or None, video.height or None)
+    except PoseWarperError as exc:
+        raise FormatError(path, str(exc), where) from None
+    if pose.provenance.size and int(pose.provenance.max()) > max(Provenance):
+        raise FormatError(path, f"unknown provenance {int(pose.provenance.max())}", where)
+    boxes = [b for b in (pose.bbox, pose.head_box) if b is not None]
+    if any(abs(v) > MAX_COORD for b in boxes for v in b):
+        raise FormatError(path, "a box lies far outside any image", where)
+    if not np.isfinite(pose.xy[pose.labelled()]).all() or (np.abs(pose.xy[pose.labelled()]) > MAX_COORD).any():
+        raise FormatError(path, "a joint lies far outside any image", where)
+
+
+# A video's poses in frame order, {track id: pose} per frame that has any. An export reads them
+# through such a function: from the Video in memory (poses_in_memory), or streamed from a
+# project file (project_snapshot.ProjectSnapshot.pose_frames), so it never holds them all.
+PoseFrames = Callable[[Video], Iterator[tuple[int, dict[int, Pose]]]]
+
+
+def poses_in_memory(video: Video) -> Iterator[tuple[int, dict[int, Pose]]]:
+    for frame in sorted(video.poses):
+        yield frame, video.poses[frame]
+
+
+def frames_with_poses(path: Path, video: Video, pose_frames: PoseFrames):
+    """(frame, {track id: pose}) for every frame 0..num_frames-1 in order ({} where none), and
+    FormatError if the source has a pose outside the video."""
+    source = iter(pose_frames(video))
+    next_frame, next_poses = next(source, (None, None))
+    for frame in range(video.num_frames):
+        if next_frame == frame:
+            yield frame, next_poses
+            next_frame, next_poses = next(source, (None, None))
+        else:
+            yield frame, {}
+    if next_frame is not None:
+        raise FormatError(path, f"a pose at frame {next_frame}, outside the video's {video.num_frames} frames",
+                          f"video {video.name or video.video_id}")
+
+
+class JsonList:
+    """A list of a document written as it is made: items go as compact JSON text to a temporary
+    file beside the output (not to memory), to be copied into the document in place. The
+    document's text is the same as json.dumps of the whole list would give."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.path.parent)
+        self.count = 0
+
+    def append(self, item) -> None:
+        try:
+            text = _dumps(item)
+        except (ValueError, TypeError) as exc:
+            raise FormatError(self.path, f"cannot encode: {exc}") from None
+        self._spool.write(("," if self.count else "") + text)
+        self.count += 1
+
+    def copy_to(self, out) -> None:
+        out.write("[")
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, out, 1 << 20)
+        out.write("]")
+
+    def close(self) -> None:
+        self._spool.close()
+
+
+def write_document(out, path: Path, parts: list[tuple[str, Any]]) -> None:
+    """Write {key: value, ...} as dump_json would, a JsonList value copied from its spool."""
+    try:
+        out.write("{")
+        for i, (key, value) in enumerate(parts):
+            out.write(("," if i else "") + _dumps(key) + ":")
+            if isinstance(value, JsonList):
+                value.copy_to(out)
+            else:
+                out.write(_dumps(value))
+        out.write("}")
+    except (ValueError, TypeError) as exc:
+        raise FormatError(path, f"cannot encode: {exc}") from None
+
+
+def staged_export(path: Path, write: Callable[[Any], dict]) -> tuple[Path, dict]:
+    """Run write(out) into a new temporary file beside `path` (atomic_file.staged); returns the
+    finished file and write's result. FormatError naming the file if it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with staged(path) as (out, tmp):
+            result = write(out)
+    except OSError as exc:
+        raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
+    return tmp, result
+
+
+def write_export(path: Path, write: Callable[[Any], dict]) -> dict:
+    """staged_export, then put in place: the file is written whole or not at all."""
+    tmp, result = staged_export(path, write)
+    try:
+        put_in_place(tmp, path)
+    except OSError as exc:
+        raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
+    return result
 
 
 # ---------------------------------------------------------------- frames on disk
@@ -593,43 +694,8 @@ def absolute_source(video: Video, base_dir: str | os.PathLike | None) -> Path:
 
 # ---------------------------------------------------------------- writing
 
-DUMP_CHUNK = 1000  # list items encoded per json.dumps call
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-
-
-def dump_json(doc: Any, path: Path) -> str:
-    """Compact JSON text of `doc`. A top-level list (a video's annotations) is encoded a chunk
-    at a time: one json.dumps call holds the GIL throughout (0.8 s for 20,000 poses), which
-    would freeze a GUI exporting on a worker thread. The text is the same as one call's."""
-    try:
-        if not isinstance(doc, dict) or not all(isinstance(key, str) for key in doc):
-            return _dumps(doc)
-        parts = []
-        for key, value in doc.items():
-            if isinstance(value, list) and len(value) > DUMP_CHUNK:
-                chunks = (_dumps(value[i:i + DUMP_CHUNK])[1:-1] for i in range(0, len(value), DUMP_CHUNK))
-                text = "[" + ",".join(chunks) + "]"
-            else:
-                text = _dumps(value)
-            parts.append(_dumps(key) + ":" + text)
-        return "{" + ",".join(parts) + "}"
-    except (ValueError, TypeError) as exc:
-        raise FormatError(path, f"cannot encode: {exc}") from None
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` whole (atomic_file.replacing): a reader sees the old file or the
-    new one, never half of one. FormatError naming the file if it cannot be written."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as out:
-            out.write(text)
-    except OSError as exc:
-        raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
 
 
 def video_meta(video: Video, base_dir, image_root: Path | None) -> dict:
