@@ -23,6 +23,8 @@ class DetectorMethod:
     provenance = Provenance.PROPAGATED
     half_life = 15.0
     needs_frames = True
+    tunable = False  # no tuning on the keyframes before a fill
+    uses_torch = False  # ai-edge-litert, one thread
 
     def __init__(self, skeleton: Skeleton = POSETRACK17):
         from ..suggest.blazepose import BlazePose, runtime_missing

@@ -31,6 +31,11 @@ from .mapping import PersonOffsets, roi_from_box, roi_from_pose, skeleton_from_l
 MIN_PERSON_PX = 40  # a person smaller than this (crop's circle diameter) gets no model suggestion
 MIN_CONFIDENCE = 0.5  # landmarks below this are left unlabelled; MediaPipe's own; leave-one-clip-out chose 0.3 (JHMDB) and 0.9 (Bonn)
 MODEL_PASSES = 2  # a second pass on the crop the first points to: k=7, vs 1 pass, Bonn 89.6/69.1 vs 88.4/68.2, JHMDB 98.8/84.5 vs 97.6/83.3
+# The model sees only the carried pose's joint extent grown by this much of its longer side on each
+# side (the rest of the crop grey), so a neighbour in the crop does not pull it away. Leave-one-clip-
+# out over 0/0.1/0.15/0.25/0.35: Bonn chose 0.1 (-> JHMDB 98.8/85.7 vs 98.8/84.5 unmasked), JHMDB
+# chose 0.25 (-> Bonn 90.5/72.3 vs 89.6/69.0); 0.25 also helps the model alone on both clips.
+MASK_MARGIN = 0.25
 AGREEMENT = 0.1  # crop sides: poses (median) and joints this close agree; both leave-one-clip-out directions chose it
 
 
@@ -87,8 +92,19 @@ class Suggester:
         ids = sorted(video.tracks) if track_ids is None else list(track_ids)
         return {t: self.suggest(video, frames, frame, t) for t in ids}
 
-    def run_model(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray, Landmarks]:
-        lm = self.model.landmarks(rgb, roi, passes=MODEL_PASSES)
+    def run_model(self, rgb: np.ndarray, roi: Roi, around: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, Landmarks]:
+        """The model's joints (J, 2) and confidence (J,) in `roi`; with `around` (N, 2) points of
+        the person, only their extent grown by MASK_MARGIN is shown to it."""
+        mask = None
+        if around is not None and len(around):
+            lo, hi = around.min(axis=0), around.max(axis=0)
+            grow = MASK_MARGIN * max(float((hi - lo).max()), 1.0)
+            x0, y0 = np.maximum(np.floor(lo - grow), 0).astype(int)
+            x1, y1 = np.ceil(hi + grow).astype(int)
+            mask = np.zeros(rgb.shape[:2], bool)
+            mask[y0:max(y1, y0), x0:max(x1, x0)] = True
+        lm = self.model.landmarks(rgb, roi, mask=mask, passes=MODEL_PASSES)
         xy, conf = skeleton_from_landmarks(lm, self.skeleton)
         return xy, conf * (lm.presence if np.isfinite(lm.presence) else 1.0), lm
 
@@ -105,7 +121,7 @@ class Suggester:
                 roi = roi_from_pose(label, self.skeleton)
                 if roi is None:
                     continue
-                xy, conf, _ = self.run_model(frames.frame(key), roi)
+                xy, conf, _ = self.run_model(frames.frame(key), roi, label.xy[label.labelled()])
                 cached = (xy, conf, roi)
             offsets.learn(label, cached[0], cached[1], cached[2], MIN_CONFIDENCE)
             seen.add(key)
@@ -145,7 +161,8 @@ class Suggester:
             if rgb.size == 0 or float(rgb.std()) < 1.0:
                 notes.append(f"frame {frame} is empty: no model suggestion")
             else:
-                raw_xy, model_conf, lm = self.run_model(rgb, roi)
+                around = carried[np.isfinite(carried[:, 0])] if (box is None and carried is not None) else None
+                raw_xy, model_conf, lm = self.run_model(rgb, roi, around)
                 self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi)
                 offsets = self.learn(video, frames, track_id, frame) if key is not None else None
                 model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
