@@ -96,14 +96,7 @@ class Suggester:
                   ) -> tuple[np.ndarray, np.ndarray, Landmarks]:
         """The model's joints (J, 2) and confidence (J,) in `roi`; with `around` (N, 2) points of
         the person, only their extent grown by MASK_MARGIN is shown to it."""
-        mask = None
-        if around is not None and len(around):
-            lo, hi = around.min(axis=0), around.max(axis=0)
-            grow = MASK_MARGIN * max(float((hi - lo).max()), 1.0)
-            x0, y0 = np.maximum(np.floor(lo - grow), 0).astype(int)
-            x1, y1 = np.ceil(hi + grow).astype(int)
-            mask = np.zeros(rgb.shape[:2], bool)
-            mask[y0:max(y1, y0), x0:max(x1, x0)] = True
+        mask = person_mask(rgb.shape[:2], around) if around is not None and len(around) else None
         lm = self.model.landmarks(rgb, roi, mask=mask, passes=MODEL_PASSES)
         xy, conf = skeleton_from_landmarks(lm, self.skeleton)
         return xy, conf * (lm.presence if np.isfinite(lm.presence) else 1.0), lm
@@ -184,6 +177,17 @@ class Suggester:
         )
         return Suggestion(pose, "; ".join(notes), carried, model_xy, model_conf, raw_xy, lm, roi,
                           sources)
+
+
+def person_mask(shape, pts: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the extent of a person's points grown by MASK_MARGIN of its longer side."""
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    grow = MASK_MARGIN * max(float((hi - lo).max()), 1.0)
+    x0, y0 = np.maximum(np.floor(lo - grow), 0).astype(int)
+    x1, y1 = np.ceil(hi + grow).astype(int)
+    mask = np.zeros(shape, bool)
+    mask[y0:max(y1, y0), x0:max(x1, x0)] = True
+    return mask
 
 
 def place_suggestion(existing: Pose | None, suggestion: Pose) -> Pose:
