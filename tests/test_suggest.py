@@ -220,3 +220,19 @@ def test_detector_suggests_people_on_a_frame_nobody_is_labelled_in(jhmdb):
     assert m.sum() >= 10 and np.median(np.linalg.norm(poses[0].xy[m] - g.xy[m], axis=1)) < 0.1 * max(g.joint_extent()[2:])
     empty, message = detect_people(Suggester(skeleton), Frames([np.zeros((240, 320, 3), np.uint8)]), 0)
     assert empty == [] and "empty" in message
+
+
+def test_a_suggestion_never_overwrites_a_labelled_joint_and_accepting_makes_it_the_annotators():
+    from posewarper_core.suggest import accept, place_suggestion
+
+    mine = Pose.manual(np.full((17, 2), 10.0), np.r_[np.full(3, 2), np.zeros(14)], keyframe=False)
+    mine.provenance[2] = Provenance.CORRECTED
+    sug = Pose(xy=np.full((17, 2), 99.0), visibility=np.full(17, 2), provenance=np.full(17, Provenance.SUGGESTED),
+               confidence=np.zeros(17), method="suggestion")
+    placed = place_suggestion(mine, sug)
+    assert np.allclose(placed.xy[:3], 10.0) and list(placed.provenance[:3]) == [1, 1, Provenance.CORRECTED]
+    assert (placed.provenance[3:] == Provenance.SUGGESTED).all() and placed.keyframe
+    one = accept(placed, joints=[5])
+    assert one.provenance[5] == Provenance.MANUAL and (one.provenance[6:] == Provenance.SUGGESTED).all()
+    everything = accept(placed)
+    assert set(everything.provenance.tolist()) == {Provenance.MANUAL, Provenance.CORRECTED} and everything.method is None

@@ -51,14 +51,18 @@ def collect(gt_path, k: int, use_model: bool = True, progress=None) -> tuple[dic
     try:
         for i, f in enumerate(keys):
             video = forward_keys(gt, f, keys)
-            for tid, g in sorted(gt.poses.get(f, {}).items()):
-                if not g.labelled().any():
-                    continue
-                first = not video.keyframes(tid)
-                box = g.joint_extent() if first else None
-                t0 = time.perf_counter()
-                s = suggester.suggest(video, frames, f, tid, box=box)
-                seconds += time.perf_counter() - t0
+            people = [tid for tid, g in sorted(gt.poses.get(f, {}).items()) if g.labelled().any()]
+            later = [tid for tid in people if video.keyframes(tid)]
+            t0 = time.perf_counter()  # everyone with an earlier keyframe at once, as the GUI asks
+            found = suggester.suggest_frame(video, frames, f, later)
+            for tid in people:  # a person's first keyframe: from the box of its labels
+                if tid not in found:
+                    found[tid] = suggester.suggest(video, frames, f, tid, box=gt.pose(f, tid).joint_extent())
+            seconds += time.perf_counter() - t0
+            for tid in people:
+                g = gt.pose(f, tid)
+                first = tid not in later
+                s = found[tid]
                 persons += 1
                 if s.message:
                     messages.append(s.message)

@@ -31,6 +31,11 @@ from .mapping import PersonOffsets, roi_from_box, roi_from_pose, skeleton_from_l
 MIN_PERSON_PX = 40  # a person smaller than this (crop's circle diameter) gets no model suggestion
 MIN_CONFIDENCE = 0.5  # landmarks below this are left unlabelled; MediaPipe's own; leave-one-clip-out chose 0.3 (JHMDB) and 0.9 (Bonn)
 MODEL_PASSES = 2  # a second pass on the crop the first points to: k=7, vs 1 pass, Bonn 89.6/69.1 vs 88.4/68.2, JHMDB 98.8/84.5 vs 97.6/83.3
+# The model sees only the carried pose's joint extent grown by this much of its longer side on each
+# side (the rest of the crop grey), so a neighbour in the crop does not pull it away. Leave-one-clip-
+# out over 0/0.1/0.15/0.25/0.35: Bonn chose 0.1 (-> JHMDB 98.8/85.7 vs 98.8/84.5 unmasked), JHMDB
+# chose 0.25 (-> Bonn 90.5/72.3 vs 89.6/69.0); 0.25 also helps the model alone on both clips.
+MASK_MARGIN = 0.25
 AGREEMENT = 0.1  # crop sides: poses (median) and joints this close agree; both leave-one-clip-out directions chose it
 
 
@@ -64,22 +69,35 @@ class Suggester:
         self._model_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, Roi]] = {}
 
     # -- the two sources ------------------------------------------------------------------------
-    def carry(self, frames, video: Video, frame: int, track_id: int, key: int) -> np.ndarray:
-        """The keyframe `key`'s pose flowed to `frame` (J, 2); NaN where the keyframe has no joint."""
-        pose = video.pose(key, track_id)
-        if key != frame:
+    def carry(self, frames, video: Video, frame: int, track_ids: list[int], key: int) -> dict[int, np.ndarray]:
+        """The keyframe `key`'s poses of `track_ids` flowed to `frame`: {track: (J, 2)}, NaN where
+        the keyframe has no joint. One flow chain serves them all."""
+        poses = [video.pose(key, t) for t in track_ids]
+        if key == frame:
+            moved = [p.xy for p in poses]
+        else:
             none = lambda: None  # noqa: E731 - propagate's cancel check
             if key < frame:
-                side, _ = self._forward.propagate(frames, Span(key, None, frame, frame), [pose], None, none)
+                side, _ = self._forward.propagate(frames, Span(key, None, frame, frame), poses, None, none)
             else:
-                _, side = self._forward.propagate(frames, Span(None, key, frame, frame), None, [pose], none)
-            xy = side.xy[0, 0]
-        else:
-            xy = pose.xy
-        return np.where(pose.labelled()[:, None], xy, np.nan)
+                _, side = self._forward.propagate(frames, Span(None, key, frame, frame), None, poses, none)
+            moved = side.xy[:, 0]
+        return {t: np.where(p.labelled()[:, None], xy, np.nan) for t, p, xy in zip(track_ids, poses, moved)}
 
-    def run_model(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray, Landmarks]:
-        lm = self.model.landmarks(rgb, roi, passes=MODEL_PASSES)
+    def suggest_frame(self, video: Video, frames, frame: int, track_ids=None) -> dict[int, Suggestion]:
+        """Suggestions for several people on one frame (default: every track). Each person's pose
+        is carried by its own flow chain on a region around them: one chain on the region around
+        everyone took 1.39x as long on the Bonn clip (4 people, k=7; the region is then the whole
+        frame)."""
+        ids = sorted(video.tracks) if track_ids is None else list(track_ids)
+        return {t: self.suggest(video, frames, frame, t) for t in ids}
+
+    def run_model(self, rgb: np.ndarray, roi: Roi, around: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, Landmarks]:
+        """The model's joints (J, 2) and confidence (J,) in `roi`; with `around` (N, 2) points of
+        the person, only their extent grown by MASK_MARGIN is shown to it."""
+        mask = person_mask(rgb.shape[:2], around) if around is not None and len(around) else None
+        lm = self.model.landmarks(rgb, roi, mask=mask, passes=MODEL_PASSES)
         xy, conf = skeleton_from_landmarks(lm, self.skeleton)
         return xy, conf * (lm.presence if np.isfinite(lm.presence) else 1.0), lm
 
@@ -96,25 +114,25 @@ class Suggester:
                 roi = roi_from_pose(label, self.skeleton)
                 if roi is None:
                     continue
-                xy, conf, _ = self.run_model(frames.frame(key), roi)
+                xy, conf, _ = self.run_model(frames.frame(key), roi, label.xy[label.labelled()])
                 cached = (xy, conf, roi)
             offsets.learn(label, cached[0], cached[1], cached[2], MIN_CONFIDENCE)
             seen.add(key)
         return offsets
 
     # -- the suggestion -------------------------------------------------------------------------
-    def suggest(self, video: Video, frames, frame: int, track_id: int, box=None) -> Suggestion:
+    def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None) -> Suggestion:
         """A suggestion for `track_id` on `frame`, from the nearest labelled keyframe of that track
-        (before it, else after it) and, when given, a box (x, y, w, h) the user dragged."""
+        (before it, else after it) and, when given, a box (x, y, w, h) the user dragged.
+        `carried`: that keyframe's pose already flowed here (suggest_frame does it for everyone)."""
         if not 0 <= frame < video.num_frames:
             return Suggestion(None, f"frame {frame} is outside the video (0..{video.num_frames - 1})")
         keys = [k for k in video.keyframes(track_id) if k != frame] if track_id in video.tracks else []
         key = _nearest(keys, frame)
         n = self.skeleton.num_joints
-        carried = None
         notes = []
-        if key is not None:
-            carried = self.carry(frames, video, frame, track_id, key)
+        if key is not None and carried is None:
+            carried = self.carry(frames, video, frame, [track_id], key)[track_id]
         roi = None
         if box is not None:
             roi = roi_from_box(box)
@@ -136,7 +154,8 @@ class Suggester:
             if rgb.size == 0 or float(rgb.std()) < 1.0:
                 notes.append(f"frame {frame} is empty: no model suggestion")
             else:
-                raw_xy, model_conf, lm = self.run_model(rgb, roi)
+                around = carried[np.isfinite(carried[:, 0])] if (box is None and carried is not None) else None
+                raw_xy, model_conf, lm = self.run_model(rgb, roi, around)
                 self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi)
                 offsets = self.learn(video, frames, track_id, frame) if key is not None else None
                 model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
@@ -158,6 +177,45 @@ class Suggester:
         )
         return Suggestion(pose, "; ".join(notes), carried, model_xy, model_conf, raw_xy, lm, roi,
                           sources)
+
+
+def person_mask(shape, pts: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the extent of a person's points grown by MASK_MARGIN of its longer side."""
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    grow = MASK_MARGIN * max(float((hi - lo).max()), 1.0)
+    x0, y0 = np.maximum(np.floor(lo - grow), 0).astype(int)
+    x1, y1 = np.ceil(hi + grow).astype(int)
+    mask = np.zeros(shape, bool)
+    mask[y0:max(y1, y0), x0:max(x1, x0)] = True
+    return mask
+
+
+def place_suggestion(existing: Pose | None, suggestion: Pose) -> Pose:
+    """`existing` with the suggestion's joints added where it has none: joints already labelled
+    (placed, corrected or filled) are never overwritten. The result is a keyframe."""
+    out = existing.copy() if existing is not None else Pose.empty(suggestion.num_joints)
+    free = ~out.labelled() & suggestion.labelled()
+    out.xy[free] = suggestion.xy[free]
+    out.visibility[free] = suggestion.visibility[free]
+    out.provenance[free] = Provenance.SUGGESTED
+    out.confidence[free] = 0.0
+    out.keyframe = True
+    return out
+
+
+def accept(pose: Pose, joints=None) -> Pose:
+    """The pose with its suggested joints (all, or those in `joints`) accepted as the annotator's."""
+    out = pose.copy()
+    pick = out.provenance == Provenance.SUGGESTED
+    if joints is not None:
+        only = np.zeros(out.num_joints, bool)
+        only[list(joints)] = True
+        pick &= only
+    out.provenance[pick] = Provenance.MANUAL
+    out.confidence[pick] = 1.0
+    if out.method in ("suggestion", "template") and not (out.provenance == Provenance.SUGGESTED).any():
+        out.method = None
+    return out
 
 
 def detect_people(suggester: "Suggester", frames, frame: int) -> tuple[list[Pose], str]:
