@@ -282,15 +282,16 @@ def result_at(result: dict, stop_below: float) -> dict:
 STOP_CANDIDATES = tuple(round(0.25 * i, 2) for i in range(1, 41))  # 0.25 .. 10
 
 
-def choose_stop(results: list[dict], bar: float = 0.02) -> float:
-    """Leave-one-clip-out: on one clip's results (run with a low review-done threshold), the highest
-    threshold at which uniform and guided end at or below `bar` residual error at every k (the
-    least review that still finishes the clip); the lowest candidate if none does."""
+def choose_stop(results: list[dict], ran_below: float, bar: float = 0.02) -> float:
+    """Leave-one-clip-out: on one clip's results (run with review done below `ran_below`, a low
+    threshold), the highest threshold at which uniform and guided end at or below `bar` residual
+    error at every k (the least review that still finishes the clip); `ran_below` if none does."""
     tool = [r for r in results if r["strategy"] in ("uniform", "guided")]
     if not tool:
         raise PoseWarperError("choosing the review-done threshold needs uniform or guided results")
-    ok = [t for t in STOP_CANDIDATES if all(result_at(r, t)["residual_error"] <= bar for r in tool)]
-    return max(ok) if ok else STOP_CANDIDATES[0]
+    candidates = [t for t in STOP_CANDIDATES if t >= ran_below]
+    ok = [t for t in candidates if all(result_at(r, t)["residual_error"] <= bar for r in tool)]
+    return max(ok) if ok else ran_below
 
 
 def best_k(results: list[dict], strategy: str, bar: float) -> dict | None:
