@@ -24,9 +24,10 @@ Strategies (keyframe stride k):
 - `uniform`: keyframes every k as above, filled with the fill method, then reviewed in the
   tool's order (review.py) until review is done; corrections re-fill their chains and accepted
   poses are marked reviewed (correction.py).
-- `guided`: keyframes every k as a start; then, until review is done, the tool's suggested next
-  keyframe (review.suggest_keyframe): its filled poses are shown, the annotator fixes what is off,
-  they become keyframes and the frames around them are re-filled with the fill method.
+- `guided`: keyframes every k as a start, each shown the fill carried on from the keyframes
+  before it; then, until review is done, the tool's suggested next keyframe
+  (review.suggest_keyframe, one person-frame): the annotator fixes what is off, it becomes a
+  keyframe and the frames around it are re-filled with the fill method.
 """
 from __future__ import annotations
 
@@ -224,25 +225,20 @@ class Session:
     def label_suggested_keyframes(self) -> None:
         while True:
             self.check()
-            predicted = review.highest_predicted_error(self.video)
-            frame = review.suggest_keyframe(self.video, self.stop_below)
-            if frame is None:
+            item = review.suggest_keyframe(self.video, self.stop_below)
+            if item is None:
                 return
-            tids = []
-            for tid, pose in sorted(self.video.poses.get(frame, {}).items()):
-                if pose.keyframe:
-                    continue
-                # As in the GUI: drag what is off (no chain re-fill: the fill follows), then confirm.
-                off = self.annotator.off_joints(pose, frame, tid)
-                self.run.looks += 1
-                self.run.clicks += len(off)
-                self.run.keyframes += 1
-                if off:
-                    self._apply(correction.correct_joints(self.video, frame, tid, off, carry="none"))
-                self._apply(correction.confirm_pose(self.video, frame, tid))
-                tids.append(tid)
-            self._apply(correction.refill_around(self.video, self.frames, self.method, frame, tids))
-            self._record(predicted)
+            frame, tid = item.frame, item.track_id
+            # As in the GUI: drag what is off (no chain re-fill: the fill follows), then confirm.
+            off = self.annotator.off_joints(self.video.pose(frame, tid), frame, tid)
+            self.run.looks += 1
+            self.run.clicks += len(off)
+            self.run.keyframes += 1
+            if off:
+                self._apply(correction.correct_joints(self.video, frame, tid, off, carry="none"))
+            self._apply(correction.confirm_pose(self.video, frame, tid))
+            self._apply(correction.refill_around(self.video, self.frames, self.method, frame, [tid]))
+            self._record(item.predicted_error)
 
     def work(self) -> EffortRun:
         strategy = self.run.strategy
@@ -286,15 +282,16 @@ def result_at(result: dict, stop_below: float) -> dict:
 STOP_CANDIDATES = tuple(round(0.25 * i, 2) for i in range(1, 41))  # 0.25 .. 10
 
 
-def choose_stop(results: list[dict], bar: float = 0.02) -> float:
-    """Leave-one-clip-out: on one clip's results (run with a low review-done threshold), the highest
-    threshold at which uniform and guided end at or below `bar` residual error at every k (the
-    least review that still finishes the clip); the lowest candidate if none does."""
+def choose_stop(results: list[dict], ran_below: float, bar: float = 0.02) -> float:
+    """Leave-one-clip-out: on one clip's results (run with review done below `ran_below`, a low
+    threshold), the highest threshold at which uniform and guided end at or below `bar` residual
+    error at every k (the least review that still finishes the clip); `ran_below` if none does."""
     tool = [r for r in results if r["strategy"] in ("uniform", "guided")]
     if not tool:
         raise PoseWarperError("choosing the review-done threshold needs uniform or guided results")
-    ok = [t for t in STOP_CANDIDATES if all(result_at(r, t)["residual_error"] <= bar for r in tool)]
-    return max(ok) if ok else STOP_CANDIDATES[0]
+    candidates = [t for t in STOP_CANDIDATES if t >= ran_below]
+    ok = [t for t in candidates if all(result_at(r, t)["residual_error"] <= bar for r in tool)]
+    return max(ok) if ok else ran_below
 
 
 def best_k(results: list[dict], strategy: str, bar: float) -> dict | None:

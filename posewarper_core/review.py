@@ -7,8 +7,9 @@ corrected or accepted); a filled pose's predicted error is the sum over its join
 
 - review order: unreviewed filled poses, highest predicted error first;
 - review is done when no unreviewed pose's predicted error reaches `REVIEW_DONE_BELOW`;
-- the suggested next keyframe: the frame whose unreviewed filled poses together have the highest
-  predicted error (a keyframe labels the whole frame), while review is not done.
+- the suggested next keyframe: the person-frame with the highest predicted error, while review
+  is not done (the same pose the review order starts at: what differs is what the annotator
+  does there, correction.confirm_pose and a re-fill rather than correction.accept_pose).
 
 The GUI (R, the suggestion key and its timeline marker) and `posewarper bench-effort` both call
 these; nothing here knows the ground truth.
@@ -94,20 +95,8 @@ def review_done(video: Video, threshold: float = REVIEW_DONE_BELOW) -> bool:
     return highest_predicted_error(video) < threshold
 
 
-def frame_predicted_error(video: Video) -> tuple[np.ndarray, float]:
-    """(per frame, the summed predicted error of its poses still to review; the highest of any pose)."""
-    out = np.zeros(video.num_frames)
-    highest = 0.0
-    for f, by_track in video.poses.items():
-        for p in by_track.values():
-            e = predicted_error(p)
-            out[f] += e
-            highest = max(highest, e)
-    return out, highest
-
-
-def suggest_keyframe(video: Video, threshold: float = REVIEW_DONE_BELOW) -> int | None:
-    """The frame to label next: where the fill expects the most error, or None once review is
-    done (no pose left whose predicted error reaches `threshold`)."""
-    per_frame, highest = frame_predicted_error(video)
-    return None if highest < threshold else int(np.argmax(per_frame))
+def suggest_keyframe(video: Video, threshold: float = REVIEW_DONE_BELOW) -> ReviewItem | None:
+    """The person-frame to label next as a keyframe: the pose where the fill expects the most
+    error, or None once review is done (no pose left whose predicted error reaches `threshold`).
+    A person at a time: the others in that frame may be filled well already."""
+    return next_to_review(video, threshold=threshold)

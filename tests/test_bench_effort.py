@@ -77,7 +77,8 @@ def test_review_done_threshold_is_chosen_on_another_clip(tmp_path, capsys):
     assert main(["bench-effort", "--gt", str(gt), "--strategy", "uniform,guided", "--k", "6", "--method", "flow",
                  "--stop", "0.25", "--json", str(train)]) == 0
     results = json.loads(train.read_text())["results"]
-    chosen = effort.choose_stop(results)
+    chosen = effort.choose_stop(results, 0.25)
+    assert chosen >= 0.25
     assert all(effort.result_at(r, chosen)["residual_error"] <= 0.02 for r in results)
     out = tmp_path / "test.json"
     assert main(["bench-effort", "--gt", str(gt), "--strategy", "uniform", "--k", "6", "--method", "flow",

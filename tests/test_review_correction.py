@@ -102,7 +102,8 @@ def test_review_order_done_rule_and_suggested_keyframe_follow_the_confidence():
     assert (queue[0].frame, queue[0].track_id) == (12, 2)
     assert [it.predicted_error for it in queue] == sorted((it.predicted_error for it in queue), reverse=True)
     assert len(queue) == 2 * 19 and all(it.frame not in (0, 20) for it in queue)
-    assert review.suggest_keyframe(v, threshold=0.0) == 12
+    top = review.suggest_keyframe(v, threshold=0.0)
+    assert (top.frame, top.track_id) == (12, 2)
     item = review.next_to_review(v, skip={(12, 2)})
     assert (item.frame, item.track_id) != (12, 2)
     assert review.next_to_review(v, threshold=100.0) is None

@@ -73,7 +73,7 @@ def run(args) -> int:
             raise PoseWarperError(f"{out}: the folder {out.parent} does not exist")
     stop = args.stop
     if args.stop_from is not None:
-        stop = effort.choose_stop(_read_results(args.stop_from))
+        stop = effort.choose_stop(*_read_results(args.stop_from))
         print(f"review done below {stop} (chosen on {args.stop_from})")
     _, gt, open_source = load_ground_truth(args.gt)
     if not gt.poses:
@@ -111,17 +111,18 @@ def run(args) -> int:
     return 0
 
 
-def _read_results(path: Path) -> list[dict]:
+def _read_results(path: Path) -> tuple[list[dict], float]:
+    """(results, the review-done threshold they ran with) of a bench-effort JSON file."""
     try:
         data = json.loads(Path(path).read_text())
-        results = data["results"]
+        results, ran_below = data["results"], float(data["stop_below"])
         for r in results:
             r["strategy"], r["curve"]
     except FileNotFoundError:
         raise PoseWarperError(f"{path}: no such file") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise PoseWarperError(f"{path}: not a bench-effort JSON file ({exc})") from None
-    return results
+    return results, ran_below
 
 
 def _bar_line(bar: dict) -> str:
