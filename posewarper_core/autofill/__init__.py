@@ -61,6 +61,10 @@ def method_class(name: str) -> type[Method]:
         from .keyframe_match import MatchedFlowMethod
 
         return MatchedFlowMethod
+    if name == "detector":
+        from .detector import DetectorMethod
+
+        return DetectorMethod
     raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
 
 

@@ -19,10 +19,10 @@ import numpy as np
 from ..annotation import Pose, Provenance
 from ..errors import ModelError
 from ..skeleton import POSETRACK17, Skeleton
-from .engine import Side, Span
+from .engine import Method, Side, Span
 
 
-class DetectorMethod:
+class DetectorMethod(Method):
     name = "detector"
     provenance = Provenance.PROPAGATED
     half_life = 15.0
