@@ -403,7 +403,7 @@ def test_fuzz_the_store_reader_with_damaged_bytes(tmp_path_factory):
 
     base = _fuzz_base(tmp_path_factory.mktemp("base"))
 
-    @settings(max_examples=150, deadline=2000, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(st.tuples(st.integers(0, len(base) - 1), st.integers(0, 255)), min_size=1, max_size=8),
            st.integers(100, len(base)))
     def damaged(flips, keep):
@@ -421,7 +421,7 @@ _COLUMNS = {
                "frames", "labelled_frames", "ignore_regions"],
     "tracks": ["video_id", "track_id", "name"],
     "poses": ["video_id", "frame", "track_id", "keyframe", "method", "bbox", "head_box", "xy", "visibility",
-              "provenance", "confidence"],
+              "provenance", "confidence", "reviewed"],
     "meta": ["value"],
 }
 _KEYS = {"videos": ["video_id"], "tracks": ["video_id", "track_id"], "poses": ["video_id", "frame", "track_id"],
@@ -440,7 +440,7 @@ def test_fuzz_the_store_reader_with_damaged_values(tmp_path_factory):
                                                                   "[0, 99999]", '{"joints": []}']))
     changes = st.lists(st.tuples(st.sampled_from(sorted(_COLUMNS)), st.integers(0, 20), st.data()), min_size=1, max_size=4)
 
-    @settings(max_examples=300, deadline=2000, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
     @given(changes, values)
     def damaged(edits, value):
         folder = tmp_path_factory.mktemp("edit")
