@@ -740,7 +740,8 @@ class MainWindow(QMainWindow):
         box.addButton("Not now", QMessageBox.RejectRole)
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.buttonClicked.connect(lambda b: self.finish_interrupted_fill(rec) if b is finish else None)
-        box.open()  # not blocking: the window works meanwhile
+        box.setWindowModality(Qt.NonModal)  # not blocking: the window works meanwhile
+        box.show()
         self.fill_notice = box
 
     def finish_interrupted_fill(self, rec: dict) -> bool:
