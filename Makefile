@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,suggest]'
 	-$(BIN)/pip uninstall -y -q triton
 	touch $@
 

@@ -318,7 +318,7 @@ def bench_open(video: Path, repeat: int) -> list[dict]:
             window.open_path(video, Path(tmp) / f"window{n}.pwproj")
             done = []
             window.projectOpened.connect(lambda p, done=done: done.append(p))
-            _spin_until(app, lambda: bool(done) or window.open_job is None, 600)
+            _spin_until(app, lambda: bool(done) or window.files.job is None, 600)
             end = time.perf_counter()
             gaps = _tick_gaps(ticks, start, end)
             rows.append({"video": video.name, "run": n + 1, "direct_open_ms": round(direct[n], 1),

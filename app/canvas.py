@@ -17,6 +17,15 @@ from . import edits
 from .style import track_colour
 
 HIT_RADIUS_PX = 9.0
+# While a joint waits to be placed, a press on an old joint places the new one unless the mouse
+# then moves this far (screen px) with the button down: a click's own jitter stays below it.
+DRAG_START_PX = 4
+PLACED_LABEL_MS = 1500  # how long the name of the joint a click placed stays by it
+# Zoom limits, relative to the whole frame fitting the view: out to half of it, in to 100x (a
+# joint on a 4K frame at fit, 0.25 screen px per pixel, then spans 25 screen px per pixel).
+MIN_ZOOM, MAX_ZOOM = 0.5, 100.0
+WHEEL_NOTCH_ZOOM = 1.2  # one wheel notch (120 eighths of a degree)
+PERSON_MARGIN = 0.35  # fit-to-person leaves this share of the person's size free around them
 _DASH, _DOT, _NO_BRUSH = Qt.DashLine, Qt.DotLine, Qt.NoBrush
 _OCCLUDED, _CORRECTED = int(Visibility.OCCLUDED), int(Provenance.CORRECTED)
 _OUTLINE, _CORRECTED_OUTLINE = QColor("#ffffff"), QColor("#ff4fd8")
@@ -60,6 +69,10 @@ class PoseLayer(QGraphicsItem):
         self.selected: int | None = None
         self.hover: tuple[int, int] | None = None  # (track id, joint)
         self.next_joint: int | None = None
+        self.placed: tuple[int, int] | None = None  # (track, joint) a click just placed: its name is shown
+        self.marker_scale = 1.0  # the user's marker size (View menu), times the default
+        self.show_names = False  # every placed joint's name beside it
+        self.onion: list[tuple[int, Pose]] = []  # neighbouring keyframes' poses, drawn faint beneath
         self.size = (640, 480)
 
     def _smooth_again(self) -> None:
@@ -77,13 +90,52 @@ class PoseLayer(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         scale = max(painter.worldTransform().m11(), 1e-6)
         painter.setRenderHint(QPainter.Antialiasing, True)
+        for tid, pose in self.onion:
+            self._paint_ghost(painter, tid, pose, scale)
         order = sorted(self.poses, key=lambda t: t == self.selected)  # selected on top
         for tid in order:
             self._paint_pose(painter, tid, self.poses[tid], scale)
+        if self.show_names:
+            for tid in order:
+                pose = self.poses[tid]
+                for j in np.flatnonzero(pose.labelled()):
+                    self._paint_name(painter, pose.xy[j], self.skeleton.joints[j], scale)
+        if self.placed is not None and self.placed[0] in self.poses and self.placed != self.hover:
+            tid, j = self.placed
+            pose = self.poses[tid]
+            if pose.visibility[j] != Visibility.NOT_LABELLED:
+                self._paint_label(painter, pose.xy[j], "placed " + self.skeleton.joints[j], scale)
         if self.hover is not None and self.hover[0] in self.poses:
             tid, j = self.hover
             pose = self.poses[tid]
             self._paint_label(painter, pose.xy[j], self._joint_label(pose, j), scale)
+
+    def _paint_ghost(self, painter: QPainter, tid: int, pose: Pose, scale: float) -> None:
+        """A neighbouring keyframe's pose: thin, faint lines and dots, under the frame's own."""
+        c = QColor(track_colour(tid))
+        c.setAlphaF(0.35)
+        painter.setPen(QPen(c, 1.2 / scale))
+        painter.setBrush(QBrush(c))
+        lab = pose.labelled()
+        lines = [QLineF(*pose.xy[a], *pose.xy[b]) for a, b in self.skeleton.edges if lab[a] and lab[b]]
+        if lines:
+            painter.drawLines(lines)
+        r = 2.0 * self.marker_scale / scale
+        for x, y in pose.xy[lab].tolist():
+            painter.drawEllipse(QPointF(x, y), r, r)
+
+    def _paint_name(self, painter, xy, text, scale) -> None:
+        painter.save()
+        painter.translate(float(xy[0]), float(xy[1]))
+        painter.scale(1 / scale, 1 / scale)
+        font = QFont()
+        font.setPointSizeF(7.5)
+        painter.setFont(font)
+        painter.setPen(QColor(0, 0, 0, 200))
+        painter.drawText(QPointF(7, 4), text)  # a dark shadow, readable on light and dark frames
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(QPointF(6, 3), text)
+        painter.restore()
 
     def _joint_label(self, pose: Pose, j: int) -> str:
         text = self.skeleton.joints[j]
@@ -128,7 +180,7 @@ class PoseLayer(QGraphicsItem):
 
     def _paint_joint(self, painter, colour, centre, confidence, occluded, corrected, auto, selected,
                      scale) -> None:
-        r = (3.5 if auto else 5.0) * (1.2 if selected else 1.0) / scale
+        r = (3.5 if auto else 5.0) * (1.2 if selected else 1.0) * self.marker_scale / scale
         c = QColor(colour)
         if auto:
             c.setAlphaF(0.3 + 0.7 * confidence)
@@ -170,6 +222,7 @@ class FrameView(QGraphicsView):
     jointFlagRequested = Signal(int, int)  # track, joint (toggle occluded)
     trackClicked = Signal(int)
     hoverChanged = Signal(object)  # (track, joint) or None
+    viewMoved = Signal()  # the user zoomed or panned
 
     def __init__(self, skeleton, parent=None):
         super().__init__(parent)
@@ -188,6 +241,8 @@ class FrameView(QGraphicsView):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.StrongFocus)
         self.overlay_text = ""
+        # A joint waits to be placed (the window says so): a click on an old joint places it.
+        self.placing = False
         self._drag = None  # (kind, track, joint, start scene point)
         self._pan = None
         self._fitted = False
@@ -195,6 +250,10 @@ class FrameView(QGraphicsView):
         self._smooth_timer.setSingleShot(True)
         self._smooth_timer.setInterval(120)
         self._smooth_timer.timeout.connect(self._smooth_again)
+        self._placed_timer = QTimer(self)
+        self._placed_timer.setSingleShot(True)
+        self._placed_timer.setInterval(PLACED_LABEL_MS)
+        self._placed_timer.timeout.connect(lambda: self.show_placed(None))
 
     # --- content --------------------------------------------------------------------------
     def set_frame(self, image: QImage | None, size: tuple[int, int]) -> None:
@@ -205,7 +264,9 @@ class FrameView(QGraphicsView):
         if self.layer.size != size:
             self.layer.prepareGeometryChange()
             self.layer.size = size
-            self.setSceneRect(QRectF(0, 0, *size))
+            # A frame's worth of room on each side: any point of the frame, its corners too, can
+            # be brought to the middle of the view (following a person at the frame's edge).
+            self.setSceneRect(QRectF(-size[0], -size[1], 3 * size[0], 3 * size[1]))
             self._fitted = False
         if not self._fitted and self.viewport().width() > 50:
             self.fit()
@@ -217,6 +278,8 @@ class FrameView(QGraphicsView):
     def clear(self) -> None:
         """Nothing open: no frame, no poses."""
         self._drag = None
+        self.placing = False
+        self.layer.placed = None
         self.frame_item.setVisible(False)
         self.layer.set_poses({})
         self.layer.hover = None
@@ -229,6 +292,25 @@ class FrameView(QGraphicsView):
         self.layer.selected = track_id
         self.layer.update()
 
+    def set_marker_scale(self, scale: float) -> None:
+        self.layer.marker_scale = scale
+        self.layer.update()
+
+    def set_show_names(self, on: bool) -> None:
+        self.layer.show_names = on
+        self.layer.update()
+
+    def set_onion(self, poses: list[tuple[int, Pose]]) -> None:
+        self.layer.onion = list(poses)
+        self.layer.update()
+
+    def show_placed(self, placed: tuple[int, int] | None) -> None:
+        """Name the joint a click just placed beside it, for a moment."""
+        self.layer.placed = placed
+        self.layer.update()
+        if placed is not None:
+            self._placed_timer.start()
+
     def set_overlay(self, text: str) -> None:
         self.overlay_text = text
         self.viewport().update()
@@ -237,8 +319,44 @@ class FrameView(QGraphicsView):
         self.fitInView(self.frame_item.boundingRect(), Qt.KeepAspectRatio)
         self._fitted = True
 
-    def zoom(self, factor: float) -> None:
-        self.scale(factor, factor)
+    def zoom(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by `factor` within MIN_ZOOM..MAX_ZOOM of the fit, keeping the image point under
+        `anchor` (a viewport position; default the middle of the view) where it is."""
+        if anchor is None:
+            anchor = QPointF(self.viewport().width() / 2, self.viewport().height() / 2)
+        fit, now = self._fit_scale(), self.transform().m11()
+        target = min(max(now * factor, MIN_ZOOM * fit), MAX_ZOOM * fit)
+        if abs(target - now) < 1e-9:
+            return
+        fixed = self.mapToScene(anchor.toPoint())
+        anchor_mode = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)
+        self.scale(target / now, target / now)
+        self.setTransformationAnchor(anchor_mode)
+        self._keep_under(fixed, anchor)
+        self.viewMoved.emit()
+
+    def _keep_under(self, scene_point: QPointF, view_point: QPointF) -> None:
+        """Scroll so `scene_point` is at `view_point` of the viewport."""
+        moved = self.mapFromScene(scene_point) - view_point.toPoint()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
+
+    def zoom_level(self) -> float:
+        """The zoom relative to the whole frame fitting the view."""
+        return self.transform().m11() / self._fit_scale()
+
+    def look_at(self, box: tuple[float, float, float, float], fit: bool = False) -> None:
+        """Centre the view on an image box; with `fit`, zoom so it fills the view (with a margin)."""
+        x0, y0, x1, y1 = box
+        if fit:
+            w = max(x1 - x0, 8.0) * (1 + 2 * PERSON_MARGIN)
+            h = max(y1 - y0, 8.0) * (1 + 2 * PERSON_MARGIN)
+            vp = self.viewport()
+            self.zoom(min(vp.width() / w, vp.height() / h) / self.transform().m11())
+            self._fitted = True
+        self.centerOn((x0 + x1) / 2, (y0 + y1) / 2)
+        self.viewMoved.emit()
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
@@ -251,10 +369,10 @@ class FrameView(QGraphicsView):
 
     # --- hit testing ----------------------------------------------------------------------
     def joint_at(self, view_pos) -> tuple[int, int] | None:
-        """The labelled joint nearest to a viewport position, within HIT_RADIUS_PX; the
-        selected person wins ties."""
+        """The labelled joint nearest to a viewport position, within HIT_RADIUS_PX (times the
+        marker size); the selected person wins ties."""
         p = self.mapToScene(view_pos)
-        radius = HIT_RADIUS_PX / max(self.transform().m11(), 1e-6)
+        radius = HIT_RADIUS_PX * max(self.layer.marker_scale, 1.0) / max(self.transform().m11(), 1e-6)
         best, best_d = None, radius
         for tid, pose in self.layer.poses.items():
             lab = pose.labelled()
@@ -270,11 +388,11 @@ class FrameView(QGraphicsView):
 
     # --- mouse ----------------------------------------------------------------------------
     def wheelEvent(self, event):
-        factor = 1.0015 ** event.angleDelta().y()
-        new_scale = self.transform().m11() * factor
-        if new_scale < self._fit_scale() * 0.5 or new_scale > 40:
-            return
-        self.scale(factor, factor)
+        """Zoom about the pointer, at every zoom level (a touchpad's pixel steps too)."""
+        steps = event.angleDelta().y() / 120 or event.pixelDelta().y() / 50
+        if steps:
+            self.zoom(WHEEL_NOTCH_ZOOM ** steps, event.position())
+        event.accept()
 
     def mousePressEvent(self, event):
         pos = event.position().toPoint()
@@ -291,14 +409,17 @@ class FrameView(QGraphicsView):
             if hit is not None:
                 origin = self.layer.poses[hit[0]].copy()
                 kind = "turn" if turn else "pose" if mods & (Qt.AltModifier | Qt.ShiftModifier) else "joint"
-                self._drag = {"kind": kind, "track": hit[0], "joint": hit[1], "start": scene,
-                              "origin": origin, "moved": False,
+                # A plain press while a joint waits to be placed places it on release, unless the
+                # mouse moves DRAG_START_PX first: then it drags the old joint.
+                self._drag = {"kind": kind, "track": hit[0], "joint": hit[1], "start": scene, "press": pos,
+                              "origin": origin, "moved": False, "place": self.placing and kind == "joint",
                               "centre": origin.xy[origin.labelled()].mean(axis=0)}
-                self.trackClicked.emit(hit[0])
+                if not self._drag["place"]:
+                    self.trackClicked.emit(hit[0])
             else:
                 self.placeRequested.emit(scene.x(), scene.y(), int(Visibility.VISIBLE))
         elif event.button() == Qt.RightButton:
-            if hit is not None:
+            if hit is not None and not self.placing:
                 self.jointFlagRequested.emit(*hit)
             else:
                 self.placeRequested.emit(scene.x(), scene.y(), int(Visibility.OCCLUDED))
@@ -314,6 +435,11 @@ class FrameView(QGraphicsView):
         scene = self.mapToScene(pos)
         if self._drag is not None:
             d = self._drag
+            if d["place"]:
+                if (pos - d["press"]).manhattanLength() < DRAG_START_PX:
+                    return  # still a click
+                d["place"] = False  # a drag after all: it moves the old joint
+                self.trackClicked.emit(d["track"])
             d["moved"] = True
             pose = d["origin"].copy()
             if d["kind"] == "joint":
@@ -335,10 +461,14 @@ class FrameView(QGraphicsView):
         if self._pan is not None:
             self._pan = None
             self.viewport().unsetCursor()
+            self.viewMoved.emit()
             return
         if self._drag is None:
             return
         d, self._drag = self._drag, None
+        if d["place"]:
+            self.placeRequested.emit(d["start"].x(), d["start"].y(), int(Visibility.VISIBLE))
+            return
         if not d["moved"]:
             return
         scene = self.mapToScene(event.position().toPoint())

@@ -9,21 +9,15 @@ from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from posewarper_core.annotation import PoseChange, Track, Visibility
 
-from . import edits, navigation
+from . import clickorder, edits, navigation
 from .commands import DeleteTrackCommand, PoseChangesCommand, RemoveVideoCommand, SetTrackCommand
-
-
-def placeholder_joints(skeleton) -> frozenset[int]:
-    """Joints a format never labels (PoseTrack's ears): the next-joint cursor skips them."""
-    if skeleton.name == "posetrack17":
-        return frozenset(j for j, name in enumerate(skeleton.joints) if name.endswith("_ear"))
-    return frozenset()
 
 
 class Editor(QObject):
     frameChanged = Signal(int)
     selectionChanged = Signal()  # selected person or next joint changed
     message = Signal(str)
+    jointPlaced = Signal(int, int)  # (track, joint) a click placed
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -32,11 +26,11 @@ class Editor(QObject):
         # (a person's rename or deletion applies to the video shown), and each comes back intact.
         self.undo_group = QUndoGroup(self)
         self._stacks: dict[int, QUndoStack] = {}
-        self._left_at: dict[int, int] = {}  # the frame each video was left at
+        self.left_at: dict[int, int] = {}  # the frame each video was left at (saved with the project: viewstate.py)
         self.frame = 0
         self.track: int | None = None
         self.cursor: int | None = 0
-        self.skip = placeholder_joints(session.skeleton)
+        self.order = clickorder.load(session.store)  # the joints clicks place, in order (the user's)
         self.reviewed: set[int] = set()
         self._video_id = session.video_id
         self._activate_history()
@@ -68,13 +62,13 @@ class Editor(QObject):
         """Another video is shown: come back to where it was left, with its own history."""
         if self.session.video_id == self._video_id:
             return  # the same video's settings changed (its keyframe interval)
-        self._left_at[self._video_id] = self.frame
+        self.left_at[self._video_id] = self.frame
         self._video_id = self.session.video_id
         self._activate_history()
         self.reviewed = set()
         if self.video is None:
             return
-        self.frame = navigation.clamp(self._left_at.get(self._video_id, 0), self.video.num_frames)
+        self.frame = navigation.clamp(self.left_at.get(self._video_id, 0), self.video.num_frames)
         self.track = None
         self._tracks_changed()  # selects the first person and the first joint to place
 
@@ -84,7 +78,7 @@ class Editor(QObject):
         if stack is not None:
             self.undo_group.removeStack(stack)
             stack.deleteLater()
-        self._left_at.pop(video_id, None)
+        self.left_at.pop(video_id, None)
 
     def remove_video(self, video_id: int) -> None:
         """Take another video (not the one shown) out of the project, as a step of this video's
@@ -195,19 +189,23 @@ class Editor(QObject):
             self.select_track(ids[i % len(ids)])
 
     def _reset_cursor(self) -> None:
-        self.cursor = edits.next_joint(self.pose(), 0, self.num_joints, self.skip)
+        self.cursor = edits.next_joint(self.pose(), self.order)
         self.selectionChanged.emit()
 
     def skip_joint(self, sign: int = 1) -> None:
-        """Move the cursor to the next (any) joint, or back to the previous one."""
-        start = self.cursor if self.cursor is not None else (0 if sign > 0 else self.num_joints - 1)
-        j = start
-        for _ in range(self.num_joints):
-            j = (j + sign) % self.num_joints
-            if j not in self.skip:
-                break
-        self.cursor = j
+        """Move the cursor to the next joint of the click order (placed or not), or back."""
+        if self.cursor in self.order:
+            i = self.order.index(self.cursor) + sign
+        else:
+            i = 0 if sign > 0 else -1
+        self.cursor = self.order[i % len(self.order)]
         self.selectionChanged.emit()
+
+    def set_click_order(self, order: list[int]) -> None:
+        """The joints clicks place, in this order, for the whole project (kept in its file)."""
+        clickorder.save(self.session.store, order)
+        self.order = list(order)
+        self._reset_cursor()
 
     def set_cursor(self, joint: int) -> None:
         self.cursor = joint
@@ -228,7 +226,8 @@ class Editor(QObject):
         pose = edits.place_joint(self.pose(), self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
         self._push(f"Place {name}", [PoseChange(self.video.video_id, self.frame, self.track, pose)])
-        self.cursor = edits.next_joint(pose, j + 1, self.num_joints, self.skip)
+        self.cursor = edits.next_joint(pose, self.order, after=j)
+        self.jointPlaced.emit(self.track, j)
         self.selectionChanged.emit()
 
     def move_joint(self, track_id: int, j: int, x: float, y: float) -> None:
@@ -337,13 +336,28 @@ class Editor(QObject):
         self._reset_cursor()
 
     def promote(self) -> None:
-        """Make this frame's poses keyframes (anchors for the next auto-fill)."""
+        """Make the selected person's pose here a keyframe (an anchor for the next auto-fill,
+        and used for tuning): only the pose the user looked at, not the others auto-filled."""
+        pose = self.pose()
+        if pose is None:
+            self.message.emit("Nothing to promote: select a person with a pose in this frame.")
+            return
+        if pose.keyframe:
+            self.message.emit(f"Person {self.track}'s pose here is a keyframe already.")
+            return
+        self._push(f"Promote person {self.track} at frame {self.frame} to keyframe",
+                   [PoseChange(self.video.video_id, self.frame, self.track, edits.promoted(pose))])
+        self.message.emit(f"Person {self.track}'s pose at frame {self.frame} is a keyframe now "
+                          "(promote the whole frame: Shift+K).")
+
+    def promote_frame(self) -> None:
+        """Make every pose of this frame a keyframe (an explicit action: all become anchors)."""
         changes = [PoseChange(self.video.video_id, self.frame, tid, edits.promoted(p))
                    for tid, p in self.poses_here().items() if not p.keyframe]
         if not changes:
             self.message.emit("Nothing to promote: this frame has no auto-filled pose.")
             return
-        self._push(f"Promote frame {self.frame} to keyframe", changes)
+        self._push(f"Promote frame {self.frame} ({len(changes)} poses) to keyframes", changes)
 
     # --- plumbing -------------------------------------------------------------------------
     def _push(self, text: str, changes: list[PoseChange]) -> None:
@@ -355,7 +369,7 @@ class Editor(QObject):
     def _poses_changed(self, frames) -> None:
         if not frames or self.frame in frames:
             # place() moves the cursor on after this; an undo brings it back to the first gap.
-            self.cursor = edits.next_joint(self.pose(), 0, self.num_joints, self.skip)
+            self.cursor = edits.next_joint(self.pose(), self.order)
             self.selectionChanged.emit()
 
     def _tracks_changed(self) -> None:

@@ -104,12 +104,12 @@ def promoted(pose: Pose) -> Pose:
     return new
 
 
-def next_joint(pose: Pose | None, start: int, num_joints: int, skip: frozenset[int] = frozenset()) -> int | None:
-    """The first joint from `start` on (wrapping) that is not labelled and not in `skip`."""
-    for k in range(num_joints):
-        j = (start + k) % num_joints
-        if j in skip:
-            continue
+def next_joint(pose: Pose | None, order: list[int], after: int | None = None) -> int | None:
+    """The first joint of the click order `order` not labelled yet, from the one following
+    joint `after` on (wrapping round); from the start when `after` is None or not in the order."""
+    start = order.index(after) + 1 if after in order else 0
+    for k in range(len(order)):
+        j = order[(start + k) % len(order)]
         if pose is None or pose.visibility[j] == Visibility.NOT_LABELLED:
             return j
     return None

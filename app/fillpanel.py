@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSizePolicy, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
-from posewarper_core.autofill import DEFAULT_METHOD
+from posewarper_core.autofill import DEFAULT_METHOD, method_class
 
 
 class FillPanel(QWidget):
@@ -25,17 +25,18 @@ class FillPanel(QWidget):
         self.method.setToolTip("linear: straight lines between keyframes · flow: follows the pixels (optical "
                                "flow) · posewarper: the learned network (the shipped model)")
         self.method.currentTextChanged.connect(self.methodChanged)
-        # Tuning on the video's keyframes: ~25-40 s before a posewarper fill (kept while the
-        # keyframes stay the same); at alpha 0.2 it moved the dev clips' scores by -0.2 to +0.7
-        # points (the model card's "no tuning" rows).
+        # Tuning on the video's keyframes: 20 steps, ~10-25 s before a posewarper fill (kept while
+        # the keyframes stay the same); at alpha 0.2 it moved the dev clips' scores by -0.2 to +0.7
+        # points (the bench's posewarper-untuned rows, README).
         self.tune = QCheckBox("Tune first")
         self.tune.setChecked(True)
         self.tune.setToolTip("posewarper: fine-tune the matcher on this video's keyframes before filling "
-                             "(~25-40 s on a CPU, once per set of keyframes). Off: fill at once with the "
-                             "shipped matcher (on the dev clips, tuning added -0.2 to +0.7 points at alpha 0.2).")
+                             "(~10-25 s on a CPU, once per set of keyframes). Off: fill at once with the "
+                             "shipped matcher (on the dev clips, tuning moved the share of joints within 0.2 "
+                             "head sizes by -0.2 to +0.7 points and the median error by 0.00 to -0.08 px).")
         self.tune.toggled.connect(self.tuneChanged)
-        self.method.currentTextChanged.connect(lambda m: self.tune.setVisible(m == "posewarper"))
-        self.tune.setVisible(method == "posewarper")
+        self.method.currentTextChanged.connect(lambda m: self.tune.setVisible(method_class(m).tunable))
+        self.tune.setVisible(method_class(method).tunable)
         self.device = QLabel(device)
         self.stride = QSpinBox()
         self.stride.setRange(1, 1000)
@@ -75,7 +76,8 @@ class FillPanel(QWidget):
             page.setLayout(row)
             self.scope_row.addWidget(page)
         promote = QPushButton("Promote to keyframe")
-        promote.setToolTip("Make this frame's corrected poses anchors for the next fill (K)")
+        promote.setToolTip("Make the selected person's pose here an anchor for the next fill (K; "
+                           "every pose of the frame: Shift+K)")
         promote.clicked.connect(self.promoteRequested)
         review = QPushButton("Next to review")
         review.setToolTip("Jump to the least confident auto-filled frame (R)")
@@ -117,3 +119,26 @@ class FillPanel(QWidget):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self.progress.setFormat(f"{done} / {total} person-frames")
+
+
+class FillRangeDialog(QDialog):
+    """Auto-fill a frame range: first and last frame (inclusive), everyone or the selected person."""
+
+    def __init__(self, num_frames: int, first: int, last: int, track: int | None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Auto-fill a frame range")
+        self.first, self.last = QSpinBox(), QSpinBox()
+        for box, value in ((self.first, first), (self.last, last)):
+            box.setRange(0, num_frames - 1)
+            box.setValue(value)
+        self.person_only = QCheckBox(f"Person {track} only" if track is not None else "Selected person only")
+        self.person_only.setEnabled(track is not None)
+        form = QFormLayout(self)
+        form.addRow("First frame", self.first)
+        form.addRow("Last frame", self.last)
+        form.addRow(self.person_only)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.buttons.button(QDialogButtonBox.Ok).setText("Fill")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)

@@ -7,7 +7,7 @@ import functools
 
 from PySide6.QtCore import QObject, Signal
 
-from posewarper_core import autofill
+from posewarper_core import autofill, fillrecord
 from posewarper_core.annotation import PoseChange
 from posewarper_core.errors import PoseWarperError
 
@@ -57,21 +57,22 @@ class FillRunner(QObject):
         self.command: AutofillCommand | None = None
         self.method = autofill.DEFAULT_METHOD  # the window sets the panel's choice
         self.model_path = None
-        self.tune = True  # posewarper: tune the matcher on the keyframes first (the panel's box)
+        self.tune = True  # a tunable method (posewarper) tunes on the keyframes first (the panel's box)
+        self.methods = autofill.MethodCache()  # keeps the tuned method between this session's fills
 
     @property
     def running(self) -> bool:
         return self.worker is not None
 
-    def start(self, scope: str) -> bool:
+    def start(self, scope: str, track_ids=None, frame_range=None) -> bool:
         """scope: "gap" (selected person, between the keyframes around this frame),
-        "track" (selected person, whole video) or "video" (everyone)."""
+        "track" (selected person, whole video), "video" (everyone), or "frames" (everyone, or
+        `track_ids`, in `frame_range`: first and last frame, inclusive)."""
         ed = self.editor
         if self.running:
             ed.message.emit("Auto-fill is already running.")
             return False
         video = ed.video
-        track_ids, frame_range = None, None
         if scope in ("gap", "track"):
             if ed.track is None:
                 ed.message.emit("Select a person first.")
@@ -79,26 +80,36 @@ class FillRunner(QObject):
             track_ids = [ed.track]
         if scope == "gap":
             frame_range = navigation.gap_around(video.keyframes(ed.track), ed.frame, video.num_frames)
-        what = {"gap": f"gap {frame_range}", "track": f"person {ed.track}", "video": "whole video"}[scope]
+        if scope == "frames":
+            lo, hi = sorted(int(f) for f in frame_range)
+            frame_range = (max(lo, 0), min(hi, video.num_frames - 1))
+            who = "everyone" if track_ids is None else "person " + ", ".join(map(str, track_ids))
+        what = {"gap": f"gap {frame_range}", "track": f"person {ed.track}", "video": "whole video",
+                "frames": f"frames {frame_range[0]}-{frame_range[1]}, {who}" if scope == "frames" else ""}[scope]
+        # Noted in the project before anything is written: a fill that never ends is noticed on reopening.
+        fillrecord.record_start(ed.session.store, video.video_id, self.method, scope, track_ids, frame_range)
+        self._video_id = video.video_id
         self.command = AutofillCommand(ed.session, f"Auto-fill ({self.method}) {what}")
         ed.undo_stack.push(self.command)
 
         tune = self.tune
+        flags = autofill.method_class(self.method)
 
-        def fill(*args, **kw):
-            if self.method == "posewarper":
+        def fill(video, frames, name, **kw):  # on the worker thread: making a method may load a model
+            if flags.uses_torch:
                 leave_a_core_for_the_ui()
-            return autofill.fill(*args, model_path=self.model_path, tune=tune, **kw)
+            method = self.methods.get(name, model_path=self.model_path, tune=tune)
+            return autofill.fill(video, frames, method, **kw)
 
         snap = snapshot(video)
-        opener = functools.partial(self.open_frames, snap) if self.method != "linear" else None
+        opener = functools.partial(self.open_frames, snap) if flags.needs_frames else None
         self.worker = AutofillWorker(fill, snap, opener, self.method, track_ids, frame_range, self)
         self.worker.batch.connect(self._apply_batch)
         self.worker.progress.connect(self.progress)
         self.worker.setupProgress.connect(self.setupProgress)
         self.worker.finishedWith.connect(self._done)
         self.worker.start()
-        if self.method == "posewarper" and tune:  # the bar first counts the matcher's tuning steps
+        if flags.tunable and tune:  # the bar first counts the tuning steps
             what += " (tuning on your keyframes first: once per set of keyframes, shorter after a change)"
         self.started.emit(what)
         return True
@@ -110,6 +121,14 @@ class FillRunner(QObject):
     def wait(self, ms: int = 10000) -> None:
         if self.worker is not None:
             self.worker.wait(ms)
+
+    def abandon(self) -> None:
+        """Cancel and wait (the project is closing): the fill is noted as cancelled now, since
+        its end report would arrive after the project is closed."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker.wait()
+            fillrecord.record_end(self.editor.session.store, self._video_id, fillrecord.CANCELLED)
 
     def _apply_batch(self, changes: list[PoseChange]) -> None:
         """Merge with what is in the store now: the annotator may have edited during the run."""
@@ -127,6 +146,10 @@ class FillRunner(QObject):
                 self.editor.message.emit(f"Auto-fill result refused by the project: {exc}")
 
     def _done(self, status: str, message: str) -> None:
+        try:
+            fillrecord.record_end(self.editor.session.store, self._video_id, status)
+        except PoseWarperError as exc:  # the record only: the poses are written already
+            self.editor.message.emit(f"Could not note the fill's end in the project: {exc}")
         worker, self.worker = self.worker, None
         if worker is not None:
             worker.wait()

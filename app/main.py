@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="posewarper-annotate", description="Annotate human pose in video.")
     parser.add_argument("path", nargs="?", help="video, image folder, PoseTrack18/COCO file or project")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo project")
-    parser.add_argument("--project", help="where to create the project for a new video (default: beside it)")
+    parser.add_argument("--project", help="where to create the project for a new video (default: asked, "
+                        "beside it proposed)")
     args = parser.parse_args(argv)
 
     from PySide6.QtWidgets import QApplication
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         window.open_demo()
     elif args.path:
-        window.open_path(args.path, args.project)
+        window.open_path(args.path, args.project, ask_where=args.project is None)
     return app.exec()
 
 

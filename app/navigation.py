@@ -1,4 +1,5 @@
-"""Where the navigation keys go, computed from the per-frame status array (no Qt)."""
+"""Where the navigation keys go, computed from the per-frame status array, and where a person
+is to look at (no Qt)."""
 from __future__ import annotations
 
 import numpy as np
@@ -40,3 +41,17 @@ def gap_around(keyframes: list[int], frame: int, num_frames: int) -> tuple[int, 
 
 def clamp(frame: int, num_frames: int) -> int:
     return int(min(max(frame, 0), max(num_frames - 1, 0)))
+
+
+def person_box(video, track_id: int, frame: int) -> tuple[float, float, float, float] | None:
+    """(x0, y0, x1, y1) of the person's labelled joints in `frame`, or in the nearest frame where
+    they have a pose (a keyframe still to label has none yet: the view goes where they were)."""
+    frames = video.track_frames(track_id)
+    if not frames:
+        return None
+    nearest = min(frames, key=lambda f: (abs(f - frame), f > frame))
+    pose = video.pose(nearest, track_id)
+    xy = pose.xy[pose.labelled()]
+    if not len(xy):
+        return None
+    return float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max())

@@ -15,6 +15,16 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 ANNOTATION_SUFFIXES = (".json",)
 
 
+def writable_folder(folder: Path) -> str:
+    """"" if a project can be made in `folder`, else why not (naming it)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return f"{folder}: no such folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder}: this folder is read-only for you; save the project somewhere else"
+    return ""
+
+
 def default_project_path(path: Path) -> Path:
     """Where a project for `path` goes by default: beside it, named after it."""
     path = Path(path)
@@ -76,18 +86,46 @@ def remove_videos(store: ProjectStore, video_ids) -> None:
 
 def prepare_export(project_path: Path, target: Path, fmt: str, video_ids: list[int] | None, include_auto: bool):
     """Build an export from the project file itself (read only: every edit is already in it, and
-    the window's copy stays the UI thread's). Meant for a worker thread; write() it after."""
+    the window's copy stays the UI thread's; the poses streamed). Meant for a worker thread;
+    write() it after, or discard() it."""
     from posewarper_core.formats import prepare_project_export
+    from posewarper_core.project_snapshot import ProjectSnapshot
 
+    with ProjectSnapshot(project_path) as snap:
+        return prepare_project_export(snap.project, target, fmt, video_ids, include_auto, snap.base_dir,
+                                      pose_frames=snap.pose_frames)
+
+
+def check_annotations(path) -> tuple:
+    """Read and check a PoseTrack18 / COCO file before anything is created for it: (skeleton,
+    videos), or a FormatError naming the file and the field."""
+    return import_videos(Path(path))
+
+
+def write_export_frames(project_path: Path, video_ids, root: Path, which: str, cancelled) -> int:
+    """Write the frames an export names as JPEG files under `root` (the core's
+    frame_images.write_frame_images, as `posewarper export --frames`); stops once `cancelled()`.
+    Returns how many were written. Meant for a worker thread."""
+    from posewarper_core.frame_images import write_frame_images
+
+    def stop_if_cancelled(done, total):
+        if cancelled():
+            raise PoseWarperError(f"writing the frames under {root} cancelled after {done} of {total}")
+
+    written = 0
     with ProjectStore.open(project_path, read_only=True) as store:
-        return prepare_project_export(store.project, target, fmt, video_ids, include_auto, store.base_dir)
+        for vid in video_ids or sorted(store.project.videos):
+            written += write_frame_images(store.project.video(vid), store.base_dir, root, which,
+                                          progress=stop_if_cancelled)
+    return written
 
 
-def open_path(path, project_path=None) -> ProjectStore:
+def open_path(path, project_path=None, checked=None) -> ProjectStore:
     """Open a project, or create one for a video / image folder / annotation file.
 
     A new project goes to `project_path` (default: beside the input). If that project already
-    exists it is opened instead, so reopening a video brings its labels back.
+    exists it is opened instead, so reopening a video brings its labels back. `checked` is what
+    check_annotations gave for an annotation file (not read again).
     """
     path = Path(path)
     if path.suffix == PROJECT_SUFFIX:
@@ -98,19 +136,17 @@ def open_path(path, project_path=None) -> ProjectStore:
     if target.exists():
         return ProjectStore.open(target)
     if path.suffix.lower() in ANNOTATION_SUFFIXES:
-        skeleton, videos = import_videos(path)  # raises before anything is created
+        skeleton, videos = checked or import_videos(path)  # raises before anything is created
         store = ProjectStore.create(target, skeleton=skeleton, name=path.stem)
-        try:
-            for v in videos:
-                store.add_video(v)
-        except PoseWarperError:
-            store.close()
-            target.unlink(missing_ok=True)
-            raise
-        return store
-    video = video_from_media(path, target)  # raises VideoError naming the file
-    store = ProjectStore.create(target, name=path.stem)
-    store.add_video(video)
+    else:
+        videos = [video_from_media(path, target)]  # raises VideoError naming the file
+        store = ProjectStore.create(target, name=path.stem)
+    try:
+        for v in videos:
+            store.add_video(v)
+    except BaseException:  # whatever failed, no empty project (and lock) is left to reopen silently
+        store.close_and_remove()
+        raise
     return store
 
 
@@ -133,14 +169,14 @@ def project_target(path, project_path=None) -> Path:
     return Path(project_path) if project_path else default_project_path(path)
 
 
-def open_with_frames(path, project_path=None, max_cache_bytes: int | None = None) -> Opened:
+def open_with_frames(path, project_path=None, max_cache_bytes: int | None = None, checked=None) -> Opened:
     """open_path, then open the frames of the project's first video. Both can take a while
     (opening a video indexes the whole file), so the GUI calls this on a worker thread.
 
     A project that opens but whose frames do not is still returned (its labels can be worked on
     over a blank frame); `frames_error` says why."""
     created = not project_target(path, project_path).exists()
-    store = open_path(path, project_path)
+    store = open_path(path, project_path, checked)
     frames, frames_error = None, ""
     try:
         video = store.project.videos.get(min(store.project.videos, default=0))

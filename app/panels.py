@@ -122,7 +122,8 @@ class TracksPanel(QWidget):
 
 class JointsPanel(QTableWidget):
     """The selected person's joints here: visibility, provenance, confidence; the next joint
-    to place is shown in bold."""
+    to place is shown in bold. Rows follow the click order (numbered), the joints not in it
+    last (grey, unnumbered)."""
 
     jointActivated = Signal(int)
 
@@ -141,7 +142,7 @@ class JointsPanel(QTableWidget):
             self.horizontalHeader().setSectionResizeMode(c, QHeaderView.Fixed)
             self.setColumnWidth(c, max(fm.horizontalAdvance(t) for t in texts) + 12)
         # Wide enough for every joint's name, so the side bar is never narrower than that.
-        names = max(fm.horizontalAdvance("▶ " + name) for name in skeleton.joints) + 12
+        names = max(fm.horizontalAdvance(f"▶ {len(skeleton.joints)}. " + name) for name in skeleton.joints) + 12
         self.setMinimumWidth(names + sum(self.columnWidth(c) for c in (1, 2, 3)) + 2 * self.frameWidth())
         # The one side panel that grows: the people list and the auto-fill panel are only as tall
         # as their content, so the side bar's spare height (and what they give back) comes here.
@@ -150,8 +151,20 @@ class JointsPanel(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self.setFocusPolicy(Qt.ClickFocus)
-        self.cellClicked.connect(lambda row, _col: self.jointActivated.emit(row))
+        self.cellClicked.connect(lambda row, _col: self.jointActivated.emit(self.rows[row]))
+        self.order = list(range(len(skeleton.joints)))
+        self.rows = list(self.order)  # the joint of each row
+        self._shown: tuple = (None, None)
         self.show_pose(None, None)
+
+    def set_order(self, order: list[int]) -> None:
+        """List the joints in click order (`order`), the others after them."""
+        self.order = list(order)
+        self.rows = self.order + [j for j in range(len(self.skeleton.joints)) if j not in self.order]
+        self.show_pose(*self._shown)
+
+    def row_of(self, joint: int) -> int:
+        return self.rows.index(joint)
 
     def sizeHint(self):
         """Every joint without scrolling, when there is room."""
@@ -160,24 +173,28 @@ class JointsPanel(QTableWidget):
         return hint
 
     def show_pose(self, pose: Pose | None, next_joint: int | None) -> None:
+        self._shown = (pose, next_joint)
         bold = QFont()
         bold.setBold(True)
-        for j, name in enumerate(self.skeleton.joints):
+        for row, j in enumerate(self.rows):
+            name = self.skeleton.joints[j]
+            number = f"{self.order.index(j) + 1}. " if j in self.order else "· "
             vis = int(pose.visibility[j]) if pose is not None else 0
             values = (
-                ("▶ " if j == next_joint else "") + name,
+                ("▶ " if j == next_joint else "") + number + name,
                 VISIBILITY_NAMES[vis],
                 PROVENANCE_NAMES[int(pose.provenance[j])] if pose is not None and vis else "",
                 f"{pose.confidence[j]:.2f}" if pose is not None and vis else "",
             )
             for c, text in enumerate(values):
-                item = self.item(j, c)
+                item = self.item(row, c)
                 if item is None:
                     item = QTableWidgetItem()
-                    self.setItem(j, c, item)
+                    self.setItem(row, c, item)
                 item.setText(text)
                 item.setFont(bold if j == next_joint else QFont())
-                dim = vis == Visibility.NOT_LABELLED
+                item.setToolTip("" if j in self.order else "Not in the click order (Label → Click order…)")
+                dim = vis == Visibility.NOT_LABELLED or j not in self.order
                 item.setForeground(QBrush(QColor("#8a8f98") if dim else self.palette().text().color()))
 
 

@@ -2,10 +2,11 @@
 (and editable) in the Keyboard Shortcuts dialog."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QKeySequenceEdit, QLabel,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout)
+from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QHeaderView, QKeySequenceEdit,
+                               QLabel, QLineEdit, QPlainTextEdit, QTableWidget, QTableWidgetItem, QTextEdit,
+                               QVBoxLayout, QWidget)
 
 # (action id, menu text, default shortcut, group)
 DEFAULTS: list[tuple[str, str, str, str]] = [
@@ -31,6 +32,12 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("fit", "Fit frame in window", "F", "View"),
     ("zoom_in", "Zoom in", "=", "View"),
     ("zoom_out", "Zoom out", "-", "View"),
+    ("fit_person", "Fit the selected person in the window", "P", "View"),
+    ("follow_person", "Follow the selected person from frame to frame", "Shift+F", "View"),
+    ("bigger_markers", "Bigger joint markers", "]", "View"),
+    ("smaller_markers", "Smaller joint markers", "[", "View"),
+    ("joint_names", "Joint names on the image", "L", "View"),
+    ("onion_skin", "Onion skin: the neighbouring keyframes' poses, faint", "Shift+O", "View"),
     ("skip_joint", "Skip to the next joint", "S", "Label"),
     ("prev_joint", "Back to the previous joint", "W", "Label"),
     ("occluded", "Toggle occluded (hovered or current joint)", "O", "Label"),
@@ -40,11 +47,13 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("delete_pose", "Delete person's pose in this frame", "Delete", "Label"),
     ("delete_track", "Delete person (all frames)…", "Ctrl+Delete", "Label"),
     ("copy_prev", "Copy pose from previous keyframe", "C", "Label"),
-    ("promote", "Promote frame to keyframe", "K", "Label"),
+    ("promote", "Promote the selected person's pose to keyframe", "K", "Label"),
+    ("promote_frame", "Promote every pose of the frame to keyframes", "Shift+K", "Label"),
     ("change_track", "Change person id / swap…", "Ctrl+I", "Label"),
     ("fill_gap", "Auto-fill current gap", "G", "Auto-fill"),
     ("fill_track", "Auto-fill current person", "Shift+G", "Auto-fill"),
     ("fill_video", "Auto-fill whole video", "Ctrl+Shift+G", "Auto-fill"),
+    ("fill_range", "Auto-fill a frame range…", "Ctrl+Shift+F", "Auto-fill"),
     ("cancel_fill", "Cancel auto-fill", "Escape", "Auto-fill"),
     ("shortcuts", "Keyboard shortcuts…", "F1", "Help"),
 ]
@@ -69,6 +78,47 @@ def save(keys: dict[str, str]) -> None:
             settings.remove(f"{_SETTINGS_GROUP}/{action_id}")
         else:
             settings.setValue(f"{_SETTINGS_GROUP}/{action_id}", seq)
+
+
+def types_text(widget: QWidget, text: str) -> bool:
+    """Whether `widget` with the focus takes `text` as typing: a text field does; a number box
+    takes digits and signs (its letters are shortcuts)."""
+    if isinstance(widget, (QLineEdit, QTextEdit, QPlainTextEdit, QKeySequenceEdit)):
+        return True
+    if isinstance(widget, QComboBox):
+        return widget.isEditable()
+    if isinstance(widget, QAbstractSpinBox):
+        return text.isdigit() or text in "+-.,"
+    return False
+
+
+class PlainKeysFirst(QObject):
+    """An application event filter: a key without Ctrl/Alt/Meta (a letter, Space, =, -) runs its
+    shortcut whichever widget of the window (or of its floating panels) has the focus: a table,
+    a combo box, a number box, the timeline. Qt lets the focus widget claim such keys first
+    (ShortcutOverride), so without this a shortcut worked or not depending on where the user
+    last clicked. A text field keeps them: there they are typing."""
+
+    def __init__(self, window: QWidget):
+        super().__init__(window)
+        self.window = window
+
+    def _inside(self, widget: QWidget) -> bool:
+        while widget is not None:
+            if widget is self.window:
+                return True
+            widget = widget.parentWidget()
+        return False
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() != QEvent.ShortcutOverride or not isinstance(obj, QWidget):
+            return False
+        if event.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier):
+            return False
+        text = event.text()
+        if not text or not text.isprintable() or types_text(obj, text) or not self._inside(obj):
+            return False
+        return True  # the widget does not claim the key: its shortcut runs (a key with none reaches the widget)
 
 
 class ShortcutsDialog(QDialog):

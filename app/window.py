@@ -7,51 +7,49 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
-                               QMessageBox, QProgressDialog, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
+                               QMessageBox, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from posewarper_core import autofill
+from posewarper_core import autofill, fillrecord
 from posewarper_core.errors import PoseWarperError
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
 
-from . import opening, shortcuts
+from . import clickorder, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
 from .fillrun import FillRunner, device_name
+from .projectfiles import DECODER_CACHE_BYTES, ProjectFiles
 from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel, VideoBox, video_label
 from .session import Session
 from .timeline import Timeline
 from .workers import FrameLoader
 
-# The decoder's cache holds whole GOPs: another frame of a GOP seen lately costs no decoding
-# (measured: a smaller one made random seeks 3x slower). The loader's QImages stay small.
-DECODER_CACHE_BYTES = 512 * 2**20
-
 MEDIA_FILTER = ("Videos, annotations and projects (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.ts *.json "
                 "*.pwproj);;Projects (*.pwproj);;PoseTrack18 / COCO (*.json);;All files (*)")
 MAX_RECENT = 8
-OPEN_PROGRESS_AFTER_MS = 400  # a quicker open shows no dialog (only the status bar says it)
+MARKER_STEP = 1.25  # one press of ] or [ (markers from 0.5x to 4x of the default)
 
 
 class MainWindow(QMainWindow):
     projectOpened = Signal(str)  # the project file, once it is open and shown
-    openFailed = Signal(str)  # why an open, import or export failed ("cancelled" if the user cancelled)
-    exported = Signal(dict)  # what an export wrote (formats.export_project's summary)
+    openFailed = Signal(str)  # why an open failed ("cancelled" if the user cancelled)
     imported = Signal(int)  # videos an import added to the open project
+    importFailed = Signal(str)  # why an import failed ("cancelled" ...): nothing was added
+    exported = Signal(dict)  # what an export wrote (formats.export_project's summary)
+    exportFailed = Signal(str)  # why an export failed ("cancelled" ...): nothing was written
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("PoseWarper Annotate")
         self.store = self.session = self.editor = self.loader = self.runner = None
-        self.open_job = self.frames_job = None  # opening a project / a video's frames (openjob.py)
-        self.open_progress = None
-        self._pending_imports: list[Path] = []  # files to import once the project opening now is shown
-        self._jobs: set[OpenJob] = set()  # running, cancelled or not
+        self.frames_job = None  # opening a video's frames (openjob.py)
+        self.files = ProjectFiles(self)  # open / import / export on worker threads
         self._frames_video_id = None  # the video whose frames the loader reads (or is opening)
         self._view = None  # (project, video id) the canvas shows
+        self._followed = None  # the person the view last went to (follow the person)
         self.keys = shortcuts.load()
         self.actions: dict[str, QAction] = {}
 
@@ -99,6 +97,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.frame_label)
 
         self._build_actions()
+        QApplication.instance().installEventFilter(shortcuts.PlainKeysFirst(self))
         self._build_menus()
         self._build_nav_bar()
         self._connect_static()
@@ -108,6 +107,10 @@ class MainWindow(QMainWindow):
         self.status_timer.setSingleShot(True)
         self.status_timer.setInterval(40)
         self.status_timer.timeout.connect(self._refresh_timeline)
+        self.view_timer = QTimer(self)  # where the user is, saved in the project a second after they stop
+        self.view_timer.setSingleShot(True)
+        self.view_timer.setInterval(1000)
+        self.view_timer.timeout.connect(self.save_view)
         self._set_enabled(False)
         # Heights: the people list and the auto-fill panel are as tall as their content, the joints
         # get the rest (panels.py, fillpanel.py). Width: as narrow as the joints table allows.
@@ -134,26 +137,32 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_actions(self) -> None:
-        ed = lambda name, *a: (lambda: self._with_editor(name, *a))  # noqa: E731
+        e = self._on_editor
         handlers = {
             "open": self.open_dialog, "quit": self.close,
             "undo": lambda: self._undo(False), "redo": lambda: self._undo(True),
-            "prev_frame": ed("step", -1), "next_frame": ed("step", 1),
-            "back_k": ed("step_k", -1), "forward_k": ed("step_k", 1),
-            "prev_keyframe": ed("to_keyframe", -1), "next_keyframe": ed("to_keyframe", 1),
-            "next_unlabelled": ed("to_unlabelled_slot"), "next_review": ed("to_review"),
-            "next_suspect": ed("to_suspect"),
+            "prev_frame": e(lambda ed: ed.step(-1)), "next_frame": e(lambda ed: ed.step(1)),
+            "back_k": e(lambda ed: ed.step_k(-1)), "forward_k": e(lambda ed: ed.step_k(1)),
+            "prev_keyframe": e(lambda ed: ed.to_keyframe(-1)), "next_keyframe": e(lambda ed: ed.to_keyframe(1)),
+            "next_unlabelled": e(lambda ed: ed.to_unlabelled_slot()), "next_review": e(lambda ed: ed.to_review()),
+            "next_suspect": e(lambda ed: ed.to_suspect()),
             "prev_video": lambda: self.step_video(-1), "next_video": lambda: self.step_video(1),
-            "first_frame": lambda: self._with_editor("seek", 0),
-            "last_frame": lambda: self._with_editor("seek", 10**12),
+            "first_frame": e(lambda ed: ed.seek(0)), "last_frame": e(lambda ed: ed.seek(10**12)),
             "play": self.toggle_play, "goto": self.goto_dialog,
             "fit": self.canvas.fit, "zoom_in": lambda: self.canvas.zoom(1.25),
             "zoom_out": lambda: self.canvas.zoom(0.8),
-            "skip_joint": ed("skip_joint", 1), "prev_joint": ed("skip_joint", -1),
-            "occluded": ed("toggle_occluded"), "unlabel": ed("unlabel"),
-            "next_person": ed("cycle_track"), "add_person": ed("add_person"),
-            "delete_pose": ed("delete_pose"), "delete_track": self.delete_person_dialog,
-            "copy_prev": ed("copy_previous_keyframe"), "promote": ed("promote"),
+            "fit_person": lambda: self.look_at_person(fit=True),
+            "follow_person": self._follow_changed,
+            "bigger_markers": lambda: self._set_marker_scale(self.canvas.layer.marker_scale * MARKER_STEP),
+            "smaller_markers": lambda: self._set_marker_scale(self.canvas.layer.marker_scale / MARKER_STEP),
+            "joint_names": self._view_options_changed, "onion_skin": self._view_options_changed,
+            "fill_range": self.fill_range_dialog,
+            "skip_joint": e(lambda ed: ed.skip_joint(1)), "prev_joint": e(lambda ed: ed.skip_joint(-1)),
+            "occluded": e(lambda ed: ed.toggle_occluded()), "unlabel": e(lambda ed: ed.unlabel()),
+            "next_person": e(lambda ed: ed.cycle_track()), "add_person": e(lambda ed: ed.add_person()),
+            "delete_pose": e(lambda ed: ed.delete_pose()), "delete_track": self.delete_person_dialog,
+            "copy_prev": e(lambda ed: ed.copy_previous_keyframe()), "promote": e(lambda ed: ed.promote()),
+            "promote_frame": e(lambda ed: ed.promote_frame()),
             "change_track": self.change_track_dialog,
             "fill_gap": lambda: self.start_fill("gap"), "fill_track": lambda: self.start_fill("track"),
             "fill_video": lambda: self.start_fill("video"), "cancel_fill": self.cancel_fill,
@@ -162,10 +171,16 @@ class MainWindow(QMainWindow):
         for action_id, text, _, _ in shortcuts.DEFAULTS:
             action = QAction(text, self)
             action.setShortcut(QKeySequence(self.keys[action_id]))
-            action.setShortcutContext(Qt.WindowShortcut)
+            # The whole application: also with the focus in a floating panel (a modal dialog still blocks).
+            action.setShortcutContext(Qt.ApplicationShortcut)
             action.triggered.connect(lambda _=False, h=handlers[action_id]: self._guard(h))
             self.addAction(action)
             self.actions[action_id] = action
+        for action_id in ("follow_person", "joint_names", "onion_skin"):  # on/off, kept between sessions
+            self.actions[action_id].setCheckable(True)
+            self.actions[action_id].setChecked(QSettings().value(f"view/{action_id}", False, type=bool))
+        self.canvas.set_show_names(self.actions["joint_names"].isChecked())
+        self.canvas.set_marker_scale(QSettings().value("view/marker_scale", 1.0, type=float))
 
     def _build_menus(self) -> None:
         a = self.actions
@@ -194,6 +209,10 @@ class MainWindow(QMainWindow):
                 menu.addSeparator()
             for action_id in groups[group]:
                 menu.addAction(a[action_id])
+            if group == "Label":
+                menu.addSeparator()
+                self.click_order_action = menu.addAction("Click order (which joints, in what order)…",
+                                                         self.click_order_dialog)
             if group == "Help":
                 menu.addAction("About", lambda: QMessageBox.about(
                     self, "PoseWarper Annotate",
@@ -229,21 +248,22 @@ class MainWindow(QMainWindow):
         self.nav_bar.addWidget(self.legend)
 
     def _connect_static(self) -> None:
-        self.frame_spin.valueChanged.connect(lambda f: self._with_editor("seek", f))
+        self.frame_spin.valueChanged.connect(lambda f: self._edit(lambda ed: ed.seek(f)))
         self.video_box.activated.connect(lambda i: self._guard(lambda: self.select_video(self.video_box.itemData(i))))
-        self.timeline.seekRequested.connect(lambda f: self._with_editor("seek", f))
+        self.timeline.seekRequested.connect(lambda f: self._edit(lambda ed: ed.seek(f)))
         c = self.canvas
         c.placeRequested.connect(lambda x, y, v: self._guard(lambda: self._place(x, y, v)))
         c.jointMoved.connect(lambda t, j, x, y: self._guard(lambda: self.editor.move_joint(t, j, x, y)))
         c.poseMoved.connect(lambda t, dx, dy: self._guard(lambda: self.editor.move_pose(t, dx, dy)))
         c.poseTurned.connect(lambda t, x, y, a, s: self._guard(lambda: self.editor.turn_pose(t, x, y, a, s)))
         c.jointFlagRequested.connect(lambda t, j: self._guard(lambda: self.editor.toggle_occluded(t, j)))
-        c.trackClicked.connect(lambda t: self._with_editor("select_track", t))
+        c.trackClicked.connect(lambda t: self._edit(lambda ed: ed.select_track(t)))
         c.hoverChanged.connect(self._hover)
+        c.viewMoved.connect(lambda: self.view_timer.start() if self.session is not None else None)
         tp = self.tracks_panel
-        tp.trackSelected.connect(lambda t: self._with_editor("select_track", t))
-        tp.renameRequested.connect(lambda t, n: self._with_editor("rename_person", t, n))
-        tp.addRequested.connect(lambda: self._with_editor("add_person"))
+        tp.trackSelected.connect(lambda t: self._edit(lambda ed: ed.select_track(t)))
+        tp.renameRequested.connect(lambda t, n: self._edit(lambda ed: ed.rename_person(t, n)))
+        tp.addRequested.connect(lambda: self._edit(lambda ed: ed.add_person()))
         tp.deleteRequested.connect(self.delete_person_dialog)
         fp = self.fill_panel
         fp.fillRequested.connect(self.start_fill)
@@ -251,8 +271,18 @@ class MainWindow(QMainWindow):
         fp.methodChanged.connect(self._method_changed)
         fp.tuneChanged.connect(self._tune_changed)
         fp.strideChanged.connect(self._stride_changed)
-        fp.promoteRequested.connect(lambda: self._with_editor("promote"))
-        fp.reviewRequested.connect(lambda: self._with_editor("to_review"))
+        fp.promoteRequested.connect(lambda: self._edit(lambda ed: ed.promote()))
+        fp.reviewRequested.connect(lambda: self._edit(lambda ed: ed.to_review()))
+        f = self.files
+        f.opened.connect(self._show_opened)
+        f.imported.connect(self._show_imported)
+        f.exported.connect(self._show_exported)
+        f.failure.connect(self.error)
+        f.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms) if text
+                         else self.statusBar().clearMessage())
+        f.openFailed.connect(self.openFailed)
+        f.importFailed.connect(self.importFailed)
+        f.exportFailed.connect(self.exportFailed)
 
     # --- opening and closing --------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -266,93 +296,56 @@ class MainWindow(QMainWindow):
         """Open a project, or make one for a video / image folder / annotation file, on a worker
         thread (opening a video indexes the whole file). Returns False if nothing was started;
         `projectOpened` or `openFailed` follows otherwise. On failure the current project stays
-        open and nothing is changed."""
+        open and nothing is changed.
+
+        With `ask_where`, a new project's file is the user's to place (Save as, in the folder
+        they chose last, or beside the input); an annotation file is read and checked first,
+        so a broken one is refused before anything is asked."""
         path = Path(path)
-        if ask_where and path.suffix != ".pwproj" and project_path is None:
-            default = opening.default_project_path(path)
-            if not default.exists():
-                chosen, _ = QFileDialog.getSaveFileName(self, "Save the new project as", str(default),
-                                                        "Projects (*.pwproj)")
-                if not chosen:
-                    return False
-                project_path = chosen if chosen.endswith(".pwproj") else chosen + ".pwproj"
-        if self._is_open(opening.project_target(path, project_path)):
+        new = (ask_where and path.suffix != ".pwproj" and project_path is None
+               and not opening.default_project_path(path).exists())
+        if not new:
+            if self._is_open(opening.project_target(path, project_path)):
+                return True
+            return self.files.open(path, project_path)
+        if path.suffix.lower() in opening.ANNOTATION_SUFFIXES:
+            return self.files.check(path, lambda checked: self._open_new(path, checked))
+        return self._open_new(path, None)
+
+    def _open_new(self, path: Path, checked) -> bool:
+        """Ask where the new project for `path` goes, then make it there."""
+        default = opening.default_project_path(path)
+        last = QSettings().value("projects/folder", "", type=str)
+        if opening.writable_folder(default.parent) and last:
+            default = Path(last) / default.name  # beside the input is read-only: the folder used last
+        chosen, _ = QFileDialog.getSaveFileName(self, f"New project for {path.name}: save as", str(default),
+                                                "Projects (*.pwproj)")
+        if not chosen:
+            return False
+        target = Path(chosen if chosen.endswith(".pwproj") else chosen + ".pwproj")
+        why = opening.writable_folder(target.parent)
+        if why:
+            self.error("Could not open", why)
+            self.openFailed.emit(why)
+            return False
+        QSettings().setValue("projects/folder", str(target.parent))
+        if self._is_open(target):
             return True
-        return self._start_open(lambda: opening.open_with_frames(path, project_path, DECODER_CACHE_BYTES),
-                                path.name or str(path))
+        return self.files.open(path, target, checked)
 
     def open_demo(self) -> bool:
-        from .demo import default_demo_path, prepare_demo
+        from .demo import default_demo_path
 
         if self._is_open(default_demo_path()):
             return True
-
-        def call():
-            path, note = prepare_demo()  # built when missing, refreshed when untouched and outdated
-            opened = opening.open_with_frames(path, max_cache_bytes=DECODER_CACHE_BYTES)
-            opened.note = note
-            return opened
-
-        return self._start_open(call, "the demo project")
+        return self.files.open_demo()
 
     def _is_open(self, project) -> bool:
         return self.store is not None and Path(project).resolve() == Path(self.store.path).resolve()
 
-    def _start_open(self, call, what: str, verb: str = "Opening", use=None, discard=opening.discard,
-                    fail_title: str = "Could not open") -> bool:
-        """Run `call` on a worker thread behind a busy dialog; its result goes to `use` (default:
-        show the opened project) on the UI thread, or to `discard` if the user cancelled."""
-        if self.open_job is not None:
-            self.statusBar().showMessage(f"Still opening {self.open_job.what}: wait, or cancel it first.", 6000)
-            return False
-        job = OpenJob(call, discard, what, self)
-        job.verb = verb
-        job.succeeded.connect(lambda: self._opened(job, use or self._show_opened))
-        job.failed.connect(lambda message: self._open_failed(job, message, fail_title))
-        self._track_job(job)
-        self.open_job = job
-        # A busy dialog, shown only if opening takes a while; Cancel abandons the job (openjob.py).
-        dialog = QProgressDialog(f"{verb} {what}…", "Cancel", 0, 0, self)
-        dialog.setWindowTitle(verb)
-        dialog.setWindowModality(Qt.WindowModal)
-        dialog.setMinimumDuration(2**30)  # never on its own: the timer below shows it
-        dialog.canceled.connect(self.cancel_open)
-        self.open_progress = dialog
-        QTimer.singleShot(OPEN_PROGRESS_AFTER_MS, lambda: dialog.show() if self.open_progress is dialog else None)
-        self.statusBar().showMessage(f"{verb} {what}…")
-        job.start()
-        return True
-
-    def _track_job(self, job: OpenJob) -> None:
-        """Keep every job until its thread ends, cancelled ones too: the window waits for them on close."""
-        self._jobs.add(job)
-        job.finished.connect(lambda: (self._jobs.discard(job), job.deleteLater()))
-
     def cancel_open(self) -> None:
-        job = self.open_job
-        if job is None:
-            return
-        self._open_ended()
-        self._pending_imports = []
-        job.cancel()
-        self.statusBar().showMessage(f"{getattr(job, 'verb', 'Opening')} {job.what} cancelled.", 6000)
-        self.openFailed.emit("cancelled")
-
-    def _open_ended(self) -> None:
-        self.open_job = None
-        if self.open_progress is not None:
-            self.open_progress.canceled.disconnect(self.cancel_open)
-            self.open_progress.reset()
-            self.open_progress.deleteLater()
-            self.open_progress = None
-        self.statusBar().clearMessage()
-
-    def _opened(self, job: OpenJob, use) -> None:
-        result = job.take()
-        if result is None:  # cancelled meanwhile: the job discards what it opened
-            return
-        self._open_ended()
-        use(result)
+        """Cancel the open, import or export running (its busy dialog's Cancel)."""
+        self.files.cancel()
 
     def _show_opened(self, opened) -> None:
         self.close_project()
@@ -362,17 +355,9 @@ class MainWindow(QMainWindow):
         if opened.note:
             self.statusBar().showMessage(opened.note, 30000)
         self.projectOpened.emit(str(opened.store.path))
-        if self._pending_imports:  # the other files of a multi-file import that opened a project
-            rest, self._pending_imports = self._pending_imports, []
+        if self.files.pending_imports:  # the other files of a multi-file import that opened a project
+            rest, self.files.pending_imports = self.files.pending_imports, []
             QTimer.singleShot(0, lambda: self.import_files(rest))
-
-    def _open_failed(self, job: OpenJob, message: str, title: str = "Could not open") -> None:
-        if job is not self.open_job:
-            return
-        self._open_ended()
-        self._pending_imports = []
-        self.error(title, message)
-        self.openFailed.emit(message)
 
     def set_store(self, store, frames=None) -> None:
         """Show an open project; `frames` are its first video's frames, opened already."""
@@ -388,6 +373,7 @@ class MainWindow(QMainWindow):
             self.joints_panel.jointActivated.connect(self._joint_activated)
             self.joints_dock.setWidget(self.joints_panel)
             self._fit_side_bar()
+        self.joints_panel.set_order(self.editor.order)
         self.runner = FillRunner(self.editor, functools.partial(open_frames, base_dir=store.base_dir), self)
         self.runner.method = self.fill_panel.method.currentText()
         self.runner.tune = self.fill_panel.tune.isChecked()
@@ -399,6 +385,7 @@ class MainWindow(QMainWindow):
         ed.frameChanged.connect(self._show_frame)
         ed.selectionChanged.connect(self._selection_changed)
         ed.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        ed.jointPlaced.connect(self._joint_placed)
         ed.undo_group.indexChanged.connect(self._history_changed)
         self.session.posesChanged.connect(self._poses_changed)
         self.session.tracksChanged.connect(self._tracks_changed)
@@ -410,6 +397,38 @@ class MainWindow(QMainWindow):
             self._frames_video_id = self.session.video_id
             self._attach_frames(frames)
         self._video_changed()
+        self._restore_view(viewstate.load(store))
+
+    def _restore_view(self, state) -> None:
+        """Back where the user left the project: video, frame, person, zoom and view centre."""
+        if state is None or self.session.video is None:
+            return
+        ed = self.editor
+        ed.left_at.update(state.left_at)
+        if state.video_id != self.session.video_id and state.video_id in self.store.project.videos:
+            self.select_video(state.video_id)
+        if self.session.video_id == state.video_id:
+            ed.seek(state.frame)
+            if state.track in ed.video.tracks:
+                ed.select_track(state.track)
+            self.canvas.fit()
+            self.canvas.zoom(state.zoom)
+            if state.centre is not None:
+                self.canvas.centerOn(*state.centre)
+        if ed.frame or len(self.store.project.videos) > 1:
+            self.statusBar().showMessage(f"Back where you left off: {video_label(self.session.video)}, "
+                                         f"frame {ed.frame}.", 6000)
+
+    def save_view(self) -> None:
+        """Keep where the user is in the project file (reopening lands there)."""
+        self.view_timer.stop()
+        if self.session is None or self.session.video is None:
+            return
+        ed, vp = self.editor, self.canvas.viewport()
+        centre = self.canvas.mapToScene(vp.width() // 2, vp.height() // 2)
+        viewstate.save(self.store, viewstate.ViewState(
+            self.session.video_id, ed.frame, {k: v for k, v in ed.left_at.items() if k != self.session.video_id},
+            ed.track, self.canvas.zoom_level(), (round(centre.x(), 1), round(centre.y(), 1))))
 
     def _video_changed(self) -> None:
         self._refresh_videos()
@@ -436,6 +455,7 @@ class MainWindow(QMainWindow):
             self._view = view
             self.canvas.set_frame(None, (video.width, video.height))
             self.canvas.fit()
+            QTimer.singleShot(0, self._notice_interrupted_fill)  # once the video is on screen
         self._set_enabled(True)
         self._tracks_changed()
         self._refresh_timeline()
@@ -518,7 +538,7 @@ class MainWindow(QMainWindow):
                       lambda frames: frames.close(), str(video.source), self)
         job.succeeded.connect(lambda: self._frames_opened(job, video.video_id))
         job.failed.connect(lambda message: self._frames_failed(job, message))
-        self._track_job(job)
+        self.files.track(job)
         self.frames_job = job
         job.start()
 
@@ -568,8 +588,9 @@ class MainWindow(QMainWindow):
 
     def close_project(self) -> None:
         if self.runner is not None and self.runner.running:
-            self.runner.cancel()
-            self.runner.wait()
+            self._guard(self.runner.abandon)
+        if self.store is not None:
+            self.save_view()
         self._drop_frames()
         if self.store is not None:
             for obj in (self.editor, self.session, self.runner):
@@ -587,8 +608,7 @@ class MainWindow(QMainWindow):
         self.cancel_open()
         # A thread must not outlive the window (indexing ends within seconds), and a cancelled
         # import takes its videos out of the project before the project closes.
-        for job in list(self._jobs):
-            job.wait()
+        self.files.wait_all()
         self.close_project()
         super().closeEvent(event)
 
@@ -615,23 +635,15 @@ class MainWindow(QMainWindow):
 
     def import_files(self, paths) -> bool:
         """Add the videos of annotation files to the open project, all or none (with no project
-        open, the first file opens as a new one and the others follow). The files are read and
-        their videos written on a worker thread (30,000 poses, 35 MB: ~4 s, the window pausing
-        0.2 s at most);
-        `imported` or `openFailed` follows. Cancel takes the videos out again. Returns False if
-        nothing was started."""
+        open, the first file opens as a new one and the others follow), on a worker thread
+        (projectfiles.py); `imported` or `importFailed` follows. Returns False if nothing was
+        started."""
         paths = [Path(p) for p in paths]
         if self.store is None:
             started = self.open_path(paths[0])
-            self._pending_imports = paths[1:] if started else []
+            self.files.pending_imports = paths[1:] if started else []
             return started
-        store = self.store
-        what = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
-        return self._start_open(lambda: opening.import_into(store, paths), what, verb="Importing",
-                                use=lambda result: self._show_imported(str(paths[0]) if len(paths) == 1 else what,
-                                                                       *result),
-                                discard=lambda result: opening.remove_videos(store, result[0]),
-                                fail_title="Import failed")
+        return self.files.import_into(self.store, paths)
 
     def _show_imported(self, what: str, ids: list[int], poses: int) -> None:
         if self.session is None:
@@ -662,29 +674,35 @@ class MainWindow(QMainWindow):
         else:
             default = str(Path(self.store.path).with_suffix(f".{fmt}.json"))
             path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", default, "JSON (*.json)")
-        if path:
-            self.export(path, fmt, all_videos=every)
+        if not path:
+            return
+        frames = None
+        videos = self.store.project.videos.values() if every else [self.session.video]
+        if any(v.frames is None for v in videos):  # a video file: its frames can go with the JSON
+            box = QMessageBox(QMessageBox.Question, "Export", "Write the frames as JPEG files too, where the "
+                              "JSON names them (a dataset other tools can train on)?", QMessageBox.Cancel, self)
+            none = box.addButton("JSON only", QMessageBox.AcceptRole)
+            labelled = box.addButton("With the labelled frames", QMessageBox.AcceptRole)
+            every_frame = box.addButton("With every frame", QMessageBox.AcceptRole)
+            box.setDefaultButton(none)
+            box.exec()
+            if box.clickedButton() not in (none, labelled, every_frame):
+                return
+            frames = {labelled: "labelled", every_frame: "all"}.get(box.clickedButton())
+        self.export(path, fmt, all_videos=every, frames=frames)
 
-    def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False) -> bool:
-        """Export the video shown (or all): built on a worker thread from the project file (a
-        30,000-pose video takes ~3.5 s), written when done; `exported` (the summary) or
-        `openFailed` follows. Cancel writes nothing. Returns False if nothing was started."""
+    def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False,
+               frames: str | None = None) -> bool:
+        """Export the video shown (or all) on a worker thread (projectfiles.py); with `frames`
+        ("labelled" | "all") the frames are written as JPEG files too, where the JSON names them.
+        `exported` (the summary) or `exportFailed` follows. Cancel writes nothing. Returns False
+        if nothing was started."""
         if self.store is None:
             return False
-        path = Path(path)
         video_ids = None if all_videos else [self.session.video_id]
-        project = Path(self.store.path)
-        return self._start_open(lambda: opening.prepare_export(project, path, fmt, video_ids, include_auto),
-                                path.name, verb="Exporting to", use=lambda prepared: self._write_export(path, prepared),
-                                discard=None, fail_title="Export failed")
+        return self.files.export(self.store.path, path, fmt, video_ids, include_auto, frames)
 
-    def _write_export(self, path: Path, prepared) -> None:
-        try:
-            summary = prepared.write()
-        except PoseWarperError as exc:
-            self.error("Export failed", str(exc))
-            self.openFailed.emit(str(exc))
-            return
+    def _show_exported(self, path: str, summary: dict) -> None:
         text = "\n".join(f"{k}: {v}" for k, v in summary.items() if k != "files")
         self.inform("Exported", f"Wrote {path}\n\n{text}")
         self.exported.emit(summary)
@@ -703,6 +721,37 @@ class MainWindow(QMainWindow):
         self.fill_panel.set_running(False, f"Auto-fill {status}: {message}")
         if status == "failed":
             self.error("Auto-fill failed", message)
+
+    def _notice_interrupted_fill(self) -> None:
+        """A fill of this video that started and never ended (the app was killed): say so, and
+        offer to run it again on the same people and frames."""
+        if self.session is None or self.session.video is None or (self.runner and self.runner.running):
+            return
+        rec = fillrecord.interrupted(self.store.notes, self.session.video_id)
+        if rec is None:
+            return
+        text = fillrecord.describe(self.session.video, rec)
+        self.fill_panel.state.setText("Last auto-fill interrupted: finish it?")
+        self.statusBar().showMessage(text[0].upper() + text[1:], 30000)
+        box = QMessageBox(QMessageBox.Warning, "Auto-fill was interrupted", text[0].upper() + text[1:] + ".",
+                          QMessageBox.NoButton, self)
+        box.setObjectName("interruptedFillNotice")
+        finish = box.addButton("Finish it", QMessageBox.AcceptRole)
+        box.addButton("Not now", QMessageBox.RejectRole)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda b: self.finish_interrupted_fill(rec) if b is finish else None)
+        box.setWindowModality(Qt.NonModal)  # not blocking: the window works meanwhile
+        box.show()
+        self.fill_notice = box
+
+    def finish_interrupted_fill(self, rec: dict) -> bool:
+        """Run the interrupted fill again, with its method, people and frames (joints placed by
+        hand are never overwritten)."""
+        if self.runner is None or rec.get("method") not in autofill.available_methods():
+            return False
+        self.fill_panel.method.setCurrentText(rec["method"])
+        frames = rec.get("frames") or (0, self.session.video.num_frames - 1)
+        return self.runner.start("frames", rec.get("tracks"), frames)
 
     def _method_changed(self, method: str) -> None:
         if self.runner is not None:
@@ -725,6 +774,11 @@ class MainWindow(QMainWindow):
         image = self.loader.request(frame) if self.loader is not None else None
         if image is not None or self.loader is None:
             self.canvas.set_frame(image, (video.width, video.height))
+        self.canvas.show_placed(None)  # that label belonged to the frame left
+        self._update_onion()
+        self.view_timer.start()
+        if self.actions["follow_person"].isChecked():
+            self.look_at_person()
         self.canvas.set_poses(self.editor.poses_here())
         self.timeline.set_current(frame)
         self.frame_spin.blockSignals(True)
@@ -743,6 +797,8 @@ class MainWindow(QMainWindow):
         if not frames or self.editor.frame in frames:
             self.canvas.set_poses(self.editor.poses_here())
             self._tracks_changed()
+        if self.actions["onion_skin"].isChecked():
+            self._update_onion()
         self.status_timer.start()
 
     def _refresh_timeline(self) -> None:
@@ -757,6 +813,9 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         ed = self.editor
         self.canvas.set_selected(ed.track)
+        self.view_timer.start()
+        if ed.track != self._followed and self.actions["follow_person"].isChecked():
+            self.look_at_person()  # another person selected: go to them (not on each joint placed)
         pose = ed.pose()
         self.joints_panel.show_pose(pose, ed.cursor if ed.track is not None else None)
         self.tracks_panel.set_tracks(ed.video.tracks, set(ed.poses_here()), ed.track)
@@ -765,12 +824,67 @@ class MainWindow(QMainWindow):
         elif ed.cursor is None:
             hint = f"Person {ed.track}: all joints placed · drag to correct"
         else:
-            hint = (f"Person {ed.track} · next: {ed.next_joint_name()}   "
+            place = f" ({ed.order.index(ed.cursor) + 1} of {len(ed.order)})" if ed.cursor in ed.order else ""
+            hint = (f"Person {ed.track} · next: {ed.next_joint_name()}{place}   "
                     "(click: visible · right-click: occluded · S: skip)")
         self.canvas.set_overlay(hint)
+        # A click places the next joint, even on an old one (a drag moves that), while there is
+        # one to place for the selected person (or no person yet: the click adds one).
+        self.canvas.placing = ed.cursor is not None and (ed.track is not None or not ed.video.tracks)
         v = ed.video
         slot = " · keyframe slot" if ed.frame % v.keyframe_stride == 0 else ""
         self.frame_label.setText(f"Frame {ed.frame} / {v.num_frames - 1}{slot}")
+
+    def look_at_person(self, fit: bool = False) -> None:
+        """Centre the view on the selected person here (or where they are in the nearest frame
+        with their pose); with `fit`, zoom to them."""
+        ed = self.editor
+        if ed is None or ed.track is None:
+            return
+        box = navigation.person_box(ed.video, ed.track, ed.frame)
+        if box is None:
+            self.statusBar().showMessage(f"Person {ed.track} has no pose yet to look at.", 4000)
+            return
+        self.canvas.look_at(box, fit=fit)
+        self._followed = ed.track
+
+    def _set_marker_scale(self, scale: float) -> None:
+        scale = min(max(scale, 0.5), 4.0)
+        self.canvas.set_marker_scale(scale)
+        QSettings().setValue("view/marker_scale", scale)
+        self.statusBar().showMessage(f"Joint markers at {scale:.2f} x the default size", 3000)
+
+    def _view_options_changed(self) -> None:
+        for action_id in ("joint_names", "onion_skin"):
+            QSettings().setValue(f"view/{action_id}", self.actions[action_id].isChecked())
+        self.canvas.set_show_names(self.actions["joint_names"].isChecked())
+        self._update_onion()
+
+    def _update_onion(self) -> None:
+        """The poses of each person's keyframes just before and after this frame, drawn faint."""
+        ed = self.editor
+        if ed is None or not self.actions["onion_skin"].isChecked():
+            self.canvas.set_onion([])
+            return
+        ghosts = []
+        for tid in ed.video.tracks:
+            keys = ed.video.keyframes(tid)
+            before = [f for f in keys if f < ed.frame]
+            after = [f for f in keys if f > ed.frame]
+            for f in before[-1:] + after[:1]:
+                ghosts.append((tid, ed.video.pose(f, tid)))
+        self.canvas.set_onion(ghosts)
+
+    def _follow_changed(self) -> None:
+        on = self.actions["follow_person"].isChecked()
+        QSettings().setValue("view/follow_person", on)
+        if on:
+            self.look_at_person()
+
+    def _joint_placed(self, track: int, joint: int) -> None:
+        name = self.session.skeleton.joints[joint]
+        self.canvas.show_placed((track, joint))
+        self.statusBar().showMessage(f"Placed {name} of person {track}", 4000)
 
     def _hover(self, hit) -> None:
         if self.editor is not None:
@@ -786,7 +900,7 @@ class MainWindow(QMainWindow):
         for action_id, action in self.actions.items():
             if action_id not in ("open", "quit", "shortcuts"):
                 action.setEnabled(on)
-        for a in self.export_actions:
+        for a in self.export_actions + [self.click_order_action]:
             a.setEnabled(on)
         self.fill_panel.setEnabled(on)
         self.tracks_panel.setEnabled(on)
@@ -867,6 +981,40 @@ class MainWindow(QMainWindow):
         if ok:
             self._guard(lambda: ed.change_track(ed.track, dst, scope == "From here on"))
 
+    def click_order_dialog(self) -> clickorder.ClickOrderDialog | None:
+        """Set which joints clicks place, in what order, for this project (window-modal; the
+        Joints table and the next joint follow on OK)."""
+        if self.editor is None:
+            return None
+        dialog = clickorder.ClickOrderDialog(self.session.skeleton, self.editor.order, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+
+        def accepted():
+            self._guard(lambda: self.editor.set_click_order(dialog.order()))
+            self.joints_panel.set_order(self.editor.order)
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
+        return dialog
+
+    def fill_range_dialog(self):
+        """Auto-fill the frames from..to (everyone, or the selected person), as `posewarper fill
+        --frames` does. Window-modal; the fill starts on OK."""
+        if self.editor is None:
+            return None
+        from .fillpanel import FillRangeDialog
+
+        ed = self.editor
+        lo, hi = navigation.gap_around(ed.video.keyframes(ed.track) if ed.track is not None else [], ed.frame,
+                                       ed.video.num_frames)
+        dialog = FillRangeDialog(ed.video.num_frames, lo, hi, ed.track, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.runner.start(
+            "frames", [ed.track] if dialog.person_only.isChecked() and ed.track is not None else None,
+            (dialog.first.value(), dialog.last.value())))
+        dialog.open()
+        return dialog
+
     def shortcuts_dialog(self) -> None:
         dialog = shortcuts.ShortcutsDialog(self.keys, self)
         if dialog.exec():
@@ -888,9 +1036,14 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, title, text)
         self.last_error = text
 
-    def _with_editor(self, method: str, *args) -> None:
+    def _edit(self, call) -> None:
+        """Run call(editor) as a user action, if a project is open."""
         if self.editor is not None:
-            self._guard(lambda: getattr(self.editor, method)(*args))
+            self._guard(lambda: call(self.editor))
+
+    def _on_editor(self, call):
+        """An action's handler that runs call(editor) (see _edit)."""
+        return lambda: self._edit(call)
 
     def _guard(self, fn) -> None:
         """Run a user action; a refused edit is reported, never fatal."""

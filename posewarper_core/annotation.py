@@ -29,6 +29,7 @@ class Provenance(IntEnum):
     CORRECTED = 2  # auto-filled, then moved or re-flagged by an annotator
     PROPAGATED = 3  # written by a learned or flow method (Pose.method says which)
     INTERPOLATED = 4  # written by linear interpolation
+    SUGGESTED = 5  # proposed on a keyframe (suggest/), not yet accepted: never exported as a label
 
 
 USER_PROVENANCE = (Provenance.MANUAL, Provenance.CORRECTED)

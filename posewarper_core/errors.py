@@ -31,3 +31,8 @@ class ModelError(PoseWarperError):
 
 class Cancelled(PoseWarperError):
     """Long work stopped because the caller asked it to."""
+
+
+class OutputError(PoseWarperError):
+    """An output path was refused: it is a project (or one of its side files), or it would write
+    outside the folder the user chose."""

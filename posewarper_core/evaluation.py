@@ -13,7 +13,14 @@ Protocol (the one of ../shared/data/README.md):
   counts once). On the dev clips every group has two scored joints, so this equals the mean over
   groups; pooling stays meaningful when a skeleton has groups of unequal size.
 - median error in pixels over all scored joints; speed in filled person-frames per second of
-  wall time, frame decoding included.
+  wall time, frame decoding included;
+- confidence: the AUROC of the filled joints' confidence for telling the joints off by more than
+  alpha = 0.5 from the others (1: every off joint less confident than every good one; 0.5: no
+  better than chance; None when no joint, or every joint, is off), and the number of off joints
+  it was measured on;
+- `unflagged=True` scores only joints whose ground-truth label and keyframe labels `posewarper
+  check` leaves unflagged (a clip whose labels have errors: a method cannot be right where the
+  label it is scored on, or filled from, is wrong).
 """
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ from .errors import PoseWarperError
 from .skeleton import JOINT_GROUPS, Skeleton
 
 ALPHAS = (0.5, 0.2)
+CONFIDENCE_ALPHA = 0.5  # the confidence's AUROC is for joints off by more than this
 HEAD_SIZE_FACTOR = 0.6
 LEARNED_METHODS = ("posewarper",)
 
@@ -62,12 +70,14 @@ def keyframes_only(gt: Video, k: int) -> Video:
 
 @dataclass
 class Scores:
-    """One row per scored joint: joint index, error in pixels (inf if not filled), reference length."""
+    """One row per scored joint: joint index, error in pixels (inf if not filled), reference length,
+    the filled joint's confidence (0 if not filled)."""
 
     joint: np.ndarray
     error: np.ndarray
     length: np.ndarray
     reference: str  # "head" or "extent"
+    confidence: np.ndarray | None = None
 
 
 def reference_kind(gt: Video) -> str:
@@ -84,8 +94,11 @@ def reference_length(pose: Pose, kind: str) -> float:
     return float(max(w, h))
 
 
-def score_fill(gt: Video, keys: Video, filled: dict[tuple[int, int], Pose]) -> Scores:
-    """Score filled poses {(frame, track_id): pose} against the ground truth (see module doc)."""
+def score_fill(gt: Video, keys: Video, filled: dict[tuple[int, int], Pose],
+               exclude: set[tuple[int, int, int]] | frozenset = frozenset()) -> Scores:
+    """Score filled poses {(frame, track_id): pose} against the ground truth (see module doc);
+    a joint is not scored where its label, or its label in either keyframe it is filled from, is
+    in `exclude` {(frame, track_id, joint)}."""
     kind = reference_kind(gt)
     rows = []
     for tid in sorted(keys.tracks):
@@ -103,13 +116,41 @@ def score_fill(gt: Video, keys: Video, filled: dict[tuple[int, int], Pose]) -> S
                 length = reference_length(g, kind)
                 pred = filled.get((f, tid))
                 err = np.full(g.num_joints, np.inf)
+                conf = np.zeros(g.num_joints)
                 if pred is not None:
                     ok = pred.labelled()
                     err[ok] = np.linalg.norm(pred.xy[ok] - g.xy[ok], axis=1)
+                    conf[ok] = pred.confidence[ok]
                 for j in np.flatnonzero(m):
-                    rows.append((j, err[j], length))
-    arr = np.array(rows, np.float64).reshape(-1, 3)
-    return Scores(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], kind)
+                    if not exclude or not {(f, tid, int(j)), (a, tid, int(j)), (b, tid, int(j))} & exclude:
+                        rows.append((j, err[j], length, conf[j]))
+    arr = np.array(rows, np.float64).reshape(-1, 4)
+    return Scores(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], kind, arr[:, 3])
+
+
+def flagged_labels(gt: Video, skeleton: Skeleton) -> set[tuple[int, int, int]]:
+    """The ground-truth labels (frame, track_id, joint) that `posewarper check` flags."""
+    from .label_check import suspect_labels
+
+    out = set()
+    for s in suspect_labels(gt, skeleton):
+        out.add((s.frame, s.track_id, s.joint))
+        if s.other is not None:
+            out.add((s.frame, s.track_id, s.other))
+    return out
+
+
+def auroc(confidence: np.ndarray, off: np.ndarray) -> float | None:
+    """The probability that a joint that is not off has a higher confidence than one that is
+    (ties count half); None without both kinds."""
+    confidence, off = np.asarray(confidence, np.float64), np.asarray(off, bool)
+    n_off, n_ok = int(off.sum()), int((~off).sum())
+    if n_off == 0 or n_ok == 0:
+        return None
+    values, inverse, counts = np.unique(confidence, return_inverse=True, return_counts=True)
+    mid_rank = np.cumsum(counts) - (counts - 1) / 2  # the mean rank of each tied group, from 1
+    ranks = mid_rank[inverse]
+    return float((ranks[~off].sum() - n_ok * (n_ok + 1) / 2) / (n_ok * n_off))
 
 
 def summarize(scores: Scores, skeleton: Skeleton, person_frames: int, seconds: float) -> dict:
@@ -127,6 +168,14 @@ def summarize(scores: Scores, skeleton: Skeleton, person_frames: int, seconds: f
         out[f"at_{alpha}"] = groups
     out["median_error_px"] = round(float(np.median(scores.error)), 3) if len(scores.error) else float("nan")
     out["scored_joints"] = int(len(scores.error))
+    if scores.confidence is not None:
+        off = scores.error > CONFIDENCE_ALPHA * scores.length
+        value = auroc(scores.confidence, off)
+        out["confidence_auroc"] = None if value is None else round(value, 3)
+        out["off_joints"] = int(off.sum())
+        # the same at alpha 0.2: more off joints where few are off at 0.5 (a clip's label errors)
+        value = auroc(scores.confidence, scores.error > ALPHAS[-1] * scores.length)
+        out["confidence_auroc_at_0.2"] = None if value is None else round(value, 3)
     out["person_frames_per_second"] = round(person_frames / seconds, 2) if seconds > 0 else float("inf")
     return out
 
@@ -142,10 +191,21 @@ def changed_poses(changes: list[PoseChange]) -> dict[tuple[int, int], Pose]:
     return out
 
 
-def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None, learned: bool = True):
+# The bench's ablation: each row takes one more part out of the default posewarper method (a
+# keyframe matcher model), so the difference between neighbouring rows is what that part adds.
+ABLATION = {
+    "posewarper-untuned": {"tune": False},  # the shipped matcher, not tuned on the keyframes
+    "posewarper-unlearned": {"learned": False},  # no matcher: flow, drift removal, fall-back
+    "posewarper-nofallback": {"learned": False, "fallback": False},  # flow with drift removal only
+}
+
+
+def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None, learned: bool = True,
+                   tune: bool = True, fallback: bool = True):
     """The method object for a learned method, its model first fine-tuned on the kept keyframes
     when `adapt` (posewarper_core.training.adapt(model, config, video, frames, device=...) -> model;
-    `keys` holds only the keyframes, so the scored frames are never trained on)."""
+    `keys` holds only the keyframes, so the scored frames are never trained on). `learned`, `tune`
+    and `fallback` take parts out of it (ABLATION)."""
     from . import nets
     from .autofill import posewarper_from_file
     from .autofill.posewarper_method import PoseWarperMethod
@@ -155,7 +215,7 @@ def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None,
         if adapt:
             raise PoseWarperError(f"{model_path}: --adapt fine-tunes PoseWarper networks; this is a keyframe "
                                   "matcher model, which has no per-project adaptation")
-        return posewarper_from_file(model_path, device=device, learned=learned)
+        return posewarper_from_file(model_path, device=device, tune=tune, learned=learned, fallback=fallback)
     model, config = nets.load_model(model_path, device=device)
     if adapt:
         try:
@@ -194,14 +254,16 @@ def run_bench(
     refine: bool = False,
     ablation: bool = False,
     fusion: str = "distance",
+    unflagged: bool = False,
     device=None,
     progress_factory: Callable[[str], Callable[[int, int], None] | None] | None = None,
 ) -> dict:
     """Run the bench for each method on one ground-truth file; {method: summary} (see summarize).
 
     `refine` adds a "<method>+refine" entry: the same fill followed by the temporal refinement.
-    `ablation` adds "posewarper-unlearned" after posewarper: the same pipeline without its learned
-    part (the matcher's correction, or a flow-seeded network's residual).
+    `ablation` adds, after posewarper with a keyframe matcher model, the rows of ABLATION (each one
+    part fewer); with a PoseWarper network, "posewarper-unlearned" (a flow-seeded network's
+    residual switched off). `unflagged` scores only labels `posewarper check` leaves unflagged.
     `adapt` lets learned methods fine-tune on the kept keyframes first (never on scored frames).
     """
     from . import autofill
@@ -224,32 +286,33 @@ def run_bench(
     keys = keyframes_only(gt, k)
     gaps = autofill.plan_gaps(keys)
     person_frames = sum(g.num_frames for g in gaps)
+    exclude = flagged_labels(gt, skeleton) if unflagged else frozenset()
     results = {}
-    runs = [(name, True) for name in methods]
+    runs = [(name, name, {}) for name in methods]
     if ablation and "posewarper" in methods:
-        runs.insert(methods.index("posewarper") + 1, ("posewarper", False))
-    for name, learned in runs:
+        from .nets.matcher import is_matcher_file, read_model_file
+
+        parts = ABLATION if is_matcher_file(read_model_file(model_path)) else {"posewarper-unlearned": {"learned": False}}
+        at = methods.index("posewarper") + 1
+        runs[at:at] = [(row, "posewarper", options) for row, options in parts.items()]
+    for name, kind, options in runs:
         frames = open_source()
         try:
-            if name in LEARNED_METHODS:
-                method = learned_method(model_path, keys, frames, adapt=adapt, device=device, learned=learned)
-                if not learned:
-                    name = f"{name}-unlearned"
+            if kind in LEARNED_METHODS:
+                method = learned_method(model_path, keys, frames, adapt=adapt, device=device, **options)
             else:
                 method = autofill.make_method(name)
             progress = progress_factory(name) if progress_factory else None
             # One-off work before filling (the matcher's tuning on the keyframes) is timed apart:
             # it does not grow with the video, the fill does.
             t0 = time.perf_counter()
-            prepare = getattr(method, "prepare", None)
-            if prepare is not None:
-                prepare(keys, frames, gaps, lambda: None)
+            method.prepare(keys, frames, gaps, lambda: None)
             setup = time.perf_counter() - t0
             t0 = time.perf_counter()
             changes = autofill.run_fill(keys, frames, method, gaps, progress=progress, fusion=fusion)
             seconds = time.perf_counter() - t0
             filled = changed_poses(changes)
-            results[name] = summarize(score_fill(gt, keys, filled), skeleton, person_frames, seconds)
+            results[name] = summarize(score_fill(gt, keys, filled, exclude), skeleton, person_frames, seconds)
             results[name]["setup_seconds"] = round(setup, 1)
             if refine:
                 from .autofill.refine import refine_poses
@@ -258,7 +321,7 @@ def run_bench(
                 refined = changed_poses(refine_poses(keys, filled, method=method, frames=frames))
                 seconds += time.perf_counter() - t1
                 results[f"{name}+refine"] = summarize(
-                    score_fill(gt, keys, {**filled, **refined}), skeleton, person_frames, seconds
+                    score_fill(gt, keys, {**filled, **refined}, exclude), skeleton, person_frames, seconds
                 )
                 results[f"{name}+refine"]["setup_seconds"] = round(setup, 1)
         finally:
@@ -285,20 +348,26 @@ def label_check_line(gt_path: str | Path, k: int) -> str:
 def format_table(results: dict, title: str = "") -> str:
     """The bench results as a text table: one row per method, groups at both alphas."""
     groups = [g for g in list(JOINT_GROUPS) + ["Mean"] if any(g in r["at_0.5"] for r in results.values())]
-    head = f"{'method':<22}{'alpha':>6} " + "".join(f"{g[:8]:>9}" for g in groups) + f"{'median px':>11}{'pf/s':>9}{'setup s':>9}"
+    head = (f"{'method':<22}{'alpha':>6} " + "".join(f"{g[:8]:>9}" for g in groups)
+            + f"{'median px':>11}{'AUROC':>7}{'pf/s':>9}{'setup s':>9}")
     lines = [title] if title else []
     lines += [head, "-" * len(head)]
     for name, r in results.items():
         for alpha in ALPHAS:
             row = r[f"at_{alpha}"]
             cells = "".join(f"{row[g]:>9.1f}" if g in row else f"{'-':>9}" for g in groups)
-            tail = (f"{r['median_error_px']:>11.2f}{r['person_frames_per_second']:>9.1f}"
+            auc = r.get("confidence_auroc")
+            auc = f"{auc:>7.3f}" if auc is not None else f"{'-':>7}"
+            tail = (f"{r['median_error_px']:>11.2f}{auc}{r['person_frames_per_second']:>9.1f}"
                     f"{r.get('setup_seconds', 0.0):>9.1f}") if alpha == ALPHAS[0] else ""
             lines.append(f"{name if alpha == ALPHAS[0] else '':<22}{alpha:>6} {cells}{tail}")
     ref = {r["reference"] for r in results.values()}
     if any(r.get("setup_seconds") for r in results.values()):
         lines.append("setup s: one-off work before filling (posewarper: tuning the matcher on the keyframes), "
                      "not in pf/s")
+    lines.append(f"AUROC: how well each joint's confidence picks out the joints off by more than alpha "
+                 f"{CONFIDENCE_ALPHA} (1 perfect, 0.5 chance; - when none or all are off); off joints: "
+                 + ", ".join(str(r.get("off_joints", "-")) for r in results.values()))
     lines.append(f"reference length: {', '.join(sorted(ref))}; scored joints: "
                  + ", ".join(str(r["scored_joints"]) for r in results.values()))
     return "\n".join(lines)

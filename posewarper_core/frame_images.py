@@ -10,39 +10,42 @@ import cv2
 from .annotation import Video
 from .atomic_file import replacing
 from .errors import PoseWarperError
-from .formats.common import placeholder_file_name
+from .formats.common import PoseFrames, placeholder_file_name, poses_in_memory
+from .safe_output import path_inside
 from .video import open_frames
 
 WHICH = ("labelled", "all")
 JPEG_QUALITY = 95
 
 
-def frames_to_write(video: Video, which: str) -> list[int]:
-    """"labelled": the frames with a labelled joint or declared labelled; "all": every frame."""
+def frames_to_write(video: Video, which: str, pose_frames: PoseFrames = poses_in_memory) -> list[int]:
+    """"labelled": the frames with a labelled joint or declared labelled; "all": every frame.
+    `pose_frames` reads the video's poses (default: the Video's own)."""
     if which == "all":
         return list(range(video.num_frames))
     if which == "labelled":
-        with_joints = {f for f, by_track in video.poses.items() if any(p.labelled().any() for p in by_track.values())}
+        with_joints = {f for f, by_track in pose_frames(video) if any(p.labelled().any() for p in by_track.values())}
         return sorted(with_joints | set(video.labelled_frames))
     raise PoseWarperError(f"which frames: {which!r}; choose from {', '.join(WHICH)}")
 
 
 def write_frame_images(video: Video, base_dir, root: str | Path, which: str = "labelled", *,
-                       progress: Callable[[int, int], None] | None = None) -> int:
+                       progress: Callable[[int, int], None] | None = None,
+                       pose_frames: PoseFrames = poses_in_memory) -> int:
     """Decode `which` frames (frame-exactly) and write them as JPEG under `root` at the file names
     the exports give them (formats.common.placeholder_file_name); returns how many were written.
     A video whose frames are image files already (an imported dataset) is skipped: its exports
     name those files. Each file is written whole; one of the same name is replaced."""
     if video.frames is not None:
         return 0
-    frames = frames_to_write(video, which)
+    frames = frames_to_write(video, which, pose_frames)
     root = Path(root)
     with open_frames(video, base_dir) as source:
         for done, f in enumerate(frames, 1):
             ok, jpeg = cv2.imencode(".jpg", source.frame(f)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if not ok:
                 raise PoseWarperError(f"frame {f} of {video.name or video.source}: could not encode it as JPEG")
-            target = root / placeholder_file_name(video, f)
+            target = path_inside(root, placeholder_file_name(video, f))
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with replacing(target, binary=True) as out:

@@ -33,6 +33,7 @@ import math
 import os
 import socket
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ try:
 except ImportError:  # Windows
     fcntl = None
     import msvcrt
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX; Windows has no such flag (its symlinks need rights)
 
 
 class _ProjectLock:
@@ -64,10 +66,7 @@ class _ProjectLock:
         # The lock file is removed on release; a process that opened it just before could then
         # lock a deleted file, so after locking, check that the path still names our file.
         for _ in range(10):
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise ProjectError(f"{project_path}: cannot create the lock file {self.path}: {exc}") from exc
+            fd = self._open_own_file(project_path)
             if not self._try_lock(fd):
                 holder = self._read_holder(fd)
                 os.close(fd)
@@ -87,6 +86,25 @@ class _ProjectLock:
                 return
             os.close(fd)
         raise ProjectError(f"{project_path}: could not take the lock {self.path}")
+
+    def _open_own_file(self, project_path: Path) -> int:
+        """Open (or create) the lock file itself: never through a symbolic link and never a file
+        with other names (a hard link), since the lock file is truncated and written, and such a
+        "lock" planted beside a project would overwrite the file it points to."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+        except OSError as exc:
+            if os.path.islink(self.path):
+                raise ProjectError(f"{project_path}: the lock file {self.path} is a symbolic link; it is "
+                                   "not followed: remove it (it is not ours) and open the project again") from None
+            raise ProjectError(f"{project_path}: cannot create the lock file {self.path}: {exc}") from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+            os.close(fd)
+            kind = "not a regular file" if not stat.S_ISREG(info.st_mode) else "a hard link to another file"
+            raise ProjectError(f"{project_path}: the lock file {self.path} is {kind}; it is not written: "
+                               "remove it (it is not ours) and open the project again")
+        return fd
 
     @staticmethod
     def _try_lock(fd: int) -> bool:
@@ -119,12 +137,35 @@ class _ProjectLock:
         self._fd = None
 
 
-def _connect(path: Path, create: bool = False, read_only: bool = False) -> sqlite3.Connection:
+def _connect(path: Path, create: bool = False, read_only: bool = False, immutable: bool = False) -> sqlite3.Connection:
     # "rw": never create a file by opening a wrong path; "ro": SQLite refuses every write
     mode = "ro" if read_only else "rwc" if create else "rw"
-    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True,
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}{'&immutable=1' if immutable else ''}", uri=True,
                            isolation_level=None, check_same_thread=False)
     return conn
+
+
+def _connect_for_reading(path: Path) -> sqlite3.Connection:
+    """A read-only connection, also on read-only media (a read-only mount, an immutable or
+    write-protected folder). A WAL project is read through a "-shm" index file SQLite creates
+    beside it; where none can be created, the file is read as immutable instead, which is right
+    when nothing can change it, and when its "-wal" journal holds nothing the file lacks."""
+    conn = _connect(path, read_only=True)
+    try:
+        conn.execute("PRAGMA schema_version")  # SQLite opens the file at the first statement
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if os.access(path.parent, os.W_OK):
+            raise ProjectError(f"{path}: cannot open the project: {exc}") from None
+    except sqlite3.DatabaseError:  # not a database, or damaged: _check_version says which
+        return conn
+    wal = Path(f"{path}-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise ProjectError(f"{path}: the folder cannot be written, and the project's journal {wal.name} holds edits "
+                           "not yet in the file, which cannot be read there: copy both files to a writable "
+                           "folder and open the copy")
+    return _connect(path, read_only=True, immutable=True)
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -231,7 +272,7 @@ class ProjectStore:
     def _read(cls, path: Path) -> tuple[Project, dict[str, str]]:
         """The project's last committed state, through a read-only connection closed at once."""
         try:
-            conn = _connect(path, read_only=True)
+            conn = _connect_for_reading(path)
         except sqlite3.Error as exc:
             raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
         try:
@@ -258,8 +299,13 @@ class ProjectStore:
         version = _check_version(path, conn)
         try:
             if version < schema.SCHEMA_VERSION:
-                # Older programs cannot read the upgraded file: keep a copy of the file as it was.
-                backup = sqlite3.connect(path.with_name(f"{path.name}.format{version}.bak"))
+                # Older programs cannot read the upgraded file: keep a copy of the file as it was
+                # (never through a symlink planted under its name: the copy would overwrite its target).
+                backup_path = path.with_name(f"{path.name}.format{version}.bak")
+                if backup_path.is_symlink():
+                    raise ProjectError(f"{path}: {backup_path.name}, where the file as it was is kept before it is "
+                                       "upgraded, is a symbolic link; it is not followed: remove it and open again")
+                backup = sqlite3.connect(backup_path)
                 try:
                     conn.backup(backup)
                 finally:
@@ -282,6 +328,15 @@ class ProjectStore:
             finally:
                 self._conn = None
                 self._lock.release()
+
+    def close_and_remove(self) -> None:
+        """Close a project this program has just created and remove its files: filling it
+        failed, and it holds nothing of the user's yet (an empty project left behind would be
+        opened silently the next time the same input is opened)."""
+        path = self.path
+        self.close()
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
 
     def __enter__(self) -> "ProjectStore":
         return self
@@ -309,8 +364,10 @@ class ProjectStore:
         with self._mutex:
             self._check_open()
             video_id = int(video.video_id) if _is_int(video.video_id) else 0
-            if video_id <= 0 or video_id in self.project.videos:
+            if video_id <= 0 or video_id > schema.MAX_ID or video_id in self.project.videos:
                 video_id = max(self.project.videos, default=0) + 1
+            if video_id > schema.MAX_ID:
+                raise ProjectError(f"{self.path.name}: no free video id (the project's ids reach {schema.MAX_ID})")
             copy = self._checked_video_copy(video, video_id)
             with self._transaction(f"adding video {video_id}"):
                 self._conn.execute(
@@ -509,8 +566,9 @@ class ProjectStore:
         return checked_copies(poses, self.project.skeleton, where)
 
     def _check_track_id(self, video: Video, track_id) -> int:
-        if not _is_int(track_id) or track_id < 0:
-            raise ProjectError(f"{self._where(video)}: a track id must be a whole number >= 0, got {track_id!r}")
+        if not _is_int(track_id) or not 0 <= track_id <= schema.MAX_ID:
+            raise ProjectError(f"{self._where(video)}: a track id must be a whole number in 0..{schema.MAX_ID}, "
+                               f"got {track_id!r}")
         return int(track_id)
 
     def _check_frames(self, video: Video, frames, what: str) -> set[int]:
@@ -548,8 +606,9 @@ class ProjectStore:
             raise ProjectError(f"{self.path.name}: expected a Video, got {type(video).__name__}")
         label = f" ({video.name})" if video.name else ""
         where = f"{self.path.name}, video {video_id}{label}"
-        if not _is_int(video.num_frames) or video.num_frames <= 0:
-            raise ProjectError(f"{where}: num_frames must be a whole number > 0, got {video.num_frames!r}")
+        if not _is_int(video.num_frames) or not 0 < video.num_frames <= schema.MAX_FRAMES:
+            raise ProjectError(f"{where}: num_frames must be a whole number in 1..{schema.MAX_FRAMES}, "
+                               f"got {video.num_frames!r}")
         for field in ("width", "height"):  # 0: unknown, as label files read without their images have it
             value = getattr(video, field)
             if not _is_int(value) or value < 0:
@@ -597,10 +656,16 @@ def _check_version(path: Path, conn: sqlite3.Connection) -> int:
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = schema.read_schema_version(conn)
+    except sqlite3.OperationalError as exc:  # cannot be read here (access, locking): not "damaged"
+        if "malformed" not in str(exc):
+            raise ProjectError(f"{path}: cannot read the project file: {exc}") from exc
+        raise ProjectError(f"{not_project} (damaged: {exc})") from exc
     except (sqlite3.DatabaseError, ValueError) as exc:
         raise ProjectError(f"{not_project} (not an SQLite database, or damaged: {exc})") from exc
     if app_id != schema.APPLICATION_ID or version is None:
         raise ProjectError(f"{not_project} (an SQLite database of another program)")
+    if version < 1:
+        raise ProjectError(f"{path}: its project format {version} is none the program writes (damaged)")
     if version > schema.SCHEMA_VERSION:
         raise ProjectError(
             f"{path} was saved by a newer version of PoseWarper Annotate (project format {version}; "

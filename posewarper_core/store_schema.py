@@ -21,18 +21,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 from collections.abc import Callable
 
 import numpy as np
 
-from .annotation import FrameRef, Pose, Project, Track, Video
+from .annotation import FrameRef, Pose, Project, Provenance, Track, Video, Visibility
 from .errors import ProjectError
 from .skeleton import Skeleton
 
 APPLICATION_ID = 0x50575052  # "PWPR" in the SQLite header: tells our files from other SQLite files
 CREATED_BY = "posewarper-annotate"
 NOTE_PREFIX = "note."  # meta keys of the program's notes (ProjectStore.set_note), apart from the fields above
+
+MAX_ID = 2**63 - 1  # SQLite's INTEGER is 64-bit signed: a larger video or track id cannot be stored
+# More frames than this in one video is damage, not footage: 46 hours at 60 fps, and an export
+# listing every frame as an image would pass 2 GB.
+MAX_FRAMES = 10_000_000
+
+_MAX_VISIBILITY = max(Visibility)
+_MAX_PROVENANCE = max(Provenance)
 
 _XY = np.dtype("<f8")
 _CONF = np.dtype("<f4")
@@ -138,15 +147,46 @@ VIDEO_COLUMNS = (
 
 
 def video_from_row(row: tuple) -> Video:
+    """The Video of a videos row (without tracks and poses), every field checked: ProjectError
+    naming the video and the field if the file holds what the program never writes."""
     (video_id, source, num_frames, width, height, fps, name, stride, vid_id, frames,
      labelled, regions) = row
+    where = f"video {video_id!r}"
+    _check_int(video_id, 1, MAX_ID, f"{where}: video_id")
+    _check_int(num_frames, 1, MAX_FRAMES, f"{where}: num_frames")
+    _check_int(width, 0, MAX_ID, f"{where}: width")
+    _check_int(height, 0, MAX_ID, f"{where}: height")
+    _check_int(stride, 1, MAX_ID, f"{where}: keyframe_stride")
+    if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ProjectError(f"{where}: fps is {fps!r}, not a positive number (damaged)")
+    for field, value in (("source", source), ("name", name)):
+        if not isinstance(value, str):
+            raise ProjectError(f"{where}: {field} is {type(value).__name__}, not text (damaged)")
+    if "\0" in source:
+        raise ProjectError(f"{where}: the source {source!r} holds a NUL character, which no path can (damaged)")
+    try:
+        refs = None if frames is None else [FrameRef(*f) for f in json.loads(frames)]
+        labelled_frames = set(json.loads(labelled))
+        ignore_regions = ignore_regions_from_json(regions)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ProjectError(f"{where}: its frames, labelled frames or ignore regions cannot be read ({exc}) (damaged)") from None
+    if refs is not None and not all(isinstance(r.file_name, str) and "\0" not in r.file_name for r in refs):
+        raise ProjectError(f"{where}: a frame's file name is not a path (damaged)")
+    if refs is not None and len(refs) != num_frames:
+        raise ProjectError(f"{where}: {len(refs)} frame files for num_frames {num_frames} (damaged)")
+    for what, keys in (("labelled frame", labelled_frames), ("ignore-region frame", ignore_regions)):
+        for f in keys:
+            _check_int(f, 0, num_frames - 1, f"{where}: {what}")
     return Video(
         source=source, num_frames=num_frames, width=width, height=height, fps=fps, name=name,
-        video_id=video_id, keyframe_stride=stride, vid_id=vid_id,
-        frames=None if frames is None else [FrameRef(*f) for f in json.loads(frames)],
-        labelled_frames=set(json.loads(labelled)),
-        ignore_regions=ignore_regions_from_json(regions),
+        video_id=video_id, keyframe_stride=stride, vid_id=None if vid_id is None else str(vid_id),
+        frames=refs, labelled_frames=labelled_frames, ignore_regions=ignore_regions,
     )
+
+
+def _check_int(value, low: int, high: int, what: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ProjectError(f"{what} is {value!r}, outside {low}..{high} (damaged)")
 
 
 def labelled_frames_json(frames) -> str:
@@ -180,19 +220,26 @@ def pose_row(video_id: int, frame: int, track_id: int, pose: Pose) -> tuple:
 def pose_from_row(row: tuple, num_joints: int) -> tuple[int, int, int, Pose]:
     """(video_id, frame, track_id, pose) of a poses row; ProjectError if a length does not fit the skeleton."""
     video_id, frame, track_id, keyframe, method, bbox, head_box, xy, vis, prov, conf, reviewed = row
+    where = f"video {video_id}, frame {frame}, track {track_id}"
     expected = (16 * num_joints, num_joints, num_joints, 4 * num_joints)
-    if (len(xy), len(vis), len(prov), len(conf)) != expected or any(
+    blobs = (xy, vis, prov, conf, *(b for b in (bbox, head_box) if b is not None))
+    if not all(isinstance(b, bytes) for b in blobs) or (len(xy), len(vis), len(prov), len(conf)) != expected or any(
         b is not None and len(b) != 32 for b in (bbox, head_box)
     ):
-        raise ProjectError(
-            f"video {video_id}, frame {frame}, track {track_id}: the stored pose does not fit the "
-            f"project's {num_joints}-joint skeleton (damaged row)"
-        )
+        raise ProjectError(f"{where}: the stored pose does not fit the project's {num_joints}-joint skeleton (damaged row)")
+    if max(vis, default=0) > _MAX_VISIBILITY or max(prov, default=0) > _MAX_PROVENANCE:
+        raise ProjectError(f"{where}: a joint's visibility or provenance is not one the program writes (damaged row)")
+    if method is not None and not isinstance(method, str):
+        raise ProjectError(f"{where}: the method is {type(method).__name__}, not text (damaged row)")
+    xy_array, conf_array = np.frombuffer(xy, _XY), np.frombuffer(conf, _CONF)
+    labelled_xy = xy_array.reshape(num_joints, 2)[np.frombuffer(vis, np.uint8) > 0]
+    if not (np.isfinite(labelled_xy).all() and np.isfinite(conf_array).all()):
+        raise ProjectError(f"{where}: a labelled joint or a confidence is not a finite number (damaged row)")
     pose = Pose(
-        xy=np.frombuffer(xy, _XY).reshape(num_joints, 2),
+        xy=xy_array.reshape(num_joints, 2),
         visibility=np.frombuffer(vis, np.uint8),
         provenance=np.frombuffer(prov, np.uint8),
-        confidence=np.frombuffer(conf, _CONF),
+        confidence=conf_array,
         keyframe=bool(keyframe), method=method,
         bbox=_box_from_bytes(bbox), head_box=_box_from_bytes(head_box), reviewed=bool(reviewed),
     )
@@ -238,8 +285,9 @@ def content_digest(project: Project) -> str:
     return h.hexdigest()
 
 
-def load_project(conn: sqlite3.Connection) -> Project:
-    """The whole project as model objects (pose arrays read-only)."""
+def load_project(conn: sqlite3.Connection, poses: bool = True) -> Project:
+    """The whole project as model objects (pose arrays read-only); with poses=False, its videos
+    and tracks only (read the poses with pose_frames)."""
     meta = dict(conn.execute("SELECT key, value FROM meta"))
     skeleton = Skeleton.from_dict(json.loads(meta["skeleton"]))
     project = Project(skeleton=skeleton, name=meta.get("name", ""))
@@ -247,9 +295,56 @@ def load_project(conn: sqlite3.Connection) -> Project:
         video = video_from_row(row)
         project.videos[video.video_id] = video
     for video_id, track_id, name in conn.execute("SELECT video_id, track_id, name FROM tracks ORDER BY video_id, track_id"):
-        project.videos[video_id].tracks[track_id] = Track(track_id, name)
+        add_track(project.videos, video_id, track_id, name)
+    if not poses:
+        orphan = conn.execute("SELECT video_id, frame, track_id FROM poses WHERE video_id NOT IN "
+                              "(SELECT video_id FROM videos) LIMIT 1").fetchone()
+        if orphan is not None:
+            check_pose_place(None, *orphan)
+        return project
     n = skeleton.num_joints
     for row in conn.execute(f"SELECT {POSE_COLUMNS} FROM poses ORDER BY video_id, frame, track_id"):
         video_id, frame, track_id, pose = pose_from_row(row, n)
+        check_pose_place(project.videos.get(video_id), video_id, frame, track_id)
         project.videos[video_id].poses.setdefault(frame, {})[track_id] = pose
     return project
+
+
+def pose_frames(conn: sqlite3.Connection, video: Video, num_joints: int):
+    """(frame, {track id: pose}) for each frame of `video` that has poses, in frame order, read
+    from the file a row at a time and checked as load_project checks them."""
+    frame, by_track = None, {}
+    rows = conn.execute(f"SELECT {POSE_COLUMNS} FROM poses WHERE video_id = ? ORDER BY frame, track_id",
+                        (video.video_id,))
+    for row in rows:
+        video_id, f, track_id, pose = pose_from_row(row, num_joints)
+        check_pose_place(video, video_id, f, track_id)
+        if f != frame and by_track:
+            yield frame, by_track
+            by_track = {}
+        frame = f
+        by_track[track_id] = pose
+    if by_track:
+        yield frame, by_track
+
+
+def add_track(videos: dict[int, Video], video_id, track_id, name) -> None:
+    """Put a tracks row into its video; ProjectError if it fits none (damaged)."""
+    if video_id not in videos:
+        raise ProjectError(f"track {track_id!r} belongs to video {video_id!r}, which is not in the project (damaged)")
+    _check_int(track_id, 0, MAX_ID, f"video {video_id}: track id")
+    if not isinstance(name, str):
+        raise ProjectError(f"video {video_id}, track {track_id}: the name is not text (damaged)")
+    videos[video_id].tracks[track_id] = Track(track_id, name)
+
+
+def check_pose_place(video: Video | None, video_id, frame, track_id) -> None:
+    """ProjectError unless a poses row's video, frame and track exist: a pose is never dropped
+    silently (an export would leave it out without a word)."""
+    if video is None:
+        raise ProjectError(f"a pose of video {video_id!r} (frame {frame!r}, track {track_id!r}), which is not in "
+                           "the project (damaged)")
+    _check_int(frame, 0, video.num_frames - 1, f"video {video_id}, track {track_id}: a pose's frame")
+    if track_id not in video.tracks:
+        raise ProjectError(f"video {video_id}, frame {frame}: a pose of track {track_id!r}, which the video does not "
+                           "have (damaged)")

@@ -262,7 +262,11 @@ class ImageFolderSource(VideoSource):
         if not self.files:
             raise VideoError(f"{self.path}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         for n, f in enumerate(self.files):
-            if not f.is_file():
+            try:
+                found = f.is_file()
+            except OSError as exc:  # e.g. a name longer than the file system allows
+                raise VideoError(f"{f}: image file of frame {n} cannot exist ({exc.strerror})") from None
+            if not found:
                 raise VideoError(f"{f}: image file of frame {n} does not exist")
         self.num_frames = len(self.files)
         self.fps = fps

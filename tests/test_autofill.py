@@ -432,3 +432,14 @@ def test_flow_seeded_posewarper_with_an_identity_network_gives_the_flow_result(t
         assert c.pose.method == "posewarper"
     with pytest.raises(PoseWarperError, match="seed"):
         PoseWarperMethod(path, device="cpu", seed="sparkles")
+
+
+def test_every_method_name_has_a_class_with_the_flags_the_gui_reads():
+    """The fill panel asks method_class for every name it lists (the remembered one at start-up):
+    a name without a class made choosing it raise."""
+    from posewarper_core.autofill import METHODS, Method, method_class
+
+    for name in METHODS:
+        cls = method_class(name)
+        assert issubclass(cls, Method), name
+        assert isinstance(cls.needs_frames, bool) and isinstance(cls.tunable, bool) and isinstance(cls.uses_torch, bool)

@@ -11,7 +11,7 @@ from posewarper_core.cli import main
 from posewarper_core.skeleton import POSETRACK17
 
 KEYS = {"reference", "at_0.5", "at_0.2", "median_error_px", "scored_joints", "person_frames_per_second",
-        "setup_seconds"}
+        "setup_seconds", "confidence_auroc", "off_joints", "confidence_auroc_at_0.2"}
 GROUPS = {"Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean"}
 
 

@@ -175,7 +175,8 @@ def test_export_writes_the_frames_it_names_so_the_export_is_a_dataset(capsys, tm
     with ProjectStore.create(project) as store:
         store.add_video(video)
     out = tmp_path / "data" / "train.json"
-    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled",
+                            "--images", "all")
     assert code == 0, err
     assert "wrote 2 frame images" in stdout
     named = {image["frame_index"]: image["file_name"] for image in json.loads(out.read_text())["images"]}
@@ -185,3 +186,29 @@ def test_export_writes_the_frames_it_names_so_the_export_is_a_dataset(capsys, tm
     code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "posetrack18", "--frames", "all")
     assert code == 0 and "wrote 12 frame images" in stdout, err
     assert [read_counter(cv2.imread(str(out.parent / named[f]))[..., ::-1]) for f in range(12)] == list(range(12))
+
+
+@pytest.mark.parametrize("tune", [True, False])
+def test_fill_with_a_posewarper_network_file_with_or_without_tuning(capsys, tmp_path, tune):
+    """A PoseWarper network model (not the default keyframe matcher) has no tuning before a fill:
+    `--no-tune` is accepted and changes nothing (it once crashed on a TypeError, 'adapt_steps')."""
+    from videogen import counter_video
+
+    from posewarper_core import Video
+
+    clip = counter_video(tmp_path / "clip.mp4", 8)
+    project = tmp_path / "p.pwproj"
+    video = Video(str(clip), 8, 160, 96, name="clip")
+    for f in (1, 5):
+        video.set_pose(f, 1, Pose.manual(np.full((17, 2), 40.0 + f), np.full(17, 2), keyframe=True,
+                                         bbox=(20.0, 20.0, 60.0, 60.0)))
+    with ProjectStore.create(project) as store:
+        store.add_video(video)
+    model = Path(__file__).resolve().parents[1] / "resources" / "models" / "posewarper_base.pt"
+    argv = ["fill", project, "--model", model, "--device", "cpu"] + ([] if tune else ["--no-tune"])
+    code, _, err = run(capsys, *argv)
+    assert code == 0, err
+    with ProjectStore.open(project) as store:
+        filled = store.project.video(1)
+        assert filled.track_frames(1) == [1, 2, 3, 4, 5]
+        assert {filled.pose(f, 1).method for f in (2, 3, 4)} == {"posewarper"}

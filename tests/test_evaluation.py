@@ -79,6 +79,36 @@ def test_thresholds_reference_length_and_mean_over_all_joints():
     assert r["at_0.5"]["Mean"] == pytest.approx(100 * (n - wrong_at_05) / n, abs=0.01)
 
 
+def test_confidence_auroc_says_whether_the_off_joints_are_the_least_confident():
+    from posewarper_core.evaluation import auroc
+
+    off = np.array([False, False, False, True, True])
+    assert auroc([0.9, 0.8, 0.7, 0.2, 0.1], off) == 1.0  # every off joint below every good one
+    assert auroc([0.1, 0.2, 0.3, 0.8, 0.9], off) == 0.0
+    assert auroc([0.9, 0.5, 0.1, 0.5, 0.1], off) == pytest.approx((1 + 0.5 + 1 + 1 + 0 + 0.5) / 6)  # ties half
+    assert auroc([0.5, 0.4], np.array([False, False])) is None  # nothing off: nothing to tell apart
+    gt = dense_video()
+    keys = keyframes_only(gt, 4)
+    filled = {}
+    for f in (1, 2, 3, 5, 6, 7):
+        p = gt.pose(f, 1).copy()
+        p.confidence[:] = 0.9
+        p.xy[9] += 100.0  # the left wrist far off (head size 30 px) and marked unsure
+        p.confidence[9] = 0.2
+        filled[(f, 1)] = p
+    r = summarize(score_fill(gt, keys, filled), POSETRACK17, 6, 1.0)
+    assert r["confidence_auroc"] == 1.0 and r["off_joints"] == 6
+
+
+def test_unflagged_scoring_leaves_out_the_labels_it_is_given():
+    gt = dense_video()
+    keys = keyframes_only(gt, 4)
+    perfect = {(f, 1): gt.pose(f, 1) for f in (1, 2, 3, 5, 6, 7)}
+    every = score_fill(gt, keys, perfect)
+    fewer = score_fill(gt, keys, perfect, exclude={(1, 1, 0), (2, 1, 5), (0, 1, 6)})
+    assert len(fewer.error) == len(every.error) - 2 - 3  # a flagged keyframe label: frames 1-3 hang on it
+
+
 def readme_reference(shared_data) -> dict:
     """{(clip, k, method): (mean at 0.5, mean at 0.2, median px)} from the data README's table."""
     rows = {}

@@ -41,7 +41,9 @@ def poses(draw, skeleton: Skeleton, width: int, height: int) -> Pose:
     vis = np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), np.uint8)
     coord = st.floats(-0.4, 1.4, allow_nan=False)
     xy = np.array([[draw(coord) * width, draw(coord) * height] for _ in range(n)])
-    prov = np.array([draw(st.sampled_from(list(Provenance)[1:])) if v else Provenance.NONE for v in vis], np.uint8)
+    # Every provenance an export writes (SUGGESTED joints are never exported: test_suggest.py).
+    kinds = [p for p in Provenance if p not in (Provenance.NONE, Provenance.SUGGESTED)]
+    prov = np.array([draw(st.sampled_from(kinds)) if v else Provenance.NONE for v in vis], np.uint8)
     conf = np.array(draw(st.lists(st.floats(0, 1, width=32), min_size=n, max_size=n)), np.float32)
     box = st.none() | st.tuples(*[st.floats(-50, 2000, allow_nan=False)] * 2, *[st.floats(0, 900)] * 2)
     return Pose(np.where(vis[:, None] > 0, xy, 0.0), vis, prov, conf, keyframe=draw(st.booleans()),
@@ -105,7 +107,7 @@ def test_export_then_import_restores_the_model(case, fmt):
         assert_same_video(video, back)
         # import -> export -> import: the second export is the same file as the first
         again = tmp / "out" / "b.json"
-        export_videos(skel2, [back], again, fmt)
+        export_videos(skel2, [back], again, fmt, images="all")  # as write_coco: every frame an image
         a, b = json.loads(out.read_text()), json.loads(again.read_text())
         a.pop("info", None), b.pop("info", None)
         assert a == b
@@ -154,7 +156,8 @@ def test_without_auto_leaves_auto_joints_and_auto_only_poses_out(tmp_path):
         assert len(marked) == 2 and marked[0]["method"] == "posewarper"
         assert marked[0]["keypoint_provenance"][0] == "propagated"
 
-        summary = export_videos(POSETRACK17, [video], tmp_path / f"gt_{fmt}.json", fmt, include_auto=False)
+        summary = export_videos(POSETRACK17, [video], tmp_path / f"gt_{fmt}.json", fmt, include_auto=False,
+                                images="all")
         assert summary["annotations"] == 2 and summary["left_out_auto"] == 1
         _, (back,) = import_file(tmp_path / f"gt_{fmt}.json")
         assert back.pose(1, 1) is None
@@ -208,12 +211,10 @@ def test_every_dev_posetrack_file_imports_with_frames_on_disk(shared_data):
 
 
 @pytest.mark.parametrize("fmt", ["posetrack18", "coco"])
-def test_long_lists_are_written_in_chunks_as_the_same_text(tmp_path, monkeypatch, fmt):
-    """Exports encode long lists a chunk at a time (a GUI thread keeps running meanwhile): the
-    file must be the very text one json.dumps call would give, and import back the same."""
-    from posewarper_core.formats import common
-
-    monkeypatch.setattr(common, "DUMP_CHUNK", 2)
+def test_lists_written_item_by_item_are_the_same_text(tmp_path, fmt):
+    """Exports stream their lists an item at a time (bounded memory; a GUI thread keeps running
+    meanwhile): the file must be the very text one json.dumps call would give, and import back
+    the same."""
     folder = tmp_path / "clip"
     folder.mkdir()
     video = Video(str(folder), 5, 64, 48, video_id=1, name="clip", frames=[FrameRef(f"{i}.jpg", 10 + i, 10 + i) for i in range(5)])

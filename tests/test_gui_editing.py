@@ -414,8 +414,26 @@ def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, 
     qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
     assert "tuning" not in w.fill_panel.state.text()
     qtbot.waitUntil(lambda: not w.runner.running, timeout=60000)
-    assert len(shown) == steps and autofill._last_matcher_method["method"].adapt_steps == 0
+    assert len(shown) == steps and w.runner.methods.current.adapt_steps == 0
     assert v.track_frames(1) == list(range(0, 11))
     assert list(w.session.frame_status()[:12]) == [3] + [1] * 9 + [3, 0] == list(v.frame_status()[:12])
     w.fill_panel.method.setCurrentText("linear")
     assert w.fill_panel.tune.isHidden()  # only posewarper tunes
+
+    # A PoseWarper network file has no tuning of its own: it fills with the box off or on alike
+    # (the box off once crashed on a TypeError, 'adapt_steps').
+    from pathlib import Path
+
+    from posewarper_core.autofill.posewarper_method import PoseWarperMethod
+
+    w.fill_panel.method.setCurrentText("posewarper")
+    w.runner.model_path = Path(__file__).resolve().parents[1] / "resources" / "models" / "posewarper_base.pt"
+    for on in (False, True):
+        w.actions["undo"].trigger()
+        assert v.track_frames(1) == [0, 10]
+        if w.fill_panel.tune.isChecked() != on:
+            w.fill_panel.tune.click()
+        qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
+        qtbot.waitUntil(lambda: not w.runner.running, timeout=120000)
+        assert isinstance(w.runner.methods.current, PoseWarperMethod)
+        assert v.track_frames(1) == list(range(0, 11)), w.fill_panel.state.text()

@@ -110,11 +110,11 @@ def test_opening_a_video_never_freezes_the_window(qtbot, window, open_in, tmp_pa
     t0 = time.perf_counter()
     assert w.open_path(tmp_path / "clip.mp4", project_path=tmp_path / "clip.pwproj")
     assert time.perf_counter() - t0 < 0.1  # the call returns at once
-    qtbot.waitUntil(lambda: w.open_progress is not None and w.open_progress.isVisible(), timeout=3000)
-    assert "clip.mp4" in w.open_progress.labelText()  # a busy indication naming the file
+    qtbot.waitUntil(lambda: w.files.progress is not None and w.files.progress.isVisible(), timeout=3000)
+    assert "clip.mp4" in w.files.progress.labelText()  # a busy indication naming the file
     longest = ui_gaps_while(qtbot, lambda: bool(opened))
     assert longest < 100, f"the UI stalled {longest:.0f} ms while opening"
-    assert w.open_progress is None and w.session.video.num_frames == 8
+    assert w.files.progress is None and w.session.video.num_frames == 8
 
 
 def test_cancelling_an_open_keeps_the_current_project(qtbot, window, open_in, tmp_path, monkeypatch):
@@ -126,11 +126,11 @@ def test_cancelling_an_open_keeps_the_current_project(qtbot, window, open_in, tm
     failed = []
     w.openFailed.connect(failed.append)
     assert w.open_path(tmp_path / "b.mp4", project_path=tmp_path / "b.pwproj")
-    qtbot.waitUntil(lambda: w.open_progress is not None and w.open_progress.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: w.files.progress is not None and w.files.progress.isVisible(), timeout=3000)
     from PySide6.QtWidgets import QPushButton
 
-    qtbot.mouseClick(w.open_progress.findChild(QPushButton), Qt.LeftButton)  # the dialog's Cancel
-    assert failed == ["cancelled"] and w.open_job is None
+    qtbot.mouseClick(w.files.progress.findChild(QPushButton), Qt.LeftButton)  # the dialog's Cancel
+    assert failed == ["cancelled"] and w.files.job is None
     assert w.store.path == (tmp_path / "a.pwproj").resolve() and w.editor is not None
     qtbot.waitUntil(returned.is_set, timeout=10000)
     qtbot.waitUntil(lambda: not (tmp_path / "b.pwproj").exists(), timeout=5000)  # the half-open is undone
@@ -163,7 +163,7 @@ def test_failed_and_successful_import_into_an_open_project(qtbot, window, open_i
 
     broken = tmp_path / "broken.json"
     broken.write_text('{"images": [}')
-    with qtbot.waitSignal(w.openFailed, timeout=10000):
+    with qtbot.waitSignal(w.importFailed, timeout=10000):
         assert w.import_file(broken)  # read on a worker thread
     assert "broken.json" in w.last_error
     assert dict(w.store.project.videos).keys() == videos_before.keys()
@@ -175,6 +175,20 @@ def test_failed_and_successful_import_into_an_open_project(qtbot, window, open_i
     assert w.last_info.startswith(f"1 video(s) with {poses_before} poses from {exported}")  # the summary
     qtbot.waitUntil(lambda: w.loader is not None, timeout=10000)  # its frames open in the background
     assert w.session.video.pose_count() == poses_before
+
+
+def test_an_export_that_fails_says_so_as_an_export_not_as_an_open(qtbot, window, open_in, tmp_path):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    opens, exports = [], []
+    w.openFailed.connect(opens.append)
+    w.exportFailed.connect(exports.append)
+    (tmp_path / "a file").write_text("not a folder")
+    target = tmp_path / "a file" / "out.json"
+    assert w.export(target, "coco")
+    qtbot.waitUntil(lambda: bool(exports), timeout=30000)
+    assert "a file" in exports[0] and "a file" in w.last_error
+    assert opens == [] and (tmp_path / "a file").read_text() == "not a folder"
+    assert w.store is not None and w.editor is not None  # the project stays open
 
 
 def test_an_import_with_another_skeleton_or_cancelled_changes_nothing(qtbot, window, open_in, tmp_path,
@@ -193,7 +207,7 @@ def test_an_import_with_another_skeleton_or_cancelled_changes_nothing(qtbot, win
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "num_keypoints": 1,
                          "keypoints": [10, 10, 2] + [0] * 48}],
         "categories": [{"id": 1, "name": "person", "keypoints": list(COCO17.joints), "skeleton": []}]}))
-    with qtbot.waitSignal(w.openFailed, timeout=10000):
+    with qtbot.waitSignal(w.importFailed, timeout=10000):
         assert w.import_file(coco)
     assert "coco17.json" in w.last_error and "skeleton" in w.last_error
     assert list(w.store.project.videos) == [1]
@@ -210,10 +224,10 @@ def test_an_import_with_another_skeleton_or_cancelled_changes_nothing(qtbot, win
 
     monkeypatch.setattr(opening, "import_videos", slow)
     assert w.import_file(exported)
-    qtbot.waitUntil(lambda: w.open_progress is not None and w.open_progress.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: w.files.progress is not None and w.files.progress.isVisible(), timeout=3000)
     w.cancel_open()
     qtbot.waitUntil(returned.is_set, timeout=10000)
-    qtbot.waitUntil(lambda: not any(job.isRunning() for job in w._jobs), timeout=10000)
+    qtbot.waitUntil(lambda: not any(job.isRunning() for job in w.files.jobs), timeout=10000)
     assert list(w.store.project.videos) == [1] and w.session.video_id == 1  # the import was taken back
     with ProjectStore.open(w.store.path, read_only=True) as on_disk:
         assert list(on_disk.project.videos) == [1]
@@ -226,7 +240,7 @@ def test_several_files_import_together_or_not_at_all(qtbot, window, open_in, tmp
     assert export_and_wait(qtbot, w, second, "coco") is not None
     broken = tmp_path / "broken.json"
     broken.write_text('{"images": [}')
-    with qtbot.waitSignal(w.openFailed, timeout=10000):
+    with qtbot.waitSignal(w.importFailed, timeout=10000):
         assert w.import_files([first, broken, second])
     assert "broken.json" in w.last_error and list(w.store.project.videos) == [1]  # none of them
 
@@ -258,7 +272,7 @@ def test_exporting_every_video_off_the_ui_thread_and_cancelling_it(qtbot, window
         "clip_1.json", "clip_2.json"]  # one file per video, named after it (and its id: same names)
     summary = export_and_wait(qtbot, w, tmp_path / "all_coco.json", "coco", all_videos=True)
     doc = json.loads((tmp_path / "all_coco.json").read_text())
-    assert summary["videos"] == 2 and len(doc["images"]) == 2 * 20
+    assert summary["videos"] == 2 and len(doc["images"]) == 2 * 2  # the frames with poses (0 and 10) only
 
     real = opening.prepare_export
     returned = threading.Event()
@@ -272,7 +286,7 @@ def test_exporting_every_video_off_the_ui_thread_and_cancelling_it(qtbot, window
 
     monkeypatch.setattr(opening, "prepare_export", slow)
     assert w.export(tmp_path / "late.json", "coco")
-    longest = ui_gaps_while(qtbot, lambda: w.open_progress is not None and w.open_progress.isVisible())
+    longest = ui_gaps_while(qtbot, lambda: w.files.progress is not None and w.files.progress.isVisible())
     assert longest < 100, f"the UI stalled {longest:.0f} ms while exporting"
     w.cancel_open()
     qtbot.waitUntil(returned.is_set, timeout=10000)
@@ -330,7 +344,8 @@ def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, win
     w.close_project()
     assert not w.video_box.isVisible()
     open_in(w, project)
-    assert w.session.video_id == 1 and w.video_box.count() == 2
+    assert w.session.video_id == 2 and w.video_box.count() == 2  # reopened where the user left off
+    assert w.editor.frame == 7 and w.video_box.currentData() == 2
 
 
 def test_a_video_removed_from_the_project_comes_back_with_undo(qtbot, window, open_in, tmp_path, monkeypatch):
@@ -513,13 +528,14 @@ def test_side_panels_show_people_and_the_joints_of_the_selected_pose(qtbot, wind
     w.editor.seek(0)
     joints = w.joints_panel
     row = [joints.item(0, c).text() for c in range(4)]
-    assert row == ["nose", "visible", "manual", "1.00"]
-    assert joints.item(3, 1).text() == "not labelled"  # the ear placeholder
+    assert row == ["1. nose", "visible", "manual", "1.00"]  # rows in click order, numbered
+    assert joints.item(joints.row_of(3), 0).text() == "· left_ear"  # the ears last: not in the click order
+    assert joints.item(joints.row_of(3), 1).text() == "not labelled"
     w.fill_panel.method.setCurrentText("linear")
     w.actions["fill_video"].trigger()
     qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
     w.editor.seek(5)
-    assert [joints.item(0, c).text() for c in range(3)] == ["nose", "visible", "interpolated"]
+    assert [joints.item(0, c).text() for c in range(3)] == ["1. nose", "visible", "interpolated"]
 
 
 def test_demo_opens_with_both_people_labelled_every_tenth_frame(qtbot, window, open_in):

@@ -1,7 +1,6 @@
 """Heatmap targets and decoders, and the person-crop geometry (spec 3.1, 3.3, 4.2)."""
 import math
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -125,76 +124,22 @@ def test_decoders_return_origin_for_empty_maps():
 
 
 # ---- crops -----------------------------------------------------------------------------
-def _official_affine(center, scale, rot, output_size, inv=False):
-    """Port of lib/utils/transforms.py get_affine_transform (shift 0)."""
-    scale_tmp = np.asarray(scale) * 200.0
-    src_w = scale_tmp[0]
-    dst_w, dst_h = output_size
-    rot_rad = np.pi * rot / 180
-
-    def get_dir(p, r):
-        sn, cs = np.sin(r), np.cos(r)
-        return [p[0] * cs - p[1] * sn, p[0] * sn + p[1] * cs]
-
-    def third(a, b):
-        d = a - b
-        return b + np.array([-d[1], d[0]], np.float32)
-
-    src_dir = get_dir([0, src_w * -0.5], rot_rad)
-    dst_dir = np.array([0, dst_w * -0.5], np.float32)
-    src = np.zeros((3, 2), np.float32)
-    dst = np.zeros((3, 2), np.float32)
-    src[0, :] = center
-    src[1, :] = center + np.asarray(src_dir)
-    dst[0, :] = [dst_w * 0.5, dst_h * 0.5]
-    dst[1, :] = np.array([dst_w * 0.5, dst_h * 0.5]) + dst_dir
-    src[2:, :] = third(src[0, :], src[1, :])
-    dst[2:, :] = third(dst[0, :], dst[1, :])
-    if inv:
-        return cv2.getAffineTransform(np.float32(dst), np.float32(src))
-    return cv2.getAffineTransform(np.float32(src), np.float32(dst))
-
-
-def test_box_to_center_scale_fixes_aspect_and_adds_a_quarter():
-    c, s = crops.box_to_center_scale([100, 50, 40, 200], aspect=288 / 384)
-    assert np.allclose(c, [120, 150])
-    assert np.allclose(s, [150 / 200 * 1.25, 200 / 200 * 1.25])  # width grown to 0.75 * 200
-    c, s = crops.box_to_center_scale([0, 0, 300, 100], aspect=0.75)
-    assert np.allclose(s, [300 / 200 * 1.25, 400 / 200 * 1.25])
-
-
-@pytest.mark.parametrize("rot", [0.0, 30.0, -75.0])
-def test_affine_equals_the_official_construction(rot):
-    center, scale = np.array([321.5, 187.25]), np.array([1.3, 1.7333])
-    for size in [(288, 384), (72, 96)]:
-        for inv in (False, True):
-            ours = crops.affine_transform(center, scale, size, rot, inverse=inv)
-            ref = _official_affine(center, scale, rot, size, inv)
-            assert np.allclose(ours, ref, atol=1e-3)
+def test_crop_transform_grows_the_box_to_the_aspect_and_pads_it():
+    m = crops.crop_transform((100, 50, 40, 200), (96, 128), pad=1.25)  # a tall box, 3:4 crop
+    corners = crops.transform_points(m, [[120 - 75 * 1.25, 150 - 100 * 1.25], [120 + 75 * 1.25, 150 + 100 * 1.25]])
+    assert np.allclose(corners, [[0, 0], [96, 128]])  # width grown to 150 px, then x1.25, centre kept
 
 
 def test_crop_puts_image_points_where_the_transform_says():
     img = np.zeros((360, 640, 3), np.uint8)
     img[200, 300] = 255  # one bright pixel at (x=300, y=200)
-    center, scale = crops.box_to_center_scale([250, 120, 100, 160], aspect=0.75)
-    crop = crops.crop_image(img, center, scale, (96, 128), rotation=20)
+    m = crops.crop_transform((250, 120, 100, 160), (96, 128), rotation=20)
+    crop = crops.crop_image(img, m, (96, 128))
     assert crop.shape == (128, 96, 3)
     ys, xs = np.nonzero(crop[..., 0])
     w = crop[ys, xs, 0].astype(float)
     found = np.array([(xs * w).sum() / w.sum(), (ys * w).sum() / w.sum()])
-    expected = crops.transform_points([300, 200], crops.affine_transform(center, scale, (96, 128), 20))
-    assert np.linalg.norm(found - expected) < 0.5
-
-
-def test_heatmap_coordinates_map_back_as_the_official_decoder():
-    center, scale = np.array([400.0, 300.0]), np.array([1.5, 2.0])
-    xy_hm = np.array([[36.0, 48.0], [10.25, 70.5]])
-    img = crops.heatmap_to_image(xy_hm, center, scale, (72, 96))
-    assert np.allclose(img[0], center)
-    assert np.allclose(img[1], [400 + (10.25 - 36) * 200 * 1.5 / 72,
-                                300 + (70.5 - 48) * 200 * 1.5 / 72])
-    back = crops.image_to_heatmap(img, center, scale, (72, 96))
-    assert np.allclose(back, xy_hm)
+    assert np.linalg.norm(found - crops.transform_points(m, [300, 200])[0]) < 0.5
 
 
 def test_normalise_uses_imagenet_statistics():

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from posewarper_core import Cancelled, ModelError, Video
-from posewarper_core.autofill import fill, make_method
+from posewarper_core.autofill import MethodCache, fill, make_method
 from posewarper_core.autofill.keyframe_match import MatchedFlowMethod
 from posewarper_core.cli import main
 from posewarper_core.nets.matcher import (KeyframeMatcher, MatcherConfig, load_matcher, patch, save_matcher,
@@ -126,9 +126,6 @@ def quick_tuning(monkeypatch):
 
 
 def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tuning, monkeypatch):
-    from posewarper_core.autofill import keyframe_match
-
-    monkeypatch.setattr(keyframe_match, "GATE_SCALE", 1e9)  # no fall-back to interpolation here
     images, offsets = drifting_clip()
     local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])
     video = Video(source="mem", num_frames=len(images), width=200, height=160)
@@ -138,7 +135,7 @@ def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tunin
         xy = np.zeros((17, 2))
         xy[:5] = local + offsets[f]
         video.set_pose(f, 1, keyframe(xy, vis))
-    unlearned = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False)
+    unlearned = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False, fallback=False)
     ours = fill(video, ArrayFrames(images), unlearned)
     flow = fill(video, ArrayFrames(images), "flow", fusion="drift")
     assert len(ours) == len(flow) == len(images) - 2
@@ -151,23 +148,34 @@ def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tunin
         assert np.linalg.norm(c.pose.xy[:5] - (local + offsets[c.frame]), axis=1).max() < 1.5
 
 
-def test_fallback_weights_grow_with_the_drift_relative_to_the_person():
+def test_fallback_weighs_the_line_against_the_chains_by_their_errors():
+    """The chains' disagreement D against how far they say the joint left the straight line M:
+    interpolation gets D^2 / (D^2 + M^2), from the largest of each over the span's frames."""
     from posewarper_core.autofill.keyframe_match import fallback_weights
 
-    vis = np.zeros(17, np.uint8)
-    vis[:2] = 2
-    xy = np.zeros((17, 2))
-    xy[1] = (0.0, 100.0)  # a person 100 px tall
-    tall = keyframe(xy, vis)
-    vis1 = np.zeros(17, np.uint8)
-    vis1[0] = 2
-    lone = keyframe(np.zeros((17, 2)), vis1)  # one joint: no size
-    drift = np.zeros((2, 17, 2))
-    drift[:, 0] = (15.0, 0.0)  # 0.15 x 100 px
-    drift[:, 1] = (0.0, 60.0)
-    w = fallback_weights([tall, lone], [tall, lone], drift, drift, scale=0.3)
-    assert w[0, 0] == pytest.approx(0.5) and w[0, 1] == 1.0 and w[0, 2] == 0.0
-    assert not w[1].any()  # no size to judge the drift by: the flow is kept
+    d = np.zeros((1, 3, 3))  # (person, frame, joint)
+    m = np.zeros((1, 3, 3))
+    d[0, 1] = (3.0, 0.0, 5.0)  # joint 0: chains disagree by 3, and say it left the line by 4
+    m[0, 2] = (4.0, 9.0, 0.0)  # joint 1: chains agree it swung 9 px off the line: keep them
+    w = fallback_weights(d, m)  # joint 2: they disagree and see no swing: the line
+    assert w.shape == (1, 1, 3)
+    assert w[0, 0] == pytest.approx([9 / 25, 0.0, 1.0])
+    assert fallback_weights(np.zeros((1, 3, 1)), np.zeros((1, 3, 1)))[0, 0, 0] == 0.0  # all still: no change
+
+
+def test_confidence_falls_where_the_chains_disagree_or_drifted():
+    from posewarper_core.autofill.keyframe_match import joint_confidence
+
+    t = np.array([0.25, 0.5, 0.75])[None, :, None]
+    disagreement = np.zeros((1, 3, 2))
+    disagreement[0, :, 1] = 10.0  # joint 1: the two chains 10 px apart
+    drift = np.zeros((1, 2, 2))
+    c = joint_confidence(disagreement, drift, drift, t, np.full((1, 1, 1), 100.0))
+    assert c.shape == (1, 3, 2) and np.allclose(c[..., 0], 1.0)
+    assert np.allclose(c[..., 1], np.exp(-1.0))  # a tenth of the person's size: 1/e
+    drift[0, 0] = (40.0, 0.0)  # joint 0's chains missed the far keyframe by 40 px
+    c = joint_confidence(disagreement, drift, drift, t, np.full((1, 1, 1), 100.0))
+    assert c[0, 1, 0] < c[0, 0, 0] < 1.0  # least sure mid-span, where the drift taken out is largest
 
 
 def test_matches_count_only_where_both_keyframes_agree():
@@ -182,27 +190,36 @@ def test_matches_count_only_where_both_keyframes_agree():
     assert (0, 5, 4) not in out  # 8 px apart: neither is trusted
     assert np.allclose(out[(1, 5, 4)][0], [9.0, 0.0])
 
-def test_a_joint_whose_flow_misses_the_far_keyframe_falls_back_to_interpolation():
+def test_a_joint_the_chains_lose_falls_back_towards_interpolation_and_is_marked_unsure():
     images, offsets = drifting_clip()
     local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])
     video = Video(source="mem", num_frames=len(images), width=200, height=160)
     vis = np.zeros(17, np.uint8)
-    vis[:6] = 2
+    vis[:7] = 2
     last = len(images) - 1
     ends = {}
     for f in (0, last):
         xy = np.zeros((17, 2))
         xy[:5] = local + offsets[f]
         # joint 5 sits on the patch in the first keyframe, but the annotator put it 45 px off the
-        # patch in the last one: its flow chain, which follows the patch, misses it by ~45 px
+        # patch in the last one: the forward chain follows the patch and misses it by ~45 px
         xy[5] = local[2] + offsets[f] + ((0.0, 0.0) if f == 0 else (-45.0, 0.0))
-        ends[f] = xy[5].copy()
+        # joint 6 is on the still background first and on the patch last: one chain stays, the
+        # other follows the patch back, so after drift removal they disagree mid-span
+        xy[6] = (30.0, 130.0) if f == 0 else local[4] + offsets[f]
+        ends[f] = xy.copy()
         video.set_pose(f, 1, keyframe(xy, vis))
-    unlearned = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False)
-    for c in fill(video, ArrayFrames(images), unlearned):
-        t = c.frame / last
-        assert np.allclose(c.pose.xy[5], (1 - t) * ends[0] + t * ends[last], atol=1e-6)  # the lerp
-        assert np.linalg.norm(c.pose.xy[:5] - (local + offsets[c.frame]), axis=1).max() < 1.5
+    with_fallback = fill(video, ArrayFrames(images), MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False))
+    without = fill(video, ArrayFrames(images), MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False,
+                                                                  fallback=False))
+    for a, b in zip(with_fallback, without):
+        t = a.frame / last
+        lerp = (1 - t) * ends[0][6] + t * ends[last][6]
+        assert np.linalg.norm(a.pose.xy[6] - lerp) < 0.5 * np.linalg.norm(b.pose.xy[6] - lerp) + 1e-6
+        assert np.linalg.norm(a.pose.xy[:5] - (local + offsets[a.frame]), axis=1).max() < 1.5
+        c = a.pose.confidence
+        assert max(c[5], c[6]) < c[:5].min()  # the drifted and the lost joint: least confident
+        assert ((c >= 0) & (c <= 1)).all()
 
 
 def test_train_command_writes_a_matcher_that_bench_and_fill_use(tmp_path, capsys, quick_tuning):
@@ -215,7 +232,7 @@ def test_train_command_writes_a_matcher_that_bench_and_fill_use(tmp_path, capsys
     assert "bonn_59_sequences_labels_only.json" in loaded.provenance["data"]["motion"]
     # same command, more steps: resumes from the checkpoint at step 2
     assert main(["train", "--recipe", "default", "--steps", "3", "--batch-size", "2", "--out", str(out)]) == 0
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 3
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
     assert main(["train", "--recipe", "default", "--init", str(model), "--out", str(tmp_path / "x")]) == 2
     assert "--init" in capsys.readouterr().err
     gt = make_clip(tmp_path / "clip")
@@ -223,9 +240,11 @@ def test_train_command_writes_a_matcher_that_bench_and_fill_use(tmp_path, capsys
     assert main(["bench", "--gt", str(gt), "--k", "4", "--method", "flow,posewarper", "--model", str(model),
                  "--ablation", "--json", str(report)]) == 0
     data = json.loads(report.read_text())
-    assert list(data) == ["flow", "posewarper", "posewarper-unlearned"]
+    # the ablation: one part fewer per row (tuning, the matcher, the fall-back to interpolation)
+    assert list(data) == ["flow", "posewarper", "posewarper-untuned", "posewarper-unlearned", "posewarper-nofallback"]
     assert all(r["scored_joints"] == 9 * 15 for r in data.values())
-    assert data["posewarper"]["setup_seconds"] > 0 == data["posewarper-unlearned"]["setup_seconds"]
+    assert data["posewarper"]["setup_seconds"] > 0 == data["posewarper-untuned"]["setup_seconds"]
+    assert all("confidence_auroc" in r and "off_joints" in r for r in data.values())
 
 
 def test_tuning_on_the_keyframes_runs_once_per_set_of_keyframes(quick_tuning):
@@ -244,8 +263,12 @@ def test_tuning_on_the_keyframes_runs_once_per_set_of_keyframes(quick_tuning):
     vis[:3] = 2
     local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0]])
     video = two_people("tuning-test")  # a source no other test uses: the method (and its tuning) is kept
-    method = make_method("posewarper", device="cpu")
-    assert method is make_method("posewarper", device="cpu")  # kept between fills
+    kept = MethodCache()  # owned by whoever fills (a GUI session): the method and its tuning are kept
+    method = kept.get("posewarper", device="cpu")
+    assert method is kept.get("posewarper", device="cpu")  # kept between fills
+    assert kept.get("posewarper", device="cpu", tune=False) is not method  # untuned: the shipped matcher
+    assert MethodCache().get("posewarper", device="cpu") is not method  # nothing shared between owners
+    method = kept.get("posewarper", device="cpu")
     steps = []
     fill(video, ArrayFrames(images), method, track_ids=[1], setup_progress=lambda *s: steps.append(s))
     assert method.adapted_on == 2 * 2 * 3  # both people's 3 joints in both keyframes, both directions

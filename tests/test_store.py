@@ -223,7 +223,7 @@ def bad_pose(kind: str) -> Pose:
     (lambda s, v: s.apply([PoseChange(v, f, 0, make_pose(f)) for f in range(10, 20)]
                           + [PoseChange(v, 20, 0, bad_pose("nan"))]), "frame 20, track 0: joint 0"),
     (lambda s, v: s.apply([PoseChange(v, 0, 0, None), PoseChange(v, 1, 7, None)]), "no track 7"),
-    (lambda s, v: s.set_track(v, Track(-2)), "track id must be a whole number >= 0"),
+    (lambda s, v: s.set_track(v, Track(-2)), "track id must be a whole number in 0.."),
     (lambda s, v: s.update_video(v, keyframe_stride=0), "keyframe stride"),
     (lambda s, v: s.update_video(v, name="x", labelled_frames={3, 40}), "labelled frame 40 is outside"),
     (lambda s, v: s.update_video(v, ignore_regions={2: [[(0, 0), (1, np.inf), (2, 2)]]}), "frame 2: ignore region 0 must be"),
@@ -301,6 +301,40 @@ def test_project_held_by_another_process_is_refused(tmp_path):
         holder.kill()  # a killed holder leaves no stale lock
         holder.wait()
     ProjectStore.open(path).close()
+
+
+@pytest.mark.parametrize("plant", ["symlink", "dangling symlink", "hard link"])
+def test_a_planted_lock_file_is_never_followed_or_written(tmp_path, plant):
+    """"<project>.lock" pointing at another file (a symlink, or a second name of it) is refused
+    with a message naming it, and that file is left as it was; before, `fill` truncated it."""
+    from posewarper_core.cli import main
+
+    path = tmp_path / "p.pwproj"
+    with ProjectStore.create(path) as s:
+        s.add_video(make_video())
+    victim = tmp_path / "victim.txt"
+    lock = tmp_path / "p.pwproj.lock"
+    if plant == "hard link":
+        victim.write_text("precious")
+        os.link(victim, lock)
+    else:
+        if plant == "symlink":
+            victim.write_text("precious")
+        lock.symlink_to(victim)
+    with pytest.raises(ProjectError, match=r"p\.pwproj\.lock is (a symbolic link|a hard link)"):
+        ProjectStore.open(path)
+    if plant != "hard link":  # creating a project takes the lock the same way
+        (tmp_path / "new.pwproj.lock").symlink_to(victim)
+        with pytest.raises(ProjectError, match=r"new\.pwproj\.lock is a symbolic link"):
+            ProjectStore.create(tmp_path / "new.pwproj")
+        assert not (tmp_path / "new.pwproj").exists()
+    assert main(["fill", str(path), "--method", "linear"]) != 0
+    if plant == "dangling symlink":
+        assert not victim.exists()
+    else:
+        assert victim.read_text() == "precious"
+    lock.unlink()
+    ProjectStore.open(path).close()  # ours again once the planted file is gone
 
 
 def test_newer_schema_is_refused_and_left_alone(tmp_path):

@@ -418,3 +418,45 @@ def test_motion_from_the_dev_clips_stays_out_of_training(tmp_path):
 
     if (SHARED_DATA / "dev" / "bonn_060470979").is_dir():
         assert "060470979" in dev_clip_sequences()
+
+
+class _RunsCode:
+    """Pickles to 'call open(marker, "w")': loading it unsafely creates the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _crafted_checkpoint(folder, marker):
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({"model_state": {}, "optimizer_state": {}, "step": 0, "history": [], "payload": _RunsCode(marker)},
+               folder / "checkpoint.pt")
+    return folder / "checkpoint.pt"
+
+
+def test_a_crafted_checkpoint_is_refused_and_never_runs_code(tmp_path, capsys):
+    """Resuming reads the checkpoint weights-only: one that needs pickle to build an object (here
+    a call of open) is refused with a message naming it, and the call never happens."""
+    from posewarper_core.cli import main
+    from posewarper_core.nets.matcher import MatcherConfig
+    from posewarper_core.training.matcher_training import MatcherTraining, train_matcher
+
+    marker = tmp_path / "ran"
+    bg, motion = _write_inputs(tmp_path)
+    ckpt = _crafted_checkpoint(tmp_path / "run", marker)
+    code = main(["train", "--recipe", "tiny", "--steps", "1", "--batch-size", "2", "--out", str(tmp_path / "run"),
+                 "--frames", str(bg), "--motion", str(motion), "--threads", "1"])
+    err = capsys.readouterr().err
+    assert code != 0 and str(ckpt) in err and "refused" in err
+    assert not marker.exists()
+    with pytest.raises(ModelError, match="refused"):
+        load_checkpoint(ckpt)
+    assert not marker.exists()
+    # the keyframe matcher's training resumes through the same reader
+    ckpt = _crafted_checkpoint(tmp_path / "matcher", marker)
+    with pytest.raises(ModelError, match="refused") as info:
+        train_matcher(MatcherConfig(), None, MatcherTraining(steps=1), tmp_path / "matcher")
+    assert str(ckpt) in str(info.value) and not marker.exists()

@@ -4,7 +4,8 @@
     store.apply(changes)
 
 Methods: "linear" (per-joint lerp, what CVAT does), "flow" (OpenCV DIS, medium preset),
-"flow-farneback" (the paper's flow baseline), "posewarper" (the network; the shipped default model unless a model file is given).
+"flow-farneback" (the paper's flow baseline), "detector" (the BlazePose model on every frame,
+pseudo-labelling; needs ai-edge-litert), "posewarper" (the network; the shipped default model unless a model file is given).
 Every filled frame uses both neighbouring keyframes; joints an annotator placed or corrected are
 never overwritten. See engine.py for the rules.
 """
@@ -18,7 +19,7 @@ from .engine import FUSIONS, Gap, Method, Span, plan_gaps, run_fill
 from .flow import FlowMethod
 from .linear import LinearMethod
 
-METHODS = ("linear", "flow", "flow-farneback", "posewarper")
+METHODS = ("linear", "flow", "flow-farneback", "posewarper", "detector")
 # What the CLI and the GUI start on: the method that measured best on our benches today.
 DEFAULT_METHOD = "posewarper"
 
@@ -29,51 +30,89 @@ def available_methods() -> list[str]:
 
 
 def make_method(name: str, *, model_path=None, device=None, tune: bool = True, **options) -> Method:
-    """The method object for a name. `options` go to its constructor (e.g. max_side, roi for flow);
-    `tune=False` makes posewarper skip its tuning on the keyframes (the shipped matcher as it is)."""
+    """A new method object for a name. `options` go to its constructor (e.g. max_side, roi for flow);
+    `tune=False` makes a tunable method skip its tuning on the keyframes (posewarper: the shipped
+    matcher as it is); methods that do not tune ignore it."""
     if name == "linear":
         return LinearMethod()
     if name == "flow":
         return FlowMethod("dis", **options)
     if name == "flow-farneback":
         return FlowMethod("farneback", **options)
+    if name == "detector":  # the pose model on every frame (needs the optional ai-edge-litert)
+        from .detector import DetectorMethod
+
+        return DetectorMethod(**options)
     if name == "posewarper":
         from ..resources import default_model_path
 
-        if not tune:
-            options["adapt_steps"] = 0
-        return posewarper_from_file(model_path or default_model_path(), device=device, **options)
+        return posewarper_from_file(model_path or default_model_path(), device=device, tune=tune, **options)
     raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
 
 
-_last_matcher_method: dict = {}
+def method_class(name: str) -> type[Method]:
+    """The class behind a method name with the shipped model, for its flags (needs_frames,
+    tunable, uses_torch) before any object is made."""
+    if name == "linear":
+        return LinearMethod
+    if name in ("flow", "flow-farneback"):
+        return FlowMethod
+    if name == "posewarper":
+        from .keyframe_match import MatchedFlowMethod
+
+        return MatchedFlowMethod
+    if name == "detector":
+        from .detector import DetectorMethod
+
+        return DetectorMethod
+    raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
 
 
-def posewarper_from_file(model_path, device=None, **options) -> Method:
+def posewarper_from_file(model_path, device=None, tune: bool = True, **options) -> Method:
     """The posewarper method for a model file: a keyframe matcher file (the shipped default) gives
-    flow + drift removal + matching (keyframe_match.py); a PoseWarper network file gives the
-    network's chained warp (posewarper_method.py)."""
-    from pathlib import Path
-
+    flow + drift removal + matching (keyframe_match.py), tuned on the keyframes unless `tune` is
+    False; a PoseWarper network file gives the network's chained warp (posewarper_method.py),
+    which has no tuning before a fill (`posewarper adapt` fine-tunes such a model)."""
     from ..nets.matcher import is_matcher_file, matcher_from_payload, read_model_file
 
-    path = Path(model_path)
-    # The last matcher method is kept: it holds its tuning on a video's keyframes, which a fill
-    # of the same keyframes (e.g. again, after corrections) then reuses.
-    key = (str(path.resolve()), path.stat().st_mtime_ns if path.is_file() else None, str(device),
-           tuple(sorted(options.items())))
-    if _last_matcher_method.get("key") == key:
-        return _last_matcher_method["method"]
-    data = read_model_file(path)
+    data = read_model_file(model_path)
     if is_matcher_file(data):
         from .keyframe_match import MatchedFlowMethod
 
-        method = MatchedFlowMethod(matcher_from_payload(data, path), device=device, **options)
-        _last_matcher_method.update(key=key, method=method)
-        return method
+        if not tune:
+            options["adapt_steps"] = 0
+        return MatchedFlowMethod(matcher_from_payload(data, model_path), device=device, **options)
     from .posewarper_method import PoseWarperMethod
 
     return PoseWarperMethod(model_path, device=device, **options)
+
+
+class MethodCache:
+    """The method object a caller (a GUI session, a CLI run) fills with, kept between its fills:
+    a tuned method holds its tuning on a video's keyframes, which a fill of the same keyframes
+    (e.g. again, after corrections) then reuses. One object at a time; owned by whoever fills."""
+
+    def __init__(self):
+        self.key = None
+        self.current: Method | None = None
+
+    def get(self, name: str, *, model_path=None, device=None, tune: bool = True, **options) -> Method:
+        """The kept method when name, model file (path and modification time), device, tuning and
+        options are those of the last call; otherwise a new one (make_method), kept instead."""
+        from pathlib import Path
+
+        path = None
+        if name == "posewarper":
+            from ..resources import default_model_path
+
+            path = Path(model_path or default_model_path())
+        key = (name, str(path.resolve()) if path else None,
+               path.stat().st_mtime_ns if path is not None and path.is_file() else None,
+               str(device), bool(tune), tuple(sorted(options.items())))
+        if self.key != key or self.current is None:
+            self.current = make_method(name, model_path=model_path, device=device, tune=tune, **options)
+            self.key = key
+        return self.current
 
 
 def fill(
@@ -112,5 +151,5 @@ def fill(
 
 __all__ = [
     "DEFAULT_METHOD", "FUSIONS", "FlowMethod", "Gap", "LinearMethod", "METHODS", "Method", "Span", "available_methods",
-    "fill", "make_method", "plan_gaps",
+    "MethodCache", "fill", "make_method", "method_class", "plan_gaps",
 ]

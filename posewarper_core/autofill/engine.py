@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -67,25 +67,38 @@ class Side:
     xy: np.ndarray
     quality: np.ndarray
     drift: np.ndarray | None = None  # (P, J, 2): where the chain ended minus the far keyframe
+    # (P, T, J) the method's own confidence in the fused joint, in [0, 1]: where both sides have
+    # it, it replaces the engine's distance-and-quality weighting (keyframe_match.py)
+    confidence: np.ndarray | None = None
 
 
-class Method(Protocol):
-    """A way to move keyframe joints to other frames. See linear.py and flow.py."""
+class Method:
+    """A way to move keyframe joints to other frames (linear.py, flow.py, keyframe_match.py,
+    posewarper_method.py). The flags say what a caller (the GUI, the CLI) must know about it."""
 
     name: str
     provenance: Provenance
     half_life: float  # frames from a keyframe after which a side's confidence has halved
-    needs_frames: bool
+    needs_frames: bool = True  # propagate reads the video's frames
+    tunable: bool = False  # prepare() tunes the method on the video's keyframes (the GUI's "Tune first")
+    uses_torch: bool = False  # computes with torch (the GUI leaves a core to its own thread)
 
     def propagate(
         self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check: Callable[[], None]
     ) -> tuple[Side | None, Side | None]:
         """Move the `before` poses forward and the `after` poses backward over span.frames."""
+        raise NotImplementedError
 
-    # Optional: prepare(video, frames, gaps, check, progress), once before the spans are filled
-    # (progress(step, steps) reports that one-off work, e.g. tuning on the keyframes); and
-    # correct(frames, span, before, after, filled, check) -> filled, where filled is
-    # {(pose index in before/after, frame): fused Pose}; runs after fusion (keyframe_match.py).
+    def prepare(self, video: Video, frames, gaps: list[Gap], check: Callable[[], None],
+                progress: Progress | None = None) -> None:
+        """One-off work before the spans are filled (e.g. tuning on the video's keyframes);
+        `progress(step, steps)` reports it. None by default."""
+
+    def correct(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None,
+                filled: dict[tuple[int, int], Pose], check: Callable[[], None]) -> dict[tuple[int, int], Pose]:
+        """Correct the fused poses {(pose index in before/after, frame): Pose} of a span; runs after
+        fusion. Unchanged by default."""
+        return filled
 
 
 def plan_gaps(
@@ -157,10 +170,9 @@ def run_fill(
 
     if progress:
         progress(0, total)
-    prepare = getattr(method, "prepare", None)  # e.g. learn from the video's keyframes (keyframe_match.py)
-    if prepare is not None and gaps:
+    if gaps:  # e.g. learn from the video's keyframes (keyframe_match.py)
         check()
-        prepare(video, frames, gaps, check, setup_progress)
+        method.prepare(video, frames, gaps, check, setup_progress)
     by_span: dict[Span, list[Gap]] = defaultdict(list)
     for g in gaps:
         by_span[g.span].append(g)
@@ -177,9 +189,7 @@ def run_fill(
                 pose = fuse(method, span, frame, ti, i, before, after, fwd, bwd, fusion)
                 if pose is not None:
                     filled[(i, frame)] = pose
-        correct = getattr(method, "correct", None)  # a method may correct the fused poses (keyframe_match.py)
-        if correct is not None:
-            filled = correct(frames, span, before, after, filled, check)
+        filled = method.correct(frames, span, before, after, filled, check)  # e.g. keyframe_match.py
         new = []
         for i, tid in enumerate(tids):
             for frame in span.frames:
@@ -235,7 +245,11 @@ def fuse(
             xa = xa - fwd.drift[i] * da / (da + db)
             xb = xb - bwd.drift[i] * db / (da + db)
         xy[both] = (wa * xa + (1 - wa) * xb)[both]
-        conf[both] = (wa[:, 0] * ca + (1 - wa[:, 0]) * cb)[both]
+        if fwd.confidence is not None and bwd.confidence is not None:
+            own = (wa[:, 0] * fwd.confidence[i, ti] + (1 - wa[:, 0]) * bwd.confidence[i, ti])
+            conf[both] = (own * np.minimum(pa.confidence, pb.confidence))[both]
+        else:
+            conf[both] = (wa[:, 0] * ca + (1 - wa[:, 0]) * cb)[both]
         nearer_a = da <= db
         vis[both] = (pa.visibility if nearer_a else pb.visibility)[both]
     for has, other, side, c, p in ((has_a, has_b, fwd, ca, pa), (has_b, has_a, bwd, cb, pb)):

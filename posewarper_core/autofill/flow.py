@@ -20,7 +20,7 @@ import numpy as np
 
 from ..annotation import Pose, Provenance
 from ..errors import PoseWarperError
-from .engine import Side, Span
+from .engine import Method, Side, Span
 
 ROI_MARGIN = 0.25  # the region around the people grows by this fraction of its width/height on each side
 ROI_MARGIN_ONE_SIDED = 0.5  # ... when only one keyframe bounds where people go (extrapolation)
@@ -85,7 +85,82 @@ class _BoundedCache:
         return value
 
 
-class FlowMethod:
+def flow_region(frames, poses: list[Pose], one_sided: bool, roi: bool = True,
+                max_side: int | None = 960) -> tuple[tuple[int, int, int, int], float]:
+    """The pixel region (x0, y0, x1, y1) that flow runs on (around the poses' boxes, grown), and
+    the working scale (its longer side at most `max_side`)."""
+    w, h = frames.width, frames.height
+    region = (0, 0, w, h)
+    boxes = [b for b in (p.box_or_extent() for p in poses) if b is not None] if roi else []
+    if boxes:
+        x0 = min(b[0] for b in boxes)
+        y0 = min(b[1] for b in boxes)
+        x1 = max(b[0] + b[2] for b in boxes)
+        y1 = max(b[1] + b[3] for b in boxes)
+        grow = ROI_MARGIN_ONE_SIDED if one_sided else ROI_MARGIN
+        mx = max(grow * (x1 - x0), ROI_MIN_MARGIN)
+        my = max(grow * (y1 - y0), ROI_MIN_MARGIN)
+        cand = (max(0, int(x0 - mx)), max(0, int(y0 - my)),
+                min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my))))
+        cw, ch = cand[2] - cand[0], cand[3] - cand[1]
+        if cw >= 32 and ch >= 32 and cw * ch <= ROI_MAX_AREA * w * h:
+            region = cand
+    longer = max(region[2] - region[0], region[3] - region[1])
+    scale = min(1.0, max_side / longer) if max_side else 1.0
+    return region, scale
+
+
+class FlowField:
+    """The dense flows between frames of one span, each pair computed once (bounded caches) and
+    shared by every track and both chains; used by the flow method and the flow-seeded warp.
+
+    Flows are in working pixels (the region around the people, downscaled); `to_work` and
+    `to_image` convert points, `move` moves image points by the flow."""
+
+    def __init__(self, frames, anchors: list[Pose], one_sided: bool, check=None, algorithm: str = "dis",
+                 max_side: int | None = 960, roi: bool = True, flow_function=None):
+        self.region, self.scale = flow_region(frames, anchors, one_sided, roi=roi, max_side=max_side)
+        self.origin = np.array(self.region[:2], np.float64)
+        self._flow_fn = flow_function or make_flow_function(algorithm)
+        self._frames = frames
+        self._check = check
+        self._gray = _BoundedCache(GRAY_CACHE_BYTES)
+        self._flows = _BoundedCache(FLOW_CACHE_BYTES)
+
+    def _load(self, i: int) -> np.ndarray:
+        x0, y0, x1, y1 = self.region
+        g = cv2.cvtColor(np.ascontiguousarray(self._frames.frame(i)[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+        if self.scale != 1.0:
+            size = (max(1, round(g.shape[1] * self.scale)), max(1, round(g.shape[0] * self.scale)))
+            g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+        return g
+
+    def flow(self, src: int, dst: int) -> np.ndarray:
+        """Flow src -> dst in working pixels."""
+        def compute():
+            if self._check:
+                self._check()
+            a = self._gray.get(src, lambda: self._load(src))
+            b = self._gray.get(dst, lambda: self._load(dst))
+            return self._flow_fn(a, b)
+        return self._flows.get((src, dst), compute)
+
+    def to_work(self, xy: np.ndarray) -> np.ndarray:
+        return (np.asarray(xy, np.float64) - self.origin) * self.scale
+
+    def to_image(self, pts: np.ndarray) -> np.ndarray:
+        return pts / self.scale + self.origin
+
+    def displacement(self, src: int, dst: int, pts: np.ndarray) -> np.ndarray:
+        """Image-pixel motion src -> dst at image points (N, 2)."""
+        return sample_flow(self.flow(src, dst), self.to_work(pts)) / self.scale
+
+    def move(self, src: int, dst: int, pts: np.ndarray) -> np.ndarray:
+        """Image points (N, 2) of frame src moved into frame dst by the flow."""
+        return np.asarray(pts, np.float64) + self.displacement(src, dst, pts)
+
+
+class FlowMethod(Method):
     """Propagate joints by chaining dense flow from each keyframe through the span's frames.
 
     `max_side`: flow runs on the region around the people downscaled so that its longer side is
@@ -106,36 +181,21 @@ class FlowMethod:
         self.bidirectional = bidirectional
         self._flow = make_flow_function(algorithm)
 
-    def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
+    def field(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check) -> FlowField:
+        """The span's flows, as this method computes them."""
         anchors = [p for ps in (before, after) if ps for p in ps]
-        region, scale = self._region(frames, anchors, one_sided=not (before and after))
-        gray = _BoundedCache(GRAY_CACHE_BYTES)
-        flows = _BoundedCache(FLOW_CACHE_BYTES)
+        return FlowField(frames, anchors, one_sided=not (before and after), check=check,
+                         max_side=self.max_side, roi=self.roi, flow_function=self._flow)
 
-        def load(i: int) -> np.ndarray:
-            x0, y0, x1, y1 = region
-            g = cv2.cvtColor(np.ascontiguousarray(frames.frame(i)[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-            if scale != 1.0:
-                size = (max(1, round(g.shape[1] * scale)), max(1, round(g.shape[0] * scale)))
-                g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
-            return g
-
-        def compute(src: int, dst: int) -> np.ndarray:
-            check()
-            return self._flow(gray.get(src, lambda: load(src)), gray.get(dst, lambda: load(dst)))
-
-        def flow(src: int, dst: int) -> np.ndarray:
-            return flows.get((src, dst), lambda: compute(src, dst))
-
-        origin = np.array(region[:2], np.float64)
-        to_work = lambda xy: (xy - origin) * scale  # noqa: E731 - image pixels -> flow pixels
-        to_image = lambda pts: pts / scale + origin  # noqa: E731
+    def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
+        field = self.field(frames, span, before, after, check)
+        flow = field.flow
         # Each chain runs to the far keyframe when there is one, to measure its drift there.
         fwd = bwd = None
         if before:
             end = span.after if after else span.last
             fwd = self._chain(before, after, range(span.before, end), +1, span,
-                              lambda t, pts: pts + sample_flow(flow(t, t + 1), pts), to_work, to_image)
+                              lambda t, pts: pts + sample_flow(flow(t, t + 1), pts), field.to_work, field.to_image)
         if after:
             end = span.before if before else span.first
             if self.bidirectional:
@@ -144,30 +204,8 @@ class FlowMethod:
             else:
                 def back(t, pts):
                     return invert_step(flow(t - 1, t), pts)
-            bwd = self._chain(after, before, range(span.after, end, -1), -1, span, back, to_work, to_image)
+            bwd = self._chain(after, before, range(span.after, end, -1), -1, span, back, field.to_work, field.to_image)
         return fwd, bwd
-
-    def _region(self, frames, poses: list[Pose], one_sided: bool) -> tuple[tuple[int, int, int, int], float]:
-        """The pixel region (x0, y0, x1, y1) that flow runs on, and the working scale."""
-        w, h = frames.width, frames.height
-        region = (0, 0, w, h)
-        boxes = [b for b in (p.box_or_extent() for p in poses) if b is not None] if self.roi else []
-        if boxes:
-            x0 = min(b[0] for b in boxes)
-            y0 = min(b[1] for b in boxes)
-            x1 = max(b[0] + b[2] for b in boxes)
-            y1 = max(b[1] + b[3] for b in boxes)
-            grow = ROI_MARGIN_ONE_SIDED if one_sided else ROI_MARGIN
-            mx = max(grow * (x1 - x0), ROI_MIN_MARGIN)
-            my = max(grow * (y1 - y0), ROI_MIN_MARGIN)
-            cand = (max(0, int(x0 - mx)), max(0, int(y0 - my)),
-                    min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my))))
-            cw, ch = cand[2] - cand[0], cand[3] - cand[1]
-            if cw >= 32 and ch >= 32 and cw * ch <= ROI_MAX_AREA * w * h:
-                region = cand
-        longer = max(region[2] - region[0], region[3] - region[1])
-        scale = min(1.0, self.max_side / longer) if self.max_side else 1.0
-        return region, scale
 
     @staticmethod
     def _chain(poses, far_poses, starts: range, direction: int, span: Span, step, to_work, to_image) -> Side:

@@ -1,13 +1,16 @@
-"""The default `posewarper` auto-fill: DIS flow chains, drift removed, then the keyframe matcher.
+"""The default `posewarper` auto-fill: DIS flow chains, drift removed, a fall-back to the straight
+line weighed by the chains' own errors, then the keyframe matcher.
 
 1. Flow (flow.py) chains each keyframe's joints through the span, both ways.
 2. Each chain ends near, not on, the other keyframe's joint; that miss (its drift) is taken out
    along the chain, growing linearly from its own keyframe (as the engine's "drift" fusion).
-   A chain that missed the other keyframe by a lot is not to be trusted in between either: each
-   joint falls back towards linear interpolation by min(1, drift / (GATE_SCALE x person size)),
-   drift being the mean miss of its two chains (flow fails on blur, occlusion and limbs that
-   cross; interpolation fails more gently). The two sides are then fused by temporal distance.
-3. The matcher (nets/matcher.py) looks for each keyframe joint again in the filled frame,
+3. Fall-back: per joint, the chains' result is blended with linear interpolation by
+   D^2 / (D^2 + M^2) (fallback_weights): D the largest disagreement of the two drift-corrected
+   chains over the span, M the largest distance of their fused result from the straight line.
+   Each guess is weighted by the other's error (inverse variance), with no constant: limbs the
+   two chains agree swung off the line (fast punches) keep their path, joints the chains lose
+   while they barely move fall back to the line. The sides are then fused by temporal distance.
+4. The matcher (nets/matcher.py) looks for each keyframe joint again in the filled frame,
    directly from the keyframe, in a window around the fused position; where it is confident
    (peak mass >= `min_confidence`) the joint moves part of the way to its match: `blend` x
    min(1, frames to the nearest keyframe / RAMP_FRAMES) (next to a keyframe, flow is better).
@@ -19,27 +22,48 @@
    correspondence of these very people (training/matcher_training.py, KeyframePairs). When the
    keyframes change, that tuning is continued for a third of the steps.
 
-`learned=False` skips steps 0 and 3: flow with drift removal and the fall-back alone (the bench's
-ablation). Blend, threshold, ramp, gate scale, agreement and adaptation length were chosen on the
-Bonn dev clip only, at full and half resolution (the gate scale: 0.2 to 0.5 all gave +1.8 to +3.4
-points at alpha=0.2 there, 0.3 taken; the agreement: 0.025 / 0.05 / 0.1 / 0.2 gave +0.5 / +0.8 /
-+0.6 / 0.0 points on average over no agreement test, 0.05 taken; keeping the nearer keyframe's
-match where they disagree: -0.6). With the agreement test in, a lower confidence threshold pays:
-0.4 / 0.25 / 0.1 gave 91.7 / 92.1 / 92.1 on average at alpha=0.2, 0.1 losing 0.6 to 0.8 points at
-alpha=0.5 with k=15; 0.25 taken (blend 1.0 or 0.85 instead of 0.7: -0.1 each).
+Confidence (joint_confidence): exp(-u / (0.1 x person size)), u the chains' disagreement after
+drift removal plus a quarter of their drift (x 4t(1-t)); the bench reports its AUROC for joints off
+by more than alpha = 0.5.
+
+`learned=False` skips steps 0 and 4 (the bench's ablation rows posewarper-unlearned, and with
+`fallback=False` also step 3: posewarper-nofallback; `tune=False`, posewarper-untuned, skips step 0).
+
+How the parts were chosen (leave-one-clip-out, Bonn and JHMDB dev clips, k = 7 and 15, alpha=0.2
+unless said; the stress clips keep every 2nd / 3rd frame, for faster motion):
+- the fall-back: the earlier gate, min(1, mean end drift / (0.3 x person size)), was chosen on Bonn
+  only; it pulled fast limbs onto the line (JHMDB every 3rd frame, k=7: 90.3 without it, 82.5 with
+  it; on unseen sparring footage it cost wrists 5.6 points at alpha=0.5 against flow). The D/M
+  weight (no constant) against the gate, without the matcher (offline on the same chains): Bonn
+  96.8 / 86.1 vs 96.4 / 83.9, JHMDB 84.2 / 89.3 vs 84.4 / 88.5, Bonn every 2nd / 3rd frame 86.2 /
+  77.3 vs 83.7 / 74.5, JHMDB 82.1 / 90.3 vs 83.0 / 82.5. A factor b on M (D^2 / (D^2 + b^2 M^2)),
+  b = 0.5 / 1 / 2, per frame: chosen on Bonn 0.5 (mean 91.25 / 91.2 / 89.8; JHMDB then 84.2 /
+  89.1), on JHMDB 1 or 2 (86.65 / 86.75 / 86.75; Bonn then 96.6 / 85.8 for 1); within 0.2 points
+  where they disagree, so none (b=1). D and M as the span's largest value per joint rather than
+  per frame: Bonn +0.2 / +0.3, JHMDB the same.
+- the matcher's constants (blend, threshold, ramp, agreement) were chosen on the Bonn
+  clip only, at full and half resolution (agreement 0.025 / 0.05 / 0.1 / 0.2 gave +0.5 / +0.8 /
+  +0.6 / 0.0 points on average over no agreement test; threshold 0.4 / 0.25 / 0.1 gave 91.7 / 92.1
+  / 92.1, 0.1 losing 0.6 to 0.8 points at alpha=0.5 with k=15; blend 1.0 or 0.85 instead of 0.7:
+  -0.1 each); what the matcher adds on each clip is the bench's ablation (README, model card).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..annotation import Pose, Provenance
-from .engine import Side, Span
+from .engine import Method, Side, Span
 from .flow import FlowMethod
 
 BLEND = 0.7
 MIN_CONFIDENCE = 0.25
 RAMP_FRAMES = 4
-ADAPT_STEPS = 60
+# Tuning steps on the keyframes, 0 / 20 / 60 (1 thread; alpha=0.2 at k=7 and 15; median px):
+# Bonn 96.7, 88.3 / 97.0, 89.0 / 96.5, 89.0 (1.93 / 1.92 / 1.89 px mean median); JHMDB 84.0, 89.1 /
+# 84.0, 88.9 / 84.0, 88.7 (7.77 / 7.73 / 7.55 px). Chosen on Bonn, alpha=0.2 picks 20 (JHMDB then
+# 84.0 / 88.9); chosen on JHMDB it picks 0 (Bonn then 96.7 / 88.3); the median picks 60 on both.
+# 20: a third of the time of 60 (the demo's tuning ~13 s instead of ~38 s) at no loss at alpha=0.2.
+ADAPT_STEPS = 20
 # Keyframes changed in a video tuned before: continue from that tuning for a third of the steps
 # (Bonn, full and half resolution, tuned on k=15 then filled at k=7 and back: mean alpha=0.2
 # 92.1 against 92.1 for 60 steps from the shipped model), until the video's tuning reaches
@@ -48,19 +72,28 @@ ADAPT_STEPS = 60
 # lost up to 0.9 points at alpha=0.5.)
 RETUNE_FRACTION = 1 / 3
 RETUNE_LIMIT = 3
-GATE_SCALE = 0.3  # a chain drift of this fraction of the person's size -> linear interpolation
+# Confidence: u = disagreement + DRIFT_WEIGHT x drift x 4t(1-t); the weight was chosen by the AUROC
+# at alpha=0.2 (more off joints than at 0.5), leave-one-clip-out over 0 / 0.25 / 0.5 / 1: JHMDB
+# (mean of k=7, 15: 0.677 / 0.690 / 0.686 / 0.683) picks 0.25 (Bonn then 0.8465); Bonn (0.833 /
+# 0.8465 / 0.8465 / 0.8455) ties 0.25 and 0.5 (JHMDB then 0.690 / 0.686). The scale only sets
+# the values (a disagreement of a tenth of the person: 1/e), not the ranking the AUROC measures.
+DRIFT_WEIGHT = 0.25
+CONFIDENCE_SCALE = 0.1
 AGREEMENT = 0.05  # both keyframes' matches within this fraction of the person's size, or no correction
 
 
-class MatchedFlowMethod:
+class MatchedFlowMethod(Method):
     name = "posewarper"
     provenance = Provenance.PROPAGATED
     half_life = 15.0
     needs_frames = True
+    tunable = True
+    uses_torch = True
 
     def __init__(self, matcher, device=None, *, learned: bool = True, blend: float = BLEND,
                  min_confidence: float = MIN_CONFIDENCE, ramp_frames: float = RAMP_FRAMES,
-                 agreement: float = AGREEMENT, adapt_steps: int | None = None, batch_size: int = 32):
+                 agreement: float = AGREEMENT, adapt_steps: int | None = None, batch_size: int = 32,
+                 fallback: bool = True):
         import torch
 
         from .. import nets
@@ -70,6 +103,7 @@ class MatchedFlowMethod:
         self.matcher = _for_inference(self.base)
         self.config = matcher.config
         self.learned = learned
+        self.fallback = bool(fallback)
         self.blend = float(blend)
         self.min_confidence = float(min_confidence)
         self.ramp_frames = max(float(ramp_frames), 1e-6)
@@ -83,17 +117,26 @@ class MatchedFlowMethod:
 
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
         fwd, bwd = self.flow.propagate(frames, span, before, after, check)
-        if fwd is not None and bwd is not None and fwd.drift is not None and bwd.drift is not None:
-            w = fallback_weights(before, after, fwd.drift, bwd.drift)[:, None, :, None]
-            length = span.after - span.before
-            t = (np.array(span.frames) - span.before)[None, :, None, None] / length  # 0 at before, 1 at after
-            fwd = Side(fwd.xy - fwd.drift[:, None] * t, fwd.quality)
-            bwd = Side(bwd.xy - bwd.drift[:, None] * (1 - t), bwd.quality)
-            # Fall back towards linear interpolation where the chains drifted: each side is pulled
-            # towards its own keyframe's joint, so the distance fusion blends with the lerp.
-            for side, poses in ((fwd, before), (bwd, after)):
-                side.xy[:] = (1 - w) * side.xy + w * np.stack([p.xy for p in poses])[:, None]
-        return fwd, bwd
+        if fwd is None or bwd is None or fwd.drift is None or bwd.drift is None:
+            return fwd, bwd  # extrapolation: the flow chain alone
+        t = ((np.array(span.frames) - span.before) / (span.after - span.before))[None, :, None, None]
+        xa = fwd.xy - fwd.drift[:, None] * t  # drift taken out, growing from each chain's keyframe
+        xb = bwd.xy - bwd.drift[:, None] * (1 - t)
+        a = np.stack([p.xy for p in before])[:, None]
+        b = np.stack([p.xy for p in after])[:, None]
+        both = np.stack([p.labelled() & q.labelled() for p, q in zip(before, after)])[:, None]  # (P, 1, J)
+        disagreement = np.linalg.norm(xa - xb, axis=-1)  # (P, T, J)
+        confidence = np.where(both, joint_confidence(disagreement, fwd.drift, bwd.drift, t[..., 0],
+                                                     person_sizes(before, after)), 1.0)
+        if self.fallback:
+            # Each side is pulled towards its own keyframe's joint: the distance fusion then blends
+            # the chains' result with the linear interpolation by the same weight.
+            fused = (1 - t) * xa + t * xb
+            off_line = np.linalg.norm(fused - ((1 - t) * a + t * b), axis=-1)
+            w = np.where(both, fallback_weights(disagreement, off_line), 0.0)[..., None]
+            xa = (1 - w) * xa + w * a
+            xb = (1 - w) * xb + w * b
+        return Side(xa, fwd.quality, confidence=confidence), Side(xb, bwd.quality, confidence=confidence)
 
     def prepare(self, video, frames, gaps, check, progress=None) -> None:
         """Fine-tune the matcher on the video's keyframes (all tracks: filling one person and then
@@ -237,19 +280,40 @@ def agreed_matches(found: dict[tuple[int, int, int], list[tuple[np.ndarray, floa
     return out
 
 
-def fallback_weights(before: list[Pose], after: list[Pose], fwd_drift: np.ndarray, bwd_drift: np.ndarray,
-                     scale: float | None = None) -> np.ndarray:
-    """(P, J) weights of linear interpolation: the mean drift of a joint's two chains over
-    `scale` (default GATE_SCALE) x the person's size (the mean of its keyframe extents), capped at 1.
-    A person whose keyframes give no size (a single joint labelled) keeps the flow (weights 0)."""
-    scale = GATE_SCALE if scale is None else scale
+def fallback_weights(disagreement: np.ndarray, off_line: np.ndarray) -> np.ndarray:
+    """(P, 1, J) weights of linear interpolation against the chains' fused result, from the span's
+    largest (over its frames, T) disagreement D of the two drift-corrected chains and largest
+    distance M of their fused result from the straight line between the keyframes: D^2 / (D^2 + M^2).
+
+    Both are read as the errors each guess may make: chains that disagree by D may each be off by
+    about D; the straight line is off by about as far as the chains say the joint left it. Each
+    guess is weighted by the other's squared error (inverse variance), with no constant to choose:
+    a limb the chains agree swung far off the line keeps their path (fast motion), a joint they lose
+    while it barely moves falls back to the line."""
+    d = disagreement.max(axis=1, keepdims=True) ** 2
+    m = off_line.max(axis=1, keepdims=True) ** 2
+    return np.where(d + m > 0, d / np.maximum(d + m, 1e-12), 0.0)
+
+
+def person_sizes(before: list[Pose], after: list[Pose]) -> np.ndarray:
+    """(P, 1, 1) each person's size in pixels: the mean longer side of its keyframes' joint
+    extents (1 when they give none)."""
     sizes = []
     for a, b in zip(before, after):
         extents = [max(e[2], e[3]) for e in (a.joint_extent(), b.joint_extent()) if e]
-        sizes.append(np.mean(extents) if extents else 0.0)
-    sizes = np.array(sizes)[:, None]
-    drift = (np.linalg.norm(fwd_drift, axis=-1) + np.linalg.norm(bwd_drift, axis=-1)) / 2
-    return np.where(sizes >= 1.0, np.clip(drift / (scale * np.maximum(sizes, 1.0)), 0.0, 1.0), 0.0)
+        sizes.append(max(float(np.mean(extents)), 1.0) if extents else 1.0)
+    return np.array(sizes)[:, None, None]
+
+
+def joint_confidence(disagreement: np.ndarray, fwd_drift: np.ndarray, bwd_drift: np.ndarray, t: np.ndarray,
+                     sizes: np.ndarray) -> np.ndarray:
+    """(P, T, J) confidence in [0, 1]: exp(-u / (CONFIDENCE_SCALE x person size)), u the two chains'
+    disagreement after drift removal plus DRIFT_WEIGHT x their mean drift x 4t(1 - t) (the drift
+    taken out is itself a guess, least sure mid-span). Measured as the AUROC for joints off by more
+    than alpha (module doc)."""
+    drift = (np.linalg.norm(fwd_drift, axis=-1) + np.linalg.norm(bwd_drift, axis=-1))[:, None] / 2  # (P, 1, J)
+    u = disagreement + DRIFT_WEIGHT * drift * 4 * t * (1 - t)
+    return np.exp(-u / (CONFIDENCE_SCALE * sizes))
 
 
 def _for_inference(matcher):

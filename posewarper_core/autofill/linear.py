@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..annotation import Pose, Provenance
-from .engine import Side, Span
+from .engine import Method, Side, Span
 
 
-class LinearMethod:
+class LinearMethod(Method):
     name = "linear"
     provenance = Provenance.INTERPOLATED
     half_life = 8.0  # linear motion is a rough guess: confidence halves 8 frames from a keyframe

@@ -19,16 +19,17 @@ import numpy as np
 
 from ..annotation import Pose, Provenance
 from ..errors import ModelError
-from .engine import Side, Span
+from .engine import Method, Side, Span
 
 CROP_PAD = 1.25
 
 
-class PoseWarperMethod:
+class PoseWarperMethod(Method):
     name = "posewarper"
     provenance = Provenance.PROPAGATED
     half_life = 15.0
     needs_frames = True
+    uses_torch = True
 
     def __init__(self, model_path=None, device=None, *, model=None, config=None, batch_size: int = 8,
                  seed: str | None = "auto", residual_gain: float = 1.0):
@@ -49,9 +50,7 @@ class PoseWarperMethod:
         self.sigma = float(getattr(config, "sigma", 2.0))
         self.batch_size = max(1, int(batch_size))
         if seed == "auto":  # a model trained on flow-seeded pairs records it (training/flow_seeded.py)
-            from ..training.adapt import flow_seed
-
-            seed = flow_seed(model)
+            seed = nets.flow_seed(model)
         if seed not in (None, "flow"):
             raise ModelError(f"unknown seed {seed!r}; choose flow or none")
         self.seed = seed
@@ -71,7 +70,7 @@ class PoseWarperMethod:
         images: dict[int, np.ndarray] = {}
         self._field = None
         if self.seed == "flow":
-            from .flow_seed import FlowField
+            from .flow import FlowField
 
             self._field = FlowField(frames, [p for ps in (before, after) if ps for p in ps],
                                     one_sided=not (before and after), check=check)
@@ -102,7 +101,8 @@ class PoseWarperMethod:
         import torch
 
         from .. import heatmaps
-        from ..training.samples import HEATMAP_STRIDE, crop_image, crop_transform, normalise
+        from ..crops import HEATMAP_STRIDE, crop_image, crop_transform, normalise
+        from .flow_seed import aligned_crop
 
         hm_w, hm_h = self.input_size[0] // HEATMAP_STRIDE, self.input_size[1] // HEATMAP_STRIDE
         mats, crops_a, crops_b, hms, masks = [], [], [], [], []
@@ -121,7 +121,7 @@ class PoseWarperMethod:
             if field is None:
                 crops_a.append(normalise(crop_image(image(src), m, self.input_size)))
             else:  # frame src pulled onto frame dst by the flow: the network sees only what flow missed
-                crops_a.append(normalise(field.aligned_crop(image(src), src, dst, m, self.input_size)))
+                crops_a.append(normalise(aligned_crop(field, image(src), src, dst, m, self.input_size)))
             crops_b.append(normalise(crop_image(image(dst), m, self.input_size)))
             hms.append(torch.from_numpy(hm))
             masks.append(inside)
@@ -194,7 +194,7 @@ def aggregate_joints(method: PoseWarperMethod, frames, num_frames: int, poses: l
     import torch
 
     from .. import heatmaps
-    from ..training.samples import HEATMAP_STRIDE, crop_image, crop_transform, normalise
+    from ..crops import HEATMAP_STRIDE, crop_image, crop_transform, normalise
 
     out = []
     for b in range(0, len(poses), method.batch_size):

@@ -59,7 +59,9 @@ def run(args) -> int:
     from ..training import adapt
     from ..training.loop import provenance
     from ..video import open_frames
+    from ..safe_output import check_not_a_project
 
+    check_not_a_project(args.out, "adapted model")  # before the work, not after it
     if args.threads:
         torch.set_num_threads(args.threads)
     video, skeleton, base = _load_video(args)

@@ -7,7 +7,9 @@ Keeps frames 0, k, 2k, ... and the last frame as keyframes, auto-fills the rest 
 other frame's joints that are labelled there and in both neighbouring keyframes: accuracy at
 alpha = 0.5 and 0.2 of the head size (0.6 x head-box diagonal; the longer side of the pose's
 joint extent when the file has no head boxes) per joint group, Mean over all scored joints,
-the median error in pixels, and filled person-frames per second.
+the median error in pixels, the AUROC of the filled joints' confidence for the joints off by
+more than alpha = 0.5, filled person-frames per second and the seconds of one-off work before
+the fill (posewarper: tuning on the keyframes).
 """
 from __future__ import annotations
 
@@ -26,12 +28,15 @@ def register(subparsers) -> None:
     p.add_argument("--gt", type=Path, required=True, help="PoseTrack18 file, file_names relative to it")
     p.add_argument("--k", type=int, required=True, help="keyframe interval (2 or more)")
     p.add_argument("--method", default="linear,flow,posewarper",
-                   help="comma-separated: linear, flow, flow-farneback, posewarper (default: linear,flow,posewarper)")
+                   help="comma-separated: linear, flow, flow-farneback, posewarper, detector (default: linear,flow,posewarper)")
     p.add_argument("--model", type=Path, default=None, help="model file for posewarper (default: the shipped resources/models/posewarper_default.pt)")
     p.add_argument("--adapt", action="store_true",
                    help="let learned methods first fine-tune on the kept keyframes (never on scored frames)")
     p.add_argument("--ablation", action="store_true",
-                   help="with posewarper, also score it without its learned part (posewarper-unlearned)")
+                   help="with posewarper, also score it with one part fewer per row: untuned (the shipped "
+                        "matcher), unlearned (no matcher), nofallback (no fall-back to interpolation either)")
+    p.add_argument("--unflagged", action="store_true",
+                   help="score only the ground-truth labels `posewarper check` leaves unflagged")
     p.add_argument("--refine", action="store_true", help="also score each method followed by temporal refinement")
     p.add_argument("--fusion", default="distance", choices=FUSIONS,
                    help="how the two keyframes' sides are fused: by temporal distance (the reference), by "
@@ -65,7 +70,7 @@ def run(args) -> int:
 
     try:
         results = run_bench(args.gt, args.k, methods, model_path=args.model, adapt=args.adapt, refine=args.refine, ablation=args.ablation,
-                            fusion=args.fusion, device=args.device, progress_factory=progress_factory)
+                            fusion=args.fusion, unflagged=args.unflagged, device=args.device, progress_factory=progress_factory)
     finally:
         for bar in bars:
             bar.close()

@@ -15,14 +15,14 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
 DILATIONS = (3, 6, 12, 18, 24)
 
 
 def _clock() -> float:
     """Wall time with several threads; with one thread the process's CPU time, which is what
     the work costs and is far less disturbed by other jobs on a shared machine."""
+    import torch  # imported here, not at the top: every `posewarper` command imports this module (+650 MB, 2 s)
+
     return time.process_time() if torch.get_num_threads() == 1 else time.perf_counter()
 
 
@@ -37,6 +37,8 @@ def _best_ms(fn, repeats: int) -> float:
 
 
 def _warp_inputs(batch: int, size: tuple[int, int], joints: int = 17, seed: int = 0):
+    import torch
+
     gen = torch.Generator().manual_seed(seed)
     h, w = size
     x = torch.rand(batch, joints, h, w, generator=gen)
@@ -69,6 +71,8 @@ def _forward_backward(run, leaves):
 
 def bench_warp(batch: int, size: tuple[int, int], repeats: int, threads: int) -> dict:
     """Times torchvision and the grid path on the five-dilation warp; returns one table row."""
+    import torch
+
     torch.set_num_threads(threads)
     x, offsets, weights = _warp_inputs(batch, size)
     fns = {impl: _warp_fn(impl, x, offsets, weights) for impl in ("torchvision", "grid")}
@@ -88,6 +92,8 @@ def bench_warp(batch: int, size: tuple[int, int], repeats: int, threads: int) ->
 
 def bench_heads(repeats: int, thread_counts) -> list[dict]:
     """Forward time of the official warping head and a light one (propagation: one warp)."""
+    import torch
+
     from ..nets import OFFICIAL_CONFIG, LIGHT_CONFIGS
     from ..nets.warper import WarpingHead
 
@@ -110,6 +116,8 @@ def bench_heads(repeats: int, thread_counts) -> list[dict]:
 
 
 def run(args) -> int:
+    import torch
+
     threads = [int(t) for t in args.threads.split(",")]
     sizes = [(96, 72), (64, 48)]
     warp_rows = []

@@ -6,7 +6,9 @@
     posewarper export match.pwproj -o data/train.json --format coco --frames labelled   with the images
 
 PoseTrack 2018 writes one file per video: OUT is the file for a single video and a folder for
-several. Auto-filled poses are marked ("propagated", "method", "keypoint_provenance", per-joint
+several. A COCO export lists as images only the frames with poses (or ignore regions); --images
+all lists every frame, as PoseTrack does. The poses are streamed from the project to the file, so
+memory stays bounded however many there are. Auto-filled poses are marked ("propagated", "method", "keypoint_provenance", per-joint
 confidence in "scores"); --no-auto leaves auto-filled joints out, and poses left with none.
 Files are written whole or not at all. The project is only read, so it can stay open in the app
 (every edit made there is already in the file).
@@ -32,6 +34,8 @@ def register(subparsers) -> None:
                    help="leave auto-filled joints (and poses left with none) out: hand-made labels only")
     p.add_argument("--video", type=int, action="append", default=None, metavar="ID",
                    help="export this video only (repeatable; default all)")
+    p.add_argument("--images", choices=("with-poses", "all"), default="with-poses",
+                   help="COCO: list as images only the frames with poses (default), or every frame")
     p.add_argument("--frames", choices=("labelled", "all"), default=None,
                    help="also write the frames as JPEG files where the JSON names them: the frames with "
                         "labels, or every frame")
@@ -49,20 +53,23 @@ def describe(summary: dict) -> str:
 
 def run(args) -> int:
     from ..formats import export_project
-    from ..store import ProjectStore
+    from ..project_snapshot import ProjectSnapshot
 
-    with ProjectStore.open(args.project, read_only=True) as store:  # works while the app has it open
-        summary = export_project(store.project, args.output, args.format, video_ids=args.video,
-                                 include_auto=args.include_auto, base_dir=store.base_dir)
+    # Read-only, one consistent state, poses streamed: works while the app has the project open,
+    # and a million poses export in bounded memory.
+    with ProjectSnapshot(args.project) as snap:
+        summary = export_project(snap.project, args.output, args.format, video_ids=args.video,
+                                 include_auto=args.include_auto, base_dir=snap.base_dir,
+                                 pose_frames=snap.pose_frames, images=args.images)
         print(describe(summary))
         if args.frames:
-            videos = [store.project.video(v) for v in (args.video or sorted(store.project.videos))]
+            videos = [snap.project.video(v) for v in (args.video or sorted(snap.project.videos))]
             root = Path(summary["files"][0]).parent  # every file of an export is in one folder
-            _write_frames(videos, store.base_dir, root, args.frames)
+            _write_frames(videos, snap.pose_frames, snap.base_dir, root, args.frames)
     return 0
 
 
-def _write_frames(videos, base_dir, root: Path, which: str) -> None:
+def _write_frames(videos, pose_frames, base_dir, root: Path, which: str) -> None:
     from tqdm import tqdm
 
     from ..frame_images import write_frame_images
@@ -78,5 +85,5 @@ def _write_frames(videos, base_dir, root: Path, which: str) -> None:
                 bar.n = done
                 bar.refresh()
 
-            written += write_frame_images(video, base_dir, root, which, progress=progress)
+            written += write_frame_images(video, base_dir, root, which, progress=progress, pose_frames=pose_frames)
     print(f"wrote {written} frame images under {root}")

@@ -57,20 +57,33 @@ def run(args) -> int:
     from ..store import ProjectStore
 
     file_skeleton, items = read_inputs(args.files, args.format)
-    if args.project.exists():
+    created = not args.project.exists()
+    if not created:
         store = ProjectStore.open(args.project)
     else:
         skeleton = file_skeleton or get_skeleton(args.skeleton or "posetrack17")
         store = ProjectStore.create(args.project, skeleton=skeleton, name=args.project.stem)
-        print(f"created {args.project} (skeleton {skeleton.name})")
-    with store:
+    added = []
+    try:
         ours = store.project.skeleton
         if file_skeleton is not None and file_skeleton.joints != ours.joints:
             raise ProjectError(
                 f"{items[0][0]}: its joints ({', '.join(file_skeleton.joints)}) differ from those of the project's "
                 f"skeleton {ours.name} ({', '.join(ours.joints)})")
         for file, video in items:
-            video_id = store.add_video(video)
-            print(f"added video {video_id} {video.name!r} from {file}: {video.num_frames} frames, "
-                  f"{len(video.tracks)} tracks, {video.pose_count()} poses")
+            added.append((store.add_video(video), file, video))
+    except BaseException:  # all or nothing: a new project goes, an existing one loses what was added
+        if created:
+            store.close_and_remove()
+        else:
+            with store:
+                for video_id, _, _ in reversed(added):
+                    store.remove_video(video_id)
+        raise
+    store.close()
+    if created:
+        print(f"created {args.project} (skeleton {ours.name})")
+    for video_id, file, video in added:
+        print(f"added video {video_id} {video.name!r} from {file}: {video.num_frames} frames, "
+              f"{len(video.tracks)} tracks, {video.pose_count()} poses")
     return 0

@@ -68,6 +68,7 @@ def media_info(path: Path) -> dict:
 def annotation_file_info(path: Path) -> dict:
     """Summary of a PoseTrack/COCO file; reads it even when its frames are not on disk, and says so."""
     from ..formats import detect_format, import_file, load_json
+    from ..formats.common import is_file
 
     doc = load_json(path)
     fmt = detect_format(path, doc)
@@ -76,45 +77,67 @@ def annotation_file_info(path: Path) -> dict:
     for video in videos:
         s = video_summary(video)
         if video.frames is not None:
-            s["frames_on_disk"] = sum((Path(video.source) / f.file_name).is_file() for f in video.frames)
+            s["frames_on_disk"] = sum(is_file(Path(video.source) / f.file_name) for f in video.frames)
         summaries.append(s)
     return {"kind": f"{fmt} file", "path": str(path.resolve()), "skeleton": skeleton.name,
             "joints": skeleton.num_joints, "videos": summaries}
 
 
 def project_info(path: Path) -> dict:
-    from ..store import ProjectStore
+    from .. import fillrecord
+    from ..project_snapshot import ProjectSnapshot
 
-    with ProjectStore.open(path, read_only=True) as store:  # works while the app has it open
-        project = store.project
-        return {"kind": "project", "path": str(store.path), "name": project.name, "skeleton": project.skeleton.name,
-                "joints": project.skeleton.num_joints,
-                "videos": [video_summary(project.videos[k]) for k in sorted(project.videos)]}
+    # Read-only (works while the app has the project open), the poses streamed: bounded memory.
+    with ProjectSnapshot(path) as snap:
+        project = snap.project
+        videos = []
+        for k in sorted(project.videos):
+            video = project.videos[k]
+            summary = video_summary(video, snap.pose_frames)
+            rec = fillrecord.interrupted(snap.notes, k)
+            summary["interrupted_fill"] = fillrecord.describe(video, rec, snap.pose_frames(video)) if rec else None
+            videos.append(summary)
+        return {"kind": "project", "path": str(snap.path), "name": project.name, "skeleton": project.skeleton.name,
+                "joints": project.skeleton.num_joints, "videos": videos}
 
 
-def video_summary(video: Video) -> dict:
-    """Counts of what is labelled in one video, in total and per track."""
-    tracks = []
-    for track_id in sorted(video.tracks):
-        frames = video.track_frames(track_id)
-        poses = [video.poses[f][track_id] for f in frames]
-        tracks.append({
-            "track_id": track_id, "name": video.tracks[track_id].name, "poses": len(poses),
-            "keyframes": sum(p.keyframe for p in poses),
-            "auto_filled": sum(bool(p.auto_joints().any()) for p in poses),
-            "first_frame": frames[0] if frames else None, "last_frame": frames[-1] if frames else None,
-        })
-    poses = [p for by_track in video.poses.values() for p in by_track.values()]
+def video_summary(video: Video, pose_frames=None) -> dict:
+    """Counts of what is labelled in one video, in total and per track, the poses read one frame
+    at a time through `pose_frames` (default: the Video's own)."""
+    from ..formats.common import poses_in_memory
+
+    per_track = {t: {"poses": 0, "keyframes": 0, "auto_filled": 0, "first_frame": None, "last_frame": None}
+                 for t in video.tracks}
+    totals = {"frames_with_poses": 0, "poses": 0, "keyframes": 0, "auto_filled_poses": 0, "auto_filled_joints": 0,
+              "corrected_joints": 0}
+    for frame, by_track in (pose_frames or poses_in_memory)(video):
+        totals["frames_with_poses"] += 1
+        for track_id, pose in by_track.items():
+            auto = int(pose.auto_joints().sum())
+            t = per_track.setdefault(track_id, {"poses": 0, "keyframes": 0, "auto_filled": 0, "first_frame": None,
+                                                "last_frame": None})
+            t["poses"] += 1
+            t["keyframes"] += bool(pose.keyframe)
+            t["auto_filled"] += auto > 0
+            t["first_frame"] = frame if t["first_frame"] is None else min(t["first_frame"], frame)
+            t["last_frame"] = frame if t["last_frame"] is None else max(t["last_frame"], frame)
+            totals["poses"] += 1
+            totals["keyframes"] += bool(pose.keyframe)
+            totals["auto_filled_poses"] += auto > 0
+            totals["auto_filled_joints"] += auto
+            totals["corrected_joints"] += int((pose.provenance == Provenance.CORRECTED).sum())
+    tracks = [{"track_id": track_id, "name": video.tracks[track_id].name if track_id in video.tracks else "",
+               **per_track[track_id]} for track_id in sorted(per_track)]
     return {
         "video_id": video.video_id, "name": video.name, "source": video.source, "frames": video.num_frames,
         "width": video.width, "height": video.height, "fps": video.fps, "keyframe_stride": video.keyframe_stride,
-        "labelled_frames": len(video.labelled_frames), "frames_with_poses": len(video.poses),
+        "labelled_frames": len(video.labelled_frames), "frames_with_poses": totals["frames_with_poses"],
         "frames_with_ignore_regions": len(video.ignore_regions),
-        "tracks": len(video.tracks), "poses": len(poses),
-        "keyframes": sum(p.keyframe for p in poses),
-        "auto_filled_poses": sum(bool(p.auto_joints().any()) for p in poses),
-        "auto_filled_joints": int(sum(int(p.auto_joints().sum()) for p in poses)),
-        "corrected_joints": int(sum(int((p.provenance == Provenance.CORRECTED).sum()) for p in poses)),
+        "tracks": len(video.tracks), "poses": totals["poses"],
+        "keyframes": totals["keyframes"],
+        "auto_filled_poses": totals["auto_filled_poses"],
+        "auto_filled_joints": totals["auto_filled_joints"],
+        "corrected_joints": totals["corrected_joints"],
         "per_track": tracks,
     }
 
@@ -140,6 +163,9 @@ def render(info: dict) -> str:
         lines.append(f"  {v['tracks']} tracks, {v['poses']} poses: {v['keyframes']} keyframes, "
                      f"{v['auto_filled_poses']} auto-filled ({v['auto_filled_joints']} joints), "
                      f"{v['corrected_joints']} joints corrected")
+        if v.get("interrupted_fill"):
+            lines.append(f"  ! {v['interrupted_fill']}; finish it in the app (it offers to) or with "
+                         "`posewarper fill`")
         if v["per_track"]:
             lines.append(f"  {'track':>7} {'poses':>6} {'keyfr':>6} {'auto':>6}  frames  name")
             for t in v["per_track"]:

@@ -61,8 +61,11 @@ def command_line(args) -> str:
 
 def run(args) -> int:
     from .. import nets
+    from ..safe_output import check_not_a_project
     from ..training import get_recipe
 
+    if args.export is not None:
+        check_not_a_project(args.export, "exported model")  # before the training, not after it
     if get_recipe(args.recipe).kind == "matcher":
         return run_matcher(args)
     from ..training import build_dataset, setup_distributed, train

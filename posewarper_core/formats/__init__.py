@@ -19,14 +19,15 @@ from pathlib import Path
 from ..annotation import Project, Video
 from ..errors import FormatError
 from ..skeleton import Skeleton
-from .coco import coco_document, read_coco, write_coco
-from .common import META_KEY, dump_json, load_json, write_text_atomic
-from .posetrack18 import posetrack18_document, read_posetrack18, write_posetrack18
+from ..atomic_file import discard, put_in_place
+from .coco import IMAGES, coco_stream, read_coco, write_coco
+from .common import META_KEY, PoseFrames, load_json, poses_in_memory, staged_export
+from .posetrack18 import posetrack18_stream, read_posetrack18, write_posetrack18
 
 FORMATS = ("posetrack18", "coco")
 
 __all__ = [
-    "FORMATS", "PreparedExport", "detect_format", "export_project", "export_videos", "import_file", "load_json",
+    "FORMATS", "IMAGES", "PreparedExport", "detect_format", "export_project", "export_videos", "import_file", "load_json",
     "prepare_export", "prepare_project_export", "read_coco", "read_posetrack18", "write_coco",
     "write_posetrack18",
 ]
@@ -78,26 +79,40 @@ def _file_stem(video: Video) -> str:
 
 @dataclass
 class PreparedExport:
-    """Documents built and checked, not yet written: (target file, JSON text) pairs and what
-    they hold. Building is the slow part (30,000 poses: ~3.4 s); write() is quick, so an
-    app can build on a worker thread and write only if the user did not cancel."""
+    """Documents written and checked, not yet in place: (target file, finished temporary file
+    beside it) pairs and what they hold. Writing is the slow part (30,000 poses: ~3.4 s), done
+    streaming (memory does not grow with the poses); write() only renames, so an app can build
+    on a worker thread and put the files in place if the user did not cancel (else discard())."""
 
-    files: list[tuple[Path, str]]
+    files: list[tuple[Path, Path]]
     summary: dict
 
     def write(self) -> dict:
-        """Write every file (each whole or not at all); returns the summary."""
-        for target, text in self.files:
-            write_text_atomic(target, text)
+        """Put every file in place (each whole or not at all); returns the summary."""
+        try:
+            for target, tmp in self.files:
+                try:
+                    put_in_place(tmp, target)
+                except OSError as exc:
+                    raise FormatError(target, f"cannot write: {exc.strerror or exc}") from None
+        finally:
+            self.discard()
         return self.summary
+
+    def discard(self) -> None:
+        """Remove what was not put in place (cancelled, or failed)."""
+        for _, tmp in self.files:
+            discard(tmp)
 
 
 def prepare_export(skeleton: Skeleton, videos: list[Video], path: str | os.PathLike, format: str = "posetrack18",
-                   include_auto: bool = True, base_dir=None) -> PreparedExport:
-    """Build videos as one COCO document, or PoseTrack 2018 documents: `path` is the file for a
-    single video (or a folder to write it in) and a folder (one `<video name>.json` per video)
-    for several. Every document is built and checked before anything is written, so a bad pose
-    leaves nothing behind.
+                   include_auto: bool = True, base_dir=None, *, pose_frames: PoseFrames = poses_in_memory,
+                   images: str = "with-poses") -> PreparedExport:
+    """Write videos as one COCO document, or PoseTrack 2018 documents, to temporary files: `path`
+    is the file for a single video (or a folder to write it in) and a folder (one `<video
+    name>.json` per video) for several. A bad pose raises FormatError and leaves nothing behind.
+    `pose_frames` reads each video's poses (default: from the Video objects); `images` says which
+    frames a COCO export lists ("with-poses", the default, or "all"; PoseTrack lists every frame).
     """
     path = Path(path)
     if format not in FORMATS:
@@ -107,8 +122,9 @@ def prepare_export(skeleton: Skeleton, videos: list[Video], path: str | os.PathL
     if format == "coco":
         if path.is_dir():
             raise FormatError(path, "a COCO export is one file: this is a folder")
-        doc, summary = coco_document(skeleton, list(videos), include_auto, base_dir, path)
-        return PreparedExport([(path, dump_json(doc, path))], {"path": str(path), "files": [str(path)], **summary})
+        tmp, summary = staged_export(path, lambda out: coco_stream(out, skeleton, list(videos), include_auto, base_dir,
+                                                                  path, pose_frames, images))
+        return PreparedExport([(path, tmp)], {"path": str(path), "files": [str(path)], **summary})
     if len(videos) == 1 and not path.is_dir():
         targets = [path]
     else:
@@ -117,26 +133,35 @@ def prepare_export(skeleton: Skeleton, videos: list[Video], path: str | os.PathL
         stems = [_file_stem(v) for v in videos]
         targets = [path / (f"{s}.json" if stems.count(s) == 1 else f"{s}_{v.video_id}.json")
                    for s, v in zip(stems, videos)]
-    texts = []
+    prepared = PreparedExport([], {})
     total = {"format": "posetrack18", "videos": 0, "images": 0, "annotations": 0, "auto_poses": 0, "left_out_auto": 0}
-    for video, target in zip(videos, targets):
-        doc, summary = posetrack18_document(skeleton, video, include_auto, base_dir, target)
-        texts.append((target, dump_json(doc, target)))
-        for key in ("videos", "images", "annotations", "auto_poses", "left_out_auto"):
-            total[key] += summary[key]
-    return PreparedExport(texts, {"path": str(path), "files": [str(t) for t, _ in texts], **total})
+    try:
+        for video, target in zip(videos, targets):
+            tmp, summary = staged_export(target, lambda out: posetrack18_stream(out, skeleton, video, include_auto,
+                                                                               base_dir, target, pose_frames))
+            prepared.files.append((target, tmp))
+            for key in ("videos", "images", "annotations", "auto_poses", "left_out_auto"):
+                total[key] += summary[key]
+    except BaseException:
+        prepared.discard()
+        raise
+    prepared.summary = {"path": str(path), "files": [str(t) for t in targets], **total}
+    return prepared
 
 
 def export_videos(skeleton: Skeleton, videos: list[Video], path: str | os.PathLike, format: str = "posetrack18",
-                  include_auto: bool = True, base_dir=None) -> dict:
-    """Build (prepare_export) and write; returns the summary."""
-    return prepare_export(skeleton, videos, path, format, include_auto, base_dir).write()
+                  include_auto: bool = True, base_dir=None, *, pose_frames: PoseFrames = poses_in_memory,
+                  images: str = "with-poses") -> dict:
+    """Write (prepare_export, then put in place); returns the summary."""
+    return prepare_export(skeleton, videos, path, format, include_auto, base_dir, pose_frames=pose_frames,
+                          images=images).write()
 
 
 def prepare_project_export(project: Project, path: str | os.PathLike, format: str = "posetrack18",
                            video_ids: list[int] | None = None, include_auto: bool = True,
-                           base_dir=None) -> PreparedExport:
-    """Build a project's videos (all, or those in `video_ids`). See prepare_export."""
+                           base_dir=None, *, pose_frames: PoseFrames = poses_in_memory,
+                           images: str = "with-poses") -> PreparedExport:
+    """Write a project's videos (all, or those in `video_ids`). See prepare_export."""
     if video_ids is None:
         videos = [project.videos[k] for k in sorted(project.videos)]
     else:
@@ -145,10 +170,13 @@ def prepare_project_export(project: Project, path: str | os.PathLike, format: st
             known = ", ".join(str(k) for k in sorted(project.videos)) or "none"
             raise FormatError(path, f"no video with id {missing[0]} in the project (ids: {known})")
         videos = [project.videos[k] for k in video_ids]
-    return prepare_export(project.skeleton, videos, path, format, include_auto, base_dir)
+    return prepare_export(project.skeleton, videos, path, format, include_auto, base_dir, pose_frames=pose_frames,
+                          images=images)
 
 
 def export_project(project: Project, path: str | os.PathLike, format: str = "posetrack18",
-                   video_ids: list[int] | None = None, include_auto: bool = True, base_dir=None) -> dict:
+                   video_ids: list[int] | None = None, include_auto: bool = True, base_dir=None, *,
+                   pose_frames: PoseFrames = poses_in_memory, images: str = "with-poses") -> dict:
     """Export a project's videos (all, or those in `video_ids`); returns the summary."""
-    return prepare_project_export(project, path, format, video_ids, include_auto, base_dir).write()
+    return prepare_project_export(project, path, format, video_ids, include_auto, base_dir, pose_frames=pose_frames,
+                                  images=images).write()

@@ -30,10 +30,10 @@ from ..annotation import FrameRef, Pose, Track, Video
 from ..errors import FormatError
 from ..skeleton import Skeleton
 from .common import (
-    GENERATOR, META_KEY, META_VERSION, Entry, ImageEntry, VideoMeta, absolute_source, category_entry, check_pose,
-    dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name,
-    load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation, pose_to_annotation, read_meta,
-    top_list, validate_for_export, video_meta, write_text_atomic,
+    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source,
+    category_entry, check_pose, entry_label, exported_joints, frame_paths_root, frames_with_poses, generic_stem_name,
+    load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation, pose_to_annotation,
+    poses_in_memory, read_meta, top_list, validate_pose_for_export, video_meta, write_document, write_export,
 )
 
 FORMAT = "coco"
@@ -56,6 +56,8 @@ class _Image(ImageEntry):
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, str)):
                 e.fail(f"'{key}' must be an integer or a string, got {value!r:.40}")
+            if isinstance(value, int):
+                value = e.to_int(value, key)  # one a project can hold
             self.video_key = (key, value)
             break
         if self.video_key is None:
@@ -97,8 +99,8 @@ def read_coco(path: str | os.PathLike, check_frames: bool = True, *, doc=None) -
     for number, (key, members) in enumerate(groups.items(), start=1):
         ordered = _order_frames(members)
         vmeta = metas.get(key[1]) if key[0] == "video_id" and isinstance(key[1], int) else None
-        video = _make_video(path, key, number, ordered, vmeta, check_frames)
-        for i, img in enumerate(ordered):
+        video, positions = _make_video(path, key, number, ordered, vmeta, check_frames)
+        for i, img in zip(positions, ordered):
             frame_of[img.id] = (video, i, img)
         videos.append((video, vmeta))
 
@@ -150,11 +152,26 @@ def _make_video(path: Path, key: tuple, number: int, ordered: list[_Image], vmet
     else:
         name = first.vid_id or f"{generic_stem_name(path)}_{key[1]}"
     video_id = key[1] if key[0] == "video_id" and isinstance(key[1], int) and key[1] > 0 else number
+    positions = _frame_positions(ordered, vmeta, frames is None)
     return Video(
-        source=str(source), num_frames=len(ordered), width=width, height=height,
-        name=name, video_id=video_id, vid_id=first.vid_id, frames=frames,
-        labelled_frames={i for i, m in enumerate(ordered) if m.is_labeled},
-    )
+        source=str(source), num_frames=len(ordered) if frames is not None else vmeta.num_frames or len(ordered),
+        width=width, height=height, name=name, video_id=video_id, vid_id=first.vid_id, frames=frames,
+        labelled_frames={f for f, m in zip(positions, ordered) if m.is_labeled},
+    ), positions
+
+
+def _frame_positions(ordered: list[_Image], vmeta: VideoMeta | None, video_file: bool) -> list[int]:
+    """The frame of each image: its place in the list, or, for a video file exported listing only
+    some of its frames (our COCO export's default), its frame_index among the num_frames our
+    metadata records, so every pose lands on the frame of the video it was made on."""
+    if not video_file or vmeta is None or not vmeta.num_frames:
+        return list(range(len(ordered)))
+    indexes = [m.frame_index for m in ordered]
+    if None in indexes or max(indexes) >= vmeta.num_frames:
+        bad = next(m for m in ordered if m.frame_index is None or m.frame_index >= vmeta.num_frames)
+        bad.entry.fail(f"frame_index {bad.frame_index} does not fit the video's {vmeta.num_frames} frames "
+                       f"({vmeta.entry.label}.num_frames)")
+    return indexes
 
 
 def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, keypoint_categories: set[int],
@@ -195,6 +212,9 @@ def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, keypoint_catego
     next_ids: dict[int, int] = {}
     for video, frame, pose in untracked:
         tid = next_ids.get(id(video), max(video.tracks, default=-1) + 1)
+        if tid > MAX_ID:
+            raise FormatError(path, f"no track id left for the annotations without 'track_id' (track ids "
+                                    f"reach {MAX_ID})", f"video {video.name}, frame {frame}")
         video.tracks[tid] = Track(tid)
         video.set_pose(frame, tid, pose)
         next_ids[id(video)] = tid + 1
@@ -219,74 +239,90 @@ def _crowd_regions(e: Entry) -> list[np.ndarray]:
 
 # ---------------------------------------------------------------- writing
 
-def coco_document(skeleton: Skeleton, videos: list[Video], include_auto: bool = True, base_dir=None,
-                  path: Path | None = None) -> tuple[dict, dict]:
-    """The COCO keypoints document for the videos and counts of what it holds."""
+IMAGES = ("with-poses", "all")  # which frames a COCO export lists as images
+
+
+def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool = True, base_dir=None,
+                path: Path | None = None, pose_frames: PoseFrames = poses_in_memory,
+                images: str = "all") -> dict:
+    """Write the COCO keypoints document for the videos to the text file `out`, the poses read
+    through `pose_frames` one frame at a time and the annotations spooled to disk (common.JsonList),
+    so memory does not grow with the poses; returns counts of what it holds. images="all" lists
+    every frame as an image; "with-poses" only those with an annotation (a pose or an ignore
+    region), as a training set needs: a long video is mostly frames nobody labelled."""
     path = Path(path or "annotations.json")
-    for video in videos:
-        validate_for_export(path, video, skeleton)
+    if images not in IMAGES:
+        raise FormatError(path, f"which images: {images!r}; choose from {', '.join(IMAGES)}")
     ids = [v.video_id for v in videos]
     file_video_ids = ids if len(set(ids)) == len(ids) and min(ids, default=1) > 0 else list(range(1, len(videos) + 1))
     image_ids = _image_ids(videos)
-    images, annotations, metas = [], [], []
+    image_list, annotations, metas = JsonList(path), JsonList(path), []
     counts = {"auto_poses": 0, "left_out_auto": 0, "ignore_regions": 0}
-    for video, vid, frame_ids in zip(videos, file_video_ids, image_ids):
-        image_root = absolute_source(video, base_dir) if video.frames is not None else None
-        for frame in range(video.num_frames):
-            image_id = frame_ids[frame]
-            written = []
-            for track_id, pose in sorted(video.poses.get(frame, {}).items()):
-                keep = exported_joints(pose, include_auto)
-                if pose.labelled().any() and not keep.any():
-                    counts["left_out_auto"] += 1
+    poses_written = 0
+    try:
+        for video, vid, frame_ids in zip(videos, file_video_ids, image_ids):
+            image_root = absolute_source(video, base_dir) if video.frames is not None else None
+            for frame, by_track in frames_with_poses(path, video, pose_frames):
+                image_id = frame_ids[frame]
+                written = 0
+                for track_id, pose in sorted(by_track.items()):
+                    validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
+                    keep = exported_joints(pose, include_auto)
+                    if pose.labelled().any() and not keep.any():
+                        counts["left_out_auto"] += 1
+                        continue
+                    ann = {"id": annotations.count + 1, "image_id": image_id, "category_id": PERSON_CATEGORY,
+                           "track_id": int(track_id), "iscrowd": 0, "segmentation": []}
+                    ann.update(pose_to_annotation(pose, keep, estimate_bbox=True))
+                    ann["area"] = float(ann["bbox"][2] * ann["bbox"][3])
+                    counts["auto_poses"] += ann["propagated"]
+                    annotations.append(ann)
+                    written += 1
+                regions = video.ignore_regions.get(frame, [])
+                if regions:
+                    annotations.append(_crowd_annotation(annotations.count + 1, image_id, regions, skeleton))
+                    counts["ignore_regions"] += len(regions)
+                poses_written += written
+                if images == "with-poses" and not (written or regions):
                     continue
-                ann = {"id": len(annotations) + 1, "image_id": image_id, "category_id": PERSON_CATEGORY,
-                       "track_id": int(track_id), "iscrowd": 0, "segmentation": []}
-                ann.update(pose_to_annotation(pose, keep, estimate_bbox=True))
-                ann["area"] = float(ann["bbox"][2] * ann["bbox"][3])
-                counts["auto_poses"] += ann["propagated"]
-                annotations.append(ann)
-                written.append(ann)
-            regions = video.ignore_regions.get(frame, [])
-            if regions:
-                annotations.append(_crowd_annotation(len(annotations) + 1, image_id, regions, skeleton))
-                counts["ignore_regions"] += len(regions)
-            declared = frame in video.labelled_frames
-            ref = video.frames[frame] if video.frames is not None else None
-            image = {
-                "id": image_id,
-                "file_name": ref.file_name if ref is not None else placeholder_file_name(video, frame),
-                "width": int(video.width), "height": int(video.height),
-                "video_id": int(vid), "frame_index": frame, "nframes": int(video.num_frames),
-                "is_labeled": bool(declared or written),
-            }
-            if ref is not None and ref.frame_id is not None:
-                image["frame_id"] = int(ref.frame_id)
-            if video.vid_id is not None:
-                image["vid_id"] = video.vid_id
-            if written and not declared:
-                image["is_labeled_declared"] = False
-            images.append(image)
-        meta = video_meta(video, base_dir, image_root)
-        meta["video_id"] = int(vid)
-        metas.append(meta)
-    doc = {
-        "info": {"description": f"exported by {GENERATOR}", "version": "1.0",
-                 "date_created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
-        "licenses": [],
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"supercategory": "person", "id": PERSON_CATEGORY, "name": "person",
-                        "keypoints": list(skeleton.joints), "skeleton": skeleton.coco_skeleton()}],
-        META_KEY: {
-            "format": FORMAT, "format_version": META_VERSION, "generator": GENERATOR,
-            "visibility": "0 not labelled, 1 labelled but occluded, 2 visible",
-            "include_auto": bool(include_auto), "skeleton": skeleton.to_dict(), "videos": metas,
-        },
-    }
-    summary = {"format": FORMAT, "videos": len(videos), "images": len(images),
-               "annotations": sum(1 for a in annotations if not a["iscrowd"]), **counts}
-    return doc, summary
+                declared = frame in video.labelled_frames
+                ref = video.frames[frame] if video.frames is not None else None
+                image = {
+                    "id": image_id,
+                    "file_name": ref.file_name if ref is not None else placeholder_file_name(video, frame),
+                    "width": int(video.width), "height": int(video.height),
+                    "video_id": int(vid), "frame_index": frame, "nframes": int(video.num_frames),
+                    "is_labeled": bool(declared or written),
+                }
+                if ref is not None and ref.frame_id is not None:
+                    image["frame_id"] = int(ref.frame_id)
+                if video.vid_id is not None:
+                    image["vid_id"] = video.vid_id
+                if written and not declared:
+                    image["is_labeled_declared"] = False
+                image_list.append(image)
+            meta = video_meta(video, base_dir, image_root)
+            meta["video_id"] = int(vid)
+            metas.append(meta)
+        write_document(out, path, [
+            ("info", {"description": f"exported by {GENERATOR}", "version": "1.0",
+                      "date_created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}),
+            ("licenses", []),
+            ("images", image_list),
+            ("annotations", annotations),
+            ("categories", [{"supercategory": "person", "id": PERSON_CATEGORY, "name": "person",
+                             "keypoints": list(skeleton.joints), "skeleton": skeleton.coco_skeleton()}]),
+            (META_KEY, {
+                "format": FORMAT, "format_version": META_VERSION, "generator": GENERATOR,
+                "visibility": "0 not labelled, 1 labelled but occluded, 2 visible",
+                "include_auto": bool(include_auto), "skeleton": skeleton.to_dict(), "videos": metas,
+            }),
+        ])
+    finally:
+        image_list.close()
+        annotations.close()
+    return {"format": FORMAT, "videos": len(videos), "images": image_list.count, "annotations": poses_written,
+            **counts}
 
 
 def _image_ids(videos: list[Video]) -> list[list[int]]:
@@ -303,6 +339,8 @@ def _image_ids(videos: list[Video]) -> list[list[int]]:
         else:
             chosen.append(None)
     next_id = max(used, default=0) + 1
+    if next_id + sum(v.num_frames for v, ids in zip(videos, chosen) if ids is None) > MAX_ID:
+        chosen, next_id = [None] * len(videos), 1  # the files' ids leave no room: number them all anew
     out = []
     for video, ids in zip(videos, chosen):
         if ids is None:
@@ -333,9 +371,9 @@ def _polygon_area(poly: np.ndarray) -> float:
 
 
 def write_coco(path: str | os.PathLike, skeleton: Skeleton, videos: list[Video], include_auto: bool = True,
-               base_dir=None) -> dict:
+               base_dir=None, images: str = "all") -> dict:
     """Write videos as one COCO keypoints file (atomically). Returns counts of what was written."""
     path = Path(path)
-    doc, summary = coco_document(skeleton, list(videos), include_auto, base_dir, path)
-    write_text_atomic(path, dump_json(doc, path))
+    summary = write_export(path, lambda out: coco_stream(out, skeleton, list(videos), include_auto, base_dir, path,
+                                                        images=images))
     return {"path": str(path), "files": [str(path)], **summary}

@@ -16,14 +16,18 @@ import json
 import math
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..annotation import Pose, Provenance, Video, is_auto
-from ..atomic_file import replacing
+from ..atomic_file import put_in_place, staged
 from ..errors import FormatError, PoseWarperError
+from .. import store_schema
 from ..skeleton import BUILTIN_SKELETONS, Skeleton
 
 META_KEY = "posewarper"
@@ -32,7 +36,7 @@ GENERATOR = "posewarper-annotate"
 
 # Coordinates and box values beyond this are surely corrupt, whatever the image size.
 MAX_COORD = 1e7
-MAX_ID = 2**63 - 1
+MAX_ID = store_schema.MAX_ID  # the largest id a project can hold: what we read, we can store
 
 PROVENANCE_NAMES = {p: p.name.lower() for p in Provenance}
 PROVENANCE_BY_NAME = {name: p for p, name in PROVENANCE_NAMES.items()}
@@ -433,8 +437,9 @@ def short_float32(value) -> float:
 
 
 def exported_joints(pose: Pose, include_auto: bool) -> np.ndarray:
-    """The joints an export writes: labelled ones, less the auto-filled ones when include_auto is off."""
-    keep = pose.labelled()
+    """The joints an export writes: labelled ones, never suggested ones (not yet accepted), less the
+    auto-filled ones when include_auto is off."""
+    keep = pose.labelled() & (pose.provenance != Provenance.SUGGESTED)  # suggestions are never labels
     if not include_auto:
         keep &= ~is_auto(pose.provenance)
     return keep
@@ -485,23 +490,131 @@ def validate_for_export(path: Path, video: Video, skeleton: Skeleton) -> None:
     """FormatError naming the video, frame and track of the first pose an export cannot carry."""
     for frame in sorted(video.poses):
         for track_id, pose in sorted(video.poses[frame].items()):
-            where = f"video {video.name or video.video_id}, frame {frame}, track {track_id}"
-            if pose.num_joints != skeleton.num_joints:
-                raise FormatError(path, f"pose has {pose.num_joints} joints, the skeleton {skeleton.num_joints}", where)
-            try:
-                pose.validate(video.width or None, video.height or None)
-            except PoseWarperError as exc:
-                raise FormatError(path, str(exc), where) from None
-            if pose.provenance.size and int(pose.provenance.max()) > max(Provenance):
-                raise FormatError(path, f"unknown provenance {int(pose.provenance.max())}", where)
-            boxes = [b for b in (pose.bbox, pose.head_box) if b is not None]
-            if any(abs(v) > MAX_COORD for b in boxes for v in b):
-                raise FormatError(path, "a box lies far outside any image", where)
-            if not np.isfinite(pose.xy[pose.labelled()]).all() or (np.abs(pose.xy[pose.labelled()]) > MAX_COORD).any():
-                raise FormatError(path, "a joint lies far outside any image", where)
+            validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
+
+
+def validate_pose_for_export(path: Path, video: Video, frame: int, track_id: int, pose: Pose,
+                             skeleton: Skeleton) -> None:
+    """FormatError naming the video, frame and track if an export cannot carry this pose."""
+    where = f"video {video.name or video.video_id}, frame {frame}, track {track_id}"
+    if pose.num_joints != skeleton.num_joints:
+        raise FormatError(path, f"pose has {pose.num_joints} joints, the skeleton {skeleton.num_joints}", where)
+    try:
+        pose.validate(video.width or None, video.height or None)
+    except PoseWarperError as exc:
+        raise FormatError(path, str(exc), where) from None
+    if pose.provenance.size and int(pose.provenance.max()) > max(Provenance):
+        raise FormatError(path, f"unknown provenance {int(pose.provenance.max())}", where)
+    boxes = [b for b in (pose.bbox, pose.head_box) if b is not None]
+    if any(abs(v) > MAX_COORD for b in boxes for v in b):
+        raise FormatError(path, "a box lies far outside any image", where)
+    if not np.isfinite(pose.xy[pose.labelled()]).all() or (np.abs(pose.xy[pose.labelled()]) > MAX_COORD).any():
+        raise FormatError(path, "a joint lies far outside any image", where)
+
+
+# A video's poses in frame order, {track id: pose} per frame that has any. An export reads them
+# through such a function: from the Video in memory (poses_in_memory), or streamed from a
+# project file (project_snapshot.ProjectSnapshot.pose_frames), so it never holds them all.
+PoseFrames = Callable[[Video], Iterator[tuple[int, dict[int, Pose]]]]
+
+
+def poses_in_memory(video: Video) -> Iterator[tuple[int, dict[int, Pose]]]:
+    for frame in sorted(video.poses):
+        yield frame, video.poses[frame]
+
+
+def frames_with_poses(path: Path, video: Video, pose_frames: PoseFrames):
+    """(frame, {track id: pose}) for every frame 0..num_frames-1 in order ({} where none), and
+    FormatError if the source has a pose outside the video."""
+    source = iter(pose_frames(video))
+    next_frame, next_poses = next(source, (None, None))
+    for frame in range(video.num_frames):
+        if next_frame == frame:
+            yield frame, next_poses
+            next_frame, next_poses = next(source, (None, None))
+        else:
+            yield frame, {}
+    if next_frame is not None:
+        raise FormatError(path, f"a pose at frame {next_frame}, outside the video's {video.num_frames} frames",
+                          f"video {video.name or video.video_id}")
+
+
+class JsonList:
+    """A list of a document written as it is made: items go as compact JSON text to a temporary
+    file beside the output (not to memory), to be copied into the document in place. The
+    document's text is the same as json.dumps of the whole list would give."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.path.parent)
+        self.count = 0
+
+    def append(self, item) -> None:
+        try:
+            text = _dumps(item)
+        except (ValueError, TypeError) as exc:
+            raise FormatError(self.path, f"cannot encode: {exc}") from None
+        self._spool.write(("," if self.count else "") + text)
+        self.count += 1
+
+    def copy_to(self, out) -> None:
+        out.write("[")
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, out, 1 << 20)
+        out.write("]")
+
+    def close(self) -> None:
+        self._spool.close()
+
+
+def write_document(out, path: Path, parts: list[tuple[str, Any]]) -> None:
+    """Write {key: value, ...} as dump_json would, a JsonList value copied from its spool."""
+    try:
+        out.write("{")
+        for i, (key, value) in enumerate(parts):
+            out.write(("," if i else "") + _dumps(key) + ":")
+            if isinstance(value, JsonList):
+                value.copy_to(out)
+            else:
+                out.write(_dumps(value))
+        out.write("}")
+    except (ValueError, TypeError) as exc:
+        raise FormatError(path, f"cannot encode: {exc}") from None
+
+
+def staged_export(path: Path, write: Callable[[Any], dict]) -> tuple[Path, dict]:
+    """Run write(out) into a new temporary file beside `path` (atomic_file.staged); returns the
+    finished file and write's result. FormatError naming the file if it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with staged(path) as (out, tmp):
+            result = write(out)
+    except OSError as exc:
+        raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
+    return tmp, result
+
+
+def write_export(path: Path, write: Callable[[Any], dict]) -> dict:
+    """staged_export, then put in place: the file is written whole or not at all."""
+    tmp, result = staged_export(path, write)
+    try:
+        put_in_place(tmp, path)
+    except OSError as exc:
+        raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
+    return result
 
 
 # ---------------------------------------------------------------- frames on disk
+
+def is_file(path: Path) -> bool:
+    """Path.is_file that says False, not OSError, for a name no file can have (over 255 bytes
+    a part, over the system's path limit): a file name from a document that cannot exist is
+    simply not on disk."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
 
 def frame_paths_root(path: Path, file_names: list[str], labels: list[str],
                      extra_roots: list[Path], check: bool) -> Path:
@@ -518,14 +631,14 @@ def frame_paths_root(path: Path, file_names: list[str], labels: list[str],
     if not file_names:
         return candidates[0]
     first = file_names[0]
-    root = next((c for c in candidates if (c / first).is_file()), None)
+    root = next((c for c in candidates if is_file(c / first)), None)
     if not check:
         return root or candidates[0]
     if root is None:
         looked = ", ".join(str(c) for c in candidates)
         raise FormatError(path, f"frame file {first!r} not found (looked in {looked})", labels[0])
     for name, label in zip(file_names, labels):
-        if not (root / name).is_file():
+        if not is_file(root / name):
             raise FormatError(path, f"frame file {name!r} not found under {root}", label)
     return root
 
@@ -550,7 +663,7 @@ def image_size_on_disk(file: Path) -> tuple[int, int] | None:
     """(width, height) of an image file, or None if it cannot be read."""
     import cv2  # only needed for files that do not state the image size
 
-    data = np.fromfile(str(file), dtype=np.uint8) if file.is_file() else None
+    data = np.fromfile(str(file), dtype=np.uint8) if is_file(file) else None
     if data is None or data.size == 0:
         return None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
@@ -581,43 +694,8 @@ def absolute_source(video: Video, base_dir: str | os.PathLike | None) -> Path:
 
 # ---------------------------------------------------------------- writing
 
-DUMP_CHUNK = 1000  # list items encoded per json.dumps call
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-
-
-def dump_json(doc: Any, path: Path) -> str:
-    """Compact JSON text of `doc`. A top-level list (a video's annotations) is encoded a chunk
-    at a time: one json.dumps call holds the GIL throughout (0.8 s for 20,000 poses), which
-    would freeze a GUI exporting on a worker thread. The text is the same as one call's."""
-    try:
-        if not isinstance(doc, dict) or not all(isinstance(key, str) for key in doc):
-            return _dumps(doc)
-        parts = []
-        for key, value in doc.items():
-            if isinstance(value, list) and len(value) > DUMP_CHUNK:
-                chunks = (_dumps(value[i:i + DUMP_CHUNK])[1:-1] for i in range(0, len(value), DUMP_CHUNK))
-                text = "[" + ",".join(chunks) + "]"
-            else:
-                text = _dumps(value)
-            parts.append(_dumps(key) + ":" + text)
-        return "{" + ",".join(parts) + "}"
-    except (ValueError, TypeError) as exc:
-        raise FormatError(path, f"cannot encode: {exc}") from None
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` whole (atomic_file.replacing): a reader sees the old file or the
-    new one, never half of one. FormatError naming the file if it cannot be written."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as out:
-            out.write(text)
-    except OSError as exc:
-        raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
 
 
 def video_meta(video: Video, base_dir, image_root: Path | None) -> dict:
@@ -637,9 +715,16 @@ def video_meta(video: Video, base_dir, image_root: Path | None) -> dict:
     }
 
 
+STEM_BYTES = 200  # a folder name's limit is 255 bytes on common file systems; room to spare
+
+
 def placeholder_file_name(video: Video, frame: int) -> str:
-    """File names for a video that is a video file: the frames it would have if extracted."""
-    stem = re.sub(r"[^\w.-]+", "_", video.name or Path(video.source).stem or "video") or "video"
+    """File names for a video that is a video file: the frames it would have if extracted. The
+    folder is the video's name made safe: other characters than letters, digits, "_", "-" and "."
+    become "_", no leading or trailing dots (a video named ".." must not name the parent folder),
+    at most STEM_BYTES bytes."""
+    stem = re.sub(r"[^\w.-]+", "_", video.name or Path(video.source).stem or "video").strip(".")
+    stem = stem.encode()[:STEM_BYTES].decode(errors="ignore").rstrip(".") or "video"
     return f"{stem}/{frame:06d}.jpg"
 
 

@@ -32,10 +32,10 @@ from ..annotation import FrameRef, Pose, Track, Video
 from ..errors import FormatError
 from ..skeleton import POSETRACK17, Skeleton
 from .common import (
-    GENERATOR, META_KEY, META_VERSION, Entry, ImageEntry, VideoMeta, absolute_source, category_entry, check_pose,
-    dump_json, entry_label, exported_joints, frame_paths_root, generic_stem_name,
-    load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, read_meta, top_list,
-    validate_for_export, video_meta, write_text_atomic,
+    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source,
+    category_entry, check_pose, entry_label, exported_joints, frame_paths_root, frames_with_poses, generic_stem_name,
+    load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, poses_in_memory,
+    read_meta, top_list, validate_pose_for_export, video_meta, write_document, write_export,
 )
 
 FORMAT = "posetrack18"
@@ -193,6 +193,9 @@ def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, category_ids: s
     # Annotations without a track id are people we cannot follow: each becomes its own track.
     next_id = max(video.tracks, default=-1) + 1
     for frame, pose in untracked:
+        if next_id > MAX_ID:
+            raise FormatError(path, f"no track id left for the annotations without 'track_id' (track ids "
+                                    f"reach {MAX_ID})", f"frame {frame}")
         video.tracks[next_id] = Track(next_id)
         video.set_pose(frame, next_id, pose)
         next_id += 1
@@ -200,58 +203,64 @@ def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, category_ids: s
 
 # ---------------------------------------------------------------- writing
 
-def posetrack18_document(skeleton: Skeleton, video: Video, include_auto: bool = True,
-                         base_dir=None, path: Path | None = None) -> tuple[dict, dict]:
-    """The PoseTrack 2018 document for one video and counts of what it holds."""
+def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool = True, base_dir=None,
+                       path: Path | None = None, pose_frames: PoseFrames = poses_in_memory) -> dict:
+    """Write the PoseTrack 2018 document for one video to the text file `out`, the poses read
+    through `pose_frames` one frame at a time and spooled to disk (common.JsonList), so memory
+    does not grow with the poses; returns counts of what it holds."""
     path = Path(path or f"{video.name or 'video'}.json")
-    validate_for_export(path, video, skeleton)
     image_root = absolute_source(video, base_dir) if video.frames is not None else None
     vid_id = video.vid_id if video.vid_id is not None else f"{video.video_id:06d}"
     ids = _frame_ids(video, vid_id)
-    images, annotations = [], []
+    images, annotations = JsonList(path), JsonList(path)
     counts = {"auto_poses": 0, "left_out_auto": 0}
-    for frame in range(video.num_frames):
-        image_id, frame_id = ids[frame]
-        written = []
-        for track_id, pose in sorted(video.poses.get(frame, {}).items()):
-            keep = exported_joints(pose, include_auto)
-            if pose.labelled().any() and not keep.any():
-                counts["left_out_auto"] += 1
-                continue
-            ann = {"id": len(annotations) + 1, "image_id": image_id, "track_id": int(track_id),
-                   "category_id": PERSON_CATEGORY}
-            ann.update(pose_to_annotation(pose, keep, estimate_bbox=True))
-            counts["auto_poses"] += ann["propagated"]
-            annotations.append(ann)
-            written.append(ann)
-        declared = frame in video.labelled_frames
-        regions = video.ignore_regions.get(frame, [])
-        image = {
-            "file_name": video.frames[frame].file_name if video.frames is not None else placeholder_file_name(video, frame),
-            "id": image_id, "frame_id": frame_id, "vid_id": vid_id, "nframes": int(video.num_frames),
-            "is_labeled": bool(declared or written),
-            "has_labeled_person": any(a["num_keypoints"] > 0 for a in written),
-            "width": int(video.width), "height": int(video.height),
-            "ignore_regions_x": [[float(v) for v in r[:, 0]] for r in regions],
-            "ignore_regions_y": [[float(v) for v in r[:, 1]] for r in regions],
-        }
-        if written and not declared:
-            image["is_labeled_declared"] = False  # labelled only because poses were exported
-        images.append(image)
-    doc = {
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"supercategory": "person", "id": PERSON_CATEGORY, "name": "person",
-                        "keypoints": list(skeleton.joints), "skeleton": skeleton.coco_skeleton()}],
-        META_KEY: {
-            "format": FORMAT, "format_version": META_VERSION, "generator": _generator(),
-            "visibility": "0 not labelled, 1 labelled but occluded, 2 visible",
-            "include_auto": bool(include_auto), "skeleton": skeleton.to_dict(),
-            "videos": [video_meta(video, base_dir, image_root)],
-        },
-    }
-    summary = {"format": FORMAT, "videos": 1, "images": len(images), "annotations": len(annotations), **counts}
-    return doc, summary
+    try:
+        for frame, by_track in frames_with_poses(path, video, pose_frames):
+            image_id, frame_id = ids[frame]
+            written, has_labeled_person = 0, False
+            for track_id, pose in sorted(by_track.items()):
+                validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
+                keep = exported_joints(pose, include_auto)
+                if pose.labelled().any() and not keep.any():
+                    counts["left_out_auto"] += 1
+                    continue
+                ann = {"id": annotations.count + 1, "image_id": image_id, "track_id": int(track_id),
+                       "category_id": PERSON_CATEGORY}
+                ann.update(pose_to_annotation(pose, keep, estimate_bbox=True))
+                counts["auto_poses"] += ann["propagated"]
+                annotations.append(ann)
+                written += 1
+                has_labeled_person = has_labeled_person or ann["num_keypoints"] > 0
+            declared = frame in video.labelled_frames
+            regions = video.ignore_regions.get(frame, [])
+            image = {
+                "file_name": video.frames[frame].file_name if video.frames is not None else placeholder_file_name(video, frame),
+                "id": image_id, "frame_id": frame_id, "vid_id": vid_id, "nframes": int(video.num_frames),
+                "is_labeled": bool(declared or written),
+                "has_labeled_person": has_labeled_person,
+                "width": int(video.width), "height": int(video.height),
+                "ignore_regions_x": [[float(v) for v in r[:, 0]] for r in regions],
+                "ignore_regions_y": [[float(v) for v in r[:, 1]] for r in regions],
+            }
+            if written and not declared:
+                image["is_labeled_declared"] = False  # labelled only because poses were exported
+            images.append(image)
+        write_document(out, path, [
+            ("images", images),
+            ("annotations", annotations),
+            ("categories", [{"supercategory": "person", "id": PERSON_CATEGORY, "name": "person",
+                             "keypoints": list(skeleton.joints), "skeleton": skeleton.coco_skeleton()}]),
+            (META_KEY, {
+                "format": FORMAT, "format_version": META_VERSION, "generator": _generator(),
+                "visibility": "0 not labelled, 1 labelled but occluded, 2 visible",
+                "include_auto": bool(include_auto), "skeleton": skeleton.to_dict(),
+                "videos": [video_meta(video, base_dir, image_root)],
+            }),
+        ])
+    finally:
+        images.close()
+        annotations.close()
+    return {"format": FORMAT, "videos": 1, "images": images.count, "annotations": annotations.count, **counts}
 
 
 def _generator() -> str:
@@ -282,6 +291,5 @@ def write_posetrack18(path: str | os.PathLike, skeleton: Skeleton, video: Video,
     `base_dir` resolves a relative `video.source` (a project's folder).
     """
     path = Path(path)
-    doc, summary = posetrack18_document(skeleton, video, include_auto, base_dir, path)
-    write_text_atomic(path, dump_json(doc, path))
+    summary = write_export(path, lambda out: posetrack18_stream(out, skeleton, video, include_auto, base_dir, path))
     return {"path": str(path), "files": [str(path)], **summary}

@@ -7,7 +7,7 @@ CPU variants, model files. Public API:
     load_official_checkpoint(model, path)
     default_device()
 """
-from .checkpoint import (build_model, count_parameters, default_device, load_model,
+from .checkpoint import (build_model, count_parameters, default_device, flow_seed, load_model,
                          load_official_checkpoint, save_model)
 from .config import LIGHT_CONFIGS, OFFICIAL_CONFIG, ModelConfig, named_config
 from .deform import DeformConv, deform_conv2d, deform_conv2d_grid
@@ -16,6 +16,6 @@ from .warper import AGGREGATION_WEIGHTS, PoseWarper, WarpingHead
 __all__ = [
     "AGGREGATION_WEIGHTS", "DeformConv", "LIGHT_CONFIGS", "ModelConfig", "OFFICIAL_CONFIG",
     "PoseWarper", "WarpingHead", "build_model", "count_parameters", "default_device",
-    "deform_conv2d", "deform_conv2d_grid", "load_model", "load_official_checkpoint",
+    "deform_conv2d", "deform_conv2d_grid", "flow_seed", "load_model", "load_official_checkpoint",
     "named_config", "save_model",
 ]

@@ -160,3 +160,9 @@ def load_official_checkpoint(model: PoseWarper, path, backbone_only: bool | None
         return kept
     _load_state(model, state, path)
     return []
+
+
+def flow_seed(model) -> str | None:
+    """"flow" when the model was trained on flow-seeded pairs (its provenance says so), else None:
+    auto-fill then seeds each warp step with DIS flow (autofill/posewarper_method.py)."""
+    return (getattr(model, "provenance", None) or {}).get("data", {}).get("seed")

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from ..annotation import Video
 from ..errors import PoseWarperError
+from ..nets import flow_seed  # noqa: F401 - the flag lives in the core; kept importable here
 from .datasets import Mixture, VideoPairs, WarpPairs, keyframe_anchors
 from .loop import Distributed, TrainConfig, train
 from .samples import Augment
@@ -79,11 +80,6 @@ def adapt(model: nn.Module, config, video: Video, frames, *, steps: int = 100, b
           cancel=cancel, dist_info=Distributed(device=dev))
     adapted.eval()
     return adapted
-
-
-def flow_seed(model: nn.Module) -> str | None:
-    """"flow" when the model was trained on flow-seeded pairs (its provenance says so), else None."""
-    return (getattr(model, "provenance", None) or {}).get("data", {}).get("seed")
 
 
 def adapt_file(model_path: str | Path, video: Video, frames, *, out_path: str | Path | None = None,

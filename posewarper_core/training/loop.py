@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 import math
 import os
+import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -152,18 +153,30 @@ def provenance(data: dict | None = None, command: str | None = None) -> dict:
     }
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
 def _atomic_save(obj, path: Path) -> None:
     with replacing(path, binary=True) as out:
         torch.save(obj, out)
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Read a training checkpoint; ModelError naming the file if it is not one."""
+    """Read a training checkpoint (ours or the matcher's); ModelError naming the file if it is
+    not one. Loaded weights-only: a checkpoint holds tensors and plain data (numbers, strings,
+    lists, dicts) and nothing else, so a file that would need pickle to build other objects, which
+    could run code, is refused unread rather than executed."""
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise ModelError(f"{path}: cannot read training checkpoint ({exc})") from exc
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelError(f"{path}: refused: this checkpoint holds more than tensors and plain data "
+                         f"(a file from an older version, or crafted to run code), and is not "
+                         f"loaded; delete it or train into another --out ({_first_line(exc)})") from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise ModelError(f"{path}: cannot read training checkpoint ({_first_line(exc)})") from None
     if not isinstance(ckpt, dict) or "model_state" not in ckpt or "step" not in ckpt:
         raise ModelError(f"{path}: not a training checkpoint")
     return ckpt

@@ -27,6 +27,7 @@ from ..errors import Cancelled, ModelError
 from ..nets.matcher import KeyframeMatcher, MatcherConfig, patch, save_matcher, to_tensor
 from . import figures, warps
 from .datasets import pick_motion_pair
+from .loop import load_checkpoint
 
 POSITION_NOISE = 0.08  # sd of the search window's centre around the truth, x person size
 FIGURE_SHARE = 0.5
@@ -138,7 +139,7 @@ def train_matcher(config: MatcherConfig, pairs: MatchPairs, training: MatcherTra
     start, history, seconds = 0, [], 0.0
     if resume and ckpt_path.exists():
         try:
-            ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+            ckpt = load_checkpoint(ckpt_path)  # weights-only: never runs code from the file
             if ckpt.get("config") != config.to_dict():
                 raise ModelError(f"{ckpt_path}: checkpoint of another matcher configuration; use a new --out")
             model.load_state_dict(ckpt["model_state"])

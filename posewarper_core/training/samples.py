@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
 from .. import heatmaps
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
-HEATMAP_STRIDE = 4
+# The crop geometry is the core's (crops.py): auto-fill cuts its crops the same way.
+from ..crops import (HEATMAP_STRIDE, IMAGENET_MEAN, IMAGENET_STD, crop_image, crop_transform,  # noqa: F401
+                     normalise, transform_points)
 
 
 @dataclass(frozen=True)
@@ -34,55 +33,6 @@ class Augment:
     @staticmethod
     def none() -> "Augment":
         return Augment(scale=0.0, rotation=0.0, rotation_prob=0.0, shift=0.0, flip=False)
-
-
-def crop_transform(
-    box: tuple[float, float, float, float],
-    input_size: tuple[int, int],
-    pad: float = 1.25,
-    scale: float = 1.0,
-    rotation: float = 0.0,
-    shift: tuple[float, float] = (0.0, 0.0),
-) -> np.ndarray:
-    """2x3 affine matrix mapping image pixels to crop pixels for a box (x, y, w, h).
-
-    The box is grown to the crop's aspect ratio, then by `pad` (and `scale`), rotated by
-    `rotation` degrees about its centre and moved by `shift` (fractions of its size).
-    """
-    x, y, w, h = box
-    out_w, out_h = input_size
-    w, h = max(w, 1.0), max(h, 1.0)
-    aspect = out_w / out_h
-    if w / h > aspect:
-        h = w / aspect
-    else:
-        w = h * aspect
-    w, h = w * pad * scale, h * pad * scale
-    cx = x + box[2] / 2 + shift[0] * w
-    cy = y + box[3] / 2 + shift[1] * h
-    s = out_w / w
-    m = cv2.getRotationMatrix2D((cx, cy), rotation, s)
-    m[0, 2] += out_w / 2 - cx
-    m[1, 2] += out_h / 2 - cy
-    return m.astype(np.float64)
-
-
-def transform_points(m: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Apply a 2x3 affine matrix to points (N, 2)."""
-    xy = np.asarray(xy, np.float64).reshape(-1, 2)
-    return xy @ m[:, :2].T + m[:, 2]
-
-
-def crop_image(image: np.ndarray, m: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
-    """Cut the crop (HxWx3 uint8) of an RGB image with a 2x3 image->crop matrix."""
-    return cv2.warpAffine(image, m, tuple(input_size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-
-
-def normalise(crop: np.ndarray) -> torch.Tensor:
-    """HxWx3 uint8 RGB -> (3, H, W) float tensor with ImageNet normalisation."""
-    x = (crop.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
 
 def render_heatmaps(xy_crop: np.ndarray, visible: np.ndarray, input_size: tuple[int, int],

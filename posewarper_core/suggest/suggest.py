@@ -1,0 +1,281 @@
+"""A suggested pose for a person on a new keyframe, from two sources chosen per joint.
+
+1. carried: the person's pose on the nearest labelled keyframe moved to this frame by the fill
+   machinery's DIS flow, one-sided (the annotator labels forward; the far keyframe does not exist
+   yet).
+2. model: BlazePose on a crop turned and sized from the carried pose (or from a box the user
+   dragged, when the person has no keyframe yet), its landmarks mapped to the skeleton and
+   corrected by the person's offsets learned on their earlier keyframes.
+
+`choose`: when the model's pose agrees with the carried one as a whole (median joint distance
+within AGREEMENT crop sides: it found the same person, not a neighbour), each confident model
+joint is averaged with the carried one where the two agree and replaces it where they do not
+(flow drifts off fast limbs; the model looks at this frame). When the poses disagree as a whole,
+the carried pose stands. The constants are chosen by leave-one-clip-out on the two dev clips
+(resources/models/MODEL_CARD.md, `bench-suggest`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..annotation import Pose, Provenance, Video
+from ..autofill.engine import Span
+from ..autofill.flow import FlowMethod
+from ..errors import PoseWarperError
+from ..skeleton import Skeleton
+from .blazepose import ROI_SCALE, BlazePose, Landmarks, Roi, runtime_missing
+from .mapping import PersonOffsets, roi_from_box, roi_from_pose, skeleton_from_landmarks
+
+MIN_PERSON_PX = 40  # a person smaller than this (crop's circle diameter) gets no model suggestion
+MIN_CONFIDENCE = 0.5  # landmarks below this are left unlabelled; MediaPipe's own; leave-one-clip-out chose 0.3 (JHMDB) and 0.9 (Bonn)
+MODEL_PASSES = 2  # a second pass on the crop the first points to: k=7, vs 1 pass, Bonn 89.6/69.1 vs 88.4/68.2, JHMDB 98.8/84.5 vs 97.6/83.3
+# The model sees only the carried pose's joint extent grown by this much of its longer side on each
+# side (the rest of the crop grey), so a neighbour in the crop does not pull it away. Leave-one-clip-
+# out over 0/0.1/0.15/0.25/0.35: Bonn chose 0.1 (-> JHMDB 98.8/85.7 vs 98.8/84.5 unmasked), JHMDB
+# chose 0.25 (-> Bonn 90.5/72.3 vs 89.6/69.0); 0.25 also helps the model alone on both clips.
+MASK_MARGIN = 0.25
+AGREEMENT = 0.1  # crop sides: poses (median) and joints this close agree; both leave-one-clip-out directions chose it
+
+
+@dataclass
+class Suggestion:
+    """What a suggestion found for one person on one frame. `pose` is None when there is none;
+    `message` then says why (and otherwise notes what was missing, e.g. the model)."""
+
+    pose: Pose | None
+    message: str = ""
+    carried: np.ndarray | None = None  # (J, 2); NaN where the keyframe had no joint
+    model: np.ndarray | None = None  # (J, 2) offset-corrected model joints
+    model_confidence: np.ndarray | None = None  # (J,)
+    model_raw: np.ndarray | None = None  # (J, 2) the model's joints before the person's offsets
+    landmarks: Landmarks | None = None
+    roi: Roi | None = None
+    sources: dict = field(default_factory=dict)  # source name -> (J, 2) with NaN where it has none
+
+
+class Suggester:
+    """Suggestions for one video's people. Keeps each person's offsets and model outputs on their
+    keyframes, so the offsets are learned once per keyframe."""
+
+    def __init__(self, skeleton: Skeleton, use_model: bool = True, num_threads: int = 1):
+        self.skeleton = skeleton
+        self.missing = runtime_missing() if use_model else "the pose model is switched off"
+        self.model = BlazePose(num_threads) if self.missing is None else None
+        self._forward = FlowMethod("dis")
+        self._offsets: dict[int, PersonOffsets] = {}
+        self._learned: dict[int, set[int]] = {}
+        self._model_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, Roi]] = {}
+
+    # -- the two sources ------------------------------------------------------------------------
+    def carry(self, frames, video: Video, frame: int, track_ids: list[int], key: int) -> dict[int, np.ndarray]:
+        """The keyframe `key`'s poses of `track_ids` flowed to `frame`: {track: (J, 2)}, NaN where
+        the keyframe has no joint. One flow chain serves them all."""
+        poses = [video.pose(key, t) for t in track_ids]
+        if key == frame:
+            moved = [p.xy for p in poses]
+        else:
+            none = lambda: None  # noqa: E731 - propagate's cancel check
+            if key < frame:
+                side, _ = self._forward.propagate(frames, Span(key, None, frame, frame), poses, None, none)
+            else:
+                _, side = self._forward.propagate(frames, Span(None, key, frame, frame), None, poses, none)
+            moved = side.xy[:, 0]
+        return {t: np.where(p.labelled()[:, None], xy, np.nan) for t, p, xy in zip(track_ids, poses, moved)}
+
+    def suggest_frame(self, video: Video, frames, frame: int, track_ids=None) -> dict[int, Suggestion]:
+        """Suggestions for several people on one frame (default: every track). Each person's pose
+        is carried by its own flow chain on a region around them: one chain on the region around
+        everyone took 1.39x as long on the Bonn clip (4 people, k=7; the region is then the whole
+        frame)."""
+        ids = sorted(video.tracks) if track_ids is None else list(track_ids)
+        return {t: self.suggest(video, frames, frame, t) for t in ids}
+
+    def run_model(self, rgb: np.ndarray, roi: Roi, around: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, Landmarks]:
+        """The model's joints (J, 2) and confidence (J,) in `roi`; with `around` (N, 2) points of
+        the person, only their extent grown by MASK_MARGIN is shown to it."""
+        mask = person_mask(rgb.shape[:2], around) if around is not None and len(around) else None
+        lm = self.model.landmarks(rgb, roi, mask=mask, passes=MODEL_PASSES)
+        xy, conf = skeleton_from_landmarks(lm, self.skeleton)
+        return xy, conf * (lm.presence if np.isfinite(lm.presence) else 1.0), lm
+
+    def learn(self, video: Video, frames, track_id: int, before: int) -> PersonOffsets:
+        """The person's offsets from their keyframes before `before` (model outputs cached)."""
+        offsets = self._offsets.setdefault(track_id, PersonOffsets(self.skeleton.num_joints))
+        seen = self._learned.setdefault(track_id, set())
+        for key in video.keyframes(track_id):
+            if key >= before or key in seen:
+                continue
+            label = video.pose(key, track_id)
+            cached = self._model_cache.get((key, track_id))
+            if cached is None:
+                roi = roi_from_pose(label, self.skeleton)
+                if roi is None:
+                    continue
+                xy, conf, _ = self.run_model(frames.frame(key), roi, label.xy[label.labelled()])
+                cached = (xy, conf, roi)
+            offsets.learn(label, cached[0], cached[1], cached[2], MIN_CONFIDENCE)
+            seen.add(key)
+        return offsets
+
+    # -- the suggestion -------------------------------------------------------------------------
+    def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None) -> Suggestion:
+        """A suggestion for `track_id` on `frame`, from the nearest labelled keyframe of that track
+        (before it, else after it) and, when given, a box (x, y, w, h) the user dragged.
+        `carried`: that keyframe's pose already flowed here (suggest_frame does it for everyone)."""
+        if not 0 <= frame < video.num_frames:
+            return Suggestion(None, f"frame {frame} is outside the video (0..{video.num_frames - 1})")
+        keys = [k for k in video.keyframes(track_id) if k != frame] if track_id in video.tracks else []
+        key = _nearest(keys, frame)
+        n = self.skeleton.num_joints
+        notes = []
+        if key is not None and carried is None:
+            carried = self.carry(frames, video, frame, [track_id], key)[track_id]
+        roi = None
+        if box is not None:
+            roi = roi_from_box(box)
+        elif carried is not None:
+            ok = np.isfinite(carried[:, 0])
+            tmp = Pose.manual(np.nan_to_num(carried), ok.astype(np.uint8) * 2)
+            roi = roi_from_pose(tmp, self.skeleton)
+        model_xy = model_conf = lm = raw_xy = None
+        if self.model is None:
+            notes.append(self.missing)
+        elif roi is None:
+            notes.append(f"no crop for person {track_id} on frame {frame}: label a keyframe or drag a box")
+        elif roi.side / ROI_SCALE < MIN_PERSON_PX:
+            notes.append(f"person {track_id} on frame {frame} is under {MIN_PERSON_PX} px tall: no model suggestion")
+        elif not _overlaps(roi, video.width or frames.width, video.height or frames.height):
+            notes.append(f"the crop for person {track_id} on frame {frame} lies outside the frame")
+        else:
+            rgb = frames.frame(frame)
+            if rgb.size == 0 or float(rgb.std()) < 1.0:
+                notes.append(f"frame {frame} is empty: no model suggestion")
+            else:
+                around = carried[np.isfinite(carried[:, 0])] if (box is None and carried is not None) else None
+                raw_xy, model_conf, lm = self.run_model(rgb, roi, around)
+                self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi)
+                offsets = self.learn(video, frames, track_id, frame) if key is not None else None
+                model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
+        xy, chosen = choose(carried, model_xy, model_conf, roi.side if roi is not None else 1.0)
+        sources = {}
+        if carried is not None:
+            sources["carried"] = carried
+        if model_xy is not None:
+            sources["blazepose"] = np.where((model_conf >= MIN_CONFIDENCE)[:, None], model_xy, np.nan)
+        if not chosen.any():
+            why = "; ".join(notes) or f"nothing to suggest for person {track_id} on frame {frame}"
+            return Suggestion(None, why, carried, model_xy, model_conf, raw_xy, lm, roi, sources)
+        pose = Pose(
+            xy=np.where(chosen[:, None], xy, 0.0),
+            visibility=np.where(chosen, 2, 0),
+            provenance=np.where(chosen, Provenance.SUGGESTED, Provenance.NONE),
+            confidence=np.zeros(n, np.float32),
+            method="suggestion",
+        )
+        return Suggestion(pose, "; ".join(notes), carried, model_xy, model_conf, raw_xy, lm, roi,
+                          sources)
+
+
+def person_mask(shape, pts: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the extent of a person's points grown by MASK_MARGIN of its longer side."""
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    grow = MASK_MARGIN * max(float((hi - lo).max()), 1.0)
+    x0, y0 = np.maximum(np.floor(lo - grow), 0).astype(int)
+    x1, y1 = np.ceil(hi + grow).astype(int)
+    mask = np.zeros(shape, bool)
+    mask[y0:max(y1, y0), x0:max(x1, x0)] = True
+    return mask
+
+
+def place_suggestion(existing: Pose | None, suggestion: Pose) -> Pose:
+    """`existing` with the suggestion's joints added where it has none: joints already labelled
+    (placed, corrected or filled) are never overwritten. The result is a keyframe."""
+    out = existing.copy() if existing is not None else Pose.empty(suggestion.num_joints)
+    free = ~out.labelled() & suggestion.labelled()
+    out.xy[free] = suggestion.xy[free]
+    out.visibility[free] = suggestion.visibility[free]
+    out.provenance[free] = Provenance.SUGGESTED
+    out.confidence[free] = 0.0
+    out.keyframe = True
+    return out
+
+
+def accept(pose: Pose, joints=None) -> Pose:
+    """The pose with its suggested joints (all, or those in `joints`) accepted as the annotator's."""
+    out = pose.copy()
+    pick = out.provenance == Provenance.SUGGESTED
+    if joints is not None:
+        only = np.zeros(out.num_joints, bool)
+        only[list(joints)] = True
+        pick &= only
+    out.provenance[pick] = Provenance.MANUAL
+    out.confidence[pick] = 1.0
+    if out.method in ("suggestion", "template") and not (out.provenance == Provenance.SUGGESTED).any():
+        out.method = None
+    return out
+
+
+def detect_people(suggester: "Suggester", frames, frame: int) -> tuple[list[Pose], str]:
+    """Suggested poses of the people BlazePose's detector finds in a frame nobody is labelled in
+    (best first), and a message when there are none or the model is missing."""
+    if suggester.model is None:
+        return [], suggester.missing
+    rgb = frames.frame(frame)
+    if rgb.size == 0 or float(rgb.std()) < 1.0:
+        return [], f"frame {frame} is empty: nobody to detect"
+    poses = []
+    for _, roi in suggester.model.detect(rgb):
+        if roi.side / ROI_SCALE < MIN_PERSON_PX:
+            continue
+        xy, conf, _ = suggester.run_model(rgb, roi)
+        ok = conf >= MIN_CONFIDENCE
+        if ok.sum() >= 3:
+            poses.append(Pose(xy=np.where(ok[:, None], xy, 0.0), visibility=np.where(ok, 2, 0),
+                              provenance=np.where(ok, Provenance.SUGGESTED, Provenance.NONE),
+                              confidence=np.zeros(len(xy), np.float32), method="suggestion"))
+    return poses, "" if poses else f"nobody found on frame {frame}"
+
+
+def choose(carried, model_xy, model_conf, side: float, agreement: float = AGREEMENT,
+           min_confidence: float = MIN_CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """The suggested joints from the two sources (see the module doc): (xy (J, 2), chosen (J,)).
+    `carried`/`model_xy` (J, 2) or None (NaN: no joint); `side`: the crop's side in pixels."""
+    if carried is None and model_xy is None:
+        return np.zeros((0, 2)), np.zeros(0, bool)
+    n = len(carried if carried is not None else model_xy)
+    xy = np.zeros((n, 2))
+    chosen = np.zeros(n, bool)
+    if carried is not None:
+        chosen = np.isfinite(carried[:, 0])
+        xy[chosen] = carried[chosen]
+    if model_xy is None:
+        return xy, chosen
+    confident = model_conf >= min_confidence
+    if carried is None:
+        xy[confident], chosen[confident] = model_xy[confident], True
+        return xy, chosen
+    dist = np.linalg.norm(model_xy - carried, axis=1) / side  # NaN where the carried pose has no joint
+    both = np.isfinite(dist)
+    if not both.any() or np.median(dist[both]) > agreement:
+        return xy, chosen  # the model found someone else (or nothing to compare): the carried pose stands
+    near = both & confident & (dist <= agreement)
+    xy[near] = 0.5 * (carried[near] + model_xy[near])
+    take = confident & ~near
+    xy[take], chosen[take] = model_xy[take], True
+    return xy, chosen
+
+
+def _nearest(keys: list[int], frame: int) -> int | None:
+    before = [k for k in keys if k < frame]
+    if before:
+        return before[-1]
+    after = [k for k in keys if k > frame]
+    return after[0] if after else None
+
+
+def _overlaps(roi: Roi, width: int, height: int) -> bool:
+    """Whether the crop's centre lies in the frame (a crop mostly outside shows the model nothing)."""
+    return 0 <= roi.cx < width and 0 <= roi.cy < height

@@ -1,0 +1,100 @@
+"""Exports are written streaming (bounded memory), byte for byte as the writers wrote them when
+they built the whole document first: expected files in tests/data/export_golden, written by
+tests/export_cases.py with those writers."""
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+
+from export_cases import FixedClock, golden_files, varied_videos
+from posewarper_core.formats import coco, export_videos, import_file, write_coco, write_posetrack18
+from posewarper_core.skeleton import POSETRACK17
+
+GOLDEN = Path(__file__).parent / "data" / "export_golden"
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch):
+    monkeypatch.setattr(coco, "datetime", type("FixedDatetime", (), {"datetime": FixedClock,
+                                                                     "timezone": datetime.timezone}))
+
+
+def test_streamed_exports_are_byte_identical_to_the_whole_document_writers(tmp_path, fixed_clock):
+    files = golden_files(write_coco, write_posetrack18, tmp_path)
+    assert len(files) == 8
+    for path in files:
+        assert path.read_bytes() == (GOLDEN / path.name).read_bytes(), path.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in files)  # no spool left
+
+
+def test_project_export_through_a_snapshot_is_byte_identical(tmp_path, fixed_clock):
+    """The same videos stored in a project and exported from the file (poses streamed from SQLite)."""
+    from posewarper_core.project_snapshot import ProjectSnapshot
+    from posewarper_core.store import ProjectStore
+
+    videos = varied_videos()
+    with ProjectStore.create(tmp_path / "p.pwproj") as store:
+        for video in videos:
+            store.add_video(video)
+    out = tmp_path / "out"
+    out.mkdir()
+    with ProjectSnapshot(tmp_path / "p.pwproj") as snap:
+        for include_auto, suffix in ((True, "all"), (False, "no_auto")):
+            snap_videos = [snap.project.videos[v.video_id] for v in videos]
+            for v in snap_videos:
+                v.source = f"{v.source}"
+            export_videos(POSETRACK17, snap_videos, out / f"coco_{suffix}.json", "coco", include_auto, "/data",
+                          pose_frames=snap.pose_frames, images="all")
+            for v in snap_videos:
+                export_videos(POSETRACK17, [v], out / f"pt_{v.video_id}_{suffix}.json", "posetrack18", include_auto,
+                              "/data", pose_frames=snap.pose_frames)
+    for path in sorted(out.iterdir()):
+        assert path.read_bytes() == (GOLDEN / path.name).read_bytes(), path.name
+
+
+def test_coco_export_lists_only_frames_with_poses_unless_asked(tmp_path):
+    """By default a COCO export's images are the frames with an annotation (pose or ignore
+    region); images="all" keeps every frame. Both read back with every pose on its frame."""
+    videos = varied_videos()
+    few = export_videos(POSETRACK17, videos, tmp_path / "few.json", "coco")
+    every = export_videos(POSETRACK17, videos, tmp_path / "all.json", "coco", images="all")
+    doc = json.loads((tmp_path / "few.json").read_text())
+    assert every["images"] == sum(v.num_frames for v in videos) > few["images"] == len(doc["images"])
+    listed = {(i["video_id"], i["frame_index"]) for i in doc["images"]}
+    expected = {(v.video_id, f) for v in videos for f in range(v.num_frames) if v.poses.get(f) or f in v.ignore_regions}
+    assert listed == expected
+    assert few["annotations"] == every["annotations"] == sum(v.pose_count() for v in videos)
+    image_ids = {i["id"] for i in doc["images"]}
+    assert all(a["image_id"] in image_ids for a in doc["annotations"])
+    _, back = import_file(tmp_path / "few.json", check_frames=False)
+    for original, read in zip(videos, back):
+        assert read.num_frames == original.num_frames
+        assert set(read.poses) == set(original.poses)
+        for f, by_track in original.poses.items():
+            for t, pose in by_track.items():
+                assert read.pose(f, t).same_as(pose)
+
+
+def test_export_command_images_option_and_info_stream_the_project(capsys, tmp_path):
+    from posewarper_core.cli import main
+    from posewarper_core.store import ProjectStore
+
+    videos = varied_videos()
+    with ProjectStore.create(tmp_path / "p.pwproj") as store:
+        for video in videos:
+            store.add_video(video)
+    for images, count in (([], sum(len(set(v.poses) | set(v.ignore_regions)) for v in videos)),
+                          (["--images", "all"], sum(v.num_frames for v in videos))):
+        assert main(["export", str(tmp_path / "p.pwproj"), "-o", str(tmp_path / "c.json"), "--format", "coco",
+                     *images]) == 0
+        assert len(json.loads((tmp_path / "c.json").read_text())["images"]) == count
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "p.pwproj"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [v["poses"] for v in info["videos"]] == [v.pose_count() for v in sorted(videos, key=lambda v: v.video_id)]
+    first = info["videos"][0]
+    assert first["per_track"][1]["poses"] == sum(1 for by in videos[0].poses.values() if 1 in by)
+    assert first["frames_with_poses"] == len(videos[0].poses)

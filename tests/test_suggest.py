@@ -1,0 +1,238 @@
+"""Keyframe suggestions: BlazePose on the CPU, its mapping to the skeleton, the two sources and
+their bad-input rules, and that an export never writes a suggestion as a label."""
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from posewarper_core.annotation import Pose, Provenance, Video
+from posewarper_core.evaluation import load_ground_truth
+from posewarper_core.skeleton import POSETRACK17
+from posewarper_core.suggest import Suggester, runtime_missing
+from posewarper_core.suggest.blazepose import Roi, detector_anchors
+from posewarper_core.suggest.mapping import roi_from_pose, skeleton_from_landmarks
+
+needs_model = pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
+
+
+class Frames:
+    """A frame source of fixed arrays."""
+
+    def __init__(self, images):
+        self.images = images
+        self.height, self.width = images[0].shape[:2]
+        self.num_frames = len(images)
+
+    def frame(self, i):
+        return self.images[i]
+
+
+@pytest.fixture
+def jhmdb(shared_data):
+    skeleton, gt, open_source = load_ground_truth(shared_data / "dev" / "jhmdb_goal_keeping" / "posetrack18.json")
+    return skeleton, gt, open_source()
+
+
+def test_roi_maps_crop_pixels_back_to_the_image():
+    roi = Roi(100.0, 80.0, 64.0, 0.4)
+    pts = np.array([[0.0, 0.0], [256.0, 256.0], [128.0, 10.0]])
+    m = roi.to_crop(256)
+    back = roi.to_image(pts, 256)
+    assert np.allclose(back @ m[:, :2].T + m[:, 2], pts)
+    assert np.allclose(roi.to_image([[128, 128]], 256), [[100, 80]])
+
+
+def test_detector_anchor_layout_matches_the_model_output():
+    anchors = detector_anchors()
+    assert anchors.shape == (2254, 2)
+    assert np.allclose(anchors[0], [0.5 / 28, 0.5 / 28]) and np.allclose(anchors[-1], [6.5 / 7, 6.5 / 7])
+
+
+@needs_model
+def test_blazepose_finds_the_goalkeeper_where_the_labels_are(jhmdb):
+    skeleton, gt, frames = jhmdb
+    from posewarper_core.suggest import BlazePose
+
+    model = BlazePose()
+    label = gt.pose(0, next(iter(gt.poses[0])))
+    xy, conf = skeleton_from_landmarks(model.landmarks(frames.frame(0), roi_from_pose(label, skeleton)), skeleton)
+    m = label.labelled() & (conf > 0.5)
+    size = max(label.joint_extent()[2:])
+    assert m.sum() >= 10
+    assert np.median(np.linalg.norm(xy[m] - label.xy[m], axis=1)) < 0.1 * size
+    # The detector, on the whole frame with nobody labelled: one person, hips where the labels are.
+    found = model.detect(frames.frame(0))
+    assert found and found[0][0] > 0.5
+    hips = label.xy[[skeleton.index("left_hip"), skeleton.index("right_hip")]].mean(axis=0)
+    assert np.hypot(found[0][1].cx - hips[0], found[0][1].cy - hips[1]) < 0.15 * size
+
+
+@needs_model
+def test_suggestion_fills_a_new_keyframe_and_is_never_a_label(jhmdb):
+    skeleton, gt, frames = jhmdb
+    tid = next(iter(gt.poses[0]))
+    video = Video(source=gt.source, num_frames=gt.num_frames, width=gt.width, height=gt.height,
+                  tracks=dict(gt.tracks))
+    g0 = gt.pose(0, tid)
+    video.set_pose(0, tid, Pose.manual(g0.xy, g0.visibility))
+    s = Suggester(skeleton).suggest(video, frames, 7, tid)
+    assert s.pose is not None
+    g7 = gt.pose(7, tid)
+    m = s.pose.labelled() & g7.labelled()
+    assert m.sum() >= 10
+    assert (s.pose.provenance[s.pose.labelled()] == Provenance.SUGGESTED).all()
+    assert np.median(np.linalg.norm(s.pose.xy[m] - g7.xy[m], axis=1)) < 0.1 * max(g7.joint_extent()[2:])
+
+
+def test_without_the_runtime_the_carried_pose_still_comes_and_the_message_says_what_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    assert "ai-edge-litert" in runtime_missing()
+    rng = np.random.default_rng(0)
+    base = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    images = [np.roll(base, 2 * i, axis=1) for i in range(4)]  # texture moving 2 px right a frame
+    video = Video(source="x", num_frames=4, width=160, height=120, tracks={})
+    xy = np.array([[60 + 3 * (j % 5), 30 + 4 * j] for j in range(17)], float)
+    video.set_pose(0, 1, Pose.manual(xy, np.full(17, 2)))
+    s = Suggester(POSETRACK17).suggest(video, Frames(images), 3, 1)
+    assert "ai-edge-litert" in s.message
+    assert s.pose is not None and np.allclose(s.pose.xy[:, 0] - xy[:, 0], 6, atol=1.0)
+
+
+@needs_model
+@pytest.mark.parametrize("case, frame_image, box, message", [
+    ("empty frame", np.zeros((120, 160, 3), np.uint8), (40, 20, 60, 90), "empty"),
+    ("small person", None, (40, 20, 10, 20), "under 40 px"),
+    ("crop outside", None, (500, 400, 60, 90), "outside the frame"),
+])
+def test_bad_input_gives_no_suggestion_and_a_message(case, frame_image, box, message):
+    rng = np.random.default_rng(1)
+    image = frame_image if frame_image is not None else (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    video = Video(source="x", num_frames=1, width=160, height=120, tracks={})
+    s = Suggester(POSETRACK17).suggest(video, Frames([image]), 0, 5, box=box)
+    assert s.pose is None and message in s.message
+
+
+def test_frame_outside_the_video_is_named():
+    video = Video(source="x", num_frames=3, width=160, height=120, tracks={})
+    s = Suggester(POSETRACK17, use_model=False).suggest(video, Frames([np.zeros((120, 160, 3), np.uint8)] * 3), 9, 1)
+    assert s.pose is None and "frame 9" in s.message
+
+
+def test_export_never_writes_suggested_joints(tmp_path):
+    from posewarper_core.formats.posetrack18 import read_posetrack18, write_posetrack18
+
+    video = Video(source="clip", num_frames=2, width=100, height=100, tracks={})
+    pose = Pose.manual(np.full((17, 2), 50.0), np.full(17, 2))
+    pose.provenance[5:] = Provenance.SUGGESTED  # joints 5.. proposed, not yet accepted
+    video.set_pose(0, 1, pose)
+    path = tmp_path / "out.json"
+    write_posetrack18(path, POSETRACK17, video)
+    kps = json.loads(path.read_text())["annotations"][0]["keypoints"]
+    assert all(v > 0 for v in kps[2:15:3]) and not any(kps[15:])
+    _, back = read_posetrack18(path, check_frames=False)
+    assert back.pose(0, 1).labelled().sum() == 5
+
+
+def test_choose_keeps_the_carried_pose_when_the_model_found_someone_else():
+    carried = np.array([[10.0 * j, 0.0] for j in range(17)])
+    model = carried + [500.0, 0.0]  # another person, far off
+    xy, chosen = __import__("posewarper_core.suggest.suggest", fromlist=["choose"]).choose(
+        carried, model, np.ones(17), side=100.0)
+    assert chosen.all() and np.allclose(xy, carried)
+    near = carried.copy()
+    near[3] += [2.0, 0.0]  # agrees: averaged
+    near[9] += [40.0, 0.0]  # one joint off the carried one: the model's
+    xy, _ = __import__("posewarper_core.suggest.suggest", fromlist=["choose"]).choose(carried, near, np.ones(17), 100.0)
+    assert np.allclose(xy[3], carried[3] + [1.0, 0.0]) and np.allclose(xy[9], near[9])
+
+
+@needs_model
+def test_bench_suggest_writes_the_json_the_issue_names(tmp_path, shared_data):
+    from posewarper_core.cli import main
+
+    out = tmp_path / "s.json"
+    assert main(["bench-suggest", "--gt", str(shared_data / "dev" / "jhmdb_goal_keeping" / "posetrack18.json"),
+                 "--k", "15", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    for entry in (r, r["sources"]["carried"], r["sources"]["blazepose"]):
+        assert {"Mean", "Wrist", "Head"} <= set(entry["at_0.5"]) and "Mean" in entry["at_0.2"]
+        assert entry["median_error_px"] > 0
+    assert r["seconds_per_person"] > 0 and r["at_0.5"]["Mean"] >= 90
+
+
+@needs_model
+def test_detector_fill_puts_joints_near_the_labels_and_keeps_the_annotators(jhmdb):
+    from posewarper_core import autofill
+
+    skeleton, gt, frames = jhmdb
+    tid = next(iter(gt.poses[0]))
+    video = Video(source=gt.source, num_frames=gt.num_frames, width=gt.width, height=gt.height,
+                  tracks=dict(gt.tracks))
+    for f in (0, 7):
+        g = gt.pose(f, tid)
+        video.set_pose(f, tid, Pose.manual(g.xy, g.visibility))
+    hand = Pose.manual(np.full((17, 2), 5.0), np.r_[np.full(1, 2), np.zeros(16)], keyframe=False)
+    video.set_pose(3, tid, hand)  # an annotator's nose on a frame in between
+    changes = {(c.frame, c.track_id): c.pose for c in autofill.fill(video, frames, "detector")}
+    assert sorted(f for f, _ in changes) == [1, 2, 3, 4, 5, 6]
+    p4, g4 = changes[(4, tid)], gt.pose(4, tid)
+    m = p4.labelled() & g4.labelled()
+    assert p4.method == "detector" and m.sum() >= 10
+    assert np.median(np.linalg.norm(p4.xy[m] - g4.xy[m], axis=1)) < 0.1 * max(g4.joint_extent()[2:])
+    assert np.allclose(changes[(3, tid)].xy[0], 5.0)
+
+
+def test_templates_drop_a_whole_pose_at_the_click():
+    from posewarper_core.suggest import template
+
+    video = Video(source="x", num_frames=10, width=640, height=480, tracks={})
+    std = template.average(video, POSETRACK17, at=(300, 200))  # nothing labelled: a standing person
+    assert std.labelled().all() and (std.provenance == Provenance.SUGGESTED).all()
+    assert np.allclose(std.xy[POSETRACK17.index("left_hip")][1], 200)
+    assert 0.9 * 96 < np.ptp(std.xy[:, 1]) < 1.1 * 96  # a fifth of the frame's height
+    xy = np.array([[100 + 2 * j, 50 + 10 * j] for j in range(17)], float)
+    vis = np.full(17, 2)
+    vis[3:5] = 0
+    video.set_pose(2, 1, Pose.manual(xy, vis))
+    video.set_pose(4, 1, Pose.manual(xy + 40, vis))
+    prev = template.from_keyframe(video, 1, 5, at=(0, 0))
+    assert np.allclose(prev.xy[prev.labelled()].mean(axis=0), (xy[vis > 0] + 40).mean(axis=0) - _centre_of(xy[vis > 0] + 40))
+    assert not prev.labelled()[3:5].any()
+    avg = template.average(video, POSETRACK17, at=(320, 240))
+    assert not avg.labelled()[3:5].any() and np.isclose(np.ptp(avg.xy[avg.labelled(), 1]), 160)
+
+
+def _centre_of(pts):
+    return (pts.min(axis=0) + pts.max(axis=0)) / 2
+
+
+@needs_model
+def test_detector_suggests_people_on_a_frame_nobody_is_labelled_in(jhmdb):
+    from posewarper_core.suggest import detect_people
+
+    skeleton, gt, frames = jhmdb
+    poses, message = detect_people(Suggester(skeleton), frames, 20)
+    g = gt.pose(20, next(iter(gt.poses[20])))
+    assert poses and not message
+    m = poses[0].labelled() & g.labelled()
+    assert m.sum() >= 10 and np.median(np.linalg.norm(poses[0].xy[m] - g.xy[m], axis=1)) < 0.1 * max(g.joint_extent()[2:])
+    empty, message = detect_people(Suggester(skeleton), Frames([np.zeros((240, 320, 3), np.uint8)]), 0)
+    assert empty == [] and "empty" in message
+
+
+def test_a_suggestion_never_overwrites_a_labelled_joint_and_accepting_makes_it_the_annotators():
+    from posewarper_core.suggest import accept, place_suggestion
+
+    mine = Pose.manual(np.full((17, 2), 10.0), np.r_[np.full(3, 2), np.zeros(14)], keyframe=False)
+    mine.provenance[2] = Provenance.CORRECTED
+    sug = Pose(xy=np.full((17, 2), 99.0), visibility=np.full(17, 2), provenance=np.full(17, Provenance.SUGGESTED),
+               confidence=np.zeros(17), method="suggestion")
+    placed = place_suggestion(mine, sug)
+    assert np.allclose(placed.xy[:3], 10.0) and list(placed.provenance[:3]) == [1, 1, Provenance.CORRECTED]
+    assert (placed.provenance[3:] == Provenance.SUGGESTED).all() and placed.keyframe
+    one = accept(placed, joints=[5])
+    assert one.provenance[5] == Provenance.MANUAL and (one.provenance[6:] == Provenance.SUGGESTED).all()
+    everything = accept(placed)
+    assert set(everything.provenance.tolist()) == {Provenance.MANUAL, Provenance.CORRECTED} and everything.method is None
