@@ -6,6 +6,10 @@ A suggestion takes a few tenths of a second per person (the flow chain from the 
 keyframe and the pose model), so it is computed on a worker thread from a snapshot of the video;
 the result is applied on the UI thread as one undoable step, and only if the user is still on
 that frame of that video (a late result for a frame left is dropped, and the status bar says so).
+On the demo's 1768 x 994 frames a suggestion takes about a second here (flow over the frames from
+the keyframe), so once the user has stayed PREFETCH_MS on a frame the selected person's suggestion
+is computed ahead, at low priority, and kept (not applied): the key then shows it at once. A kept
+suggestion is used only while the keyframe it was carried from is unchanged.
 Suggested joints fill only joints not labelled yet (place_suggestion) and stay SUGGESTED, drawn
 hollow and dashed, until accepted (A / Shift+A) or dragged (a drag makes that joint the user's).
 """
@@ -14,15 +18,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, QSettings, QThread, Signal
+from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
 from posewarper_core.annotation import PoseChange, Provenance, Track
 from posewarper_core.suggest import Suggester, accept, detect_people, place_suggestion, runtime_missing, template
 
+from . import edits
 from .commands import PoseChangesCommand, SetTrackCommand
 from .fillrun import snapshot
 
 SETTING = "suggest/on_new_keyframe"
+PREFETCH_MS = 400  # on a frame this long (an annotator looking at it, not stepping through): compute ahead
+KEEP = 8  # suggestions computed ahead that are kept (the frames just visited)
 
 
 @dataclass
@@ -35,6 +42,8 @@ class Request:
     video: object  # a snapshot (fillrun.snapshot) the worker reads
     started: float = field(default_factory=time.perf_counter)
     auto: bool = False  # asked by starting a new keyframe, not by a key
+    ahead: bool = False  # computed ahead of the key (kept, not applied) unless asked for meanwhile
+    keys: tuple = ()  # per track: what the suggestion depends on (_input_key)
 
 
 @dataclass
@@ -111,6 +120,11 @@ class Suggestions(QObject):
         self.template_kind: str | None = None  # "keyframe" / "average": the next click drops a template
         self.missing = runtime_missing()  # None when the pose model can run
         self.last: Result | None = None
+        self.kept: dict[tuple, object] = {}  # _input_key -> suggested Pose (or None), computed ahead
+        self.ahead_timer = QTimer(self)
+        self.ahead_timer.setSingleShot(True)
+        self.ahead_timer.setInterval(PREFETCH_MS)
+        self.ahead_timer.timeout.connect(self._compute_ahead)
 
     # --- wiring (window.py) --------------------------------------------------------------------
     def handlers(self) -> dict:
@@ -137,12 +151,16 @@ class Suggestions(QObject):
         self.stop()
         w = self.window
         self.engine = _Engine(w.session.skeleton, lambda video: _open(video, w.store.base_dir))
+        self.kept.clear()
         w.editor.jointPlaced.connect(self._joint_placed)
         w.editor.frameChanged.connect(lambda _: self._disarm())
+        w.editor.frameChanged.connect(lambda _: self.ahead_timer.start())
+        w.editor.selectionChanged.connect(lambda: self.ahead_timer.start() if self.job is None else None)
 
     def stop(self) -> None:
         """Wait for a running suggestion (a window or project closing); its result is dropped."""
         self.pending = None
+        self.ahead_timer.stop()
         if self.job is not None:
             self.job.finished_with.disconnect()
             self.job.wait()
@@ -191,7 +209,17 @@ class Suggestions(QObject):
                           "Drop a template instead (T, then click).", 12000)
                 return False
             ids = None  # nobody labelled anywhere: the detector finds the people
-        req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto)
+        keys = tuple(_input_key(video, ed.frame, t) for t in ids) if ids is not None else ()
+        if ids is not None and all(k in self.kept for k in keys):  # computed ahead: shown at once
+            result = Result(Request(video.video_id, ed.frame, ids, None, auto=auto, keys=keys))
+            result.poses = {t: self.kept[k] for t, k in zip(ids, keys) if self.kept[k] is not None}
+            result.message = "; ".join(dict.fromkeys(self.kept[("message",) + k] for k in keys if self.kept.get(("message",) + k)))
+            self._apply(result)
+            return True
+        if self.job is not None and self.job.req.ahead and self.job.req.keys == keys:
+            self.job.req.ahead, self.job.req.auto, self.job.req.started = False, auto, time.perf_counter()
+            return True  # being computed ahead already: applied when it ends
+        req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto, keys=keys)
         who = "the people on this frame" if ids is None else (
             f"person {ids[0]}" if len(ids) == 1 else f"{len(ids)} people")
         self._say(f"Suggesting a pose for {who}…", 4000)
@@ -200,6 +228,21 @@ class Suggestions(QObject):
         else:
             self._start(req)
         return True
+
+    def _compute_ahead(self) -> None:
+        """The selected person's suggestion here, computed before anyone asks (see the module doc)."""
+        ed = self.window.editor
+        if ed is None or self.engine is None or self.job is not None or self.pending is not None:
+            return
+        tid, video = ed.track, ed.video
+        if tid is None or not [f for f in video.keyframes(tid) if f != ed.frame]:
+            return
+        if edits.next_joint(video.pose(ed.frame, tid), ed.order) is None:
+            return  # every joint clicks place is labelled: nothing a suggestion could add
+        key = _input_key(video, ed.frame, tid)
+        if key in self.kept:
+            return
+        self._start(Request(video.video_id, ed.frame, [tid], snapshot(video), ahead=True, keys=(key,)))
 
     def _start(self, req: Request) -> None:
         self.job = _Job(self.engine, req, self)
@@ -222,9 +265,23 @@ class Suggestions(QObject):
         if self.pending is not None and self.engine is not None:
             req, self.pending = self.pending, None
             self._start(req)
+        elif self.engine is not None:
+            self.ahead_timer.start()
+
+    def _keep(self, result: Result) -> None:
+        req = result.request
+        for tid, key in zip(req.track_ids or [], req.keys):
+            self.kept[key] = result.poses.get(tid)
+            self.kept[("message",) + key] = result.message
+        while len(self.kept) > 2 * KEEP:
+            self.kept.pop(next(iter(self.kept)))
 
     def _apply(self, result: Result) -> None:
         w, req = self.window, result.request
+        if req.video is not None:
+            self._keep(result)
+        if req.ahead:
+            return
         ed = w.editor
         self.last = result
         if ed is None or w.session.video_id != req.video_id or ed.frame != req.frame:
@@ -359,3 +416,14 @@ def _new_suggested(old, new) -> int:
     """Joints `new` suggests that `old` did not have labelled."""
     added = new.labelled() & (new.provenance == Provenance.SUGGESTED)
     return int((added & ~old.labelled()).sum()) if old is not None else int(added.sum())
+
+
+def _input_key(video, frame: int, track_id: int) -> tuple:
+    """What a person's suggestion on `frame` depends on: the keyframe it is carried from (the
+    nearest before, else after) and that keyframe's pose."""
+    keys = [k for k in video.keyframes(track_id) if k != frame]
+    before = [k for k in keys if k < frame]
+    key = before[-1] if before else (keys[0] if keys else None)
+    pose = video.pose(key, track_id) if key is not None else None
+    digest = (pose.xy.tobytes(), pose.visibility.tobytes(), pose.provenance.tobytes()) if pose is not None else ()
+    return (video.video_id, frame, track_id, key) + digest

@@ -47,7 +47,7 @@ def test_key_suggests_the_unlabelled_joints_off_the_ui_thread_and_accept_makes_t
     click_image(qtbot, w, 300, 50)  # one joint (the nose) placed by hand first, far from where the pose was
     depth = w.editor.undo_stack.count()
     result = ask_and_wait(qtbot, w)
-    assert result.seconds > 0 and tid in result.poses
+    assert result.request.frame == 10 and tid in result.poses
     pose = w.session.video.pose(10, tid)
     assert pose.keyframe and pose.provenance[0] == MANUAL
     np.testing.assert_allclose(pose.xy[0], (300, 50), atol=0.6)  # the annotator's joint is not overwritten
@@ -209,3 +209,24 @@ def test_on_a_frame_nobody_is_labelled_in_the_detector_finds_the_person(qtbot, w
     assert w.editor.undo_stack.count() == depth + 1  # the new people and their poses: one step
     w.actions["undo"].trigger()
     assert not w.session.video.tracks
+
+
+def test_staying_on_a_frame_computes_the_suggestion_ahead_so_the_key_shows_it_at_once(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(10)
+    qtbot.waitUntil(lambda: any(k[:3] == (w.session.video_id, 10, tid) for k in w.suggestions.kept), timeout=60000)
+    assert w.session.video.pose(10, tid) is None  # computed ahead, not applied
+    with qtbot.waitSignal(w.suggestions.applied, timeout=1000):
+        press(w, Qt.Key_E)  # applied within the key press: no worker round trip
+    assert w.suggestions.job is None or w.suggestions.job.req.ahead
+    pose = w.session.video.pose(10, tid)
+    assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() >= 12
+    w.actions["undo"].trigger()
+    # the keyframe it was carried from changes: the kept one is not used, a fresh one is computed
+    w.editor.seek(0)
+    drag(qtbot, w, w.session.video.pose(0, tid).xy[0], QPoint(0, -20))
+    moved = w.session.video.pose(0, tid).xy[0].copy()
+    w.editor.seek(10)
+    result = ask_and_wait(qtbot, w)
+    assert abs(w.session.video.pose(10, tid).xy[0][1] - moved[1]) < 3, result.message
