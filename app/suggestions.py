@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
 from posewarper_core.annotation import PoseChange, Provenance, Track
@@ -191,7 +193,7 @@ class Suggestions(QObject):
         video = ed.video
         labelled = [t for t in sorted(video.tracks) if video.keyframes(t)]
         if everyone:
-            ids = labelled
+            ids = [t for t in labelled if _in_frame(video, ed.frame, t)]
         elif ed.track is not None and ed.track in labelled:
             ids = [ed.track]
         elif ed.track is not None and ed.poses_here():
@@ -294,7 +296,7 @@ class Suggestions(QObject):
             if tid not in video.tracks:
                 continue  # deleted meanwhile
             old = video.pose(req.frame, tid)
-            new = place_suggestion(old, pose)
+            new = place_suggestion(old, _only(pose, ed.order))
             if old is not None and not (new.labelled() & ~old.labelled()).any():
                 continue  # every joint it suggests is labelled already
             changes.append(PoseChange(req.video_id, req.frame, tid, new))
@@ -303,7 +305,7 @@ class Suggestions(QObject):
             first = max(video.tracks, default=0) + 1
             for n, pose in enumerate(result.detected):
                 added.append(first + n)
-                changes.append(PoseChange(req.video_id, req.frame, first + n, place_suggestion(None, pose)))
+                changes.append(PoseChange(req.video_id, req.frame, first + n, place_suggestion(None, _only(pose, ed.order))))
         n_joints = sum(_new_suggested(video.pose(c.frame, c.track_id), c.pose) for c in changes)
         if not changes or not n_joints:
             text = result.message or "nothing to add: every joint is labelled already"
@@ -391,7 +393,7 @@ class Suggestions(QObject):
         if tid not in video.tracks:
             stack.push(SetTrackCommand(ed.session, Track(tid, f"person {tid}")))
         command = PoseChangesCommand(ed.session, "Template", [
-            PoseChange(video.video_id, ed.frame, tid, place_suggestion(video.pose(ed.frame, tid), pose))])
+            PoseChange(video.video_id, ed.frame, tid, place_suggestion(video.pose(ed.frame, tid), _only(pose, ed.order)))])
         stack.push(command)
         stack.endMacro()
         if command.failed is not None:
@@ -427,3 +429,22 @@ def _input_key(video, frame: int, track_id: int) -> tuple:
     pose = video.pose(key, track_id) if key is not None else None
     digest = (pose.xy.tobytes(), pose.visibility.tobytes(), pose.provenance.tobytes()) if pose is not None else ()
     return (video.video_id, frame, track_id, key) + digest
+
+
+def _in_frame(video, frame: int, track_id: int) -> bool:
+    """Whether a person is to be suggested on `frame` with everyone's: they have a pose here, or a
+    keyframe before it, or one within a keyframe interval after it (a person who only appears
+    later, e.g. from behind a tree, gets none)."""
+    if video.pose(frame, track_id) is not None:
+        return True
+    keys = video.keyframes(track_id)
+    return any(k < frame for k in keys) or any(frame < k <= frame + video.keyframe_stride for k in keys)
+
+
+def _only(pose, order: list[int]):
+    """The suggested pose with only the joints clicks place (the project's click order): a joint
+    the annotator does not label (the demo's ears) is not suggested either."""
+    out = pose.copy()
+    drop = ~np.isin(np.arange(out.num_joints), order)
+    out.xy[drop], out.visibility[drop], out.provenance[drop] = 0.0, 0, Provenance.NONE
+    return out

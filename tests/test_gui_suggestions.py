@@ -86,6 +86,9 @@ def test_drag_accepts_that_joint_and_shift_a_accepts_the_frame(qtbot, clip):
     from test_gui_session import label_person
 
     label_person(qtbot, w, (220, 120))
+    w.editor.seek(25)  # someone who only comes in at frame 25: not suggested on frame 10
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    label_person(qtbot, w, (60, 120))
     w.editor.seek(10)
     result = ask_and_wait(qtbot, w, Qt.Key_E, Qt.ShiftModifier)  # everyone on the frame
     assert set(result.poses) == {a, b}
