@@ -27,7 +27,7 @@ MIN_ZOOM, MAX_ZOOM = 0.5, 100.0
 WHEEL_NOTCH_ZOOM = 1.2  # one wheel notch (120 eighths of a degree)
 PERSON_MARGIN = 0.35  # fit-to-person leaves this share of the person's size free around them
 _DASH, _DOT, _NO_BRUSH = Qt.DashLine, Qt.DotLine, Qt.NoBrush
-_OCCLUDED, _CORRECTED = int(Visibility.OCCLUDED), int(Provenance.CORRECTED)
+_OCCLUDED, _CORRECTED, _SUGGESTED = int(Visibility.OCCLUDED), int(Provenance.CORRECTED), int(Provenance.SUGGESTED)
 _OUTLINE, _CORRECTED_OUTLINE = QColor("#ffffff"), QColor("#ff4fd8")
 
 
@@ -139,7 +139,9 @@ class PoseLayer(QGraphicsItem):
 
     def _joint_label(self, pose: Pose, j: int) -> str:
         text = self.skeleton.joints[j]
-        if pose.provenance[j] in AUTO_PROVENANCE:
+        if pose.provenance[j] == Provenance.SUGGESTED:
+            text += "  (suggested: drag or A to accept)"
+        elif pose.provenance[j] in AUTO_PROVENANCE:
             text += f"  (auto {pose.confidence[j]:.2f})"
         elif pose.visibility[j] == Visibility.OCCLUDED:
             text += "  (occluded)"
@@ -153,14 +155,16 @@ class PoseLayer(QGraphicsItem):
         xy = [QPointF(x, y) for x, y in pose.xy.tolist()]
         lab = pose.labelled().tolist()
         auto = is_auto(pose.provenance).tolist()
-        conf = pose.confidence.tolist()
+        provenance = pose.provenance.tolist()
+        suggested = [p == _SUGGESTED for p in provenance]  # not a label until accepted or dragged
+        conf = [0.6 if s else c for c, s in zip(pose.confidence.tolist(), suggested)]
         width = (3.0 if selected else 2.0) / scale
         solid_colour = QColor(colour)
         solid_colour.setAlphaF(0.9)
         solid, dashed = [], []
         for a, b in self.skeleton.edges:
             if lab[a] and lab[b]:
-                (dashed if auto[a] or auto[b] else solid).append((a, b))
+                (dashed if auto[a] or auto[b] or suggested[a] or suggested[b] else solid).append((a, b))
         if solid:
             painter.setPen(QPen(solid_colour, width))
             painter.drawLines([QLineF(xy[a], xy[b]) for a, b in solid])
@@ -172,9 +176,10 @@ class PoseLayer(QGraphicsItem):
             painter.setPen(pen)
             painter.drawLine(xy[a], xy[b])
         visibility = pose.visibility.tolist()
-        provenance = pose.provenance.tolist()
         for j, labelled in enumerate(lab):
-            if labelled:
+            if labelled and suggested[j]:
+                self._paint_suggested(painter, colour, xy[j], selected, scale)
+            elif labelled:
                 self._paint_joint(painter, colour, xy[j], conf[j], visibility[j] == _OCCLUDED,
                                   provenance[j] == _CORRECTED, auto[j], selected, scale)
 
@@ -194,6 +199,22 @@ class PoseLayer(QGraphicsItem):
         if occluded:  # hollow, with a coloured ring so it stays visible on any background
             painter.setPen(QPen(c, 2.0 / scale))
             painter.drawEllipse(centre, r * 0.6, r * 0.6)
+
+    def _paint_suggested(self, painter, colour, centre, selected, scale) -> None:
+        """A suggested joint: a hollow dashed ring in the person's colour round a small dot, so it
+        reads as a proposal, unlike a placed (filled) or auto-filled (small dotted) joint."""
+        r = 5.5 * (1.2 if selected else 1.0) * self.marker_scale / scale
+        c = QColor(colour)
+        painter.setBrush(_NO_BRUSH)
+        painter.setPen(QPen(QColor(0, 0, 0, 160), 3.0 / scale))  # a dark halo: visible on light frames
+        painter.drawEllipse(centre, r, r)
+        pen = QPen(c, 2.0 / scale)
+        pen.setStyle(_DASH)
+        painter.setPen(pen)
+        painter.drawEllipse(centre, r, r)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QBrush(c))
+        painter.drawEllipse(centre, r * 0.25, r * 0.25)
 
     def _paint_label(self, painter, xy, text, scale) -> None:
         painter.save()

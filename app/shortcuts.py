@@ -52,6 +52,13 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("promote", "Promote the selected person's pose to keyframe", "K", "Label"),
     ("promote_frame", "Promote every pose of the frame to keyframes", "Shift+K", "Label"),
     ("change_track", "Change person id / swap…", "Ctrl+I", "Label"),
+    ("suggest_pose", "Suggest the selected person's pose here", "E", "Label"),
+    ("suggest_frame", "Suggest everyone's pose here (or find the people)", "Shift+E", "Label"),
+    ("accept_pose", "Accept the selected person's suggested joints", "A", "Label"),
+    ("accept_frame", "Accept every suggested joint of the frame", "Shift+A", "Label"),
+    ("template_keyframe", "Drop the previous keyframe's pose at the next click", "T", "Label"),
+    ("template_average", "Drop an average pose at the next click", "Shift+T", "Label"),
+    ("suggest_on_new_keyframe", "Suggest the rest when a new keyframe is started", "", "Label"),
     ("fill_gap", "Auto-fill current gap", "G", "Auto-fill"),
     ("fill_track", "Auto-fill current person", "Shift+G", "Auto-fill"),
     ("fill_video", "Auto-fill whole video", "Ctrl+Shift+G", "Auto-fill"),
@@ -135,7 +142,7 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(QLabel(
             "Mouse: click places the next joint · right-click places it occluded, or toggles a joint's "
             "occlusion · drag moves a joint · Alt/Shift+drag moves the whole pose · Ctrl+Shift+drag "
-            "rotates and scales it about its centre · wheel zooms · middle or Ctrl+drag pans.\nDouble-click a shortcut to change it."))
+            "rotates and scales it about its centre · wheel zooms · middle or Ctrl+drag pans. Suggested joints (hollow, dashed) are not labels until accepted (A) or dragged.\nDouble-click a shortcut to change it."))
         layout.itemAt(0).widget().setWordWrap(True)
         self.table = QTableWidget(len(DEFAULTS), 3, self)
         self.table.setHorizontalHeaderLabels(["Group", "Action", "Shortcut"])

@@ -18,5 +18,5 @@ STATUS_NAMES = ("empty", "auto-filled", "corrected", "keyframe (labelled)")
 MISSING_KEYFRAME = QColor("#e04848")  # a k-th frame still without a label
 CURSOR = QColor("#ffffff")
 
-PROVENANCE_NAMES = ("—", "manual", "corrected", "propagated", "interpolated")
+PROVENANCE_NAMES = ("—", "manual", "corrected", "propagated", "interpolated", "suggested")  # by Provenance value
 VISIBILITY_NAMES = ("not labelled", "occluded", "visible")

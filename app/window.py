@@ -24,6 +24,7 @@ from .projectfiles import DECODER_CACHE_BYTES, ProjectFiles
 from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel, VideoBox, video_label
 from .session import Session
+from .suggestions import Suggestions
 from .timeline import Timeline
 from .workers import FrameLoader
 
@@ -96,7 +97,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.saved_label)
         self.statusBar().addPermanentWidget(self.frame_label)
 
+        self.suggestions = Suggestions(self)  # keyframe suggestions and pose templates (suggestions.py)
         self._build_actions()
+        self.suggestions.setup_actions(self.actions)
         QApplication.instance().installEventFilter(shortcuts.PlainKeysFirst(self))
         self._build_menus()
         self._build_nav_bar()
@@ -168,6 +171,7 @@ class MainWindow(QMainWindow):
             "fill_gap": lambda: self.start_fill("gap"), "fill_track": lambda: self.start_fill("track"),
             "fill_video": lambda: self.start_fill("video"), "cancel_fill": self.cancel_fill,
             "shortcuts": self.shortcuts_dialog,
+            **self.suggestions.handlers(),
         }
         for action_id, text, _, _ in shortcuts.DEFAULTS:
             action = QAction(text, self)
@@ -397,6 +401,7 @@ class MainWindow(QMainWindow):
         if frames is not None and self.session.video is not None:
             self._frames_video_id = self.session.video_id
             self._attach_frames(frames)
+        self.suggestions.attach()
         self._video_changed()
         self._restore_view(viewstate.load(store))
 
@@ -588,6 +593,7 @@ class MainWindow(QMainWindow):
         loader.start_proxy()
 
     def close_project(self) -> None:
+        self.suggestions.stop()
         if self.runner is not None and self.runner.running:
             self._guard(self.runner.abandon)
         if self.store is not None:
@@ -911,6 +917,8 @@ class MainWindow(QMainWindow):
 
     # --- dialogs and small handlers ---------------------------------------------------------
     def _place(self, x: float, y: float, visibility: int) -> None:
+        if self.suggestions.take_click(x, y):
+            return  # a pose template dropped there
         v = self.session.video
         if not (-2 <= x <= v.width + 2 and -2 <= y <= v.height + 2):
             self.statusBar().showMessage("Click inside the frame to place a joint.", 4000)

@@ -467,3 +467,21 @@ def test_linear_and_flow_confidence_mark_the_joint_likeliest_off():
     no_drift = np.zeros((1, 2, 2))
     conf = joint_confidence(np.array([[[0.0, 20.0]]]), no_drift, no_drift, t, sizes)[0, 0]
     assert conf[0] == 1.0 and abs(conf[1] - np.exp(-1)) < 1e-9
+
+
+def test_suggested_joints_on_a_keyframe_are_not_anchors():
+    """A keyframe's joints still only suggested (not accepted) are not spread by a fill: the
+    frames between get those joints from the other keyframe alone, or not at all."""
+    video, a, b = two_keyframe_video(n=11)
+    guess = a.copy()
+    guess.provenance[[0, 1]] = Provenance.SUGGESTED  # joints 0 and 1: in b too
+    guess.provenance[4] = Provenance.SUGGESTED  # joint 4 is in a only: suggested there, so in no anchor
+    guess.confidence[[0, 1, 4]] = 0.0
+    video.set_pose(0, 1, guess)
+    for c in fill(video, None, "linear"):
+        p = c.pose
+        np.testing.assert_allclose(p.xy[0], b.xy[0])  # from b alone, not pulled towards the guess
+        np.testing.assert_allclose(p.xy[1], b.xy[1])
+        assert p.visibility[4] == 0 and p.provenance[4] == Provenance.NONE
+        np.testing.assert_allclose(p.xy[2], ((1 - c.frame / 10) * a.xy + c.frame / 10 * b.xy)[2])  # accepted joints anchor
+    assert video.pose(0, 1).provenance[4] == Provenance.SUGGESTED  # the keyframe itself is untouched

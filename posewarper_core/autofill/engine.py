@@ -180,8 +180,8 @@ def run_fill(
     for span, span_gaps in by_span.items():  # insertion order = the plan's sorted order
         check()
         tids = [g.track_id for g in span_gaps]
-        before = [video.pose(span.before, t) for t in tids] if span.before is not None else None
-        after = [video.pose(span.after, t) for t in tids] if span.after is not None else None
+        before = [anchor(video.pose(span.before, t)) for t in tids] if span.before is not None else None
+        after = [anchor(video.pose(span.after, t)) for t in tids] if span.after is not None else None
         fwd, bwd = method.propagate(frames, span, before, after, check)
         filled = {}
         for i in range(len(tids)):
@@ -203,6 +203,20 @@ def run_fill(
         if progress:
             progress(done, total)
     return changes
+
+
+def anchor(pose: Pose) -> Pose:
+    """A keyframe pose as an anchor: its suggested joints (proposed, not yet accepted by the
+    annotator) left out, so a fill never spreads a guess nobody looked at."""
+    suggested = pose.provenance == Provenance.SUGGESTED
+    if not suggested.any():
+        return pose
+    out = pose.copy()
+    out.xy[suggested] = 0.0
+    out.visibility[suggested] = 0
+    out.provenance[suggested] = Provenance.NONE
+    out.confidence[suggested] = 0.0
+    return out
 
 
 def _distance_confidence(method: Method, distance: np.ndarray | float) -> np.ndarray:

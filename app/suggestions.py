@@ -1,0 +1,450 @@
+"""Keyframe suggestions in the window: ask for a suggested pose (one person or the whole frame),
+have one appear when a new keyframe is started (an option), accept it (per person or per frame),
+or drop a pose template at a click. A thin layer over posewarper_core.suggest.
+
+A suggestion takes a few tenths of a second per person (the flow chain from the previous
+keyframe and the pose model), so it is computed on a worker thread from a snapshot of the video;
+the result is applied on the UI thread as one undoable step, and only if the user is still on
+that frame of that video (a late result for a frame left is dropped, and the status bar says so).
+On the demo's 1768 x 994 frames a suggestion takes about a second here (flow over the frames from
+the keyframe), so once the user has stayed PREFETCH_MS on a frame the selected person's suggestion
+is computed ahead, at low priority, and kept (not applied): the key then shows it at once. A kept
+suggestion is used only while the keyframe it was carried from is unchanged.
+Suggested joints fill only joints not labelled yet (place_suggestion) and stay SUGGESTED, drawn
+hollow and dashed, until accepted (A / Shift+A) or dragged (a drag makes that joint the user's).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
+
+from posewarper_core.annotation import PoseChange, Provenance, Track
+from posewarper_core.suggest import Suggester, accept, detect_people, place_suggestion, runtime_missing, template
+
+from . import edits
+from .commands import PoseChangesCommand, SetTrackCommand
+from .fillrun import snapshot
+
+SETTING = "suggest/on_new_keyframe"
+PREFETCH_MS = 400  # on a frame this long (an annotator looking at it, not stepping through): compute ahead
+KEEP = 8  # suggestions computed ahead that are kept (the frames just visited)
+
+
+@dataclass
+class Request:
+    """What the user asked for: `track_ids` on `frame` of video `video_id` (None: detect people)."""
+
+    video_id: int
+    frame: int
+    track_ids: list[int] | None
+    video: object  # a snapshot (fillrun.snapshot) the worker reads
+    started: float = field(default_factory=time.perf_counter)
+    auto: bool = False  # asked by starting a new keyframe, not by a key
+    ahead: bool = False  # computed ahead of the key (kept, not applied) unless asked for meanwhile
+    keys: tuple = ()  # per track: what the suggestion depends on (_input_key)
+
+
+@dataclass
+class Result:
+    request: Request
+    poses: dict = field(default_factory=dict)  # track id -> suggested Pose
+    detected: list = field(default_factory=list)  # poses of people found on a frame nobody is labelled in
+    message: str = ""
+    seconds: float = 0.0  # on the worker
+
+
+class _Engine:
+    """The worker's state, used by one job at a time: the suggester and the video's frames."""
+
+    def __init__(self, skeleton, open_frames):
+        self.skeleton, self.open_frames = skeleton, open_frames
+        self.suggester = None
+        self.video_id = None
+        self.frames = None
+
+    def run(self, req: Request) -> Result:
+        if req.video_id != self.video_id:  # another video: its own frames and learned offsets
+            self.close()
+            self.frames = self.open_frames(req.video)
+            self.suggester = Suggester(self.skeleton)
+            self.video_id = req.video_id
+        t0 = time.perf_counter()
+        out = Result(req)
+        if req.track_ids is None:
+            out.detected, out.message = detect_people(self.suggester, self.frames, req.frame)
+        else:
+            notes = []
+            for tid, s in self.suggester.suggest_frame(req.video, self.frames, req.frame, req.track_ids).items():
+                if s.pose is not None:
+                    out.poses[tid] = s.pose
+                if s.message and s.message not in notes:
+                    notes.append(s.message)
+            out.message = "; ".join(notes)
+        out.seconds = time.perf_counter() - t0
+        return out
+
+    def close(self) -> None:
+        if self.frames is not None and hasattr(self.frames, "close"):
+            self.frames.close()
+        self.frames = None
+
+
+class _Job(QThread):
+    finished_with = Signal(object)  # Result, or an Exception's text
+
+    def __init__(self, engine: _Engine, req: Request, parent=None):
+        super().__init__(parent)
+        self.engine, self.req = engine, req
+
+    def run(self) -> None:
+        try:
+            self.finished_with.emit(self.engine.run(self.req))
+        except Exception as exc:  # a broken frame or model file: said in the status bar, the app goes on
+            self.finished_with.emit(f"{type(exc).__name__}: {exc}")
+
+
+class Suggestions(QObject):
+    """The window's suggestion actions. `window` gives the editor, the session and the status bar."""
+
+    applied = Signal(object)  # the Result just applied (or dropped), for tests and timing
+    shown = Signal(float)  # seconds from the request to the suggestion drawn
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.engine: _Engine | None = None
+        self.job: _Job | None = None
+        self.pending: Request | None = None  # asked while a job runs: served next (only the latest)
+        self.template_kind: str | None = None  # "keyframe" / "average": the next click drops a template
+        self.missing = runtime_missing()  # None when the pose model can run
+        self.last: Result | None = None
+        self.kept: dict[tuple, object] = {}  # _input_key -> suggested Pose (or None), computed ahead
+        self.ahead_timer = QTimer(self)
+        self.ahead_timer.setSingleShot(True)
+        self.ahead_timer.setInterval(PREFETCH_MS)
+        self.ahead_timer.timeout.connect(self._compute_ahead)
+
+    # --- wiring (window.py) --------------------------------------------------------------------
+    def handlers(self) -> dict:
+        return {
+            "suggest_pose": lambda: self.ask(everyone=False),
+            "suggest_frame": lambda: self.ask(everyone=True),
+            "accept_pose": lambda: self.accept(everyone=False),
+            "accept_frame": lambda: self.accept(everyone=True),
+            "template_keyframe": lambda: self.arm_template("keyframe"),
+            "template_average": lambda: self.arm_template("average"),
+            "suggest_on_new_keyframe": self._option_changed,
+        }
+
+    def setup_actions(self, actions: dict) -> None:
+        option = actions["suggest_on_new_keyframe"]
+        option.setCheckable(True)
+        option.setChecked(QSettings().value(SETTING, False, type=bool))
+        if self.missing:
+            for key in ("suggest_pose", "suggest_frame"):
+                actions[key].setToolTip(f"Carried pose only: {self.missing}")
+
+    def attach(self) -> None:
+        """A project is shown: a fresh worker state for it (its frames open on the first request)."""
+        self.stop()
+        w = self.window
+        self.engine = _Engine(w.session.skeleton, lambda video: _open(video, w.store.base_dir))
+        self.kept.clear()
+        w.editor.jointPlaced.connect(self._joint_placed)
+        w.editor.frameChanged.connect(lambda _: self._disarm())
+        w.editor.frameChanged.connect(lambda _: self.ahead_timer.start())
+        w.editor.selectionChanged.connect(lambda: self.ahead_timer.start() if self.job is None else None)
+
+    def stop(self) -> None:
+        """Wait for a running suggestion (a window or project closing); its result is dropped."""
+        self.pending = None
+        self.ahead_timer.stop()
+        if self.job is not None:
+            self.job.finished_with.disconnect()
+            self.job.wait()
+            self.job = None
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+    @property
+    def on_new_keyframe(self) -> bool:
+        return self.window.actions["suggest_on_new_keyframe"].isChecked()
+
+    def _option_changed(self) -> None:
+        QSettings().setValue(SETTING, self.on_new_keyframe)
+        self._say("Suggestions appear when you start a new keyframe" if self.on_new_keyframe
+                  else "Suggestions only when asked (E / Shift+E)")
+
+    def _say(self, text: str, ms: int = 8000) -> None:
+        self.window.statusBar().showMessage(text, ms)
+
+    # --- asking --------------------------------------------------------------------------------
+    def ask(self, everyone: bool, auto: bool = False) -> bool:
+        """Suggest the selected person's pose here (or everyone's); on a frame nobody is labelled
+        in and with nobody labelled on any keyframe, the people the pose model finds."""
+        ed = self.window.editor
+        if ed is None or self.engine is None:
+            return False
+        video = ed.video
+        labelled = [t for t in sorted(video.tracks) if video.keyframes(t)]
+        if everyone:
+            ids = [t for t in labelled if _in_frame(video, ed.frame, t)]
+        elif ed.track is not None and ed.track in labelled:
+            ids = [ed.track]
+        elif ed.track is not None and ed.poses_here():
+            self._say(f"Person {ed.track} has no keyframe yet to carry a pose from: label one, or drop a "
+                      "template (T, then click).")
+            return False
+        else:
+            ids = []
+        if not ids:
+            if video.poses.get(ed.frame):
+                self._say("Nobody here has a keyframe to start from: label one, or drop a template (T, then click).")
+                return False
+            if self.missing:
+                self._say(f"Nobody is labelled yet, and finding people needs the pose model: {self.missing}. "
+                          "Drop a template instead (T, then click).", 12000)
+                return False
+            ids = None  # nobody labelled anywhere: the detector finds the people
+        keys = tuple(_input_key(video, ed.frame, t) for t in ids) if ids is not None else ()
+        if ids is not None and all(k in self.kept for k in keys):  # computed ahead: shown at once
+            result = Result(Request(video.video_id, ed.frame, ids, None, auto=auto, keys=keys))
+            result.poses = {t: self.kept[k] for t, k in zip(ids, keys) if self.kept[k] is not None}
+            result.message = "; ".join(dict.fromkeys(self.kept[("message",) + k] for k in keys if self.kept.get(("message",) + k)))
+            self._apply(result)
+            return True
+        if self.job is not None and self.job.req.ahead and self.job.req.keys == keys:
+            self.job.req.ahead, self.job.req.auto, self.job.req.started = False, auto, time.perf_counter()
+            return True  # being computed ahead already: applied when it ends
+        req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto, keys=keys)
+        who = "the people on this frame" if ids is None else (
+            f"person {ids[0]}" if len(ids) == 1 else f"{len(ids)} people")
+        self._say(f"Suggesting a pose for {who}…", 4000)
+        if self.job is not None:
+            self.pending = req  # served when the running one ends; an older pending one is dropped
+        else:
+            self._start(req)
+        return True
+
+    def _compute_ahead(self) -> None:
+        """The selected person's suggestion here, computed before anyone asks (see the module doc)."""
+        ed = self.window.editor
+        if ed is None or self.engine is None or self.job is not None or self.pending is not None:
+            return
+        tid, video = ed.track, ed.video
+        if tid is None or not [f for f in video.keyframes(tid) if f != ed.frame]:
+            return
+        if edits.next_joint(video.pose(ed.frame, tid), ed.order) is None:
+            return  # every joint clicks place is labelled: nothing a suggestion could add
+        key = _input_key(video, ed.frame, tid)
+        if key in self.kept:
+            return
+        self._start(Request(video.video_id, ed.frame, [tid], snapshot(video), ahead=True, keys=(key,)))
+
+    def _start(self, req: Request) -> None:
+        self.job = _Job(self.engine, req, self)
+        self.job.finished_with.connect(self._finished)
+        self.job.start(QThread.LowPriority)
+
+    def busy(self) -> bool:
+        return self.job is not None or self.pending is not None
+
+    def _finished(self, result) -> None:
+        job, self.job = self.job, None
+        if job is not None:
+            job.wait()
+            job.deleteLater()
+        if isinstance(result, str):
+            self._say(f"Suggestion failed: {result}", 12000)
+            self.applied.emit(None)
+        else:
+            self.window._guard(lambda: self._apply(result))
+        if self.pending is not None and self.engine is not None:
+            req, self.pending = self.pending, None
+            self._start(req)
+        elif self.engine is not None:
+            self.ahead_timer.start()
+
+    def _keep(self, result: Result) -> None:
+        req = result.request
+        for tid, key in zip(req.track_ids or [], req.keys):
+            self.kept[key] = result.poses.get(tid)
+            self.kept[("message",) + key] = result.message
+        while len(self.kept) > 2 * KEEP:
+            self.kept.pop(next(iter(self.kept)))
+
+    def _apply(self, result: Result) -> None:
+        w, req = self.window, result.request
+        if req.video is not None:
+            self._keep(result)
+        if req.ahead:
+            return
+        ed = w.editor
+        self.last = result
+        if ed is None or w.session.video_id != req.video_id or ed.frame != req.frame:
+            self._say(f"The suggestion for frame {req.frame} came after you left it: not applied.", 5000)
+            self.applied.emit(result)
+            return
+        video = ed.video
+        changes = []
+        for tid, pose in result.poses.items():
+            if tid not in video.tracks:
+                continue  # deleted meanwhile
+            old = video.pose(req.frame, tid)
+            new = place_suggestion(old, _only(pose, ed.order))
+            if old is not None and not (new.labelled() & ~old.labelled()).any():
+                continue  # every joint it suggests is labelled already
+            changes.append(PoseChange(req.video_id, req.frame, tid, new))
+        added = []
+        if result.detected and not video.poses.get(req.frame):
+            first = max(video.tracks, default=0) + 1
+            for n, pose in enumerate(result.detected):
+                added.append(first + n)
+                changes.append(PoseChange(req.video_id, req.frame, first + n, place_suggestion(None, _only(pose, ed.order))))
+        n_joints = sum(_new_suggested(video.pose(c.frame, c.track_id), c.pose) for c in changes)
+        if not changes or not n_joints:
+            text = result.message or "nothing to add: every joint is labelled already"
+            self._say(f"No suggestion on frame {req.frame}: {text}", 10000)
+            self.applied.emit(result)
+            return
+        stack = ed.undo_stack
+        stack.beginMacro(f"Suggest {n_joints} joints on frame {req.frame}")
+        for tid in added:
+            stack.push(SetTrackCommand(w.session, Track(tid, f"person {tid}")))
+        command = PoseChangesCommand(w.session, "Suggested poses", changes)
+        stack.push(command)
+        stack.endMacro()
+        if command.failed is not None:
+            raise command.failed
+        if added and ed.track is None:
+            ed.select_track(added[0])
+        took = time.perf_counter() - req.started
+        note = f" ({result.message})" if result.message else ""
+        self._say(f"Suggested {n_joints} joints in {took:.2f} s: drag to correct, A accepts the person, "
+                  f"Shift+A the frame{note}", 12000)
+        self.applied.emit(result)
+        self.shown.emit(took)
+
+    def _joint_placed(self, track: int, joint: int) -> None:
+        """The first joint of a new keyframe placed: suggest the rest, when the option is on."""
+        ed = self.window.editor
+        if not self.on_new_keyframe or ed is None:
+            return
+        pose = ed.video.pose(ed.frame, track)
+        if pose is None or not pose.keyframe or int(pose.labelled().sum()) != 1:
+            return
+        others = [f for f in ed.video.keyframes(track) if f != ed.frame]
+        if others:
+            self.ask(everyone=False, auto=True)
+
+    # --- accepting -----------------------------------------------------------------------------
+    def accept(self, everyone: bool) -> None:
+        """The selected person's suggested joints (or the whole frame's) become the annotator's:
+        one undo step."""
+        ed = self.window.editor
+        if ed is None:
+            return
+        here = ed.poses_here()
+        tids = sorted(here) if everyone else ([ed.track] if ed.track in here else [])
+        changes = [PoseChange(ed.video.video_id, ed.frame, t, accept(here[t])) for t in tids
+                   if (here[t].provenance == Provenance.SUGGESTED).any()]
+        if not changes:
+            self._say("No suggested joints to accept here" + ("" if everyone else " for the selected person") + ".")
+            return
+        n = sum(int((here[c.track_id].provenance == Provenance.SUGGESTED).sum()) for c in changes)
+        what = f"frame {ed.frame}" if everyone else f"person {ed.track}"
+        self._push(f"Accept {n} suggested joints of {what}", changes)
+        self._say(f"Accepted {n} suggested joints of {what}.", 4000)
+
+    # --- templates -----------------------------------------------------------------------------
+    def arm_template(self, kind: str) -> None:
+        if self.window.editor is None:
+            return
+        self.template_kind = kind
+        what = "the previous keyframe's pose" if kind == "keyframe" else "an average pose"
+        self._say(f"Click where to drop {what} (then drag its joints); another frame cancels.", 10000)
+
+    def _disarm(self) -> None:
+        self.template_kind = None
+
+    def take_click(self, x: float, y: float) -> bool:
+        """A click while a template waits to be dropped: drop it there (True), else False."""
+        kind, self.template_kind = self.template_kind, None
+        ed = self.window.editor
+        if kind is None or ed is None:
+            return False
+        video = ed.video
+        tid = ed.track
+        if tid is None or video.pose(ed.frame, tid) is not None:
+            tid = max(video.tracks, default=0) + 1  # the selected person is here already: a new one
+        pose = template.from_keyframe(video, ed.track, ed.frame, (x, y)) if (
+            kind == "keyframe" and ed.track is not None) else None
+        if pose is None:
+            if kind == "keyframe":
+                self._say("No earlier keyframe of the selected person: dropped an average pose.", 5000)
+            pose = template.average(video, ed.session.skeleton, (x, y))
+        stack = ed.undo_stack
+        stack.beginMacro(f"Drop a pose template on frame {ed.frame}")
+        if tid not in video.tracks:
+            stack.push(SetTrackCommand(ed.session, Track(tid, f"person {tid}")))
+        command = PoseChangesCommand(ed.session, "Template", [
+            PoseChange(video.video_id, ed.frame, tid, place_suggestion(video.pose(ed.frame, tid), _only(pose, ed.order)))])
+        stack.push(command)
+        stack.endMacro()
+        if command.failed is not None:
+            raise command.failed
+        ed.select_track(tid)
+        return True
+
+    def _push(self, text: str, changes) -> None:
+        command = PoseChangesCommand(self.window.session, text, changes)
+        self.window.editor.undo_stack.push(command)
+        if command.failed is not None:
+            raise command.failed
+
+
+def _open(video, base_dir):
+    from posewarper_core.video import open_frames
+
+    return open_frames(video, base_dir=base_dir)
+
+
+def _new_suggested(old, new) -> int:
+    """Joints `new` suggests that `old` did not have labelled."""
+    added = new.labelled() & (new.provenance == Provenance.SUGGESTED)
+    return int((added & ~old.labelled()).sum()) if old is not None else int(added.sum())
+
+
+def _input_key(video, frame: int, track_id: int) -> tuple:
+    """What a person's suggestion on `frame` depends on: the keyframe it is carried from (the
+    nearest before, else after) and that keyframe's pose."""
+    keys = [k for k in video.keyframes(track_id) if k != frame]
+    before = [k for k in keys if k < frame]
+    key = before[-1] if before else (keys[0] if keys else None)
+    pose = video.pose(key, track_id) if key is not None else None
+    digest = (pose.xy.tobytes(), pose.visibility.tobytes(), pose.provenance.tobytes()) if pose is not None else ()
+    return (video.video_id, frame, track_id, key) + digest
+
+
+def _in_frame(video, frame: int, track_id: int) -> bool:
+    """Whether a person is to be suggested on `frame` with everyone's: they have a pose here, or a
+    keyframe before it, or one within a keyframe interval after it (a person who only appears
+    later, e.g. from behind a tree, gets none)."""
+    if video.pose(frame, track_id) is not None:
+        return True
+    keys = video.keyframes(track_id)
+    return any(k < frame for k in keys) or any(frame < k <= frame + video.keyframe_stride for k in keys)
+
+
+def _only(pose, order: list[int]):
+    """The suggested pose with only the joints clicks place (the project's click order): a joint
+    the annotator does not label (the demo's ears) is not suggested either."""
+    out = pose.copy()
+    drop = ~np.isin(np.arange(out.num_joints), order)
+    out.xy[drop], out.visibility[drop], out.provenance[drop] = 0.0, 0, Provenance.NONE
+    return out

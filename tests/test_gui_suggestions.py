@@ -1,0 +1,235 @@
+"""Keyframe suggestions in the real main window (offscreen): asked with a key or on starting a
+new keyframe, computed off the UI thread, drawn as suggestions, accepted per person / per frame
+or by a drag, pose templates at a click; each one undo step, never over the annotator's joints."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from posewarper_core.annotation import Provenance
+from test_gui_editing import drag, label_keyframes, on_disk, press
+from test_gui_session import click_image, make_video
+
+SUGGESTED, MANUAL = int(Provenance.SUGGESTED), int(Provenance.MANUAL)
+
+
+@pytest.fixture
+def clip(window, open_in, tmp_path):
+    """The window on a new 30-frame project (keyframe every 10th frame), person 1 labelled on frame 0."""
+    make_video(tmp_path / "clip.mp4", n=30)
+    open_in(window, tmp_path / "clip.mp4", tmp_path / "clip.pwproj")
+    window.fill_panel.stride.setValue(10)
+    return window
+
+
+def wait_applied(qtbot, w, timeout=60000):
+    with qtbot.waitSignal(w.suggestions.applied, timeout=timeout) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def ask_and_wait(qtbot, w, key=Qt.Key_E, modifier=Qt.NoModifier):
+    with qtbot.waitSignal(w.suggestions.applied, timeout=60000, raising=False) as blocker:
+        press(w, key, modifier)
+    assert blocker.signal_triggered, w.statusBar().currentMessage()
+    assert blocker.args[0] is not None, w.statusBar().currentMessage()
+    return blocker.args[0]
+
+
+def test_key_suggests_the_unlabelled_joints_off_the_ui_thread_and_accept_makes_them_manual(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    key = w.session.video.pose(0, tid)
+    w.editor.seek(10)
+    click_image(qtbot, w, 300, 50)  # one joint (the nose) placed by hand first, far from where the pose was
+    depth = w.editor.undo_stack.count()
+    result = ask_and_wait(qtbot, w)
+    assert result.request.frame == 10 and tid in result.poses
+    pose = w.session.video.pose(10, tid)
+    assert pose.keyframe and pose.provenance[0] == MANUAL
+    np.testing.assert_allclose(pose.xy[0], (300, 50), atol=0.6)  # the annotator's joint is not overwritten
+    rest = key.labelled().copy()
+    rest[0] = False
+    assert (pose.provenance[rest] == SUGGESTED).all()
+    assert np.abs(pose.xy[rest] - key.xy[rest]).max() < 6  # a still video: the pose carried stays put
+    assert w.editor.undo_stack.count() == depth + 1
+    stored = on_disk(w).pose(10, tid)
+    assert (stored.provenance[rest] == SUGGESTED).all()  # in the project file at once
+
+    # drawn with their own look: the canvas paints them as suggestions
+    painted = []
+    layer = w.canvas.layer
+    original = layer._paint_suggested
+    layer._paint_suggested = lambda *a: (painted.append(a), original(*a))
+    w.canvas.viewport().repaint()
+    assert len(painted) == int(rest.sum())
+    layer._paint_suggested = original
+
+    press(w, Qt.Key_A)  # accept the selected person's suggestion
+    pose = w.session.video.pose(10, tid)
+    assert (pose.provenance[pose.labelled()] == MANUAL).all()
+    assert w.editor.undo_stack.count() == depth + 2
+    w.actions["undo"].trigger()
+    assert (w.session.video.pose(10, tid).provenance[rest] == SUGGESTED).all()
+    w.actions["undo"].trigger()  # and the suggestion itself is one step
+    assert int(w.session.video.pose(10, tid).labelled().sum()) == 1
+
+
+def test_drag_accepts_that_joint_and_shift_a_accepts_the_frame(qtbot, clip):
+    w = clip
+    a = label_keyframes(qtbot, w, frames=(0,), centre=(100, 120))
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    b = w.editor.track
+    from test_gui_session import label_person
+
+    label_person(qtbot, w, (220, 120))
+    w.editor.seek(25)  # someone who only comes in at frame 25: not suggested on frame 10
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    label_person(qtbot, w, (60, 120))
+    w.editor.seek(10)
+    result = ask_and_wait(qtbot, w, Qt.Key_E, Qt.ShiftModifier)  # everyone on the frame
+    assert set(result.poses) == {a, b}
+    depth = w.editor.undo_stack.count()
+    before = w.session.video.pose(10, b)
+    drag(qtbot, w, before.xy[9], QPoint(25, 15))  # a wrist
+    after = w.session.video.pose(10, b)
+    assert after.provenance[9] == MANUAL and after.xy[9][0] > before.xy[9][0] + 5
+    others = before.labelled().copy()
+    others[9] = False
+    assert (after.provenance[others] == SUGGESTED).all()
+    assert w.editor.undo_stack.count() == depth + 1
+    press(w, Qt.Key_A, Qt.ShiftModifier)
+    for t in (a, b):
+        p = w.session.video.pose(10, t)
+        assert (p.provenance[p.labelled()] == MANUAL).all()
+    assert w.editor.undo_stack.count() == depth + 2  # both people, one step
+    w.actions["undo"].trigger()
+    assert (w.session.video.pose(10, a).provenance == SUGGESTED).any()
+
+
+def test_option_suggests_the_rest_when_a_new_keyframe_is_started_and_is_remembered(qtbot, clip):
+    from PySide6.QtCore import QSettings
+
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    assert not w.actions["suggest_on_new_keyframe"].isChecked()
+    w.actions["suggest_on_new_keyframe"].trigger()
+    assert QSettings().value("suggest/on_new_keyframe", type=bool)
+    w.editor.seek(10)
+    with qtbot.waitSignal(w.suggestions.applied, timeout=60000):
+        click_image(qtbot, w, 104, 98)  # the first joint of the new keyframe, by hand
+    pose = w.session.video.pose(10, tid)
+    assert pose.provenance[0] == MANUAL and (pose.provenance[1:][pose.labelled()[1:]] == SUGGESTED).all()
+    assert int(pose.labelled().sum()) == int(w.session.video.pose(0, tid).labelled().sum())
+
+
+def test_a_result_for_a_frame_left_is_dropped(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(10)
+    with qtbot.waitSignal(w.suggestions.applied, timeout=60000) as blocker:
+        press(w, Qt.Key_E)
+        w.editor.seek(12)  # the user moves on before the suggestion arrives
+    assert blocker.args[0].request.frame == 10
+    assert w.session.video.pose(10, tid) is None and w.session.video.pose(12, tid) is None
+    assert "not applied" in w.statusBar().currentMessage()
+
+
+def test_pose_templates_dropped_at_a_click(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    key = w.session.video.pose(0, tid)
+    w.editor.seek(10)
+    depth = w.editor.undo_stack.count()
+    press(w, Qt.Key_T)  # the previous keyframe's pose, at the next click
+    click_image(qtbot, w, 200, 150)
+    pose = w.session.video.pose(10, tid)
+    assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() == key.labelled().sum()
+    ext = pose.joint_extent()
+    np.testing.assert_allclose((ext[0] + ext[2] / 2, ext[1] + ext[3] / 2), (200, 150), atol=1.0)
+    np.testing.assert_allclose(pose.xy[key.labelled()] - pose.xy[key.labelled()][0],
+                               key.xy[key.labelled()] - key.xy[key.labelled()][0], atol=1e-6)  # the same shape
+    assert w.editor.undo_stack.count() == depth + 1
+    # an average pose for someone new (person 1 is here already): a new person, one step
+    press(w, Qt.Key_T, Qt.ShiftModifier)
+    click_image(qtbot, w, 60, 150)
+    new = w.editor.track
+    assert new != tid and (w.session.video.pose(10, new).provenance == SUGGESTED).sum() >= 12
+    assert w.editor.undo_stack.count() == depth + 2
+    w.actions["undo"].trigger()
+    assert new not in w.session.video.tracks and w.session.video.pose(10, tid) is not None
+    # the next click after a template places a joint again
+    w.editor.seek(20)
+    click_image(qtbot, w, 90, 90)
+    assert w.session.video.pose(20, tid).provenance[0] == MANUAL
+
+
+def test_without_the_pose_runtime_the_carried_pose_is_offered_and_the_gui_says_what_is_missing(
+        qtbot, window, open_in, tmp_path, monkeypatch):
+    for name in ("ai_edge_litert", "ai_edge_litert.interpreter"):
+        monkeypatch.setitem(sys.modules, name, None)  # `import` now fails, as when it is not installed
+    from app.window import MainWindow
+
+    w = MainWindow()
+    w.quiet = True
+    qtbot.addWidget(w)
+    w.resize(1100, 700)
+    w.show()
+    assert "ai-edge-litert" in (w.suggestions.missing or "")
+    assert "ai-edge-litert" in w.actions["suggest_pose"].toolTip()
+    make_video(tmp_path / "clip.mp4", n=30)
+    open_in(w, tmp_path / "clip.mp4", tmp_path / "clip.pwproj")
+    w.fill_panel.stride.setValue(10)
+    press(w, Qt.Key_E, Qt.ShiftModifier)  # nobody labelled: finding people needs the model
+    assert "ai-edge-litert" in w.statusBar().currentMessage() and not w.suggestions.busy()
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(10)
+    result = ask_and_wait(qtbot, w)
+    assert "ai-edge-litert" in result.message
+    pose = w.session.video.pose(10, tid)
+    assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() >= 12
+    assert "ai-edge-litert" in w.statusBar().currentMessage()
+    w.close()
+
+
+def test_on_a_frame_nobody_is_labelled_in_the_detector_finds_the_person(qtbot, window, open_in, tmp_path):
+    from app.demo import DEMO_DIR
+
+    w = window
+    open_in(w, DEMO_DIR / "sports2d_demo.mp4", tmp_path / "demo.pwproj")
+    assert not w.session.video.tracks
+    depth = w.editor.undo_stack.count()
+    with qtbot.waitSignal(w.suggestions.applied, timeout=60000) as blocker:
+        w.actions["suggest_frame"].trigger()  # Shift+E (the menu item: after an open the focus may be elsewhere)
+    result = blocker.args[0]
+    assert result is not None and result.detected, w.statusBar().currentMessage()
+    assert w.session.video.tracks and w.editor.track in w.session.video.tracks
+    pose = w.session.video.pose(0, w.editor.track)
+    assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() >= 10
+    assert w.editor.undo_stack.count() == depth + 1  # the new people and their poses: one step
+    w.actions["undo"].trigger()
+    assert not w.session.video.tracks
+
+
+def test_staying_on_a_frame_computes_the_suggestion_ahead_so_the_key_shows_it_at_once(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(10)
+    qtbot.waitUntil(lambda: any(k[:3] == (w.session.video_id, 10, tid) for k in w.suggestions.kept), timeout=60000)
+    assert w.session.video.pose(10, tid) is None  # computed ahead, not applied
+    with qtbot.waitSignal(w.suggestions.applied, timeout=1000):
+        press(w, Qt.Key_E)  # applied within the key press: no worker round trip
+    assert w.suggestions.job is None or w.suggestions.job.req.ahead
+    pose = w.session.video.pose(10, tid)
+    assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() >= 12
+    w.actions["undo"].trigger()
+    # the keyframe it was carried from changes: the kept one is not used, a fresh one is computed
+    w.editor.seek(0)
+    drag(qtbot, w, w.session.video.pose(0, tid).xy[0], QPoint(0, -20))
+    moved = w.session.video.pose(0, tid).xy[0].copy()
+    w.editor.seek(10)
+    result = ask_and_wait(qtbot, w)
+    assert abs(w.session.video.pose(10, tid).xy[0][1] - moved[1]) < 3, result.message
