@@ -94,5 +94,6 @@ def test_fill_gap_past_the_last_keyframe_carries_the_pose_on_to_this_frame(qtbot
     assert v.track_frames(tid) == list(range(0, 7))
     proposal = v.pose(6, tid)
     assert not proposal.keyframe and (proposal.xy == v.pose(0, tid).xy).all()  # linear: carried as it is
-    press(w, Qt.Key_K)
-    assert on_disk(w).pose(6, tid).keyframe
+    press(w, Qt.Key_K)  # confirmed: a keyframe whose every joint the annotator vouches for
+    key = on_disk(w).pose(6, tid)
+    assert key.keyframe and not key.auto_joints().any() and (key.confidence[key.labelled()] == 1).all()
