@@ -388,13 +388,13 @@ class Editor(QObject):
             self.message.emit(f"Person {self.track}'s pose here is a keyframe already.")
             return
         self._push(f"Promote person {self.track} at frame {self.frame} to keyframe",
-                   [PoseChange(self.video.video_id, self.frame, self.track, edits.promoted(pose))])
+                   [PoseChange(self.video.video_id, self.frame, self.track, correction.confirmed(pose))])
         self.message.emit(f"Person {self.track}'s pose at frame {self.frame} is a keyframe now "
                           "(promote the whole frame: Shift+K).")
 
     def promote_frame(self) -> None:
         """Make every pose of this frame a keyframe (an explicit action: all become anchors)."""
-        changes = [PoseChange(self.video.video_id, self.frame, tid, edits.promoted(p))
+        changes = [PoseChange(self.video.video_id, self.frame, tid, correction.confirmed(p))
                    for tid, p in self.poses_here().items() if not p.keyframe]
         if not changes:
             self.message.emit("Nothing to promote: this frame has no auto-filled pose.")

@@ -98,12 +98,6 @@ def copy_as_keyframe(pose: Pose) -> Pose:
     return Pose.manual(pose.xy, pose.visibility, keyframe=True, bbox=pose.bbox, head_box=pose.head_box)
 
 
-def promoted(pose: Pose) -> Pose:
-    new = pose.copy()
-    new.keyframe = True
-    return new
-
-
 def next_joint(pose: Pose | None, order: list[int], after: int | None = None) -> int | None:
     """The first joint of the click order `order` not labelled yet, from the one following
     joint `after` on (wrapping round); from the start when `after` is None or not in the order."""

@@ -65,7 +65,8 @@ class FillRunner(QObject):
         return self.worker is not None
 
     def start(self, scope: str, track_ids=None, frame_range=None) -> bool:
-        """scope: "gap" (selected person, between the keyframes around this frame),
+        """scope: "gap" (selected person, between the keyframes around this frame, or from their
+        last keyframe on to this frame when it lies after it),
         "track" (selected person, whole video), "video" (everyone), or "frames" (everyone, or
         `track_ids`, in `frame_range`: first and last frame, inclusive)."""
         ed = self.editor
@@ -78,8 +79,15 @@ class FillRunner(QObject):
                 ed.message.emit("Select a person first.")
                 return False
             track_ids = [ed.track]
+        extrapolate = 0
         if scope == "gap":
-            frame_range = navigation.gap_around(video.keyframes(ed.track), ed.frame, video.num_frames)
+            keys = video.keyframes(ed.track)
+            if keys and ed.frame > keys[-1]:
+                # Past the person's last keyframe: carry their pose on to this frame, a proposal to
+                # fix and make a keyframe with K (what bench-effort's guided labelling is shown).
+                frame_range, extrapolate = (keys[-1] + 1, ed.frame), ed.frame - keys[-1]
+            else:
+                frame_range = navigation.gap_around(keys, ed.frame, video.num_frames)
         if scope == "frames":
             lo, hi = sorted(int(f) for f in frame_range)
             frame_range = (max(lo, 0), min(hi, video.num_frames - 1))
@@ -99,7 +107,7 @@ class FillRunner(QObject):
             if flags.uses_torch:
                 leave_a_core_for_the_ui()
             method = self.methods.get(name, model_path=self.model_path, tune=tune)
-            return autofill.fill(video, frames, method, **kw)
+            return autofill.fill(video, frames, method, extrapolate=extrapolate, **kw)
 
         snap = snapshot(video)
         opener = functools.partial(self.open_frames, snap) if flags.needs_frames else None

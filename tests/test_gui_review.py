@@ -79,3 +79,21 @@ def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):
     steps = w.editor.undo_stack.count()
     press(w, Qt.Key_A)
     assert w.editor.undo_stack.count() == steps
+
+
+def test_fill_gap_past_the_last_keyframe_carries_the_pose_on_to_this_frame(qtbot, clip):
+    """G after a person's last keyframe proposes their pose up to the current frame (to fix and
+    confirm with K), the workflow bench-effort's guided strategy measures."""
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    tid = label_keyframes(qtbot, w, frames=(0,), centre=(100, 120))
+    w.editor.seek(6)
+    press(w, Qt.Key_G)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    v = on_disk(w)
+    assert v.track_frames(tid) == list(range(0, 7))
+    proposal = v.pose(6, tid)
+    assert not proposal.keyframe and (proposal.xy == v.pose(0, tid).xy).all()  # linear: carried as it is
+    press(w, Qt.Key_K)  # confirmed: a keyframe whose every joint the annotator vouches for
+    key = on_disk(w).pose(6, tid)
+    assert key.keyframe and not key.auto_joints().any() and (key.confidence[key.labelled()] == 1).all()
