@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
                                QMessageBox, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from posewarper_core import autofill, fillrecord
+from posewarper_core.annotation import Provenance
 from posewarper_core.errors import PoseWarperError
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
@@ -826,6 +827,8 @@ class MainWindow(QMainWindow):
         self.tracks_panel.set_tracks(ed.video.tracks, set(ed.poses_here()), ed.track)
         if ed.track is None:
             hint = "Add a person (Ctrl+N) to start labelling" if not ed.video.tracks else "Select a person (Tab)"
+        elif pose is not None and (n := int((pose.provenance == Provenance.SUGGESTED).sum())):
+            hint = f"Person {ed.track}: {n} suggested joints · A accepts them · drag one to correct it"
         elif ed.cursor is None:
             hint = f"Person {ed.track}: all joints placed · drag to correct"
         else:

@@ -56,6 +56,7 @@ def test_key_suggests_the_unlabelled_joints_off_the_ui_thread_and_accept_makes_t
     assert (pose.provenance[rest] == SUGGESTED).all()
     assert np.abs(pose.xy[rest] - key.xy[rest]).max() < 6  # a still video: the pose carried stays put
     assert w.editor.undo_stack.count() == depth + 1
+    assert f"{int(rest.sum())} suggested joints" in w.canvas.overlay_text
     stored = on_disk(w).pose(10, tid)
     assert (stored.provenance[rest] == SUGGESTED).all()  # in the project file at once
 
