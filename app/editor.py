@@ -7,6 +7,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
+from posewarper_core import correction, review
 from posewarper_core.annotation import PoseChange, Track, Visibility
 
 from . import clickorder, edits, navigation
@@ -31,7 +32,7 @@ class Editor(QObject):
         self.track: int | None = None
         self.cursor: int | None = 0
         self.order = clickorder.load(session.store)  # the joints clicks place, in order (the user's)
-        self.reviewed: set[int] = set()
+        self.visited: set[tuple[int, int]] = set()  # (frame, track) R has shown since the last round
         self._video_id = session.video_id
         self._activate_history()
         session.posesChanged.connect(self._poses_changed)
@@ -65,7 +66,7 @@ class Editor(QObject):
         self.left_at[self._video_id] = self.frame
         self._video_id = self.session.video_id
         self._activate_history()
-        self.reviewed = set()
+        self.visited = set()
         if self.video is None:
             return
         self.frame = navigation.clamp(self.left_at.get(self._video_id, 0), self.video.num_frames)
@@ -128,15 +129,49 @@ class Editor(QObject):
         self._seek_or_say(f, "Every keyframe slot is labelled.")
 
     def to_review(self) -> None:
-        """The least confident auto-filled frame not yet visited this way."""
-        order = [f for f in self.session.review_order() if f not in self.reviewed]
-        if not order:
-            self.reviewed.clear()
-            self.message.emit("Nothing left to review: every auto-filled frame was visited or corrected.")
+        """The pose the fill doubts most (highest predicted error, review.py) not yet shown this
+        way; its person is selected."""
+        item = self.session.next_to_review(skip=self.visited)
+        if item is None:
+            had = bool(self.visited)
+            self.visited.clear()
+            self.message.emit("Every pose still to review was shown; R starts again from the most doubtful."
+                              if had else "Nothing to review: every filled pose is a keyframe, reviewed or corrected.")
             return
-        self.reviewed.add(order[0])
-        self.seek(order[0])
-        self.message.emit(f"Review: frame {order[0]} ({len(order) - 1} more auto-filled frames after it).")
+        self.visited.add((item.frame, item.track_id))
+        self.seek(item.frame)
+        self.select_track(item.track_id)
+        done = item.predicted_error < review.REVIEW_DONE_BELOW
+        self.message.emit(
+            f"Review: frame {item.frame}, person {item.track_id} (predicted error {item.predicted_error:.2f}"
+            + ("; below the review-done threshold: the fill is fairly sure of the rest)" if done else ")")
+            + ". A accepts it as it is; drag what is off.")
+
+    def to_suggestion(self) -> None:
+        """The suggested next keyframe: the pose the fill doubts most, with its person selected."""
+        frame = self.session.suggested_keyframe()
+        if frame is None:
+            self.message.emit(f"No keyframe to suggest: no filled pose's predicted error reaches "
+                              f"{review.REVIEW_DONE_BELOW} (review is done).")
+            return
+        poses = self.video.poses.get(frame, {})
+        tid = max(poses, key=lambda t: review.predicted_error(poses[t]))
+        self.seek(frame)
+        self.select_track(tid)
+        self.message.emit(f"Suggested keyframe: frame {frame}, person {tid} (predicted error "
+                          f"{review.predicted_error(poses[tid]):.2f}): fix what is off, K makes it a keyframe, "
+                          "G re-fills the gap.")
+
+    def accept(self) -> None:
+        """Mark the selected person's filled pose here reviewed (looked at, accepted as it is);
+        the chains on both sides take it as an anchor. Then on to the next pose to review."""
+        pose = self.pose()
+        if pose is None or not review.needs_review(pose):
+            self.message.emit("Nothing to accept: select a person whose pose here is filled and not yet reviewed.")
+            return
+        self._push(f"Accept person {self.track} at frame {self.frame} (reviewed)",
+                   correction.accept_pose(self.video, self.frame, self.track))
+        self.to_review()
 
     def to_suspect(self) -> None:
         """The next suspect label after the current frame (person, joint), wrapping round: its
@@ -232,9 +267,16 @@ class Editor(QObject):
 
     def move_joint(self, track_id: int, j: int, x: float, y: float) -> None:
         pose = self.pose(track_id)
-        if pose is not None:
-            self._push(f"Move {self.session.skeleton.joints[j]}",
-                       [PoseChange(self.video.video_id, self.frame, track_id, edits.move_joint(pose, j, (x, y)))])
+        if pose is None:
+            return
+        name = self.session.skeleton.joints[j]
+        if not pose.keyframe and pose.auto_joints()[j]:
+            # A filled joint dragged: its chain on both sides is re-filled from it, in the same step.
+            changes = correction.correct_joints(self.video, self.frame, track_id, {j: (x, y)})
+            self._push(f"Move {name} (re-fills {len(changes) - 1} frames)", changes)
+            return
+        self._push(f"Move {name}",
+                   [PoseChange(self.video.video_id, self.frame, track_id, edits.move_joint(pose, j, (x, y)))])
 
     def move_pose(self, track_id: int, dx: float, dy: float) -> None:
         pose = self.pose(track_id)

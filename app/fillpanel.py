@@ -80,7 +80,7 @@ class FillPanel(QWidget):
                            "every pose of the frame: Shift+K)")
         promote.clicked.connect(self.promoteRequested)
         review = QPushButton("Next to review")
-        review.setToolTip("Jump to the least confident auto-filled frame (R)")
+        review.setToolTip("Jump to the filled pose the fill doubts most (R); A accepts it")
         review.clicked.connect(self.reviewRequested)
         grid = QGridLayout()
         grid.addWidget(self.scope_row, 0, 0, 1, 3)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from posewarper_core import label_check
+from posewarper_core import label_check, review
 from posewarper_core.annotation import PoseChange, Track, Video
 from posewarper_core.errors import PoseWarperError
 
@@ -27,6 +27,7 @@ class Session(QObject):
         self.store = store
         self.video_id = min(store.project.videos, default=0)
         self._status: np.ndarray | None = None
+        self._review: tuple[np.ndarray, np.ndarray] | None = None  # see review_state()
         self._suspects: list | None = None
 
     # --- reading --------------------------------------------------------------------------
@@ -44,7 +45,7 @@ class Session(QObject):
 
     def select_video(self, video_id: int) -> None:
         self.video_id = video_id
-        self._status = self._suspects = None
+        self._status = self._review = self._suspects = None
         self.videoChanged.emit()
 
     def frame_status(self) -> np.ndarray:
@@ -54,17 +55,53 @@ class Session(QObject):
             self._status = v.frame_status() if v is not None else np.zeros(0, np.uint8)
         return self._status
 
-    def review_order(self) -> list[int]:
-        """Auto-filled frames nobody corrected, lowest mean auto-joint confidence first."""
-        v = self.video
-        status = self.frame_status()
-        scored = []
-        for f in np.flatnonzero(status == 1):
-            conf = [p.confidence[p.auto_joints()]
-                    for p in v.poses.get(int(f), {}).values()]
-            conf = np.concatenate(conf) if conf else np.zeros(0)
-            scored.append((float(conf.mean()) if conf.size else 1.0, int(f)))
-        return [f for _, f in sorted(scored)]
+    def review_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per frame: the highest predicted error of a pose still to review there (review.py;
+        0 if none), and whether a pose there is marked reviewed. Cached, and after an edit
+        updated for the frames touched only (as frame_status)."""
+        if self._review is None:
+            v = self.video
+            n = v.num_frames if v is not None else 0
+            self._review = (np.zeros(n), np.zeros(n, bool))
+            if v is not None:
+                for f in v.poses:
+                    self._update_review(f)
+        return self._review
+
+    def _update_review(self, frame: int) -> None:
+        poses = self.video.poses.get(frame, {}).values()
+        self._review[0][frame] = max((review.predicted_error(p) for p in poses), default=0.0)
+        self._review[1][frame] = any(p.reviewed for p in poses)
+
+    def suggested_keyframe(self) -> int | None:
+        """The frame of the pose the fill doubts most, while review is not done (review.py)."""
+        error, _ = self.review_state()
+        if not len(error) or error.max() < review.REVIEW_DONE_BELOW:
+            return None
+        return int(np.argmax(error))
+
+    def next_to_review(self, skip=frozenset()) -> review.ReviewItem | None:
+        """The pose still to review with the highest predicted error, not in `skip` ({(frame,
+        track)}): frames are visited in the order of their cached highest error, and only until
+        no later frame can beat the best found (a 30,000-pose video is not walked pose by pose)."""
+        error, _ = self.review_state()
+        frames = np.flatnonzero(error > 0)
+        best = None
+
+        def key(it):
+            return (-it.predicted_error, it.frame, it.track_id)
+
+        for f in frames[np.argsort(-error[frames], kind="stable")]:
+            f = int(f)
+            if best is not None and error[f] < best.predicted_error:
+                break
+            for tid, p in self.video.poses.get(f, {}).items():
+                e = review.predicted_error(p)
+                if e > 0 and (f, tid) not in skip:
+                    item = review.ReviewItem(f, tid, e)
+                    if best is None or key(item) < key(best):
+                        best = item
+        return best
 
     def suspect_labels(self) -> list[label_check.SuspectLabel]:
         """Labels of this video that jump off the line between their neighbours or look swapped
@@ -93,6 +130,11 @@ class Session(QObject):
                 self._status[f] = self.video.status_of_frame(f)
         else:
             self._status = None
+        if self._review is not None and all(c.video_id == self.video_id for c in changes):
+            for f in frames:
+                self._update_review(f)
+        else:
+            self._review = None
         self._suspects = None
         self.posesChanged.emit(frames)
 
@@ -102,7 +144,7 @@ class Session(QObject):
 
     def delete_track(self, track_id: int) -> None:
         self.store.delete_track(self.video_id, track_id)
-        self._status = self._suspects = None
+        self._status = self._review = self._suspects = None
         self.tracksChanged.emit()
         self.posesChanged.emit(set())
 

@@ -1,5 +1,6 @@
 """The strip under the canvas: one cell per frame, coloured by status, with the every-k-th
-keyframe slots marked; an overview bar of the whole video above it. Click or drag to seek.
+keyframe slots marked, reviewed frames ticked along the top and the suggested next keyframe
+marked with a triangle; an overview bar of the whole video above it. Click or drag to seek.
 
 Painting touches only the visible cells (the detail strip shows a window of frames around the
 current one) and the overview is reduced with numpy, so a 10,000-frame video costs the same
@@ -9,11 +10,14 @@ the size or the visible window changes: a step to the next frame repaints only t
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from .style import CURSOR, MISSING_KEYFRAME, STATUS_COLOURS, STATUS_NAMES
+
+REVIEWED = QColor("#8fe39a")  # the tick along the top of a reviewed frame's cell
+SUGGESTED = QColor("#ffb13b")  # the triangle over the suggested next keyframe
 
 OVERVIEW_H = 10
 TICKS_H = 14
@@ -26,6 +30,8 @@ class Timeline(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.status = np.zeros(0, np.uint8)
+        self.reviewed = np.zeros(0, bool)
+        self.suggested: int | None = None
         self.stride = 10
         self.current = 0
         self.first = 0  # first frame shown in the detail strip
@@ -43,6 +49,15 @@ class Timeline(QWidget):
         self.status = np.asarray(status, np.uint8)
         self.stride = max(1, int(stride))
         self._overview = None
+        self._base = None
+        self.update()
+
+    def set_review_marks(self, reviewed: np.ndarray, suggested: int | None) -> None:
+        """Frames with a pose marked reviewed, and the suggested next keyframe (or None)."""
+        reviewed = np.asarray(reviewed, bool)
+        if np.array_equal(reviewed, self.reviewed) and suggested == self.suggested:
+            return
+        self.reviewed, self.suggested = reviewed.copy(), suggested
         self._base = None
         self.update()
 
@@ -140,6 +155,15 @@ class Timeline(QWidget):
             if f % self.stride == 0:
                 slot = QRectF(x, strip.bottom() - 4, cw - gap, 4)
                 p.fillRect(slot, QColor("#ffffff") if s == 3 else MISSING_KEYFRAME)
+            if f < len(self.reviewed) and self.reviewed[f]:
+                p.fillRect(QRectF(x, strip.top(), cw - gap, 3), REVIEWED)
+        if self.suggested is not None and self.first <= self.suggested < last:
+            x = (self.suggested - self.first) * cw + (cw - gap) / 2
+            half = max(3.0, min(cw / 2, 6.0))
+            p.setPen(Qt.NoPen)
+            p.setBrush(SUGGESTED)
+            p.drawPolygon([QPointF(x - half, strip.top()), QPointF(x + half, strip.top()),
+                           QPointF(x, strip.top() + 1.6 * half)])
         # Ticks with frame numbers.
         p.setPen(QColor("#b8bec8"))
         font = QFont()

@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
             "prev_keyframe": e(lambda ed: ed.to_keyframe(-1)), "next_keyframe": e(lambda ed: ed.to_keyframe(1)),
             "next_unlabelled": e(lambda ed: ed.to_unlabelled_slot()), "next_review": e(lambda ed: ed.to_review()),
             "next_suspect": e(lambda ed: ed.to_suspect()),
+            "next_suggestion": e(lambda ed: ed.to_suggestion()), "accept": e(lambda ed: ed.accept()),
             "prev_video": lambda: self.step_video(-1), "next_video": lambda: self.step_video(1),
             "first_frame": e(lambda ed: ed.seek(0)), "last_frame": e(lambda ed: ed.seek(10**12)),
             "play": self.toggle_play, "goto": self.goto_dialog,
@@ -747,7 +748,8 @@ class MainWindow(QMainWindow):
         box.addButton("Not now", QMessageBox.RejectRole)
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.buttonClicked.connect(lambda b: self.finish_interrupted_fill(rec) if b is finish else None)
-        box.open()  # not blocking: the window works meanwhile
+        box.setWindowModality(Qt.NonModal)  # not blocking: the window works meanwhile
+        box.show()
         self.fill_notice = box
 
     def finish_interrupted_fill(self, rec: dict) -> bool:
@@ -810,6 +812,7 @@ class MainWindow(QMainWindow):
     def _refresh_timeline(self) -> None:
         if self.session is not None and self.session.video is not None:
             self.timeline.set_status(self.session.frame_status(), self.session.video.keyframe_stride)
+            self.timeline.set_review_marks(self.session.review_state()[1], self.session.suggested_keyframe())
             self.video_box.update_video(self.session.video)  # its counts follow the edits
 
     def _tracks_changed(self) -> None:

@@ -445,6 +445,30 @@ def test_every_method_name_has_a_class_with_the_flags_the_gui_reads():
         assert isinstance(cls.needs_frames, bool) and isinstance(cls.tunable, bool) and isinstance(cls.uses_torch, bool)
 
 
+def test_linear_and_flow_confidence_mark_the_joint_likeliest_off():
+    """Between two keyframes, the straight line is least sure of a joint that moved far between
+    them, mid-span; flow's confidence is its two chains' agreement (confidence.py)."""
+    from posewarper_core.autofill.confidence import joint_confidence, linear_confidence
+    from posewarper_core.autofill.engine import Span
+
+    xy = np.array([[100.0, 100.0], [100.0, 200.0], [150.0, 300.0]])
+    a = Pose.manual(xy, np.full(3, 2, np.uint8), keyframe=True)
+    moved = xy.copy()
+    moved[2] += (60.0, 0.0)  # the third joint swings far, the others stay
+    b = Pose.manual(moved, np.full(3, 2, np.uint8), keyframe=True)
+    span = Span(before=0, after=10, first=1, last=9)
+    c = linear_confidence(span, [a], [b], half_life=8.0)[0]  # (T, J)
+    assert ((c > 0) & (c <= 1)).all()
+    assert (c[:, 2] < c[:, 0]).all()  # the joint that moved is the least sure
+    assert c[4, 0] < c[0, 0] and c[4, 2] < c[0, 2]  # mid-span less sure than next to a keyframe
+    # flow: chains that agree are sure, chains that disagree by a tenth of the person are not
+    t = np.full((1, 1, 1), 0.5)
+    sizes = np.full((1, 1, 1), 200.0)
+    no_drift = np.zeros((1, 2, 2))
+    conf = joint_confidence(np.array([[[0.0, 20.0]]]), no_drift, no_drift, t, sizes)[0, 0]
+    assert conf[0] == 1.0 and abs(conf[1] - np.exp(-1)) < 1e-9
+
+
 def test_suggested_joints_on_a_keyframe_are_not_anchors():
     """A keyframe's joints still only suggested (not accepted) are not spread by a fill: the
     frames between get those joints from the other keyframe alone, or not at all."""

@@ -201,7 +201,8 @@ def test_copy_previous_keyframe_and_promote(qtbot, clip):
     assert w.session.video.pose(5, tid).keyframe and on_disk(w).pose(5, tid).keyframe
     assert w.session.frame_status()[5] == 3
     corrected_y = w.session.video.pose(5, tid).xy[0][1]
-    assert w.session.video.pose(2, tid).xy[0][1] == pytest.approx(70, abs=0.5)  # from 0 and 10
+    # the drag re-filled the joint's chain at once: frame 2 moved by 2/5 of the correction
+    assert w.session.video.pose(2, tid).xy[0][1] == pytest.approx(70 + (corrected_y - 70) * 2 / 5, abs=0.5)
     w.editor.seek(2)
     press(w, Qt.Key_G)  # fill the gap again: now between keyframes 0 and 5
     qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)

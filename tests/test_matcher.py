@@ -164,7 +164,7 @@ def test_fallback_weighs_the_line_against_the_chains_by_their_errors():
 
 
 def test_confidence_falls_where_the_chains_disagree_or_drifted():
-    from posewarper_core.autofill.keyframe_match import joint_confidence
+    from posewarper_core.autofill.confidence import joint_confidence
 
     t = np.array([0.25, 0.5, 0.75])[None, :, None]
     disagreement = np.zeros((1, 3, 2))

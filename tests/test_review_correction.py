@@ -96,7 +96,7 @@ def test_accepting_a_pose_marks_it_reviewed_raises_its_neighbours_confidence_and
 def test_review_order_done_rule_and_suggested_keyframe_follow_the_confidence():
     v = filled_video(keys=(0, 20), tracks=(1, 2))
     p = v.pose(12, 2).copy()
-    p.confidence[:] = 0.05  # the fill doubts this one most
+    p.confidence[:] = 0.0  # the fill doubts this one most (linear is unsure of fast joints mid-span too)
     v.set_pose(12, 2, p)
     queue = review.review_queue(v)
     assert (queue[0].frame, queue[0].track_id) == (12, 2)

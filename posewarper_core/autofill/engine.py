@@ -272,6 +272,10 @@ def fuse(
             xy[only] = side.xy[i, ti][only]
             conf[only] = ONE_SIDED_FACTOR * c[only]
             vis[only] = p.visibility[only]
+    one_sided = (has_a | has_b) & ~both
+    if both.any() and one_sided.any():
+        # a joint only one keyframe has is a guess: never surer than the pose's joints filled from both
+        conf[one_sided] = np.minimum(conf[one_sided], ONE_SIDED_FACTOR * conf[both].min())
     labelled = vis > 0
     pose = Pose(
         xy=np.where(labelled[:, None], xy, 0.0),

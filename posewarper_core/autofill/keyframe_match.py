@@ -22,9 +22,9 @@ line weighed by the chains' own errors, then the keyframe matcher.
    correspondence of these very people (training/matcher_training.py, KeyframePairs). When the
    keyframes change, that tuning is continued for a third of the steps.
 
-Confidence (joint_confidence): exp(-u / (0.1 x person size)), u the chains' disagreement after
-drift removal plus a quarter of their drift (x 4t(1-t)); the bench reports its AUROC for joints off
-by more than alpha = 0.5.
+Confidence (confidence.joint_confidence): exp(-u / (0.1 x person size)), u the chains'
+disagreement after drift removal plus a quarter of their drift (x 4t(1-t)); the bench reports its
+AUROC for joints off by more than alpha = 0.5.
 
 `learned=False` skips steps 0 and 4 (the bench's ablation rows posewarper-unlearned, and with
 `fallback=False` also step 3: posewarper-nofallback; `tune=False`, posewarper-untuned, skips step 0).
@@ -52,6 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..annotation import Pose, Provenance
+from .confidence import joint_confidence, person_sizes
 from .engine import Method, Side, Span
 from .flow import FlowMethod
 
@@ -72,13 +73,6 @@ ADAPT_STEPS = 20
 # lost up to 0.9 points at alpha=0.5.)
 RETUNE_FRACTION = 1 / 3
 RETUNE_LIMIT = 3
-# Confidence: u = disagreement + DRIFT_WEIGHT x drift x 4t(1-t); the weight was chosen by the AUROC
-# at alpha=0.2 (more off joints than at 0.5), leave-one-clip-out over 0 / 0.25 / 0.5 / 1: JHMDB
-# (mean of k=7, 15: 0.677 / 0.690 / 0.686 / 0.683) picks 0.25 (Bonn then 0.8465); Bonn (0.833 /
-# 0.8465 / 0.8465 / 0.8455) ties 0.25 and 0.5 (JHMDB then 0.690 / 0.686). The scale only sets
-# the values (a disagreement of a tenth of the person: 1/e), not the ranking the AUROC measures.
-DRIFT_WEIGHT = 0.25
-CONFIDENCE_SCALE = 0.1
 AGREEMENT = 0.05  # both keyframes' matches within this fraction of the person's size, or no correction
 
 
@@ -293,27 +287,6 @@ def fallback_weights(disagreement: np.ndarray, off_line: np.ndarray) -> np.ndarr
     d = disagreement.max(axis=1, keepdims=True) ** 2
     m = off_line.max(axis=1, keepdims=True) ** 2
     return np.where(d + m > 0, d / np.maximum(d + m, 1e-12), 0.0)
-
-
-def person_sizes(before: list[Pose], after: list[Pose]) -> np.ndarray:
-    """(P, 1, 1) each person's size in pixels: the mean longer side of its keyframes' joint
-    extents (1 when they give none)."""
-    sizes = []
-    for a, b in zip(before, after):
-        extents = [max(e[2], e[3]) for e in (a.joint_extent(), b.joint_extent()) if e]
-        sizes.append(max(float(np.mean(extents)), 1.0) if extents else 1.0)
-    return np.array(sizes)[:, None, None]
-
-
-def joint_confidence(disagreement: np.ndarray, fwd_drift: np.ndarray, bwd_drift: np.ndarray, t: np.ndarray,
-                     sizes: np.ndarray) -> np.ndarray:
-    """(P, T, J) confidence in [0, 1]: exp(-u / (CONFIDENCE_SCALE x person size)), u the two chains'
-    disagreement after drift removal plus DRIFT_WEIGHT x their mean drift x 4t(1 - t) (the drift
-    taken out is itself a guess, least sure mid-span). Measured as the AUROC for joints off by more
-    than alpha (module doc)."""
-    drift = (np.linalg.norm(fwd_drift, axis=-1) + np.linalg.norm(bwd_drift, axis=-1))[:, None] / 2  # (P, 1, J)
-    u = disagreement + DRIFT_WEIGHT * drift * 4 * t * (1 - t)
-    return np.exp(-u / (CONFIDENCE_SCALE * sizes))
 
 
 def _for_inference(matcher):

@@ -1,10 +1,13 @@
 """Linear interpolation, what CVAT does: each side keeps the keyframe's joints where they are;
-the engine's distance-weighted fusion of the two sides is then exactly the per-joint lerp."""
+the engine's distance-weighted fusion of the two sides is then exactly the per-joint lerp. Its
+confidence between two keyframes: confidence.linear_confidence (a joint that moved far between the
+keyframes is least sure mid-span)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..annotation import Pose, Provenance
+from .confidence import linear_confidence
 from .engine import Method, Side, Span
 
 
@@ -15,7 +18,11 @@ class LinearMethod(Method):
     needs_frames = False
 
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
-        return _constant(before, len(span.frames)), _constant(after, len(span.frames))
+        fwd, bwd = _constant(before, len(span.frames)), _constant(after, len(span.frames))
+        if fwd is not None and bwd is not None:
+            both = np.stack([p.labelled() & q.labelled() for p, q in zip(before, after)])[:, None]
+            fwd.confidence = bwd.confidence = np.where(both, linear_confidence(span, before, after, self.half_life), 1.0)
+        return fwd, bwd
 
 
 def _constant(poses: list[Pose] | None, num_frames: int) -> Side | None:
