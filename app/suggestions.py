@@ -133,7 +133,6 @@ class Suggestions(QObject):
         return {
             "suggest_pose": lambda: self.ask(everyone=False),
             "suggest_frame": lambda: self.ask(everyone=True),
-            "accept_pose": lambda: self.accept(everyone=False),
             "accept_frame": lambda: self.accept(everyone=True),
             "template_keyframe": lambda: self.arm_template("keyframe"),
             "template_average": lambda: self.arm_template("average"),
@@ -343,6 +342,12 @@ class Suggestions(QObject):
             self.ask(everyone=False, auto=True)
 
     # --- accepting -----------------------------------------------------------------------------
+    def has_suggested(self) -> bool:
+        """Whether the selected person's pose here has suggested joints (A then accepts those)."""
+        ed = self.window.editor
+        pose = ed.pose() if ed is not None else None
+        return pose is not None and bool((pose.provenance == Provenance.SUGGESTED).any())
+
     def accept(self, everyone: bool) -> None:
         """The selected person's suggested joints (or the whole frame's) become the annotator's:
         one undo step."""

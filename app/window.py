@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
                                QMessageBox, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from posewarper_core import autofill, fillrecord
+from posewarper_core.annotation import Provenance
 from posewarper_core.errors import PoseWarperError
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
@@ -149,7 +150,7 @@ class MainWindow(QMainWindow):
             "prev_keyframe": e(lambda ed: ed.to_keyframe(-1)), "next_keyframe": e(lambda ed: ed.to_keyframe(1)),
             "next_unlabelled": e(lambda ed: ed.to_unlabelled_slot()), "next_review": e(lambda ed: ed.to_review()),
             "next_suspect": e(lambda ed: ed.to_suspect()),
-            "next_suggestion": e(lambda ed: ed.to_suggestion()), "accept": e(lambda ed: ed.accept()),
+            "next_suggestion": e(lambda ed: ed.to_suggestion()), "accept": self._accept,
             "prev_video": lambda: self.step_video(-1), "next_video": lambda: self.step_video(1),
             "first_frame": e(lambda ed: ed.seek(0)), "last_frame": e(lambda ed: ed.seek(10**12)),
             "play": self.toggle_play, "goto": self.goto_dialog,
@@ -829,6 +830,8 @@ class MainWindow(QMainWindow):
         self.tracks_panel.set_tracks(ed.video.tracks, set(ed.poses_here()), ed.track)
         if ed.track is None:
             hint = "Add a person (Ctrl+N) to start labelling" if not ed.video.tracks else "Select a person (Tab)"
+        elif pose is not None and (n := int((pose.provenance == Provenance.SUGGESTED).sum())):
+            hint = f"Person {ed.track}: {n} suggested joints · A accepts them · drag one to correct it"
         elif ed.cursor is None:
             hint = f"Person {ed.track}: all joints placed · drag to correct"
         else:
@@ -924,6 +927,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Click inside the frame to place a joint.", 4000)
             return
         self.editor.place(min(max(x, 0.0), v.width - 1.0), min(max(y, 0.0), v.height - 1.0), visibility)
+
+    def _accept(self) -> None:
+        """A: the selected person's suggested joints here (suggestions.py), or else their filled
+        pose as reviewed (editor.accept)."""
+        if self.suggestions.has_suggested():
+            self.suggestions.accept(everyone=False)
+        else:
+            self._edit(lambda ed: ed.accept())
 
     def _undo(self, redo: bool) -> None:
         if self.editor is None:

@@ -56,6 +56,7 @@ def test_key_suggests_the_unlabelled_joints_off_the_ui_thread_and_accept_makes_t
     assert (pose.provenance[rest] == SUGGESTED).all()
     assert np.abs(pose.xy[rest] - key.xy[rest]).max() < 6  # a still video: the pose carried stays put
     assert w.editor.undo_stack.count() == depth + 1
+    assert f"{int(rest.sum())} suggested joints" in w.canvas.overlay_text
     stored = on_disk(w).pose(10, tid)
     assert (stored.provenance[rest] == SUGGESTED).all()  # in the project file at once
 
@@ -233,3 +234,20 @@ def test_staying_on_a_frame_computes_the_suggestion_ahead_so_the_key_shows_it_at
     w.editor.seek(10)
     result = ask_and_wait(qtbot, w)
     assert abs(w.session.video.pose(10, tid).xy[0][1] - moved[1]) < 3, result.message
+
+
+def test_no_two_default_shortcuts_share_a_key(qtbot, window):
+    """Qt runs neither of two actions with the same key (an "ambiguous" shortcut): A was taken by
+    both the review's accept and the suggestions' accept once. One A does both (suggested joints
+    first), and every key in the F1 list is unique."""
+    from app import shortcuts
+
+    keys = [k for _, _, k, _ in shortcuts.DEFAULTS if k]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    listed = {a for a, *_ in shortcuts.DEFAULTS}
+    assert {"suggest_pose", "suggest_frame", "accept", "accept_frame", "template_keyframe", "template_average",
+            "suggest_on_new_keyframe"} <= listed
+    from PySide6.QtGui import QKeySequence
+
+    for action_id in listed:
+        assert window.actions[action_id].shortcut() == QKeySequence(shortcuts.load()[action_id])
