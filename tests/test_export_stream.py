@@ -78,6 +78,24 @@ def test_coco_export_lists_only_frames_with_poses_unless_asked(tmp_path):
                 assert read.pose(f, t).same_as(pose)
 
 
+def test_a_video_nobody_is_labelled_in_still_exports_as_coco_that_reads_back(tmp_path):
+    """With only frames with poses listed, a video without any would list no image at all: a file
+    no reader opens ("lists no images"). Its frames are listed all the same."""
+    from posewarper_core.annotation import Video
+
+    labelled = varied_videos()[0]
+    empty = Video(video_id=labelled.video_id + 1, source=str(tmp_path / "empty.mp4"), num_frames=6, width=64,
+                  height=48, fps=25.0, name="empty")
+    export_videos(POSETRACK17, [labelled, empty], tmp_path / "out.json", "coco")
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert sorted(i["frame_index"] for i in doc["images"] if i["video_id"] == empty.video_id) == list(range(6))
+    _, back = import_file(tmp_path / "out.json", check_frames=False)
+    assert [v.num_frames for v in back] == [labelled.num_frames, 6] and not back[1].poses
+    export_videos(POSETRACK17, [empty], tmp_path / "only_empty.json", "coco")
+    _, back = import_file(tmp_path / "only_empty.json", check_frames=False)
+    assert back[0].num_frames == 6
+
+
 def test_export_command_images_option_and_info_stream_the_project(capsys, tmp_path):
     from posewarper_core.cli import main
     from posewarper_core.store import ProjectStore

@@ -249,7 +249,8 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
     through `pose_frames` one frame at a time and the annotations spooled to disk (common.JsonList),
     so memory does not grow with the poses; returns counts of what it holds. images="all" lists
     every frame as an image; "with-poses" only those with an annotation (a pose or an ignore
-    region), as a training set needs: a long video is mostly frames nobody labelled."""
+    region), as a training set needs: a long video is mostly frames nobody labelled (a video with
+    none lists every frame, so that the file still describes it)."""
     path = Path(path or "annotations.json")
     if images not in IMAGES:
         raise FormatError(path, f"which images: {images!r}; choose from {', '.join(IMAGES)}")
@@ -262,6 +263,7 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
     try:
         for video, vid, frame_ids in zip(videos, file_video_ids, image_ids):
             image_root = absolute_source(video, base_dir) if video.frames is not None else None
+            listed = image_list.count
             for frame, by_track in frames_with_poses(path, video, pose_frames):
                 image_id = frame_ids[frame]
                 written = 0
@@ -285,22 +287,12 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
                 poses_written += written
                 if images == "with-poses" and not (written or regions):
                     continue
-                declared = frame in video.labelled_frames
-                ref = video.frames[frame] if video.frames is not None else None
-                image = {
-                    "id": image_id,
-                    "file_name": ref.file_name if ref is not None else placeholder_file_name(video, frame),
-                    "width": int(video.width), "height": int(video.height),
-                    "video_id": int(vid), "frame_index": frame, "nframes": int(video.num_frames),
-                    "is_labeled": bool(declared or written),
-                }
-                if ref is not None and ref.frame_id is not None:
-                    image["frame_id"] = int(ref.frame_id)
-                if video.vid_id is not None:
-                    image["vid_id"] = video.vid_id
-                if written and not declared:
-                    image["is_labeled_declared"] = False
-                image_list.append(image)
+                image_list.append(_image_entry(video, vid, frame, image_id, written))
+            if images == "with-poses" and image_list.count == listed:
+                # A video nobody is labelled in yet: its frames are listed all the same, or the
+                # file would not describe it at all (and no reader, ours included, could open it).
+                for frame in range(video.num_frames):
+                    image_list.append(_image_entry(video, vid, frame, frame_ids[frame], 0))
             meta = video_meta(video, base_dir, image_root)
             meta["video_id"] = int(vid)
             metas.append(meta)
@@ -323,6 +315,26 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
         annotations.close()
     return {"format": FORMAT, "videos": len(videos), "images": image_list.count, "annotations": poses_written,
             **counts}
+
+
+def _image_entry(video: Video, vid: int, frame: int, image_id: int, written: int) -> dict:
+    """The `images` entry of one frame; `written`: how many poses the export gives it."""
+    declared = frame in video.labelled_frames
+    ref = video.frames[frame] if video.frames is not None else None
+    image = {
+        "id": image_id,
+        "file_name": ref.file_name if ref is not None else placeholder_file_name(video, frame),
+        "width": int(video.width), "height": int(video.height),
+        "video_id": int(vid), "frame_index": frame, "nframes": int(video.num_frames),
+        "is_labeled": bool(declared or written),
+    }
+    if ref is not None and ref.frame_id is not None:
+        image["frame_id"] = int(ref.frame_id)
+    if video.vid_id is not None:
+        image["vid_id"] = video.vid_id
+    if written and not declared:
+        image["is_labeled_declared"] = False
+    return image
 
 
 def _image_ids(videos: list[Video]) -> list[list[int]]:
