@@ -404,8 +404,6 @@ def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, 
     # Off, the fill starts at once with the shipped matcher (and the choice is remembered).
     from PySide6.QtCore import QSettings
 
-    from posewarper_core import autofill
-
     w.actions["undo"].trigger()
     assert v.track_frames(1) == [0, 10]
     assert (w.session.frame_status() == v.frame_status()).all()  # kept up to date frame by frame

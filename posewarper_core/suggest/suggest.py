@@ -23,7 +23,6 @@ import numpy as np
 from ..annotation import Pose, Provenance, Video
 from ..autofill.engine import Span
 from ..autofill.flow import FlowMethod
-from ..errors import PoseWarperError
 from ..skeleton import Skeleton
 from .blazepose import ROI_SCALE, BlazePose, Landmarks, Roi, runtime_missing
 from .mapping import PersonOffsets, roi_from_box, roi_from_pose, skeleton_from_landmarks
