@@ -125,12 +125,7 @@ class PoseLayer(QGraphicsItem):
             painter.drawEllipse(QPointF(x, y), r, r)
 
     def _paint_name(self, painter, xy, text, scale) -> None:
-        painter.save()
-        painter.translate(float(xy[0]), float(xy[1]))
-        painter.scale(1 / scale, 1 / scale)
-        font = QFont()
-        font.setPointSizeF(7.5)
-        painter.setFont(font)
+        _text_at(painter, xy, scale, 7.5)
         painter.setPen(QColor(0, 0, 0, 200))
         painter.drawText(QPointF(7, 4), text)  # a dark shadow, readable on light and dark frames
         painter.setPen(QColor("#ffffff"))
@@ -217,12 +212,7 @@ class PoseLayer(QGraphicsItem):
         painter.drawEllipse(centre, r * 0.25, r * 0.25)
 
     def _paint_label(self, painter, xy, text, scale) -> None:
-        painter.save()
-        painter.translate(float(xy[0]), float(xy[1]))
-        painter.scale(1 / scale, 1 / scale)
-        font = QFont()
-        font.setPointSizeF(9.5)
-        painter.setFont(font)
+        _text_at(painter, xy, scale, 9.5)
         rect = painter.fontMetrics().boundingRect(text).adjusted(-4, -2, 4, 2)
         rect.moveTo(10, -rect.height() - 6)
         painter.setPen(Qt.NoPen)
@@ -231,6 +221,17 @@ class PoseLayer(QGraphicsItem):
         painter.setPen(QColor("#ffffff"))
         painter.drawText(rect, Qt.AlignCenter, text)
         painter.restore()
+
+
+def _text_at(painter, xy, scale, points: float) -> None:
+    """Save the painter and set it up to write text of `points` size at image point `xy`, in
+    screen pixels whatever the zoom (`scale`: screen pixels per image pixel). Restore it after."""
+    painter.save()
+    painter.translate(float(xy[0]), float(xy[1]))
+    painter.scale(1 / scale, 1 / scale)
+    font = QFont()
+    font.setPointSizeF(points)
+    painter.setFont(font)
 
 
 class FrameView(QGraphicsView):
