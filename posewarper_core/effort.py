@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from . import correction, review
-from .annotation import Pose, Video, Visibility
+from .annotation import Pose, Video
 from .errors import PoseWarperError
 from .evaluation import bench_keyframes, reference_kind, reference_length
 
