@@ -303,11 +303,11 @@ def best_k(results: list[dict], strategy: str, bar: float) -> dict | None:
 
 
 def format_effort_table(results: list[dict], title: str = "") -> str:
-    head = f"{'strategy':<11}{'k':>4}{'keyframes':>11}{'reviewed':>10}{'clicks':>8}{'looks':>7}{'effort':>8}{'residual %':>12}"
+    head = f"{'strategy':<17}{'k':>4}{'keyframes':>11}{'reviewed':>10}{'clicks':>8}{'looks':>7}{'effort':>8}{'residual %':>12}"
     lines = [title] if title else []
     lines += [head, "-" * len(head)]
     for r in results:
-        lines.append(f"{r['strategy']:<11}{r['k']:>4}{r['keyframes']:>11}{r['reviewed']:>10}{r['clicks']:>8}"
+        lines.append(f"{r['strategy']:<17}{r['k']:>4}{r['keyframes']:>11}{r['reviewed']:>10}{r['clicks']:>8}"
                      f"{r['looks']:>7}{r['effort']:>8}{100 * r['residual_error']:>12.2f}")
     return "\n".join(lines)
 
