@@ -24,6 +24,8 @@ Strategies (keyframe stride k):
 - `uniform`: keyframes every k as above, filled with the fill method, then reviewed in the
   tool's order (review.py) until review is done; corrections re-fill their chains and accepted
   poses are marked reviewed (correction.py).
+- `uniform-proposed` (an ablation): uniform, its keyframes shown the fill carried on as guided's
+  are; what is left of guided's saving is where it labels.
 - `guided`: keyframes every k as a start, each shown the fill carried on from the keyframes
   before it; then, until review is done, the tool's suggested next keyframe
   (review.suggest_keyframe, one person-frame): the annotator fixes what is off, it becomes a
@@ -37,11 +39,11 @@ from typing import Callable
 import numpy as np
 
 from . import correction, review
-from .annotation import Pose, Video, Visibility
+from .annotation import Pose, Video
 from .errors import PoseWarperError
 from .evaluation import bench_keyframes, reference_kind, reference_length
 
-STRATEGIES = ("cvat-like", "uniform", "guided")
+STRATEGIES = ("cvat-like", "uniform", "guided", "uniform-proposed")
 ALPHA = 0.5
 
 
@@ -242,11 +244,11 @@ class Session:
 
     def work(self) -> EffortRun:
         strategy = self.run.strategy
-        self.label_stride_keyframes(propose_by_fill=strategy == "guided")
+        self.label_stride_keyframes(propose_by_fill=strategy in ("guided", "uniform-proposed"))
         self.fill_all()
         if strategy == "cvat-like":
             self.review_in_frame_order()
-        elif strategy == "uniform":
+        elif strategy in ("uniform", "uniform-proposed"):
             self.review_in_tool_order()
         else:
             self.label_suggested_keyframes()
@@ -301,11 +303,11 @@ def best_k(results: list[dict], strategy: str, bar: float) -> dict | None:
 
 
 def format_effort_table(results: list[dict], title: str = "") -> str:
-    head = f"{'strategy':<11}{'k':>4}{'keyframes':>11}{'reviewed':>10}{'clicks':>8}{'looks':>7}{'effort':>8}{'residual %':>12}"
+    head = f"{'strategy':<17}{'k':>4}{'keyframes':>11}{'reviewed':>10}{'clicks':>8}{'looks':>7}{'effort':>8}{'residual %':>12}"
     lines = [title] if title else []
     lines += [head, "-" * len(head)]
     for r in results:
-        lines.append(f"{r['strategy']:<11}{r['k']:>4}{r['keyframes']:>11}{r['reviewed']:>10}{r['clicks']:>8}"
+        lines.append(f"{r['strategy']:<17}{r['k']:>4}{r['keyframes']:>11}{r['reviewed']:>10}{r['clicks']:>8}"
                      f"{r['looks']:>7}{r['effort']:>8}{100 * r['residual_error']:>12.2f}")
     return "\n".join(lines)
 
