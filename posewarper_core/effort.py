@@ -26,6 +26,10 @@ Strategies (keyframe stride k):
   poses are marked reviewed (correction.py).
 - `uniform-proposed` (an ablation): uniform, its keyframes shown the fill carried on as guided's
   are; what is left of guided's saving is where it labels.
+- `uniform-suggested`: uniform, each keyframe after a person's first shown the keyframe
+  suggestion (suggest.Suggester, what E gives in the GUI: the pose carried from the person's
+  previous keyframe and the pose model, chosen per joint); the keyframe clicks it saves against
+  `uniform` are what suggestions save.
 - `guided`: keyframes every k as a start, each shown the fill carried on from the keyframes
   before it; then, until review is done, the tool's suggested next keyframe
   (review.suggest_keyframe, one person-frame): the annotator fixes what is off, it becomes a
@@ -42,8 +46,9 @@ from . import correction, review
 from .annotation import Pose, Video
 from .errors import PoseWarperError
 from .evaluation import bench_keyframes, reference_kind, reference_length
+from .skeleton import POSETRACK17, Skeleton
 
-STRATEGIES = ("cvat-like", "uniform", "guided", "uniform-proposed")
+STRATEGIES = ("cvat-like", "uniform", "guided", "uniform-proposed", "uniform-suggested")
 ALPHA = 0.5
 
 
@@ -144,10 +149,11 @@ class Session:
     """One simulated annotator's session on one strategy and k."""
 
     def __init__(self, gt: Video, frames, method, strategy: str, k: int, *, stop_below: float,
-                 carry: str, check: Callable[[], None] | None = None):
+                 carry: str, check: Callable[[], None] | None = None, skeleton: Skeleton = POSETRACK17):
         if strategy not in STRATEGIES:
             raise PoseWarperError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
         self.gt = gt
+        self.skeleton = skeleton  # the clip's (keyframe suggestions map the pose model onto it)
         self.frames = frames
         self.method = "linear" if strategy == "cvat-like" else method
         self.carry = "none" if strategy == "cvat-like" else carry
@@ -167,28 +173,40 @@ class Session:
         self.run.steps.append(Step(self.run.clicks, self.run.looks, res, predicted))
 
     # --- the workflow's parts -------------------------------------------------------------
-    def label_stride_keyframes(self, propose_by_fill: bool = False) -> None:
+    def label_stride_keyframes(self, propose_by: str = "previous") -> None:
         """Keyframes every k (and the last frame), in frame order. Each is shown the track's
-        previous keyframe (what C does in the GUI; no look counted), or with `propose_by_fill`
-        the fill carried on from the keyframes so far (a proposal judged: one look each)."""
+        previous keyframe (`propose_by` "previous": what C does in the GUI; no look counted), the
+        fill carried on from the keyframes so far ("fill"), or the keyframe suggestion
+        ("suggestion"); those two are proposals judged: one look each."""
         from .autofill import fill
 
         previous: dict[int, Pose] = {}
+        suggester = None
+        if propose_by == "suggestion":
+            from .suggest import Suggester
+
+            suggester = Suggester(self.skeleton)
         last = None
         for f in bench_keyframes(self.gt.num_frames, self.run.k):
-            if propose_by_fill and last is not None:
+            proposals: dict[int, Pose | None] = {}
+            if last is not None and propose_by == "fill":
                 self.check()
                 self._apply(fill(self.video, self.frames, self.method, frame_range=(last + 1, f),
                                  extrapolate=f - last, tune=False))
+                proposals = {tid: self.video.pose(f, tid) for tid in self.gt.tracks}
+            elif last is not None and propose_by == "suggestion":
+                self.check()
+                ids = [tid for tid in sorted(self.gt.tracks) if tid in previous]
+                proposals = {tid: s.pose for tid, s in suggester.suggest_frame(self.video, self.frames, f, ids).items()}
             for tid in sorted(self.gt.tracks):
-                shown = self.video.pose(f, tid) if propose_by_fill and last is not None else previous.get(tid)
+                shown = previous.get(tid) if propose_by == "previous" else proposals.get(tid)
                 pose, clicks = self.annotator.label_keyframe(shown, f, tid)
                 if pose is None:
                     continue
                 self.video.set_pose(f, tid, pose)
                 previous[tid] = pose
                 self.run.clicks += clicks
-                self.run.looks += int(propose_by_fill and shown is not None)
+                self.run.looks += int(propose_by != "previous" and shown is not None)
                 self.run.keyframes += 1
             last = f
 
@@ -244,11 +262,12 @@ class Session:
 
     def work(self) -> EffortRun:
         strategy = self.run.strategy
-        self.label_stride_keyframes(propose_by_fill=strategy in ("guided", "uniform-proposed"))
+        proposals = {"guided": "fill", "uniform-proposed": "fill", "uniform-suggested": "suggestion"}
+        self.label_stride_keyframes(proposals.get(strategy, "previous"))
         self.fill_all()
         if strategy == "cvat-like":
             self.review_in_frame_order()
-        elif strategy in ("uniform", "uniform-proposed"):
+        elif strategy.startswith("uniform"):
             self.review_in_tool_order()
         else:
             self.label_suggested_keyframes()
@@ -256,12 +275,14 @@ class Session:
 
 
 def simulate(gt: Video, frames, method, strategy: str, k: int, *, stop_below: float = review.REVIEW_DONE_BELOW,
-             carry: str = correction.DEFAULT_CARRY, check: Callable[[], None] | None = None) -> EffortRun:
+             carry: str = correction.DEFAULT_CARRY, check: Callable[[], None] | None = None,
+             skeleton: Skeleton = POSETRACK17) -> EffortRun:
     """One strategy at one k on one clip: the simulated annotator's clicks, looks and residual error.
     `method` is the fill method (a name or an autofill Method); cvat-like always uses linear."""
     if k < 2:
         raise PoseWarperError(f"the keyframe interval k must be at least 2, got {k}")
-    return Session(gt, frames, method, strategy, k, stop_below=stop_below, carry=carry, check=check).work()
+    return Session(gt, frames, method, strategy, k, stop_below=stop_below, carry=carry, check=check,
+                   skeleton=skeleton).work()
 
 
 def result_at(result: dict, stop_below: float) -> dict:

@@ -88,3 +88,21 @@ def test_review_done_threshold_is_chosen_on_another_clip(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{}")
     assert main(["bench-effort", "--gt", str(gt), "--stop-from", str(tmp_path / "bad.json")]) == 2
     assert "bad.json: not a bench-effort JSON file" in capsys.readouterr().err
+
+
+def test_keyframe_suggestions_save_keyframe_clicks(tmp_path):
+    """uniform-suggested shows each keyframe after the person's first the keyframe suggestion (the
+    pose carried from the previous keyframe, and the pose model where it is installed); on the
+    drifting square the copied previous pose (uniform) is off by more than the tolerance at every
+    keyframe, the carried one is not. The clicks before review are the keyframes' clicks."""
+    gt_path = make_clip(tmp_path / "clip", n=13)
+    skeleton, gt, open_source = load_ground_truth(gt_path)
+    frames = open_source()
+    keyframe_clicks = {}
+    for strategy in ("uniform", "uniform-suggested"):
+        run = effort.simulate(gt, frames, "flow", strategy, 4, skeleton=skeleton).result()
+        keyframe_clicks[strategy] = run["curve"][0][3]
+        assert run["keyframes"] == 4
+    labelled = int(gt.pose(0, 0).labelled().sum())
+    assert keyframe_clicks["uniform"] == 4 * labelled  # every copied joint is off
+    assert keyframe_clicks["uniform-suggested"] <= labelled + 3  # the first keyframe from scratch, the rest carried

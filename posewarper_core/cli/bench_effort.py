@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("bench-effort", help="measure an annotator's clicks and looks to finish a clip",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gt", type=Path, required=True, help="PoseTrack18 file with dense labels, file_names relative to it")
-    p.add_argument("--strategy", default="cvat-like,uniform,guided", help="comma-separated: cvat-like, uniform, guided")
+    p.add_argument("--strategy", default="cvat-like,uniform,guided", help="comma-separated: cvat-like, uniform, guided, uniform-proposed, uniform-suggested")
     p.add_argument("--k", default="5,10,15,30", help="comma-separated keyframe strides (guided: the stride it starts from)")
     p.add_argument("--method", default=None, help="the fill method of uniform and guided (default: the default "
                    "method, posewarper, without its tuning); cvat-like always interpolates linearly")
@@ -75,7 +75,7 @@ def run(args) -> int:
     if args.stop_from is not None:
         stop = effort.choose_stop(*_read_results(args.stop_from))
         print(f"review done below {stop} (chosen on {args.stop_from})")
-    _, gt, open_source = load_ground_truth(args.gt)
+    skeleton, gt, open_source = load_ground_truth(args.gt)
     if not gt.poses:
         raise PoseWarperError(f"{args.gt}: the ground truth has no labelled poses")
     method_name = args.method or autofill.DEFAULT_METHOD
@@ -86,7 +86,8 @@ def run(args) -> int:
         for strategy in strategies:
             for k in ks:
                 t0 = time.perf_counter()
-                run_ = effort.simulate(gt, frames, method, strategy, k, stop_below=stop, carry=args.carry)
+                run_ = effort.simulate(gt, frames, method, strategy, k, stop_below=stop, carry=args.carry,
+                                       skeleton=skeleton)
                 r = run_.result()
                 r["seconds"] = round(time.perf_counter() - t0, 1)
                 results.append(r)
