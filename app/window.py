@@ -676,14 +676,20 @@ class MainWindow(QMainWindow):
             if box.clickedButton() not in (this, all_):
                 return
             every = box.clickedButton() is all_
+        # The folder of the last export, where it still exists: the project's own folder may be
+        # the app's data folder (the demo's), not where datasets go.
+        folder = Path(QSettings().value("export/folder", "", type=str) or Path(self.store.path).parent)
+        if not folder.is_dir():
+            folder = Path(self.store.path).parent
         if every and fmt == "posetrack18":  # one file per video
             path = QFileDialog.getExistingDirectory(self, "Export PoseTrack18: a folder for one file per video",
-                                                    str(Path(self.store.path).parent))
+                                                    str(folder))
         else:
-            default = str(Path(self.store.path).with_suffix(f".{fmt}.json"))
+            default = str(folder / Path(self.store.path).with_suffix(f".{fmt}.json").name)
             path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt}", default, "JSON (*.json)")
         if not path:
             return
+        QSettings().setValue("export/folder", str(Path(path) if every and fmt == "posetrack18" else Path(path).parent))
         frames = None
         videos = self.store.project.videos.values() if every else [self.session.video]
         if any(v.frames is None for v in videos):  # a video file: its frames can go with the JSON

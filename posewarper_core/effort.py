@@ -181,6 +181,7 @@ class Session:
         from .autofill import fill
 
         previous: dict[int, Pose] = {}
+        labelled: dict[int, np.ndarray] = {}  # per person, the joints labelled on their keyframes so far
         suggester = None
         if propose_by == "suggestion":
             from .suggest import Suggester
@@ -197,7 +198,10 @@ class Session:
             elif last is not None and propose_by == "suggestion":
                 self.check()
                 ids = [tid for tid in sorted(self.gt.tracks) if tid in previous]
-                proposals = {tid: s.pose for tid, s in suggester.suggest_frame(self.video, self.frames, f, ids).items()}
+                found = suggester.suggest_frame(self.video, self.frames, f, ids)
+                # Only the joints this person has been labelled with: the GUI proposes the
+                # project's click order, which an annotator sets to the joints the dataset has.
+                proposals = {tid: _only_joints(s.pose, labelled[tid]) for tid, s in found.items()}
             for tid in sorted(self.gt.tracks):
                 shown = previous.get(tid) if propose_by == "previous" else proposals.get(tid)
                 pose, clicks = self.annotator.label_keyframe(shown, f, tid)
@@ -205,6 +209,7 @@ class Session:
                     continue
                 self.video.set_pose(f, tid, pose)
                 previous[tid] = pose
+                labelled[tid] = labelled.get(tid, False) | pose.labelled()
                 self.run.clicks += clicks
                 self.run.looks += int(propose_by != "previous" and shown is not None)
                 self.run.keyframes += 1
@@ -272,6 +277,19 @@ class Session:
         else:
             self.label_suggested_keyframes()
         return self.run
+
+
+def _only_joints(pose: Pose | None, keep: np.ndarray) -> Pose | None:
+    """`pose` with only the joints in `keep` labelled."""
+    if pose is None:
+        return None
+    out = pose.copy()
+    drop = ~keep
+    out.xy[drop] = 0.0
+    out.visibility[drop] = 0
+    out.provenance[drop] = 0
+    out.confidence[drop] = 0.0
+    return out if out.labelled().any() else None
 
 
 def simulate(gt: Video, frames, method, strategy: str, k: int, *, stop_below: float = review.REVIEW_DONE_BELOW,

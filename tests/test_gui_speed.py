@@ -3,6 +3,8 @@ clicks that never get lost near old joints, the click order the user sets, promo
 keys wherever the focus is, zoom and follow, reopening where the user left off."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -441,3 +443,25 @@ def test_markers_names_onion_skin_range_fill_and_export_with_frames(qtbot, clip,
     named = {im["file_name"] for im in doc["images"] if any(a["image_id"] == im["id"] for a in doc["annotations"])}
     written = {str(p.relative_to(out.parent)) for p in out.parent.rglob("*.jpg")}
     assert named <= written and len(written) == summary["frame_images"]
+
+
+def test_export_dialog_starts_in_the_folder_of_the_last_export(qtbot, clip, tmp_path, monkeypatch):
+    """The demo's project lives in the app's data folder: an export dialog opening there each time
+    made the user walk back to their dataset folder. It opens where the last export went."""
+    from PySide6.QtCore import QSettings
+
+    w = clip
+    asked, answer = [], {"path": ""}
+    monkeypatch.setattr("app.window.QFileDialog.getSaveFileName",
+                        lambda parent, title, default, *a: asked.append(default) or (answer["path"], ""))
+    monkeypatch.setattr("app.window.QMessageBox.exec", lambda self: 0)  # the frames question: cancelled
+    w.export_dialog("coco")
+    assert Path(asked[-1]).parent == Path(w.store.path).parent  # nothing exported yet: the project's folder
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    answer["path"] = str(datasets / "first.json")
+    w.export_dialog("coco")  # the frames question cancels this export, the folder is kept
+    answer["path"] = ""
+    w.export_dialog("posetrack18")
+    assert Path(asked[-1]).parent == datasets and Path(asked[-1]).name.endswith(".posetrack18.json")
+    assert QSettings().value("export/folder") == str(datasets)
