@@ -10,7 +10,8 @@ import numpy as np
 
 from .errors import PoseWarperError
 
-COLOURS = {"cvat-like": (40, 40, 200), "uniform": (200, 120, 30), "guided": (40, 160, 40)}  # BGR
+COLOURS = {"cvat-like": (40, 40, 200), "uniform": (200, 120, 30), "guided": (40, 160, 40),  # BGR
+           "uniform-proposed": (150, 150, 150), "uniform-suggested": (170, 60, 170)}
 SIZE = (900, 560)  # width, height in pixels
 MARGIN = (80, 30, 190, 60)  # left, top, right, bottom
 

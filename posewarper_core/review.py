@@ -23,12 +23,13 @@ import numpy as np
 from .annotation import Pose, Video, is_auto
 
 # Review stops when every unreviewed filled pose's predicted error is below this. Chosen by
-# leave-one-clip-out with `posewarper bench-effort --stop-from` (README, "Effort"): the highest
-# threshold at which uniform and guided finish a dev clip at <= 2 % residual error at every k
-# was 1.75 on JHMDB (then on Bonn: guided 172, uniform 227, cvat-like 411 clicks + looks at
-# their best k) and 5.25 on Bonn (then on JHMDB: 18, 30, 73). The lower one is kept: the
-# confidence is not calibrated across footage, and stopping late costs looks, early costs errors.
-REVIEW_DONE_BELOW = 1.75
+# leave-one-clip-out with `posewarper bench-effort --stop-from` (README, "Effort"), on today's
+# fill (posewarper, no tuning): the highest threshold at which uniform and guided finish a dev
+# clip at <= 2 % residual error at every k was 1.25 on JHMDB (then on Bonn: guided 134, uniform
+# 217, cvat-like 411 clicks + looks at their best k) and 1.5 on Bonn (then on JHMDB: 18, 36,
+# 73). The lower one is kept: the confidence is not calibrated across footage, and stopping late
+# costs looks, early costs errors. (On the fill before issue 17's confidence: 1.75 and 5.25.)
+REVIEW_DONE_BELOW = 1.25
 
 
 @dataclass(frozen=True)
