@@ -445,6 +445,20 @@ def exported_joints(pose: Pose, include_auto: bool) -> np.ndarray:
     return keep
 
 
+def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Pose], skeleton: Skeleton,
+                    include_auto: bool, counts: dict):
+    """(track_id, pose, joints to write) for a frame's poses in track order, each checked
+    (validate_pose_for_export); a pose left with no joint to write because its joints are all
+    auto-filled and those are left out is skipped and counted in counts["left_out_auto"]."""
+    for track_id, pose in sorted(by_track.items()):
+        validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
+        keep = exported_joints(pose, include_auto)
+        if pose.labelled().any() and not keep.any():
+            counts["left_out_auto"] += 1
+            continue
+        yield track_id, pose, keep
+
+
 def pose_to_annotation(pose: Pose, keep: np.ndarray, estimate_bbox: bool) -> dict:
     """The keypoint fields of one annotation (ids are the caller's)."""
     keypoints: list[float] = []

@@ -33,9 +33,9 @@ from ..errors import FormatError
 from ..skeleton import POSETRACK17, Skeleton
 from .common import (
     GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source,
-    category_entry, check_pose, entry_label, exported_joints, frame_paths_root, frames_with_poses, generic_stem_name,
-    load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, poses_in_memory,
-    read_meta, top_list, validate_pose_for_export, video_meta, write_document, write_export,
+    category_entry, check_pose, entry_label, frame_paths_root, frames_with_poses, generic_stem_name,
+    load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, poses_to_export,
+    poses_in_memory, read_meta, top_list, video_meta, write_document, write_export,
 )
 
 FORMAT = "posetrack18"
@@ -218,12 +218,7 @@ def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool
         for frame, by_track in frames_with_poses(path, video, pose_frames):
             image_id, frame_id = ids[frame]
             written, has_labeled_person = 0, False
-            for track_id, pose in sorted(by_track.items()):
-                validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
-                keep = exported_joints(pose, include_auto)
-                if pose.labelled().any() and not keep.any():
-                    counts["left_out_auto"] += 1
-                    continue
+            for track_id, pose, keep in poses_to_export(path, video, frame, by_track, skeleton, include_auto, counts):
                 ann = {"id": annotations.count + 1, "image_id": image_id, "track_id": int(track_id),
                        "category_id": PERSON_CATEGORY}
                 ann.update(pose_to_annotation(pose, keep, estimate_bbox=True))
