@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from posewarper_core.annotation import Pose, Provenance, Video
+from posewarper_core.effort import empty_like
 from posewarper_core.evaluation import load_ground_truth
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.suggest import Suggester, runtime_missing
@@ -72,8 +73,7 @@ def test_blazepose_finds_the_goalkeeper_where_the_labels_are(jhmdb):
 def test_suggestion_fills_a_new_keyframe_and_is_never_a_label(jhmdb):
     skeleton, gt, frames = jhmdb
     tid = next(iter(gt.poses[0]))
-    video = Video(source=gt.source, num_frames=gt.num_frames, width=gt.width, height=gt.height,
-                  tracks=dict(gt.tracks))
+    video = empty_like(gt, 7)  # the clip with its people, nobody labelled
     g0 = gt.pose(0, tid)
     video.set_pose(0, tid, Pose.manual(g0.xy, g0.visibility))
     s = Suggester(skeleton).suggest(video, frames, 7, tid)
@@ -168,8 +168,7 @@ def test_detector_fill_puts_joints_near_the_labels_and_keeps_the_annotators(jhmd
 
     skeleton, gt, frames = jhmdb
     tid = next(iter(gt.poses[0]))
-    video = Video(source=gt.source, num_frames=gt.num_frames, width=gt.width, height=gt.height,
-                  tracks=dict(gt.tracks))
+    video = empty_like(gt, 7)  # the clip with its people, nobody labelled
     for f in (0, 7):
         g = gt.pose(f, tid)
         video.set_pose(f, tid, Pose.manual(g.xy, g.visibility))
