@@ -149,17 +149,15 @@ class Editor(QObject):
 
     def to_suggestion(self) -> None:
         """The suggested next keyframe: the pose the fill doubts most, with its person selected."""
-        frame = self.session.suggested_keyframe()
-        if frame is None:
+        item = self.session.next_to_review()
+        if item is None or item.predicted_error < review.REVIEW_DONE_BELOW:
             self.message.emit(f"No keyframe to suggest: no filled pose's predicted error reaches "
                               f"{review.REVIEW_DONE_BELOW} (review is done).")
             return
-        poses = self.video.poses.get(frame, {})
-        tid = max(poses, key=lambda t: review.predicted_error(poses[t]))
-        self.seek(frame)
-        self.select_track(tid)
-        self.message.emit(f"Suggested keyframe: frame {frame}, person {tid} (predicted error "
-                          f"{review.predicted_error(poses[tid]):.2f}): fix what is off, K makes it a keyframe, "
+        self.seek(item.frame)
+        self.select_track(item.track_id)
+        self.message.emit(f"Suggested keyframe: frame {item.frame}, person {item.track_id} (predicted error "
+                          f"{item.predicted_error:.2f}): fix what is off, K makes it a keyframe, "
                           "G re-fills the gap.")
 
     def accept(self) -> None:

@@ -34,14 +34,17 @@ from .errors import PoseWarperError
 
 CARRY_MODES = ("carry", "lerp", "none")
 DEFAULT_CARRY = "carry"
-_DEFAULT_HALF_LIFE = 15.0  # the flow-based methods' (flow.py, keyframe_match.py)
+_DEFAULT_HALF_LIFE = 15.0  # for a pose no fill method made (a suggestion, a template): the flow methods'
 
 
 def method_half_life(name: str | None) -> float:
-    """Frames after which the named fill method's confidence halves (engine.Method.half_life)."""
-    from .autofill.linear import LinearMethod
+    """Frames after which the named fill method's confidence halves (its Method.half_life)."""
+    from .autofill import method_class
 
-    return LinearMethod.half_life if name == LinearMethod.name else _DEFAULT_HALF_LIFE
+    try:
+        return method_class(name).half_life
+    except PoseWarperError:
+        return _DEFAULT_HALF_LIFE
 
 
 def anchors_joint(pose: Pose, j: int) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .atomic_file import replacing
 from .errors import PoseWarperError
 
 COLOURS = {"cvat-like": (40, 40, 200), "uniform": (200, 120, 30), "guided": (40, 160, 40),  # BGR
@@ -66,6 +67,5 @@ def draw_curves(results: list[dict], path: Path, title: str = "", bar: float = 0
     ok, data = cv2.imencode(".png", img)
     if not ok:
         raise PoseWarperError(f"{path}: could not encode the plot")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data.tobytes())
-    tmp.replace(path)
+    with replacing(path, binary=True) as out:  # never over a project, nothing half-written
+        out.write(data.tobytes())

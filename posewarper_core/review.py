@@ -11,8 +11,9 @@ corrected or accepted); a filled pose's predicted error is the sum over its join
   is not done (the same pose the review order starts at: what differs is what the annotator
   does there, correction.confirm_pose and a re-fill rather than correction.accept_pose).
 
-The GUI (R, the suggestion key and its timeline marker) and `posewarper bench-effort` both call
-these; nothing here knows the ground truth.
+`posewarper bench-effort` calls these; the GUI (R, N and the timeline's marker, app/session.py)
+walks the same order over a per-frame cache of the highest predicted error, for speed on long
+videos. Nothing here knows the ground truth.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .annotation import Pose, Video, is_auto
+from .annotation import Pose, Video
 
 # Review stops when every unreviewed filled pose's predicted error is below this. Chosen by
 # leave-one-clip-out with `posewarper bench-effort --stop-from` (README, "Effort"), on today's
@@ -39,14 +40,9 @@ class ReviewItem:
     predicted_error: float
 
 
-def joint_risk(pose: Pose) -> np.ndarray:
-    """Per joint: 1 - confidence for auto-filled joints, 0 for the annotator's and unlabelled ones."""
-    return np.where(pose.auto_joints(), 1.0 - pose.confidence.astype(np.float64), 0.0)
-
-
 def needs_review(pose: Pose) -> bool:
     """A filled pose nobody has confirmed: not a keyframe, not reviewed, with auto-filled joints."""
-    return not pose.keyframe and not pose.reviewed and bool(pose.auto_joints().any())
+    return _error_if_to_review(pose) is not None
 
 
 def _error_if_to_review(pose: Pose) -> float | None:
@@ -54,7 +50,7 @@ def _error_if_to_review(pose: Pose) -> float | None:
     every pose of the video)."""
     if pose.keyframe or pose.reviewed:
         return None
-    auto = is_auto(pose.provenance) & (pose.visibility > 0)
+    auto = pose.auto_joints()
     if not auto.any():
         return None
     return float((1.0 - pose.confidence[auto].astype(np.float64)).sum())
@@ -88,14 +84,9 @@ def next_to_review(video: Video, skip=frozenset(), threshold: float = 0.0) -> Re
     return None
 
 
-def highest_predicted_error(video: Video) -> float:
-    """The highest predicted error of any pose still to review (0 if none)."""
-    return max((predicted_error(p) for by_track in video.poses.values() for p in by_track.values()), default=0.0)
-
-
 def review_done(video: Video, threshold: float = REVIEW_DONE_BELOW) -> bool:
     """True when no unreviewed pose's predicted error reaches `threshold`."""
-    return highest_predicted_error(video) < threshold
+    return next_to_review(video, threshold=threshold) is None
 
 
 def suggest_keyframe(video: Video, threshold: float = REVIEW_DONE_BELOW) -> ReviewItem | None:

@@ -5,8 +5,8 @@
 Builds (once, kept in --dir) a project of N poses for each N (one video, 10 people, N/10
 frames, every joint labelled, a third of the poses auto-filled) and runs `posewarper export`
 (COCO and PoseTrack 2018) and `posewarper info` on it, each in a child process of its own that
-reports its peak resident memory (getrusage ru_maxrss) and time. --python runs the children under
-another checkout (PYTHONPATH), to compare before and after on the same files.
+reports its peak resident memory (getrusage ru_maxrss) and time. --pythonpath runs the children
+under another checkout (PYTHONPATH), to compare before and after on the same files.
 """
 from __future__ import annotations
 

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..annotation import Provenance, Video
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
+from ..safe_output import SQLITE_HEADER
 
 
 def register(subparsers) -> None:
@@ -46,7 +45,7 @@ def is_project_file(path: Path) -> bool:
         return True
     try:
         with open(path, "rb") as f:
-            return f.read(16) == SQLITE_MAGIC
+            return f.read(16) == SQLITE_HEADER
     except OSError:
         return False
 

@@ -500,13 +500,6 @@ def _extent_box(pose: Pose, keep: np.ndarray, pad: float = 0.1):
     return (lo[0] - pad * size, lo[1] - pad * size, hi[0] - lo[0] + 2 * pad * size, hi[1] - lo[1] + 2 * pad * size)
 
 
-def validate_for_export(path: Path, video: Video, skeleton: Skeleton) -> None:
-    """FormatError naming the video, frame and track of the first pose an export cannot carry."""
-    for frame in sorted(video.poses):
-        for track_id, pose in sorted(video.poses[frame].items()):
-            validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
-
-
 def validate_pose_for_export(path: Path, video: Video, frame: int, track_id: int, pose: Pose,
                              skeleton: Skeleton) -> None:
     """FormatError naming the video, frame and track if an export cannot carry this pose."""

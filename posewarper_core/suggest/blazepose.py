@@ -130,19 +130,19 @@ class BlazePose:
         """The person in `roi` of an RGB frame. `mask` (H, W) bool, optional: pixels outside it are
         greyed out in the crop (another person next to this one). `passes` > 1 runs the model
         again on the crop its previous pass points to (as MediaPipe's tracking does)."""
+        if mask is not None:  # greyed once for every pass (a full-frame np.where: ~26 ms at 1768x994)
+            rgb = np.where(mask[..., None], rgb, np.uint8(128))
         for _ in range(passes - 1):
-            roi = self.landmarks(rgb, roi, mask).next_roi
+            roi = self.landmarks(rgb, roi).next_roi
         size = LANDMARK_INPUT
-        image = rgb
-        if mask is not None:
-            image = np.where(mask[..., None], rgb, np.uint8(128))
-        crop = cv2.warpAffine(np.ascontiguousarray(image), roi.to_crop(size), (size, size),
+        crop = cv2.warpAffine(np.ascontiguousarray(rgb), roi.to_crop(size), (size, size),
                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         self._landmark.set_tensor(self._lm_in, (crop.astype(np.float32) / 255.0)[None])
         self._landmark.invoke()
-        raw = self._landmark.get_tensor(self._lm_coords).reshape(39, 5)[:NUM_LANDMARKS]
+        out = self._landmark.get_tensor(self._lm_coords).reshape(39, 5)
+        raw = out[:NUM_LANDMARKS]
         flag = float(self._landmark.get_tensor(self._lm_flag).reshape(-1)[0])
-        all_xy = roi.to_image(self._landmark.get_tensor(self._lm_coords).reshape(39, 5)[:, :2], size)
+        all_xy = roi.to_image(out[:, :2], size)
         conf = _sigmoid(raw[:, 3]) * _sigmoid(raw[:, 4])
         # Landmarks 33 and 34 are the model's own alignment points: the hip midpoint, and a point
         # on the hips-to-shoulders line at the radius of the circle around the whole body.
