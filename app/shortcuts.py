@@ -115,6 +115,7 @@ class PlainKeysFirst(QObject):
         super().__init__(window)
         self.window = window
         self._watched: QWidget | None = None
+        window.installEventFilter(self)  # where the keys go while no widget has the focus
         QApplication.instance().focusChanged.connect(self._follow_focus)
         self._follow_focus(None, QApplication.focusWidget())
 
@@ -126,13 +127,13 @@ class PlainKeysFirst(QObject):
         return False
 
     def _follow_focus(self, old, new) -> None:
-        if self._watched is not None:
+        if self._watched is not None and self._watched is not self.window:
             try:
                 self._watched.removeEventFilter(self)
             except RuntimeError:  # the widget is gone, and its filters with it
                 pass
         self._watched = new if isinstance(new, QWidget) and self._inside(new) else None
-        if self._watched is not None:
+        if self._watched is not None and self._watched is not self.window:
             self._watched.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
