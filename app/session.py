@@ -56,22 +56,21 @@ class Session(QObject):
         return self._status
 
     def review_state(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per frame: the highest predicted error of a pose still to review there (review.py;
-        0 if none), and whether a pose there is marked reviewed. Cached, and after an edit
-        updated for the frames touched only (as frame_status)."""
+        """Per frame: the highest predicted error of a pose still to review there
+        (review.frame_errors; review.NONE_TO_REVIEW if none), and whether a pose there is marked
+        reviewed. Cached, and after an edit updated for the frames touched only (as frame_status)."""
         if self._review is None:
             v = self.video
             n = v.num_frames if v is not None else 0
-            self._review = (np.zeros(n), np.zeros(n, bool))
+            self._review = (np.full(n, review.NONE_TO_REVIEW), np.zeros(n, bool))
             if v is not None:
                 for f in v.poses:
                     self._update_review(f)
         return self._review
 
     def _update_review(self, frame: int) -> None:
-        poses = self.video.poses.get(frame, {}).values()
-        self._review[0][frame] = max((review.predicted_error(p) for p in poses), default=0.0)
-        self._review[1][frame] = any(p.reviewed for p in poses)
+        self._review[0][frame] = review.frame_error(self.video, frame)
+        self._review[1][frame] = any(p.reviewed for p in self.video.poses.get(frame, {}).values())
 
     def suggested_keyframe(self) -> int | None:
         """The frame of the pose the fill doubts most, while review is not done (review.py)."""
@@ -81,27 +80,11 @@ class Session(QObject):
         return int(np.argmax(error))
 
     def next_to_review(self, skip=frozenset()) -> review.ReviewItem | None:
-        """The pose still to review with the highest predicted error, not in `skip` ({(frame,
-        track)}): frames are visited in the order of their cached highest error, and only until
-        no later frame can beat the best found (a 30,000-pose video is not walked pose by pose)."""
-        error, _ = self.review_state()
-        frames = np.flatnonzero(error > 0)
-        best = None
-
-        def key(it):
-            return (-it.predicted_error, it.frame, it.track_id)
-
-        for f in frames[np.argsort(-error[frames], kind="stable")]:
-            f = int(f)
-            if best is not None and error[f] < best.predicted_error:
-                break
-            for tid, p in self.video.poses.get(f, {}).items():
-                e = review.predicted_error(p)
-                if e > 0 and (f, tid) not in skip:
-                    item = review.ReviewItem(f, tid, e)
-                    if best is None or key(item) < key(best):
-                        best = item
-        return best
+        """The next pose of the review order not in `skip` ({(frame, track)}): review.next_to_review,
+        over this session's per-frame cache."""
+        if self.video is None:
+            return None
+        return review.next_to_review(self.video, skip, errors=self.review_state()[0])
 
     def suspect_labels(self) -> list[label_check.SuspectLabel]:
         """Labels of this video that jump off the line between their neighbours or look swapped
@@ -123,19 +106,17 @@ class Session(QObject):
             return
         self.store.apply(changes)
         frames = {c.frame for c in changes}
-        if self._status is not None and all(c.video_id == self.video_id for c in changes):
-            # Only the frames touched: the whole video's status took ~130 ms at 30,000 poses,
-            # after every edit.
-            for f in frames:
+        # The caches are this video's: only its frames touched are updated (the whole video's
+        # status took ~130 ms at 30,000 poses); an edit of another video changes none of them.
+        shown = {c.frame for c in changes if c.video_id == self.video_id}
+        if self._status is not None:
+            for f in shown:
                 self._status[f] = self.video.status_of_frame(f)
-        else:
-            self._status = None
-        if self._review is not None and all(c.video_id == self.video_id for c in changes):
-            for f in frames:
+        if self._review is not None:
+            for f in shown:
                 self._update_review(f)
-        else:
-            self._review = None
-        self._suspects = None
+        if shown:
+            self._suspects = None
         self.posesChanged.emit(frames)
 
     def set_track(self, track: Track) -> None:

@@ -11,9 +11,9 @@ corrected or accepted); a filled pose's predicted error is the sum over its join
   is not done (the same pose the review order starts at: what differs is what the annotator
   does there, correction.confirm_pose and a re-fill rather than correction.accept_pose).
 
-`posewarper bench-effort` calls these; the GUI (R, N and the timeline's marker, app/session.py)
-walks the same order over a per-frame cache of the highest predicted error, for speed on long
-videos. Nothing here knows the ground truth.
+`posewarper bench-effort` and the GUI (R, N and the timeline's marker, app/session.py) call the
+same next_to_review; the GUI hands it its per-frame cache (frame_errors, kept up to date after
+each edit), so a long video is not walked pose by pose. Nothing here knows the ground truth.
 """
 from __future__ import annotations
 
@@ -61,8 +61,31 @@ def predicted_error(pose: Pose) -> float:
     return _error_if_to_review(pose) or 0.0
 
 
+# frame_errors' value for a frame with no pose to review (one to review can have a predicted error of 0)
+NONE_TO_REVIEW = -1.0
+
+
+def frame_error(video: Video, frame: int) -> float:
+    """The highest predicted error of a pose to review in `frame`; NONE_TO_REVIEW if none."""
+    errors = [e for p in video.poses.get(frame, {}).values() if (e := _error_if_to_review(p)) is not None]
+    return max(errors, default=NONE_TO_REVIEW)
+
+
+def frame_errors(video: Video) -> np.ndarray:
+    """frame_error of every frame of `video` (a cache a caller can update frame by frame)."""
+    errors = np.full(video.num_frames, NONE_TO_REVIEW)
+    for f in video.poses:
+        errors[f] = frame_error(video, f)
+    return errors
+
+
+def _order(item: ReviewItem) -> tuple:
+    """The review order: highest predicted error first; ties: earlier frame, then lower track id."""
+    return -item.predicted_error, item.frame, item.track_id
+
+
 def review_queue(video: Video, track_ids=None) -> list[ReviewItem]:
-    """Every pose that needs review, highest predicted error first (ties: earlier frame, lower id)."""
+    """Every pose that needs review, in the review order."""
     items = []
     for f, by_track in video.poses.items():
         for tid, p in by_track.items():
@@ -70,18 +93,31 @@ def review_queue(video: Video, track_ids=None) -> list[ReviewItem]:
                 e = _error_if_to_review(p)
                 if e is not None:
                     items.append(ReviewItem(f, tid, e))
-    items.sort(key=lambda it: (-it.predicted_error, it.frame, it.track_id))
+    items.sort(key=_order)
     return items
 
 
-def next_to_review(video: Video, skip=frozenset(), threshold: float = 0.0) -> ReviewItem | None:
-    """The unreviewed pose with the highest predicted error, not in `skip` ({(frame, track)}),
-    if its predicted error reaches `threshold`; else None."""
-    for item in review_queue(video):
-        if (item.frame, item.track_id) in skip:
-            continue
-        return item if item.predicted_error >= threshold else None
-    return None
+def next_to_review(video: Video, skip=frozenset(), threshold: float = 0.0,
+                   errors: np.ndarray | None = None) -> ReviewItem | None:
+    """The first pose of the review order not in `skip` ({(frame, track)}), if its predicted error
+    reaches `threshold`; else None.
+
+    `errors` is frame_errors(video), if the caller keeps it (the GUI does); frames are visited
+    from the highest error down, only until no later frame can hold a pose that comes first."""
+    if errors is None:
+        errors = frame_errors(video)
+    frames = np.flatnonzero(errors >= max(threshold, 0.0))
+    best = None
+    for f in frames[np.argsort(-errors[frames], kind="stable")].tolist():
+        if best is not None and errors[f] < best.predicted_error:
+            break
+        for tid, p in video.poses[f].items():
+            e = _error_if_to_review(p)
+            if e is not None and e >= threshold and (f, tid) not in skip:
+                item = ReviewItem(f, tid, e)
+                if best is None or _order(item) < _order(best):
+                    best = item
+    return best
 
 
 def review_done(video: Video, threshold: float = REVIEW_DONE_BELOW) -> bool:

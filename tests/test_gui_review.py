@@ -97,3 +97,48 @@ def test_fill_gap_past_the_last_keyframe_carries_the_pose_on_to_this_frame(qtbot
     press(w, Qt.Key_K)  # confirmed: a keyframe whose every joint the annotator vouches for
     key = on_disk(w).pose(6, tid)
     assert key.keyframe and not key.auto_joints().any() and (key.confidence[key.labelled()] == 1).all()
+
+
+def test_the_session_walks_the_core_review_order_and_keeps_its_cache_over_another_videos_edits(qtbot, tmp_path):
+    """R (session.next_to_review, over the session's per-frame cache) and bench-effort
+    (review.next_to_review, no cache) walk the same poses in the same order, a pose of predicted
+    error 0 last; an edit of another video leaves the shown video's cache as it is (not rebuilt),
+    an edit of the shown one updates it."""
+    from test_review_correction import filled_video
+
+    from app.session import Session
+    from posewarper_core import review
+    from posewarper_core.store import ProjectStore
+
+    store = ProjectStore.create(tmp_path / "p.pwproj")
+    shown = filled_video(keys=(0, 20), tracks=(1, 2))
+    sure = shown.pose(9, 2).copy()
+    sure.confidence[:] = 1.0
+    shown.set_pose(9, 2, sure)
+    vid = store.add_video(shown)
+    other = store.add_video(filled_video(keys=(0, 20)))
+    session = Session(store)
+    session.select_video(vid)
+
+    def walk(next_item):
+        walked, skip = [], set()
+        while (item := next_item(skip)) is not None:
+            walked.append(item)
+            skip.add((item.frame, item.track_id))
+        return walked
+
+    expected = walk(lambda skip: review.next_to_review(session.video, skip))
+    assert walk(session.next_to_review) == expected and (expected[-1].frame, expected[-1].track_id) == (9, 2)
+    cache = session.review_state()
+    pose = store.project.videos[other].pose(5, 1).copy()
+    pose.confidence[:] = 0.0
+    session.apply([PoseChange(other, 5, 1, pose)])
+    assert session.review_state() is cache and walk(session.next_to_review) == expected
+    pose = session.video.pose(3, 1).copy()
+    pose.confidence[:] = 0.0
+    session.apply([PoseChange(vid, 3, 1, pose)])
+    first = session.next_to_review()
+    assert (first.frame, first.track_id) == (3, 1)
+    assert walk(session.next_to_review) == walk(lambda skip: review.next_to_review(session.video, skip))
+    store.close()
+

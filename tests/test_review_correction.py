@@ -144,3 +144,28 @@ def test_reviewed_state_is_saved_in_the_project(tmp_path):
         video = store.project.videos[vid]
         assert video.pose(4, 1).reviewed and not video.pose(5, 1).reviewed
         assert review.needs_review(video.pose(5, 1)) and not review.needs_review(video.pose(4, 1))
+
+
+def test_the_review_order_is_one_walk_with_or_without_the_per_frame_cache():
+    """bench-effort calls next_to_review without a cache, the GUI with its per-frame one: both
+    give the review order, pose after pose, including a filled pose the fill is sure of
+    (predicted error 0: it still needs a look, last), and agree with the threshold."""
+    v = filled_video(keys=(0, 20), tracks=(1, 2, 3))
+    sure = v.pose(7, 3).copy()
+    sure.confidence[:] = 1.0
+    v.set_pose(7, 3, sure)
+    errors = review.frame_errors(v)
+    assert errors[0] == review.NONE_TO_REVIEW and errors[7] == review.frame_error(v, 7) > 0
+    queue = review.review_queue(v)
+    assert (queue[-1].frame, queue[-1].track_id, queue[-1].predicted_error) == (7, 3, 0.0)
+    for cache in (None, errors):
+        walked, skip = [], set()
+        while (item := review.next_to_review(v, skip, errors=cache)) is not None:
+            walked.append(item)
+            skip.add((item.frame, item.track_id))
+        assert walked == queue
+    for threshold in (0.5, queue[5].predicted_error, 100.0):
+        expected = next((it for it in queue if (it.frame, it.track_id) != (queue[0].frame, queue[0].track_id)), None)
+        expected = expected if expected.predicted_error >= threshold else None
+        skip = {(queue[0].frame, queue[0].track_id)}
+        assert review.next_to_review(v, skip, threshold) == review.next_to_review(v, skip, threshold, errors) == expected
