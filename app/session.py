@@ -7,6 +7,8 @@ worker thread (opening.import_into); nothing here knows about widgets.
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
@@ -29,6 +31,7 @@ class Session(QObject):
         self._status: np.ndarray | None = None
         self._review: tuple[np.ndarray, np.ndarray] | None = None  # see review_state()
         self._suspects: list | None = None
+        self._keyframes: dict[int, list[int]] | None = None  # track id -> its keyframes, in order
 
     # --- reading --------------------------------------------------------------------------
     @property
@@ -45,7 +48,7 @@ class Session(QObject):
 
     def select_video(self, video_id: int) -> None:
         self.video_id = video_id
-        self._status = self._review = self._suspects = None
+        self._status = self._review = self._suspects = self._keyframes = None
         self.videoChanged.emit()
 
     def frame_status(self) -> np.ndarray:
@@ -86,6 +89,36 @@ class Session(QObject):
             return None
         return review.next_to_review(self.video, skip, errors=self.review_state()[0])
 
+    def neighbour_keyframes(self, frame: int) -> list[tuple[int, int]]:
+        """(track id, frame) of each person's keyframe just before and just after `frame` (the
+        onion skin), looked up in per-person keyframe lists kept up to date on each edit: a
+        frame step does not scan the video's poses."""
+        if self.video is None:
+            return []
+        if self._keyframes is None:
+            self._keyframes = {}
+            for f in sorted(self.video.poses):
+                for tid, pose in self.video.poses[f].items():
+                    if pose.keyframe:
+                        self._keyframes.setdefault(tid, []).append(f)
+        found = []
+        for tid in self.video.tracks:
+            frames = self._keyframes.get(tid, [])
+            i, j = bisect_left(frames, frame), bisect_right(frames, frame)
+            found += [(tid, frames[i - 1])] if i > 0 else []
+            found += [(tid, frames[j])] if j < len(frames) else []
+        return found
+
+    def _update_keyframes(self, frame: int, track_id: int) -> None:
+        pose = self.video.pose(frame, track_id)
+        frames = self._keyframes.setdefault(track_id, [])
+        i = bisect_left(frames, frame)
+        listed = i < len(frames) and frames[i] == frame
+        if pose is not None and pose.keyframe and not listed:
+            frames.insert(i, frame)
+        elif (pose is None or not pose.keyframe) and listed:
+            del frames[i]
+
     def suspect_labels(self) -> list[label_check.SuspectLabel]:
         """Labels of this video that jump off the line between their neighbours or look swapped
         left/right (posewarper_core.label_check), by frame, cached until an edit."""
@@ -115,6 +148,10 @@ class Session(QObject):
         if self._review is not None:
             for f in shown:
                 self._update_review(f)
+        if self._keyframes is not None:
+            for c in changes:
+                if c.video_id == self.video_id:
+                    self._update_keyframes(c.frame, c.track_id)
         if shown:
             self._suspects = None
         self.posesChanged.emit(frames)
@@ -125,7 +162,7 @@ class Session(QObject):
 
     def delete_track(self, track_id: int) -> None:
         self.store.delete_track(self.video_id, track_id)
-        self._status = self._review = self._suspects = None
+        self._status = self._review = self._suspects = self._keyframes = None
         self.tracksChanged.emit()
         self.posesChanged.emit(set())
 

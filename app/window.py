@@ -883,14 +883,7 @@ class MainWindow(QMainWindow):
         if ed is None or not self.actions["onion_skin"].isChecked():
             self.canvas.set_onion([])
             return
-        ghosts = []
-        for tid in ed.video.tracks:
-            keys = ed.video.keyframes(tid)
-            before = [f for f in keys if f < ed.frame]
-            after = [f for f in keys if f > ed.frame]
-            for f in before[-1:] + after[:1]:
-                ghosts.append((tid, ed.video.pose(f, tid)))
-        self.canvas.set_onion(ghosts)
+        self.canvas.set_onion([(tid, ed.video.pose(f, tid)) for tid, f in self.session.neighbour_keyframes(ed.frame)])
 
     def _follow_changed(self) -> None:
         on = self.actions["follow_person"].isChecked()

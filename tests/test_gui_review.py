@@ -142,3 +142,44 @@ def test_the_session_walks_the_core_review_order_and_keeps_its_cache_over_anothe
     assert walk(session.next_to_review) == walk(lambda skip: review.next_to_review(session.video, skip))
     store.close()
 
+
+def test_the_onion_skins_neighbouring_keyframes_follow_the_edits(qtbot, tmp_path):
+    """The onion skin shows each person's keyframe just before and after the frame, from lists
+    the session keeps up to date on each edit: after promoting, removing and deleting they are
+    what a scan of the video finds."""
+    from test_review_correction import filled_video
+
+    from app.session import Session
+    from posewarper_core.store import ProjectStore
+
+    store = ProjectStore.create(tmp_path / "p.pwproj")
+    vid = store.add_video(filled_video(keys=(0, 10, 20), tracks=(1, 2)))
+    session = Session(store)
+    session.select_video(vid)
+
+    def scanned(frame):
+        found = []
+        for tid in session.video.tracks:
+            keys = session.video.keyframes(tid)
+            found += [(tid, f) for f in [f for f in keys if f < frame][-1:] + [f for f in keys if f > frame][:1]]
+        return found
+
+    def agree():
+        for frame in range(session.video.num_frames):
+            assert sorted(session.neighbour_keyframes(frame)) == sorted(scanned(frame)), frame
+
+    agree()
+    assert sorted(session.neighbour_keyframes(5)) == [(1, 0), (1, 10), (2, 0), (2, 10)]
+    promoted = session.video.pose(14, 1).copy()
+    promoted.keyframe = True
+    session.apply([PoseChange(vid, 14, 1, promoted), PoseChange(vid, 10, 2, None)])
+    agree()
+    assert sorted(session.neighbour_keyframes(12)) == [(1, 10), (1, 14), (2, 0), (2, 20)]
+    demoted = session.video.pose(0, 1).copy()
+    demoted.keyframe = False
+    session.apply([PoseChange(vid, 0, 1, demoted)])
+    agree()
+    session.delete_track(2)
+    agree()
+    assert session.neighbour_keyframes(12) == [(1, 10), (1, 14)]
+    store.close()
