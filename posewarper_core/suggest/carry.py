@@ -116,10 +116,13 @@ class Carrier:
         _, side = self._backward.propagate(self.frames, Span(None, key, frame, frame), None, [pose], none)
         return np.where(pose.labelled()[:, None], side.xy[0, 0], np.nan)
 
-    def extend(self, video: Video, track_id: int, upto: int, stop=None) -> bool:
-        """Flow the person's chain from their last keyframe before `upto` on to `upto` ahead of a
-        request (see the module doc); False if stopped or there is no such keyframe."""
-        before = [k for k in video.keyframes(track_id) if k < upto] if track_id in video.tracks else []
+    def extend(self, video: Video, track_id: int, start: int, upto: int, stop=None) -> tuple | None:
+        """Flow the person's chain from their last keyframe at or before `start` on to `upto`
+        ahead of a request (see the module doc). Returns (keyframe, its pose_digest, the last
+        frame reached), or None without such a keyframe; `stop()` ends it early."""
+        before = [k for k in video.keyframes(track_id) if k <= start] if track_id in video.tracks else []
         if not before:
-            return False
-        return self.chain(video, track_id, before[-1]).extend(upto, stop)
+            return None
+        chain = self.chain(video, track_id, before[-1])
+        chain.extend(upto, stop)
+        return before[-1], pose_digest(video.pose(before[-1], track_id)), chain.last

@@ -77,10 +77,15 @@ class Suggester:
         keyframe has no joint."""
         return self.carrier(frames).carry(video, frame, track_id, key)
 
-    def extend_ahead(self, video: Video, frames, track_id: int, upto: int, stop=None) -> bool:
-        """Flow the person's chain from their last keyframe before `upto` on to `upto` before
-        anyone asks, so that a suggestion there needs only the model (stoppable between frames)."""
-        return self.carrier(frames).extend(video, track_id, upto, stop)
+    def forget_chains(self) -> None:
+        """Drop the kept flow chains (they are remade on the next request: a benchmark's cold start)."""
+        self._carrier = None
+
+    def extend_ahead(self, video: Video, frames, track_id: int, start: int, upto: int, stop=None):
+        """Flow the person's chain from their last keyframe at or before `start` on to `upto`
+        before anyone asks, so that a suggestion there needs only the model; stoppable between
+        frame pairs. (keyframe, its pose digest, last frame reached), or None (Carrier.extend)."""
+        return self.carrier(frames).extend(video, track_id, start, upto, stop)
 
     def suggest_frame(self, video: Video, frames, frame: int, track_ids=None) -> dict[int, Suggestion]:
         """Suggestions for several people on one frame (default: every track). Each person's pose
