@@ -63,7 +63,9 @@ class Suggester:
         self.model = BlazePose(num_threads) if self.missing is None else None
         self._carrier: Carrier | None = None
         self._offsets: dict[int, tuple[tuple, PersonOffsets]] = {}  # track -> (what they came from, offsets)
-        self._model_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, Roi]] = {}
+        # (frame, track) -> the model's (xy, confidence, crop) there, and the label digest its crop
+        # came from (None: from a suggestion's crop, which a later label does not change)
+        self._model_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, Roi, tuple | None]] = {}
 
     # -- the two sources ------------------------------------------------------------------------
     def carrier(self, frames) -> Carrier:
@@ -106,8 +108,8 @@ class Suggester:
 
     def learn(self, video: Video, frames, track_id: int, before: int) -> PersonOffsets:
         """The person's offsets from their keyframes before `before` as they are labelled now: a
-        corrected keyframe is learned again (the model's outputs on keyframes are cached, the
-        offsets are remade when a keyframe's label changed)."""
+        corrected keyframe is learned again (the offsets are remade when a keyframe's label
+        changed; the model's output there is kept unless its crop came from the old label)."""
         keys = [k for k in video.keyframes(track_id) if k < before]
         came_from = tuple((k, pose_digest(video.pose(k, track_id))) for k in keys)
         known = self._offsets.get(track_id)
@@ -117,12 +119,12 @@ class Suggester:
         for key in keys:
             label = video.pose(key, track_id)
             cached = self._model_cache.get((key, track_id))
-            if cached is None:
+            if cached is None or cached[3] not in (None, pose_digest(label)):
                 roi = roi_from_pose(label, self.skeleton)
                 if roi is None:
                     continue
                 xy, conf, _ = self.run_model(frames.frame(key), roi, label.xy[label.labelled()])
-                cached = self._model_cache[(key, track_id)] = (xy, conf, roi)
+                cached = self._model_cache[(key, track_id)] = (xy, conf, roi, pose_digest(label))
             offsets.learn(label, cached[0], cached[1], cached[2], MIN_CONFIDENCE)
         self._offsets[track_id] = (came_from, offsets)
         return offsets
@@ -162,7 +164,7 @@ class Suggester:
             else:
                 around = carried[np.isfinite(carried[:, 0])] if (box is None and carried is not None) else None
                 raw_xy, model_conf, lm = self.run_model(rgb, roi, around)
-                self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi)
+                self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi, None)
                 offsets = self.learn(video, frames, track_id, frame) if key is not None else None
                 model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
         xy, chosen = choose(carried, model_xy, model_conf, roi.side if roi is not None else 1.0)
