@@ -346,15 +346,7 @@ class Suggestions(QObject):
             self._say(f"No suggestion on frame {req.frame}: {text}", 10000)
             self.applied.emit(result)
             return
-        stack = ed.undo_stack
-        stack.beginMacro(f"Suggest {n_joints} joints on frame {req.frame}")
-        for tid in added:
-            stack.push(SetTrackCommand(w.session, Track(tid, f"person {tid}")))
-        command = PoseChangesCommand(w.session, "Suggested poses", changes)
-        stack.push(command)
-        stack.endMacro()
-        if command.failed is not None:
-            raise command.failed
+        self._push(f"Suggest {n_joints} joints on frame {req.frame}", changes, new_tracks=added)
         if added and ed.track is None:
             ed.select_track(added[0])
         took = time.perf_counter() - req.started
@@ -428,22 +420,24 @@ class Suggestions(QObject):
             if kind == "keyframe":
                 self._say("No earlier keyframe of the selected person: dropped an average pose.", 5000)
             pose = template.average(video, ed.session.skeleton, (x, y))
-        stack = ed.undo_stack
-        stack.beginMacro(f"Drop a pose template on frame {ed.frame}")
-        if tid not in video.tracks:
-            stack.push(SetTrackCommand(ed.session, Track(tid, f"person {tid}")))
-        command = PoseChangesCommand(ed.session, "Template", [
-            PoseChange(video.video_id, ed.frame, tid, place_suggestion(video.pose(ed.frame, tid), _only(pose, ed.order)))])
-        stack.push(command)
-        stack.endMacro()
-        if command.failed is not None:
-            raise command.failed
+        change = PoseChange(video.video_id, ed.frame, tid, place_suggestion(video.pose(ed.frame, tid), _only(pose, ed.order)))
+        self._push(f"Drop a pose template on frame {ed.frame}", [change],
+                   new_tracks=[] if tid in video.tracks else [tid])
         ed.select_track(tid)
         return True
 
-    def _push(self, text: str, changes) -> None:
-        command = PoseChangesCommand(self.window.session, text, changes)
-        self.window.editor.undo_stack.push(command)
+    def _push(self, text: str, changes, new_tracks=()) -> None:
+        """The pose changes as one undo step, with the people they add (`new_tracks`) made first."""
+        session, stack = self.window.session, self.window.editor.undo_stack
+        command = PoseChangesCommand(session, text, changes)
+        if new_tracks:
+            stack.beginMacro(text)
+            for tid in new_tracks:
+                stack.push(SetTrackCommand(session, Track(tid, f"person {tid}")))
+            stack.push(command)
+            stack.endMacro()
+        else:
+            stack.push(command)
         if command.failed is not None:
             raise command.failed
 
