@@ -283,3 +283,29 @@ def test_a_corrected_keyframe_changes_the_learned_offsets_and_the_next_suggestio
     ok = np.isfinite(before[:, 0]) & np.isfinite(after[:, 0])
     assert np.median(after[ok, 0] - before[ok, 0]) > 1.0  # the offsets follow the correction
     np.testing.assert_allclose(after, fresh, atol=1e-6)  # as if learned from scratch
+
+
+@needs_model
+def test_the_detector_finds_small_pedestrians_and_says_why_when_it_finds_nobody(shared_data):
+    """opencv_vtest.avi's pedestrians are 80-90 px tall in 768 x 576: half-frame tiles find them.
+    On a frame with nobody, the message says what size is found and what to do instead."""
+    import cv2
+
+    from posewarper_core.suggest import detect_people
+
+    cap = cv2.VideoCapture(str(shared_data / "demo" / "opencv_vtest.avi"))
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    suggester = Suggester(POSETRACK17)
+    poses, message = detect_people(suggester, Frames([rgb]), 0)
+    assert len(poses) >= 3, message
+    for pose in poses:
+        x, y, w, h = pose.joint_extent()
+        assert 0 <= x and x + w <= 768 and 0 <= y and y + h <= 576 and h < 150  # pedestrians, not the frame
+        assert (pose.provenance[pose.labelled()] == Provenance.SUGGESTED).all()
+    smooth = np.broadcast_to(np.linspace(0, 255, 768, dtype=np.uint8)[None, :, None], (576, 768, 3)).copy()
+    poses, message = detect_people(suggester, Frames([smooth]), 0)
+    assert poses == [] and "nobody found on frame 0" in message and "1/6 of the frame's height" in message
+    assert "template" in message

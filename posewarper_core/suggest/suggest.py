@@ -27,6 +27,7 @@ from .carry import Carrier, pose_digest, source_keyframe
 from .mapping import PersonOffsets, roi_from_box, roi_from_pose, skeleton_from_landmarks
 
 MIN_PERSON_PX = 40  # a person smaller than this (crop's circle diameter) gets no model suggestion
+DETECT_MIN_FRACTION = 1 / 6  # of the frame's height: people smaller than this are not found (detect_tiled)
 MIN_CONFIDENCE = 0.5  # landmarks below this are left unlabelled; MediaPipe's own; leave-one-clip-out chose 0.3 (JHMDB) and 0.9 (Bonn)
 MODEL_PASSES = 2  # a second pass on the crop the first points to: k=7, vs 1 pass, Bonn 89.6/69.1 vs 88.4/68.2, JHMDB 98.8/84.5 vs 97.6/83.3
 # The model sees only the carried pose's joint extent grown by this much of its longer side on each
@@ -234,9 +235,10 @@ def detect_people(suggester: "Suggester", frames, frame: int) -> tuple[list[Pose
     rgb = frames.frame(frame)
     if _is_empty(rgb):
         return [], f"frame {frame} is empty: nobody to detect"
-    poses = []
+    poses, small = [], 0
     for _, roi in detect_tiled(suggester.model, rgb):
         if roi.side / ROI_SCALE < MIN_PERSON_PX:
+            small += 1
             continue
         xy, conf, _ = suggester.run_model(rgb, roi)
         ok = conf >= MIN_CONFIDENCE
@@ -244,31 +246,43 @@ def detect_people(suggester: "Suggester", frames, frame: int) -> tuple[list[Pose
             poses.append(Pose(xy=np.where(ok[:, None], xy, 0.0), visibility=np.where(ok, 2, 0),
                               provenance=np.where(ok, Provenance.SUGGESTED, Provenance.NONE),
                               confidence=np.zeros(len(xy), np.float32), method="suggestion"))
-    return poses, "" if poses else f"nobody found on frame {frame}"
+    if poses:
+        return poses, f"{small} found under {MIN_PERSON_PX} px tall left out" if small else ""
+    too_small = f"{small} found under {MIN_PERSON_PX} px tall, too small for the pose model; " if small else ""
+    return [], (f"nobody found on frame {frame} ({too_small}people under about "
+                f"1/{round(1 / DETECT_MIN_FRACTION)} of the frame's height are not found): drop a pose "
+                "template where a person is (T, then click) and drag its joints")
 
 
 def detect_tiled(model: BlazePose, rgb: np.ndarray) -> list[tuple[float, Roi]]:
-    """People in a frame, best first: the detector on the whole frame and on square tiles as tall
-    as the frame, half a tile apart along its width (the detector letterboxes a wide frame into
-    224 x 224, so a person a third of the frame tall becomes ~40 px there: on the demo video's
-    1768 x 994 frames it found nobody, and 0.97-0.99 on the walker in a crop about as tall as the
-    frame). A person found twice (centres within half a crop side) is kept once, best score."""
+    """People in a frame, best first: the detector on the whole frame and on square tiles at two
+    scales, half a tile apart: as tall as the frame (wide frames), and half the frame's shorter
+    side. The detector letterboxes its input into 224 x 224 and finds a person from about a third
+    of that: on the demo video's 1768 x 994 frames the whole frame found nobody, frame-tall tiles
+    the walker (0.97-0.99); on opencv_vtest.avi (768 x 576, pedestrians 80-90 px tall) frame-tall
+    tiles found nobody, 384 px tiles 2 people, 288 px (half) tiles 3 at 0.95-0.98, 192 px 3 at
+    2.3x the time. So people down to about a sixth of the frame's height are found (DETECT_MIN_
+    FRACTION), at 2 + 15 detector runs on a 768 x 576 frame. A person found twice (centres within
+    half a crop side) is kept once, best score."""
     h, w = rgb.shape[:2]
-    side = min(h, w)
     found = list(model.detect(rgb))
-    if max(h, w) > 1.2 * side:
-        along = w if w > h else h
-        starts = sorted({int(round(a)) for a in np.arange(0, along - side, side / 2)} | {along - side})
-        for a in starts:
-            tile = rgb[:, a:a + side] if w > h else rgb[a:a + side]
-            for score, roi in model.detect(np.ascontiguousarray(tile)):
-                dx, dy = (a, 0) if w > h else (0, a)
-                found.append((score, Roi(roi.cx + dx, roi.cy + dy, roi.side, roi.angle)))
+    for side in (min(h, w), min(h, w) // 2):
+        if side == min(h, w) and max(h, w) <= 1.2 * side:
+            continue  # a square-ish frame: its frame-tall tile is the frame itself
+        for y in _tile_starts(h, side):
+            for x in _tile_starts(w, side):
+                tile = np.ascontiguousarray(rgb[y:y + side, x:x + side])
+                found += [(score, Roi(roi.cx + x, roi.cy + y, roi.side, roi.angle)) for score, roi in model.detect(tile)]
     kept: list[tuple[float, Roi]] = []
     for score, roi in sorted(found, key=lambda f: -f[0]):
         if all(np.hypot(roi.cx - k.cx, roi.cy - k.cy) > 0.5 * max(roi.side, k.side) for _, k in kept):
             kept.append((score, roi))
     return kept
+
+
+def _tile_starts(length: int, side: int) -> list[int]:
+    """Where tiles of `side` start along `length`, half a tile apart, the last one flush with the end."""
+    return sorted({int(round(a)) for a in np.arange(0, max(length - side, 0), side / 2)} | {max(length - side, 0)})
 
 
 def choose(carried, model_xy, model_conf, side: float, agreement: float = AGREEMENT,
