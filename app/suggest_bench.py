@@ -65,10 +65,12 @@ def run(frames: list[int], dwell: float) -> dict:
             w.suggestions.reached.clear()
             if w.suggestions.engine.suggester is not None:
                 w.suggestions.engine.suggester.forget_chains()
+        key = max(k for k in ed.video.keyframes(1) if k < frame)
         if mode == "from key":
-            ed.seek(max(k for k in ed.video.keyframes(1) if k < frame))
+            ed.seek(key)
             ed.select_track(1)
             _spin_until(app, lambda: False, dwell)
+        ready = any(name[1:3] == (1, key) and last >= frame for name, last in w.suggestions.reached.items())
         ed.seek(frame)
         ed.select_track(1)
         if ed.video.pose(frame, 1) is not None:
@@ -100,7 +102,7 @@ def run(frames: list[int], dwell: float) -> dict:
         joints = int((pose.provenance == Provenance.SUGGESTED).sum()) if pose is not None else 0
         gaps = [b - a for a, b in zip(ticks, ticks[1:])]
         rows.append({"frame": frame, "mode": mode, "model_load": n == 0, "key_to_drawn_s": round(t1 - t0, 3),
-                     "worker_s": round(result.seconds, 3) if result else None,
+                     "worker_s": round(result.seconds, 3) if result else None, "chain_ready": ready,
                      "longest_ui_gap_ms": round(1000 * max(gaps), 1) if gaps else None,
                      "suggested_joints": joints, "message": result.message if result else "no result"})
         w.actions["undo"].trigger()
@@ -130,9 +132,10 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     out = run(args.frames, args.dwell)
     print(f"{out['video']}, window {out['window']}, {out['pose_model']}")
-    print(f"{'frame':>5} {'mode':>9} {'model load':>10} {'key→drawn s':>12} {'worker s':>9} {'UI gap ms':>10} {'joints':>7}")
+    print(f"{'frame':>5} {'mode':>9} {'model load':>10} {'chain ready':>11} {'key→drawn s':>12} {'worker s':>9} "
+          f"{'UI gap ms':>10} {'joints':>7}")
     for r in out["rows"]:
-        print(f"{r['frame']:>5} {r['mode']:>9} {str(r['model_load']):>10} {r['key_to_drawn_s']:>12.3f} "
+        print(f"{r['frame']:>5} {r['mode']:>9} {str(r['model_load']):>10} {str(r['chain_ready']):>11} {r['key_to_drawn_s']:>12.3f} "
               f"{r['worker_s'] if r['worker_s'] is not None else float('nan'):>9.3f} "
               f"{r['longest_ui_gap_ms'] or float('nan'):>10.1f} {r['suggested_joints']:>7}")
     print(f"key→drawn without the model load (dwell {out['dwell_s']} s), min / median / max, median vs cold:")
