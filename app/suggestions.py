@@ -269,6 +269,9 @@ class Suggestions(QObject):
             if key not in self.kept:
                 self._start(Request(video.video_id, frame, [tid], snapshot(video), ahead=True, keys=(key,)))
                 return
+        runner = getattr(self.window, "runner", None)
+        if runner is not None and runner.running():
+            return  # an auto-fill has the cores: no chains ahead meanwhile (its poses changing restart this)
         upto = _ahead_until(video, frame)
         ids = sorted(video.tracks, key=lambda t: t != tid)  # the selected person first
         todo = [t for t in ids if (k := _chain_key(video, frame, t)) is not None and self.reached.get(k, -1) < upto]
