@@ -84,7 +84,7 @@ class _Engine:
         t0 = time.perf_counter()
         out = Result(req)
         stop = lambda: req.cancelled  # noqa: E731
-        if req.upto is not None or req.ahead:  # work ahead: the chains first, stoppable per frame pair
+        if req.track_ids is not None:  # the chains first, stoppable per frame pair (their progress is kept)
             start, upto = (req.frame, req.upto) if req.upto is not None else (req.frame - 1, req.frame)
             for tid in req.track_ids:
                 got = self.suggester.extend_ahead(req.video, self.frames, tid, start, upto, stop)
@@ -176,9 +176,17 @@ class Suggestions(QObject):
         self.reached.clear()
         w.editor.jointPlaced.connect(self._joint_placed)
         w.session.posesChanged.connect(lambda _: self.ahead_timer.start() if self.job is None else None)
-        w.editor.frameChanged.connect(lambda _: self._disarm())
-        w.editor.frameChanged.connect(lambda _: self.ahead_timer.start())
+        w.editor.frameChanged.connect(self._frame_changed)
         w.editor.selectionChanged.connect(lambda: self.ahead_timer.start() if self.job is None else None)
+
+    def _frame_changed(self, frame: int) -> None:
+        """Another frame: work for the one left stops (a chain keeps what it reached), and the
+        work ahead for this one starts after PREFETCH_MS."""
+        self._disarm()
+        for req in (self.job.req if self.job is not None else None, self.pending):
+            if req is not None and req.upto is None and req.frame != frame:
+                req.cancelled = True  # reported as "came after you left it" when it ends
+        self.ahead_timer.start()
 
     def stop(self) -> None:
         """Wait for a running suggestion (a window or project closing); its result is dropped."""
@@ -270,7 +278,7 @@ class Suggestions(QObject):
                 self._start(Request(video.video_id, frame, [tid], snapshot(video), ahead=True, keys=(key,)))
                 return
         runner = getattr(self.window, "runner", None)
-        if runner is not None and runner.running():
+        if runner is not None and runner.running:
             return  # an auto-fill has the cores: no chains ahead meanwhile (its poses changing restart this)
         upto = _ahead_until(video, frame)
         ids = sorted(video.tracks, key=lambda t: t != tid)  # the selected person first
@@ -323,6 +331,10 @@ class Suggestions(QObject):
             return
         ed = w.editor
         self.last = result
+        if result.cancelled:  # the user left the frame meanwhile (_frame_changed)
+            self._say(f"The suggestion for frame {req.frame} stopped when you left that frame: not applied.", 5000)
+            self.applied.emit(result)
+            return
         if ed is None or w.session.video_id != req.video_id or ed.frame != req.frame:
             self._say(f"The suggestion for frame {req.frame} came after you left it: not applied.", 5000)
             self.applied.emit(result)

@@ -34,10 +34,11 @@ def source_keyframe(video: Video, track_id: int, frame: int) -> int | None:
 
 
 def pose_digest(pose: Pose | None) -> tuple:
-    """What a chain depends on in its keyframe pose (an edit there makes a new chain)."""
+    """What a suggestion reads of a keyframe pose: its joints and box (an edit there makes a new
+    chain), not their provenance (accepting suggested joints changes nothing to carry)."""
     if pose is None:
         return ()
-    return (pose.xy.tobytes(), pose.visibility.tobytes(), pose.provenance.tobytes())
+    return (pose.xy.tobytes(), pose.visibility.tobytes(), pose.bbox)
 
 
 class Chain:
