@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from posewarper_core.annotation import Provenance
+from posewarper_core.suggest import runtime_missing
 from test_gui_editing import drag, label_keyframes, on_disk, press
 from test_gui_session import click_image, make_video
 
@@ -213,6 +214,18 @@ def test_on_a_frame_nobody_is_labelled_in_the_detector_finds_the_person(qtbot, w
     assert w.editor.undo_stack.count() == depth + 1  # the new people and their poses: one step
     w.actions["undo"].trigger()
     assert not w.session.video.tracks
+
+
+@pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
+def test_when_the_detector_finds_nobody_the_status_bar_says_why_and_what_to_do(qtbot, clip):
+    w = clip
+    assert not w.session.video.tracks
+    with qtbot.waitSignal(w.suggestions.applied, timeout=60000) as blocker:
+        w.actions["suggest_frame"].trigger()  # Shift+E on a frame nobody is labelled in
+    assert blocker.args[0] is not None and not blocker.args[0].detected
+    text = w.statusBar().currentMessage()
+    assert "nobody found on frame 0" in text and "1/6 of the frame's height" in text and "template" in text
+    assert not w.session.video.tracks and w.editor.undo_stack.count() == 0  # nothing changed
 
 
 def test_staying_on_a_frame_computes_the_suggestion_ahead_so_the_key_shows_it_at_once(qtbot, clip):
