@@ -307,8 +307,8 @@ class Suggestions(QObject):
         if self.pending is not None and self.engine is not None:
             req, self.pending = self.pending, None
             self._start(req)
-        elif self.engine is not None:
-            self.ahead_timer.start()
+        elif self.engine is not None and not isinstance(result, str):
+            self.ahead_timer.start()  # more work ahead (not after a failure: it would fail again)
 
     def _keep(self, result: Result) -> None:
         req = result.request
