@@ -72,6 +72,45 @@ def test_import_export_round_trip_through_a_project(capsys, clips, tmp_path):
     assert code == 0 and json.loads((tmp_path / "one.json").read_text())["images"][0]["file_name"] == "frames/00001.png"
 
 
+@pytest.mark.parametrize("fmt", ["posetrack18", "coco"])
+def test_reviewed_poses_survive_export_and_import_into_a_new_project(capsys, tmp_path, fmt):
+    """A pose an annotator accepted (A) stays accepted through export -> import elsewhere."""
+    project = tmp_path / "p.pwproj"
+    assert run(capsys, "import", DEMO, "--project", project)[0] == 0
+    with ProjectStore.open(project) as store:
+        store.set_track(1, Track(0))
+        for frame, reviewed in ((3, True), (4, False), (5, True)):
+            pose = Pose.empty(17)
+            pose.xy[:] = 50.0 + frame
+            pose.visibility[:], pose.provenance[:], pose.confidence[:] = 2, Provenance.PROPAGATED, 0.4
+            pose.method, pose.reviewed = "flow", reviewed
+            store.set_pose(1, frame, 0, pose)
+    out_file = tmp_path / f"out_{fmt}.json"
+    assert run(capsys, "export", project, "-o", out_file, "--format", fmt)[0] == 0
+    doc = json.loads(out_file.read_text())
+    assert sorted(a["reviewed"] for a in doc["annotations"]) == [False, True, True]
+
+    second = tmp_path / "second.pwproj"
+    code, _, err = run(capsys, "import", out_file, "--project", second)
+    assert code == 0, err
+    with ProjectStore.open(second) as store:
+        (video,) = store.project.videos.values()
+        reviewed = {f: p.reviewed for f, by_track in video.poses.items() for p in by_track.values()}
+    assert reviewed == {3: True, 4: False, 5: True}
+
+
+def test_another_tools_reviewed_key_is_not_taken_as_ours(tmp_path):
+    """Only our own files' "reviewed" marks a pose accepted; another tool's key of that name,
+    whatever it holds, neither marks it nor stops the import."""
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "keypoints": [10, 10, 2] * 17, "reviewed": "by Ann"}
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64}], "annotations": [ann],
+           "categories": [{"id": 1, "name": "person", "keypoints": [f"j{i}" for i in range(17)]}]}
+    (tmp_path / "other.json").write_text(json.dumps(doc))
+    _, (video,) = import_file(tmp_path / "other.json", check_frames=False)
+    (pose,) = video.poses[0].values()
+    assert not pose.reviewed
+
+
 def test_convert_between_formats(capsys, clips, tmp_path):
     code, out, _ = run(capsys, "convert", clips[0], "-o", tmp_path / "c.json", "--format", "coco")
     assert code == 0 and "164 poses" in out

@@ -7,8 +7,8 @@ and `pose_to_annotation` translate between the model's Pose and a keypoint annot
 Both formats carry the model losslessly: the standard fields hold what other tools read, and a
 top-level "posewarper" object holds what they have no field for (skeleton details, video name,
 fps, keyframe stride, the tracks with their names, the video file an image list stands for).
-Each pose also carries "keyframe", "propagated", "method", "keypoint_provenance" and, per joint,
-its confidence in "scores".
+Each pose also carries "keyframe", "propagated", "reviewed" (an annotator accepted the filled
+pose as it is), "method", "keypoint_provenance" and, per joint, its confidence in "scores".
 """
 from __future__ import annotations
 
@@ -347,9 +347,10 @@ def pose_from_annotation(entry: Entry, skeleton: Skeleton, occlusion_flags: bool
     auto = is_auto(provenance) & labelled
     keyframe = entry.boolean("keyframe", default=not auto.any())
     method = entry.string("method", required=False)
+    # "reviewed" is our key: another tool's file may use the name for something else.
     bbox = None if entry.boolean("bbox_estimated", False) else entry.box("bbox")
     return Pose(xy, vis, provenance, confidence, keyframe=keyframe, method=method,
-                bbox=bbox, head_box=entry.box("bbox_head"))
+                bbox=bbox, head_box=entry.box("bbox_head"), reviewed=ours and entry.boolean("reviewed", False))
 
 
 _NUMBER_TYPES = frozenset((int, float))
@@ -476,6 +477,9 @@ def pose_to_annotation(pose: Pose, keep: np.ndarray, estimate_bbox: bool) -> dic
         "keypoint_provenance": [_PROVENANCE_NAME_BY_VALUE[p] for p in provenance.tolist()],
         "keyframe": bool(pose.keyframe),
         "propagated": bool(auto.any()),
+        # An annotator looked at this filled pose and accepted it (review.py); other readers
+        # ignore the key, ours reads it back.
+        "reviewed": bool(pose.reviewed),
     }
     if pose.method is not None:
         out["method"] = pose.method

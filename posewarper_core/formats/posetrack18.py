@@ -17,8 +17,8 @@ Reading:
 - Image size: `width`/`height` of the images where given, else read from the first frame.
 
 Writing: every frame is listed (with `is_labeled`), poses carry `track_id`, `bbox`, `bbox_head`,
-per-joint confidence in `scores`, and our own fields (`keyframe`, `propagated`, `method`,
-`keypoint_provenance`). With `include_auto=False` auto-filled joints are left out, and so are
+per-joint confidence in `scores`, and our own fields (`keyframe`, `propagated`, `reviewed`,
+`method`, `keypoint_provenance`). With `include_auto=False` auto-filled joints are left out, and so are
 poses left with no joint.
 """
 from __future__ import annotations
