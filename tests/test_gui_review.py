@@ -61,7 +61,9 @@ def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):
     assert w.editor.frame == 14
     w._refresh_timeline()
     assert w.timeline.suggested == 14
-    press(w, Qt.Key_A)  # accept 14 as it is: reviewed, and R's next
+    press(w, Qt.Key_A)  # the fill doubts every joint of 14 (0.1): A asks first, changes nothing
+    assert not on_disk(w).pose(14, tid).reviewed and w.editor.frame == 14
+    press(w, Qt.Key_A)  # again: accept 14 as it is: reviewed, and R's next
     disk = on_disk(w)
     assert disk.pose(14, tid).reviewed and not disk.pose(14, tid).keyframe
     assert (disk.pose(14, tid).xy == w.session.video.pose(14, tid).xy).all()
@@ -79,6 +81,40 @@ def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):
     steps = w.editor.undo_stack.count()
     press(w, Qt.Key_A)
     assert w.editor.undo_stack.count() == steps
+
+
+def test_accepting_a_pose_with_doubtful_joints_names_them_and_asks_once(qtbot, clip):
+    w = clip
+    tid = filled(qtbot, w)
+    names = w.session.skeleton.joints
+    pose = w.session.video.pose(4, tid).copy()
+    pose.confidence[pose.auto_joints()] = 0.9
+    pose.confidence[9], pose.confidence[7] = 0.0, 0.3  # left wrist, left elbow
+    w.session.apply([PoseChange(w.session.video.video_id, 4, tid, pose)])
+    w.editor.seek(4)
+    w.editor.select_track(tid)
+    steps = w.editor.undo_stack.count()
+
+    press(w, Qt.Key_A)
+    said = w.statusBar().currentMessage()
+    assert f"{names[9]} 0.00, {names[7]} 0.30" in said and "A again accepts" in said
+    assert w.editor.undo_stack.count() == steps and not on_disk(w).pose(4, tid).reviewed
+
+    press(w, Qt.Key_A)  # the annotator looked: accepted, and the status says with what
+    assert on_disk(w).pose(4, tid).reviewed
+    said = w.statusBar().currentMessage()
+    assert said.startswith(f"Accepted person {tid} at frame 4 with 2 doubtful joints as they are "
+                           f"({names[9]} 0.00, {names[7]} 0.30)")
+
+    # a pose the fill is sure of is accepted at the first A, and the status says so
+    sure = w.session.video.pose(6, tid).copy()
+    sure.confidence[sure.auto_joints()] = 0.9
+    w.session.apply([PoseChange(w.session.video.video_id, 6, tid, sure)])
+    w.editor.seek(6)
+    w.editor.select_track(tid)
+    press(w, Qt.Key_A)
+    assert on_disk(w).pose(6, tid).reviewed
+    assert w.statusBar().currentMessage().startswith(f"Accepted person {tid} at frame 6. ")
 
 
 def test_fill_gap_past_the_last_keyframe_carries_the_pose_on_to_this_frame(qtbot, clip):
