@@ -121,12 +121,21 @@ class Editor(QObject):
         self.seek(self.frame + sign * self.video.keyframe_stride)
 
     def to_keyframe(self, sign: int) -> None:
-        f = navigation.next_keyframe(self.session.frame_status(), self.frame, sign)
-        self._seek_or_say(f, "No more labelled keyframes that way.")
+        f = navigation.next_keyframe(self.marked_status(), self.frame, sign)
+        self._seek_or_say(f, "No more labelled keyframes that way" + self._whose() + ".")
 
     def to_unlabelled_slot(self) -> None:
-        f = navigation.next_unlabelled_slot(self.session.frame_status(), self.frame, self.video.keyframe_stride)
-        self._seek_or_say(f, "Every keyframe slot is labelled.")
+        f = navigation.next_unlabelled_slot(self.marked_status(), self.frame, self.video.keyframe_stride)
+        self._seek_or_say(f, "Every keyframe slot is labelled" + self._whose() + ".")
+
+    def marked_status(self):
+        """Per frame, the status the timeline shows: the selected person's, else every pose's."""
+        if self.track is not None and self.track in self.video.tracks:
+            return self.session.person_marks(self.track).status
+        return self.session.frame_status()
+
+    def _whose(self) -> str:
+        return f" for person {self.track}" if self.track is not None and self.track in self.video.tracks else ""
 
     def to_review(self, said: str = "") -> None:
         """The pose the fill doubts most (highest predicted error, review.py) not yet shown this

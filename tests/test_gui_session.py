@@ -156,7 +156,8 @@ def test_whole_session(qtbot, window, open_in, tmp_path):
     assert knee.provenance[13] == Provenance.CORRECTED
     np.testing.assert_allclose(knee.xy[13], killed["xy"])
     assert killed["xy"][0] > killed["start"][0] + 5  # the drag moved it
-    qtbot.waitUntil(lambda: w.timeline.status[12] == 2)  # the timeline shows it corrected
+    w.editor.select_track(2)
+    qtbot.waitUntil(lambda: w.timeline.status[12] == 2)  # the timeline shows person 2's pose corrected
 
     # Export both formats through the window and read the files back.
     summary = export_and_wait(qtbot, w, tmp_path / "out_pt.json", "posetrack18")
