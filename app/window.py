@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from posewarper_core import autofill, fillrecord
 from posewarper_core.annotation import Provenance
 from posewarper_core.errors import PoseWarperError
+from posewarper_core.formats.report import describe_export
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
 
@@ -721,8 +722,7 @@ class MainWindow(QMainWindow):
         return self.files.export(self.store.path, path, fmt, video_ids, include_auto, frames)
 
     def _show_exported(self, path: str, summary: dict) -> None:
-        text = "\n".join(f"{k}: {v}" for k, v in summary.items() if k != "files")
-        self.inform("Exported", f"Wrote {path}\n\n{text}")
+        self.inform("Exported", describe_export(summary))
         self.exported.emit(summary)
 
     # --- auto-fill ------------------------------------------------------------------------

@@ -449,14 +449,22 @@ def exported_joints(pose: Pose, include_auto: bool) -> np.ndarray:
 def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Pose], skeleton: Skeleton,
                     include_auto: bool, counts: dict):
     """(track_id, pose, joints to write) for a frame's poses in track order, each checked
-    (validate_pose_for_export); a pose left with no joint to write because its joints are all
-    auto-filled and those are left out is skipped and counted in counts["left_out_auto"]."""
+    (validate_pose_for_export). Counted in `counts`, for the export's report (report.py): a pose
+    left with no joint to write because its joints are all auto-filled and those are left out
+    ("left_out_auto") or are all suggestions not yet accepted ("left_out_suggested"), both
+    skipped; suggested joints left out of poses written ("suggested_joints_left_out"); keyframes
+    and reviewed poses written ("keyframes", "reviewed_poses")."""
     for track_id, pose in sorted(by_track.items()):
         validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
         keep = exported_joints(pose, include_auto)
+        suggested = int((pose.labelled() & (pose.provenance == Provenance.SUGGESTED)).sum())
         if pose.labelled().any() and not keep.any():
-            counts["left_out_auto"] += 1
+            why = "left_out_suggested" if suggested == int(pose.labelled().sum()) else "left_out_auto"
+            counts[why] = counts.get(why, 0) + 1
             continue
+        for key, n in (("suggested_joints_left_out", suggested), ("keyframes", int(pose.keyframe)),
+                       ("reviewed_poses", int(pose.reviewed))):
+            counts[key] = counts.get(key, 0) + n
         yield track_id, pose, keep
 
 

@@ -213,7 +213,7 @@ def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool
     vid_id = video.vid_id if video.vid_id is not None else f"{video.video_id:06d}"
     ids = _frame_ids(video, vid_id)
     images, annotations = JsonList(path), JsonList(path)
-    counts = {"auto_poses": 0, "left_out_auto": 0}
+    counts = {"auto_poses": 0, "left_out_auto": 0, "video_frames": int(video.num_frames)}
     try:
         for frame, by_track in frames_with_poses(path, video, pose_frames):
             image_id, frame_id = ids[frame]
