@@ -180,3 +180,34 @@ def test_loader_shows_the_exact_frame_before_and_after_the_proxy(qtbot, tmp_path
         assert str(loader.source.path) == loader.proxy_path  # the frames came from the proxy
     finally:
         loader.stop()
+
+
+def test_the_shortcut_list_shows_every_key_and_description_whole(qtbot):
+    """F1's list: no key cut ("Ctrl+Shift+Right" was), every description wrapped into its row."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtWidgets import QLineEdit
+
+    from app import shortcuts
+
+    dialog = shortcuts.ShortcutsDialog(shortcuts.load())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    table = dialog.table
+    texts = []
+    for row in range(table.rowCount()):
+        line = table.cellWidget(row, 2).findChild(QLineEdit)
+        texts.append(line.text())
+        # the text plus the line edit's frame and inner margins (2 + 2 px a side)
+        assert line.fontMetrics().horizontalAdvance(line.text()) + 8 <= line.width(), line.text()
+        action = table.item(row, 1)
+        need = table.fontMetrics().boundingRect(QRect(0, 0, table.columnWidth(1) - 8, 10_000),
+                                                Qt.TextWordWrap, action.text()).height()
+        assert need <= table.rowHeight(row), action.text()
+    assert "Ctrl+Shift+Right" in texts
+    dialog.resize(420, 640)  # narrower: the descriptions wrap onto more lines, rows grow with them
+    qtbot.wait(20)
+    for row in range(table.rowCount()):
+        need = table.fontMetrics().boundingRect(QRect(0, 0, table.columnWidth(1) - 8, 10_000),
+                                                Qt.TextWordWrap, table.item(row, 1).text()).height()
+        assert need <= table.rowHeight(row), table.item(row, 1).text()
