@@ -538,6 +538,25 @@ def test_side_panels_show_people_and_the_joints_of_the_selected_pose(qtbot, wind
     assert [joints.item(0, c).text() for c in range(3)] == ["1. nose", "visible", "interpolated"]
 
 
+def test_joint_table_shows_suggested_joints_as_suggestions_not_as_zero_confidence(qtbot, window, open_in, tmp_path):
+    from app.panels import SUGGESTED_TEXT
+
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    w.editor.seek(0)
+    pose = w.session.video.pose(0, 1).copy()
+    pose.provenance[[5, 6]] = Provenance.SUGGESTED  # as a suggestion writes them: confidence 0
+    pose.confidence[[5, 6]] = 0.0
+    w.session.apply([PoseChange(w.session.video.video_id, 0, 1, pose)])
+    joints = w.joints_panel
+    row = joints.row_of(5)
+    assert [joints.item(row, c).text() for c in (2, 3)] == ["suggested", "—"]  # no "0.00"
+    assert joints.item(row, 3).font().italic() and joints.item(row, 3).foreground().color() == SUGGESTED_TEXT
+    assert "not a label" in joints.item(row, 0).toolTip() and "accept it (A)" in joints.item(row, 0).toolTip()
+    other = joints.row_of(7)  # a joint placed by hand reads as before
+    assert [joints.item(other, c).text() for c in (2, 3)] == ["manual", "1.00"]
+    assert not joints.item(other, 3).font().italic()
+
+
 def test_demo_opens_with_both_people_labelled_every_tenth_frame(qtbot, window, open_in):
     w = window
     open_in(w, demo=True)
