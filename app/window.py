@@ -851,7 +851,7 @@ class MainWindow(QMainWindow):
         if ed.track != self.timeline_track:  # the timeline shows the selected person's marks
             self.timeline_track = ed.track
             self._refresh_timeline()
-        self.canvas.set_selected(ed.track)
+        self.canvas.set_selected(ed.track, ed.cursor)
         self.view_timer.start()
         if ed.track != self._followed and self.actions["follow_person"].isChecked():
             self.look_at_person()  # another person selected: go to them (not on each joint placed)
