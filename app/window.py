@@ -21,6 +21,7 @@ from . import clickorder, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
+from .focusback import FocusBack
 from .fillrun import FillRunner, device_name
 from .projectfiles import DECODER_CACHE_BYTES, ProjectFiles
 from .openjob import OpenJob
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.suggestions.setup_actions(self.actions)
         QApplication.instance().installEventFilter(shortcuts.PlainKeysFirst(self))
+        QApplication.instance().installEventFilter(FocusBack(self, lambda: self.canvas))
         self._build_menus()
         self._build_nav_bar()
         self._connect_static()
