@@ -422,6 +422,8 @@ class Suggestions(QObject):
         self._say(f"Click where to drop {what} (then drag its joints); another frame cancels.", 10000)
 
     def _disarm(self) -> None:
+        if self.template_kind is not None:  # the "Click where to drop" prompt is no longer true
+            self._say("Template dropped nowhere: another frame cancels it.", 4000)
         self.template_kind = None
 
     def take_click(self, x: float, y: float) -> bool:
@@ -436,14 +438,19 @@ class Suggestions(QObject):
             tid = max(video.tracks, default=0) + 1  # the selected person is here already: a new one
         pose = template.from_keyframe(video, ed.track, ed.frame, (x, y)) if (
             kind == "keyframe" and ed.track is not None) else None
+        what = "the previous keyframe's pose"
         if pose is None:
-            if kind == "keyframe":
-                self._say("No earlier keyframe of the selected person: dropped an average pose.", 5000)
+            what = ("an average pose (the selected person has no earlier keyframe)" if kind == "keyframe"
+                    else "an average pose")
             pose = template.average(video, ed.session.skeleton, (x, y))
         change = PoseChange(video.video_id, ed.frame, tid, place_suggestion(video.pose(ed.frame, tid), _only(pose, ed.order)))
         self._push(f"Drop a pose template on frame {ed.frame}", [change],
                    new_tracks=[] if tid in video.tracks else [tid])
         ed.select_track(tid)
+        placed = video.pose(ed.frame, tid)
+        n = int((placed.labelled() & (placed.provenance == Provenance.SUGGESTED)).sum()) if placed is not None else 0
+        self._say(f"Dropped {what} for person {tid} on frame {ed.frame}: {n} suggested joints. Drag them to fit, "
+                  "A accepts them.", 10000)
         return True
 
     def _push(self, text: str, changes, new_tracks=()) -> None:

@@ -147,8 +147,13 @@ def test_pose_templates_dropped_at_a_click(qtbot, clip):
     w.editor.seek(10)
     depth = w.editor.undo_stack.count()
     press(w, Qt.Key_T)  # the previous keyframe's pose, at the next click
+    assert w.statusBar().currentMessage().startswith("Click where to drop the previous keyframe's pose")
     click_image(qtbot, w, 200, 150)
     pose = w.session.video.pose(10, tid)
+    # the status bar says what the click did, not still "Click where to drop..."
+    assert w.statusBar().currentMessage() == (f"Dropped the previous keyframe's pose for person {tid} on frame 10: "
+                                              f"{int(key.labelled().sum())} suggested joints. Drag them to fit, "
+                                              "A accepts them.")
     assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() == key.labelled().sum()
     ext = pose.joint_extent()
     np.testing.assert_allclose((ext[0] + ext[2] / 2, ext[1] + ext[3] / 2), (200, 150), atol=1.0)
@@ -163,6 +168,10 @@ def test_pose_templates_dropped_at_a_click(qtbot, clip):
     assert w.editor.undo_stack.count() == depth + 2
     w.actions["undo"].trigger()
     assert new not in w.session.video.tracks and w.session.video.pose(10, tid) is not None
+    # a template armed and then left for another frame says it is cancelled
+    press(w, Qt.Key_T)
+    w.editor.seek(15)
+    assert w.statusBar().currentMessage() == "Template dropped nowhere: another frame cancels it."
     # the next click after a template places a joint again
     w.editor.seek(20)
     click_image(qtbot, w, 90, 90)
