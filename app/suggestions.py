@@ -84,6 +84,9 @@ class _Engine:
             self.video_id = req.video_id
         t0 = time.perf_counter()
         out = Result(req)
+        if req.cancelled:  # waited while the user left its frame
+            out.cancelled = True
+            return out
         stop = lambda: req.cancelled  # noqa: E731
         if req.track_ids is not None:  # the chains first, stoppable per frame pair (their progress is kept)
             start, upto = (req.frame, req.upto) if req.upto is not None else (req.frame - 1, req.frame)
