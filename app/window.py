@@ -21,8 +21,8 @@ from . import clickorder, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
-from .focusback import FocusBack
 from .fillrun import FillRunner, device_name
+from .focusback import FocusBack
 from .projectfiles import DECODER_CACHE_BYTES, ProjectFiles
 from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel, VideoBox, video_label
