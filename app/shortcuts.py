@@ -2,7 +2,7 @@
 (and editable) in the Keyboard Shortcuts dialog."""
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDialog, QDialogButtonBox, QHeaderView,
                                QKeySequenceEdit, QLabel, QLineEdit, QPlainTextEdit, QTableWidget, QTableWidgetItem, QTextEdit,
@@ -153,7 +153,7 @@ class ShortcutsDialog(QDialog):
     def __init__(self, keys: dict[str, str], parent=None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(560, 640)
+        self.resize(680, 640)
         self.keys = dict(keys)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(
@@ -164,7 +164,11 @@ class ShortcutsDialog(QDialog):
         self.table = QTableWidget(len(DEFAULTS), 3, self)
         self.table.setHorizontalHeaderLabels(["Group", "Action", "Shortcut"])
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.table.setWordWrap(True)  # long descriptions wrap; rows grow to fit them (_fit_rows)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.Fixed)
         for row, (action_id, text, _, group) in enumerate(DEFAULTS):
             for col, value in enumerate((group, text.replace("&", "").rstrip("…"))):
                 item = QTableWidgetItem(value)
@@ -174,6 +178,12 @@ class ShortcutsDialog(QDialog):
             editor.setMaximumSequenceLength(1)
             editor.editingFinished.connect(lambda a=action_id, e=editor: self._changed(a, e))
             self.table.setCellWidget(row, 2, editor)
+        # The key column fits the longest key ("Ctrl+Shift+Right" was cut): its text, the edit
+        # box's frame and margins, and the clear button a key sequence edit shows.
+        fm = self.table.fontMetrics()
+        longest = max(fm.horizontalAdvance(QKeySequence(k).toString(QKeySequence.NativeText))
+                      for k in [*self.keys.values(), *(d[2] for d in DEFAULTS)])
+        self.table.setColumnWidth(2, longest + 40)
         layout.addWidget(self.table)
         self.message = QLabel("")
         layout.addWidget(self.message)
@@ -182,6 +192,18 @@ class ShortcutsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.RestoreDefaults).clicked.connect(self._restore)
         layout.addWidget(buttons)
+
+    def _fit_rows(self) -> None:
+        self.table.resizeRowsToContents()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._fit_rows()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # The stretched column's new width is set when the table's own resize comes, after this.
+        QTimer.singleShot(0, self._fit_rows)
 
     def _changed(self, action_id: str, editor: QKeySequenceEdit) -> None:
         seq = editor.keySequence().toString()
