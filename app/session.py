@@ -90,19 +90,13 @@ class Session(QObject):
         return marks
 
     def suggested_pose(self) -> tuple[int, int] | None:
-        """(frame, person) of the suggested next keyframe: the pose the fill doubts most there."""
-        frame = self.suggested_keyframe()
-        if frame is None:
+        """(frame, person) of the suggested next keyframe, the pose the fill doubts most, while
+        review is not done: review.suggest_keyframe (what bench-effort's guided annotator takes),
+        over this session's per-frame cache."""
+        if self.video is None:
             return None
-        poses = self.video.poses.get(frame, {})
-        return frame, max(poses, key=lambda tid: review.predicted_error(poses[tid]))
-
-    def suggested_keyframe(self) -> int | None:
-        """The frame of the pose the fill doubts most, while review is not done (review.py)."""
-        error, _ = self.review_state()
-        if not len(error) or error.max() < review.REVIEW_DONE_BELOW:
-            return None
-        return int(np.argmax(error))
+        item = review.suggest_keyframe(self.video, errors=self.review_state()[0])
+        return None if item is None else (item.frame, item.track_id)
 
     def next_to_review(self, skip=frozenset()) -> review.ReviewItem | None:
         """The next pose of the review order not in `skip` ({(frame, track)}): review.next_to_review,

@@ -27,9 +27,6 @@ from .store import _load, open_for_reading
 class ProjectSnapshot:
     def __init__(self, path):
         self.path = Path(path).resolve()
-        if not self.path.is_file():
-            raise ProjectError(f"{self.path}: no such project file" if not self.path.exists()
-                               else f"{self.path} is not a file")
         conn, self._version = open_for_reading(self.path)  # one read transaction until close()
         try:
             self.project, self.notes = _load(self.path, conn, self._version, poses=False)

@@ -138,8 +138,9 @@ def review_done(video: Video, threshold: float = REVIEW_DONE_BELOW) -> bool:
     return next_to_review(video, threshold=threshold) is None
 
 
-def suggest_keyframe(video: Video, threshold: float = REVIEW_DONE_BELOW) -> ReviewItem | None:
+def suggest_keyframe(video: Video, threshold: float = REVIEW_DONE_BELOW,
+                     errors: np.ndarray | None = None) -> ReviewItem | None:
     """The person-frame to label next as a keyframe: the pose where the fill expects the most
     error, or None once review is done (no pose left whose predicted error reaches `threshold`).
     A person at a time: the others in that frame may be filled well already."""
-    return next_to_review(video, threshold=threshold)
+    return next_to_review(video, threshold=threshold, errors=errors)

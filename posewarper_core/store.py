@@ -244,8 +244,7 @@ class ProjectStore:
         edit methods then raise ProjectError.
         """
         path = Path(path).resolve()  # one lock per file, whichever way it is named
-        if not path.is_file():
-            raise ProjectError(f"{path}: no such project file" if not path.exists() else f"{path} is not a file")
+        _check_is_file(path)
         if read_only:
             return cls(path, None, None, *cls._read(path))
         lock = _ProjectLock(path)
@@ -657,11 +656,17 @@ def _check_version(path: Path, conn: sqlite3.Connection) -> int:
     return version
 
 
+def _check_is_file(path: Path) -> None:
+    if not path.is_file():
+        raise ProjectError(f"{path}: no such project file" if not path.exists() else f"{path} is not a file")
+
+
 def open_for_reading(path: Path) -> tuple[sqlite3.Connection, int]:
     """A read-only connection to the project file at `path`, inside a read transaction (one
     consistent state, whatever another connection commits, until it ends), and the file's
     project format; ProjectError naming the file if it cannot be read or is not a project. An
     older format is read as it is (store_schema.pose_columns): nothing is written or copied."""
+    _check_is_file(path)
     try:
         conn = _connect_for_reading(path)
     except sqlite3.Error as exc:
