@@ -11,8 +11,9 @@ Most of a suggestion's time is the flow chain from the keyframe (on the demo's 1
 (after PREFETCH_MS there, at low priority, stopped as soon as the user asks for something else):
 the selected person's suggestion here is computed and kept (not applied; the key then shows it at
 once), and everyone's flow chains are extended from this frame's keyframe up to the next keyframe
-(at most a keyframe interval ahead): the annotator labels forward, so a suggestion on arrival at a
-later frame then needs only the model. Kept work is used only while the keyframe it was carried
+(at most a keyframe interval ahead; once the user has asked for a suggestion or turned them on
+for new keyframes, and not while an auto-fill runs): the annotator labels forward, so a
+suggestion on arrival at a later frame then needs only the model. Kept work is used only while the keyframe it was carried
 from is unchanged.
 Suggested joints fill only joints not labelled yet (place_suggestion) and stay SUGGESTED, drawn
 hollow and dashed, until accepted (A / Shift+A) or dragged (a drag makes that joint the user's).
@@ -83,6 +84,9 @@ class _Engine:
             self.video_id = req.video_id
         t0 = time.perf_counter()
         out = Result(req)
+        if req.cancelled:  # waited while the user left its frame
+            out.cancelled = True
+            return out
         stop = lambda: req.cancelled  # noqa: E731
         if req.track_ids is not None:  # the chains first, stoppable per frame pair (their progress is kept)
             start, upto = (req.frame, req.upto) if req.upto is not None else (req.frame - 1, req.frame)
@@ -143,6 +147,7 @@ class Suggestions(QObject):
         self.last: Result | None = None
         self.kept: dict[tuple, object] = {}  # _input_key -> suggested Pose (or None), computed ahead
         self.reached: dict[tuple, int] = {}  # _chain_key -> last frame the worker's flow chain reached
+        self.in_use = False  # a suggestion was asked for in this window: chains are worth extending ahead
         self.ahead_timer = QTimer(self)
         self.ahead_timer.setSingleShot(True)
         self.ahead_timer.setInterval(PREFETCH_MS)
@@ -220,6 +225,7 @@ class Suggestions(QObject):
         ed = self.window.editor
         if ed is None or self.engine is None:
             return False
+        self.in_use = True
         video = ed.video
         labelled = [t for t in sorted(video.tracks) if video.keyframes(t)]
         if everyone:
@@ -277,6 +283,8 @@ class Suggestions(QObject):
             if key not in self.kept:
                 self._start(Request(video.video_id, frame, [tid], snapshot(video), ahead=True, keys=(key,)))
                 return
+        if not (self.in_use or self.on_new_keyframe):
+            return  # chains ahead only for a user of suggestions (they cost ~50 ms a frame pair per person)
         runner = getattr(self.window, "runner", None)
         if runner is not None and runner.running:
             return  # an auto-fill has the cores: no chains ahead meanwhile (its poses changing restart this)

@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.suggestions = Suggestions(self)  # keyframe suggestions and pose templates (suggestions.py)
         self._build_actions()
         self.suggestions.setup_actions(self.actions)
-        QApplication.instance().installEventFilter(shortcuts.PlainKeysFirst(self))
+        self.plain_keys = shortcuts.PlainKeysFirst(self)  # plain keys reach their shortcuts wherever the focus is
         QApplication.instance().installEventFilter(FocusBack(self, lambda: self.canvas))
         self._build_menus()
         self._build_nav_bar()

@@ -269,7 +269,11 @@ def test_after_a_while_on_a_keyframe_a_suggestion_on_arrival_reuses_the_flow_cha
     """The user labels a keyframe and goes on: meanwhile the worker flowed the person's pose ahead
     to the next keyframe, so E on arrival at a later frame runs no flow, only the model."""
     w = clip
+    assert not w.suggestions.in_use
     tid = label_keyframes(qtbot, w, frames=(0,))
+    w.suggestions.in_use = True  # the user asked for a suggestion before (chains are extended only then)
+    w.editor.seek(1)
+    w.editor.seek(0)
     qtbot.waitUntil(lambda: any(name[1:3] == (tid, 0) and last >= 10 for name, last in w.suggestions.reached.items()),
                     timeout=60000)
     qtbot.waitUntil(lambda: w.suggestions.job is None, timeout=60000)
