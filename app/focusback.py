@@ -1,29 +1,33 @@
 """The keyboard focus goes back to the canvas when a dialog of the window closes.
 
 A window manager gives the focus back to the main window when a dialog closes; without one (a
-bare X server, a kiosk) it stayed with the closed dialog and the next key (N after the
-fill-range dialog) went nowhere. Watching for a dialog of the window being hidden covers every
-dialog alike: message boxes, file choosers, the app's own."""
+bare X server, a kiosk) it went nowhere and the next key (N after the fill-range dialog) was
+lost. Following QApplication.focusChanged covers every dialog alike (message boxes, file
+choosers, the app's own) without a filter on every event of the application: when the focus
+leaves a dialog of the window for nothing, or for the window, the canvas takes it."""
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
 
 class FocusBack(QObject):
-    """Install on the application: `window`'s dialogs, once closed, hand the focus to
-    target() (the canvas), or to the window when target() is hidden."""
+    """`window`'s dialogs, once closed, hand the focus to target() (the canvas), or to the
+    window when target() is hidden."""
 
     def __init__(self, window, target):
         super().__init__(window)
         self.window = window
         self.target = target
+        QApplication.instance().focusChanged.connect(self._focus_changed)
 
-    def eventFilter(self, obj, event) -> bool:
-        if (event.type() == QEvent.Hide and isinstance(obj, QDialog) and obj.parentWidget() is not None
-                and obj.parentWidget().window() is self.window):
-            QTimer.singleShot(0, self._restore)  # after the dialog is gone (and any that follows is up)
-        return False
+    def _focus_changed(self, old, new) -> None:
+        if old is None or (new is not None and new.window() is not self.window):
+            return
+        dialog = old.window()
+        if (isinstance(dialog, QDialog) and dialog is not self.window and dialog.parentWidget() is not None
+                and dialog.parentWidget().window() is self.window):
+            QTimer.singleShot(0, self._restore)  # once the dialog is gone (and any that follows is up)
 
     def _restore(self) -> None:
         if QApplication.activeModalWidget() is not None or not self.window.isVisible():

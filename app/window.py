@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.suggestions.setup_actions(self.actions)
         self.plain_keys = shortcuts.PlainKeysFirst(self)  # plain keys reach their shortcuts wherever the focus is
-        QApplication.instance().installEventFilter(FocusBack(self, lambda: self.canvas))
+        self.focus_back = FocusBack(self, lambda: self.canvas)  # after a dialog: keys reach the canvas
         self._build_menus()
         self._build_nav_bar()
         self._connect_static()

@@ -57,15 +57,20 @@ def test_info_says_per_person_what_is_labelled_filled_and_reviewed(capsys, tmp_p
             if kind == "corrected":
                 pose.provenance[3] = Provenance.CORRECTED
             store.set_pose(1, frame, track, pose)
+        template = Pose.empty(17)  # a template dropped and not accepted yet: no label, no keyframe
+        template.xy[:], template.visibility[:], template.provenance[:] = 60.0, 2, Provenance.SUGGESTED
+        template.keyframe = True
+        store.set_pose(1, 20, 2, template)
     code, out, _ = run(capsys, "info", project)
     assert code == 0
-    assert "  5 of 230 frames have a pose: 7 poses of 2 people\n" in out
+    assert "  6 of 230 frames have a pose: 8 poses of 2 people\n" in out
     assert "  3 keyframes (labelled), 4 filled by auto-fill (1 of them reviewed), 1 joint corrected\n" in out
+    assert "  1 pose of suggested joints only, not accepted yet (exports leave them out)\n" in out
     assert "marked labelled" not in out and "ignore regions" not in out
     table = out[out.index("   person"):].splitlines()
     assert table[0].split() == ["person", "keyframes", "filled", "reviewed", "corrected", "frames", "name"]
     assert table[1].split() == ["1", "2", "3", "1", "1", "0-10", "jumper"]
-    assert table[2].split() == ["2", "1", "1", "0", "0", "5-6", "walker"]
+    assert table[2].split() == ["2", "1", "1", "0", "0", "5-20", "walker"]
 
 
 def test_import_export_round_trip_through_a_project(capsys, clips, tmp_path):

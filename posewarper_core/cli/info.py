@@ -111,22 +111,26 @@ def video_summary(video: Video, pose_frames=None) -> dict:
 
     per_track = {t: track_counts() for t in video.tracks}
     totals = {"frames_with_poses": 0, "poses": 0, "keyframes": 0, "auto_filled_poses": 0, "auto_filled_joints": 0,
-              "reviewed_poses": 0, "corrected_joints": 0}
+              "reviewed_poses": 0, "corrected_joints": 0, "suggested_only": 0}
     for frame, by_track in (pose_frames or poses_in_memory)(video):
         totals["frames_with_poses"] += 1
         for track_id, pose in by_track.items():
             auto = int(pose.auto_joints().sum())
             corrected = int((pose.provenance == Provenance.CORRECTED).sum())
+            # only suggestions, none accepted yet: not a label (exports leave it out)
+            suggested_only = pose.labelled().any() and bool((pose.provenance[pose.labelled()] == Provenance.SUGGESTED).all())
+            keyframe = pose.keyframe and not suggested_only
+            totals["suggested_only"] += suggested_only
             t = per_track.setdefault(track_id, track_counts())
             t["poses"] += 1
-            t["keyframes"] += bool(pose.keyframe)
+            t["keyframes"] += keyframe
             t["auto_filled"] += auto > 0
             t["reviewed"] += bool(pose.reviewed)
             t["corrected"] += corrected > 0 and not pose.keyframe
             t["first_frame"] = frame if t["first_frame"] is None else min(t["first_frame"], frame)
             t["last_frame"] = frame if t["last_frame"] is None else max(t["last_frame"], frame)
             totals["poses"] += 1
-            totals["keyframes"] += bool(pose.keyframe)
+            totals["keyframes"] += keyframe
             totals["auto_filled_poses"] += auto > 0
             totals["auto_filled_joints"] += auto
             totals["reviewed_poses"] += bool(pose.reviewed)
@@ -143,6 +147,7 @@ def video_summary(video: Video, pose_frames=None) -> dict:
         "auto_filled_poses": totals["auto_filled_poses"],
         "auto_filled_joints": totals["auto_filled_joints"],
         "reviewed_poses": totals["reviewed_poses"],
+        "suggested_only_poses": totals["suggested_only"],
         "corrected_joints": totals["corrected_joints"],
         "per_track": tracks,
     }
@@ -172,6 +177,9 @@ def render(info: dict) -> str:
         lines.append(f"  {v['frames_with_poses']} of {v['frames']} frames have a pose: {v['poses']} poses of {people}")
         lines.append(f"  {v['keyframes']} keyframes (labelled), {v['auto_filled_poses']} filled by auto-fill "
                      f"({v['reviewed_poses']} of them reviewed), {_count(v['corrected_joints'], 'joint')} corrected")
+        if v.get("suggested_only_poses"):
+            lines.append(f"  {_count(v['suggested_only_poses'], 'pose')} of suggested joints only, not accepted yet "
+                         "(exports leave them out)")
         if v["labelled_frames"]:  # is_labeled of the file it came from: says nothing in a project made here
             lines.append(f"  {_count(v['labelled_frames'], 'frame')} marked labelled (is_labeled) in the file "
                          "it came from")
