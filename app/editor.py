@@ -181,29 +181,29 @@ class Editor(QObject):
             return
         doubtful = review.doubtful_joints(pose)
         asking = (self.video.video_id, self.frame, self.track, tuple(doubtful))
-        names = self._joint_list(pose, doubtful)
+        # Short: the status bar shows ~150 characters at 1366 px, and what to do comes first.
+        joints = f"{len(doubtful)} joint{'s' if len(doubtful) > 1 else ''}"
         if doubtful and self._accept_asked != asking:
             self._accept_asked = asking
-            self.message.emit(
-                f"Person {self.track} at frame {self.frame}: the fill doubts {len(doubtful)} "
-                f"joint{'s' if len(doubtful) > 1 else ''} ({names}; confidence below {review.DOUBTFUL_BELOW}). "
-                "Look, drag what is off; A again accepts the pose as it is.")
+            self.message.emit(f"Person {self.track}, frame {self.frame}: the fill doubts {joints} "
+                              f"({self._joint_list(pose, doubtful, 3, True)}). Drag what is off, or A again "
+                              "to accept it as it is.")
             return
         self._accept_asked = None
         self._push(f"Accept person {self.track} at frame {self.frame} (reviewed)",
                    correction.accept_pose(self.video, self.frame, self.track))
-        said = f"Accepted person {self.track} at frame {self.frame}"
-        said += f" with {len(doubtful)} doubtful joints as they are ({names}). " if doubtful else ". "
+        said = f"Accepted person {self.track}, frame {self.frame}"
+        said += f", with {joints} in doubt ({self._joint_list(pose, doubtful, 2)}). " if doubtful else ". "
         self.to_review(said)
 
     _accept_asked: tuple | None = None  # the pose (and its doubtful joints) A last asked about
 
-    def _joint_list(self, pose, joints: list[int], most: int = 4) -> str:
-        """'left wrist 0.00, right elbow 0.12 and 3 more': a status line's worth of joints."""
+    def _joint_list(self, pose, joints: list[int], most: int, confidence: bool = False) -> str:
+        """'left_wrist 0.00, right_elbow 0.12 +3' (with `confidence`): a status line's worth."""
         names = self.session.skeleton.joints
         joints = sorted(joints, key=lambda j: pose.confidence[j])  # the most doubtful first
-        text = ", ".join(f"{names[j]} {pose.confidence[j]:.2f}" for j in joints[:most])
-        return text + (f" and {len(joints) - most} more" if len(joints) > most else "")
+        text = ", ".join(names[j] + (f" {pose.confidence[j]:.2f}" if confidence else "") for j in joints[:most])
+        return text + (f" +{len(joints) - most}" if len(joints) > most else "")
 
     def to_suspect(self) -> None:
         """The next suspect label after the current frame (person, joint), wrapping round: its

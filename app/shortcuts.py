@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QHeaderView, QKeySequenceEdit,
-                               QLabel, QLineEdit, QPlainTextEdit, QTableWidget, QTableWidgetItem, QTextEdit,
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDialog, QDialogButtonBox, QHeaderView,
+                               QKeySequenceEdit, QLabel, QLineEdit, QPlainTextEdit, QTableWidget, QTableWidgetItem, QTextEdit,
                                QVBoxLayout, QWidget)
 
 # (action id, menu text, default shortcut, group)
@@ -102,15 +102,21 @@ def types_text(widget: QWidget, text: str) -> bool:
 
 
 class PlainKeysFirst(QObject):
-    """An application event filter: a key without Ctrl/Alt/Meta (a letter, Space, =, -) runs its
-    shortcut whichever widget of the window (or of its floating panels) has the focus: a table,
-    a combo box, a number box, the timeline. Qt lets the focus widget claim such keys first
-    (ShortcutOverride), so without this a shortcut worked or not depending on where the user
-    last clicked. A text field keeps them: there they are typing."""
+    """A key without Ctrl/Alt/Meta (a letter, Space, =, -) runs its shortcut whichever widget of
+    the window (or of its floating panels) has the focus: a table, a combo box, a number box, the
+    timeline. Qt lets the focus widget claim such keys first (ShortcutOverride), so without this a
+    shortcut worked or not depending on where the user last clicked. A text field keeps them:
+    there they are typing.
+
+    The event filter sits on the window's focus widget only, moved as the focus moves
+    (QApplication.focusChanged): a filter on the application would see its every event."""
 
     def __init__(self, window: QWidget):
         super().__init__(window)
         self.window = window
+        self._watched: QWidget | None = None
+        QApplication.instance().focusChanged.connect(self._follow_focus)
+        self._follow_focus(None, QApplication.focusWidget())
 
     def _inside(self, widget: QWidget) -> bool:
         while widget is not None:
@@ -118,6 +124,16 @@ class PlainKeysFirst(QObject):
                 return True
             widget = widget.parentWidget()
         return False
+
+    def _follow_focus(self, old, new) -> None:
+        if self._watched is not None:
+            try:
+                self._watched.removeEventFilter(self)
+            except RuntimeError:  # the widget is gone, and its filters with it
+                pass
+        self._watched = new if isinstance(new, QWidget) and self._inside(new) else None
+        if self._watched is not None:
+            self._watched.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
         if event.type() != QEvent.ShortcutOverride or not isinstance(obj, QWidget):

@@ -21,8 +21,8 @@ from . import clickorder, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
-from .focusback import FocusBack
 from .fillrun import FillRunner, device_name
+from .focusback import FocusBack
 from .projectfiles import DECODER_CACHE_BYTES, ProjectFiles
 from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel, VideoBox, video_label
@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.suggestions = Suggestions(self)  # keyframe suggestions and pose templates (suggestions.py)
         self._build_actions()
         self.suggestions.setup_actions(self.actions)
-        QApplication.instance().installEventFilter(shortcuts.PlainKeysFirst(self))
+        self.plain_keys = shortcuts.PlainKeysFirst(self)  # plain keys reach their shortcuts wherever the focus is
         QApplication.instance().installEventFilter(FocusBack(self, lambda: self.canvas))
         self._build_menus()
         self._build_nav_bar()

@@ -16,6 +16,9 @@ project's skeleton, so a damaged row is reported rather than silently misread.
 
 A migration brings a file from version i to i + 1; a new file runs them all, so every file, new or
 old, goes through the same steps. Never edit a migration that has shipped: add a new one.
+A read-only open reads an older file as it is, never upgrading it (pose_columns says how its
+rows read as the newest layout's): a migration that changes existing rows must say there how
+an older file reads.
 """
 from __future__ import annotations
 
@@ -208,6 +211,19 @@ def ignore_regions_from_json(text: str) -> dict[int, list[np.ndarray]]:
 POSE_COLUMNS = ("video_id, frame, track_id, keyframe, method, bbox, head_box, xy, visibility, provenance, "
                 "confidence, reviewed")
 POSE_COLUMN_COUNT = POSE_COLUMNS.count(",") + 1
+# The pose columns a migration added, with the version that added them and the value a row of an
+# older file has (_to_v2 added only an index, which reading does not need).
+_ADDED_POSE_COLUMNS = {"reviewed": (3, "0")}
+
+
+def pose_columns(version: int = SCHEMA_VERSION) -> str:
+    """POSE_COLUMNS as selected from a file of project format `version`: a column the file does
+    not have yet reads as the value its rows had then."""
+    def column(name: str) -> str:
+        added, before = _ADDED_POSE_COLUMNS.get(name, (0, None))
+        return name if version >= added else f"{before} AS {name}"
+
+    return ", ".join(column(name) for name in POSE_COLUMNS.split(", "))
 
 
 def pose_row(video_id: int, frame: int, track_id: int, pose: Pose) -> tuple:
@@ -345,9 +361,9 @@ def content_digest(project: Project) -> str:
     return h.hexdigest()
 
 
-def load_project(conn: sqlite3.Connection, poses: bool = True) -> Project:
-    """The whole project as model objects (pose arrays read-only); with poses=False, its videos
-    and tracks only (read the poses with pose_frames)."""
+def load_project(conn: sqlite3.Connection, poses: bool = True, version: int = SCHEMA_VERSION) -> Project:
+    """The whole project (of project format `version`) as model objects (pose arrays read-only);
+    with poses=False, its videos and tracks only (read the poses with pose_frames)."""
     meta = dict(conn.execute("SELECT key, value FROM meta"))
     skeleton = Skeleton.from_dict(json.loads(meta["skeleton"]))
     project = Project(skeleton=skeleton, name=meta.get("name", ""))
@@ -363,17 +379,17 @@ def load_project(conn: sqlite3.Connection, poses: bool = True) -> Project:
             check_pose_place(None, *orphan)
         return project
     n = skeleton.num_joints
-    rows = conn.execute(f"SELECT {POSE_COLUMNS} FROM poses ORDER BY video_id, frame, track_id")
+    rows = conn.execute(f"SELECT {pose_columns(version)} FROM poses ORDER BY video_id, frame, track_id")
     for video_id, frame, track_id, pose in read_poses(rows, n, project.videos.get):
         project.videos[video_id].poses.setdefault(frame, {})[track_id] = pose
     return project
 
 
-def pose_frames(conn: sqlite3.Connection, video: Video, num_joints: int):
+def pose_frames(conn: sqlite3.Connection, video: Video, num_joints: int, version: int = SCHEMA_VERSION):
     """(frame, {track id: pose}) for each frame of `video` that has poses, in frame order, read
     from the file a row at a time and checked as load_project checks them."""
     frame, by_track = None, {}
-    rows = conn.execute(f"SELECT {POSE_COLUMNS} FROM poses WHERE video_id = ? ORDER BY frame, track_id",
+    rows = conn.execute(f"SELECT {pose_columns(version)} FROM poses WHERE video_id = ? ORDER BY frame, track_id",
                         (video.video_id,))
     for _, f, track_id, pose in read_poses(rows, num_joints, lambda video_id: video if video_id == video.video_id else None):
         if f != frame and by_track:

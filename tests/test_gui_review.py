@@ -97,14 +97,15 @@ def test_accepting_a_pose_with_doubtful_joints_names_them_and_asks_once(qtbot, c
 
     press(w, Qt.Key_A)
     said = w.statusBar().currentMessage()
-    assert f"{names[9]} 0.00, {names[7]} 0.30" in said and "A again accepts" in said
+    assert said == (f"Person {tid}, frame 4: the fill doubts 2 joints ({names[9]} 0.00, {names[7]} 0.30). "
+                    "Drag what is off, or A again to accept it as it is.")
     assert w.editor.undo_stack.count() == steps and not on_disk(w).pose(4, tid).reviewed
 
     press(w, Qt.Key_A)  # the annotator looked: accepted, and the status says with what
     assert on_disk(w).pose(4, tid).reviewed
     said = w.statusBar().currentMessage()
-    assert said.startswith(f"Accepted person {tid} at frame 4 with 2 doubtful joints as they are "
-                           f"({names[9]} 0.00, {names[7]} 0.30)")
+    assert said.startswith(f"Accepted person {tid}, frame 4, with 2 joints in doubt ({names[9]}, {names[7]}). "
+                           "Review: ")
 
     # a pose the fill is sure of is accepted at the first A, and the status says so
     sure = w.session.video.pose(6, tid).copy()
@@ -114,7 +115,7 @@ def test_accepting_a_pose_with_doubtful_joints_names_them_and_asks_once(qtbot, c
     w.editor.select_track(tid)
     press(w, Qt.Key_A)
     assert on_disk(w).pose(6, tid).reviewed
-    assert w.statusBar().currentMessage().startswith(f"Accepted person {tid} at frame 6. ")
+    assert w.statusBar().currentMessage().startswith(f"Accepted person {tid}, frame 6. ")
 
 
 def test_timeline_shows_the_selected_persons_marks_apart_from_the_others(qtbot, clip):

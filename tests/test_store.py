@@ -366,8 +366,8 @@ SCHEMA_V1 = [
 ]
 
 
-def test_old_version_file_is_migrated(tmp_path):
-    path = tmp_path / "old.pwproj"
+def _format1_file(path: Path) -> np.ndarray:
+    """A project file as format 1 wrote it: one video, one person, a keyframe at frame 4 (its xy returned)."""
     conn = sqlite3.connect(path)
     for statement in SCHEMA_V1:
         conn.execute(statement)
@@ -383,7 +383,12 @@ def test_old_version_file_is_migrated(tmp_path):
     ))
     conn.commit()
     conn.close()
+    return xy
 
+
+def test_old_version_file_is_migrated(tmp_path):
+    path = tmp_path / "old.pwproj"
+    xy = _format1_file(path)
     with ProjectStore.open(path) as store:
         assert store.project.name == "old one" and store.project.skeleton == COCO17
         pose = store.project.videos[1].pose(4, 2)
@@ -500,6 +505,26 @@ def test_read_only_open_while_the_project_is_held_for_editing(tmp_path):
             assert again.project.videos[vid].pose(1, 0).same_as(held.project.videos[vid].pose(1, 0))
     with ProjectStore.open(path) as store:  # and it opens for editing once the holder closed it
         assert store.project.videos[vid].pose(1, 0) is not None
+
+
+def test_an_old_file_is_read_as_it_is_by_both_readers(tmp_path):
+    """A read-only open and a snapshot read a format-1 file in place (no copy of it in memory):
+    the pose as written, not reviewed (format 1 had no such mark), the file untouched."""
+    from posewarper_core.project_snapshot import ProjectSnapshot
+
+    path = tmp_path / "old.pwproj"
+    xy = _format1_file(path)
+    data = path.read_bytes()
+    with ProjectStore.open(path, read_only=True) as store:
+        pose = store.project.videos[1].pose(4, 2)
+        assert pose.keyframe and not pose.reviewed and store.project.videos[1].tracks[2].name == "walker"
+        np.testing.assert_array_equal(pose.xy, xy)
+    with ProjectSnapshot(path) as snap:
+        assert snap.project.name == "old one"
+        frames = list(snap.pose_frames(snap.project.videos[1]))
+    assert [f for f, _ in frames] == [4] and frames[0][1][2].same_as(pose)
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pwproj"]
 
 
 def test_read_only_open_of_an_old_file_changes_nothing(tmp_path):
