@@ -7,14 +7,14 @@ keyframe and the pose model), so it is computed on a worker thread from a snapsh
 the result is applied on the UI thread as one undoable step, and only if the user is still on
 that frame of that video (a late result for a frame left is dropped, and the status bar says so).
 Most of a suggestion's time is the flow chain from the keyframe (on the demo's 1768 x 994 frames
-~56 ms a frame pair; the model ~70 ms), so work is done ahead while the user looks at a frame
-(after PREFETCH_MS there, at low priority, stopped as soon as the user asks for something else):
-the selected person's suggestion here is computed and kept (not applied; the key then shows it at
-once), and everyone's flow chains are extended from this frame's keyframe up to the next keyframe
-(at most a keyframe interval ahead; once the user has asked for a suggestion or turned them on
-for new keyframes, and not while an auto-fill runs): the annotator labels forward, so a
-suggestion on arrival at a later frame then needs only the model. Kept work is used only while the keyframe it was carried
-from is unchanged.
+40-56 ms a frame pair here; the model 70-100 ms), so work is done ahead while the user looks at a
+frame (after PREFETCH_MS there, at low priority, stopped as soon as the user asks for something
+else or leaves the frame): the selected person's suggestion here is computed and kept (not
+applied; the key then shows it at once), and everyone's flow chains are extended from this
+frame's keyframe up to the next keyframe (at most a keyframe interval ahead; once the user has
+asked for a suggestion or turned them on for new keyframes, and not while an auto-fill runs): the
+annotator labels forward, so a suggestion on arrival at a later frame then needs only the model.
+Kept work is used only while the keyframe it was carried from is unchanged.
 Suggested joints fill only joints not labelled yet (place_suggestion) and stay SUGGESTED, drawn
 hollow and dashed, until accepted (A / Shift+A) or dragged (a drag makes that joint the user's).
 """
