@@ -87,7 +87,7 @@ class MatchedFlowMethod(Method):
     def __init__(self, matcher, device=None, *, learned: bool = True, blend: float = BLEND,
                  min_confidence: float = MIN_CONFIDENCE, ramp_frames: float = RAMP_FRAMES,
                  agreement: float = AGREEMENT, adapt_steps: int | None = None, batch_size: int = 32,
-                 fallback: bool = True):
+                 fallback: bool = True, pose_model: bool = True):
         import torch
 
         from .. import nets
@@ -108,6 +108,24 @@ class MatchedFlowMethod(Method):
         self._tuned = None  # (video key, tuned matcher before folding, its steps since the shipped model)
         self.batch_size = max(1, int(batch_size))
         self.flow = FlowMethod("dis")
+        # Step 5, the pose model (pose_model_fusion.py): skipped, and said once, without ai-edge-litert.
+        self.pose_model = None
+        self.pose_model_missing = None if pose_model else "the pose model step is switched off"
+        if pose_model:
+            from ..suggest.blazepose import runtime_missing
+
+            self.pose_model_missing = runtime_missing()
+            if self.pose_model_missing is None:
+                from .pose_model_fusion import PoseModelFusion
+
+                self.pose_model = PoseModelFusion()
+
+    @property
+    def notice(self) -> str | None:
+        """What the user should know once about this fill: the pose model step missing."""
+        if self.pose_model is None and self.pose_model_missing and "switched off" not in self.pose_model_missing:
+            return f"auto-fill runs without its pose model step: {self.pose_model_missing}"
+        return None
 
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
         fwd, bwd = self.flow.propagate(frames, span, before, after, check)
@@ -162,9 +180,18 @@ class MatchedFlowMethod(Method):
 
     def correct(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None,
                 filled: dict[tuple[int, int], Pose], check) -> dict[tuple[int, int], Pose]:
-        """Move joints of `filled` {(pose index, frame): pose} towards the keyframes' matches."""
-        if not self.learned or not filled:
+        """Move joints of `filled` {(pose index, frame): pose} towards the keyframes' matches, then
+        weigh each joint against the pose model's (step 5)."""
+        if not filled:
             return filled
+        if self.learned:
+            filled = self._match_correct(frames, span, before, after, filled, check)
+        if self.pose_model is not None and before is not None and after is not None:
+            filled = self.pose_model.correct(frames, span, before, after, filled,
+                                             person_sizes(before, after)[:, 0, 0], check)
+        return filled
+
+    def _match_correct(self, frames, span: Span, before, after, filled, check):
         matches = self.match(frames, span, before, after, filled, check)
         out = {}
         for (i, frame), pose in filled.items():
