@@ -4,9 +4,10 @@ they disagree; the fill runs without ai-edge-litert."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from posewarper_core.annotation import Pose, Provenance, Video
-from posewarper_core.autofill import fill
+from posewarper_core.autofill import fill, make_method
 from posewarper_core.autofill.confidence import person_sizes
 from posewarper_core.autofill.engine import Span
 from posewarper_core.autofill.keyframe_match import MatchedFlowMethod
@@ -134,3 +135,40 @@ def test_the_default_fill_runs_without_ai_edge_litert(monkeypatch):
     for a, b in zip(changes, same):
         assert np.allclose(a.pose.xy, b.pose.xy)
         assert np.linalg.norm(a.pose.xy[:5] - (local + offsets[a.frame]), axis=1).max() < 1.5
+
+
+def test_the_demo_jumpers_flip_is_marked_less_sure_than_her_run_up(tmp_path):
+    """On the bundled demo the jumper turns upside down in mid-air (frames ~173-186, between her
+    keyframes 160 and 190): the default fill is least sure there."""
+    pytest.importorskip("ai_edge_litert")
+    from app.demo import build_demo
+    from posewarper_core.store import ProjectStore
+    from posewarper_core.video import open_frames
+
+    with ProjectStore.open(build_demo(tmp_path / "demo.pwproj")) as store:
+        video = store.project.video(sorted(store.project.videos)[0])
+        frames = open_frames(video, base_dir=store.base_dir)
+        try:
+            method = make_method("posewarper", tune=False)
+            assert method.pose_model is not None
+            changes = fill(video, frames, method, track_ids=[1], frame_range=(151, 189))
+        finally:
+            frames.close()
+    conf = {c.frame: c.pose.confidence[c.pose.labelled()].mean() for c in changes}
+    run_up = np.mean([conf[f] for f in range(151, 160)])
+    flip = np.mean([conf[f] for f in range(173, 187)])
+    assert flip < 0.1 * run_up
+
+
+def test_past_the_last_keyframe_the_model_only_lowers_the_confidence_where_it_disagrees():
+    """One keyframe cannot check the model's error: the carried joints stay where they are, and
+    the one the model puts elsewhere is marked less sure than the others."""
+    before = [figure_pose(truth(0), 1.0, True)]
+    carried = carried_on_frame_5(conf_left_wrist=0.5)
+    carried.confidence[:] = np.where(carried.labelled(), 0.5, 0.0)  # one-sided: all alike
+    step = PoseModelFusion(model=FakeModel())
+    out = step.correct(FrameNumbers(), Span(0, None, 1, 9), before, None, {(0, 5): carried},
+                       person_sizes(before, before)[:, 0, 0], lambda: None)[(0, 5)]
+    assert np.allclose(out.xy, carried.xy)
+    others = [j for j in JOINTS if j not in (LEFT_WRIST, RIGHT_WRIST)]
+    assert out.confidence[LEFT_WRIST] < 0.5 * out.confidence[others].min()

@@ -1,5 +1,5 @@
 """The default `posewarper` auto-fill: DIS flow chains, drift removed, a fall-back to the straight
-line weighed by the chains' own errors, then the keyframe matcher.
+line weighed by the chains' own errors, the keyframe matcher, then the pose model.
 
 1. Flow (flow.py) chains each keyframe's joints through the span, both ways.
 2. Each chain ends near, not on, the other keyframe's joint; that miss (its drift) is taken out
@@ -17,6 +17,12 @@ line weighed by the chains' own errors, then the keyframe matcher.
    Matches from both keyframes are averaged, each weighted by its temporal distance to the
    other keyframe, and only where they agree (within AGREEMENT x the person's size): two
    templates of the same joint that point to different places mean neither can be trusted.
+5. The pose model (pose_model_fusion.py, BlazePose; needs ai-edge-litert, else skipped and said
+   once): it looks at each filled frame around the result, and per joint the result and the
+   model's joint are weighed by the error each is expected to make (the carried one's from its
+   confidence, the model's as measured on the span's two keyframes); the confidence falls with
+   the distance between the two. Past the last keyframe the model's error cannot be checked, so
+   there it only lowers the confidence where it disagrees (the joints are where the chain put them).
 0. Before the first span, the matcher is fine-tuned for `adapt_steps` on the video's own
    keyframes: each joint labelled in two consecutive keyframes of a track is a real
    correspondence of these very people (training/matcher_training.py, KeyframePairs). When the
@@ -26,8 +32,9 @@ Confidence (confidence.joint_confidence): exp(-u / (0.1 x person size)), u the c
 disagreement after drift removal plus a quarter of their drift (x 4t(1-t)); the bench reports its
 AUROC for joints off by more than alpha = 0.5.
 
-`learned=False` skips steps 0 and 4 (the bench's ablation rows posewarper-unlearned, and with
-`fallback=False` also step 3: posewarper-nofallback; `tune=False`, posewarper-untuned, skips step 0).
+`pose_model=False` skips step 5 (the bench's ablation row posewarper-nomodel; the rows after it
+skip it too); `learned=False` skips steps 0 and 4 (posewarper-unlearned, and with `fallback=False`
+also step 3: posewarper-nofallback; `tune=False`, posewarper-untuned, skips step 0).
 
 How the parts were chosen (leave-one-clip-out, Bonn and JHMDB dev clips, k = 7 and 15, alpha=0.2
 unless said; the stress clips keep every 2nd / 3rd frame, for faster motion):
@@ -186,9 +193,9 @@ class MatchedFlowMethod(Method):
             return filled
         if self.learned:
             filled = self._match_correct(frames, span, before, after, filled, check)
-        if self.pose_model is not None and before is not None and after is not None:
-            filled = self.pose_model.correct(frames, span, before, after, filled,
-                                             person_sizes(before, after)[:, 0, 0], check)
+        if self.pose_model is not None:
+            sizes = person_sizes(before or after, after or before)[:, 0, 0]
+            filled = self.pose_model.correct(frames, span, before, after, filled, sizes, check)
         return filled
 
     def _match_correct(self, frames, span: Span, before, after, filled, check):

@@ -15,7 +15,8 @@ weighed by the error each is expected to make.
    - the model's, e = hypot(MODEL_ERROR x person size, k), k measured on this person: the model
      with its offsets taken from one keyframe, checked on the other (the keyframes' residuals
      apart). Where the model missed this joint on the keyframes, it gets little say.
-   The model's weight is u^2 / (u^2 + e^2); none for its joints below suggest's MIN_CONFIDENCE.
+   The model's weight is u^2 / (u^2 + e^2); none for its joints below suggest's MIN_CONFIDENCE,
+   nor past the last keyframe (k needs two keyframes; there the model only moves the confidence).
    Where the chains agree the carried joint stands; where they lost it the model decides.
 4. Confidence: the carried confidence x exp(-distance between the two guesses / (0.1 x person
    size)): the model's disagreement counts like the chains' own (a signal flow cannot give: two
@@ -107,7 +108,8 @@ class PoseModelFusion:
             if not self.applies_to(pose):
                 continue
             if i not in offsets:
-                offsets[i], checked[i] = self._learn(frames, span, before[i], after[i], MIN_CONFIDENCE)
+                offsets[i], checked[i] = self._learn(frames, span, before[i] if before else None,
+                                                     after[i] if after else None, MIN_CONFIDENCE)
             m = pose.labelled()
             found = self._run(frames.frame(frame), pose.xy, m)
             if found is None:
@@ -120,16 +122,19 @@ class PoseModelFusion:
             out[(i, frame)] = (xy, conf, checked[i])
         return out
 
-    def _learn(self, frames, span, a: Pose, b: Pose, min_confidence: float):
+    def _learn(self, frames, span, a: Pose | None, b: Pose | None, min_confidence: float):
         """The person's offsets from the span's two keyframes, and the model's error per joint in
         pixels when its offsets come from one keyframe and it is checked on the other: the two
         keyframes' residuals (label - model, in crop sides) apart, times the mean crop side
-        (inf where a keyframe has no model output or the joint unlabelled)."""
+        (inf where a keyframe has no model output or the joint unlabelled, and everywhere past the
+        last keyframe: one keyframe cannot check the model)."""
         from ..suggest.mapping import PersonOffsets
 
-        off = PersonOffsets(a.num_joints)
+        off = PersonOffsets((a or b).num_joints)
         residuals, sides = [], []
         for key, pose in ((span.before, a), (span.after, b)):
+            if pose is None:
+                continue
             found = self.keyframe_output(frames, key, pose)
             if found is None:
                 continue
@@ -138,7 +143,7 @@ class PoseModelFusion:
             residuals.append(np.where(pose.labelled()[:, None], (pose.xy - xy) @ roi.axes().T / roi.side, np.nan))
             sides.append(roi.side)
         if len(residuals) < 2:
-            return off, np.full(a.num_joints, np.inf)
+            return off, np.full((a or b).num_joints, np.inf)
         err = np.linalg.norm(residuals[0] - residuals[1], axis=1) * float(np.mean(sides))
         return off, np.nan_to_num(err, nan=np.inf)
 
