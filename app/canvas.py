@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
 from posewarper_core.annotation import AUTO_PROVENANCE, Pose, Provenance, Visibility, is_auto
 
-from . import edits
+from . import edits, namelabels
 from .style import track_colour
 
 HIT_RADIUS_PX = 9.0
@@ -96,10 +96,7 @@ class PoseLayer(QGraphicsItem):
         for tid in order:
             self._paint_pose(painter, tid, self.poses[tid], scale)
         if self.show_names:
-            for tid in order:
-                pose = self.poses[tid]
-                for j in np.flatnonzero(pose.labelled()):
-                    self._paint_name(painter, pose.xy[j], self.skeleton.joints[j], scale)
+            self._paint_names(painter, order)
         if self.placed is not None and self.placed[0] in self.poses and self.placed != self.hover:
             tid, j = self.placed
             pose = self.poses[tid]
@@ -124,13 +121,69 @@ class PoseLayer(QGraphicsItem):
         for x, y in pose.xy[lab].tolist():
             painter.drawEllipse(QPointF(x, y), r, r)
 
-    def _paint_name(self, painter, xy, text, scale) -> None:
-        _text_at(painter, xy, scale, 7.5)
-        painter.setPen(QColor(0, 0, 0, 200))
-        painter.drawText(QPointF(7, 4), text)  # a dark shadow, readable on light and dark frames
-        painter.setPen(QColor("#ffffff"))
-        painter.drawText(QPointF(6, 3), text)
+    def _paint_names(self, painter, order: list[int]) -> None:
+        """Every placed joint's name beside it, none over another (namelabels.py): the selected
+        person's next joint first, then the selected person's, then the others'; a name with no
+        free place round its joint is left out. Kept in `names_drawn` (key, screen box)."""
+        to_screen = painter.worldTransform()
+        font = QFont()
+        font.setPointSizeF(7.5)
+        fm = QFontMetrics(font)
+        labels = []
+        keep = 0
+        for tid in reversed(order):  # `order` draws the selected person last, on top
+            pose = self.poses[tid]
+            joints = np.flatnonzero(pose.labelled()).tolist()
+            if tid == self.selected and self.next_joint in joints and (tid, self.next_joint) != self.hover:
+                joints.remove(self.next_joint)
+                joints.insert(0, self.next_joint)
+                keep = 1  # the selected joint's name is drawn whatever it would cover
+            for j in joints:
+                if (tid, j) == self.hover:
+                    continue  # its hover label says more, and is drawn anyway
+                text = self.skeleton.joints[j]
+                at = to_screen.map(QPointF(*pose.xy[j]))
+                labels.append(((tid, j, text), (at.x(), at.y()), (fm.horizontalAdvance(text) + 2, fm.height())))
+        taken = [box for box in (self._label_box(self.hover, to_screen), self._label_box(self.placed, to_screen))
+                 if box is not None]
+        # A name must not hide a joint either: every marker drawn is a box names keep clear of.
+        r = 6.0 * self.marker_scale  # the largest marker's radius (a selected person's placed joint)
+        joints = []
+        for pose in self.poses.values():
+            for x, y in pose.xy[pose.labelled()].tolist():
+                at = to_screen.map(QPointF(x, y))
+                joints.append((at.x(), at.y()))
+                taken.append((at.x() - r, at.y() - r, 2 * r, 2 * r))
+        placed = namelabels.place(labels, taken, gap=r + 2, keep=keep, joints=joints)
+        size = {key: wh for key, _, wh in labels}
+        self.names_drawn = [((tid, j), (x, y, *size[tid, j, text])) for (tid, j, text), x, y in placed]
+        painter.save()
+        painter.resetTransform()  # screen pixels
+        painter.setFont(font)
+        for (_, _, text), x, y in placed:
+            base = QPointF(x + 1, y + fm.ascent())
+            painter.setPen(QColor(0, 0, 0, 200))
+            painter.drawText(base + QPointF(1, 1), text)  # a dark shadow, readable on light and dark frames
+            painter.setPen(QColor("#ffffff"))
+            painter.drawText(base, text)
         painter.restore()
+
+    names_drawn: list = []
+
+    def _label_box(self, which, to_screen) -> tuple | None:
+        """The screen box of the boxed label (_paint_label) at joint `which` = (track, joint), if drawn."""
+        if which is None or which[0] not in self.poses:
+            return None
+        pose = self.poses[which[0]]
+        if pose.visibility[which[1]] == Visibility.NOT_LABELLED:
+            return None
+        font = QFont()
+        font.setPointSizeF(9.5)
+        fm = QFontMetrics(font)
+        text = self._joint_label(pose, which[1]) if which == self.hover else "placed " + self.skeleton.joints[which[1]]
+        at = to_screen.map(QPointF(*pose.xy[which[1]]))
+        w, h = fm.horizontalAdvance(text) + 8, fm.height() + 4
+        return (at.x() + 10, at.y() - h - 6, w, h)
 
     def _joint_label(self, pose: Pose, j: int) -> str:
         text = self.skeleton.joints[j]
@@ -310,8 +363,11 @@ class FrameView(QGraphicsView):
         if self._drag is None:  # a redraw mid-drag would drop the preview
             self.layer.set_poses(poses)
 
-    def set_selected(self, track_id: int | None) -> None:
+    def set_selected(self, track_id: int | None, joint: int | None = None) -> None:
+        """The selected person, and their selected joint (the next to place: its name is kept
+        when names crowd)."""
         self.layer.selected = track_id
+        self.layer.next_joint = joint
         self.layer.update()
 
     def set_marker_scale(self, scale: float) -> None:

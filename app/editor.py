@@ -121,29 +121,39 @@ class Editor(QObject):
         self.seek(self.frame + sign * self.video.keyframe_stride)
 
     def to_keyframe(self, sign: int) -> None:
-        f = navigation.next_keyframe(self.session.frame_status(), self.frame, sign)
-        self._seek_or_say(f, "No more labelled keyframes that way.")
+        f = navigation.next_keyframe(self.marked_status(), self.frame, sign)
+        self._seek_or_say(f, "No more labelled keyframes that way" + self._whose() + ".")
 
     def to_unlabelled_slot(self) -> None:
-        f = navigation.next_unlabelled_slot(self.session.frame_status(), self.frame, self.video.keyframe_stride)
-        self._seek_or_say(f, "Every keyframe slot is labelled.")
+        f = navigation.next_unlabelled_slot(self.marked_status(), self.frame, self.video.keyframe_stride)
+        self._seek_or_say(f, "Every keyframe slot is labelled" + self._whose() + ".")
 
-    def to_review(self) -> None:
+    def marked_status(self):
+        """Per frame, the status the timeline shows: the selected person's, else every pose's."""
+        if self.track is not None and self.track in self.video.tracks:
+            return self.session.person_marks(self.track).status
+        return self.session.frame_status()
+
+    def _whose(self) -> str:
+        return f" for person {self.track}" if self.track is not None and self.track in self.video.tracks else ""
+
+    def to_review(self, said: str = "") -> None:
         """The pose the fill doubts most (highest predicted error, review.py) not yet shown this
-        way; its person is selected."""
+        way; its person is selected. `said` goes before the message (what was just done)."""
         item = self.session.next_to_review(skip=self.visited)
         if item is None:
             had = bool(self.visited)
             self.visited.clear()
-            self.message.emit("Every pose still to review was shown; R starts again from the most doubtful."
-                              if had else "Nothing to review: every filled pose is a keyframe, reviewed or corrected.")
+            self.message.emit(said + ("Every pose still to review was shown; R starts again from the most doubtful."
+                                      if had else "Nothing to review: every filled pose is a keyframe, reviewed or "
+                                                  "corrected."))
             return
         self.visited.add((item.frame, item.track_id))
         self.seek(item.frame)
         self.select_track(item.track_id)
         done = item.predicted_error < review.REVIEW_DONE_BELOW
         self.message.emit(
-            f"Review: frame {item.frame}, person {item.track_id} (predicted error {item.predicted_error:.2f}"
+            said + f"Review: frame {item.frame}, person {item.track_id} (predicted error {item.predicted_error:.2f}"
             + ("; below the review-done threshold: the fill is fairly sure of the rest)" if done else ")")
             + ". A accepts it as it is; drag what is off.")
 
@@ -162,14 +172,38 @@ class Editor(QObject):
 
     def accept(self) -> None:
         """Mark the selected person's filled pose here reviewed (looked at, accepted as it is);
-        the chains on both sides take it as an anchor. Then on to the next pose to review."""
+        the chains on both sides take it as an anchor. Then on to the next pose to review.
+        Accepting vouches for every joint: when the fill doubts some (review.doubtful_joints),
+        the first A names them and a second A on the same pose accepts it."""
         pose = self.pose()
         if pose is None or not review.needs_review(pose):
             self.message.emit("Nothing to accept: select a person whose pose here is filled and not yet reviewed.")
             return
+        doubtful = review.doubtful_joints(pose)
+        asking = (self.video.video_id, self.frame, self.track, tuple(doubtful))
+        # Short: the status bar shows ~150 characters at 1366 px, and what to do comes first.
+        joints = f"{len(doubtful)} joint{'s' if len(doubtful) > 1 else ''}"
+        if doubtful and self._accept_asked != asking:
+            self._accept_asked = asking
+            self.message.emit(f"Person {self.track}, frame {self.frame}: the fill doubts {joints} "
+                              f"({self._joint_list(pose, doubtful, 3, True)}). Drag what is off, or A again "
+                              "to accept it as it is.")
+            return
+        self._accept_asked = None
         self._push(f"Accept person {self.track} at frame {self.frame} (reviewed)",
                    correction.accept_pose(self.video, self.frame, self.track))
-        self.to_review()
+        said = f"Accepted person {self.track}, frame {self.frame}"
+        said += f", with {joints} in doubt ({self._joint_list(pose, doubtful, 2)}). " if doubtful else ". "
+        self.to_review(said)
+
+    _accept_asked: tuple | None = None  # the pose (and its doubtful joints) A last asked about
+
+    def _joint_list(self, pose, joints: list[int], most: int, confidence: bool = False) -> str:
+        """'left_wrist 0.00, right_elbow 0.12 +3' (with `confidence`): a status line's worth."""
+        names = self.session.skeleton.joints
+        joints = sorted(joints, key=lambda j: pose.confidence[j])  # the most doubtful first
+        text = ", ".join(names[j] + (f" {pose.confidence[j]:.2f}" if confidence else "") for j in joints[:most])
+        return text + (f" +{len(joints) - most}" if len(joints) > most else "")
 
     def to_suspect(self) -> None:
         """The next suspect label after the current frame (person, joint), wrapping round: its

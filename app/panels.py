@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QStyle, QStyleOptionComboBox, QStylePainter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from posewarper_core.annotation import Pose, Video, Visibility
+from posewarper_core.annotation import Pose, Provenance, Video, Visibility
 
 from .style import PROVENANCE_NAMES, VISIBILITY_NAMES, track_colour
 
@@ -120,6 +120,11 @@ class TracksPanel(QWidget):
             self.renameRequested.emit(self._ids[item.row()], item.text().strip())
 
 
+SUGGESTED_TEXT = QColor("#a05f00")  # a suggested joint's row: amber italic, set apart from labels
+SUGGESTED_TIP = ("Suggested by the pose model: not a label (no confidence) until you accept it (A) or drag "
+                 "the joint.")
+
+
 class JointsPanel(QTableWidget):
     """The selected person's joints here: visibility, provenance, confidence; the next joint
     to place is shown in bold. Rows follow the click order (numbered), the joints not in it
@@ -180,11 +185,13 @@ class JointsPanel(QTableWidget):
             name = self.skeleton.joints[j]
             number = f"{self.order.index(j) + 1}. " if j in self.order else "· "
             vis = int(pose.visibility[j]) if pose is not None else 0
+            # A suggestion is no label: its stored confidence (0) would read as "surely wrong".
+            suggested = pose is not None and vis and pose.provenance[j] == Provenance.SUGGESTED
             values = (
                 ("▶ " if j == next_joint else "") + number + name,
                 VISIBILITY_NAMES[vis],
                 PROVENANCE_NAMES[int(pose.provenance[j])] if pose is not None and vis else "",
-                f"{pose.confidence[j]:.2f}" if pose is not None and vis else "",
+                "—" if suggested else f"{pose.confidence[j]:.2f}" if pose is not None and vis else "",
             )
             for c, text in enumerate(values):
                 item = self.item(row, c)
@@ -192,10 +199,14 @@ class JointsPanel(QTableWidget):
                     item = QTableWidgetItem()
                     self.setItem(row, c, item)
                 item.setText(text)
-                item.setFont(bold if j == next_joint else QFont())
-                item.setToolTip("" if j in self.order else "Not in the click order (Label → Click order…)")
+                font = QFont(bold if j == next_joint else QFont())
+                font.setItalic(bool(suggested))
+                item.setFont(font)
+                item.setToolTip(SUGGESTED_TIP if suggested else
+                                "" if j in self.order else "Not in the click order (Label → Click order…)")
                 dim = vis == Visibility.NOT_LABELLED or j not in self.order
-                item.setForeground(QBrush(QColor("#8a8f98") if dim else self.palette().text().color()))
+                colour = SUGGESTED_TEXT if suggested else QColor("#8a8f98") if dim else self.palette().text().color()
+                item.setForeground(QBrush(colour))
 
 
 NAME_ROLE = Qt.UserRole + 1  # a Video box item's short text: what the closed box shows

@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from posewarper_core import label_check, review
-from posewarper_core.annotation import PoseChange, Track, Video
+from posewarper_core.annotation import PoseChange, Track, Video, pose_status
 from posewarper_core.errors import PoseWarperError
 
 
@@ -29,6 +29,7 @@ class Session(QObject):
         self._status: np.ndarray | None = None
         self._review: tuple[np.ndarray, np.ndarray] | None = None  # see review_state()
         self._suspects: list | None = None
+        self._marks: dict[int, PersonMarks] = {}  # see person_marks()
 
     # --- reading --------------------------------------------------------------------------
     @property
@@ -46,6 +47,7 @@ class Session(QObject):
     def select_video(self, video_id: int) -> None:
         self.video_id = video_id
         self._status = self._review = self._suspects = None
+        self._marks = {}
         self.videoChanged.emit()
 
     def frame_status(self) -> np.ndarray:
@@ -72,6 +74,26 @@ class Session(QObject):
         poses = self.video.poses.get(frame, {}).values()
         self._review[0][frame] = max((review.predicted_error(p) for p in poses), default=0.0)
         self._review[1][frame] = any(p.reviewed for p in poses)
+
+    def person_marks(self, track_id: int) -> "PersonMarks":
+        """The timeline's marks of one person against everyone else's, cached per person and
+        after an edit updated for the frames touched only (as frame_status)."""
+        marks = self._marks.get(track_id)
+        if marks is None:
+            n = self.video.num_frames if self.video is not None else 0
+            marks = self._marks[track_id] = PersonMarks(track_id, n)
+            if self.video is not None:
+                for f in self.video.poses:
+                    marks.update(self.video, f)
+        return marks
+
+    def suggested_pose(self) -> tuple[int, int] | None:
+        """(frame, person) of the suggested next keyframe: the pose the fill doubts most there."""
+        frame = self.suggested_keyframe()
+        if frame is None:
+            return None
+        poses = self.video.poses.get(frame, {})
+        return frame, max(poses, key=lambda tid: review.predicted_error(poses[tid]))
 
     def suggested_keyframe(self) -> int | None:
         """The frame of the pose the fill doubts most, while review is not done (review.py)."""
@@ -135,6 +157,12 @@ class Session(QObject):
                 self._update_review(f)
         else:
             self._review = None
+        if all(c.video_id == self.video_id for c in changes):
+            for marks in self._marks.values():
+                for f in frames:
+                    marks.update(self.video, f)
+        else:
+            self._marks = {}
         self._suspects = None
         self.posesChanged.emit(frames)
 
@@ -145,6 +173,7 @@ class Session(QObject):
     def delete_track(self, track_id: int) -> None:
         self.store.delete_track(self.video_id, track_id)
         self._status = self._review = self._suspects = None
+        self._marks = {}
         self.tracksChanged.emit()
         self.posesChanged.emit(set())
 
@@ -167,3 +196,27 @@ class Session(QObject):
     def set_keyframe_stride(self, k: int) -> None:
         self.store.update_video(self.video_id, keyframe_stride=int(k))
         self.videoChanged.emit()
+
+
+class PersonMarks:
+    """Per frame, one person's timeline marks and the strongest of everyone else's: status (0
+    empty, 1 auto-filled, 2 corrected, 3 keyframe: annotation.pose_status) and reviewed."""
+
+    def __init__(self, track_id: int, num_frames: int):
+        self.track_id = track_id
+        self.status = np.zeros(num_frames, np.uint8)
+        self.others = np.zeros(num_frames, np.uint8)
+        self.reviewed = np.zeros(num_frames, bool)
+        self.others_reviewed = np.zeros(num_frames, bool)
+
+    def update(self, video: Video, frame: int) -> None:
+        mine, others, others_reviewed = None, 0, False
+        for tid, p in video.poses.get(frame, {}).items():
+            if tid == self.track_id:
+                mine = p
+            else:
+                others = max(others, pose_status(p))
+                others_reviewed = others_reviewed or p.reviewed
+        self.status[frame] = pose_status(mine) if mine is not None else 0
+        self.reviewed[frame] = mine is not None and mine.reviewed
+        self.others[frame], self.others_reviewed[frame] = others, others_reviewed

@@ -2,10 +2,10 @@
 (and editable) in the Keyboard Shortcuts dialog."""
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QHeaderView, QKeySequenceEdit,
-                               QLabel, QLineEdit, QPlainTextEdit, QTableWidget, QTableWidgetItem, QTextEdit,
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDialog, QDialogButtonBox, QHeaderView,
+                               QKeySequenceEdit, QLabel, QLineEdit, QPlainTextEdit, QTableWidget, QTableWidgetItem, QTextEdit,
                                QVBoxLayout, QWidget)
 
 # (action id, menu text, default shortcut, group)
@@ -102,15 +102,21 @@ def types_text(widget: QWidget, text: str) -> bool:
 
 
 class PlainKeysFirst(QObject):
-    """An application event filter: a key without Ctrl/Alt/Meta (a letter, Space, =, -) runs its
-    shortcut whichever widget of the window (or of its floating panels) has the focus: a table,
-    a combo box, a number box, the timeline. Qt lets the focus widget claim such keys first
-    (ShortcutOverride), so without this a shortcut worked or not depending on where the user
-    last clicked. A text field keeps them: there they are typing."""
+    """A key without Ctrl/Alt/Meta (a letter, Space, =, -) runs its shortcut whichever widget of
+    the window (or of its floating panels) has the focus: a table, a combo box, a number box, the
+    timeline. Qt lets the focus widget claim such keys first (ShortcutOverride), so without this a
+    shortcut worked or not depending on where the user last clicked. A text field keeps them:
+    there they are typing.
+
+    The event filter sits on the window's focus widget only, moved as the focus moves
+    (QApplication.focusChanged): a filter on the application would see its every event."""
 
     def __init__(self, window: QWidget):
         super().__init__(window)
         self.window = window
+        self._watched: QWidget | None = None
+        QApplication.instance().focusChanged.connect(self._follow_focus)
+        self._follow_focus(None, QApplication.focusWidget())
 
     def _inside(self, widget: QWidget) -> bool:
         while widget is not None:
@@ -118,6 +124,16 @@ class PlainKeysFirst(QObject):
                 return True
             widget = widget.parentWidget()
         return False
+
+    def _follow_focus(self, old, new) -> None:
+        if self._watched is not None:
+            try:
+                self._watched.removeEventFilter(self)
+            except RuntimeError:  # the widget is gone, and its filters with it
+                pass
+        self._watched = new if isinstance(new, QWidget) and self._inside(new) else None
+        if self._watched is not None:
+            self._watched.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
         if event.type() != QEvent.ShortcutOverride or not isinstance(obj, QWidget):
@@ -136,7 +152,7 @@ class ShortcutsDialog(QDialog):
     def __init__(self, keys: dict[str, str], parent=None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(560, 640)
+        self.resize(680, 640)
         self.keys = dict(keys)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(
@@ -147,7 +163,11 @@ class ShortcutsDialog(QDialog):
         self.table = QTableWidget(len(DEFAULTS), 3, self)
         self.table.setHorizontalHeaderLabels(["Group", "Action", "Shortcut"])
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.table.setWordWrap(True)  # long descriptions wrap; rows grow to fit them (_fit_rows)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.Fixed)
         for row, (action_id, text, _, group) in enumerate(DEFAULTS):
             for col, value in enumerate((group, text.replace("&", "").rstrip("…"))):
                 item = QTableWidgetItem(value)
@@ -157,6 +177,12 @@ class ShortcutsDialog(QDialog):
             editor.setMaximumSequenceLength(1)
             editor.editingFinished.connect(lambda a=action_id, e=editor: self._changed(a, e))
             self.table.setCellWidget(row, 2, editor)
+        # The key column fits the longest key ("Ctrl+Shift+Right" was cut): its text, the edit
+        # box's frame and margins, and the clear button a key sequence edit shows.
+        fm = self.table.fontMetrics()
+        longest = max(fm.horizontalAdvance(QKeySequence(k).toString(QKeySequence.NativeText))
+                      for k in [*self.keys.values(), *(d[2] for d in DEFAULTS)])
+        self.table.setColumnWidth(2, longest + 40)
         layout.addWidget(self.table)
         self.message = QLabel("")
         layout.addWidget(self.message)
@@ -165,6 +191,18 @@ class ShortcutsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.RestoreDefaults).clicked.connect(self._restore)
         layout.addWidget(buttons)
+
+    def _fit_rows(self) -> None:
+        self.table.resizeRowsToContents()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._fit_rows()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # The stretched column's new width is set when the table's own resize comes, after this.
+        QTimer.singleShot(0, self._fit_rows)
 
     def _changed(self, action_id: str, editor: QKeySequenceEdit) -> None:
         seq = editor.keySequence().toString()

@@ -6,9 +6,13 @@ On the demo project (1366 x 768 window): the walker (person 1) selected on a fra
 her keyframes, not labelled there, then E pressed; the time from the key press to the suggestion
 drawn on the canvas (the pose layer painted with it), the worker's own seconds, and the longest gap
 between the ticks of a 5 ms QTimer on the UI thread meanwhile (its worst stall). The first request
-also loads the pose model (cold); the rest are warm. Each frame is measured twice: E pressed at
-once after arriving (computed on request), and, on the frame again after an undo and a move away,
-E pressed after --dwell seconds on it (computed ahead while the user looks: suggestions.py).
+also loads the pose model; the rest have it loaded. Each frame is measured three ways (after an
+undo, from frame 1):
+- `cold`: E pressed at once after jumping there with nothing done ahead (the worker's flow chains
+  dropped): the whole chain from the keyframe on request, the baseline of the same run;
+- `from key`: --dwell seconds on the person's previous keyframe first (as after labelling it: the
+  worker extends the chains ahead meanwhile), then a jump to the frame and E pressed at once;
+- `on frame`: E pressed after --dwell seconds on the frame (its suggestion computed ahead).
 Prints a table; --json writes it.
 """
 from __future__ import annotations
@@ -21,6 +25,9 @@ import time
 from pathlib import Path
 
 from .bench import _app, _open, _spin_until
+
+
+REST_FRAME = 1  # between two rows (not a keyframe: going to one from here is a frame change)
 
 
 def run(frames: list[int], dwell: float) -> dict:
@@ -48,20 +55,31 @@ def run(frames: list[int], dwell: float) -> dict:
     paint = layer._paint_suggested
     layer._paint_suggested = lambda *a: (painted.append(time.perf_counter()), paint(*a))
     rows = []
-    plan = [(f, 0.0) for f in frames] + [(f, dwell) for f in frames]
-    for n, (frame, wait) in enumerate(plan):
-        ed.seek(0)
+    plan = [(f, m) for m in ("cold", "from key", "on frame") for f in frames]
+    for n, (frame, mode) in enumerate(plan):
+        ed.seek(REST_FRAME)
+        w.suggestions.ahead_timer.stop()
         _spin_until(app, lambda: w.suggestions.job is None, 30)  # nothing computing ahead meanwhile
         w.suggestions.kept.clear()
+        if mode == "cold":
+            w.suggestions.reached.clear()
+            if w.suggestions.engine.suggester is not None:
+                w.suggestions.engine.suggester.forget_chains()
+        key = max(k for k in ed.video.keyframes(1) if k < frame)
+        if mode == "from key":
+            ed.seek(key)
+            ed.select_track(1)
+            _spin_until(app, lambda: False, dwell)
+        ready = any(name[1:3] == (1, key) and last >= frame for name, last in w.suggestions.reached.items())
         ed.seek(frame)
         ed.select_track(1)
         if ed.video.pose(frame, 1) is not None:
             raise SystemExit(f"frame {frame} has a pose of person 1: pick a frame between keyframes")
         _spin_until(app, lambda: ed.frame in w.loader.cache if w.loader else True, 10)
-        if wait:
-            _spin_until(app, lambda: False, wait)
+        if mode == "on frame":
+            _spin_until(app, lambda: False, dwell)
         else:
-            w.suggestions.ahead_timer.stop()  # asked at once: nothing computed ahead
+            w.suggestions.ahead_timer.stop()  # asked at once: nothing computed ahead on this frame
         ticks = []
         timer = QTimer()
         timer.setInterval(5)
@@ -83,21 +101,25 @@ def run(frames: list[int], dwell: float) -> dict:
         pose = ed.video.pose(frame, 1)
         joints = int((pose.provenance == Provenance.SUGGESTED).sum()) if pose is not None else 0
         gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-        rows.append({"frame": frame, "cold": n == 0, "dwell_s": wait, "key_to_drawn_s": round(t1 - t0, 3),
-                     "worker_s": round(result.seconds, 3) if result else None,
+        rows.append({"frame": frame, "mode": mode, "model_load": n == 0, "key_to_drawn_s": round(t1 - t0, 3),
+                     "worker_s": round(result.seconds, 3) if result else None, "chain_ready": ready,
                      "longest_ui_gap_ms": round(1000 * max(gaps), 1) if gaps else None,
                      "suggested_joints": joints, "message": result.message if result else "no result"})
         w.actions["undo"].trigger()
     w.close()
-    warm = [r for r in rows if not r["cold"] and not r["dwell_s"]]
-    ahead = [r for r in rows if r["dwell_s"]]
+    modes = {}
+    for mode in ("cold", "from key", "on frame"):
+        times = [r["key_to_drawn_s"] for r in rows if r["mode"] == mode and not r["model_load"]]
+        if times:
+            modes[mode] = {"min_s": min(times), "median_s": round(statistics.median(times), 3), "max_s": max(times)}
+    base = modes.get("cold", {}).get("median_s")
+    for m in modes.values():
+        m["median_vs_cold"] = round(m["median_s"] / base, 3) if base else None
     return {
-        "dwell_median_key_to_drawn_s": round(statistics.median(r["key_to_drawn_s"] for r in ahead), 3) if ahead else None,
-        "video": "resources/demo/sports2d_demo.mp4 (1768 x 994)", "window": "1366 x 768",
+        "video": "resources/demo/sports2d_demo.mp4 (1768 x 994)", "window": "1366 x 768", "dwell_s": dwell,
         "pose_model": runtime_missing() or "BlazePose (ai-edge-litert)",
         "rows": rows,
-        "warm_median_key_to_drawn_s": round(statistics.median(r["key_to_drawn_s"] for r in warm), 3) if warm else None,
-        "warm_median_worker_s": round(statistics.median(r["worker_s"] for r in warm), 3) if warm else None,
+        "key_to_drawn_by_mode": modes,
         "longest_ui_gap_ms": max(r["longest_ui_gap_ms"] or 0 for r in rows),
     }
 
@@ -110,13 +132,16 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     out = run(args.frames, args.dwell)
     print(f"{out['video']}, window {out['window']}, {out['pose_model']}")
-    print(f"{'frame':>5} {'cold':>5} {'dwell s':>7} {'key→drawn s':>12} {'worker s':>9} {'UI gap ms':>10} {'joints':>7}")
+    print(f"{'frame':>5} {'mode':>9} {'model load':>10} {'chain ready':>11} {'key→drawn s':>12} {'worker s':>9} "
+          f"{'UI gap ms':>10} {'joints':>7}")
     for r in out["rows"]:
-        print(f"{r['frame']:>5} {str(r['cold']):>5} {r['dwell_s']:>7.1f} {r['key_to_drawn_s']:>12.3f} {r['worker_s'] or float('nan'):>9.3f} "
+        print(f"{r['frame']:>5} {r['mode']:>9} {str(r['model_load']):>10} {str(r['chain_ready']):>11} {r['key_to_drawn_s']:>12.3f} "
+              f"{r['worker_s'] if r['worker_s'] is not None else float('nan'):>9.3f} "
               f"{r['longest_ui_gap_ms'] or float('nan'):>10.1f} {r['suggested_joints']:>7}")
-    print(f"asked at once, warm median: key→drawn {out['warm_median_key_to_drawn_s']} s, worker "
-          f"{out['warm_median_worker_s']} s; after dwelling: key→drawn {out['dwell_median_key_to_drawn_s']} s; "
-          f"longest UI gap {out['longest_ui_gap_ms']} ms")
+    print(f"key→drawn without the model load (dwell {out['dwell_s']} s), min / median / max, median vs cold:")
+    for mode, m in out["key_to_drawn_by_mode"].items():
+        print(f"  {mode:>9}: {m['min_s']:.3f} / {m['median_s']:.3f} / {m['max_s']:.3f} s   x{m['median_vs_cold']}")
+    print(f"longest UI gap {out['longest_ui_gap_ms']} ms")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
 

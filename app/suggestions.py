@@ -6,10 +6,15 @@ A suggestion takes a few tenths of a second per person (the flow chain from the 
 keyframe and the pose model), so it is computed on a worker thread from a snapshot of the video;
 the result is applied on the UI thread as one undoable step, and only if the user is still on
 that frame of that video (a late result for a frame left is dropped, and the status bar says so).
-On the demo's 1768 x 994 frames a suggestion takes about a second here (flow over the frames from
-the keyframe), so once the user has stayed PREFETCH_MS on a frame the selected person's suggestion
-is computed ahead, at low priority, and kept (not applied): the key then shows it at once. A kept
-suggestion is used only while the keyframe it was carried from is unchanged.
+Most of a suggestion's time is the flow chain from the keyframe (on the demo's 1768 x 994 frames
+~56 ms a frame pair; the model ~70 ms), so work is done ahead while the user looks at a frame
+(after PREFETCH_MS there, at low priority, stopped as soon as the user asks for something else):
+the selected person's suggestion here is computed and kept (not applied; the key then shows it at
+once), and everyone's flow chains are extended from this frame's keyframe up to the next keyframe
+(at most a keyframe interval ahead; once the user has asked for a suggestion or turned them on
+for new keyframes, and not while an auto-fill runs): the annotator labels forward, so a
+suggestion on arrival at a later frame then needs only the model. Kept work is used only while the keyframe it was carried
+from is unchanged.
 Suggested joints fill only joints not labelled yet (place_suggestion) and stay SUGGESTED, drawn
 hollow and dashed, until accepted (A / Shift+A) or dragged (a drag makes that joint the user's).
 """
@@ -24,6 +29,7 @@ from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
 from posewarper_core.annotation import PoseChange, Provenance, Track
 from posewarper_core.suggest import Suggester, accept, detect_people, place_suggestion, runtime_missing, template
+from posewarper_core.suggest.carry import pose_digest, source_keyframe
 
 from . import edits
 from .commands import PoseChangesCommand, SetTrackCommand
@@ -46,6 +52,8 @@ class Request:
     auto: bool = False  # asked by starting a new keyframe, not by a key
     ahead: bool = False  # computed ahead of the key (kept, not applied) unless asked for meanwhile
     keys: tuple = ()  # per track: what the suggestion depends on (_input_key)
+    upto: int | None = None  # a job that only extends the track_ids' flow chains on to this frame
+    cancelled: bool = False  # set from the UI thread: work ahead no longer wanted (checked per frame pair)
 
 
 @dataclass
@@ -55,6 +63,8 @@ class Result:
     detected: list = field(default_factory=list)  # poses of people found on a frame nobody is labelled in
     message: str = ""
     seconds: float = 0.0  # on the worker
+    reached: dict = field(default_factory=dict)  # _chain_key -> last frame its flow chain reached
+    cancelled: bool = False
 
 
 class _Engine:
@@ -74,7 +84,20 @@ class _Engine:
             self.video_id = req.video_id
         t0 = time.perf_counter()
         out = Result(req)
-        if req.track_ids is None:
+        if req.cancelled:  # waited while the user left its frame
+            out.cancelled = True
+            return out
+        stop = lambda: req.cancelled  # noqa: E731
+        if req.track_ids is not None:  # the chains first, stoppable per frame pair (their progress is kept)
+            start, upto = (req.frame, req.upto) if req.upto is not None else (req.frame - 1, req.frame)
+            for tid in req.track_ids:
+                got = self.suggester.extend_ahead(req.video, self.frames, tid, start, upto, stop)
+                if got is not None:
+                    out.reached[(req.video_id, tid) + got[:2]] = got[2]
+            out.cancelled = req.cancelled
+        if req.upto is not None or out.cancelled:
+            pass  # chains only, or the work ahead was no longer wanted
+        elif req.track_ids is None:
             out.detected, out.message = detect_people(self.suggester, self.frames, req.frame)
         else:
             notes = []
@@ -123,6 +146,8 @@ class Suggestions(QObject):
         self.missing = runtime_missing()  # None when the pose model can run
         self.last: Result | None = None
         self.kept: dict[tuple, object] = {}  # _input_key -> suggested Pose (or None), computed ahead
+        self.reached: dict[tuple, int] = {}  # _chain_key -> last frame the worker's flow chain reached
+        self.in_use = False  # a suggestion was asked for in this window: chains are worth extending ahead
         self.ahead_timer = QTimer(self)
         self.ahead_timer.setSingleShot(True)
         self.ahead_timer.setInterval(PREFETCH_MS)
@@ -153,16 +178,27 @@ class Suggestions(QObject):
         w = self.window
         self.engine = _Engine(w.session.skeleton, lambda video: _open(video, w.store.base_dir))
         self.kept.clear()
+        self.reached.clear()
         w.editor.jointPlaced.connect(self._joint_placed)
-        w.editor.frameChanged.connect(lambda _: self._disarm())
-        w.editor.frameChanged.connect(lambda _: self.ahead_timer.start())
+        w.session.posesChanged.connect(lambda _: self.ahead_timer.start() if self.job is None else None)
+        w.editor.frameChanged.connect(self._frame_changed)
         w.editor.selectionChanged.connect(lambda: self.ahead_timer.start() if self.job is None else None)
+
+    def _frame_changed(self, frame: int) -> None:
+        """Another frame: work for the one left stops (a chain keeps what it reached), and the
+        work ahead for this one starts after PREFETCH_MS."""
+        self._disarm()
+        for req in (self.job.req if self.job is not None else None, self.pending):
+            if req is not None and req.upto is None and req.frame != frame:
+                req.cancelled = True  # reported as "came after you left it" when it ends
+        self.ahead_timer.start()
 
     def stop(self) -> None:
         """Wait for a running suggestion (a window or project closing); its result is dropped."""
         self.pending = None
         self.ahead_timer.stop()
         if self.job is not None:
+            self.job.req.cancelled = True  # work ahead stops at its next frame pair
             self.job.finished_with.disconnect()
             self.job.wait()
             self.job = None
@@ -189,6 +225,7 @@ class Suggestions(QObject):
         ed = self.window.editor
         if ed is None or self.engine is None:
             return False
+        self.in_use = True
         video = ed.video
         labelled = [t for t in sorted(video.tracks) if video.keyframes(t)]
         if everyone:
@@ -217,9 +254,12 @@ class Suggestions(QObject):
             result.message = "; ".join(dict.fromkeys(self.kept[("message",) + k] for k in keys if self.kept.get(("message",) + k)))
             self._apply(result)
             return True
-        if self.job is not None and self.job.req.ahead and self.job.req.keys == keys:
-            self.job.req.ahead, self.job.req.auto, self.job.req.started = False, auto, time.perf_counter()
+        running = self.job.req if self.job is not None else None
+        if running is not None and running.ahead and running.keys == keys and not running.cancelled:
+            running.ahead, running.auto, running.started = False, auto, time.perf_counter()
             return True  # being computed ahead already: applied when it ends
+        if running is not None and (running.ahead or running.upto is not None):
+            running.cancelled = True  # work ahead gives way (it stops at its next frame pair)
         req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto, keys=keys)
         who = "the people on this frame" if ids is None else (
             f"person {ids[0]}" if len(ids) == 1 else f"{len(ids)} people")
@@ -231,19 +271,28 @@ class Suggestions(QObject):
         return True
 
     def _compute_ahead(self) -> None:
-        """The selected person's suggestion here, computed before anyone asks (see the module doc)."""
+        """Work done while the user looks at a frame (see the module doc): the selected person's
+        suggestion here, else everyone's flow chains extended ahead."""
         ed = self.window.editor
         if ed is None or self.engine is None or self.job is not None or self.pending is not None:
             return
-        tid, video = ed.track, ed.video
-        if tid is None or not [f for f in video.keyframes(tid) if f != ed.frame]:
-            return
-        if edits.next_joint(video.pose(ed.frame, tid), ed.order) is None:
-            return  # every joint clicks place is labelled: nothing a suggestion could add
-        key = _input_key(video, ed.frame, tid)
-        if key in self.kept:
-            return
-        self._start(Request(video.video_id, ed.frame, [tid], snapshot(video), ahead=True, keys=(key,)))
+        tid, video, frame = ed.track, ed.video, ed.frame
+        if (tid is not None and source_keyframe(video, tid, frame) is not None
+                and edits.next_joint(video.pose(frame, tid), ed.order) is not None):
+            key = _input_key(video, frame, tid)  # some joint clicks place is free: a suggestion could add it
+            if key not in self.kept:
+                self._start(Request(video.video_id, frame, [tid], snapshot(video), ahead=True, keys=(key,)))
+                return
+        if not (self.in_use or self.on_new_keyframe):
+            return  # chains ahead only for a user of suggestions (they cost ~50 ms a frame pair per person)
+        runner = getattr(self.window, "runner", None)
+        if runner is not None and runner.running:
+            return  # an auto-fill has the cores: no chains ahead meanwhile (its poses changing restart this)
+        upto = _ahead_until(video, frame)
+        ids = sorted(video.tracks, key=lambda t: t != tid)  # the selected person first
+        todo = [t for t in ids if (k := _chain_key(video, frame, t)) is not None and self.reached.get(k, -1) < upto]
+        if todo:
+            self._start(Request(video.video_id, frame, todo, snapshot(video), upto=upto))
 
     def _start(self, req: Request) -> None:
         self.job = _Job(self.engine, req, self)
@@ -266,11 +315,16 @@ class Suggestions(QObject):
         if self.pending is not None and self.engine is not None:
             req, self.pending = self.pending, None
             self._start(req)
-        elif self.engine is not None:
-            self.ahead_timer.start()
+        elif self.engine is not None and not isinstance(result, str):
+            self.ahead_timer.start()  # more work ahead (not after a failure: it would fail again)
 
     def _keep(self, result: Result) -> None:
         req = result.request
+        self.reached.update(result.reached)
+        while len(self.reached) > 4 * KEEP:
+            self.reached.pop(next(iter(self.reached)))
+        if result.cancelled or req.upto is not None:
+            return  # chains only: no suggestion to keep
         for tid, key in zip(req.track_ids or [], req.keys):
             self.kept[key] = result.poses.get(tid)
             self.kept[("message",) + key] = result.message
@@ -281,10 +335,14 @@ class Suggestions(QObject):
         w, req = self.window, result.request
         if req.video is not None:
             self._keep(result)
-        if req.ahead:
+        if req.ahead or req.upto is not None:
             return
         ed = w.editor
         self.last = result
+        if result.cancelled:  # the user left the frame meanwhile (_frame_changed)
+            self._say(f"The suggestion for frame {req.frame} stopped when you left that frame: not applied.", 5000)
+            self.applied.emit(result)
+            return
         if ed is None or w.session.video_id != req.video_id or ed.frame != req.frame:
             self._say(f"The suggestion for frame {req.frame} came after you left it: not applied.", 5000)
             self.applied.emit(result)
@@ -311,15 +369,7 @@ class Suggestions(QObject):
             self._say(f"No suggestion on frame {req.frame}: {text}", 10000)
             self.applied.emit(result)
             return
-        stack = ed.undo_stack
-        stack.beginMacro(f"Suggest {n_joints} joints on frame {req.frame}")
-        for tid in added:
-            stack.push(SetTrackCommand(w.session, Track(tid, f"person {tid}")))
-        command = PoseChangesCommand(w.session, "Suggested poses", changes)
-        stack.push(command)
-        stack.endMacro()
-        if command.failed is not None:
-            raise command.failed
+        self._push(f"Suggest {n_joints} joints on frame {req.frame}", changes, new_tracks=added)
         if added and ed.track is None:
             ed.select_track(added[0])
         took = time.perf_counter() - req.started
@@ -375,6 +425,8 @@ class Suggestions(QObject):
         self._say(f"Click where to drop {what} (then drag its joints); another frame cancels.", 10000)
 
     def _disarm(self) -> None:
+        if self.template_kind is not None:  # the "Click where to drop" prompt is no longer true
+            self._say("Template dropped nowhere: another frame cancels it.", 4000)
         self.template_kind = None
 
     def take_click(self, x: float, y: float) -> bool:
@@ -389,26 +441,33 @@ class Suggestions(QObject):
             tid = max(video.tracks, default=0) + 1  # the selected person is here already: a new one
         pose = template.from_keyframe(video, ed.track, ed.frame, (x, y)) if (
             kind == "keyframe" and ed.track is not None) else None
+        what = "the previous keyframe's pose"
         if pose is None:
-            if kind == "keyframe":
-                self._say("No earlier keyframe of the selected person: dropped an average pose.", 5000)
+            what = ("an average pose (the selected person has no earlier keyframe)" if kind == "keyframe"
+                    else "an average pose")
             pose = template.average(video, ed.session.skeleton, (x, y))
-        stack = ed.undo_stack
-        stack.beginMacro(f"Drop a pose template on frame {ed.frame}")
-        if tid not in video.tracks:
-            stack.push(SetTrackCommand(ed.session, Track(tid, f"person {tid}")))
-        command = PoseChangesCommand(ed.session, "Template", [
-            PoseChange(video.video_id, ed.frame, tid, place_suggestion(video.pose(ed.frame, tid), _only(pose, ed.order)))])
-        stack.push(command)
-        stack.endMacro()
-        if command.failed is not None:
-            raise command.failed
+        change = PoseChange(video.video_id, ed.frame, tid, place_suggestion(video.pose(ed.frame, tid), _only(pose, ed.order)))
+        self._push(f"Drop a pose template on frame {ed.frame}", [change],
+                   new_tracks=[] if tid in video.tracks else [tid])
         ed.select_track(tid)
+        placed = video.pose(ed.frame, tid)
+        n = int((placed.labelled() & (placed.provenance == Provenance.SUGGESTED)).sum()) if placed is not None else 0
+        self._say(f"Dropped {what} for person {tid} on frame {ed.frame}: {n} suggested joints. Drag them to fit, "
+                  "A accepts them.", 10000)
         return True
 
-    def _push(self, text: str, changes) -> None:
-        command = PoseChangesCommand(self.window.session, text, changes)
-        self.window.editor.undo_stack.push(command)
+    def _push(self, text: str, changes, new_tracks=()) -> None:
+        """The pose changes as one undo step, with the people they add (`new_tracks`) made first."""
+        session, stack = self.window.session, self.window.editor.undo_stack
+        command = PoseChangesCommand(session, text, changes)
+        if new_tracks:
+            stack.beginMacro(text)
+            for tid in new_tracks:
+                stack.push(SetTrackCommand(session, Track(tid, f"person {tid}")))
+            stack.push(command)
+            stack.endMacro()
+        else:
+            stack.push(command)
         if command.failed is not None:
             raise command.failed
 
@@ -426,14 +485,28 @@ def _new_suggested(old, new) -> int:
 
 
 def _input_key(video, frame: int, track_id: int) -> tuple:
-    """What a person's suggestion on `frame` depends on: the keyframe it is carried from (the
-    nearest before, else after) and that keyframe's pose."""
-    keys = [k for k in video.keyframes(track_id) if k != frame]
-    before = [k for k in keys if k < frame]
-    key = before[-1] if before else (keys[0] if keys else None)
+    """What a person's suggestion on `frame` depends on: the keyframe it is carried from
+    (source_keyframe) and that keyframe's pose."""
+    key = source_keyframe(video, track_id, frame)
     pose = video.pose(key, track_id) if key is not None else None
-    digest = (pose.xy.tobytes(), pose.visibility.tobytes(), pose.provenance.tobytes()) if pose is not None else ()
-    return (video.video_id, frame, track_id, key) + digest
+    return (video.video_id, frame, track_id, key) + pose_digest(pose)
+
+
+def _chain_key(video, frame: int, track_id: int) -> tuple | None:
+    """The flow chain that serves a person's suggestions after `frame`: from their last keyframe
+    at or before it, as the worker names it (Carrier.extend); None without one."""
+    keys = [k for k in video.keyframes(track_id) if k <= frame]
+    if not keys:
+        return None
+    return (video.video_id, track_id, keys[-1], pose_digest(video.pose(keys[-1], track_id)))
+
+
+def _ahead_until(video, frame: int) -> int:
+    """How far ahead of `frame` chains are extended: to the next keyframe of anyone (a suggestion
+    there comes from this one), at most a keyframe interval, within the video."""
+    later = [f for f in video.poses if f > frame and any(p.keyframe for p in video.poses[f].values())]
+    upto = min([frame + max(video.keyframe_stride, 1)] + later)
+    return min(upto, video.num_frames - 1)
 
 
 def _in_frame(video, frame: int, track_id: int) -> bool:

@@ -1,6 +1,12 @@
-"""The strip under the canvas: one cell per frame, coloured by status, with the every-k-th
-keyframe slots marked, reviewed frames ticked along the top and the suggested next keyframe
-marked with a triangle; an overview bar of the whole video above it. Click or drag to seek.
+"""The strip under the canvas: one cell per frame, coloured by the selected person's status,
+with the every-k-th keyframe slots marked, reviewed frames ticked along the top and the
+suggested next keyframe marked with a triangle; an overview bar of the whole video above it.
+Click or drag to seek.
+
+With two people, a frame where one is a keyframe and the other only filled must not look done:
+the cells, ticks and slot marks are the selected person's; the other people's strongest status
+is a thin band at the bottom of each cell, their reviewed poses a dim tick, and a suggested
+keyframe of another person an outlined triangle (the selected person's is filled).
 
 Painting touches only the visible cells (the detail strip shows a window of frames around the
 current one) and the overview is reduced with numpy, so a 10,000-frame video costs the same
@@ -17,7 +23,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from .style import CURSOR, MISSING_KEYFRAME, STATUS_COLOURS, STATUS_NAMES
 
 REVIEWED = QColor("#8fe39a")  # the tick along the top of a reviewed frame's cell
+OTHERS_REVIEWED = QColor("#4f7a56")  # the same for another person's reviewed pose: dimmer, thinner
 SUGGESTED = QColor("#ffb13b")  # the triangle over the suggested next keyframe
+OTHERS_BAND = 5  # px: the other people's status along the bottom of a cell
 
 OVERVIEW_H = 10
 TICKS_H = 14
@@ -32,6 +40,10 @@ class Timeline(QWidget):
         self.status = np.zeros(0, np.uint8)
         self.reviewed = np.zeros(0, bool)
         self.suggested: int | None = None
+        self.suggested_is_selected = True  # the suggested pose is the selected person's
+        self.others: np.ndarray | None = None  # the other people's strongest status (None: one row)
+        self.others_reviewed = np.zeros(0, bool)
+        self.person = ""  # whose marks the cells show, for the tooltip
         self.stride = 10
         self.current = 0
         self.first = 0  # first frame shown in the detail strip
@@ -45,19 +57,29 @@ class Timeline(QWidget):
         self._drag_area = None
 
     # --- model ----------------------------------------------------------------------------
-    def set_status(self, status: np.ndarray, stride: int) -> None:
+    def set_status(self, status: np.ndarray, stride: int, others: np.ndarray | None = None,
+                   person: str = "") -> None:
+        """Per frame: `status` of the selected person (or of every pose when nobody is selected)
+        and `others`, the strongest status of the other people (None: not shown)."""
         self.status = np.asarray(status, np.uint8)
+        self.others = None if others is None else np.asarray(others, np.uint8)
+        self.person = person
         self.stride = max(1, int(stride))
         self._overview = None
         self._base = None
         self.update()
 
-    def set_review_marks(self, reviewed: np.ndarray, suggested: int | None) -> None:
-        """Frames with a pose marked reviewed, and the suggested next keyframe (or None)."""
+    def set_review_marks(self, reviewed: np.ndarray, suggested: int | None, others_reviewed=None,
+                         suggested_is_selected: bool = True) -> None:
+        """Frames where the selected person's pose (others_reviewed: another's) is marked
+        reviewed, and the suggested next keyframe (or None), the selected person's or not."""
         reviewed = np.asarray(reviewed, bool)
-        if np.array_equal(reviewed, self.reviewed) and suggested == self.suggested:
+        others_reviewed = np.zeros(0, bool) if others_reviewed is None else np.asarray(others_reviewed, bool)
+        if (np.array_equal(reviewed, self.reviewed) and np.array_equal(others_reviewed, self.others_reviewed)
+                and (suggested, suggested_is_selected) == (self.suggested, self.suggested_is_selected)):
             return
-        self.reviewed, self.suggested = reviewed.copy(), suggested
+        self.reviewed, self.others_reviewed = reviewed.copy(), others_reviewed.copy()
+        self.suggested, self.suggested_is_selected = suggested, suggested_is_selected
         self._base = None
         self.update()
 
@@ -148,21 +170,32 @@ class Timeline(QWidget):
         cw = self.cell_width()
         last = min(n, self.first + int(w / cw) + 1)
         gap = 1.0 if cw >= 5 else 0.0
+        others = self.others if self.others is not None and len(self.others) == n else None
+        band = QRectF(0, strip.bottom() - 4 - OTHERS_BAND, 0, OTHERS_BAND)  # above the slot mark
         for f in range(self.first, last):
             x = (f - self.first) * cw
             s = int(self.status[f])
             p.fillRect(QRectF(x, strip.top(), cw - gap, strip.height()), STATUS_COLOURS[s])
+            if others is not None:
+                p.fillRect(QRectF(x, band.top() - 1, cw - gap, 1), QColor("#1d2025"))
+                p.fillRect(QRectF(x, band.top(), cw - gap, band.height()), STATUS_COLOURS[int(others[f])])
             if f % self.stride == 0:
                 slot = QRectF(x, strip.bottom() - 4, cw - gap, 4)
                 p.fillRect(slot, QColor("#ffffff") if s == 3 else MISSING_KEYFRAME)
             if f < len(self.reviewed) and self.reviewed[f]:
                 p.fillRect(QRectF(x, strip.top(), cw - gap, 3), REVIEWED)
+            elif f < len(self.others_reviewed) and self.others_reviewed[f]:
+                p.fillRect(QRectF(x + cw / 4, strip.top(), max(1.0, cw / 2 - gap), 2), OTHERS_REVIEWED)
         if self.suggested is not None and self.first <= self.suggested < last:
             x = (self.suggested - self.first) * cw + (cw - gap) / 2
             half = max(3.0, min(cw / 2, 6.0))
-            p.setPen(Qt.NoPen)
-            p.setBrush(SUGGESTED)
-            p.drawPolygon([QPointF(x - half, strip.top()), QPointF(x + half, strip.top()),
+            if self.suggested_is_selected:
+                p.setPen(Qt.NoPen)
+                p.setBrush(SUGGESTED)
+            else:  # another person's: outlined
+                p.setPen(QPen(SUGGESTED, 1.5))
+                p.setBrush(Qt.NoBrush)
+            p.drawPolygon([QPointF(x - half, strip.top() + 0.75), QPointF(x + half, strip.top() + 0.75),
                            QPointF(x, strip.top() + 1.6 * half)])
         # Ticks with frame numbers.
         p.setPen(QColor("#b8bec8"))
@@ -199,9 +232,22 @@ class Timeline(QWidget):
         if self._drag_area is not None and event.buttons() & Qt.LeftButton:
             self.seekRequested.emit(self.frame_at(x, y))
         elif len(self.status):
-            f = self.frame_at(x, y)
-            self.setToolTip(f"frame {f}: {STATUS_NAMES[int(self.status[f])]}"
-                            + ("  · keyframe slot" if f % self.stride == 0 else ""))
+            self.setToolTip(self.describe(self.frame_at(x, y)))
+
+    def describe(self, f: int) -> str:
+        """A frame's marks in words (the tooltip)."""
+        text = f"frame {f}: " + (f"{self.person} " if self.person else "") + STATUS_NAMES[int(self.status[f])]
+        if f < len(self.reviewed) and self.reviewed[f]:
+            text += ", reviewed"
+        if self.suggested == f and self.suggested_is_selected:
+            text += ", suggested keyframe"
+        if self.others is not None and len(self.others) == len(self.status):
+            text += f" · others: {STATUS_NAMES[int(self.others[f])]}"
+            if f < len(self.others_reviewed) and self.others_reviewed[f]:
+                text += ", reviewed"
+            if self.suggested == f and not self.suggested_is_selected:
+                text += ", suggested keyframe"
+        return text + ("  · keyframe slot" if f % self.stride == 0 else "")
 
     def mouseReleaseEvent(self, event):
         self._drag_area = None

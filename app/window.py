@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from posewarper_core import autofill, fillrecord
 from posewarper_core.annotation import Provenance
 from posewarper_core.errors import PoseWarperError
+from posewarper_core.formats.report import describe_export
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import open_frames
 
@@ -21,6 +22,7 @@ from .canvas import FrameView
 from .editor import Editor
 from .fillpanel import FillPanel
 from .fillrun import FillRunner, device_name
+from .focusback import FocusBack
 from .projectfiles import DECODER_CACHE_BYTES, ProjectFiles
 from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel, VideoBox, video_label
@@ -101,7 +103,8 @@ class MainWindow(QMainWindow):
         self.suggestions = Suggestions(self)  # keyframe suggestions and pose templates (suggestions.py)
         self._build_actions()
         self.suggestions.setup_actions(self.actions)
-        QApplication.instance().installEventFilter(shortcuts.PlainKeysFirst(self))
+        self.plain_keys = shortcuts.PlainKeysFirst(self)  # plain keys reach their shortcuts wherever the focus is
+        QApplication.instance().installEventFilter(FocusBack(self, lambda: self.canvas))
         self._build_menus()
         self._build_nav_bar()
         self._connect_static()
@@ -111,6 +114,7 @@ class MainWindow(QMainWindow):
         self.status_timer.setSingleShot(True)
         self.status_timer.setInterval(40)
         self.status_timer.timeout.connect(self._refresh_timeline)
+        self.timeline_track: int | None = None  # whose marks the timeline shows
         self.view_timer = QTimer(self)  # where the user is, saved in the project a second after they stop
         self.view_timer.setSingleShot(True)
         self.view_timer.setInterval(1000)
@@ -250,7 +254,10 @@ class MainWindow(QMainWindow):
         self.legend = QLabel(
             "<span style='color:#3cc45a'>■</span> keyframe &nbsp; <span style='color:#4f8fd6'>■</span> auto-filled"
             " &nbsp; <span style='color:#f0a030'>■</span> corrected &nbsp; <span style='color:#e04848'>▁</span>"
-            " slot to label")
+            " slot to label &nbsp; ▂ others")
+        self.legend.setToolTip("The cells, ticks and slot marks are the selected person's; the thin band at "
+                               "the bottom of each cell is the other people's status, a dim tick their reviewed "
+                               "poses, an outlined triangle their suggested keyframe.")
         self.nav_bar.addWidget(self.legend)
 
     def _connect_static(self) -> None:
@@ -717,8 +724,7 @@ class MainWindow(QMainWindow):
         return self.files.export(self.store.path, path, fmt, video_ids, include_auto, frames)
 
     def _show_exported(self, path: str, summary: dict) -> None:
-        text = "\n".join(f"{k}: {v}" for k, v in summary.items() if k != "files")
-        self.inform("Exported", f"Wrote {path}\n\n{text}")
+        self.inform("Exported", describe_export(summary))
         self.exported.emit(summary)
 
     # --- auto-fill ------------------------------------------------------------------------
@@ -816,10 +822,27 @@ class MainWindow(QMainWindow):
         self.status_timer.start()
 
     def _refresh_timeline(self) -> None:
-        if self.session is not None and self.session.video is not None:
-            self.timeline.set_status(self.session.frame_status(), self.session.video.keyframe_stride)
-            self.timeline.set_review_marks(self.session.review_state()[1], self.session.suggested_keyframe())
-            self.video_box.update_video(self.session.video)  # its counts follow the edits
+        session = self.session
+        if session is None or session.video is None:
+            return
+        video = session.video
+        track = self.editor.track if self.editor is not None else None
+        suggested = session.suggested_pose()
+        frame = suggested[0] if suggested else None
+        if track is None or track not in video.tracks:  # nobody selected: every pose's marks
+            self.timeline.set_status(session.frame_status(), video.keyframe_stride)
+            self.timeline.set_review_marks(session.review_state()[1], frame)
+        else:  # the selected person's marks, the others' apart (timeline.py)
+            marks = session.person_marks(track)
+            others = marks.others if len(video.tracks) > 1 else None
+            self.timeline.set_status(marks.status, video.keyframe_stride, others, person=self._person_name(track))
+            self.timeline.set_review_marks(marks.reviewed, frame, marks.others_reviewed,
+                                           suggested_is_selected=suggested is not None and suggested[1] == track)
+        self.video_box.update_video(video)  # its counts follow the edits
+
+    def _person_name(self, track_id: int) -> str:
+        track = self.session.video.tracks.get(track_id)
+        return track.name if track is not None and track.name else f"person {track_id}"
 
     def _tracks_changed(self) -> None:
         ed = self.editor
@@ -827,7 +850,10 @@ class MainWindow(QMainWindow):
 
     def _selection_changed(self) -> None:
         ed = self.editor
-        self.canvas.set_selected(ed.track)
+        if ed.track != self.timeline_track:  # the timeline shows the selected person's marks
+            self.timeline_track = ed.track
+            self._refresh_timeline()
+        self.canvas.set_selected(ed.track, ed.cursor)
         self.view_timer.start()
         if ed.track != self._followed and self.actions["follow_person"].isChecked():
             self.look_at_person()  # another person selected: go to them (not on each joint placed)

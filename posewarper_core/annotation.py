@@ -195,6 +195,15 @@ class Pose:
                 )
 
 
+def pose_status(pose: Pose) -> int:
+    """0 empty, 1 auto-filled, 2 corrected (some joint), 3 keyframe: what the timeline shows."""
+    if pose.keyframe:
+        return 3
+    if (pose.provenance == Provenance.CORRECTED).any():
+        return 2
+    return 1 if pose.labelled().any() else 0
+
+
 def _boxes_close(a: Box | None, b: Box | None, atol: float) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -281,16 +290,14 @@ class Video:
             status[f] = self.status_of_frame(f)
         return status
 
-    def status_of_frame(self, frame: int) -> int:
-        """One frame's entry of frame_status()."""
+    def status_of_frame(self, frame: int, track_ids=None) -> int:
+        """One frame's entry of frame_status(); of these tracks' poses only, if given."""
         s = 0
-        for p in self.poses.get(frame, {}).values():
-            if p.keyframe:
-                return 3
-            if (p.provenance == Provenance.CORRECTED).any():
-                s = max(s, 2)
-            elif p.labelled().any():
-                s = max(s, 1)
+        for tid, p in self.poses.get(frame, {}).items():
+            if track_ids is None or tid in track_ids:
+                s = max(s, pose_status(p))
+                if s == 3:
+                    break
         return s
 
     def labelling_progress(self) -> tuple[int, int]:

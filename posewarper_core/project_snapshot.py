@@ -9,7 +9,8 @@ mirror, as editing needs).
 
 Read-only like ProjectStore.open(read_only=True): no lock, nothing written, works while the app
 edits the project (the snapshot is one read transaction: later edits are not seen) and on
-read-only media.
+read-only media. It opens the file as ProjectStore.open(read_only=True) does (store.open_for_reading),
+and reads an older format as it is, streamed like the newest (nothing copied into memory).
 """
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import store_schema as schema
-from .annotation import Pose, Project, Video
+from .annotation import Pose, Video
 from .errors import PoseWarperError, ProjectError
-from .store import _check_version, _connect_for_reading
+from .store import _load, open_for_reading
 
 
 class ProjectSnapshot:
@@ -29,29 +30,9 @@ class ProjectSnapshot:
         if not self.path.is_file():
             raise ProjectError(f"{self.path}: no such project file" if not self.path.exists()
                                else f"{self.path} is not a file")
+        conn, self._version = open_for_reading(self.path)  # one read transaction until close()
         try:
-            conn = _connect_for_reading(self.path)
-        except sqlite3.Error as exc:
-            raise ProjectError(f"{self.path}: cannot open the project: {exc}") from exc
-        try:
-            version = _check_version(self.path, conn)  # its errors name the file
-            if version < schema.SCHEMA_VERSION:  # an older file: upgrade a copy in memory, as ProjectStore does
-                memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-                conn.backup(memory)
-                conn.close()
-                conn = memory
-                schema.migrate(conn, version)
-            conn.execute("BEGIN")  # one state for the whole read, whatever another connection commits
-            self.project: Project = schema.load_project(conn, poses=False)
-            self.notes = schema.load_notes(conn)
-        except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
-            conn.close()
-            raise ProjectError(f"{self.path}: the project cannot be read (damaged?): {exc}") from exc
-        except ProjectError as exc:
-            conn.close()
-            if str(exc).startswith(str(self.path)):
-                raise
-            raise ProjectError(f"{self.path}: the project cannot be read (damaged?): {exc}") from exc
+            self.project, self.notes = _load(self.path, conn, self._version, poses=False)
         except BaseException:
             conn.close()
             raise
@@ -65,7 +46,7 @@ class ProjectSnapshot:
     def pose_frames(self, video: Video) -> Iterator[tuple[int, dict[int, Pose]]]:
         """`video`'s poses, {track id: pose} per frame that has any, in frame order."""
         try:
-            yield from schema.pose_frames(self._conn, video, self.project.skeleton.num_joints)
+            yield from schema.pose_frames(self._conn, video, self.project.skeleton.num_joints, self._version)
         except (sqlite3.Error, PoseWarperError, ValueError) as exc:
             raise ProjectError(f"{self.path}: the project cannot be read (damaged?): {exc}") from exc
 

@@ -32,6 +32,12 @@ from .annotation import Pose, Video
 # costs looks, early costs errors. (On the fill before issue 17's confidence: 1.75 and 5.25.)
 REVIEW_DONE_BELOW = 1.25
 
+# A filled joint is doubtful when its confidence is below this: its predicted error (1 -
+# confidence) is over half a joint, the fill holds it more likely off than right. Accepting a
+# pose with such joints asks once (the GUI's A). The midpoint of the scale, not a tuned value:
+# it only decides when to ask, not what is exported.
+DOUBTFUL_BELOW = 0.5
+
 
 @dataclass(frozen=True)
 class ReviewItem:
@@ -43,6 +49,13 @@ class ReviewItem:
 def needs_review(pose: Pose) -> bool:
     """A filled pose nobody has confirmed: not a keyframe, not reviewed, with auto-filled joints."""
     return _error_if_to_review(pose) is not None
+
+
+def doubtful_joints(pose: Pose, below: float = DOUBTFUL_BELOW) -> list[int]:
+    """The filled joints of a pose that needs review whose confidence is below `below`."""
+    if not needs_review(pose):
+        return []
+    return np.flatnonzero(pose.auto_joints() & (pose.confidence < below)).tolist()
 
 
 def _error_if_to_review(pose: Pose) -> float | None:

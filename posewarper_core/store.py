@@ -22,7 +22,7 @@ which the OS releases when the holder dies, so a killed app never leaves a stale
 
 `ProjectStore.open(path, read_only=True)` reads a project even while another instance edits it
 (`posewarper info` and `export` do): no lock, the project's content untouched, an older file
-upgraded in memory only; it reads the last committed state, and its edit methods raise
+read as it is, not upgraded; it reads the last committed state, and its edit methods raise
 ProjectError. (On a closed project SQLite may leave an empty "-wal" and a "-shm" file beside it;
 the next open for editing removes them.)
 """
@@ -240,7 +240,7 @@ class ProjectStore:
         not a project, damaged, or written by a newer version of the program.
 
         read_only=True reads it without the lock, so it works while another instance has it open,
-        and writes nothing at all (an older file is upgraded in memory, not on disk); the store's
+        and writes nothing at all (an older file is read as it is, not upgraded); the store's
         edit methods then raise ProjectError.
         """
         path = Path(path).resolve()  # one lock per file, whichever way it is named
@@ -271,26 +271,9 @@ class ProjectStore:
     @classmethod
     def _read(cls, path: Path) -> tuple[Project, dict[str, str]]:
         """The project's last committed state, through a read-only connection closed at once."""
+        conn, version = open_for_reading(path)
         try:
-            conn = _connect_for_reading(path)
-        except sqlite3.Error as exc:
-            raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
-        try:
-            version = _check_version(path, conn)
-            if version < schema.SCHEMA_VERSION:  # upgrade a copy in memory: the file stays as it is
-                memory = sqlite3.connect(":memory:", isolation_level=None)
-                try:
-                    conn.backup(memory)
-                finally:
-                    conn.close()
-                conn = memory
-                try:
-                    schema.migrate(conn, version)
-                except sqlite3.Error as exc:
-                    raise ProjectError(f"{path}: could not read project format {version}: {exc}") from exc
-            return _load(path, conn)
-        except sqlite3.Error as exc:
-            raise ProjectError(f"{path}: cannot read the project: {exc}") from exc
+            return _load(path, conn, version)
         finally:
             conn.close()
 
@@ -316,7 +299,7 @@ class ProjectStore:
             raise ProjectError(
                 f"{path}: could not upgrade the project from format {version} to {schema.SCHEMA_VERSION}: {exc}"
             ) from exc
-        return _load(path, conn)
+        return _load(path, conn, own_transaction=True)
 
     def close(self) -> None:
         """Close the file and release the lock. Edits after this raise ProjectError."""
@@ -674,15 +657,38 @@ def _check_version(path: Path, conn: sqlite3.Connection) -> int:
     return version
 
 
-def _load(path: Path, conn: sqlite3.Connection) -> tuple[Project, dict[str, str]]:
-    """The whole project and its notes, read in one transaction: one consistent state even while
-    another connection commits edits."""
+def open_for_reading(path: Path) -> tuple[sqlite3.Connection, int]:
+    """A read-only connection to the project file at `path`, inside a read transaction (one
+    consistent state, whatever another connection commits, until it ends), and the file's
+    project format; ProjectError naming the file if it cannot be read or is not a project. An
+    older format is read as it is (store_schema.pose_columns): nothing is written or copied."""
+    try:
+        conn = _connect_for_reading(path)
+    except sqlite3.Error as exc:
+        raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
     try:
         conn.execute("BEGIN")
+        return conn, _check_version(path, conn)
+    except BaseException as exc:
+        conn.close()
+        if isinstance(exc, sqlite3.Error):
+            raise ProjectError(f"{path}: cannot read the project: {exc}") from exc
+        raise
+
+
+def _load(path: Path, conn: sqlite3.Connection, version: int = schema.SCHEMA_VERSION, poses: bool = True,
+          own_transaction: bool = False) -> tuple[Project, dict[str, str]]:
+    """The project (without its poses if poses=False) and its notes, read in one transaction (the
+    connection's, or with own_transaction one of its own): one consistent state even while another
+    connection commits edits; ProjectError naming the file if the content is damaged."""
+    try:
+        if own_transaction:
+            conn.execute("BEGIN")
         try:
-            return schema.load_project(conn), schema.load_notes(conn)
+            return schema.load_project(conn, poses, version), schema.load_notes(conn)
         finally:
-            conn.execute("COMMIT")
+            if own_transaction:
+                conn.execute("COMMIT")
     except (sqlite3.Error, PoseWarperError, ValueError, KeyError, TypeError) as exc:
         raise ProjectError(f"{path}: the project cannot be read (damaged?): {exc}") from exc
 

@@ -46,7 +46,8 @@ def varied_videos() -> list[Video]:
                             confidence=np.where(vis > 0, rng.uniform(0, 1, j), 0.0).astype(np.float32),
                             keyframe=f % 5 == 0, method=None if f % 5 == 0 else ["flow", "posewarper"][f % 2],
                             bbox=(10.0, 20.5, 100.0, 200.0) if f % 3 == 0 else None,
-                            head_box=(30.0, 20.0, 25.5, 30.0) if f % 4 == 0 else None)
+                            head_box=(30.0, 20.0, 25.5, 30.0) if f % 4 == 0 else None,
+                            reviewed=f % 5 == 2)  # a filled pose an annotator accepted
                 video.set_pose(f, t, pose)
         videos.append(video)
     return videos

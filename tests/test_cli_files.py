@@ -31,10 +31,41 @@ def test_info_on_media_and_annotation_files(capsys, clips):
     code, out, _ = run(capsys, "info", clips[1].parent / "frames")
     assert code == 0 and "image folder" in out and "40 frames, 320x240" in out
     code, out, _ = run(capsys, "info", clips[0])
-    assert code == 0 and "(41 of 41 frames on disk)" in out and "4 tracks, 164 poses: 164 keyframes" in out
+    assert code == 0 and "(41 of 41 frames on disk)" in out
+    assert "41 of 41 frames have a pose: 164 poses of 4 people\n  164 keyframes (labelled), 0 filled" in out
     code, out, _ = run(capsys, "info", clips[0], "--json")
     info = json.loads(out)
     assert info["kind"] == "posetrack18 file" and [t["poses"] for t in info["videos"][0]["per_track"]] == [41] * 4
+
+
+def test_info_says_per_person_what_is_labelled_filled_and_reviewed(capsys, tmp_path):
+    """Keyframes per person, filled, reviewed, corrected in words; no "0 frames marked labelled"
+    for a project made in the app (is_labeled only means something in an imported file)."""
+    project = tmp_path / "p.pwproj"
+    assert run(capsys, "import", DEMO, "--project", project)[0] == 0
+    with ProjectStore.open(project) as store:
+        store.set_track(1, Track(1, "jumper"))
+        store.set_track(1, Track(2, "walker"))
+        for frame, track, kind in ((0, 1, "key"), (10, 1, "key"), (5, 1, "reviewed"), (6, 1, "corrected"),
+                                   (7, 1, "filled"), (5, 2, "key"), (6, 2, "filled")):
+            pose = Pose.empty(17)
+            pose.xy[:] = 60.0
+            pose.visibility[:] = 2
+            pose.provenance[:] = Provenance.MANUAL if kind == "key" else Provenance.PROPAGATED
+            pose.confidence[:] = 1.0 if kind == "key" else 0.5
+            pose.keyframe, pose.reviewed = kind == "key", kind == "reviewed"
+            if kind == "corrected":
+                pose.provenance[3] = Provenance.CORRECTED
+            store.set_pose(1, frame, track, pose)
+    code, out, _ = run(capsys, "info", project)
+    assert code == 0
+    assert "  5 of 230 frames have a pose: 7 poses of 2 people\n" in out
+    assert "  3 keyframes (labelled), 4 filled by auto-fill (1 of them reviewed), 1 joint corrected\n" in out
+    assert "marked labelled" not in out and "ignore regions" not in out
+    table = out[out.index("   person"):].splitlines()
+    assert table[0].split() == ["person", "keyframes", "filled", "reviewed", "corrected", "frames", "name"]
+    assert table[1].split() == ["1", "2", "3", "1", "1", "0-10", "jumper"]
+    assert table[2].split() == ["2", "1", "1", "0", "0", "5-6", "walker"]
 
 
 def test_import_export_round_trip_through_a_project(capsys, clips, tmp_path):
@@ -70,6 +101,45 @@ def test_import_export_round_trip_through_a_project(capsys, clips, tmp_path):
 
     code, out, _ = run(capsys, "export", project, "-o", tmp_path / "one.json", "--video", 2)
     assert code == 0 and json.loads((tmp_path / "one.json").read_text())["images"][0]["file_name"] == "frames/00001.png"
+
+
+@pytest.mark.parametrize("fmt", ["posetrack18", "coco"])
+def test_reviewed_poses_survive_export_and_import_into_a_new_project(capsys, tmp_path, fmt):
+    """A pose an annotator accepted (A) stays accepted through export -> import elsewhere."""
+    project = tmp_path / "p.pwproj"
+    assert run(capsys, "import", DEMO, "--project", project)[0] == 0
+    with ProjectStore.open(project) as store:
+        store.set_track(1, Track(0))
+        for frame, reviewed in ((3, True), (4, False), (5, True)):
+            pose = Pose.empty(17)
+            pose.xy[:] = 50.0 + frame
+            pose.visibility[:], pose.provenance[:], pose.confidence[:] = 2, Provenance.PROPAGATED, 0.4
+            pose.method, pose.reviewed = "flow", reviewed
+            store.set_pose(1, frame, 0, pose)
+    out_file = tmp_path / f"out_{fmt}.json"
+    assert run(capsys, "export", project, "-o", out_file, "--format", fmt)[0] == 0
+    doc = json.loads(out_file.read_text())
+    assert sorted(a["reviewed"] for a in doc["annotations"]) == [False, True, True]
+
+    second = tmp_path / "second.pwproj"
+    code, _, err = run(capsys, "import", out_file, "--project", second)
+    assert code == 0, err
+    with ProjectStore.open(second) as store:
+        (video,) = store.project.videos.values()
+        reviewed = {f: p.reviewed for f, by_track in video.poses.items() for p in by_track.values()}
+    assert reviewed == {3: True, 4: False, 5: True}
+
+
+def test_another_tools_reviewed_key_is_not_taken_as_ours(tmp_path):
+    """Only our own files' "reviewed" marks a pose accepted; another tool's key of that name,
+    whatever it holds, neither marks it nor stops the import."""
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "keypoints": [10, 10, 2] * 17, "reviewed": "by Ann"}
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64}], "annotations": [ann],
+           "categories": [{"id": 1, "name": "person", "keypoints": [f"j{i}" for i in range(17)]}]}
+    (tmp_path / "other.json").write_text(json.dumps(doc))
+    _, (video,) = import_file(tmp_path / "other.json", check_frames=False)
+    (pose,) = video.poses[0].values()
+    assert not pose.reviewed
 
 
 def test_convert_between_formats(capsys, clips, tmp_path):

@@ -116,3 +116,46 @@ def test_export_command_images_option_and_info_stream_the_project(capsys, tmp_pa
     first = info["videos"][0]
     assert first["per_track"][1]["poses"] == sum(1 for by in videos[0].poses.values() if 1 in by)
     assert first["frames_with_poses"] == len(videos[0].poses)
+
+
+def test_the_export_report_says_what_was_written_and_what_was_left_out_and_why(tmp_path):
+    """The words the export box shows, from the summary of real exports."""
+    import numpy as np
+
+    from posewarper_core import Pose, Provenance, Track, Video
+    from posewarper_core.formats.report import describe_export
+
+    video = Video("clip.mp4", 10, 64, 48, name="clip", video_id=1)
+    video.tracks = {1: Track(1), 2: Track(2)}
+    xy, vis = np.full((17, 2), 20.0), np.full(17, 2)
+    video.set_pose(0, 1, Pose.manual(xy, vis))
+    filled = Pose.manual(xy, vis, keyframe=False)
+    filled.provenance[:] = Provenance.PROPAGATED
+    video.set_pose(1, 1, filled)
+    checked = filled.copy()
+    checked.reviewed = True
+    video.set_pose(2, 1, checked)
+    half = Pose.manual(xy, vis)
+    half.provenance[10:] = Provenance.SUGGESTED  # 7 joints suggested, not accepted
+    video.set_pose(0, 2, half)
+    only = Pose.manual(xy, vis)
+    only.provenance[:] = Provenance.SUGGESTED
+    video.set_pose(3, 2, only)
+
+    text = describe_export(export_videos(POSETRACK17, [video], tmp_path / "pt.json", "posetrack18"))
+    lines = text.splitlines()
+    assert lines[0] == f"Wrote {tmp_path / 'pt.json'} (PoseTrack 2018)."
+    assert lines[1] == "It holds 1 video, 10 frames listed, 4 poses: 2 keyframes, 2 auto-filled (1 of them reviewed)."
+    assert lines[2:] == ["Left out:",
+                         "  • 1 pose made only of suggested joints not yet accepted (A accepts them)",
+                         "  • 7 suggested joints not yet accepted, from poses written without them"]
+
+    text = describe_export(export_videos(POSETRACK17, [video], tmp_path / "gt.json", "coco", include_auto=False))
+    assert "It holds 1 video, 1 frame listed of 10, 2 poses: 2 keyframes, 0 auto-filled" in text
+    assert "  • 9 frames with no pose (a COCO export lists the frames with poses" in text
+    assert "  • 2 auto-filled poses, as asked (filled poses left out)" in text
+
+    del video.poses[3]
+    video.poses[0][2] = Pose.manual(xy, vis)
+    text = describe_export(export_videos(POSETRACK17, [video], tmp_path / "pt.json", "posetrack18"))
+    assert text.endswith("Nothing was left out.")

@@ -48,7 +48,7 @@ def poses(draw, skeleton: Skeleton, width: int, height: int) -> Pose:
     box = st.none() | st.tuples(*[st.floats(-50, 2000, allow_nan=False)] * 2, *[st.floats(0, 900)] * 2)
     return Pose(np.where(vis[:, None] > 0, xy, 0.0), vis, prov, conf, keyframe=draw(st.booleans()),
                 method=draw(st.none() | st.sampled_from(["posewarper", "linear", "flow-dis"])),
-                bbox=draw(box), head_box=draw(box))
+                bbox=draw(box), head_box=draw(box), reviewed=draw(st.booleans()))
 
 
 @st.composite

@@ -436,3 +436,27 @@ def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, 
         qtbot.waitUntil(lambda: not w.runner.running, timeout=120000)
         assert isinstance(w.runner.methods.current, PoseWarperMethod)
         assert v.track_frames(1) == list(range(0, 11)), w.fill_panel.state.text()
+
+
+@pytest.mark.parametrize("close", ["ok", "cancel"])
+def test_keys_work_on_the_canvas_right_after_a_dialog_closes(qtbot, clip, close):
+    """Without a window manager nobody gave the focus back after a dialog: the first key (N after
+    the fill-range dialog) went nowhere. Now the canvas has it as soon as a dialog closes."""
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+    from app.fillpanel import FillRangeDialog
+
+    w = clip
+    label_keyframes(qtbot, w, frames=(0, 10))
+    w.fill_panel.method.setCurrentText("linear")
+    w.actions["fill_range"].trigger()
+    dialog = w.findChild(FillRangeDialog)
+    qtbot.waitUntil(lambda: QApplication.focusWindow() is dialog.windowHandle())
+    button = QDialogButtonBox.Ok if close == "ok" else QDialogButtonBox.Cancel
+    qtbot.mouseClick(dialog.buttons.button(button), Qt.LeftButton)
+    qtbot.waitUntil(lambda: w.runner is None or not w.runner.running, timeout=10000)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.canvas)
+    assert QApplication.focusWindow() is w.windowHandle()
+    w.editor.seek(3)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key_Right)  # the key goes where the user types
+    assert w.editor.frame == 4

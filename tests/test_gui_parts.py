@@ -180,3 +180,71 @@ def test_loader_shows_the_exact_frame_before_and_after_the_proxy(qtbot, tmp_path
         assert str(loader.source.path) == loader.proxy_path  # the frames came from the proxy
     finally:
         loader.stop()
+
+
+def test_the_shortcut_list_shows_every_key_and_description_whole(qtbot):
+    """F1's list: no key cut ("Ctrl+Shift+Right" was), every description wrapped into its row."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtWidgets import QLineEdit
+
+    from app import shortcuts
+
+    dialog = shortcuts.ShortcutsDialog(shortcuts.load())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    table = dialog.table
+    texts = []
+    for row in range(table.rowCount()):
+        line = table.cellWidget(row, 2).findChild(QLineEdit)
+        texts.append(line.text())
+        # the text plus the line edit's frame and inner margins (2 + 2 px a side)
+        assert line.fontMetrics().horizontalAdvance(line.text()) + 8 <= line.width(), line.text()
+        action = table.item(row, 1)
+        need = table.fontMetrics().boundingRect(QRect(0, 0, table.columnWidth(1) - 8, 10_000),
+                                                Qt.TextWordWrap, action.text()).height()
+        assert need <= table.rowHeight(row), action.text()
+    assert "Ctrl+Shift+Right" in texts
+    dialog.resize(420, 640)  # narrower: the descriptions wrap onto more lines, rows grow with them
+    qtbot.wait(20)
+    for row in range(table.rowCount()):
+        need = table.fontMetrics().boundingRect(QRect(0, 0, table.columnWidth(1) - 8, 10_000),
+                                                Qt.TextWordWrap, table.item(row, 1).text()).height()
+        assert need <= table.rowHeight(row), table.item(row, 1).text()
+
+
+def test_joint_name_places_never_overlap_and_go_by_priority():
+    from app import namelabels
+
+    rng = np.random.default_rng(3)
+    points = rng.uniform(0, 40, (17, 2))  # a crowded pose: 17 joints in 40 x 40 px
+    labels = [(j, tuple(p), (50.0, 12.0)) for j, p in enumerate(points)]
+    taken = [(0.0, -30.0, 60.0, 16.0)]  # a hover label already drawn there
+    placed = namelabels.place(labels, taken)
+    boxes = [(x, y, 50.0, 12.0) for _, x, y in placed] + taken
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            ax, ay, aw, ah = boxes[a]
+            bx, by, bw, bh = boxes[b]
+            assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay
+    assert placed[0] == (0, points[0][0] + namelabels.GAP, points[0][1] - 6.0)  # the first: its first place
+    assert 0 < len(placed) < 17
+
+
+def test_the_selected_joints_name_is_kept_even_where_every_place_is_covered():
+    from app import namelabels
+
+    wall = [(-100.0, -100.0, 200.0, 200.0)]  # every place round the joint is covered
+    labels = [("selected", (0.0, 0.0), (40.0, 10.0)), ("other", (5.0, 5.0), (40.0, 10.0))]
+    assert namelabels.place(labels, wall) == []
+    assert namelabels.place(labels, wall, keep=1) == [("selected", namelabels.GAP, -5.0)]
+
+
+def test_a_joint_name_is_not_put_nearer_another_joint_than_its_own():
+    from app import namelabels
+
+    # two joints side by side 20 px apart: the left one's name cannot go right (between them,
+    # nearer the other), so it goes left
+    labels = [("a", (0.0, 0.0), (30.0, 10.0))]
+    joints = [(0.0, 0.0), (20.0, 0.0)]
+    assert namelabels.place(labels, joints=joints) == [("a", -namelabels.GAP - 30.0, -5.0)]

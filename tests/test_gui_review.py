@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from test_gui_editing import clip, drag, label_keyframes, on_disk, press  # noqa: F401 (clip is a fixture)
 
-from posewarper_core.annotation import PoseChange, Provenance
+from posewarper_core.annotation import Pose, PoseChange, Provenance, Track
 
 
 def filled(qtbot, w):
@@ -61,7 +61,9 @@ def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):
     assert w.editor.frame == 14
     w._refresh_timeline()
     assert w.timeline.suggested == 14
-    press(w, Qt.Key_A)  # accept 14 as it is: reviewed, and R's next
+    press(w, Qt.Key_A)  # the fill doubts every joint of 14 (0.1): A asks first, changes nothing
+    assert not on_disk(w).pose(14, tid).reviewed and w.editor.frame == 14
+    press(w, Qt.Key_A)  # again: accept 14 as it is: reviewed, and R's next
     disk = on_disk(w)
     assert disk.pose(14, tid).reviewed and not disk.pose(14, tid).keyframe
     assert (disk.pose(14, tid).xy == w.session.video.pose(14, tid).xy).all()
@@ -79,6 +81,99 @@ def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):
     steps = w.editor.undo_stack.count()
     press(w, Qt.Key_A)
     assert w.editor.undo_stack.count() == steps
+
+
+def test_accepting_a_pose_with_doubtful_joints_names_them_and_asks_once(qtbot, clip):
+    w = clip
+    tid = filled(qtbot, w)
+    names = w.session.skeleton.joints
+    pose = w.session.video.pose(4, tid).copy()
+    pose.confidence[pose.auto_joints()] = 0.9
+    pose.confidence[9], pose.confidence[7] = 0.0, 0.3  # left wrist, left elbow
+    w.session.apply([PoseChange(w.session.video.video_id, 4, tid, pose)])
+    w.editor.seek(4)
+    w.editor.select_track(tid)
+    steps = w.editor.undo_stack.count()
+
+    press(w, Qt.Key_A)
+    said = w.statusBar().currentMessage()
+    assert said == (f"Person {tid}, frame 4: the fill doubts 2 joints ({names[9]} 0.00, {names[7]} 0.30). "
+                    "Drag what is off, or A again to accept it as it is.")
+    assert w.editor.undo_stack.count() == steps and not on_disk(w).pose(4, tid).reviewed
+
+    press(w, Qt.Key_A)  # the annotator looked: accepted, and the status says with what
+    assert on_disk(w).pose(4, tid).reviewed
+    said = w.statusBar().currentMessage()
+    assert said.startswith(f"Accepted person {tid}, frame 4, with 2 joints in doubt ({names[9]}, {names[7]}). "
+                           "Review: ")
+
+    # a pose the fill is sure of is accepted at the first A, and the status says so
+    sure = w.session.video.pose(6, tid).copy()
+    sure.confidence[sure.auto_joints()] = 0.9
+    w.session.apply([PoseChange(w.session.video.video_id, 6, tid, sure)])
+    w.editor.seek(6)
+    w.editor.select_track(tid)
+    press(w, Qt.Key_A)
+    assert on_disk(w).pose(6, tid).reviewed
+    assert w.statusBar().currentMessage().startswith(f"Accepted person {tid}, frame 6. ")
+
+
+def test_timeline_shows_the_selected_persons_marks_apart_from_the_others(qtbot, clip):
+    """Person 1 has a keyframe at 10 where person 2 is only filled: with person 2 selected, frame
+    10 must not look done. Cells, reviewed ticks and the suggestion are the selected person's;
+    the others' status is the thin band at the bottom of each cell."""
+    from app.style import STATUS_COLOURS
+    from app.timeline import OTHERS_BAND
+
+    w = clip
+    one = filled(qtbot, w)  # keyframes at 0, 10, 20; filled between
+    vid = w.session.video.video_id
+    w.session.set_track(Track(2, "walker"))
+    base = w.session.video.pose(0, one)
+    changes = []
+    for f in (0, 10, 20, 13):
+        pose = Pose.manual(base.xy + (60, 0), base.visibility, keyframe=f in (0, 20))
+        if f in (10, 13):  # filled, not labelled
+            pose.provenance[pose.labelled()] = Provenance.PROPAGATED
+            pose.confidence[pose.labelled()] = 0.05  # the fill doubts it: the suggested keyframe
+            pose.method = "flow"
+        pose.reviewed = f == 13
+        changes.append(PoseChange(vid, f, 2, pose))
+    w.session.apply(changes)
+    t = w.timeline
+
+    w.editor.select_track(2)
+    w._refresh_timeline()
+    assert t.status[10] == 1 and t.others[10] == 3  # person 2 filled, person 1 a keyframe
+    assert t.status[0] == 3 and t.status[5] == 0 and t.others[5] == 1
+    assert t.reviewed[13] and not t.others_reviewed[13]
+    assert t.suggested == 10 and t.suggested_is_selected
+    assert t.describe(10).startswith("frame 10: walker auto-filled, suggested keyframe · others: keyframe")
+    # what the user sees in the cell of frame 10: blue (filled) on top, the others' green band below
+    w.editor.seek(0)
+    t.set_current(0)
+    image = t.grab().toImage()
+    strip = t._strip_rect()
+    x = int(10 * t.cell_width()) + 3  # beside the suggestion's triangle (mid-cell)
+    assert image.pixelColor(x, int(strip.top() + 6)) == STATUS_COLOURS[1]
+    band_y = int(strip.bottom() - 4 - OTHERS_BAND / 2)
+    assert image.pixelColor(x, band_y) == STATUS_COLOURS[3]
+
+    w.editor.select_track(one)  # the other way round
+    assert t.status[10] == 3 and t.others[10] == 1
+    assert not t.reviewed[13] and t.others_reviewed[13]
+    assert t.suggested == 10 and not t.suggested_is_selected
+    image = t.grab().toImage()
+    assert image.pixelColor(x, int(strip.top() + 6)) == STATUS_COLOURS[3]
+    assert image.pixelColor(x, band_y) == STATUS_COLOURS[1]
+
+    # the keys that walk the timeline follow what it shows: the next keyframe, the next slot to label
+    w.editor.select_track(2)
+    w.editor.seek(0)
+    w.editor.to_keyframe(1)
+    assert w.editor.frame == 20  # 10 is person 1's keyframe only
+    w.editor.to_unlabelled_slot()
+    assert w.editor.frame == 10  # person 2's slot at 10 is only filled
 
 
 def test_fill_gap_past_the_last_keyframe_carries_the_pose_on_to_this_frame(qtbot, clip):

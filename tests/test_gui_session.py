@@ -156,16 +156,20 @@ def test_whole_session(qtbot, window, open_in, tmp_path):
     assert knee.provenance[13] == Provenance.CORRECTED
     np.testing.assert_allclose(knee.xy[13], killed["xy"])
     assert killed["xy"][0] > killed["start"][0] + 5  # the drag moved it
-    qtbot.waitUntil(lambda: w.timeline.status[12] == 2)  # the timeline shows it corrected
+    w.editor.select_track(2)
+    qtbot.waitUntil(lambda: w.timeline.status[12] == 2)  # the timeline shows person 2's pose corrected
 
     # Export both formats through the window and read the files back.
     summary = export_and_wait(qtbot, w, tmp_path / "out_pt.json", "posetrack18")
     assert summary["images"] == N_FRAMES and summary["annotations"] == 2 * 21
-    assert "annotations: 42" in w.last_info and str(tmp_path / "out_pt.json") in w.last_info  # shown
+    assert w.last_info.startswith(f"Wrote {tmp_path / 'out_pt.json'} (PoseTrack 2018).")  # said in words
+    assert f"1 video, {N_FRAMES} frames listed, 42 poses: 4 keyframes, 38 auto-filled" in w.last_info
     assert summary["auto_poses"] == 2 * 19  # frames 1..19 of both people
     check_export(json.loads((tmp_path / "out_pt.json").read_text()), v, "posetrack18")
     summary = export_and_wait(qtbot, w, tmp_path / "out_coco.json", "coco")
     assert summary["images"] == len(v.poses) == 21 and summary["annotations"] == 2 * 21  # COCO: frames with poses
+    assert f"21 frames listed of {N_FRAMES}" in w.last_info
+    assert f"{N_FRAMES - 21} frames with no pose (a COCO export lists the frames with poses" in w.last_info
     check_export(json.loads((tmp_path / "out_coco.json").read_text()), v, "coco")
 
     # A failed export shows the core's error and writes nothing.

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from posewarper_core.annotation import Provenance
+from posewarper_core.suggest import runtime_missing
 from test_gui_editing import drag, label_keyframes, on_disk, press
 from test_gui_session import click_image, make_video
 
@@ -146,8 +147,13 @@ def test_pose_templates_dropped_at_a_click(qtbot, clip):
     w.editor.seek(10)
     depth = w.editor.undo_stack.count()
     press(w, Qt.Key_T)  # the previous keyframe's pose, at the next click
+    assert w.statusBar().currentMessage().startswith("Click where to drop the previous keyframe's pose")
     click_image(qtbot, w, 200, 150)
     pose = w.session.video.pose(10, tid)
+    # the status bar says what the click did, not still "Click where to drop..."
+    assert w.statusBar().currentMessage() == (f"Dropped the previous keyframe's pose for person {tid} on frame 10: "
+                                              f"{int(key.labelled().sum())} suggested joints. Drag them to fit, "
+                                              "A accepts them.")
     assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() == key.labelled().sum()
     ext = pose.joint_extent()
     np.testing.assert_allclose((ext[0] + ext[2] / 2, ext[1] + ext[3] / 2), (200, 150), atol=1.0)
@@ -162,6 +168,10 @@ def test_pose_templates_dropped_at_a_click(qtbot, clip):
     assert w.editor.undo_stack.count() == depth + 2
     w.actions["undo"].trigger()
     assert new not in w.session.video.tracks and w.session.video.pose(10, tid) is not None
+    # a template armed and then left for another frame says it is cancelled
+    press(w, Qt.Key_T)
+    w.editor.seek(15)
+    assert w.statusBar().currentMessage() == "Template dropped nowhere: another frame cancels it."
     # the next click after a template places a joint again
     w.editor.seek(20)
     click_image(qtbot, w, 90, 90)
@@ -215,15 +225,34 @@ def test_on_a_frame_nobody_is_labelled_in_the_detector_finds_the_person(qtbot, w
     assert not w.session.video.tracks
 
 
+@pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
+def test_when_the_detector_finds_nobody_the_status_bar_says_why_and_what_to_do(qtbot, clip):
+    w = clip
+    assert not w.session.video.tracks
+    with qtbot.waitSignal(w.suggestions.applied, timeout=60000) as blocker:
+        w.actions["suggest_frame"].trigger()  # Shift+E on a frame nobody is labelled in
+    assert blocker.args[0] is not None and not blocker.args[0].detected
+    text = w.statusBar().currentMessage()
+    assert "nobody found on frame 0" in text and "1/6 of the frame's height" in text and "template" in text
+    assert not w.session.video.tracks and w.editor.undo_stack.count() == 0  # nothing changed
+
+
 def test_staying_on_a_frame_computes_the_suggestion_ahead_so_the_key_shows_it_at_once(qtbot, clip):
+    from app.suggestions import _input_key
+
     w = clip
     tid = label_keyframes(qtbot, w, frames=(0,))
     w.editor.seek(10)
-    qtbot.waitUntil(lambda: any(k[:3] == (w.session.video_id, 10, tid) for k in w.suggestions.kept), timeout=60000)
+    # waits on the worker's result for exactly what the key will ask (no wall-clock assumption)
+    qtbot.waitUntil(lambda: _input_key(w.session.video, 10, tid) in w.suggestions.kept, timeout=60000)
     assert w.session.video.pose(10, tid) is None  # computed ahead, not applied
-    with qtbot.waitSignal(w.suggestions.applied, timeout=1000):
-        press(w, Qt.Key_E)  # applied within the key press: no worker round trip
-    assert w.suggestions.job is None or w.suggestions.job.req.ahead
+    applied = []
+    w.suggestions.applied.connect(applied.append)
+    press(w, Qt.Key_E)
+    w.suggestions.applied.disconnect(applied.append)
+    assert applied and applied[0] is not None  # applied within the key press: no worker round trip
+    job = w.suggestions.job
+    assert job is None or job.req.ahead or job.req.upto is not None  # only work ahead may run
     pose = w.session.video.pose(10, tid)
     assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() >= 12
     w.actions["undo"].trigger()
@@ -234,6 +263,31 @@ def test_staying_on_a_frame_computes_the_suggestion_ahead_so_the_key_shows_it_at
     w.editor.seek(10)
     result = ask_and_wait(qtbot, w)
     assert abs(w.session.video.pose(10, tid).xy[0][1] - moved[1]) < 3, result.message
+
+
+def test_after_a_while_on_a_keyframe_a_suggestion_on_arrival_reuses_the_flow_chain_extended_ahead(qtbot, clip):
+    """The user labels a keyframe and goes on: meanwhile the worker flowed the person's pose ahead
+    to the next keyframe, so E on arrival at a later frame runs no flow, only the model."""
+    w = clip
+    assert not w.suggestions.in_use
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.suggestions.in_use = True  # the user asked for a suggestion before (chains are extended only then)
+    w.editor.seek(1)
+    w.editor.seek(0)
+    qtbot.waitUntil(lambda: any(name[1:3] == (tid, 0) and last >= 10 for name, last in w.suggestions.reached.items()),
+                    timeout=60000)
+    qtbot.waitUntil(lambda: w.suggestions.job is None, timeout=60000)
+    carrier = w.suggestions.engine.suggester.carrier(w.suggestions.engine.frames)
+    (chain,) = [c for name, c in carrier._chains.items() if name[:2] == (tid, 0)]
+    assert chain.last == 10
+    w.editor.seek(7)
+    result = ask_and_wait(qtbot, w)
+    assert result.request.frame == 7 and tid in result.poses
+    pose = w.session.video.pose(7, tid)
+    assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() >= 12
+    assert [c for name, c in carrier._chains.items() if name[:2] == (tid, 0)] == [chain]  # the same chain
+    assert chain.last == 10  # nothing flowed on request
+    assert "suggested joints" in w.canvas.overlay_text
 
 
 def test_no_two_default_shortcuts_share_a_key(qtbot, window):

@@ -538,6 +538,66 @@ def test_side_panels_show_people_and_the_joints_of_the_selected_pose(qtbot, wind
     assert [joints.item(0, c).text() for c in range(3)] == ["1. nose", "visible", "interpolated"]
 
 
+def test_joint_table_shows_suggested_joints_as_suggestions_not_as_zero_confidence(qtbot, window, open_in, tmp_path):
+    from app.panels import SUGGESTED_TEXT
+
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    w.editor.seek(0)
+    pose = w.session.video.pose(0, 1).copy()
+    pose.provenance[[5, 6]] = Provenance.SUGGESTED  # as a suggestion writes them: confidence 0
+    pose.confidence[[5, 6]] = 0.0
+    w.session.apply([PoseChange(w.session.video.video_id, 0, 1, pose)])
+    joints = w.joints_panel
+    row = joints.row_of(5)
+    assert [joints.item(row, c).text() for c in (2, 3)] == ["suggested", "—"]  # no "0.00"
+    assert joints.item(row, 3).font().italic() and joints.item(row, 3).foreground().color() == SUGGESTED_TEXT
+    assert "not a label" in joints.item(row, 0).toolTip() and "accept it (A)" in joints.item(row, 0).toolTip()
+    other = joints.row_of(7)  # a joint placed by hand reads as before
+    assert [joints.item(other, c).text() for c in (2, 3)] == ["manual", "1.00"]
+    assert not joints.item(other, 3).font().italic()
+
+
+def test_joint_names_do_not_cover_each_other_and_the_selected_joint_keeps_its_name(qtbot, window, open_in,
+                                                                                   tmp_path):
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    w.editor.seek(0)
+    w.actions["joint_names"].trigger()  # L
+    assert w.canvas.layer.show_names
+    w.editor.set_cursor(9)  # the selected joint (S / W, or a click in the joint table)
+    layer = w.canvas.layer
+
+    def drawn(zoom):
+        w.canvas.resetTransform()
+        w.canvas.scale(zoom, zoom)
+        w.canvas.viewport().grab()  # paints
+        return dict(layer.names_drawn)
+
+    for zoom in (4.0, 0.35):  # roomy, then crowded: the whole pose a few dozen pixels tall
+        boxes = drawn(zoom)
+        keys = list(boxes)
+        for a in range(len(keys)):
+            ax, ay, aw, ah = boxes[keys[a]]
+            for b in range(a + 1, len(keys)):
+                bx, by, bw, bh = boxes[keys[b]]
+                assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay, (keys[a], keys[b])
+        assert (1, 9) in boxes  # the selected joint's name is kept
+        placed = int(w.session.video.pose(0, 1).labelled().sum())  # 15: the ears are not in the click order
+        if zoom == 4.0:
+            assert len(boxes) == placed  # room for every name
+        else:
+            assert len(boxes) < placed  # names that would collide are left out, not drawn over each other
+        # and no name hides a joint: every marker (6 px radius at this size) stays clear
+        pose = w.session.video.pose(0, 1)
+        for x, y in pose.xy[pose.labelled()]:
+            at = w.canvas.mapFromScene(QPointF(x, y))
+            for bx, by, bw, bh in boxes.values():
+                assert not (bx - 6 < at.x() < bx + bw + 6 and by - 6 < at.y() < by + bh + 6)
+    # the selected joint's name sits at its first place, right of the joint, clear of its marker
+    at = w.canvas.mapFromScene(QPointF(*pose.xy[9]))
+    x, y, _, h = boxes[1, 9]
+    assert x == pytest.approx(at.x() + 8, abs=1) and y + h / 2 == pytest.approx(at.y(), abs=1)
+
+
 def test_demo_opens_with_both_people_labelled_every_tenth_frame(qtbot, window, open_in):
     w = window
     open_in(w, demo=True)

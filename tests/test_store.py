@@ -366,8 +366,8 @@ SCHEMA_V1 = [
 ]
 
 
-def test_old_version_file_is_migrated(tmp_path):
-    path = tmp_path / "old.pwproj"
+def _format1_file(path: Path) -> np.ndarray:
+    """A project file as format 1 wrote it: one video, one person, a keyframe at frame 4 (its xy returned)."""
     conn = sqlite3.connect(path)
     for statement in SCHEMA_V1:
         conn.execute(statement)
@@ -383,7 +383,12 @@ def test_old_version_file_is_migrated(tmp_path):
     ))
     conn.commit()
     conn.close()
+    return xy
 
+
+def test_old_version_file_is_migrated(tmp_path):
+    path = tmp_path / "old.pwproj"
+    xy = _format1_file(path)
     with ProjectStore.open(path) as store:
         assert store.project.name == "old one" and store.project.skeleton == COCO17
         pose = store.project.videos[1].pose(4, 2)
@@ -502,6 +507,26 @@ def test_read_only_open_while_the_project_is_held_for_editing(tmp_path):
         assert store.project.videos[vid].pose(1, 0) is not None
 
 
+def test_an_old_file_is_read_as_it_is_by_both_readers(tmp_path):
+    """A read-only open and a snapshot read a format-1 file in place (no copy of it in memory):
+    the pose as written, not reviewed (format 1 had no such mark), the file untouched."""
+    from posewarper_core.project_snapshot import ProjectSnapshot
+
+    path = tmp_path / "old.pwproj"
+    xy = _format1_file(path)
+    data = path.read_bytes()
+    with ProjectStore.open(path, read_only=True) as store:
+        pose = store.project.videos[1].pose(4, 2)
+        assert pose.keyframe and not pose.reviewed and store.project.videos[1].tracks[2].name == "walker"
+        np.testing.assert_array_equal(pose.xy, xy)
+    with ProjectSnapshot(path) as snap:
+        assert snap.project.name == "old one"
+        frames = list(snap.pose_frames(snap.project.videos[1]))
+    assert [f for f, _ in frames] == [4] and frames[0][1][2].same_as(pose)
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pwproj"]
+
+
 def test_read_only_open_of_an_old_file_changes_nothing(tmp_path):
     path = tmp_path / "old.pwproj"
     conn = sqlite3.connect(path)
@@ -552,3 +577,53 @@ def test_notes_and_content_digest_survive_reopening(tmp_path):
         assert content_digest(store.project) == digest  # same content, same digest
         store.set_pose(vid, 1, 0, make_pose(7))
         assert content_digest(store.project) != digest
+
+
+def test_rows_read_in_blocks_come_back_as_written_and_a_bad_row_deep_in_a_block_is_named(tmp_path):
+    """Opening checks a block of rows at once (store_schema.read_poses): thousands of poses read
+    back as written, with both readers (the store's mirror and the streaming snapshot); a NaN
+    where no joint is labelled is kept as it is; one damaged row among thousands is still named
+    by its frame, and nothing of the file changes."""
+    from posewarper_core.project_snapshot import ProjectSnapshot
+    from posewarper_core.store_schema import _BLOCK_ROWS
+
+    path = tmp_path / "many.pwproj"
+    frames = _BLOCK_ROWS + 900  # a full block and part of another
+    written = {f: make_pose(f, Provenance.PROPAGATED if f % 3 else Provenance.MANUAL, keyframe=f % 3 == 0,
+                            method=None if f % 3 == 0 else "flow", reviewed=f % 5 == 1,
+                            bbox=(f, 1.5, 2, 3) if f % 7 == 0 else None) for f in range(frames)}
+    written[10].xy[1] = np.nan  # joint 1 not labelled there: what it holds is not read as damage
+    written[10].visibility[1] = 0
+    with ProjectStore.create(path) as store:
+        video = Video("v.mp4", num_frames=frames, width=640, height=360)
+        video.tracks = {2: Track(2)}
+        vid = store.add_video(video)
+        store.apply([PoseChange(vid, f, 2, p) for f, p in written.items()])
+        expected = store.project
+    with ProjectStore.open(path, read_only=True) as reader:
+        assert_same_project(reader.project, expected)
+        boxed = (frames - 1) // 7 * 7  # in the second block
+        assert reader.project.videos[vid].pose(boxed, 2).bbox == (float(boxed), 1.5, 2.0, 3.0)
+        assert [reader.project.videos[vid].pose(f, 2).reviewed for f in range(frames - 5, frames)] == [
+            written[f].reviewed for f in range(frames - 5, frames)]
+        assert not reader.project.videos[vid].pose(5, 2).xy.flags.writeable
+    with ProjectSnapshot(path) as snap:
+        streamed = dict(snap.pose_frames(snap.project.videos[vid]))
+    assert streamed.keys() == written.keys()
+    assert all(streamed[f][2].same_as(expected.videos[vid].pose(f, 2)) for f in written)
+
+    bad = _BLOCK_ROWS + 321  # in the second block, not its first row
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE poses SET xy = CAST(x'000000000000f87f' || substr(xy, 9) AS BLOB) WHERE frame = ?", (bad,))
+    conn.close()
+    before = path.read_bytes()
+    def stream():
+        with ProjectSnapshot(path) as snap:
+            return dict(snap.pose_frames(snap.project.videos[vid]))
+
+    for read in (lambda: ProjectStore.open(path, read_only=True), stream):
+        with pytest.raises(ProjectError, match=rf"many\.pwproj.*video {vid}, frame {bad}, track 2: a labelled joint "
+                                               "or a confidence is not a finite number"):
+            read()
+    assert path.read_bytes() == before

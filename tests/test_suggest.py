@@ -235,3 +235,77 @@ def test_a_suggestion_never_overwrites_a_labelled_joint_and_accepting_makes_it_t
     assert one.provenance[5] == Provenance.MANUAL and (one.provenance[6:] == Provenance.SUGGESTED).all()
     everything = accept(placed)
     assert set(everything.provenance.tolist()) == {Provenance.MANUAL, Provenance.CORRECTED} and everything.method is None
+
+
+def test_a_kept_flow_chain_carries_exactly_as_the_fills_chain_and_resumes_after_a_stop(jhmdb):
+    """The chain the GUI extends ahead (stopped part way, resumed later) gives the carried pose the
+    fill's one-sided DIS chain gives in one go; an edited keyframe starts a new chain."""
+    from posewarper_core.autofill.engine import Span
+    from posewarper_core.autofill.flow import FlowMethod
+    from posewarper_core.suggest.carry import Carrier
+
+    skeleton, gt, frames = jhmdb
+    tid = next(iter(gt.poses[0]))
+    video = empty_like(gt, 7)
+    g0 = gt.pose(0, tid)
+    video.set_pose(0, tid, Pose.manual(g0.xy, g0.visibility, keyframe=True))
+    side, _ = FlowMethod("dis").propagate(frames, Span(0, None, 9, 9), [video.pose(0, tid)], None, lambda: None)
+    carrier = Carrier(frames)
+    calls = []
+    got = carrier.extend(video, tid, 0, 9, stop=lambda: calls.append(1) or len(calls) > 3)
+    assert got is not None and got[0] == 0 and got[2] == 3  # three frame pairs, then told to stop
+    carried = carrier.carry(video, 9, tid, 0)  # resumed from frame 3
+    m = g0.labelled()
+    np.testing.assert_allclose(carried[m], side.xy[0, 0][m], atol=1e-6)
+    assert np.isnan(carried[~m]).all()
+    moved = video.pose(0, tid).copy()
+    moved.xy[m] += (7.0, 0.0)
+    video.set_pose(0, tid, moved)
+    again = carrier.carry(video, 9, tid, 0)
+    assert np.median(again[m, 0] - carried[m, 0]) > 4  # from the edited keyframe, not the kept chain
+
+
+@needs_model
+def test_a_corrected_keyframe_changes_the_learned_offsets_and_the_next_suggestion(jhmdb):
+    skeleton, gt, frames = jhmdb
+    tid = next(iter(gt.poses[0]))
+    video = empty_like(gt, 7)
+    for f in (0, 7):
+        g = gt.pose(f, tid)
+        video.set_pose(f, tid, Pose.manual(g.xy, g.visibility, keyframe=True))
+    kept = Suggester(skeleton)
+    before = kept.suggest(video, frames, 14, tid).model
+    corrected = video.pose(7, tid).copy()
+    corrected.xy[corrected.labelled()] += (5.0, 0.0)  # the annotator moves keyframe 7's joints right
+    video.set_pose(7, tid, corrected)
+    after = kept.suggest(video, frames, 14, tid).model
+    fresh = Suggester(skeleton).suggest(video, frames, 14, tid).model
+    ok = np.isfinite(before[:, 0]) & np.isfinite(after[:, 0])
+    assert np.median(after[ok, 0] - before[ok, 0]) > 1.0  # the offsets follow the correction
+    np.testing.assert_allclose(after, fresh, atol=1e-6)  # as if learned from scratch
+
+
+@needs_model
+def test_the_detector_finds_small_pedestrians_and_says_why_when_it_finds_nobody(shared_data):
+    """opencv_vtest.avi's pedestrians are 80-90 px tall in 768 x 576: half-frame tiles find them.
+    On a frame with nobody, the message says what size is found and what to do instead."""
+    import cv2
+
+    from posewarper_core.suggest import detect_people
+
+    cap = cv2.VideoCapture(str(shared_data / "demo" / "opencv_vtest.avi"))
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    suggester = Suggester(POSETRACK17)
+    poses, message = detect_people(suggester, Frames([rgb]), 0)
+    assert len(poses) >= 3, message
+    for pose in poses:
+        x, y, w, h = pose.joint_extent()
+        assert 0 <= x and x + w <= 768 and 0 <= y and y + h <= 576 and h < 150  # pedestrians, not the frame
+        assert (pose.provenance[pose.labelled()] == Provenance.SUGGESTED).all()
+    smooth = np.broadcast_to(np.linspace(0, 255, 768, dtype=np.uint8)[None, :, None], (576, 768, 3)).copy()
+    poses, message = detect_people(suggester, Frames([smooth]), 0)
+    assert poses == [] and "nobody found on frame 0" in message and "1/6 of the frame's height" in message
+    assert "template" in message

@@ -11,6 +11,7 @@ never overwritten. See engine.py for the rules.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable, Iterable
 
 from ..annotation import PoseChange, Video
@@ -19,7 +20,18 @@ from .engine import FUSIONS, Gap, Method, Span, plan_gaps, run_fill
 from .flow import FlowMethod
 from .linear import LinearMethod
 
-METHODS = ("linear", "flow", "flow-farneback", "posewarper", "detector")
+# Every method name, in the order the CLI and the GUI list them: (module, class, positional
+# arguments of its constructor). The module is imported only when the method is asked for (the
+# network and the detector pull in torch and the model runtime). "posewarper" is made from its
+# model file (posewarper_from_file); the class named is the one of the shipped model.
+_METHOD_TABLE: dict[str, tuple[str, str, tuple]] = {
+    "linear": ("linear", "LinearMethod", ()),
+    "flow": ("flow", "FlowMethod", ("dis",)),
+    "flow-farneback": ("flow", "FlowMethod", ("farneback",)),
+    "posewarper": ("keyframe_match", "MatchedFlowMethod", ()),
+    "detector": ("detector", "DetectorMethod", ()),  # the pose model on every frame (needs ai-edge-litert)
+}
+METHODS = tuple(_METHOD_TABLE)
 # What the CLI and the GUI start on: the method that measured best on our benches today.
 DEFAULT_METHOD = "posewarper"
 
@@ -33,39 +45,23 @@ def make_method(name: str, *, model_path=None, device=None, tune: bool = True, *
     """A new method object for a name. `options` go to its constructor (e.g. max_side, roi for flow);
     `tune=False` makes a tunable method skip its tuning on the keyframes (posewarper: the shipped
     matcher as it is); methods that do not tune ignore it."""
-    if name == "linear":
-        return LinearMethod()
-    if name == "flow":
-        return FlowMethod("dis", **options)
-    if name == "flow-farneback":
-        return FlowMethod("farneback", **options)
-    if name == "detector":  # the pose model on every frame (needs the optional ai-edge-litert)
-        from .detector import DetectorMethod
-
-        return DetectorMethod(**options)
+    cls = method_class(name)
     if name == "posewarper":
         from ..resources import default_model_path
 
         return posewarper_from_file(model_path or default_model_path(), device=device, tune=tune, **options)
-    raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
+    if cls is LinearMethod:  # nothing to set
+        return LinearMethod()
+    return cls(*_METHOD_TABLE[name][2], **options)
 
 
 def method_class(name: str) -> type[Method]:
     """The class behind a method name with the shipped model, for its flags (needs_frames,
     tunable, uses_torch) before any object is made."""
-    if name == "linear":
-        return LinearMethod
-    if name in ("flow", "flow-farneback"):
-        return FlowMethod
-    if name == "posewarper":
-        from .keyframe_match import MatchedFlowMethod
-
-        return MatchedFlowMethod
-    if name == "detector":
-        from .detector import DetectorMethod
-
-        return DetectorMethod
-    raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
+    if name not in _METHOD_TABLE:
+        raise PoseWarperError(f"unknown auto-fill method {name!r}; choose from {', '.join(METHODS)}")
+    module, class_name, _ = _METHOD_TABLE[name]
+    return getattr(importlib.import_module(f".{module}", __name__), class_name)
 
 
 def posewarper_from_file(model_path, device=None, tune: bool = True, **options) -> Method:

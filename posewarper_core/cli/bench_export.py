@@ -7,6 +7,8 @@ frames, every joint labelled, a third of the poses auto-filled) and runs `posewa
 (COCO and PoseTrack 2018) and `posewarper info` on it, each in a child process of its own that
 reports its peak resident memory (getrusage ru_maxrss) and time. --pythonpath runs the children
 under another checkout (PYTHONPATH), to compare before and after on the same files.
+--old-format measures a copy of each project in project format 1 instead (as the first release
+wrote it): what reading a file that was never upgraded costs.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--pythonpath", default=None, help="checkout whose posewarper_core the children run (default ours)")
     p.add_argument("--label", default="this checkout", help="name of the code measured, for the table")
     p.add_argument("--commands", default="coco,posetrack18,info", help="which of coco,posetrack18,info to run")
+    p.add_argument("--old-format", action="store_true", help="measure a project format 1 copy of each project")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     p.set_defaults(run=run)
 
@@ -79,6 +82,28 @@ def build_project(path: Path, poses: int) -> Path:
     return path
 
 
+def format1_copy(project: Path) -> Path:
+    """A copy of `project` in project format 1 (no poses_by_track index, no reviewed column),
+    made once beside it."""
+    import shutil
+    import sqlite3
+
+    path = project.with_name(f"{project.stem}_format1{project.suffix}")
+    if path.exists():
+        return path
+    building = path.with_name(path.name + ".building")
+    shutil.copyfile(project, building)  # the project is closed: its journal is in the file
+    conn = sqlite3.connect(building, isolation_level=None)
+    try:
+        for statement in ("DROP INDEX poses_by_track", "ALTER TABLE poses DROP COLUMN reviewed",
+                          "UPDATE meta SET value = '1' WHERE key = 'schema_version'", "VACUUM"):
+            conn.execute(statement)
+    finally:
+        conn.close()
+    os.replace(building, path)
+    return path
+
+
 def measure(argv: list[str], pythonpath: str | None) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     if pythonpath:
@@ -98,6 +123,8 @@ def run(args) -> int:
     print(f"{'code':<16} {'poses':>9} {'command':<12} {'peak RSS MB':>12} {'seconds':>9} {'output MB':>10}")
     for n in args.poses:
         project = build_project(args.dir / f"bench_{n}.pwproj", n)
+        if args.old_format:
+            project = format1_copy(project)
         for command in wanted:
             out = args.dir / f"out_{n}_{command}.json"
             out.unlink(missing_ok=True)

@@ -105,26 +105,32 @@ def video_summary(video: Video, pose_frames=None) -> dict:
     at a time through `pose_frames` (default: the Video's own)."""
     from ..formats.common import poses_in_memory
 
-    per_track = {t: {"poses": 0, "keyframes": 0, "auto_filled": 0, "first_frame": None, "last_frame": None}
-                 for t in video.tracks}
+    def track_counts():
+        return {"poses": 0, "keyframes": 0, "auto_filled": 0, "reviewed": 0, "corrected": 0, "first_frame": None,
+                "last_frame": None}
+
+    per_track = {t: track_counts() for t in video.tracks}
     totals = {"frames_with_poses": 0, "poses": 0, "keyframes": 0, "auto_filled_poses": 0, "auto_filled_joints": 0,
-              "corrected_joints": 0}
+              "reviewed_poses": 0, "corrected_joints": 0}
     for frame, by_track in (pose_frames or poses_in_memory)(video):
         totals["frames_with_poses"] += 1
         for track_id, pose in by_track.items():
             auto = int(pose.auto_joints().sum())
-            t = per_track.setdefault(track_id, {"poses": 0, "keyframes": 0, "auto_filled": 0, "first_frame": None,
-                                                "last_frame": None})
+            corrected = int((pose.provenance == Provenance.CORRECTED).sum())
+            t = per_track.setdefault(track_id, track_counts())
             t["poses"] += 1
             t["keyframes"] += bool(pose.keyframe)
             t["auto_filled"] += auto > 0
+            t["reviewed"] += bool(pose.reviewed)
+            t["corrected"] += corrected > 0 and not pose.keyframe
             t["first_frame"] = frame if t["first_frame"] is None else min(t["first_frame"], frame)
             t["last_frame"] = frame if t["last_frame"] is None else max(t["last_frame"], frame)
             totals["poses"] += 1
             totals["keyframes"] += bool(pose.keyframe)
             totals["auto_filled_poses"] += auto > 0
             totals["auto_filled_joints"] += auto
-            totals["corrected_joints"] += int((pose.provenance == Provenance.CORRECTED).sum())
+            totals["reviewed_poses"] += bool(pose.reviewed)
+            totals["corrected_joints"] += corrected
     tracks = [{"track_id": track_id, "name": video.tracks[track_id].name if track_id in video.tracks else "",
                **per_track[track_id]} for track_id in sorted(per_track)]
     return {
@@ -136,9 +142,14 @@ def video_summary(video: Video, pose_frames=None) -> dict:
         "keyframes": totals["keyframes"],
         "auto_filled_poses": totals["auto_filled_poses"],
         "auto_filled_joints": totals["auto_filled_joints"],
+        "reviewed_poses": totals["reviewed_poses"],
         "corrected_joints": totals["corrected_joints"],
         "per_track": tracks,
     }
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def render(info: dict) -> str:
@@ -157,18 +168,25 @@ def render(info: dict) -> str:
         lines.append(f"  {v['frames']} frames, {v['width']}x{v['height']}, {fps}, keyframe every {v['keyframe_stride']}")
         on_disk = f" ({v['frames_on_disk']} of {v['frames']} frames on disk)" if "frames_on_disk" in v else ""
         lines.append(f"  source {v['source']}{on_disk}")
-        lines.append(f"  {v['labelled_frames']} frames marked labelled, {v['frames_with_poses']} with poses, "
-                     f"{v['frames_with_ignore_regions']} with ignore regions")
-        lines.append(f"  {v['tracks']} tracks, {v['poses']} poses: {v['keyframes']} keyframes, "
-                     f"{v['auto_filled_poses']} auto-filled ({v['auto_filled_joints']} joints), "
-                     f"{v['corrected_joints']} joints corrected")
+        people = _count(v["tracks"], "person", "people")
+        lines.append(f"  {v['frames_with_poses']} of {v['frames']} frames have a pose: {v['poses']} poses of {people}")
+        lines.append(f"  {v['keyframes']} keyframes (labelled), {v['auto_filled_poses']} filled by auto-fill "
+                     f"({v['reviewed_poses']} of them reviewed), {_count(v['corrected_joints'], 'joint')} corrected")
+        if v["labelled_frames"]:  # is_labeled of the file it came from: says nothing in a project made here
+            lines.append(f"  {_count(v['labelled_frames'], 'frame')} marked labelled (is_labeled) in the file "
+                         "it came from")
+        if v["frames_with_ignore_regions"]:
+            lines.append(f"  {_count(v['frames_with_ignore_regions'], 'frame')} with ignore regions")
         if v.get("interrupted_fill"):
             lines.append(f"  ! {v['interrupted_fill']}; finish it in the app (it offers to) or with "
                          "`posewarper fill`")
         if v["per_track"]:
-            lines.append(f"  {'track':>7} {'poses':>6} {'keyfr':>6} {'auto':>6}  frames  name")
+            lines.append(f"  {'person':>7} {'keyframes':>9} {'filled':>7} {'reviewed':>8} {'corrected':>9}  "
+                         f"{'frames':<9} name")
             for t in v["per_track"]:
                 span = f"{t['first_frame']}-{t['last_frame']}" if t["poses"] else "-"
-                lines.append(f"  {t['track_id']:>7} {t['poses']:>6} {t['keyframes']:>6} {t['auto_filled']:>6}  "
-                             f"{span:<7} {t['name']}")
+                lines.append(f"  {t['track_id']:>7} {t['keyframes']:>9} {t['auto_filled']:>7} {t['reviewed']:>8} "
+                             f"{t['corrected']:>9}  {span:<9} {t['name']}".rstrip())
+            lines.append("  (filled: poses auto-fill wrote; reviewed: of those, accepted as they are; corrected: "
+                         "filled poses with a joint moved by hand)")
     return "\n".join(lines)

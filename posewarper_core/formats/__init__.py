@@ -140,8 +140,9 @@ def prepare_export(skeleton: Skeleton, videos: list[Video], path: str | os.PathL
             tmp, summary = staged_export(target, lambda out: posetrack18_stream(out, skeleton, video, include_auto,
                                                                                base_dir, target, pose_frames))
             prepared.files.append((target, tmp))
-            for key in ("videos", "images", "annotations", "auto_poses", "left_out_auto"):
-                total[key] += summary[key]
+            for key, value in summary.items():
+                if key != "format":
+                    total[key] = total.get(key, 0) + value
     except BaseException:
         prepared.discard()
         raise

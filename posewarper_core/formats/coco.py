@@ -258,7 +258,8 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
     file_video_ids = ids if len(set(ids)) == len(ids) and min(ids, default=1) > 0 else list(range(1, len(videos) + 1))
     image_ids = _image_ids(videos)
     image_list, annotations, metas = JsonList(path), JsonList(path), []
-    counts = {"auto_poses": 0, "left_out_auto": 0, "ignore_regions": 0}
+    counts = {"auto_poses": 0, "left_out_auto": 0, "ignore_regions": 0,
+              "video_frames": sum(int(v.num_frames) for v in videos)}
     poses_written = 0
     try:
         for video, vid, frame_ids in zip(videos, file_video_ids, image_ids):

@@ -7,8 +7,8 @@ and `pose_to_annotation` translate between the model's Pose and a keypoint annot
 Both formats carry the model losslessly: the standard fields hold what other tools read, and a
 top-level "posewarper" object holds what they have no field for (skeleton details, video name,
 fps, keyframe stride, the tracks with their names, the video file an image list stands for).
-Each pose also carries "keyframe", "propagated", "method", "keypoint_provenance" and, per joint,
-its confidence in "scores".
+Each pose also carries "keyframe", "propagated", "reviewed" (an annotator accepted the filled
+pose as it is), "method", "keypoint_provenance" and, per joint, its confidence in "scores".
 """
 from __future__ import annotations
 
@@ -347,9 +347,10 @@ def pose_from_annotation(entry: Entry, skeleton: Skeleton, occlusion_flags: bool
     auto = is_auto(provenance) & labelled
     keyframe = entry.boolean("keyframe", default=not auto.any())
     method = entry.string("method", required=False)
+    # "reviewed" is our key: another tool's file may use the name for something else.
     bbox = None if entry.boolean("bbox_estimated", False) else entry.box("bbox")
     return Pose(xy, vis, provenance, confidence, keyframe=keyframe, method=method,
-                bbox=bbox, head_box=entry.box("bbox_head"))
+                bbox=bbox, head_box=entry.box("bbox_head"), reviewed=ours and entry.boolean("reviewed", False))
 
 
 _NUMBER_TYPES = frozenset((int, float))
@@ -448,14 +449,22 @@ def exported_joints(pose: Pose, include_auto: bool) -> np.ndarray:
 def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Pose], skeleton: Skeleton,
                     include_auto: bool, counts: dict):
     """(track_id, pose, joints to write) for a frame's poses in track order, each checked
-    (validate_pose_for_export); a pose left with no joint to write because its joints are all
-    auto-filled and those are left out is skipped and counted in counts["left_out_auto"]."""
+    (validate_pose_for_export). Counted in `counts`, for the export's report (report.py): a pose
+    left with no joint to write because its joints are all auto-filled and those are left out
+    ("left_out_auto") or are all suggestions not yet accepted ("left_out_suggested"), both
+    skipped; suggested joints left out of poses written ("suggested_joints_left_out"); keyframes
+    and reviewed poses written ("keyframes", "reviewed_poses")."""
     for track_id, pose in sorted(by_track.items()):
         validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
         keep = exported_joints(pose, include_auto)
+        suggested = int((pose.labelled() & (pose.provenance == Provenance.SUGGESTED)).sum())
         if pose.labelled().any() and not keep.any():
-            counts["left_out_auto"] += 1
+            why = "left_out_suggested" if suggested == int(pose.labelled().sum()) else "left_out_auto"
+            counts[why] = counts.get(why, 0) + 1
             continue
+        for key, n in (("suggested_joints_left_out", suggested), ("keyframes", int(pose.keyframe)),
+                       ("reviewed_poses", int(pose.reviewed))):
+            counts[key] = counts.get(key, 0) + n
         yield track_id, pose, keep
 
 
@@ -476,6 +485,9 @@ def pose_to_annotation(pose: Pose, keep: np.ndarray, estimate_bbox: bool) -> dic
         "keypoint_provenance": [_PROVENANCE_NAME_BY_VALUE[p] for p in provenance.tolist()],
         "keyframe": bool(pose.keyframe),
         "propagated": bool(auto.any()),
+        # An annotator looked at this filled pose and accepted it (review.py); other readers
+        # ignore the key, ours reads it back.
+        "reviewed": bool(pose.reviewed),
     }
     if pose.method is not None:
         out["method"] = pose.method

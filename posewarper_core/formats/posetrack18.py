@@ -17,8 +17,8 @@ Reading:
 - Image size: `width`/`height` of the images where given, else read from the first frame.
 
 Writing: every frame is listed (with `is_labeled`), poses carry `track_id`, `bbox`, `bbox_head`,
-per-joint confidence in `scores`, and our own fields (`keyframe`, `propagated`, `method`,
-`keypoint_provenance`). With `include_auto=False` auto-filled joints are left out, and so are
+per-joint confidence in `scores`, and our own fields (`keyframe`, `propagated`, `reviewed`,
+`method`, `keypoint_provenance`). With `include_auto=False` auto-filled joints are left out, and so are
 poses left with no joint.
 """
 from __future__ import annotations
@@ -213,7 +213,7 @@ def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool
     vid_id = video.vid_id if video.vid_id is not None else f"{video.video_id:06d}"
     ids = _frame_ids(video, vid_id)
     images, annotations = JsonList(path), JsonList(path)
-    counts = {"auto_poses": 0, "left_out_auto": 0}
+    counts = {"auto_poses": 0, "left_out_auto": 0, "video_frames": int(video.num_frames)}
     try:
         for frame, by_track in frames_with_poses(path, video, pose_frames):
             image_id, frame_id = ids[frame]

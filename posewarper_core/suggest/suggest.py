@@ -2,7 +2,7 @@
 
 1. carried: the person's pose on the nearest labelled keyframe moved to this frame by the fill
    machinery's DIS flow, one-sided (the annotator labels forward; the far keyframe does not exist
-   yet).
+   yet); its chains are kept and extended frame by frame (carry.py).
 2. model: BlazePose on a crop turned and sized from the carried pose (or from a box the user
    dragged, when the person has no keyframe yet), its landmarks mapped to the skeleton and
    corrected by the person's offsets learned on their earlier keyframes.
@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..annotation import Pose, Provenance, Video
-from ..autofill.engine import Span
-from ..autofill.flow import FlowMethod
 from ..skeleton import Skeleton
 from .blazepose import ROI_SCALE, BlazePose, Landmarks, Roi, runtime_missing
+from .carry import Carrier, pose_digest, source_keyframe
 from .mapping import PersonOffsets, roi_from_box, roi_from_pose, skeleton_from_landmarks
 
 MIN_PERSON_PX = 40  # a person smaller than this (crop's circle diameter) gets no model suggestion
+DETECT_MIN_FRACTION = 1 / 6  # of the frame's height: people smaller than this are not found (detect_tiled)
 MIN_CONFIDENCE = 0.5  # landmarks below this are left unlabelled; MediaPipe's own; leave-one-clip-out chose 0.3 (JHMDB) and 0.9 (Bonn)
 MODEL_PASSES = 2  # a second pass on the crop the first points to: k=7, vs 1 pass, Bonn 89.6/69.1 vs 88.4/68.2, JHMDB 98.8/84.5 vs 97.6/83.3
 # The model sees only the carried pose's joint extent grown by this much of its longer side on each
@@ -55,33 +55,40 @@ class Suggestion:
 
 
 class Suggester:
-    """Suggestions for one video's people. Keeps each person's offsets and model outputs on their
-    keyframes, so the offsets are learned once per keyframe."""
+    """Suggestions for one video's people. Keeps the carried poses' flow chains (carry.py), the
+    model's outputs on keyframes and each person's offsets (remade only when a keyframe changed)."""
 
     def __init__(self, skeleton: Skeleton, use_model: bool = True, num_threads: int = 1):
         self.skeleton = skeleton
         self.missing = runtime_missing() if use_model else "the pose model is switched off"
         self.model = BlazePose(num_threads) if self.missing is None else None
-        self._forward = FlowMethod("dis")
-        self._offsets: dict[int, PersonOffsets] = {}
-        self._learned: dict[int, set[int]] = {}
-        self._model_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, Roi]] = {}
+        self._carrier: Carrier | None = None
+        self._offsets: dict[int, tuple[tuple, PersonOffsets]] = {}  # track -> (what they came from, offsets)
+        # (frame, track) -> the model's (xy, confidence, crop) there, and the label digest its crop
+        # came from (None: from a suggestion's crop, which a later label does not change)
+        self._model_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, Roi, tuple | None]] = {}
 
     # -- the two sources ------------------------------------------------------------------------
-    def carry(self, frames, video: Video, frame: int, track_ids: list[int], key: int) -> dict[int, np.ndarray]:
-        """The keyframe `key`'s poses of `track_ids` flowed to `frame`: {track: (J, 2)}, NaN where
-        the keyframe has no joint. One flow chain serves them all."""
-        poses = [video.pose(key, t) for t in track_ids]
-        if key == frame:
-            moved = [p.xy for p in poses]
-        else:
-            none = lambda: None  # noqa: E731 - propagate's cancel check
-            if key < frame:
-                side, _ = self._forward.propagate(frames, Span(key, None, frame, frame), poses, None, none)
-            else:
-                _, side = self._forward.propagate(frames, Span(None, key, frame, frame), None, poses, none)
-            moved = side.xy[:, 0]
-        return {t: np.where(p.labelled()[:, None], xy, np.nan) for t, p, xy in zip(track_ids, poses, moved)}
+    def carrier(self, frames) -> Carrier:
+        """The carried poses' chains for these frames (kept across requests; carry.py)."""
+        if self._carrier is None or self._carrier.frames is not frames:
+            self._carrier = Carrier(frames)
+        return self._carrier
+
+    def carry(self, frames, video: Video, frame: int, track_id: int, key: int) -> np.ndarray:
+        """The keyframe `key`'s pose of the person flowed to `frame`: (J, 2), NaN where the
+        keyframe has no joint."""
+        return self.carrier(frames).carry(video, frame, track_id, key)
+
+    def forget_chains(self) -> None:
+        """Drop the kept flow chains (they are remade on the next request: a benchmark's cold start)."""
+        self._carrier = None
+
+    def extend_ahead(self, video: Video, frames, track_id: int, start: int, upto: int, stop=None):
+        """Flow the person's chain from their last keyframe at or before `start` on to `upto`
+        before anyone asks, so that a suggestion there needs only the model; stoppable between
+        frame pairs. (keyframe, its pose digest, last frame reached), or None (Carrier.extend)."""
+        return self.carrier(frames).extend(video, track_id, start, upto, stop)
 
     def suggest_frame(self, video: Video, frames, frame: int, track_ids=None) -> dict[int, Suggestion]:
         """Suggestions for several people on one frame (default: every track). Each person's pose
@@ -101,37 +108,40 @@ class Suggester:
         return xy, conf * (lm.presence if np.isfinite(lm.presence) else 1.0), lm
 
     def learn(self, video: Video, frames, track_id: int, before: int) -> PersonOffsets:
-        """The person's offsets from their keyframes before `before` (model outputs cached)."""
-        offsets = self._offsets.setdefault(track_id, PersonOffsets(self.skeleton.num_joints))
-        seen = self._learned.setdefault(track_id, set())
-        for key in video.keyframes(track_id):
-            if key >= before or key in seen:
-                continue
+        """The person's offsets from their keyframes before `before` as they are labelled now: a
+        corrected keyframe is learned again (the offsets are remade when a keyframe's label
+        changed; the model's output there is kept unless its crop came from the old label)."""
+        keys = [k for k in video.keyframes(track_id) if k < before]
+        came_from = tuple((k, pose_digest(video.pose(k, track_id))) for k in keys)
+        known = self._offsets.get(track_id)
+        if known is not None and known[0] == came_from:
+            return known[1]
+        offsets = PersonOffsets(self.skeleton.num_joints)
+        for key in keys:
             label = video.pose(key, track_id)
             cached = self._model_cache.get((key, track_id))
-            if cached is None:
+            if cached is None or cached[3] not in (None, pose_digest(label)):
                 roi = roi_from_pose(label, self.skeleton)
                 if roi is None:
                     continue
                 xy, conf, _ = self.run_model(frames.frame(key), roi, label.xy[label.labelled()])
-                cached = (xy, conf, roi)
+                cached = self._model_cache[(key, track_id)] = (xy, conf, roi, pose_digest(label))
             offsets.learn(label, cached[0], cached[1], cached[2], MIN_CONFIDENCE)
-            seen.add(key)
+        self._offsets[track_id] = (came_from, offsets)
         return offsets
 
     # -- the suggestion -------------------------------------------------------------------------
     def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None) -> Suggestion:
         """A suggestion for `track_id` on `frame`, from the nearest labelled keyframe of that track
         (before it, else after it) and, when given, a box (x, y, w, h) the user dragged.
-        `carried`: that keyframe's pose already flowed here (suggest_frame does it for everyone)."""
+        `carried`: that keyframe's pose already flowed here (else carried now)."""
         if not 0 <= frame < video.num_frames:
             return Suggestion(None, f"frame {frame} is outside the video (0..{video.num_frames - 1})")
-        keys = [k for k in video.keyframes(track_id) if k != frame] if track_id in video.tracks else []
-        key = _nearest(keys, frame)
+        key = source_keyframe(video, track_id, frame)
         n = self.skeleton.num_joints
         notes = []
         if key is not None and carried is None:
-            carried = self.carry(frames, video, frame, [track_id], key)[track_id]
+            carried = self.carry(frames, video, frame, track_id, key)
         roi = None
         if box is not None:
             roi = roi_from_box(box)
@@ -150,12 +160,12 @@ class Suggester:
             notes.append(f"the crop for person {track_id} on frame {frame} lies outside the frame")
         else:
             rgb = frames.frame(frame)
-            if rgb.size == 0 or float(rgb.std()) < 1.0:
+            if _is_empty(rgb):
                 notes.append(f"frame {frame} is empty: no model suggestion")
             else:
                 around = carried[np.isfinite(carried[:, 0])] if (box is None and carried is not None) else None
                 raw_xy, model_conf, lm = self.run_model(rgb, roi, around)
-                self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi)
+                self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi, None)
                 offsets = self.learn(video, frames, track_id, frame) if key is not None else None
                 model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
         xy, chosen = choose(carried, model_xy, model_conf, roi.side if roi is not None else 1.0)
@@ -223,11 +233,12 @@ def detect_people(suggester: "Suggester", frames, frame: int) -> tuple[list[Pose
     if suggester.model is None:
         return [], suggester.missing
     rgb = frames.frame(frame)
-    if rgb.size == 0 or float(rgb.std()) < 1.0:
+    if _is_empty(rgb):
         return [], f"frame {frame} is empty: nobody to detect"
-    poses = []
+    poses, small = [], 0
     for _, roi in detect_tiled(suggester.model, rgb):
         if roi.side / ROI_SCALE < MIN_PERSON_PX:
+            small += 1
             continue
         xy, conf, _ = suggester.run_model(rgb, roi)
         ok = conf >= MIN_CONFIDENCE
@@ -235,31 +246,43 @@ def detect_people(suggester: "Suggester", frames, frame: int) -> tuple[list[Pose
             poses.append(Pose(xy=np.where(ok[:, None], xy, 0.0), visibility=np.where(ok, 2, 0),
                               provenance=np.where(ok, Provenance.SUGGESTED, Provenance.NONE),
                               confidence=np.zeros(len(xy), np.float32), method="suggestion"))
-    return poses, "" if poses else f"nobody found on frame {frame}"
+    if poses:
+        return poses, f"{small} found under {MIN_PERSON_PX} px tall left out" if small else ""
+    too_small = f"{small} found under {MIN_PERSON_PX} px tall, too small for the pose model; " if small else ""
+    return [], (f"nobody found on frame {frame} ({too_small}people under about "
+                f"1/{round(1 / DETECT_MIN_FRACTION)} of the frame's height are not found): drop a pose "
+                "template where a person is (T, then click) and drag its joints")
 
 
 def detect_tiled(model: BlazePose, rgb: np.ndarray) -> list[tuple[float, Roi]]:
-    """People in a frame, best first: the detector on the whole frame and on square tiles as tall
-    as the frame, half a tile apart along its width (the detector letterboxes a wide frame into
-    224 x 224, so a person a third of the frame tall becomes ~40 px there: on the demo video's
-    1768 x 994 frames it found nobody, and 0.97-0.99 on the walker in a crop about as tall as the
-    frame). A person found twice (centres within half a crop side) is kept once, best score."""
+    """People in a frame, best first: the detector on the whole frame and on square tiles at two
+    scales, half a tile apart: as tall as the frame (wide frames), and half the frame's shorter
+    side. The detector letterboxes its input into 224 x 224 and finds a person from about a third
+    of that: on the demo video's 1768 x 994 frames the whole frame found nobody, frame-tall tiles
+    the walker (0.97-0.99); on opencv_vtest.avi (768 x 576, pedestrians 80-90 px tall) frame-tall
+    tiles found nobody, 384 px tiles 2 people, 288 px (half) tiles 3 at 0.95-0.98, 192 px 3 at
+    2.3x the time. So people down to about a sixth of the frame's height are found (DETECT_MIN_
+    FRACTION), at 2 + 15 detector runs on a 768 x 576 frame. A person found twice (centres within
+    half a crop side) is kept once, best score."""
     h, w = rgb.shape[:2]
-    side = min(h, w)
     found = list(model.detect(rgb))
-    if max(h, w) > 1.2 * side:
-        along = w if w > h else h
-        starts = sorted({int(round(a)) for a in np.arange(0, along - side, side / 2)} | {along - side})
-        for a in starts:
-            tile = rgb[:, a:a + side] if w > h else rgb[a:a + side]
-            for score, roi in model.detect(np.ascontiguousarray(tile)):
-                dx, dy = (a, 0) if w > h else (0, a)
-                found.append((score, Roi(roi.cx + dx, roi.cy + dy, roi.side, roi.angle)))
+    for side in (min(h, w), min(h, w) // 2):
+        if side == min(h, w) and max(h, w) <= 1.2 * side:
+            continue  # a square-ish frame: its frame-tall tile is the frame itself
+        for y in _tile_starts(h, side):
+            for x in _tile_starts(w, side):
+                tile = np.ascontiguousarray(rgb[y:y + side, x:x + side])
+                found += [(score, Roi(roi.cx + x, roi.cy + y, roi.side, roi.angle)) for score, roi in model.detect(tile)]
     kept: list[tuple[float, Roi]] = []
     for score, roi in sorted(found, key=lambda f: -f[0]):
         if all(np.hypot(roi.cx - k.cx, roi.cy - k.cy) > 0.5 * max(roi.side, k.side) for _, k in kept):
             kept.append((score, roi))
     return kept
+
+
+def _tile_starts(length: int, side: int) -> list[int]:
+    """Where tiles of `side` start along `length`, half a tile apart, the last one flush with the end."""
+    return sorted({int(round(a)) for a in np.arange(0, max(length - side, 0), side / 2)} | {max(length - side, 0)})
 
 
 def choose(carried, model_xy, model_conf, side: float, agreement: float = AGREEMENT,
@@ -291,12 +314,9 @@ def choose(carried, model_xy, model_conf, side: float, agreement: float = AGREEM
     return xy, chosen
 
 
-def _nearest(keys: list[int], frame: int) -> int | None:
-    before = [k for k in keys if k < frame]
-    if before:
-        return before[-1]
-    after = [k for k in keys if k > frame]
-    return after[0] if after else None
+def _is_empty(rgb: np.ndarray) -> bool:
+    """A blank frame (one colour). Every 8th pixel: the full frame's std took 38 ms at 1768 x 994."""
+    return rgb.size == 0 or float(rgb[::8, ::8].std()) < 1.0
 
 
 def _overlaps(roi: Roi, width: int, height: int) -> bool:

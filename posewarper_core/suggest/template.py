@@ -13,6 +13,7 @@ import numpy as np
 
 from ..annotation import Pose, Provenance, Video
 from ..skeleton import Skeleton
+from .carry import source_keyframe
 
 # A standing person, facing the camera, in units of body height (x right, y down, origin between
 # the hips), from common body proportions (head an eighth of the height, shoulders a quarter wide).
@@ -44,9 +45,7 @@ def _centre(pose: Pose) -> np.ndarray:
 def from_keyframe(video: Video, track_id: int, frame: int, at) -> Pose | None:
     """The track's nearest keyframe pose (before `frame`, else after) centred on `at`; None if the
     track has no keyframe."""
-    keys = [k for k in video.keyframes(track_id) if k != frame] if track_id in video.tracks else []
-    before = [k for k in keys if k < frame]
-    key = before[-1] if before else (keys[0] if keys else None)
+    key = source_keyframe(video, track_id, frame)
     if key is None:
         return None
     pose = video.pose(key, track_id)
