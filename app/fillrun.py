@@ -59,6 +59,7 @@ class FillRunner(QObject):
         self.model_path = None
         self.tune = True  # a tunable method (posewarper) tunes on the keyframes first (the panel's box)
         self.methods = autofill.MethodCache()  # keeps the tuned method between this session's fills
+        self._noticed = False  # what the method says once (the default without its pose model step)
 
     @property
     def running(self) -> bool:
@@ -107,6 +108,9 @@ class FillRunner(QObject):
             if flags.uses_torch:
                 leave_a_core_for_the_ui()
             method = self.methods.get(name, model_path=self.model_path, tune=tune)
+            if getattr(method, "notice", None) and not self._noticed:
+                self._noticed = True
+                ed.message.emit(method.notice)  # a queued signal: shown by the GUI thread
             return autofill.fill(video, frames, method, extrapolate=extrapolate, **kw)
 
         snap = snapshot(video)

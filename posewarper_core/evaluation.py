@@ -194,18 +194,19 @@ def changed_poses(changes: list[PoseChange]) -> dict[tuple[int, int], Pose]:
 # The bench's ablation: each row takes one more part out of the default posewarper method (a
 # keyframe matcher model), so the difference between neighbouring rows is what that part adds.
 ABLATION = {
-    "posewarper-untuned": {"tune": False},  # the shipped matcher, not tuned on the keyframes
-    "posewarper-unlearned": {"learned": False},  # no matcher: flow, drift removal, fall-back
-    "posewarper-nofallback": {"learned": False, "fallback": False},  # flow with drift removal only
+    "posewarper-nomodel": {"pose_model": False},  # no pose model step: flow, drift removal, fall-back, matcher
+    "posewarper-untuned": {"pose_model": False, "tune": False},  # ... the shipped matcher, not tuned on the keyframes
+    "posewarper-unlearned": {"pose_model": False, "learned": False},  # no matcher: flow, drift removal, fall-back
+    "posewarper-nofallback": {"pose_model": False, "learned": False, "fallback": False},  # flow, drift removal
 }
 
 
 def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None, learned: bool = True,
-                   tune: bool = True, fallback: bool = True):
+                   tune: bool = True, fallback: bool = True, pose_model: bool = True):
     """The method object for a learned method, its model first fine-tuned on the kept keyframes
     when `adapt` (posewarper_core.training.adapt(model, config, video, frames, device=...) -> model;
-    `keys` holds only the keyframes, so the scored frames are never trained on). `learned`, `tune`
-    and `fallback` take parts out of it (ABLATION)."""
+    `keys` holds only the keyframes, so the scored frames are never trained on). `learned`, `tune`,
+    `fallback` and `pose_model` take parts out of it (ABLATION)."""
     from . import nets
     from .autofill import posewarper_from_file
     from .autofill.posewarper_method import PoseWarperMethod
@@ -215,7 +216,8 @@ def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None,
         if adapt:
             raise PoseWarperError(f"{model_path}: --adapt fine-tunes PoseWarper networks; this is a keyframe "
                                   "matcher model, which has no per-project adaptation")
-        return posewarper_from_file(model_path, device=device, tune=tune, learned=learned, fallback=fallback)
+        return posewarper_from_file(model_path, device=device, tune=tune, learned=learned, fallback=fallback,
+                                    pose_model=pose_model)
     model, config = nets.load_model(model_path, device=device)
     if adapt:
         try:

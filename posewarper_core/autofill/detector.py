@@ -38,6 +38,8 @@ class DetectorMethod(Method):
             raise ModelError(f"the detector method: {missing}")
         self.skeleton = skeleton
         self.model = BlazePose()
+        # The model on each keyframe, kept: an interior keyframe serves the spans on both sides of it.
+        self._keyframes: dict[tuple[int, bytes], tuple] = {}
 
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
         from ..suggest.mapping import PersonOffsets, roi_from_pose, skeleton_from_landmarks
@@ -53,11 +55,20 @@ class DetectorMethod(Method):
             for side_poses, key in ((before, span.before), (after, span.after)):
                 if side_poses is None:
                     continue
-                roi = roi_from_pose(side_poses[i], self.skeleton)
-                if roi is not None:
-                    lm = self.model.landmarks(frames.frame(key), roi, passes=MODEL_PASSES)
-                    mxy, conf = skeleton_from_landmarks(lm, self.skeleton)
-                    off.learn(side_poses[i], mxy, conf, roi, MIN_CONFIDENCE)
+                label = side_poses[i]
+                cache_key = (key, label.xy.tobytes() + label.visibility.tobytes())
+                if cache_key not in self._keyframes:
+                    roi = roi_from_pose(label, self.skeleton)
+                    found = None
+                    if roi is not None:
+                        lm = self.model.landmarks(frames.frame(key), roi, passes=MODEL_PASSES)
+                        found = (*skeleton_from_landmarks(lm, self.skeleton), roi)
+                    if len(self._keyframes) >= 4096:  # bounded: the oldest go first
+                        self._keyframes.pop(next(iter(self._keyframes)))
+                    self._keyframes[cache_key] = found
+                if self._keyframes[cache_key] is not None:
+                    mxy, conf, roi = self._keyframes[cache_key]
+                    off.learn(label, mxy, conf, roi, MIN_CONFIDENCE)
             offsets.append(off)
         for ti, frame in enumerate(span.frames):
             check()

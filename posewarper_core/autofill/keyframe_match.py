@@ -1,5 +1,5 @@
 """The default `posewarper` auto-fill: DIS flow chains, drift removed, a fall-back to the straight
-line weighed by the chains' own errors, then the keyframe matcher.
+line weighed by the chains' own errors, the keyframe matcher, then the pose model.
 
 1. Flow (flow.py) chains each keyframe's joints through the span, both ways.
 2. Each chain ends near, not on, the other keyframe's joint; that miss (its drift) is taken out
@@ -17,6 +17,12 @@ line weighed by the chains' own errors, then the keyframe matcher.
    Matches from both keyframes are averaged, each weighted by its temporal distance to the
    other keyframe, and only where they agree (within AGREEMENT x the person's size): two
    templates of the same joint that point to different places mean neither can be trusted.
+5. The pose model (pose_model_fusion.py, BlazePose; needs ai-edge-litert, else skipped and said
+   once): it looks at each filled frame around the result, and per joint the result and the
+   model's joint are weighed by the error each is expected to make (the carried one's from its
+   confidence, the model's as measured on the span's two keyframes); the confidence falls with
+   the distance between the two. Past the last keyframe the model's error cannot be checked, so
+   there it only lowers the confidence where it disagrees (the joints are where the chain put them).
 0. Before the first span, the matcher is fine-tuned for `adapt_steps` on the video's own
    keyframes: each joint labelled in two consecutive keyframes of a track is a real
    correspondence of these very people (training/matcher_training.py, KeyframePairs). When the
@@ -26,8 +32,9 @@ Confidence (confidence.joint_confidence): exp(-u / (0.1 x person size)), u the c
 disagreement after drift removal plus a quarter of their drift (x 4t(1-t)); the bench reports its
 AUROC for joints off by more than alpha = 0.5.
 
-`learned=False` skips steps 0 and 4 (the bench's ablation rows posewarper-unlearned, and with
-`fallback=False` also step 3: posewarper-nofallback; `tune=False`, posewarper-untuned, skips step 0).
+`pose_model=False` skips step 5 (the bench's ablation row posewarper-nomodel; the rows after it
+skip it too); `learned=False` skips steps 0 and 4 (posewarper-unlearned, and with `fallback=False`
+also step 3: posewarper-nofallback; `tune=False`, posewarper-untuned, skips step 0).
 
 How the parts were chosen (leave-one-clip-out, Bonn and JHMDB dev clips, k = 7 and 15, alpha=0.2
 unless said; the stress clips keep every 2nd / 3rd frame, for faster motion):
@@ -87,7 +94,7 @@ class MatchedFlowMethod(Method):
     def __init__(self, matcher, device=None, *, learned: bool = True, blend: float = BLEND,
                  min_confidence: float = MIN_CONFIDENCE, ramp_frames: float = RAMP_FRAMES,
                  agreement: float = AGREEMENT, adapt_steps: int | None = None, batch_size: int = 32,
-                 fallback: bool = True):
+                 fallback: bool = True, pose_model: bool = True):
         import torch
 
         from .. import nets
@@ -108,6 +115,24 @@ class MatchedFlowMethod(Method):
         self._tuned = None  # (video key, tuned matcher before folding, its steps since the shipped model)
         self.batch_size = max(1, int(batch_size))
         self.flow = FlowMethod("dis")
+        # Step 5, the pose model (pose_model_fusion.py): skipped, and said once, without ai-edge-litert.
+        self.pose_model = None
+        self.pose_model_missing = None if pose_model else "the pose model step is switched off"
+        if pose_model:
+            from ..suggest.blazepose import runtime_missing
+
+            self.pose_model_missing = runtime_missing()
+            if self.pose_model_missing is None:
+                from .pose_model_fusion import PoseModelFusion
+
+                self.pose_model = PoseModelFusion()
+
+    @property
+    def notice(self) -> str | None:
+        """What the user should know once about this fill: the pose model step missing."""
+        if self.pose_model is None and self.pose_model_missing and "switched off" not in self.pose_model_missing:
+            return f"auto-fill runs without its pose model step: {self.pose_model_missing}"
+        return None
 
     def propagate(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None, check):
         fwd, bwd = self.flow.propagate(frames, span, before, after, check)
@@ -162,9 +187,18 @@ class MatchedFlowMethod(Method):
 
     def correct(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None,
                 filled: dict[tuple[int, int], Pose], check) -> dict[tuple[int, int], Pose]:
-        """Move joints of `filled` {(pose index, frame): pose} towards the keyframes' matches."""
-        if not self.learned or not filled:
+        """Move joints of `filled` {(pose index, frame): pose} towards the keyframes' matches, then
+        weigh each joint against the pose model's (step 5)."""
+        if not filled:
             return filled
+        if self.learned:
+            filled = self._match_correct(frames, span, before, after, filled, check)
+        if self.pose_model is not None:
+            sizes = person_sizes(before or after, after or before)[:, 0, 0]
+            filled = self.pose_model.correct(frames, span, before, after, filled, sizes, check)
+        return filled
+
+    def _match_correct(self, frames, span: Span, before, after, filled, check):
         matches = self.match(frames, span, before, after, filled, check)
         out = {}
         for (i, frame), pose in filled.items():

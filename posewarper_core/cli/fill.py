@@ -9,6 +9,7 @@ between two keyframes is done, so Ctrl+C keeps what was filled so far.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..autofill import DEFAULT_METHOD, METHODS
@@ -48,6 +49,8 @@ def run(args) -> int:
 
     with ProjectStore.open(args.project) as store:
         method = autofill.make_method(args.method, model_path=args.model, device=args.device, tune=args.tune)
+        if getattr(method, "notice", None):  # e.g. the default without ai-edge-litert: said once
+            print(method.notice, file=sys.stderr)
         video_ids = args.video or sorted(store.project.videos)
         written = 0
         for vid in video_ids:

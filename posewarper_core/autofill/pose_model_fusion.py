@@ -1,0 +1,175 @@
+"""Step 5 of the default fill: the pose model (BlazePose, suggest/) looks at each filled frame, and
+per joint the carried position (flow chains, drift removal, fall-back, matcher) and the model's are
+weighed by the error each is expected to make.
+
+1. The model runs top-down on a crop turned and sized from the carried pose (suggest's roi), two
+   passes; its landmarks are mapped to the skeleton and corrected by the person's offsets learned
+   on the span's two keyframes (suggest.mapping.PersonOffsets: what the labels' convention adds to
+   the model's joints). A keyframe's model output is kept, so a keyframe shared by two spans is
+   looked at once.
+2. The model's pose counts only when it agrees with the carried pose as a whole (median joint
+   distance within suggest's AGREEMENT crop sides: it found the same person, not a neighbour).
+3. Per joint, each guess is weighted by the other's expected squared error (inverse variance):
+   - the carried joint's, u = -ln(confidence) x 0.1 x person size (confidence.joint_confidence read
+     backwards: the chains' disagreement plus a part of their drift, in pixels);
+   - the model's, e = hypot(MODEL_ERROR x person size, k), k measured on this person: the model
+     with its offsets taken from one keyframe, checked on the other (the keyframes' residuals
+     apart). Where the model missed this joint on the keyframes, it gets little say.
+   The model's weight is u^2 / (u^2 + e^2); none for its joints below suggest's MIN_CONFIDENCE,
+   nor past the last keyframe (k needs two keyframes; there the model only moves the confidence).
+   Where the chains agree the carried joint stands; where they lost it the model decides.
+4. Confidence: the carried confidence x exp(-distance between the two guesses / (0.1 x person
+   size)): the model's disagreement counts like the chains' own (a signal flow cannot give: two
+   chains that agree on the wrong limb are caught by a model that looks at the frame).
+
+Needs the optional package ai-edge-litert; without it the default fill runs without this step
+and says so once (the method's `notice`). How the constants were chosen: below and the model card.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..annotation import Pose
+from ..skeleton import POSETRACK17, Skeleton
+from .confidence import CONFIDENCE_SCALE
+
+# The model's error floor, in person sizes, added (hypot) to the error measured on the keyframes.
+# Mean alpha=0.2 of k=7 and 15, the measured error taken as it is, floor 0 / 0.02 / 0.05 / 0.08 /
+# 0.12: Bonn 92.73 / 93.00 / 93.13 / 93.10 / 93.05 (without the step 93.0), JHMDB 87.98 / 87.98 /
+# 87.77 / 87.66 / 87.66 (86.45). Bonn picks 0.05 (JHMDB then 87.77), JHMDB ties 0 and 0.02 (Bonn
+# then 92.73 / 93.00): 0.02. A factor on the measured error (0.5 / 2 instead of 1, with the floor
+# and the mask): Bonn picks 2 and 0, unmasked (JHMDB then 84.2 / 90.5 at k=7 / 15), JHMDB picks 0.5
+# and 0.02, masked (Bonn then 96.5 / 88.7, below the fill without the step): none (factor 1).
+MODEL_ERROR = 0.02
+# Show the model only the carried pose's extent grown by suggest's MASK_MARGIN (a neighbour in the
+# crop). With the floor 0.02: Bonn 93.20 masked vs 93.00, JHMDB 87.99 vs 87.98 (a tie); on the faster
+# copies (every 2nd / 3rd frame, k=7) unmasked is better on all four (Bonn 88.7 / 80.4 vs 88.4 /
+# 80.2, JHMDB 83.9 / 92.2 vs 83.9 / 91.6), and it costs a full-frame copy per look: off.
+MASK = False
+
+
+class PoseModelFusion:
+    """BlazePose on the filled frames of a span; one object per method (keeps keyframe outputs)."""
+
+    def __init__(self, skeleton: Skeleton = POSETRACK17, model_error: float = MODEL_ERROR, mask: bool = MASK,
+                 model=None):
+        """`model`: an object with BlazePose's `landmarks` (default: BlazePose, one thread)."""
+        if model is None:
+            from ..suggest.blazepose import BlazePose
+
+            model = BlazePose()
+        self.skeleton = skeleton
+        self.mask = bool(mask)
+        self.model = model
+        self.model_error = float(model_error)
+        self._keyframes: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, object]] = {}
+
+    def applies_to(self, pose: Pose) -> bool:
+        return pose.num_joints == self.skeleton.num_joints
+
+    def _run(self, rgb, pose_xy: np.ndarray, labelled: np.ndarray):
+        """(model joints (J, 2), confidence (J,), roi) for the person at `pose_xy`, or None."""
+        from ..suggest.mapping import roi_from_pose, skeleton_from_landmarks
+        from ..suggest.suggest import MODEL_PASSES
+
+        roi = roi_from_pose(Pose.manual(np.where(labelled[:, None], pose_xy, 0.0), labelled * 2), self.skeleton)
+        if roi is None:
+            return None
+        mask = None
+        if self.mask:
+            from ..suggest.suggest import person_mask
+
+            mask = person_mask(rgb.shape[:2], pose_xy[labelled])
+        lm = self.model.landmarks(rgb, roi, mask=mask, passes=MODEL_PASSES)
+        xy, conf = skeleton_from_landmarks(lm, self.skeleton)
+        return xy, conf, roi
+
+    def keyframe_output(self, frames, frame: int, pose: Pose):
+        key = (frame, pose.xy.tobytes() + pose.visibility.tobytes())
+        if key not in self._keyframes:
+            self._keyframes[key] = self._run(frames.frame(frame), pose.xy, pose.labelled())
+            if len(self._keyframes) > 4096:  # bounded: the oldest go first
+                self._keyframes.pop(next(iter(self._keyframes)))
+        return self._keyframes[key]
+
+    def model_poses(self, frames, span, before, after, filled: dict[tuple[int, int], Pose], check
+                    ) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """{(pose index, frame): (offset-corrected model joints (J, 2), confidence (J,), the model's
+        expected error per joint in pixels (J,))} for the filled poses whose model pose agrees with
+        them as a whole (step 2)."""
+        from ..suggest.mapping import PersonOffsets
+        from ..suggest.suggest import AGREEMENT, MIN_CONFIDENCE
+
+        offsets: dict[int, PersonOffsets] = {}
+        checked: dict[int, np.ndarray] = {}
+        out = {}
+        for (i, frame), pose in sorted(filled.items(), key=lambda item: (item[0][1], item[0][0])):
+            check()
+            if not self.applies_to(pose):
+                continue
+            if i not in offsets:
+                offsets[i], checked[i] = self._learn(frames, span, before[i] if before else None,
+                                                     after[i] if after else None, MIN_CONFIDENCE)
+            m = pose.labelled()
+            found = self._run(frames.frame(frame), pose.xy, m)
+            if found is None:
+                continue
+            xy, conf, roi = found
+            xy = offsets[i].apply(xy, roi)
+            dist = np.linalg.norm(xy - pose.xy, axis=1)[m] / roi.side
+            if not len(dist) or np.median(dist) > AGREEMENT:
+                continue  # someone else, or the model lost the person: the carried pose stands
+            out[(i, frame)] = (xy, conf, checked[i])
+        return out
+
+    def _learn(self, frames, span, a: Pose | None, b: Pose | None, min_confidence: float):
+        """The person's offsets from the span's two keyframes, and the model's error per joint in
+        pixels when its offsets come from one keyframe and it is checked on the other: the two
+        keyframes' residuals (label - model, in crop sides) apart, times the mean crop side
+        (inf where a keyframe has no model output or the joint unlabelled, and everywhere past the
+        last keyframe: one keyframe cannot check the model)."""
+        from ..suggest.mapping import PersonOffsets
+
+        off = PersonOffsets((a or b).num_joints)
+        residuals, sides = [], []
+        for key, pose in ((span.before, a), (span.after, b)):
+            if pose is None:
+                continue
+            found = self.keyframe_output(frames, key, pose)
+            if found is None:
+                continue
+            xy, conf, roi = found
+            off.learn(pose, xy, conf, roi, min_confidence)
+            residuals.append(np.where(pose.labelled()[:, None], (pose.xy - xy) @ roi.axes().T / roi.side, np.nan))
+            sides.append(roi.side)
+        if len(residuals) < 2:
+            return off, np.full((a or b).num_joints, np.inf)
+        err = np.linalg.norm(residuals[0] - residuals[1], axis=1) * float(np.mean(sides))
+        return off, np.nan_to_num(err, nan=np.inf)
+
+    def correct(self, frames, span, before, after, filled: dict[tuple[int, int], Pose], sizes, check
+                ) -> dict[tuple[int, int], Pose]:
+        """`filled` with each joint weighed against the model's (step 3) and its confidence
+        lowered by their distance (step 4); `sizes[i]`: pose i's size in pixels."""
+        from ..suggest.suggest import MIN_CONFIDENCE
+
+        found = self.model_poses(frames, span, before, after, filled, check)
+        out = dict(filled)
+        for (i, frame), (mxy, mconf, error) in found.items():
+            pose = filled[(i, frame)]
+            use = pose.labelled() & (mconf >= MIN_CONFIDENCE)
+            carried = carried_error(pose.confidence, sizes[i])
+            model = np.hypot(self.model_error * sizes[i], error)
+            w = np.where(use, carried ** 2 / np.maximum(carried ** 2 + model ** 2, 1e-12), 0.0)[:, None]
+            new = pose.copy()
+            new.xy = np.where(use[:, None], (1 - w) * pose.xy + w * mxy, pose.xy)
+            apart = np.where(use, np.linalg.norm(mxy - pose.xy, axis=1), 0.0)
+            new.confidence = (pose.confidence * np.exp(-apart / (CONFIDENCE_SCALE * sizes[i]))).astype(pose.confidence.dtype)
+            out[(i, frame)] = new
+        return out
+
+
+def carried_error(confidence: np.ndarray, size: float) -> np.ndarray:
+    """The carried joints' expected error in pixels from their confidence (joint_confidence's
+    exp(-u / (CONFIDENCE_SCALE x size)) read backwards)."""
+    return -np.log(np.clip(confidence, 1e-6, 1.0)) * CONFIDENCE_SCALE * size
