@@ -8,7 +8,9 @@ weighed by the error each is expected to make.
    the model's joints). A keyframe's model output is kept, so a keyframe shared by two spans is
    looked at once.
 2. The model's pose counts only when it agrees with the carried pose as a whole (median joint
-   distance within suggest's AGREEMENT crop sides: it found the same person, not a neighbour).
+   distance within suggest's AGREEMENT crop sides: it found the same person, not a neighbour);
+   a model joint nearer another person's (their filled pose in the span, their label on a
+   keyframe) than this person's carried joint is theirs and not used (suggest/others.py).
 3. Per joint, each guess is weighted by the other's expected squared error (inverse variance):
    - the carried joint's, u = -ln(confidence) x 0.1 x person size (confidence.joint_confidence read
      backwards: the chains' disagreement plus a part of their drift, in pixels);
@@ -67,9 +69,11 @@ class PoseModelFusion:
     def applies_to(self, pose: Pose) -> bool:
         return pose.num_joints == self.skeleton.num_joints
 
-    def _run(self, rgb, pose_xy: np.ndarray, labelled: np.ndarray):
-        """(model joints (J, 2), confidence (J,), roi) for the person at `pose_xy`, or None."""
+    def _run(self, rgb, pose_xy: np.ndarray, labelled: np.ndarray, others=()):
+        """(model joints (J, 2), confidence (J,), roi) for the person at `pose_xy`, or None.
+        `others`: the other people's poses on the frame ((J, 2), NaN where unknown; suggest.others)."""
         from ..suggest.mapping import roi_from_pose, skeleton_from_landmarks
+        from ..suggest.others import nearer_someone_else
         from ..suggest.suggest import MODEL_PASSES
 
         roi = roi_from_pose(Pose.manual(np.where(labelled[:, None], pose_xy, 0.0), labelled * 2), self.skeleton)
@@ -82,12 +86,15 @@ class PoseModelFusion:
             mask = person_mask(rgb.shape[:2], pose_xy[labelled])
         lm = self.model.landmarks(rgb, roi, mask=mask, passes=MODEL_PASSES)
         xy, conf = skeleton_from_landmarks(lm, self.skeleton)
-        return xy, conf, roi
+        # A model joint nearer another person's than this one's is theirs: not used (suggest.others).
+        own = np.where(labelled[:, None], pose_xy, np.nan)
+        theirs = nearer_someone_else(xy, own, list(others), self.skeleton.flip_permutation())
+        return xy, np.where(theirs, 0.0, conf), roi
 
-    def keyframe_output(self, frames, frame: int, pose: Pose):
-        key = (frame, pose.xy.tobytes() + pose.visibility.tobytes())
+    def keyframe_output(self, frames, frame: int, pose: Pose, others=()):
+        key = (frame, pose.xy.tobytes() + pose.visibility.tobytes() + b"".join(o.tobytes() for o in others))
         if key not in self._keyframes:
-            self._keyframes[key] = self._run(frames.frame(frame), pose.xy, pose.labelled())
+            self._keyframes[key] = self._run(frames.frame(frame), pose.xy, pose.labelled(), others)
             if len(self._keyframes) > 4096:  # bounded: the oldest go first
                 self._keyframes.pop(next(iter(self._keyframes)))
         return self._keyframes[key]
@@ -109,9 +116,9 @@ class PoseModelFusion:
                 continue
             if i not in offsets:
                 offsets[i], checked[i] = self._learn(frames, span, before[i] if before else None,
-                                                     after[i] if after else None, MIN_CONFIDENCE)
+                                                     after[i] if after else None, MIN_CONFIDENCE, before, after)
             m = pose.labelled()
-            found = self._run(frames.frame(frame), pose.xy, m)
+            found = self._run(frames.frame(frame), pose.xy, m, _others(filled, i, frame))
             if found is None:
                 continue
             xy, conf, roi = found
@@ -122,7 +129,7 @@ class PoseModelFusion:
             out[(i, frame)] = (xy, conf, checked[i])
         return out
 
-    def _learn(self, frames, span, a: Pose | None, b: Pose | None, min_confidence: float):
+    def _learn(self, frames, span, a: Pose | None, b: Pose | None, min_confidence: float, before=None, after=None):
         """The person's offsets from the span's two keyframes, and the model's error per joint in
         pixels when its offsets come from one keyframe and it is checked on the other: the two
         keyframes' residuals (label - model, in crop sides) apart, times the mean crop side
@@ -132,10 +139,11 @@ class PoseModelFusion:
 
         off = PersonOffsets((a or b).num_joints)
         residuals, sides = [], []
-        for key, pose in ((span.before, a), (span.after, b)):
+        for key, pose, everyone in ((span.before, a, before), (span.after, b, after)):
             if pose is None:
                 continue
-            found = self.keyframe_output(frames, key, pose)
+            others = [np.where(p.labelled()[:, None], p.xy, np.nan) for p in everyone or () if p is not None and p is not pose]
+            found = self.keyframe_output(frames, key, pose, others)
             if found is None:
                 continue
             xy, conf, roi = found
@@ -167,6 +175,11 @@ class PoseModelFusion:
             new.confidence = (pose.confidence * np.exp(-apart / (CONFIDENCE_SCALE * sizes[i]))).astype(pose.confidence.dtype)
             out[(i, frame)] = new
         return out
+
+
+def _others(filled: dict[tuple[int, int], Pose], i: int, frame: int) -> list[np.ndarray]:
+    """The span's other people on `frame` as (J, 2) with NaN where unknown (suggest.others)."""
+    return [np.where(p.labelled()[:, None], p.xy, np.nan) for (j, f), p in filled.items() if f == frame and j != i]
 
 
 def carried_error(confidence: np.ndarray, size: float) -> np.ndarray:

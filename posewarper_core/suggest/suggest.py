@@ -25,6 +25,7 @@ from ..skeleton import Skeleton
 from .blazepose import ROI_SCALE, BlazePose, Landmarks, Roi, runtime_missing
 from .carry import Carrier, pose_digest, source_keyframe
 from .mapping import PersonOffsets, roi_from_box, roi_from_pose, skeleton_from_landmarks
+from .others import shown_to_model
 
 MIN_PERSON_PX = 40  # a person smaller than this (crop's circle diameter) gets no model suggestion
 DETECT_MIN_FRACTION = 1 / 6  # of the frame's height: people smaller than this are not found (detect_tiled)
@@ -96,13 +97,46 @@ class Suggester:
         everyone took 1.39x as long on the Bonn clip (4 people, k=7; the region is then the whole
         frame)."""
         ids = sorted(video.tracks) if track_ids is None else list(track_ids)
-        return {t: self.suggest(video, frames, frame, t) for t in ids}
+        carried = {}
+        for t in ids:
+            key = source_keyframe(video, t, frame)
+            if key is not None and 0 <= frame < video.num_frames:
+                carried[t] = self.carry(frames, video, frame, t, key)
+        out = {}
+        for t in ids:
+            others = self.others_on(video, frames, frame, t, carried)
+            out[t] = self.suggest(video, frames, frame, t, carried=carried.get(t), others=others)
+        return out
 
-    def run_model(self, rgb: np.ndarray, roi: Roi, around: np.ndarray | None = None
+    def others_on(self, video: Video, frames, frame: int, track_id: int, known: dict | None = None) -> list[np.ndarray]:
+        """Where the other people are on `frame` (others.py): their poses in `known` (track -> (J, 2)
+        carried here), else their joints on this frame, else their pose carried from their own
+        keyframe; people with none of these are left out."""
+        out = []
+        for t in sorted(video.tracks):
+            if t == track_id:
+                continue
+            if known is not None and t in known:
+                out.append(known[t])
+                continue
+            pose = video.pose(frame, t)
+            if pose is not None and pose.labelled().any():
+                out.append(np.where(pose.labelled()[:, None], pose.xy, np.nan))
+                continue
+            key = source_keyframe(video, t, frame)
+            if key is not None:
+                out.append(self.carry(frames, video, frame, t, key))
+        return out
+
+    def run_model(self, rgb: np.ndarray, roi: Roi, around: np.ndarray | None = None, others=()
                   ) -> tuple[np.ndarray, np.ndarray, Landmarks]:
         """The model's joints (J, 2) and confidence (J,) in `roi`; with `around` (N, 2) points of
-        the person, only their extent grown by MASK_MARGIN is shown to it."""
-        mask = person_mask(rgb.shape[:2], around) if around is not None and len(around) else None
+        the person, only their extent grown by MASK_MARGIN is shown to it; `others` ((J, 2) each):
+        the other people's extents are greyed out where they do not overlap this person's
+        (others.shown_to_model)."""
+        own = around if around is not None and len(around) else None
+        mask = person_mask(rgb.shape[:2], own) if own is not None else None
+        mask = shown_to_model(rgb.shape[:2], own, list(others), mask)
         lm = self.model.landmarks(rgb, roi, mask=mask, passes=MODEL_PASSES)
         xy, conf = skeleton_from_landmarks(lm, self.skeleton)
         return xy, conf * (lm.presence if np.isfinite(lm.presence) else 1.0), lm
@@ -124,17 +158,21 @@ class Suggester:
                 roi = roi_from_pose(label, self.skeleton)
                 if roi is None:
                     continue
-                xy, conf, _ = self.run_model(frames.frame(key), roi, label.xy[label.labelled()])
+                others = [np.where(p.labelled()[:, None], p.xy, np.nan)
+                          for t, p in video.poses.get(key, {}).items() if t != track_id and p.labelled().any()]
+                xy, conf, _ = self.run_model(frames.frame(key), roi, label.xy[label.labelled()], others)
                 cached = self._model_cache[(key, track_id)] = (xy, conf, roi, pose_digest(label))
             offsets.learn(label, cached[0], cached[1], cached[2], MIN_CONFIDENCE)
         self._offsets[track_id] = (came_from, offsets)
         return offsets
 
     # -- the suggestion -------------------------------------------------------------------------
-    def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None) -> Suggestion:
+    def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None, others=None
+                ) -> Suggestion:
         """A suggestion for `track_id` on `frame`, from the nearest labelled keyframe of that track
         (before it, else after it) and, when given, a box (x, y, w, h) the user dragged.
-        `carried`: that keyframe's pose already flowed here (else carried now)."""
+        `carried`: that keyframe's pose already flowed here (else carried now); `others`: where the
+        other people are on the frame (default: others_on)."""
         if not 0 <= frame < video.num_frames:
             return Suggestion(None, f"frame {frame} is outside the video (0..{video.num_frames - 1})")
         key = source_keyframe(video, track_id, frame)
@@ -164,7 +202,9 @@ class Suggester:
                 notes.append(f"frame {frame} is empty: no model suggestion")
             else:
                 around = carried[np.isfinite(carried[:, 0])] if (box is None and carried is not None) else None
-                raw_xy, model_conf, lm = self.run_model(rgb, roi, around)
+                if others is None:
+                    others = self.others_on(video, frames, frame, track_id)
+                raw_xy, model_conf, lm = self.run_model(rgb, roi, around, others)
                 self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi, None)
                 offsets = self.learn(video, frames, track_id, frame) if key is not None else None
                 model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
