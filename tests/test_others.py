@@ -119,3 +119,23 @@ def test_a_suggestions_model_sees_the_neighbour_greyed_out():
     assert left and right
     assert all(m[y, int(lo) + 2] and not m[y, on_right_only] for m in left)  # the left one's crop: the right one grey
     assert all(m[y, int(hi + APART) - 2] and not m[y, on_left_only] for m in right)
+
+
+def test_a_suggestion_for_one_person_runs_no_flow_for_the_others():
+    """The others' positions come free (labels on the frame, chains already flowed here) or not at all."""
+    frames = NumberedFrames(number=lambda i: 5)
+    video = Video(source="x", num_frames=frames.num_frames, width=frames.width, height=frames.height)
+    vis = figure_pose(truth(5), 1.0, True).visibility
+    video.set_pose(0, 0, Pose.manual(truth(5), vis))
+    video.set_pose(0, 1, Pose.manual(truth(5) + (APART, 0.0), vis))
+    suggester = Suggester(POSETRACK17, use_model=False)
+    suggester.suggest_frame(video, frames, 3, [0])
+    reads = frames.reads
+    assert suggester.others_on(video, frames, 3, 0) == [] and frames.reads == reads  # 1's chain never ran
+    suggester.suggest_frame(video, frames, 3, [1])  # now it has reached frame 3
+    reads = frames.reads
+    (other,) = suggester.others_on(video, frames, 3, 0)
+    assert frames.reads == reads
+    np.testing.assert_allclose(other[JOINTS], truth(5)[JOINTS] + (APART, 0.0), atol=0.5)
+    video.set_pose(3, 1, Pose.manual(truth(5) + (APART + 7.0, 0.0), vis))  # labelled here: the label counts
+    np.testing.assert_allclose(suggester.others_on(video, frames, 3, 0)[0][JOINTS], truth(5)[JOINTS] + (APART + 7.0, 0.0))

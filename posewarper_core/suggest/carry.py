@@ -112,6 +112,16 @@ class Carrier:
         _, side = self._backward.propagate(self.frames, Span(None, key, frame, frame), None, [pose], none)
         return np.where(pose.labelled()[:, None], side.xy[0, 0], np.nan)
 
+    def carried_if_ready(self, video: Video, frame: int, track_id: int, key: int) -> np.ndarray | None:
+        """carry()'s answer when it costs no flow (a kept chain from `key` has reached `frame`), else None."""
+        pose = video.pose(key, track_id)
+        if key == frame:
+            return np.where(pose.labelled()[:, None], pose.xy, np.nan)
+        chain = self._chains.get((track_id, key, pose_digest(pose)))
+        if chain is None or key > frame or chain.last < frame:
+            return None
+        return chain.at(frame)
+
     def extend(self, video: Video, track_id: int, start: int, upto: int, stop=None) -> tuple | None:
         """Flow the person's chain from their last keyframe at or before `start` on to `upto`
         ahead of a request (see the module doc). Returns (keyframe, its pose_digest, the last

@@ -111,7 +111,8 @@ class Suggester:
     def others_on(self, video: Video, frames, frame: int, track_id: int, known: dict | None = None) -> list[np.ndarray]:
         """Where the other people are on `frame` (others.py): their poses in `known` (track -> (J, 2)
         carried here), else their joints on this frame, else their pose carried from their own
-        keyframe; people with none of these are left out."""
+        keyframe when a kept chain has reached this frame already (no flow is run for them: a
+        suggestion for one person stays as quick as before); anyone else is left out."""
         out = []
         for t in sorted(video.tracks):
             if t == track_id:
@@ -124,8 +125,9 @@ class Suggester:
                 out.append(np.where(pose.labelled()[:, None], pose.xy, np.nan))
                 continue
             key = source_keyframe(video, t, frame)
-            if key is not None:
-                out.append(self.carry(frames, video, frame, t, key))
+            carried = self.carrier(frames).carried_if_ready(video, frame, t, key) if key is not None else None
+            if carried is not None:
+                out.append(carried)
         return out
 
     def run_model(self, rgb: np.ndarray, roi: Roi, around: np.ndarray | None = None, others=()
