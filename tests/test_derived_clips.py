@@ -82,3 +82,14 @@ def test_refuses_the_source_folder_and_a_folder_with_frames(tmp_path, capsys):
     assert "2 tracks; mirror on the" in capsys.readouterr().out
     with pytest.raises(OutputError, match="not empty"):
         write_derived_clip(gt_path, tmp_path / "out", every=2)
+
+
+def test_every_n_and_the_mirror_pair_together(tmp_path):
+    gt_path = make_clip(tmp_path / "clip")
+    _, src, _ = load_ground_truth(gt_path)
+    r = write_derived_clip(gt_path, tmp_path / "both", every=2, mirror_pair=True)
+    _, out, _ = load_ground_truth(tmp_path / "both" / "posetrack18.json")
+    assert out.num_frames == r["frames"] == len(range(0, src.num_frames, 2)) and sorted(out.tracks) == [0, 1]
+    x_orig = 0 if r["mirror_side"] == "right" else src.width - r["overlap"]
+    np.testing.assert_allclose(out.pose(3, 0).xy[out.pose(3, 0).labelled()],
+                               src.pose(6, 0).xy[src.pose(6, 0).labelled()] + [x_orig, 0], atol=1e-3)
