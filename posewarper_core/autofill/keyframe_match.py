@@ -32,9 +32,11 @@ Confidence (confidence.joint_confidence): exp(-u / (0.1 x person size)), u the c
 disagreement after drift removal plus a quarter of their drift (x 4t(1-t)); the bench reports its
 AUROC for joints off by more than alpha = 0.5.
 
-`pose_model=False` skips step 5 (the bench's ablation row posewarper-nomodel; the rows after it
-skip it too); `learned=False` skips steps 0 and 4 (posewarper-unlearned, and with `fallback=False`
-also step 3: posewarper-nofallback; `tune=False`, posewarper-untuned, skips step 0).
+`model_window=0` weighs the model's correction of each frame alone in step 5 instead of its mean
+over nearby frames (the bench's ablation row posewarper-unsmoothed); `pose_model=False` skips
+step 5 (posewarper-nomodel; the rows after it skip it too); `learned=False` skips steps 0 and 4
+(posewarper-unlearned, and with `fallback=False` also step 3: posewarper-nofallback;
+`tune=False`, posewarper-untuned, skips step 0).
 
 How the parts were chosen (leave-one-clip-out, Bonn and JHMDB dev clips, k = 7 and 15, alpha=0.2
 unless said; the stress clips keep every 2nd / 3rd frame, for faster motion):
@@ -94,7 +96,7 @@ class MatchedFlowMethod(Method):
     def __init__(self, matcher, device=None, *, learned: bool = True, blend: float = BLEND,
                  min_confidence: float = MIN_CONFIDENCE, ramp_frames: float = RAMP_FRAMES,
                  agreement: float = AGREEMENT, adapt_steps: int | None = None, batch_size: int = 32,
-                 fallback: bool = True, pose_model: bool = True):
+                 fallback: bool = True, pose_model: bool = True, model_window: int | None = None):
         import torch
 
         from .. import nets
@@ -123,9 +125,9 @@ class MatchedFlowMethod(Method):
 
             self.pose_model_missing = runtime_missing()
             if self.pose_model_missing is None:
-                from .pose_model_fusion import PoseModelFusion
+                from .pose_model_fusion import WINDOW, PoseModelFusion
 
-                self.pose_model = PoseModelFusion()
+                self.pose_model = PoseModelFusion(window=WINDOW if model_window is None else model_window)
 
     @property
     def notice(self) -> str | None:
