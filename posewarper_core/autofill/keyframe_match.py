@@ -20,7 +20,8 @@ line weighed by the chains' own errors, the keyframe matcher, then the pose mode
 5. The pose model (pose_model_fusion.py, BlazePose; needs ai-edge-litert, else skipped and said
    once): it looks at each filled frame around the result, and per joint the result and the
    model's joint are weighed by the error each is expected to make (the carried one's from its
-   confidence, the model's as measured on the span's two keyframes); the confidence falls with
+   confidence, the model's as measured on the span's two keyframes; the model's correction is
+   averaged over the filled frames within 2 of each one); the confidence falls with
    the distance between the two. Past the last keyframe the model's error cannot be checked, so
    there it only lowers the confidence where it disagrees (the joints are where the chain put them).
 0. Before the first span, the matcher is fine-tuned for `adapt_steps` on the video's own
