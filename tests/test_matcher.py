@@ -117,6 +117,23 @@ def drifting_clip(n=9):
     return images, np.array(offsets)
 
 
+DRIFTING_JOINTS = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])
+
+
+def drifting_keyframed_video():
+    """drifting_clip with five joints on the patch labelled on its first and last frames:
+    (images, offsets, the joints relative to the patch, the video)."""
+    images, offsets = drifting_clip()
+    video = Video(source="mem", num_frames=len(images), width=200, height=160)
+    vis = np.zeros(17, np.uint8)
+    vis[:5] = 2
+    for f in (0, len(images) - 1):
+        xy = np.zeros((17, 2))
+        xy[:5] = DRIFTING_JOINTS + offsets[f]
+        video.set_pose(f, 1, keyframe(xy, vis))
+    return images, offsets, DRIFTING_JOINTS, video
+
+
 @pytest.fixture
 def quick_tuning(monkeypatch):
     """Fewer tuning steps on the keyframes than the default 60: the same code, a shorter test."""
@@ -126,15 +143,7 @@ def quick_tuning(monkeypatch):
 
 
 def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tuning, monkeypatch):
-    images, offsets = drifting_clip()
-    local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])
-    video = Video(source="mem", num_frames=len(images), width=200, height=160)
-    vis = np.zeros(17, np.uint8)
-    vis[:5] = 2
-    for f in (0, len(images) - 1):
-        xy = np.zeros((17, 2))
-        xy[:5] = local + offsets[f]
-        video.set_pose(f, 1, keyframe(xy, vis))
+    images, offsets, local, video = drifting_keyframed_video()
     unlearned = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False, fallback=False)
     ours = fill(video, ArrayFrames(images), unlearned)
     flow = fill(video, ArrayFrames(images), "flow", fusion="drift")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posewarper_core.annotation import Pose, Provenance, Video
+from posewarper_core.annotation import Pose, Provenance
 from posewarper_core.autofill import fill, make_method
 from posewarper_core.autofill.confidence import person_sizes
 from posewarper_core.autofill.engine import Span
@@ -16,8 +16,8 @@ from posewarper_core.nets.matcher import KeyframeMatcher
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.suggest.blazepose import LANDMARK_NAMES, Landmarks
 
-from test_autofill import ArrayFrames, keyframe
-from test_matcher import drifting_clip
+from test_autofill import ArrayFrames
+from test_matcher import drifting_keyframed_video
 
 # A standing figure (PoseTrack order) about 200 px tall; it walks 5 px right per frame.
 FIGURE = {
@@ -116,15 +116,7 @@ def test_the_default_fill_runs_without_ai_edge_litert(monkeypatch):
 
     monkeypatch.setattr(blazepose, "runtime_missing", lambda: "pose suggestions need the optional package "
                         "ai-edge-litert (pip install ai-edge-litert); everything else works without it")
-    images, offsets = drifting_clip()
-    local = np.array([[10.0, 12.0], [45.0, 15.0], [30.0, 30.0], [15.0, 48.0], [48.0, 45.0]])
-    video = Video(source="mem", num_frames=len(images), width=200, height=160)
-    vis = np.zeros(17, np.uint8)
-    vis[:5] = 2
-    for f in (0, len(images) - 1):
-        xy = np.zeros((17, 2))
-        xy[:5] = local + offsets[f]
-        video.set_pose(f, 1, keyframe(xy, vis))
+    images, offsets, local, video = drifting_keyframed_video()
     method = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False)
     assert method.pose_model is None and "ai-edge-litert" in method.notice
     switched_off = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False, pose_model=False)

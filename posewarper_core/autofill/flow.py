@@ -90,6 +90,16 @@ class _BoundedCache:
         return value
 
 
+def working_gray(frames, i: int, region, scale: float) -> np.ndarray:
+    """Frame `i`'s `region` (x0, y0, x1, y1) in grey, scaled by `scale`: what the flow sees."""
+    x0, y0, x1, y1 = region
+    g = cv2.cvtColor(np.ascontiguousarray(frames.frame(i)[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    if scale != 1.0:
+        size = (max(1, round(g.shape[1] * scale)), max(1, round(g.shape[0] * scale)))
+        g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+    return g
+
+
 def flow_region(frames, poses: list[Pose], one_sided: bool, roi: bool = True,
                 max_side: int | None = 960) -> tuple[tuple[int, int, int, int], float]:
     """The pixel region (x0, y0, x1, y1) that flow runs on (around the poses' boxes, grown), and
@@ -133,12 +143,7 @@ class FlowField:
         self._flows = _BoundedCache(FLOW_CACHE_BYTES)
 
     def _load(self, i: int) -> np.ndarray:
-        x0, y0, x1, y1 = self.region
-        g = cv2.cvtColor(np.ascontiguousarray(self._frames.frame(i)[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-        if self.scale != 1.0:
-            size = (max(1, round(g.shape[1] * self.scale)), max(1, round(g.shape[0] * self.scale)))
-            g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
-        return g
+        return working_gray(self._frames, i, self.region, self.scale)
 
     def flow(self, src: int, dst: int) -> np.ndarray:
         """Flow src -> dst in working pixels."""

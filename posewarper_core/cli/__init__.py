@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "import_",
     "export",
     "convert",
+    "derive_clip",
     "check",
     "train",
     "adapt",

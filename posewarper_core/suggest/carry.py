@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import cv2
 import numpy as np
 
 from ..annotation import Pose, Video
 from ..autofill.engine import Span
-from ..autofill.flow import FlowMethod, flow_region, make_flow_function, sample_flow
+from ..autofill.flow import FlowMethod, flow_region, make_flow_function, sample_flow, working_gray
 
 CHAINS_KEPT = 32  # chains kept (people x keyframes recently suggested from); each under 1 MB
 MAX_SIDE = 960  # the fill's flow working size (longer side); at 480 px Bonn lost 0.3/0.6 points (k=7)
@@ -55,12 +54,7 @@ class Chain:
         self._gray: tuple[int, np.ndarray] | None = None
 
     def _load(self, i: int) -> np.ndarray:
-        x0, y0, x1, y1 = self.region
-        g = cv2.cvtColor(np.ascontiguousarray(self.frames.frame(i)[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-        if self.scale != 1.0:
-            size = (max(1, round(g.shape[1] * self.scale)), max(1, round(g.shape[0] * self.scale)))
-            g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
-        return g
+        return working_gray(self.frames, i, self.region, self.scale)
 
     def extend(self, upto: int, stop=None) -> bool:
         """Flow the chain on to frame `upto` (at most the last frame); False if `stop()` said so

@@ -1,0 +1,84 @@
+"""Derived clips (posewarper derive-clip): written where the user says, re-read, joints where the
+pixels put them; never written into the source clip's folder."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from posewarper_core.cli import main
+from posewarper_core.derived_clips import write_derived_clip
+from posewarper_core.errors import OutputError, PoseWarperError
+from posewarper_core.evaluation import load_ground_truth
+from posewarper_core.skeleton import POSETRACK17
+from test_bench_cli import make_clip
+
+LEFT_WRIST, RIGHT_WRIST = POSETRACK17.index("left_wrist"), POSETRACK17.index("right_wrist")
+
+
+def read_rgb(path):
+    return cv2.imread(str(path))[..., ::-1]
+
+
+def test_mirror_pair_is_re_read_with_the_mirrored_person_a_second_track(tmp_path):
+    gt_path = make_clip(tmp_path / "clip")
+    _, src, _ = load_ground_truth(gt_path)
+    r = write_derived_clip(gt_path, tmp_path / "pair", mirror_pair=True)
+    skeleton, pair, _ = load_ground_truth(tmp_path / "pair" / "posetrack18.json")
+    w = src.width
+    assert pair.num_frames == src.num_frames and pair.height == src.height
+    assert pair.width == r["width"] == 2 * w - r["overlap"] and 0 <= r["overlap"] <= w
+    assert sorted(pair.tracks) == [0, 1] and pair.tracks[1].name == "mirror of person 0"
+    # The people stand close: boxes touch on at least half the frames (the overlap is a median).
+    assert r["touching_frames"] >= pair.num_frames / 2
+    x_orig, x_mirror = (0, w - r["overlap"]) if r["mirror_side"] == "right" else (w - r["overlap"], 0)
+    for f in range(src.num_frames):
+        s, a, b = src.pose(f, 0), pair.pose(f, 0), pair.pose(f, 1)
+        np.testing.assert_allclose(a.xy[a.labelled()], s.xy[s.labelled()] + [x_orig, 0], atol=1e-3)
+        assert a.head_box[0] == pytest.approx(s.head_box[0] + x_orig, abs=1e-3)
+        # The mirror's left wrist is the source's right wrist, mirrored: x -> w - 1 - x.
+        assert b.xy[LEFT_WRIST, 0] == pytest.approx(x_mirror + w - 1 - s.xy[RIGHT_WRIST, 0], abs=1e-3)
+        assert b.xy[LEFT_WRIST, 1] == pytest.approx(s.xy[RIGHT_WRIST, 1], abs=1e-3)
+        assert b.labelled().sum() == s.labelled().sum()
+    # The pixels: the original person is in front, whole; the mirrored one is the mirrored source
+    # where the original does not cover it (checked on the last frame's person centres).
+    f = src.num_frames - 1
+    frame = read_rgb(tmp_path / "pair" / pair.frames[f].file_name)
+    source = read_rgb(gt_path.parent / src.frames[f].file_name)
+    s = src.pose(f, 0)
+    cx, cy = np.rint(s.xy[s.labelled()].mean(axis=0)).astype(int)
+    assert np.abs(frame[cy, cx + x_orig].astype(int) - source[cy, cx]).max() <= 2
+    b = pair.pose(f, 1)
+    if not (b.visibility[b.labelled()] == 1).any():
+        mx = x_mirror + (w - 1 - cx)
+        assert np.abs(frame[cy, mx].astype(int) - source[cy, cx]).max() <= 2
+
+
+def test_every_n_keeps_every_nth_frame_and_its_labels(tmp_path):
+    gt_path = make_clip(tmp_path / "clip")
+    _, src, _ = load_ground_truth(gt_path)
+    r = write_derived_clip(gt_path, tmp_path / "every3", every=3)
+    _, fast, _ = load_ground_truth(tmp_path / "every3" / "posetrack18.json")
+    kept = list(range(0, src.num_frames, 3))
+    assert r["frames"] == fast.num_frames == len(kept) and fast.width == src.width
+    for i, f in enumerate(kept):
+        np.testing.assert_allclose(fast.pose(i, 0).xy, src.pose(f, 0).xy, atol=1e-3)
+        assert np.array_equal(read_rgb(tmp_path / "every3" / fast.frames[i].file_name),
+                              read_rgb(gt_path.parent / src.frames[f].file_name))  # PNG: lossless
+
+
+def test_refuses_the_source_folder_and_a_folder_with_frames(tmp_path, capsys):
+    gt_path = make_clip(tmp_path / "clip")
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "clip").rglob("*"))
+    for out in (tmp_path / "clip", tmp_path / "clip" / "derived"):
+        with pytest.raises(OutputError, match="source clip's folder"):
+            write_derived_clip(gt_path, out, mirror_pair=True)
+    assert main(["derive-clip", "--gt", str(gt_path), "--out", str(tmp_path / "clip" / "x"), "--every", "2"]) == 2
+    assert "never written beside its source" in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "clip").rglob("*")) == before
+    with pytest.raises(PoseWarperError, match="nothing to derive"):
+        write_derived_clip(gt_path, tmp_path / "out")
+    assert main(["derive-clip", "--gt", str(gt_path), "--out", str(tmp_path / "out"), "--mirror-pair"]) == 0
+    assert "2 tracks; mirror on the" in capsys.readouterr().out
+    with pytest.raises(OutputError, match="not empty"):
+        write_derived_clip(gt_path, tmp_path / "out", every=2)
