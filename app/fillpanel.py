@@ -24,9 +24,9 @@ class FillPanel(QWidget):
         self.method.setCurrentText(method)  # before the signal is connected: the window reads it on open
         self.method.setToolTip("linear: straight lines between keyframes · flow: follows the pixels (optical "
                                "flow) · posewarper (default): flow from both keyframes, corrected by the shipped "
-                               "matcher and by the pose model on each frame; about 3.6x flow's time on the demo, "
-                               "for up to 1.3-1.8 more points of joints within 0.2 head sizes on fast motion "
-                               "(README) · detector: the pose model alone on every frame")
+                               "matcher and by the pose model on each frame; about 3.3-4.4x flow's time on the "
+                               "demo, for 1.5-2.0 more points of joints within 0.2 head sizes on the JHMDB clip, "
+                               "up to 3.2 on faster motion (README) · detector: the pose model alone on every frame")
         self.method.currentTextChanged.connect(self.methodChanged)
         # Tuning on the video's keyframes: 20 steps, ~10-25 s before a posewarper fill (kept while
         # the keyframes stay the same); at alpha 0.2 it moved the dev clips' scores by -0.2 to +0.7

@@ -20,7 +20,8 @@ line weighed by the chains' own errors, the keyframe matcher, then the pose mode
 5. The pose model (pose_model_fusion.py, BlazePose; needs ai-edge-litert, else skipped and said
    once): it looks at each filled frame around the result, and per joint the result and the
    model's joint are weighed by the error each is expected to make (the carried one's from its
-   confidence, the model's as measured on the span's two keyframes); the confidence falls with
+   confidence, the model's as measured on the span's two keyframes; the model's correction is
+   averaged over the filled frames within 2 of each one); the confidence falls with
    the distance between the two. Past the last keyframe the model's error cannot be checked, so
    there it only lowers the confidence where it disagrees (the joints are where the chain put them).
 0. Before the first span, the matcher is fine-tuned for `adapt_steps` on the video's own
@@ -32,9 +33,11 @@ Confidence (confidence.joint_confidence): exp(-u / (0.1 x person size)), u the c
 disagreement after drift removal plus a quarter of their drift (x 4t(1-t)); the bench reports its
 AUROC for joints off by more than alpha = 0.5.
 
-`pose_model=False` skips step 5 (the bench's ablation row posewarper-nomodel; the rows after it
-skip it too); `learned=False` skips steps 0 and 4 (posewarper-unlearned, and with `fallback=False`
-also step 3: posewarper-nofallback; `tune=False`, posewarper-untuned, skips step 0).
+`model_window=0` weighs the model's correction of each frame alone in step 5 instead of its mean
+over nearby frames (the bench's ablation row posewarper-unsmoothed); `pose_model=False` skips
+step 5 (posewarper-nomodel; the rows after it skip it too); `learned=False` skips steps 0 and 4
+(posewarper-unlearned, and with `fallback=False` also step 3: posewarper-nofallback;
+`tune=False`, posewarper-untuned, skips step 0).
 
 How the parts were chosen (leave-one-clip-out, Bonn and JHMDB dev clips, k = 7 and 15, alpha=0.2
 unless said; the stress clips keep every 2nd / 3rd frame, for faster motion):
@@ -94,7 +97,7 @@ class MatchedFlowMethod(Method):
     def __init__(self, matcher, device=None, *, learned: bool = True, blend: float = BLEND,
                  min_confidence: float = MIN_CONFIDENCE, ramp_frames: float = RAMP_FRAMES,
                  agreement: float = AGREEMENT, adapt_steps: int | None = None, batch_size: int = 32,
-                 fallback: bool = True, pose_model: bool = True):
+                 fallback: bool = True, pose_model: bool = True, model_window: int | None = None):
         import torch
 
         from .. import nets
@@ -123,9 +126,9 @@ class MatchedFlowMethod(Method):
 
             self.pose_model_missing = runtime_missing()
             if self.pose_model_missing is None:
-                from .pose_model_fusion import PoseModelFusion
+                from .pose_model_fusion import WINDOW, PoseModelFusion
 
-                self.pose_model = PoseModelFusion()
+                self.pose_model = PoseModelFusion(window=WINDOW if model_window is None else model_window)
 
     @property
     def notice(self) -> str | None:

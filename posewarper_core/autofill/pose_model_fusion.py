@@ -20,6 +20,10 @@ weighed by the error each is expected to make.
    The model's weight is u^2 / (u^2 + e^2); none for its joints below suggest's MIN_CONFIDENCE,
    nor past the last keyframe (k needs two keyframes; there the model only moves the confidence).
    Where the chains agree the carried joint stands; where they lost it the model decides.
+   What is weighed is the model's correction (model - carried) averaged over the filled frames
+   within WINDOW frames of this one (where the model is used for that joint): the model errs
+   afresh on every frame while the carried error changes smoothly along the span, so the mean
+   keeps the correction and cuts the model's frame-to-frame noise.
 4. Confidence: the carried confidence x exp(-distance between the two guesses / (0.1 x person
    size)): the model's disagreement counts like the chains' own (a signal flow cannot give: two
    chains that agree on the wrong limb are caught by a model that looks at the frame).
@@ -48,14 +52,25 @@ MODEL_ERROR = 0.02
 # copies (every 2nd / 3rd frame, k=7) unmasked is better on all four (Bonn 88.7 / 80.4 vs 88.4 /
 # 80.2, JHMDB 83.9 / 92.2 vs 83.9 / 91.6), and it costs a full-frame copy per look: off.
 MASK = False
+# The model's correction (model - carried) is averaged over the filled frames within WINDOW
+# frames of each one (step 3). Offline on the recorded fills and model outputs (the replay of
+# WINDOW = 0 gives the bench's numbers exactly), alpha=0.2, mean of k=7 and 15, WINDOW 0 / 1 / 2
+# / 3 / 4 / the whole span: Bonn 93.00 / 93.20 / 93.42 / 93.40 / 93.42 / 93.28, JHMDB 87.98 /
+# 87.88 / 88.19 / 88.19 / 88.09 / 88.09. Bonn picks 2 or 4 (JHMDB then 88.19 / 88.09), JHMDB
+# picks 2 or 3 (Bonn then 93.42 / 93.40): 2. The faster copies (every 2nd / 3rd frame, k=7),
+# 0 against 2: Bonn 88.7 / 80.4 -> 88.8 / 81.0, JHMDB 83.9 / 92.2 -> 84.4 / 93.5. Counting the
+# mean as n independent looks (model error / sqrt(n)) was chosen by JHMDB (88.74) and cost Bonn
+# (92.59, below WINDOW = 0): the model's error is mostly not independent from frame to frame.
+WINDOW = 2
 
 
 class PoseModelFusion:
     """BlazePose on the filled frames of a span; one object per method (keeps keyframe outputs)."""
 
     def __init__(self, skeleton: Skeleton = POSETRACK17, model_error: float = MODEL_ERROR, mask: bool = MASK,
-                 model=None):
-        """`model`: an object with BlazePose's `landmarks` (default: BlazePose, one thread)."""
+                 model=None, window: int = WINDOW):
+        """`model`: an object with BlazePose's `landmarks` (default: BlazePose, one thread);
+        `window`: frames each side over which the model's correction is averaged (0: none)."""
         if model is None:
             from ..suggest.blazepose import BlazePose
 
@@ -64,6 +79,7 @@ class PoseModelFusion:
         self.mask = bool(mask)
         self.model = model
         self.model_error = float(model_error)
+        self.window = max(0, int(window))
         self._keyframes: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, object]] = {}
 
     def applies_to(self, pose: Pose) -> bool:
@@ -162,15 +178,18 @@ class PoseModelFusion:
         from ..suggest.suggest import MIN_CONFIDENCE
 
         found = self.model_poses(frames, span, before, after, filled, check)
+        used = {key: filled[key].labelled() & (mconf >= MIN_CONFIDENCE) for key, (_, mconf, _) in found.items()}
+        corrections = averaged_corrections({key: mxy - filled[key].xy for key, (mxy, _, _) in found.items()},
+                                           used, self.window)
         out = dict(filled)
         for (i, frame), (mxy, mconf, error) in found.items():
             pose = filled[(i, frame)]
-            use = pose.labelled() & (mconf >= MIN_CONFIDENCE)
+            use = used[(i, frame)]
             carried = carried_error(pose.confidence, sizes[i])
             model = np.hypot(self.model_error * sizes[i], error)
             w = np.where(use, carried ** 2 / np.maximum(carried ** 2 + model ** 2, 1e-12), 0.0)[:, None]
             new = pose.copy()
-            new.xy = np.where(use[:, None], (1 - w) * pose.xy + w * mxy, pose.xy)
+            new.xy = np.where(use[:, None], pose.xy + w * corrections[(i, frame)], pose.xy)
             apart = np.where(use, np.linalg.norm(mxy - pose.xy, axis=1), 0.0)
             new.confidence = (pose.confidence * np.exp(-apart / (CONFIDENCE_SCALE * sizes[i]))).astype(pose.confidence.dtype)
             out[(i, frame)] = new
@@ -180,6 +199,25 @@ class PoseModelFusion:
 def _others(filled: dict[tuple[int, int], Pose], i: int, frame: int) -> list[np.ndarray]:
     """The span's other people on `frame` as (J, 2) with NaN where unknown (suggest.others)."""
     return [np.where(p.labelled()[:, None], p.xy, np.nan) for (j, f), p in filled.items() if f == frame and j != i]
+
+
+def averaged_corrections(corrections: dict[tuple[int, int], np.ndarray], used: dict[tuple[int, int], np.ndarray],
+                         window: int) -> dict[tuple[int, int], np.ndarray]:
+    """{(pose index, frame): (J, 2)} each joint's correction averaged over the same pose's frames
+    within `window` frames where that joint is `used` (its own frame included; zero where unused)."""
+    out = {}
+    for i in {key[0] for key in corrections}:
+        keys = sorted(key for key in corrections if key[0] == i)
+        frames = np.array([f for _, f in keys])
+        near = (np.abs(frames[:, None] - frames[None, :]) <= window).astype(float)  # (n, n)
+        use = np.stack([used[key] for key in keys]).astype(float)  # (n, J)
+        c = np.stack([corrections[key] for key in keys])  # (n, J, 2)
+        total = np.einsum("nm,mj,mjc->njc", near, use, c)
+        count = near @ use  # (n, J)
+        mean = total / np.maximum(count, 1.0)[..., None]
+        for n, key in enumerate(keys):
+            out[key] = np.where(use[n][:, None] > 0, mean[n], 0.0)
+    return out
 
 
 def carried_error(confidence: np.ndarray, size: float) -> np.ndarray:

@@ -33,8 +33,9 @@ def register(subparsers) -> None:
     p.add_argument("--adapt", action="store_true",
                    help="let learned methods first fine-tune on the kept keyframes (never on scored frames)")
     p.add_argument("--ablation", action="store_true",
-                   help="with posewarper, also score it with one part fewer per row: untuned (the shipped "
-                        "matcher), unlearned (no matcher), nofallback (no fall-back to interpolation either)")
+                   help="with posewarper, also score it with one part fewer per row: unsmoothed (the pose "
+                        "model's correction weighed frame by frame), nomodel (no pose model step), untuned (the "
+                        "shipped matcher), unlearned (no matcher), nofallback (no fall-back to interpolation either)")
     p.add_argument("--unflagged", action="store_true",
                    help="score only the ground-truth labels `posewarper check` leaves unflagged")
     p.add_argument("--refine", action="store_true", help="also score each method followed by temporal refinement")
