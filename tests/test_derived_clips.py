@@ -78,6 +78,9 @@ def test_refuses_the_source_folder_and_a_folder_with_frames(tmp_path, capsys):
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "clip").rglob("*")) == before
     with pytest.raises(PoseWarperError, match="nothing to derive"):
         write_derived_clip(gt_path, tmp_path / "out")
+    with pytest.raises(PoseWarperError, match="--every must be 1 or more, got 0"):
+        write_derived_clip(gt_path, tmp_path / "out", every=0)
+    assert not (tmp_path / "out").exists()
     assert main(["derive-clip", "--gt", str(gt_path), "--out", str(tmp_path / "out"), "--mirror-pair"]) == 0
     assert "2 tracks; mirror on the" in capsys.readouterr().out
     with pytest.raises(OutputError, match="not empty"):
