@@ -10,7 +10,7 @@
 How a pair frame is made. The copies are W wide; the mirror goes on the side where the people are
 nearer the frame's edge, and overlaps the original by `overlap` pixels (the frame is 2W - overlap
 wide). The overlap is the median over frames of what makes the person nearest that edge touch
-their mirror image: on half the frames or more their boxes (joint extents grown by PERSON_MARGIN)
+their mirror image: on about half the frames their boxes (joint extents grown by PERSON_MARGIN)
 touch or overlap, capped at W. The seam: in the overlap band the two backgrounds are cross-faded
 linearly; a person's region (their box, edges feathered over FEATHER px) is taken whole from their
 own copy, the original's people in front of the mirrored ones; a mirrored joint that falls inside

@@ -29,7 +29,7 @@ def test_mirror_pair_is_re_read_with_the_mirrored_person_a_second_track(tmp_path
     assert pair.num_frames == src.num_frames and pair.height == src.height
     assert pair.width == r["width"] == 2 * w - r["overlap"] and 0 <= r["overlap"] <= w
     assert sorted(pair.tracks) == [0, 1] and pair.tracks[1].name == "mirror of person 0"
-    # The people stand close: boxes touch on at least half the frames (the overlap is a median).
+    # The people stand close: boxes touch on about half the frames (the overlap is a median).
     assert r["touching_frames"] >= pair.num_frames / 2
     x_orig, x_mirror = (0, w - r["overlap"]) if r["mirror_side"] == "right" else (w - r["overlap"], 0)
     for f in range(src.num_frames):
