@@ -194,7 +194,8 @@ def changed_poses(changes: list[PoseChange]) -> dict[tuple[int, int], Pose]:
 # The bench's ablation: each row takes one more part out of the default posewarper method (a
 # keyframe matcher model), so the difference between neighbouring rows is what that part adds.
 ABLATION = {
-    "posewarper-unsmoothed": {"model_window": 0},  # the pose model's correction weighed frame by frame, not averaged over nearby frames
+    "posewarper-noothers": {"model_others": False},  # the pose model step may use joints that lie on another person
+    "posewarper-unsmoothed": {"model_others": False, "model_window": 0},  # ... its correction weighed frame by frame, not averaged over nearby frames
     "posewarper-nomodel": {"pose_model": False},  # no pose model step: flow, drift removal, fall-back, matcher
     "posewarper-untuned": {"pose_model": False, "tune": False},  # ... the shipped matcher, not tuned on the keyframes
     "posewarper-unlearned": {"pose_model": False, "learned": False},  # no matcher: flow, drift removal, fall-back
@@ -203,11 +204,12 @@ ABLATION = {
 
 
 def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None, learned: bool = True,
-                   tune: bool = True, fallback: bool = True, pose_model: bool = True, model_window: int | None = None):
+                   tune: bool = True, fallback: bool = True, pose_model: bool = True, model_window: int | None = None,
+                   model_others: bool = True):
     """The method object for a learned method, its model first fine-tuned on the kept keyframes
     when `adapt` (posewarper_core.training.adapt(model, config, video, frames, device=...) -> model;
     `keys` holds only the keyframes, so the scored frames are never trained on). `learned`, `tune`,
-    `fallback`, `pose_model` and `model_window` take parts out of it (ABLATION)."""
+    `fallback`, `pose_model`, `model_window` and `model_others` take parts out of it (ABLATION)."""
     from . import nets
     from .autofill import posewarper_from_file
     from .autofill.posewarper_method import PoseWarperMethod
@@ -218,7 +220,7 @@ def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None,
             raise PoseWarperError(f"{model_path}: --adapt fine-tunes PoseWarper networks; this is a keyframe "
                                   "matcher model, which has no per-project adaptation")
         return posewarper_from_file(model_path, device=device, tune=tune, learned=learned, fallback=fallback,
-                                    pose_model=pose_model, model_window=model_window)
+                                    pose_model=pose_model, model_window=model_window, model_others=model_others)
     model, config = nets.load_model(model_path, device=device)
     if adapt:
         try:

@@ -249,9 +249,9 @@ def test_train_command_writes_a_matcher_that_bench_and_fill_use(tmp_path, capsys
     assert main(["bench", "--gt", str(gt), "--k", "4", "--method", "flow,posewarper", "--model", str(model),
                  "--ablation", "--json", str(report)]) == 0
     data = json.loads(report.read_text())
-    # the ablation: one part fewer per row (the model's averaging over frames, the pose model,
-    # tuning, the matcher, the fall-back)
-    assert list(data) == ["flow", "posewarper", "posewarper-unsmoothed", "posewarper-nomodel", "posewarper-untuned", "posewarper-unlearned",
+    # the ablation: one part fewer per row (leaving out the model's joints on other people, its
+    # averaging over frames, the pose model, tuning, the matcher, the fall-back)
+    assert list(data) == ["flow", "posewarper", "posewarper-noothers", "posewarper-unsmoothed", "posewarper-nomodel", "posewarper-untuned", "posewarper-unlearned",
                           "posewarper-nofallback"]
     assert all(r["scored_joints"] == 9 * 15 for r in data.values())
     assert data["posewarper"]["setup_seconds"] > 0 == data["posewarper-untuned"]["setup_seconds"]

@@ -33,8 +33,10 @@ Confidence (confidence.joint_confidence): exp(-u / (0.1 x person size)), u the c
 disagreement after drift removal plus a quarter of their drift (x 4t(1-t)); the bench reports its
 AUROC for joints off by more than alpha = 0.5.
 
-`model_window=0` weighs the model's correction of each frame alone in step 5 instead of its mean
-over nearby frames (the bench's ablation row posewarper-unsmoothed); `pose_model=False` skips
+`model_others=False` lets step 5 use model joints that lie on another person (the bench's
+ablation row posewarper-noothers); `model_window=0` weighs the model's correction of each frame
+alone in step 5 instead of its mean over nearby frames (posewarper-unsmoothed, which also has
+model_others=False); `pose_model=False` skips
 step 5 (posewarper-nomodel; the rows after it skip it too); `learned=False` skips steps 0 and 4
 (posewarper-unlearned, and with `fallback=False` also step 3: posewarper-nofallback;
 `tune=False`, posewarper-untuned, skips step 0).
@@ -97,7 +99,8 @@ class MatchedFlowMethod(Method):
     def __init__(self, matcher, device=None, *, learned: bool = True, blend: float = BLEND,
                  min_confidence: float = MIN_CONFIDENCE, ramp_frames: float = RAMP_FRAMES,
                  agreement: float = AGREEMENT, adapt_steps: int | None = None, batch_size: int = 32,
-                 fallback: bool = True, pose_model: bool = True, model_window: int | None = None):
+                 fallback: bool = True, pose_model: bool = True, model_window: int | None = None,
+                 model_others: bool = True):
         import torch
 
         from .. import nets
@@ -128,7 +131,8 @@ class MatchedFlowMethod(Method):
             if self.pose_model_missing is None:
                 from .pose_model_fusion import WINDOW, PoseModelFusion
 
-                self.pose_model = PoseModelFusion(window=WINDOW if model_window is None else model_window)
+                self.pose_model = PoseModelFusion(window=WINDOW if model_window is None else model_window,
+                                                  others=model_others)
 
     @property
     def notice(self) -> str | None:

@@ -68,9 +68,10 @@ class PoseModelFusion:
     """BlazePose on the filled frames of a span; one object per method (keeps keyframe outputs)."""
 
     def __init__(self, skeleton: Skeleton = POSETRACK17, model_error: float = MODEL_ERROR, mask: bool = MASK,
-                 model=None, window: int = WINDOW):
+                 model=None, window: int = WINDOW, others: bool = True):
         """`model`: an object with BlazePose's `landmarks` (default: BlazePose, one thread);
-        `window`: frames each side over which the model's correction is averaged (0: none)."""
+        `window`: frames each side over which the model's correction is averaged (0: none);
+        `others`: leave out model joints that lie on another person (False: the bench's ablation)."""
         if model is None:
             from ..suggest.blazepose import BlazePose
 
@@ -80,6 +81,7 @@ class PoseModelFusion:
         self.model = model
         self.model_error = float(model_error)
         self.window = max(0, int(window))
+        self.others = bool(others)
         self._keyframes: dict[tuple[int, bytes], tuple[np.ndarray, np.ndarray, object]] = {}
 
     def applies_to(self, pose: Pose) -> bool:
@@ -134,7 +136,7 @@ class PoseModelFusion:
                 offsets[i], checked[i] = self._learn(frames, span, before[i] if before else None,
                                                      after[i] if after else None, MIN_CONFIDENCE, before, after)
             m = pose.labelled()
-            found = self._run(frames.frame(frame), pose.xy, m, _others(filled, i, frame))
+            found = self._run(frames.frame(frame), pose.xy, m, _others(filled, i, frame) if self.others else ())
             if found is None:
                 continue
             xy, conf, roi = found
@@ -158,7 +160,8 @@ class PoseModelFusion:
         for key, pose, everyone in ((span.before, a, before), (span.after, b, after)):
             if pose is None:
                 continue
-            others = [np.where(p.labelled()[:, None], p.xy, np.nan) for p in everyone or () if p is not None and p is not pose]
+            others = [np.where(p.labelled()[:, None], p.xy, np.nan) for p in everyone or ()
+                      if p is not None and p is not pose] if self.others else []
             found = self.keyframe_output(frames, key, pose, others)
             if found is None:
                 continue
