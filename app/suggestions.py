@@ -15,6 +15,10 @@ frame's keyframe up to the next keyframe (at most a keyframe interval ahead; onc
 asked for a suggestion or turned them on for new keyframes, and not while an auto-fill runs): the
 annotator labels forward, so a suggestion on arrival at a later frame then needs only the model.
 Kept work is used only while the keyframe it was carried from is unchanged.
+When the chain has not reached the frame (a jump far from any keyframe looked at), a first
+suggestion from the pose model alone on the crop of the pose as far as the chain got (quick) is
+drawn at once, and when the chain arrives the full suggestion replaces the quick joints the user
+has not touched (_refine): one undo step when nothing was done in between, else a second one.
 Suggested joints fill only joints not labelled yet (place_suggestion) and stay SUGGESTED, drawn
 hollow and dashed, until accepted (A / Shift+A) or dragged (a drag makes that joint the user's).
 """
@@ -65,6 +69,18 @@ class Result:
     seconds: float = 0.0  # on the worker
     reached: dict = field(default_factory=dict)  # _chain_key -> last frame its flow chain reached
     cancelled: bool = False
+    quick: bool = False  # a first suggestion from the model alone, the full one still to come
+
+
+@dataclass
+class _Quick:
+    """A first suggestion drawn while its full one is computed: the undo step that drew it and, per
+    person, the pose it left and which joints it added (what the full one may replace)."""
+
+    request: Request
+    command: object
+    placed: dict  # track id -> Pose as the quick suggestion left it
+    added: dict  # track id -> (J,) bool: joints the quick suggestion added
 
 
 class _Engine:
@@ -76,7 +92,8 @@ class _Engine:
         self.video_id = None
         self.frames = None
 
-    def run(self, req: Request) -> Result:
+    def run(self, req: Request, early=None) -> Result:
+        """Run one job; `early(Result)` gets a quick first suggestion when the chain is not there yet."""
         if req.video_id != self.video_id:  # another video: its own frames and learned offsets
             self.close()
             self.frames = self.open_frames(req.video)
@@ -88,6 +105,8 @@ class _Engine:
             out.cancelled = True
             return out
         stop = lambda: req.cancelled  # noqa: E731
+        if early is not None and req.track_ids and req.upto is None and not req.ahead and self.suggester.model is not None:
+            self._quick(req, early)
         if req.track_ids is not None:  # the chains first, stoppable per frame pair (their progress is kept)
             start, upto = (req.frame, req.upto) if req.upto is not None else (req.frame - 1, req.frame)
             for tid in req.track_ids:
@@ -110,6 +129,23 @@ class _Engine:
         out.seconds = time.perf_counter() - t0
         return out
 
+    def _quick(self, req: Request, early) -> None:
+        """The model alone for the people whose chain has not reached the frame (Suggester.quick)."""
+        t0 = time.perf_counter()
+        late = [t for t in req.track_ids if not self.suggester.chain_ready(req.video, self.frames, req.frame, t)]
+        if not late:
+            return
+        out = Result(req, quick=True)
+        for tid in late:
+            if req.cancelled:
+                return
+            s = self.suggester.quick(req.video, self.frames, req.frame, tid)
+            if s.pose is not None:
+                out.poses[tid] = s.pose
+        out.seconds = time.perf_counter() - t0
+        if out.poses:
+            early(out)
+
     def close(self) -> None:
         if self.frames is not None and hasattr(self.frames, "close"):
             self.frames.close()
@@ -118,6 +154,7 @@ class _Engine:
 
 class _Job(QThread):
     finished_with = Signal(object)  # Result, or an Exception's text
+    quick_with = Signal(object)  # a quick first Result, before the full one
 
     def __init__(self, engine: _Engine, req: Request, parent=None):
         super().__init__(parent)
@@ -125,7 +162,7 @@ class _Job(QThread):
 
     def run(self) -> None:
         try:
-            self.finished_with.emit(self.engine.run(self.req))
+            self.finished_with.emit(self.engine.run(self.req, self.quick_with.emit))
         except Exception as exc:  # a broken frame or model file: said in the status bar, the app goes on
             self.finished_with.emit(f"{type(exc).__name__}: {exc}")
 
@@ -135,6 +172,7 @@ class Suggestions(QObject):
 
     applied = Signal(object)  # the Result just applied (or dropped), for tests and timing
     shown = Signal(float)  # seconds from the request to the suggestion drawn
+    first_shown = Signal(float)  # seconds from the request to a quick first suggestion drawn (the full one follows)
 
     def __init__(self, window):
         super().__init__(window)
@@ -148,6 +186,8 @@ class Suggestions(QObject):
         self.kept: dict[tuple, object] = {}  # _input_key -> suggested Pose (or None), computed ahead
         self.reached: dict[tuple, int] = {}  # _chain_key -> last frame the worker's flow chain reached
         self.in_use = False  # a suggestion was asked for in this window: chains are worth extending ahead
+        self.quick_first = True  # a quick first suggestion when the chain is not there yet (off: the benchmark's baseline)
+        self.quick: _Quick | None = None  # the quick suggestion drawn, waiting for its full one
         self.ahead_timer = QTimer(self)
         self.ahead_timer.setSingleShot(True)
         self.ahead_timer.setInterval(PREFETCH_MS)
@@ -200,6 +240,8 @@ class Suggestions(QObject):
         if self.job is not None:
             self.job.req.cancelled = True  # work ahead stops at its next frame pair
             self.job.finished_with.disconnect()
+            if self.quick_first:
+                self.job.quick_with.disconnect()
             self.job.wait()
             self.job = None
         if self.engine is not None:
@@ -297,6 +339,8 @@ class Suggestions(QObject):
     def _start(self, req: Request) -> None:
         self.job = _Job(self.engine, req, self)
         self.job.finished_with.connect(self._finished)
+        if self.quick_first:
+            self.job.quick_with.connect(self._quick_arrived)  # a bound method: queued to the UI thread
         self.job.start(QThread.LowPriority)
 
     def busy(self) -> bool:
@@ -339,6 +383,9 @@ class Suggestions(QObject):
             return
         ed = w.editor
         self.last = result
+        quick = self.quick if self.quick is not None and self.quick.request is req else None
+        if quick is not None:
+            self.quick = None  # its full suggestion is here (or was dropped): the quick one stays as it is
         if result.cancelled:  # the user left the frame meanwhile (_frame_changed)
             self._say(f"The suggestion for frame {req.frame} stopped when you left that frame: not applied.", 5000)
             self.applied.emit(result)
@@ -348,6 +395,9 @@ class Suggestions(QObject):
             self.applied.emit(result)
             return
         video = ed.video
+        if quick is not None:
+            self._refine(result, quick)
+            return
         changes = []
         for tid, pose in result.poses.items():
             if tid not in video.tracks:
@@ -376,6 +426,91 @@ class Suggestions(QObject):
         note = f" ({result.message})" if result.message else ""
         self._say(f"Suggested {n_joints} joints in {took:.2f} s: drag to correct, A accepts the person, "
                   f"Shift+A the frame{note}", 12000)
+        self.applied.emit(result)
+        self.shown.emit(took)
+
+    def _quick_arrived(self, result: Result) -> None:
+        self.window._guard(lambda: self._apply_quick(result))
+
+    def _apply_quick(self, result: Result) -> None:
+        """Draw a quick first suggestion (one undo step), if the user is still on its frame."""
+        w, req = self.window, result.request
+        ed = w.editor
+        if req.cancelled or ed is None or w.session.video_id != req.video_id or ed.frame != req.frame:
+            return
+        video = ed.video
+        changes, placed, added = [], {}, {}
+        for tid, pose in result.poses.items():
+            if tid not in video.tracks:
+                continue
+            old = video.pose(req.frame, tid)
+            new = place_suggestion(old, _only(pose, ed.order))
+            mine = new.labelled() & (new.provenance == Provenance.SUGGESTED)
+            if old is not None:
+                mine &= ~old.labelled()
+            if mine.any():
+                changes.append(PoseChange(req.video_id, req.frame, tid, new))
+                placed[tid], added[tid] = new, mine
+        if not changes:
+            return
+        n_joints = sum(int(m.sum()) for m in added.values())
+        command = self._push(f"Suggest {n_joints} joints on frame {req.frame}", changes)
+        self.quick = _Quick(req, command, placed, added)
+        took = time.perf_counter() - req.started
+        self._say(f"Suggested {n_joints} joints in {took:.2f} s from the pose model alone; the full suggestion "
+                  "follows when the flow from the keyframe is there (joints you move are kept)", 12000)
+        self.first_shown.emit(took)
+
+    def _refine(self, result: Result, quick: _Quick) -> None:
+        """The full suggestion after a quick one: it replaces the quick joints still untouched (still
+        suggested, where the quick one put them) and fills joints still free; never a joint the
+        user moved, accepted or placed. Part of the quick one's undo step when nothing was done
+        since (what the user sees as one suggestion), else its own step: undo goes back in order,
+        so the edit made in between stays undoable on its own."""
+        w, req, ed = self.window, result.request, self.window.editor
+        video = ed.video
+        changes, n_joints = [], 0
+        for tid, pose in result.poses.items():
+            now = video.pose(req.frame, tid)
+            if tid not in video.tracks:
+                continue
+            base = now.copy() if now is not None else None
+            if tid in quick.placed:
+                if now is None:
+                    continue  # removed meanwhile
+                left = quick.placed[tid]
+                untouched = (quick.added[tid] & (now.provenance == Provenance.SUGGESTED) & now.labelled()
+                             & (now.xy == left.xy).all(axis=1))
+                if not untouched.any():
+                    continue  # every quick joint moved, accepted or undone: the user's call stands
+                base.xy[untouched], base.visibility[untouched] = 0.0, 0
+                base.provenance[untouched] = Provenance.NONE
+            new = place_suggestion(base, _only(pose, ed.order))
+            if now is not None and np.array_equal(new.xy, now.xy) and np.array_equal(new.visibility, now.visibility) \
+                    and np.array_equal(new.provenance, now.provenance):
+                continue
+            n_joints += _new_suggested(base, new)
+            changes.append(PoseChange(req.video_id, req.frame, tid, new))
+        took = time.perf_counter() - req.started
+        if changes:
+            stack = ed.undo_stack
+            on_top = stack.index() == stack.count() and stack.count() and stack.command(stack.count() - 1) is quick.command
+            if on_top:  # nothing done since the quick one: the same undo step
+                keep = {c.track_id: c for c in quick.command.changes}
+                fresh = [c for c in changes if c.track_id not in keep]  # people the quick one had nothing for
+                quick.command.before += edits.inverse(video, fresh)  # so that the one undo takes them back too
+                keep.update({c.track_id: c for c in changes})
+                quick.command.changes = list(keep.values())
+                quick.command.setText(f"Suggest {n_joints} joints on frame {req.frame}")
+                quick.command.redo()
+                if quick.command.failed is not None:
+                    raise quick.command.failed
+            else:
+                self._push(f"Refine the suggestion on frame {req.frame} ({n_joints} joints)", changes)
+            self._say(f"Full suggestion in {took:.2f} s: {n_joints} suggested joints (those you moved kept)", 12000)
+        else:
+            self._say(f"Full suggestion in {took:.2f} s: nothing to change (the quick joints were moved, "
+                      "accepted or undone)", 8000)
         self.applied.emit(result)
         self.shown.emit(took)
 
@@ -470,6 +605,7 @@ class Suggestions(QObject):
             stack.push(command)
         if command.failed is not None:
             raise command.failed
+        return command
 
 
 def _open(video, base_dir):

@@ -305,3 +305,102 @@ def test_no_two_default_shortcuts_share_a_key(qtbot, window):
 
     for action_id in listed:
         assert window.actions[action_id].shortcut() == QKeySequence(shortcuts.load()[action_id])
+
+
+@pytest.fixture
+def slow_chain(monkeypatch):
+    """The chain not there yet on request: the quick first suggestion is the keyframe's pose 30 px to
+    the right (a stand-in for the model's, so the test knows where it is), and the full one waits
+    for `gate` (the flow still running) so the test can act in between."""
+    import threading
+
+    from posewarper_core.suggest import Suggester
+    from posewarper_core.suggest.suggest import Suggestion
+
+    gate = threading.Event()
+
+    def quick(self, video, frames, frame, track_id):
+        key = video.pose(0, track_id)
+        pose = key.copy()
+        pose.xy = key.xy + np.array([30.0, 0.0], np.float32)
+        pose.provenance[key.labelled()] = Provenance.SUGGESTED
+        pose.keyframe = False
+        return Suggestion(pose)
+
+    full = Suggester.suggest_frame
+
+    def suggest_frame(self, *args, **kwargs):
+        assert gate.wait(60), "the test never let the full suggestion through"
+        return full(self, *args, **kwargs)
+
+    monkeypatch.setattr(Suggester, "quick", quick)
+    monkeypatch.setattr(Suggester, "chain_ready", lambda self, *a: False)
+    monkeypatch.setattr(Suggester, "suggest_frame", suggest_frame)
+    return gate
+
+
+def ask_quick(qtbot, w):
+    with qtbot.waitSignal(w.suggestions.first_shown, timeout=60000, raising=False) as blocker:
+        press(w, Qt.Key_E)
+    assert blocker.signal_triggered, w.statusBar().currentMessage()
+
+
+@pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
+def test_a_quick_suggestion_is_drawn_first_and_the_full_one_replaces_it_in_the_same_undo_step(qtbot, clip, slow_chain):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    key = w.session.video.pose(0, tid)
+    w.editor.seek(10)
+    depth = w.editor.undo_stack.count()
+    ask_quick(qtbot, w)  # at once: before the flow chain
+    pose = w.session.video.pose(10, tid)
+    lab = key.labelled()
+    assert (pose.provenance[lab] == SUGGESTED).all()
+    np.testing.assert_allclose(pose.xy[lab], key.xy[lab] + [30, 0], atol=0.01)
+    assert w.editor.undo_stack.count() == depth + 1
+    slow_chain.set()
+    wait_applied(qtbot, w)
+    pose = w.session.video.pose(10, tid)
+    assert (pose.provenance[lab] == SUGGESTED).all()
+    assert np.abs(pose.xy[lab] - key.xy[lab]).max() < 6  # the full one (a still video: carried in place)
+    assert on_disk(w).pose(10, tid).xy[0][0] < key.xy[0][0] + 6  # saved as replaced
+    assert w.editor.undo_stack.count() == depth + 1  # what the user saw as one suggestion: one step
+    w.actions["undo"].trigger()
+    after = w.session.video.pose(10, tid)
+    assert after is None or not after.labelled().any()
+
+
+@pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
+def test_the_full_suggestion_keeps_a_joint_dragged_meanwhile_and_undoes_in_order(qtbot, clip, slow_chain):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    key = w.session.video.pose(0, tid)
+    w.editor.seek(10)
+    depth = w.editor.undo_stack.count()
+    ask_quick(qtbot, w)
+    quick = w.session.video.pose(10, tid)
+    drag(qtbot, w, quick.xy[9], QPoint(0, 25))  # a wrist of the quick suggestion moved by the user
+    dragged = w.session.video.pose(10, tid)
+    assert dragged.provenance[9] == MANUAL
+    assert w.editor.undo_stack.count() == depth + 2
+    slow_chain.set()
+    wait_applied(qtbot, w)
+    pose = w.session.video.pose(10, tid)
+    np.testing.assert_allclose(pose.xy[9], dragged.xy[9])  # the user's joint kept
+    assert pose.provenance[9] == MANUAL
+    rest = key.labelled().copy()
+    rest[9] = False
+    assert (pose.provenance[rest] == SUGGESTED).all()
+    assert np.abs(pose.xy[rest] - key.xy[rest]).max() < 6  # the untouched quick joints replaced
+    assert w.editor.undo_stack.count() == depth + 3  # a step of its own: the drag came in between
+    assert "Refine" in w.editor.undo_stack.undoText()
+    w.actions["undo"].trigger()  # the refinement: the quick joints and the drag are back
+    back = w.session.video.pose(10, tid)
+    np.testing.assert_allclose(back.xy[rest], quick.xy[rest])
+    np.testing.assert_allclose(back.xy[9], dragged.xy[9])
+    w.actions["undo"].trigger()  # the drag
+    np.testing.assert_allclose(w.session.video.pose(10, tid).xy[9], quick.xy[9])
+    assert w.session.video.pose(10, tid).provenance[9] == SUGGESTED
+    w.actions["undo"].trigger()  # the quick suggestion
+    after = w.session.video.pose(10, tid)
+    assert after is None or not after.labelled().any()

@@ -156,10 +156,31 @@ def test_bench_suggest_writes_the_json_the_issue_names(tmp_path, shared_data):
     assert main(["bench-suggest", "--gt", str(shared_data / "dev" / "jhmdb_goal_keeping" / "posetrack18.json"),
                  "--k", "15", "--json", str(out)]) == 0
     r = json.loads(out.read_text())
-    for entry in (r, r["sources"]["carried"], r["sources"]["blazepose"]):
+    for entry in (r, r["sources"]["carried"], r["sources"]["blazepose"], r["sources"]["quick"]):
         assert {"Mean", "Wrist", "Head"} <= set(entry["at_0.5"]) and "Mean" in entry["at_0.2"]
         assert entry["median_error_px"] > 0
     assert r["seconds_per_person"] > 0 and r["at_0.5"]["Mean"] >= 90
+
+
+@needs_model
+def test_the_quick_suggestion_runs_no_flow_and_leaves_the_full_one_as_it_was(jhmdb):
+    skeleton, gt, frames = jhmdb
+    tid = next(iter(gt.poses[0]))
+    video = empty_like(gt, 7)
+    g = gt.pose(0, tid)
+    video.set_pose(0, tid, Pose.manual(g.xy, g.visibility, keyframe=True))
+    s = Suggester(skeleton)  # frame 3: the goalkeeper is still inside the crop of his pose on frame 0
+    assert not s.chain_ready(video, frames, 3, tid)
+    q = s.quick(video, frames, 3, tid)
+    assert not s.chain_ready(video, frames, 3, tid)  # no flow was run for it
+    truth = gt.pose(3, tid)
+    both = q.pose.labelled() & truth.labelled()
+    assert both.sum() >= 10 and (q.pose.provenance[q.pose.labelled()] == Provenance.SUGGESTED).all()
+    length = np.ptp(truth.xy[truth.labelled()], axis=0).max()
+    assert np.median(np.linalg.norm(q.pose.xy[both] - truth.xy[both], axis=1)) < 0.1 * length
+    full = s.suggest(video, frames, 3, tid)
+    fresh = Suggester(skeleton).suggest(video, frames, 3, tid)  # the same without a quick one before
+    np.testing.assert_array_equal(full.pose.xy, fresh.pose.xy)
 
 
 @needs_model

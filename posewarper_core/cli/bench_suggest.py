@@ -7,7 +7,9 @@ before it only (their labels, and the pose model's offsets learned from them); o
 keyframe from the box of its labelled joints, as if the user dragged it. Prints accuracy at
 alpha = 0.5 and 0.2 of the reference length (as `bench`) per joint group for the suggestion
 and for each source alone (carried: the previous keyframe's pose moved by DIS flow; blazepose:
-the pose model on a crop around the person), the median error and seconds per person.
+the pose model on a crop around the person; quick: the window's first guess before the flow is
+there, the model alone on the previous keyframe's crop), the median error and seconds per person
+(the quick one untimed).
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ labelled joints (as if the user dragged it). Scored: each labelled joint of the 
 
 `at_0.5`/`at_0.2`/`median_error_px` pool the keyframes where the person has an earlier keyframe
 (both sources can speak); `first_keyframes` scores the box-only suggestions (model alone) apart.
-`sources` scores each source alone on the same joints.
+`sources` scores each source alone on the same joints, and `quick` (Suggester.quick from the previous
+keyframe's crop: the window's first guess on a frame its flow chain has not reached).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ..annotation import Pose, Video
 from ..evaluation import Scores, bench_keyframes, load_ground_truth, reference_kind, reference_length, summarize
 from .suggest import AGREEMENT, MIN_CONFIDENCE, Suggester, choose
 
-SOURCES = ("carried", "blazepose")
+SOURCES = ("carried", "blazepose", "quick")
 
 
 def forward_keys(gt: Video, upto: int, keys: list[int]) -> Video:
@@ -45,7 +46,8 @@ def collect(gt_path, k: int, use_model: bool = True, progress=None) -> tuple[dic
     kind = reference_kind(gt)
     keys = bench_keyframes(gt.num_frames, k)
     suggester = Suggester(skeleton, use_model=use_model)
-    rows = {n: [] for n in ("joint", "gt", "length", "carried", "model", "model_raw", "model_conf", "first", "side", "person")}
+    rows = {n: [] for n in ("joint", "gt", "length", "carried", "model", "model_raw", "model_conf", "first", "side",
+                            "person", "quick")}
     seconds, persons, messages = 0.0, 0, []
     nan2 = np.full((skeleton.num_joints, 2), np.nan)
     try:
@@ -53,6 +55,8 @@ def collect(gt_path, k: int, use_model: bool = True, progress=None) -> tuple[dic
             video = forward_keys(gt, f, keys)
             people = [tid for tid, g in sorted(gt.poses.get(f, {}).items()) if g.labelled().any()]
             later = [tid for tid in people if video.keyframes(tid)]
+            # the window's first suggestion on a frame the chain has not reached (untimed: not the suggestion's)
+            quick = {tid: suggester.quick(video, frames, f, tid).sources.get("quick") for tid in later}
             t0 = time.perf_counter()  # everyone with an earlier keyframe at once, as the GUI asks
             found = suggester.suggest_frame(video, frames, f, later)
             for tid in people:  # a person's first keyframe: from the box of its labels
@@ -78,6 +82,7 @@ def collect(gt_path, k: int, use_model: bool = True, progress=None) -> tuple[dic
                     rows["first"].append(first)
                     rows["person"].append(persons)
                     rows["side"].append(s.roi.side if s.roi is not None else np.nan)
+                    rows["quick"].append((quick.get(tid) if quick.get(tid) is not None else nan2)[j])
             if progress:
                 progress(i + 1, len(keys))
     finally:
@@ -94,8 +99,8 @@ def errors_of(records: dict, source: str, **constants) -> np.ndarray:
     """Per scored joint, the error in pixels of one source ("fused", "carried", "blazepose");
     inf where it suggests nothing. `constants` (agreement, min_confidence) override choose's."""
     gt = records["gt"]
-    if source == "carried":
-        xy = records["carried"]
+    if source in ("carried", "quick"):
+        xy = records[source]
     elif source == "blazepose":
         ok = records["model_conf"] >= constants.get("min_confidence", MIN_CONFIDENCE)
         xy = np.where(ok[:, None], records["model"], np.nan)

@@ -122,6 +122,16 @@ class Carrier:
             return None
         return chain.at(frame)
 
+    def furthest(self, video: Video, frame: int, track_id: int, key: int) -> np.ndarray:
+        """The keyframe `key`'s pose of the person as far toward `frame` as a kept chain has
+        reached without more flow (the keyframe's own pose when none has moved on): (J, 2), NaN
+        where it has no joint. Where a quick first suggestion crops (Suggester.quick)."""
+        pose = video.pose(key, track_id)
+        chain = self._chains.get((track_id, key, pose_digest(pose)))
+        if chain is None or key >= frame:
+            return np.where(pose.labelled()[:, None], pose.xy, np.nan)
+        return chain.at(min(chain.last, frame))
+
     def extend(self, video: Video, track_id: int, start: int, upto: int, stop=None) -> tuple | None:
         """Flow the person's chain from their last keyframe at or before `start` on to `upto`
         ahead of a request (see the module doc). Returns (keyframe, its pose_digest, the last

@@ -168,6 +168,39 @@ class Suggester:
         self._offsets[track_id] = (came_from, offsets)
         return offsets
 
+    def chain_ready(self, video: Video, frames, frame: int, track_id: int) -> bool:
+        """Whether a suggestion for the person on `frame` needs no flow (their kept chain has reached it)."""
+        key = source_keyframe(video, track_id, frame)
+        return key is None or self.carrier(frames).carried_if_ready(video, frame, track_id, key) is not None
+
+    def quick(self, video: Video, frames, frame: int, track_id: int) -> Suggestion:
+        """A first suggestion without the flow chain, shown while the chain is computed: the model
+        alone (confident joints, the person's offsets applied) on the crop, and within the mask, of
+        the person's pose as far toward `frame` as their kept chain has reached (their keyframe's
+        pose when it has not moved on). The model's output here is not kept for learning offsets
+        (the full suggestion's crop is the one to learn from)."""
+        key = source_keyframe(video, track_id, frame)
+        if key is None or self.model is None or not 0 <= frame < video.num_frames:
+            return Suggestion(None, self.missing or f"no keyframe of person {track_id} to start from")
+        near = self.carrier(frames).furthest(video, frame, track_id, key)
+        kept = self._model_cache.get((frame, track_id))
+        s = self.suggest(video, frames, frame, track_id, carried=near)
+        if kept is None:
+            self._model_cache.pop((frame, track_id), None)
+        else:
+            self._model_cache[(frame, track_id)] = kept
+        if s.model is None:
+            return Suggestion(None, s.message, sources={})
+        xy, chosen = choose(None, s.model, s.model_confidence, s.roi.side)
+        pose = None
+        if chosen.any():
+            pose = Pose(xy=np.where(chosen[:, None], xy, 0.0), visibility=np.where(chosen, 2, 0),
+                        provenance=np.where(chosen, Provenance.SUGGESTED, Provenance.NONE),
+                        confidence=np.zeros(len(xy), np.float32), method="suggestion")
+        quick_xy = np.where(chosen[:, None], xy, np.nan)
+        return Suggestion(pose, s.message, None, s.model, s.model_confidence, s.model_raw, s.landmarks, s.roi,
+                          {"quick": quick_xy})
+
     # -- the suggestion -------------------------------------------------------------------------
     def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None, others=None
                 ) -> Suggestion:
