@@ -203,3 +203,17 @@ def test_the_models_frame_to_frame_noise_is_averaged_out_of_a_lost_joint():
         assert all(np.abs(out[(0, f)].xy[others] - filled[(0, f)].xy[others]).max() < 0.5 for f in range(1, 10))
     assert min(miss[0]) > 5.0  # the jitter, taken over
     assert max(miss[2]) < 2.0  # five looks, alternating: 1.2 px
+
+
+def test_averaged_corrections_mean_over_the_window_and_ignore_unused_joints():
+    from posewarper_core.autofill.pose_model_fusion import averaged_corrections
+
+    used = {(0, f): np.array([True, f != 2]) for f in (1, 2, 3)}
+    corrections = {(0, f): np.array([[float(f), 0.0], [10.0, 0.0]]) for f in (1, 2, 3)}
+    corrections[(0, 2)][1] = np.nan  # the model had nothing there, and that joint is not used
+    out = averaged_corrections(corrections, used, window=1)
+    assert np.allclose(out[(0, 2)][0], [2.0, 0.0])  # (1 + 2 + 3) / 3
+    assert np.allclose(out[(0, 1)][0], [1.5, 0.0])  # frames 1 and 2
+    assert np.allclose(out[(0, 1)][1], [10.0, 0.0]) and np.allclose(out[(0, 3)][1], [10.0, 0.0])
+    assert np.allclose(out[(0, 2)][1], 0.0)  # unused: no correction
+    assert np.allclose(averaged_corrections(corrections, used, window=0)[(0, 1)][0], [1.0, 0.0])

@@ -214,7 +214,7 @@ def averaged_corrections(corrections: dict[tuple[int, int], np.ndarray], used: d
         frames = np.array([f for _, f in keys])
         near = (np.abs(frames[:, None] - frames[None, :]) <= window).astype(float)  # (n, n)
         use = np.stack([used[key] for key in keys]).astype(float)  # (n, J)
-        c = np.stack([corrections[key] for key in keys])  # (n, J, 2)
+        c = np.nan_to_num(np.stack([corrections[key] for key in keys]))  # (n, J, 2); an unused joint's NaN must not spread
         total = np.einsum("nm,mj,mjc->njc", near, use, c)
         count = near @ use  # (n, J)
         mean = total / np.maximum(count, 1.0)[..., None]
