@@ -501,6 +501,8 @@ class Suggestions(QObject):
                 quick.command.before += edits.inverse(video, fresh)  # so that the one undo takes them back too
                 keep.update({c.track_id: c for c in changes})
                 quick.command.changes = list(keep.values())
+                was = {c.track_id: c.pose for c in quick.command.before}
+                n_joints = sum(_new_suggested(was.get(c.track_id), c.pose) for c in quick.command.changes)
                 quick.command.setText(f"Suggest {n_joints} joints on frame {req.frame}")
                 quick.command.redo()
                 if quick.command.failed is not None:
