@@ -467,7 +467,7 @@ class Suggestions(QObject):
         user moved, accepted or placed. Part of the quick one's undo step when nothing was done
         since (what the user sees as one suggestion), else its own step: undo goes back in order,
         so the edit made in between stays undoable on its own."""
-        w, req, ed = self.window, result.request, self.window.editor
+        req, ed = result.request, self.window.editor
         video = ed.video
         changes, n_joints = [], 0
         for tid, pose in result.poses.items():
