@@ -24,7 +24,7 @@ class FillPanel(QWidget):
         self.method.setCurrentText(method)  # before the signal is connected: the window reads it on open
         self.method.setToolTip("linear: straight lines between keyframes · flow: follows the pixels (optical "
                                "flow) · posewarper (default): flow from both keyframes, corrected by the shipped "
-                               "matcher and by the pose model on each frame; about 3.3-4.4x flow's time on the "
+                               "matcher and by the pose model on each frame; about 3.1-4.4x flow's time on the "
                                "demo, for 1.5-2.0 more points of joints within 0.2 head sizes on the JHMDB clip, "
                                "up to 3.2 on faster motion (README) · detector: the pose model alone on every frame")
         self.method.currentTextChanged.connect(self.methodChanged)
