@@ -345,14 +345,21 @@ def ask_quick(qtbot, w):
     assert blocker.signal_triggered, w.statusBar().currentMessage()
 
 
-@pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
-def test_a_quick_suggestion_is_drawn_first_and_the_full_one_replaces_it_in_the_same_undo_step(qtbot, clip, slow_chain):
-    w = clip
+def quick_on_frame_10(qtbot, w):
+    """A person labelled on keyframe 0, then E on frame 10 until the quick suggestion is drawn:
+    (their track id, their keyframe pose, the undo stack's depth before E)."""
     tid = label_keyframes(qtbot, w, frames=(0,))
     key = w.session.video.pose(0, tid)
     w.editor.seek(10)
     depth = w.editor.undo_stack.count()
-    ask_quick(qtbot, w)  # at once: before the flow chain
+    ask_quick(qtbot, w)
+    return tid, key, depth
+
+
+@pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
+def test_a_quick_suggestion_is_drawn_first_and_the_full_one_replaces_it_in_the_same_undo_step(qtbot, clip, slow_chain):
+    w = clip
+    tid, key, depth = quick_on_frame_10(qtbot, w)  # at once: before the flow chain
     pose = w.session.video.pose(10, tid)
     lab = key.labelled()
     assert (pose.provenance[lab] == SUGGESTED).all()
@@ -374,11 +381,7 @@ def test_a_quick_suggestion_is_drawn_first_and_the_full_one_replaces_it_in_the_s
 @pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
 def test_the_full_suggestion_keeps_a_joint_dragged_meanwhile_and_undoes_in_order(qtbot, clip, slow_chain):
     w = clip
-    tid = label_keyframes(qtbot, w, frames=(0,))
-    key = w.session.video.pose(0, tid)
-    w.editor.seek(10)
-    depth = w.editor.undo_stack.count()
-    ask_quick(qtbot, w)
+    tid, key, depth = quick_on_frame_10(qtbot, w)
     quick = w.session.video.pose(10, tid)
     drag(qtbot, w, quick.xy[9], QPoint(0, 25))  # a wrist of the quick suggestion moved by the user
     dragged = w.session.video.pose(10, tid)

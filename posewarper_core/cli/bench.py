@@ -49,6 +49,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from tqdm import tqdm
+    from .progress import bar_progress
 
     from ..evaluation import format_table, label_check_line, run_bench
 
@@ -62,12 +63,7 @@ def run(args) -> int:
             old.close()
         bar = tqdm(desc=name, unit="pf", leave=False)
         bars.append(bar)
-
-        def update(done, total):
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-        return update
+        return bar_progress(bar)
 
     try:
         results = run_bench(args.gt, args.k, methods, model_path=args.model, adapt=args.adapt, refine=args.refine, ablation=args.ablation,

@@ -33,6 +33,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from tqdm import tqdm
+    from .progress import bar_progress
 
     from ..suggest import runtime_missing
     from ..suggest.bench import collect, format_table, leave_one_clip_out, summary
@@ -44,11 +45,7 @@ def run(args) -> int:
     if missing:
         raise PoseWarperError(missing)
     bar = tqdm(desc="keyframes", unit="kf", leave=False)
-
-    def progress(done, total):
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+    progress = bar_progress(bar)
 
     try:
         records, info = collect(args.gt, args.k, progress=progress)

@@ -27,15 +27,12 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from tqdm import tqdm
+    from .progress import bar_progress
 
     from ..derived_clips import write_derived_clip
 
     bar = tqdm(desc="frames", unit="frame", leave=False)
-
-    def progress(done, total):
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+    progress = bar_progress(bar)
 
     try:
         r = write_derived_clip(args.gt, args.out, every=args.every, mirror_pair=args.mirror_pair, progress=progress)

@@ -71,6 +71,7 @@ def run(args) -> int:
 
 def _write_frames(videos, pose_frames, base_dir, root: Path, which: str) -> None:
     from tqdm import tqdm
+    from .progress import bar_progress
 
     from ..frame_images import write_frame_images
 
@@ -80,10 +81,6 @@ def _write_frames(videos, pose_frames, base_dir, root: Path, which: str) -> None
             print(f"{video.name or video.video_id}: its frames are image files already; none written")
             continue
         with tqdm(desc=f"frames of {video.name or video.video_id}", unit="frame") as bar:
-            def progress(done, total, bar=bar):
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
-            written += write_frame_images(video, base_dir, root, which, progress=progress, pose_frames=pose_frames)
+            written += write_frame_images(video, base_dir, root, which, progress=bar_progress(bar),
+                                          pose_frames=pose_frames)
     print(f"wrote {written} frame images under {root}")

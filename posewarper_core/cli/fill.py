@@ -42,6 +42,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from tqdm import tqdm
+    from .progress import bar_progress
 
     from .. import autofill, fillrecord
     from ..store import ProjectStore
@@ -58,11 +59,7 @@ def run(args) -> int:
             needs = method.needs_frames
             frames = open_frames(video, base_dir=store.base_dir) if needs else None
             bar = tqdm(desc=video.name or f"video {vid}", unit="pf")
-
-            def progress(done, total, bar=bar):
-                bar.total = total
-                bar.n = done
-                bar.refresh()
+            progress = bar_progress(bar)
 
             tuning = {}
 
