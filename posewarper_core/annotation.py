@@ -119,6 +119,10 @@ class Pose:
     def labelled(self) -> np.ndarray:
         return self.visibility > 0
 
+    def labelled_xy(self) -> np.ndarray:
+        """(J, 2) float: the labelled joints' positions, NaN where a joint is not labelled."""
+        return np.where(self.labelled()[:, None], self.xy, np.nan)
+
     def user_joints(self) -> np.ndarray:
         """Joints an annotator placed or corrected: auto-fill must never overwrite these."""
         return is_user(self.provenance) & self.labelled()

@@ -97,10 +97,10 @@ def _interpolated(pa: Pose | None, pb: Pose | None, span: Span, frame: int) -> n
     """The keyframe poses' per-joint lerp at `frame` (J, 2); NaN where neither has the joint."""
     if pa is None or pb is None:
         p = pa or pb
-        return np.where(p.labelled()[:, None], p.xy, np.nan)
+        return p.labelled_xy()
     w = (frame - span.before) / (span.after - span.before)
-    a = np.where(pa.labelled()[:, None], pa.xy, np.nan)
-    b = np.where(pb.labelled()[:, None], pb.xy, np.nan)
+    a = pa.labelled_xy()
+    b = pb.labelled_xy()
     out = (1 - w) * a + w * b
     out = np.where(np.isnan(out), np.where(np.isnan(a), b, a), out)
     return out

@@ -160,7 +160,7 @@ class PoseModelFusion:
         for key, pose, everyone in ((span.before, a, before), (span.after, b, after)):
             if pose is None:
                 continue
-            others = [np.where(p.labelled()[:, None], p.xy, np.nan) for p in everyone or ()
+            others = [p.labelled_xy() for p in everyone or ()
                       if p is not None and p is not pose] if self.others else []
             found = self.keyframe_output(frames, key, pose, others)
             if found is None:
@@ -201,7 +201,7 @@ class PoseModelFusion:
 
 def _others(filled: dict[tuple[int, int], Pose], i: int, frame: int) -> list[np.ndarray]:
     """The span's other people on `frame` as (J, 2) with NaN where unknown (suggest.others)."""
-    return [np.where(p.labelled()[:, None], p.xy, np.nan) for (j, f), p in filled.items() if f == frame and j != i]
+    return [p.labelled_xy() for (j, f), p in filled.items() if f == frame and j != i]
 
 
 def averaged_corrections(corrections: dict[tuple[int, int], np.ndarray], used: dict[tuple[int, int], np.ndarray],

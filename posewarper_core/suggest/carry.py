@@ -101,7 +101,7 @@ class Carrier:
         """The keyframe `key`'s pose of the person on `frame`: (J, 2), NaN where it has no joint."""
         pose = video.pose(key, track_id)
         if key == frame:
-            return np.where(pose.labelled()[:, None], pose.xy, np.nan)
+            return pose.labelled_xy()
         if key < frame:
             chain = self.chain(video, track_id, key)
             chain.extend(frame)
@@ -116,7 +116,7 @@ class Carrier:
         """carry()'s answer when it costs no flow (a kept chain from `key` has reached `frame`), else None."""
         pose = video.pose(key, track_id)
         if key == frame:
-            return np.where(pose.labelled()[:, None], pose.xy, np.nan)
+            return pose.labelled_xy()
         chain = self._chains.get((track_id, key, pose_digest(pose)))
         if chain is None or key > frame or chain.last < frame:
             return None
@@ -129,7 +129,7 @@ class Carrier:
         pose = video.pose(key, track_id)
         chain = self._chains.get((track_id, key, pose_digest(pose)))
         if chain is None or key >= frame:
-            return np.where(pose.labelled()[:, None], pose.xy, np.nan)
+            return pose.labelled_xy()
         return chain.at(min(chain.last, frame))
 
     def extend(self, video: Video, track_id: int, start: int, upto: int, stop=None) -> tuple | None:

@@ -122,7 +122,7 @@ class Suggester:
                 continue
             pose = video.pose(frame, t)
             if pose is not None and pose.labelled().any():
-                out.append(np.where(pose.labelled()[:, None], pose.xy, np.nan))
+                out.append(pose.labelled_xy())
                 continue
             key = source_keyframe(video, t, frame)
             carried = self.carrier(frames).carried_if_ready(video, frame, t, key) if key is not None else None
@@ -160,7 +160,7 @@ class Suggester:
                 roi = roi_from_pose(label, self.skeleton)
                 if roi is None:
                     continue
-                others = [np.where(p.labelled()[:, None], p.xy, np.nan)
+                others = [p.labelled_xy()
                           for t, p in video.poses.get(key, {}).items() if t != track_id and p.labelled().any()]
                 xy, conf, _ = self.run_model(frames.frame(key), roi, label.xy[label.labelled()], others)
                 cached = self._model_cache[(key, track_id)] = (xy, conf, roi, pose_digest(label))
