@@ -41,6 +41,42 @@ class PoseChangesCommand(QUndoCommand):
         _safely(self, lambda: self.session.apply(self.before))
 
 
+class RefinableCommand(PoseChangesCommand):
+    """A quick first suggestion's step: its full suggestion, pushed as `RefineCommand(refines=this)`
+    while this is still the last step, joins it (QUndoStack merging), so that one undo takes back
+    what the user saw as one suggestion; pushed after another edit it stays a step of its own."""
+
+    def id(self) -> int:
+        return REFINE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if getattr(other, "refines", None) is not self:
+            return False
+        known = {c.track_id for c in self.before}
+        self.before += [c for c in other.before if c.track_id not in known]  # people only the full one had
+        final = {c.track_id: c for c in self.changes}
+        final.update({c.track_id: c for c in other.changes})
+        self.changes = list(final.values())
+        self.setText(other.merged_text(self))
+        return True
+
+
+class RefineCommand(PoseChangesCommand):
+    """The full suggestion after a quick one (RefinableCommand); `merged_text(quick)` names the
+    step the two make together."""
+
+    def __init__(self, session, text: str, changes: list[PoseChange], refines: RefinableCommand, merged_text):
+        super().__init__(session, text, changes)
+        self.refines = refines
+        self.merged_text = merged_text
+
+    def id(self) -> int:
+        return REFINE_ID
+
+
+REFINE_ID = 1  # QUndoCommand.id(): only commands with the same id are offered to mergeWith
+
+
 class AutofillCommand(QUndoCommand):
     """One auto-fill run: batches arrive while it runs and join this single undo step."""
 

@@ -36,7 +36,7 @@ from posewarper_core.suggest import Suggester, accept, detect_people, place_sugg
 from posewarper_core.suggest.carry import pose_digest, source_keyframe
 
 from . import edits
-from .commands import PoseChangesCommand, SetTrackCommand
+from .commands import PoseChangesCommand, RefinableCommand, RefineCommand, SetTrackCommand
 from .fillrun import snapshot
 
 SETTING = "suggest/on_new_keyframe"
@@ -454,7 +454,8 @@ class Suggestions(QObject):
         if not changes:
             return
         n_joints = sum(int(m.sum()) for m in added.values())
-        command = self._push(f"Suggest {n_joints} joints on frame {req.frame}", changes)
+        command = self._push(f"Suggest {n_joints} joints on frame {req.frame}", changes,
+                             command=RefinableCommand(w.session, "", changes))
         self.quick = _Quick(req, command, placed, added)
         took = time.perf_counter() - req.started
         self._say(f"Suggested {n_joints} joints in {took:.2f} s from the pose model alone; the full suggestion "
@@ -493,22 +494,13 @@ class Suggestions(QObject):
             changes.append(PoseChange(req.video_id, req.frame, tid, new))
         took = time.perf_counter() - req.started
         if changes:
-            stack = ed.undo_stack
-            on_top = stack.index() == stack.count() and stack.count() and stack.command(stack.count() - 1) is quick.command
-            if on_top:  # nothing done since the quick one: the same undo step
-                keep = {c.track_id: c for c in quick.command.changes}
-                fresh = [c for c in changes if c.track_id not in keep]  # people the quick one had nothing for
-                quick.command.before += edits.inverse(video, fresh)  # so that the one undo takes them back too
-                keep.update({c.track_id: c for c in changes})
-                quick.command.changes = list(keep.values())
-                was = {c.track_id: c.pose for c in quick.command.before}
-                n_joints = sum(_new_suggested(was.get(c.track_id), c.pose) for c in quick.command.changes)
-                quick.command.setText(f"Suggest {n_joints} joints on frame {req.frame}")
-                quick.command.redo()
-                if quick.command.failed is not None:
-                    raise quick.command.failed
-            else:
-                self._push(f"Refine the suggestion on frame {req.frame} ({n_joints} joints)", changes)
+            def merged_text(command) -> str:  # the quick and the full suggestion as one step
+                was = {c.track_id: c.pose for c in command.before}
+                n = sum(_new_suggested(was.get(c.track_id), c.pose) for c in command.changes)
+                return f"Suggest {n} joints on frame {req.frame}"
+
+            self._push(f"Refine the suggestion on frame {req.frame} ({n_joints} joints)", changes,
+                       command=RefineCommand(self.window.session, "", changes, quick.command, merged_text))
             self._say(f"Full suggestion in {took:.2f} s: {n_joints} suggested joints (those you moved kept)", 12000)
         else:
             self._say(f"Full suggestion in {took:.2f} s: nothing to change (the quick joints were moved, "
@@ -593,10 +585,12 @@ class Suggestions(QObject):
                   "A accepts them.", 10000)
         return True
 
-    def _push(self, text: str, changes, new_tracks=()) -> None:
-        """The pose changes as one undo step, with the people they add (`new_tracks`) made first."""
+    def _push(self, text: str, changes, new_tracks=(), command=None):
+        """The pose changes as one undo step, with the people they add (`new_tracks`) made first;
+        `command`: the step to push (default a PoseChangesCommand), its text set here."""
         session, stack = self.window.session, self.window.editor.undo_stack
-        command = PoseChangesCommand(session, text, changes)
+        command = command or PoseChangesCommand(session, text, changes)
+        command.setText(text)
         if new_tracks:
             stack.beginMacro(text)
             for tid in new_tracks:

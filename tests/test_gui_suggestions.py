@@ -373,9 +373,12 @@ def test_a_quick_suggestion_is_drawn_first_and_the_full_one_replaces_it_in_the_s
     assert on_disk(w).pose(10, tid).xy[0][0] < key.xy[0][0] + 6  # saved as replaced
     assert w.editor.undo_stack.count() == depth + 1  # what the user saw as one suggestion: one step
     assert w.editor.undo_stack.undoText() == f"Suggest {int(lab.sum())} joints on frame 10"
+    full = pose.xy.copy()
     w.actions["undo"].trigger()
     after = w.session.video.pose(10, tid)
     assert after is None or not after.labelled().any()
+    w.actions["redo"].trigger()  # the one step redone: the full suggestion, not the quick one
+    np.testing.assert_allclose(w.session.video.pose(10, tid).xy[lab], full[lab])
 
 
 @pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))

@@ -183,12 +183,7 @@ class Suggester:
         if key is None or self.model is None or not 0 <= frame < video.num_frames:
             return Suggestion(None, self.missing or f"no keyframe of person {track_id} to start from")
         near = self.carrier(frames).furthest(video, frame, track_id, key)
-        kept = self._model_cache.get((frame, track_id))
-        s = self.suggest(video, frames, frame, track_id, carried=near)
-        if kept is None:
-            self._model_cache.pop((frame, track_id), None)
-        else:
-            self._model_cache[(frame, track_id)] = kept
+        s = self.suggest(video, frames, frame, track_id, carried=near, keep_model=False)
         if s.model is None:
             return Suggestion(None, s.message, sources={})
         xy, chosen = choose(None, s.model, s.model_confidence, s.roi.side)
@@ -202,12 +197,13 @@ class Suggester:
                           {"quick": quick_xy})
 
     # -- the suggestion -------------------------------------------------------------------------
-    def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None, others=None
-                ) -> Suggestion:
+    def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None, others=None,
+                keep_model: bool = True) -> Suggestion:
         """A suggestion for `track_id` on `frame`, from the nearest labelled keyframe of that track
         (before it, else after it) and, when given, a box (x, y, w, h) the user dragged.
         `carried`: that keyframe's pose already flowed here (else carried now); `others`: where the
-        other people are on the frame (default: others_on)."""
+        other people are on the frame (default: others_on); `keep_model`: keep the model's output
+        here for learning offsets once the frame becomes a keyframe (not from a makeshift crop)."""
         if not 0 <= frame < video.num_frames:
             return Suggestion(None, f"frame {frame} is outside the video (0..{video.num_frames - 1})")
         key = source_keyframe(video, track_id, frame)
@@ -240,7 +236,8 @@ class Suggester:
                 if others is None:
                     others = self.others_on(video, frames, frame, track_id)
                 raw_xy, model_conf, lm = self.run_model(rgb, roi, around, others)
-                self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi, None)
+                if keep_model:
+                    self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi, None)
                 offsets = self.learn(video, frames, track_id, frame) if key is not None else None
                 model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
         xy, chosen = choose(carried, model_xy, model_conf, roi.side if roi is not None else 1.0)
