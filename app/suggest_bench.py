@@ -16,7 +16,10 @@ undo, from frame 1; the two cold ways frame by frame, taking turns to go first):
   chain is there; `first drawn` is then its time, `key→drawn` the full one's);
 - `from key`: --dwell seconds on the person's previous keyframe first (as after labelling it: the
   worker extends the chains ahead meanwhile), then a jump to the frame and E pressed at once;
-- `on frame`: E pressed after --dwell seconds on the frame (its suggestion computed ahead).
+- `on frame`: E pressed after --dwell seconds on the frame (its suggestion computed ahead);
+- `opened` (with --opened): E pressed at once on arrival with the worker as just after opening the
+  project (nothing decoded, the model has looked at no keyframe, no chains; the model loaded):
+  what the first suggestion after a jump deep into a video costs (`first drawn`: the quick one).
 Prints a table; --json writes it.
 """
 from __future__ import annotations
@@ -32,17 +35,21 @@ from .bench import _app, _open, _spin_until
 
 
 REST_FRAME = 1  # between two rows (not a keyframe: going to one from here is a frame change)
-MODES = ("cold", "cold+quick", "from key", "on frame")
+MODES = ("cold", "cold+quick", "from key", "on frame", "opened")
 
 
-def run(frames: list[int], dwell: float) -> dict:
+def run(frames: list[int], dwell: float, opened: bool = False) -> dict:
     app = _app()
     from PySide6.QtCore import QSettings, QTimer
 
     from posewarper_core.annotation import Provenance
     from posewarper_core.suggest import runtime_missing
 
+    from posewarper_core.suggest import Suggester
+
     from .demo import build_demo
+    from .suggestions import _Engine
+    from .suggestions import _open as open_frames_of
     from .window import MainWindow
 
     tmp = Path(tempfile.mkdtemp(prefix="suggest-bench-"))
@@ -63,13 +70,25 @@ def run(frames: list[int], dwell: float) -> dict:
     # The two cold modes frame by frame, in turns first (whichever ran first on a frame was the slower,
     # by up to 1.6x, the window's own frame decoding then competing for the cores), then the rest.
     plan = [(f, m) for i, f in enumerate(frames) for m in (MODES[:2] if i % 2 == 0 else MODES[1::-1])]
-    plan += [(f, m) for m in MODES[2:] for f in frames]
+    plan += [(f, m) for m in MODES[2:4] for f in frames]
+    plan += [(f, "opened") for f in frames] if opened else []
     for n, (frame, mode) in enumerate(plan):
         ed.seek(REST_FRAME)
         w.suggestions.ahead_timer.stop()
         _spin_until(app, lambda: w.suggestions.job is None, 30)  # nothing computing ahead meanwhile
         w.suggestions.kept.clear()
         w.suggestions.quick_first = mode != "cold"
+        if mode == "opened":  # the worker as a project leaves it on opening, its pose model kept loaded
+            model = w.suggestions.engine.suggester.model
+            w.suggestions.stop()
+            w.suggestions.engine = _Engine(w.session.skeleton, lambda video: open_frames_of(video, w.store.base_dir))
+            w.suggestions.reached.clear()
+            w.suggestions.warmed.clear()
+            _spin_until(app, lambda: False, 0.01)
+            w.suggestions.engine.frames = w.suggestions.engine.open_frames(ed.video)
+            w.suggestions.engine.suggester = Suggester(w.session.skeleton)
+            w.suggestions.engine.suggester.model = model
+            w.suggestions.engine.video_id = ed.video.video_id
         if mode.startswith("cold"):
             w.suggestions.reached.clear()
             if w.suggestions.engine.suggester is not None:
@@ -128,7 +147,7 @@ def run(frames: list[int], dwell: float) -> dict:
     for mode in MODES:
         for what, name in (("key_to_drawn_s", mode), ("key_to_first_drawn_s", f"{mode}, first")):
             times = [r[what] for r in rows if r["mode"] == mode and not r["model_load"]]
-            if times and (what == "key_to_drawn_s" or mode == "cold+quick"):
+            if times and (what == "key_to_drawn_s" or mode in ("cold+quick", "opened")):
                 modes[name] = {"min_s": min(times), "median_s": round(statistics.median(times), 3), "max_s": max(times)}
     base = modes.get("cold", {}).get("median_s")
     for m in modes.values():
@@ -146,9 +165,10 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, nargs="+", default=[7, 3, 13, 17, 27, 33])
     p.add_argument("--dwell", type=float, default=2.0)
+    p.add_argument("--opened", action="store_true", help="also the `opened` mode (see above)")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
-    out = run(args.frames, args.dwell)
+    out = run(args.frames, args.dwell, args.opened)
     print(f"{out['video']}, window {out['window']}, {out['pose_model']}")
     print(f"{'frame':>5} {'mode':>10} {'model load':>10} {'chain ready':>11} {'first drawn':>11} {'key→drawn s':>12} {'worker s':>9} "
           f"{'UI gap ms':>10} {'joints':>7}")

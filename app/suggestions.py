@@ -14,9 +14,12 @@ applied; the key then shows it at once), and everyone's flow chains are extended
 frame's keyframe up to the next keyframe (at most a keyframe interval ahead; once the user has
 asked for a suggestion or turned them on for new keyframes, and not while an auto-fill runs): the
 annotator labels forward, so a suggestion on arrival at a later frame then needs only the model.
+Before that, the selected person's keyframes are shown to the pose model once (the person's
+offsets are learned from all of them: on the demo's late frames that took 1.4-3.1 s on request).
 Kept work is used only while the keyframe it was carried from is unchanged.
 When the chain has not reached the frame (a jump far from any keyframe looked at), a first
-suggestion from the pose model alone on the crop of the pose as far as the chain got (quick) is
+suggestion from the pose model alone on the crop of the pose as far as the chain got (quick, on
+the frame as the window shows it, with the offsets from the keyframes the model has seen) is
 drawn at once, and when the chain arrives the full suggestion replaces the quick joints the user
 has not touched (_refine): one undo step when nothing was done in between, else a second one.
 Suggested joints fill only joints not labelled yet (place_suggestion) and stay SUGGESTED, drawn
@@ -38,6 +41,7 @@ from posewarper_core.suggest.carry import pose_digest, source_keyframe
 from . import edits
 from .commands import PoseChangesCommand, RefinableCommand, RefineCommand, SetTrackCommand
 from .fillrun import snapshot
+from .workers import rgb_of
 
 SETTING = "suggest/on_new_keyframe"
 PREFETCH_MS = 400  # on a frame this long (an annotator looking at it, not stepping through): compute ahead
@@ -58,6 +62,8 @@ class Request:
     keys: tuple = ()  # per track: what the suggestion depends on (_input_key)
     upto: int | None = None  # a job that only extends the track_ids' flow chains on to this frame
     cancelled: bool = False  # set from the UI thread: work ahead no longer wanted (checked per frame pair)
+    image: object = None  # the frame's RGB as the window shows it: the quick suggestion decodes nothing
+    warm: bool = False  # a job that only runs the pose model on the person's keyframes (learn ahead)
 
 
 @dataclass
@@ -105,6 +111,10 @@ class _Engine:
             out.cancelled = True
             return out
         stop = lambda: req.cancelled  # noqa: E731
+        if req.warm:  # the model on every keyframe of the person, for their offsets (stoppable between keyframes)
+            for tid in req.track_ids:
+                out.cancelled = self.suggester.learn(req.video, self.frames, tid, req.video.num_frames, stop=stop) is None
+            return out
         if early is not None and req.track_ids and req.upto is None and not req.ahead and self.suggester.model is not None:
             self._quick(req, early)
         if req.track_ids is not None:  # the chains first, stoppable per frame pair (their progress is kept)
@@ -139,7 +149,7 @@ class _Engine:
         for tid in late:
             if req.cancelled:
                 return
-            s = self.suggester.quick(req.video, self.frames, req.frame, tid)
+            s = self.suggester.quick(req.video, self.frames, req.frame, tid, image=req.image)
             if s.pose is not None:
                 out.poses[tid] = s.pose
         out.seconds = time.perf_counter() - t0
@@ -185,6 +195,7 @@ class Suggestions(QObject):
         self.last: Result | None = None
         self.kept: dict[tuple, object] = {}  # _input_key -> suggested Pose (or None), computed ahead
         self.reached: dict[tuple, int] = {}  # _chain_key -> last frame the worker's flow chain reached
+        self.warmed: dict[tuple, tuple] = {}  # (video, person) -> _offsets_key the worker's pose model has seen
         self.in_use = False  # a suggestion was asked for in this window: chains are worth extending ahead
         self.quick_first = True  # a quick first suggestion when the chain is not there yet (off: the benchmark's baseline)
         self.quick: _Quick | None = None  # the quick suggestion drawn, waiting for its full one
@@ -219,6 +230,7 @@ class Suggestions(QObject):
         self.engine = _Engine(w.session.skeleton, lambda video: _open(video, w.store.base_dir))
         self.kept.clear()
         self.reached.clear()
+        self.warmed.clear()
         w.editor.jointPlaced.connect(self._joint_placed)
         w.session.posesChanged.connect(lambda _: self.ahead_timer.start() if self.job is None else None)
         w.editor.frameChanged.connect(self._frame_changed)
@@ -302,7 +314,7 @@ class Suggestions(QObject):
             return True  # being computed ahead already: applied when it ends
         if running is not None and (running.ahead or running.upto is not None):
             running.cancelled = True  # work ahead gives way (it stops at its next frame pair)
-        req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto, keys=keys)
+        req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto, keys=keys, image=self._shown(video))
         who = "the people on this frame" if ids is None else (
             f"person {ids[0]}" if len(ids) == 1 else f"{len(ids)} people")
         self._say(f"Suggesting a pose for {who}…", 4000)
@@ -311,6 +323,14 @@ class Suggestions(QObject):
         else:
             self._start(req)
         return True
+
+    def _shown(self, video):
+        """The current frame's RGB from the window's decoded frames (the same size as the video), or None."""
+        loader = getattr(self.window, "loader", None)
+        img = loader.cached(self.window.editor.frame) if loader is not None and self.quick_first else None
+        if img is None or (img.width(), img.height()) != (video.width, video.height):
+            return None
+        return rgb_of(img)
 
     def _compute_ahead(self) -> None:
         """Work done while the user looks at a frame (see the module doc): the selected person's
@@ -324,6 +344,11 @@ class Suggestions(QObject):
             key = _input_key(video, frame, tid)  # some joint clicks place is free: a suggestion could add it
             if key not in self.kept:
                 self._start(Request(video.video_id, frame, [tid], snapshot(video), ahead=True, keys=(key,)))
+                return
+        if tid is not None and not self.missing and video.keyframes(tid):
+            key = _offsets_key(video, tid)  # the pose model on all their keyframes: no suggestion waits for it
+            if self.warmed.get(key[:2]) != key:
+                self._start(Request(video.video_id, frame, [tid], snapshot(video), ahead=True, warm=True, keys=(key,)))
                 return
         if not (self.in_use or self.on_new_keyframe):
             return  # chains ahead only for a user of suggestions (they cost ~50 ms a frame pair per person)
@@ -367,6 +392,10 @@ class Suggestions(QObject):
         self.reached.update(result.reached)
         while len(self.reached) > 4 * KEEP:
             self.reached.pop(next(iter(self.reached)))
+        if req.warm:
+            if not result.cancelled:
+                self.warmed[req.keys[0][:2]] = req.keys[0]
+            return
         if result.cancelled or req.upto is not None:
             return  # chains only: no suggestion to keep
         for tid, key in zip(req.track_ids or [], req.keys):
@@ -622,6 +651,11 @@ def _input_key(video, frame: int, track_id: int) -> tuple:
     key = source_keyframe(video, track_id, frame)
     pose = video.pose(key, track_id) if key is not None else None
     return (video.video_id, frame, track_id, key) + pose_digest(pose)
+
+
+def _offsets_key(video, track_id: int) -> tuple:
+    """What a person's learned offsets depend on: their keyframes and those keyframes' poses."""
+    return (video.video_id, track_id) + tuple((k,) + pose_digest(video.pose(k, track_id)) for k in video.keyframes(track_id))
 
 
 def _chain_key(video, frame: int, track_id: int) -> tuple | None:

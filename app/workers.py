@@ -41,6 +41,12 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return img
 
 
+def rgb_of(img: QImage) -> np.ndarray:
+    """to_qimage undone: the RGB array of an RGB32 QImage (a copy)."""
+    view = np.ndarray((img.height(), img.width(), 4), np.uint8, img.constBits(), 0, (img.bytesPerLine(), 4, 1))
+    return cv2.cvtColor(view, cv2.COLOR_BGRA2RGB)
+
+
 class FrameCache:
     """QImages of decoded frames near the current one, bounded in bytes; shared by the loader
     and the UI. When full, the frame farthest from `centre` goes first: the frames just ahead

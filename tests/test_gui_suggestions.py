@@ -11,6 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from posewarper_core.annotation import Provenance
 from posewarper_core.suggest import runtime_missing
+from posewarper_core.suggest.carry import pose_digest
 from test_gui_editing import drag, label_keyframes, on_disk, press
 from test_gui_session import click_image, make_video
 
@@ -319,7 +320,7 @@ def slow_chain(monkeypatch):
 
     gate = threading.Event()
 
-    def quick(self, video, frames, frame, track_id):
+    def quick(self, video, frames, frame, track_id, image=None):
         key = video.pose(0, track_id)
         pose = key.copy()
         pose.xy = key.xy + np.array([30.0, 0.0], np.float32)
@@ -411,3 +412,23 @@ def test_the_full_suggestion_keeps_a_joint_dragged_meanwhile_and_undoes_in_order
     w.actions["undo"].trigger()  # the quick suggestion
     after = w.session.video.pose(10, tid)
     assert after is None or not after.labelled().any()
+
+
+@pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
+def test_while_the_user_looks_the_worker_runs_the_pose_model_on_the_selected_persons_keyframes(qtbot, clip):
+    """So that no suggestion, quick or full, waits for the model on every earlier keyframe (what the
+    person's offsets are learned from); a keyframe changed makes it look at that one again."""
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0, 10, 20))
+    w.editor.seek(25)
+    w.editor.select_track(tid)
+    sug = w.suggestions
+    qtbot.waitUntil(lambda: any(person == tid for _, person in sug.warmed), timeout=30000)
+    seen = {key for key, _ in sug.engine.suggester._model_cache if key in (0, 10, 20)}
+    assert seen == {0, 10, 20}
+    before = dict(sug.warmed)
+    w.editor.seek(10)
+    drag(qtbot, w, w.session.video.pose(10, tid).xy[0], QPoint(6, 0))  # the nose of keyframe 10 corrected
+    qtbot.waitUntil(lambda: sug.warmed != before and sug.job is None, timeout=30000)
+    cached = sug.engine.suggester._model_cache[(10, tid)]
+    assert cached[3] == pose_digest(w.session.video.pose(10, tid))  # looked at again, from the corrected label

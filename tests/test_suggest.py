@@ -184,6 +184,45 @@ def test_the_quick_suggestion_runs_no_flow_and_leaves_the_full_one_as_it_was(jhm
 
 
 @needs_model
+def test_a_quick_suggestion_far_from_the_start_runs_the_model_once_and_reads_no_frame(jhmdb):
+    """Jumping late into a clip with several keyframes: the first guess must not wait for the model
+    on every earlier keyframe (1.4-3.1 s on the demo's late frames) nor decode the frame shown."""
+    skeleton, gt, frames = jhmdb
+    tid = next(iter(gt.poses[0]))
+    video = empty_like(gt, 7)
+    for k in (0, 7, 14, 21):
+        g = gt.pose(k, tid)
+        video.set_pose(k, tid, Pose.manual(g.xy, g.visibility, keyframe=True))
+    s = Suggester(skeleton)
+    runs, reads = [], []
+    run_model = s.run_model
+    s.run_model = lambda *a, **kw: (runs.append(1), run_model(*a, **kw))[1]
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def frame(self, i):
+            reads.append(i)
+            return self.inner.frame(i)
+
+    counted = Counting(frames)
+    q = s.quick(video, counted, 24, tid, image=frames.frame(24))
+    assert q.pose is not None and q.pose.labelled().sum() >= 10
+    assert len(runs) == 1 and reads == []  # the frame's model run only; nothing decoded
+    # A learning run stopped after the first keyframe gives no offsets but keeps the model's look there,
+    stopped = iter([False, True])
+    assert s.learn(video, counted, tid, 24, stop=lambda: next(stopped)) is None
+    assert len(runs) == 2
+    # which the next first guess then uses; the full learning runs the model on the other three only.
+    s.learn(video, counted, tid, 24)
+    assert len(runs) == 5
+
+
+@needs_model
 def test_detector_fill_puts_joints_near_the_labels_and_keeps_the_annotators(jhmdb):
     from posewarper_core import autofill
 

@@ -143,20 +143,30 @@ class Suggester:
         xy, conf = skeleton_from_landmarks(lm, self.skeleton)
         return xy, conf * (lm.presence if np.isfinite(lm.presence) else 1.0), lm
 
-    def learn(self, video: Video, frames, track_id: int, before: int) -> PersonOffsets:
+    def learn(self, video: Video, frames, track_id: int, before: int, at_hand: bool = False, stop=None
+              ) -> PersonOffsets | None:
         """The person's offsets from their keyframes before `before` as they are labelled now: a
         corrected keyframe is learned again (the offsets are remade when a keyframe's label
-        changed; the model's output there is kept unless its crop came from the old label)."""
+        changed; the model's output there is kept unless its crop came from the old label).
+        `at_hand`: from the keyframes the model has looked at already only, running it on none (a
+        first guess: the model on every earlier keyframe took 1.4-3.1 s on the demo's late frames).
+        `stop()`, asked between keyframes, gives up (None; what the model saw so far is kept)."""
         keys = [k for k in video.keyframes(track_id) if k < before]
         came_from = tuple((k, pose_digest(video.pose(k, track_id))) for k in keys)
         known = self._offsets.get(track_id)
         if known is not None and known[0] == came_from:
             return known[1]
         offsets = PersonOffsets(self.skeleton.num_joints)
+        complete = True
         for key in keys:
+            if stop is not None and stop():
+                return None
             label = video.pose(key, track_id)
             cached = self._model_cache.get((key, track_id))
             if cached is None or cached[3] not in (None, pose_digest(label)):
+                if at_hand:
+                    complete = False
+                    continue
                 roi = roi_from_pose(label, self.skeleton)
                 if roi is None:
                     continue
@@ -165,7 +175,8 @@ class Suggester:
                 xy, conf, _ = self.run_model(frames.frame(key), roi, label.xy[label.labelled()], others)
                 cached = self._model_cache[(key, track_id)] = (xy, conf, roi, pose_digest(label))
             offsets.learn(label, cached[0], cached[1], cached[2], MIN_CONFIDENCE)
-        self._offsets[track_id] = (came_from, offsets)
+        if complete:
+            self._offsets[track_id] = (came_from, offsets)
         return offsets
 
     def chain_ready(self, video: Video, frames, frame: int, track_id: int) -> bool:
@@ -173,17 +184,18 @@ class Suggester:
         key = source_keyframe(video, track_id, frame)
         return key is None or self.carrier(frames).carried_if_ready(video, frame, track_id, key) is not None
 
-    def quick(self, video: Video, frames, frame: int, track_id: int) -> Suggestion:
+    def quick(self, video: Video, frames, frame: int, track_id: int, image: np.ndarray | None = None) -> Suggestion:
         """A first suggestion without the flow chain, shown while the chain is computed: the model
-        alone (confident joints, the person's offsets applied) on the crop, and within the mask, of
-        the person's pose as far toward `frame` as their kept chain has reached (their keyframe's
-        pose when it has not moved on). The model's output here is not kept for learning offsets
-        (the full suggestion's crop is the one to learn from)."""
+        alone (confident joints; the person's offsets from the keyframes it has looked at already)
+        on the crop, and within the mask, of the person's pose as far toward `frame` as their kept
+        chain has reached (their keyframe's pose when it has not moved on). The model's output here
+        is not kept for learning offsets (the full suggestion's crop is the one to learn from).
+        `image`: the frame as already decoded (the window shows it), so nothing is decoded here."""
         key = source_keyframe(video, track_id, frame)
         if key is None or self.model is None or not 0 <= frame < video.num_frames:
             return Suggestion(None, self.missing or f"no keyframe of person {track_id} to start from")
         near = self.carrier(frames).furthest(video, frame, track_id, key)
-        s = self.suggest(video, frames, frame, track_id, carried=near, keep_model=False)
+        s = self.suggest(video, frames, frame, track_id, carried=near, first_guess=True, image=image)
         if s.model is None:
             return Suggestion(None, s.message, sources={})
         xy, chosen = choose(None, s.model, s.model_confidence, s.roi.side)
@@ -198,12 +210,14 @@ class Suggester:
 
     # -- the suggestion -------------------------------------------------------------------------
     def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None, others=None,
-                keep_model: bool = True) -> Suggestion:
+                first_guess: bool = False, image: np.ndarray | None = None) -> Suggestion:
         """A suggestion for `track_id` on `frame`, from the nearest labelled keyframe of that track
         (before it, else after it) and, when given, a box (x, y, w, h) the user dragged.
         `carried`: that keyframe's pose already flowed here (else carried now); `others`: where the
-        other people are on the frame (default: others_on); `keep_model`: keep the model's output
-        here for learning offsets once the frame becomes a keyframe (not from a makeshift crop)."""
+        other people are on the frame (default: others_on); `first_guess`: as fast as it can be
+        (quick): offsets from what the model has seen (learn's at_hand), and the model's output
+        here not kept for learning (its crop is a makeshift one); `image`: the frame's RGB when it
+        is decoded already (else read from `frames`)."""
         if not 0 <= frame < video.num_frames:
             return Suggestion(None, f"frame {frame} is outside the video (0..{video.num_frames - 1})")
         key = source_keyframe(video, track_id, frame)
@@ -228,7 +242,7 @@ class Suggester:
         elif not _overlaps(roi, video.width or frames.width, video.height or frames.height):
             notes.append(f"the crop for person {track_id} on frame {frame} lies outside the frame")
         else:
-            rgb = frames.frame(frame)
+            rgb = image if image is not None else frames.frame(frame)
             if _is_empty(rgb):
                 notes.append(f"frame {frame} is empty: no model suggestion")
             else:
@@ -236,9 +250,9 @@ class Suggester:
                 if others is None:
                     others = self.others_on(video, frames, frame, track_id)
                 raw_xy, model_conf, lm = self.run_model(rgb, roi, around, others)
-                if keep_model:
+                if not first_guess:
                     self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi, None)
-                offsets = self.learn(video, frames, track_id, frame) if key is not None else None
+                offsets = self.learn(video, frames, track_id, frame, at_hand=first_guess) if key is not None else None
                 model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
         xy, chosen = choose(carried, model_xy, model_conf, roi.side if roi is not None else 1.0)
         sources = {}
