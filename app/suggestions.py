@@ -10,10 +10,10 @@ Most of a suggestion's time is the flow chain from the keyframe (on the demo's 1
 40-56 ms a frame pair here; the model 70-100 ms), so work is done ahead while the user looks at a
 frame (after PREFETCH_MS there, at low priority, stopped as soon as the user asks for something
 else or leaves the frame): the selected person's suggestion here is computed and kept (not
-applied; the key then shows it at once), and everyone's flow chains are extended from this
-frame's keyframe up to the next keyframe (at most a keyframe interval ahead; once the user has
-asked for a suggestion or turned them on for new keyframes, and not while an auto-fill runs): the
-annotator labels forward, so a suggestion on arrival at a later frame then needs only the model.
+applied; the key then shows it at once), and, while no auto-fill runs (it has the cores),
+everyone's flow chains are extended from this frame's keyframe up to the next keyframe (at most a
+keyframe interval ahead; once the user has asked for a suggestion or turned them on for new
+keyframes): the annotator labels forward, so a suggestion on arrival at a later frame then needs only the model.
 Before that, the selected person's keyframes are shown to the pose model once (the person's
 offsets are learned from all of them: on the demo's late frames that took 1.4-3.1 s on request).
 Kept work is used only while the keyframe it was carried from is unchanged.
@@ -334,7 +334,8 @@ class Suggestions(QObject):
 
     def _compute_ahead(self) -> None:
         """Work done while the user looks at a frame (see the module doc): the selected person's
-        suggestion here, else everyone's flow chains extended ahead."""
+        suggestion here, else the model's look at their keyframes, else everyone's flow chains
+        extended ahead."""
         ed = self.window.editor
         if ed is None or self.engine is None or self.job is not None or self.pending is not None:
             return
@@ -345,6 +346,9 @@ class Suggestions(QObject):
             if key not in self.kept:
                 self._start(Request(video.video_id, frame, [tid], snapshot(video), ahead=True, keys=(key,)))
                 return
+        runner = getattr(self.window, "runner", None)
+        if runner is not None and runner.running:
+            return  # an auto-fill has the cores: nothing more ahead meanwhile (its poses changing restart this)
         if tid is not None and not self.missing and video.keyframes(tid):
             key = _offsets_key(video, tid)  # the pose model on all their keyframes: no suggestion waits for it
             if self.warmed.get(key[:2]) != key:
@@ -352,9 +356,6 @@ class Suggestions(QObject):
                 return
         if not (self.in_use or self.on_new_keyframe):
             return  # chains ahead only for a user of suggestions (they cost ~50 ms a frame pair per person)
-        runner = getattr(self.window, "runner", None)
-        if runner is not None and runner.running:
-            return  # an auto-fill has the cores: no chains ahead meanwhile (its poses changing restart this)
         upto = _ahead_until(video, frame)
         ids = sorted(video.tracks, key=lambda t: t != tid)  # the selected person first
         todo = [t for t in ids if (k := _chain_key(video, frame, t)) is not None and self.reached.get(k, -1) < upto]
