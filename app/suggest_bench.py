@@ -43,9 +43,7 @@ def run(frames: list[int], dwell: float, opened: bool = False) -> dict:
     from PySide6.QtCore import QSettings, QTimer
 
     from posewarper_core.annotation import Provenance
-    from posewarper_core.suggest import runtime_missing
-
-    from posewarper_core.suggest import Suggester
+    from posewarper_core.suggest import Suggester, runtime_missing
 
     from .demo import build_demo
     from .suggestions import _Engine

@@ -10,12 +10,12 @@ Most of a suggestion's time is the flow chain from the keyframe (on the demo's 1
 40-56 ms a frame pair here; the model 70-100 ms), so work is done ahead while the user looks at a
 frame (after PREFETCH_MS there, at low priority, stopped as soon as the user asks for something
 else or leaves the frame): the selected person's suggestion here is computed and kept (not
-applied; the key then shows it at once), and, while no auto-fill runs (it has the cores),
-everyone's flow chains are extended from this frame's keyframe up to the next keyframe (at most a
-keyframe interval ahead; once the user has asked for a suggestion or turned them on for new
-keyframes): the annotator labels forward, so a suggestion on arrival at a later frame then needs only the model.
-Before that, the selected person's keyframes are shown to the pose model once (the person's
-offsets are learned from all of them: on the demo's late frames that took 1.4-3.1 s on request).
+applied; the key then shows it at once); then, while no auto-fill runs (it has the cores), the
+selected person's keyframes are shown to the pose model once (their offsets are learned from all
+of them: on the demo's late frames that took 1.4-3.1 s on request), and everyone's flow chains
+are extended from this frame's keyframe up to the next keyframe (at most a keyframe interval
+ahead; once the user has asked for a suggestion or turned them on for new keyframes): the
+annotator labels forward, so a suggestion on arrival at a later frame then needs only the model.
 Kept work is used only while the keyframe it was carried from is unchanged.
 When the chain has not reached the frame (a jump far from any keyframe looked at), a first
 suggestion from the pose model alone on the crop of the pose as far as the chain got (quick, on
@@ -619,7 +619,8 @@ class Suggestions(QObject):
         """The pose changes as one undo step, with the people they add (`new_tracks`) made first;
         `command`: the step to push (default a PoseChangesCommand), its text set here."""
         session, stack = self.window.session, self.window.editor.undo_stack
-        command = command or PoseChangesCommand(session, text, changes)
+        if command is None:
+            command = PoseChangesCommand(session, text, changes)
         command.setText(text)
         if new_tracks:
             stack.beginMacro(text)
