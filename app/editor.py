@@ -152,9 +152,11 @@ class Editor(QObject):
         self.seek(item.frame)
         self.select_track(item.track_id)
         done = item.predicted_error < review.REVIEW_DONE_BELOW
+        left = int((self.session.review_state()[0] >= review.REVIEW_DONE_BELOW).sum())
         self.message.emit(
             said + f"Review: frame {item.frame}, person {item.track_id} (predicted error {item.predicted_error:.2f}"
-            + ("; below the review-done threshold: the fill is fairly sure of the rest)" if done else ")")
+            + ("; below the review-done threshold: the fill is fairly sure of the rest)" if done
+               else f"; {left} frame{'s' if left != 1 else ''} still above the review-done threshold)")
             + ". A accepts it as it is; drag what is off, or E suggests the doubted joints again.")
 
     def to_suggestion(self) -> None:

@@ -106,6 +106,10 @@ def test_accepting_a_pose_with_doubtful_joints_names_them_and_asks_once(qtbot, c
     said = w.statusBar().currentMessage()
     assert said.startswith(f"Accepted person {tid}, frame 4, with 2 joints in doubt ({names[9]}, {names[7]}). "
                            "Review: ")
+    from posewarper_core import review
+
+    left = int((review.frame_errors(w.session.video) >= review.REVIEW_DONE_BELOW).sum())
+    assert left and f"; {left} frame{'s' if left != 1 else ''} still above the review-done threshold)" in said
 
     # a pose the fill is sure of is accepted at the first A, and the status says so
     sure = w.session.video.pose(6, tid).copy()
