@@ -37,7 +37,8 @@ from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
 from posewarper_core.annotation import PoseChange, Provenance, Track
 from posewarper_core.review import doubtful_joints
-from posewarper_core.suggest import Suggester, accept, detect_people, place_suggestion, runtime_missing, template
+from posewarper_core.suggest import (Suggester, accept, detect_people, new_person_among, place_suggestion,
+                                     runtime_missing, template)
 from posewarper_core.suggest.carry import pose_digest, source_keyframe
 
 from . import edits
@@ -66,6 +67,7 @@ class Request:
     cancelled: bool = False  # set from the UI thread: work ahead no longer wanted (checked per frame pair)
     image: object = None  # the frame's RGB as the window shows it: the quick suggestion decodes nothing
     warm: bool = False  # a job that only runs the pose model on the person's keyframes (learn ahead)
+    new_person: int | None = None  # a person without a keyframe: detect people, give them the one not labelled
 
 
 @dataclass
@@ -288,13 +290,16 @@ class Suggestions(QObject):
             ids = [t for t in labelled if _in_frame(video, ed.frame, t)]
         elif ed.track is not None and ed.track in labelled:
             ids = [ed.track]
-        elif ed.track is not None and ed.poses_here():
+        elif ed.track is not None and ed.poses_here() and self.missing:
             self._say(f"Person {ed.track} has no keyframe yet to carry a pose from: label one, or drop a "
                       "template (T, then click).")
             return False
         else:
             ids = []
-        if not ids:
+        new_person = None
+        if not ids and ed.track is not None and not everyone and not self.missing:
+            ids, new_person = None, ed.track  # no keyframe yet: the pose model finds them (new_person_among)
+        elif not ids:
             if video.poses.get(ed.frame):
                 self._say("Nobody here has a keyframe to start from: label one, or drop a template (T, then click).")
                 return False
@@ -316,8 +321,9 @@ class Suggestions(QObject):
             return True  # being computed ahead already: applied when it ends
         if running is not None and (running.ahead or running.upto is not None):
             running.cancelled = True  # work ahead gives way (it stops at its next frame pair)
-        req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto, keys=keys, image=self._shown(video))
-        who = "the people on this frame" if ids is None else (
+        req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto, keys=keys, image=self._shown(video),
+                      new_person=new_person)
+        who = f"person {new_person}" if new_person is not None else "the people on this frame" if ids is None else (
             f"person {ids[0]}" if len(ids) == 1 else f"{len(ids)} people")
         self._say(f"Suggesting a pose for {who}…", 4000)
         if self.job is not None:
@@ -441,7 +447,17 @@ class Suggestions(QObject):
                 continue  # every joint it suggests is labelled already (and not doubted)
             changes.append(PoseChange(req.video_id, req.frame, tid, new))
         added = []
-        if result.detected and not video.poses.get(req.frame):
+        tid = req.new_person
+        if tid is not None and tid in video.tracks:
+            others = [p for t, p in video.poses.get(req.frame, {}).items() if t != tid and p.labelled().any()]
+            found = new_person_among(result.detected, others, video.pose(req.frame, tid))
+            if found is not None:
+                changes.append(PoseChange(req.video_id, req.frame, tid, place_suggestion(video.pose(req.frame, tid),
+                                                                                         _only(found, ed.order))))
+            elif result.detected:
+                result.message = (f"the pose model found nobody here but the people labelled: label person {tid}, "
+                                  "or drop a template (T, then click)")
+        elif result.detected and not video.poses.get(req.frame):
             first = max(video.tracks, default=0) + 1
             for n, pose in enumerate(result.detected):
                 added.append(first + n)

@@ -472,3 +472,39 @@ def test_e_on_a_bad_fill_replaces_the_doubted_joints_and_undo_brings_the_fill_ba
     back = w.session.video.pose(4, tid)
     np.testing.assert_allclose(back.xy, filled.xy)
     assert not back.keyframe and (back.provenance[key.labelled()] == Provenance.PROPAGATED).all()
+
+
+@pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
+def test_e_for_a_person_just_added_beside_others_gives_them_the_found_person_not_labelled(qtbot, clip, monkeypatch):
+    """A new user added a person where another was labelled and pressed E: 'drop a template'. Now
+    the detector's find that is nobody labelled here becomes the new person's suggestion."""
+    import app.suggestions as suggestions_module
+    from posewarper_core.annotation import Pose
+
+    w = clip
+    first = label_keyframes(qtbot, w, frames=(0,))
+    labelled = w.session.video.pose(0, first)
+    beside = labelled.xy + np.float32([60, 5])
+
+    def found(pose_xy):
+        return Pose(xy=pose_xy.copy(), visibility=np.full(len(pose_xy), 2),
+                    provenance=np.full(len(pose_xy), Provenance.SUGGESTED), confidence=np.zeros(len(pose_xy), np.float32),
+                    method="suggestion")
+
+    monkeypatch.setattr(suggestions_module, "detect_people",
+                        lambda *a: ([found(labelled.xy), found(beside)], ""))  # best first: the labelled one
+    press(w, Qt.Key_N, Qt.ControlModifier)  # a new person, selected
+    second = w.editor.track
+    assert second != first and w.session.video.pose(0, second) is None
+    depth = w.editor.undo_stack.count()
+    ask_and_wait(qtbot, w)
+    pose = w.session.video.pose(0, second)
+    assert pose is not None and (pose.provenance[pose.labelled()] == SUGGESTED).all()
+    np.testing.assert_allclose(pose.xy[pose.labelled()], beside[pose.labelled()], atol=0.01)
+    np.testing.assert_allclose(w.session.video.pose(0, first).xy, labelled.xy)  # the other person untouched
+    assert w.editor.undo_stack.count() == depth + 1
+    monkeypatch.setattr(suggestions_module, "detect_people", lambda *a: ([found(labelled.xy)], ""))
+    w.actions["undo"].trigger()
+    ask_and_wait(qtbot, w)  # only the labelled person found: said, nothing changed
+    assert w.session.video.pose(0, second) is None
+    assert "found nobody here but the people labelled" in w.statusBar().currentMessage()

@@ -304,6 +304,21 @@ def test_a_suggestion_replaces_only_the_doubted_joints_of_a_fill_nobody_reviewed
     assert (place_suggestion(filled, sug).xy == 10).all()
 
 
+def test_a_person_just_added_gets_the_found_person_nobody_is_labelled_as():
+    from posewarper_core.suggest import new_person_among
+
+    def person(cx, cy):
+        xy = np.array([[cx + dx, cy + dy] for dx, dy in np.random.default_rng(0).uniform(-20, 20, (17, 2))])
+        return Pose.manual(xy, np.full(17, 2))
+
+    labelled = person(100, 100)
+    found = [person(102, 98), person(300, 100), person(500, 120)]  # best first: the labelled one, then two more
+    assert new_person_among(found, [labelled]) is found[1]  # the best not labelled already
+    own = Pose.manual(np.array([[495.0, 110.0]] + [[0, 0]] * 16), np.r_[2, np.zeros(16)])  # one joint placed
+    assert new_person_among(found, [labelled], own) is found[2]  # the one nearest the joints placed
+    assert new_person_among(found[:1], [labelled]) is None
+
+
 def test_a_suggestion_never_overwrites_a_labelled_joint_and_accepting_makes_it_the_annotators():
     from posewarper_core.suggest import accept, place_suggestion
 

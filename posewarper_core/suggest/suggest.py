@@ -348,6 +348,25 @@ def detect_people(suggester: "Suggester", frames, frame: int) -> tuple[list[Pose
                 "template where a person is (T, then click) and drag its joints")
 
 
+def new_person_among(detected: list[Pose], others: list[Pose], own: Pose | None = None) -> Pose | None:
+    """Which of the people the detector found (best first) is a person just added on a frame where
+    `others` are labelled: not one whose centre lies within another person's joint extent; with
+    some of the person's own joints placed (`own`), the one nearest them, else the best found."""
+    def centre(p: Pose) -> np.ndarray:
+        return p.xy[p.labelled()].mean(axis=0)
+
+    def inside(pt, box) -> bool:
+        return box is not None and box[0] <= pt[0] <= box[0] + box[2] and box[1] <= pt[1] <= box[1] + box[3]
+
+    boxes = [o.joint_extent() for o in others]
+    free = [p for p in detected if p.labelled().any() and not any(inside(centre(p), b) for b in boxes)]
+    if not free:
+        return None
+    if own is not None and own.labelled().any():
+        return min(free, key=lambda p: float(np.linalg.norm(centre(p) - centre(own))))
+    return free[0]
+
+
 def detect_tiled(model: BlazePose, rgb: np.ndarray) -> list[tuple[float, Roi]]:
     """People in a frame, best first: the detector on the whole frame and on square tiles at two
     scales, half a tile apart: as tall as the frame (wide frames), and half the frame's shorter
