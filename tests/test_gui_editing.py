@@ -460,3 +460,19 @@ def test_keys_work_on_the_canvas_right_after_a_dialog_closes(qtbot, clip, close)
     w.editor.seek(3)
     QTest.keyClick(QApplication.focusWidget(), Qt.Key_Right)  # the key goes where the user types
     assert w.editor.frame == 4
+
+
+def test_a_copy_of_the_project_file_alone_holds_an_edit_a_moment_later(qtbot, clip, tmp_path):
+    """Users copy the .pwproj file while the app is open: a moment after the last edit the file
+    itself holds it, not only the "-wal" journal beside it."""
+    w = clip
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    click_image(qtbot, w, 100, 70)  # the first joint of a new person
+    track, placed = w.editor.track, w.session.video.pose(0, w.editor.track)
+    assert placed.visibility[0] == Visibility.VISIBLE
+    qtbot.waitUntil(lambda: w.session.checkpointer.written == w.store.commits, timeout=5000)
+    copy = tmp_path / "copied" / "clip.pwproj"
+    copy.parent.mkdir()
+    copy.write_bytes(w.store.path.read_bytes())  # the project file only
+    with ProjectStore.open(copy, read_only=True) as copied:
+        np.testing.assert_array_equal(copied.project.videos[w.session.video_id].pose(0, track).xy, placed.xy)
