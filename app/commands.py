@@ -23,6 +23,14 @@ def _safely(command: QUndoCommand, fn) -> None:
         command.setObsolete(True)
 
 
+def frames_of(command: QUndoCommand) -> set[int]:
+    """The frames whose poses an undo step changes (its own and, for a macro, its children's)."""
+    frames = {c.frame for c in getattr(command, "changes", ())}
+    for i in range(command.childCount()):
+        frames |= frames_of(command.child(i))
+    return frames
+
+
 class PoseChangesCommand(QUndoCommand):
     """Put/remove poses; undo restores exactly what was there before."""
 

@@ -155,7 +155,7 @@ class Editor(QObject):
         self.message.emit(
             said + f"Review: frame {item.frame}, person {item.track_id} (predicted error {item.predicted_error:.2f}"
             + ("; below the review-done threshold: the fill is fairly sure of the rest)" if done else ")")
-            + ". A accepts it as it is; drag what is off.")
+            + ". A accepts it as it is; drag what is off, or E suggests the doubted joints again.")
 
     def to_suggestion(self) -> None:
         """The suggested next keyframe: the pose the fill doubts most, with its person selected."""
@@ -167,8 +167,8 @@ class Editor(QObject):
         self.seek(item.frame)
         self.select_track(item.track_id)
         self.message.emit(f"Suggested keyframe: frame {item.frame}, person {item.track_id} (predicted error "
-                          f"{item.predicted_error:.2f}): fix what is off, K makes it a keyframe, "
-                          "G re-fills the gap.")
+                          f"{item.predicted_error:.2f}): fix what is off (E suggests the doubted joints again), "
+                          "K makes it a keyframe, G re-fills the gap.")
 
     def accept(self) -> None:
         """Mark the selected person's filled pose here reviewed (looked at, accepted as it is);

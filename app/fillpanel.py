@@ -57,7 +57,8 @@ class FillPanel(QWidget):
         fill_row, self.buttons = QHBoxLayout(), {}
         fill_row.setContentsMargins(0, 0, 0, 0)
         for scope, text, tip in (
-                ("gap", "Fill gap", "Between the keyframes around this frame, selected person (G)"),
+                ("gap", "Fill gap", "Between the keyframes around this frame (on a keyframe: both gaps it bounds), "
+                 "selected person (G)"),
                 ("track", "Fill person", "Every gap of the selected person (Shift+G)"),
                 ("video", "Fill video", "Every gap of every person (Ctrl+Shift+G)")):
             b = QPushButton(text)

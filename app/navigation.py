@@ -29,12 +29,13 @@ def next_unlabelled_slot(status: np.ndarray, frame: int, stride: int) -> int | N
 
 
 def gap_around(keyframes: list[int], frame: int, num_frames: int) -> tuple[int, int]:
-    """The frame range (inclusive) between the keyframes either side of `frame`."""
+    """The frame range (inclusive) between the keyframes either side of `frame`; on a keyframe,
+    both gaps it bounds (a keyframe just made inside an old gap changes the fill on both sides)."""
     before = [k for k in keyframes if k <= frame]
     after = [k for k in keyframes if k > frame]
     lo = before[-1] if before else 0
     hi = after[0] if after else num_frames - 1
-    if lo == frame and before[:-1] and not after:
+    if lo == frame and before[:-1]:
         lo = before[-2]
     return lo, hi
 

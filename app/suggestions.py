@@ -22,8 +22,9 @@ suggestion from the pose model alone on the crop of the pose as far as the chain
 the frame as the window shows it, with the offsets from the keyframes the model has seen) is
 drawn at once, and when the chain arrives the full suggestion replaces the quick joints the user
 has not touched (_refine): one undo step when nothing was done in between, else a second one.
-Suggested joints fill only joints not labelled yet (place_suggestion) and stay SUGGESTED, drawn
-hollow and dashed, until accepted (A / Shift+A) or dragged (a drag makes that joint the user's).
+Suggested joints fill only joints not labelled yet, or filled and doubted on a pose not reviewed
+(place_suggestion: E on a bad fill), and stay SUGGESTED, drawn hollow and dashed, until accepted
+(A / Shift+A) or dragged (a drag makes that joint the user's).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
 from posewarper_core.annotation import PoseChange, Provenance, Track
+from posewarper_core.review import doubtful_joints
 from posewarper_core.suggest import Suggester, accept, detect_people, place_suggestion, runtime_missing, template
 from posewarper_core.suggest.carry import pose_digest, source_keyframe
 
@@ -341,8 +343,9 @@ class Suggestions(QObject):
             return
         tid, video, frame = ed.track, ed.video, ed.frame
         if (tid is not None and source_keyframe(video, tid, frame) is not None
-                and edits.next_joint(video.pose(frame, tid), ed.order) is not None):
-            key = _input_key(video, frame, tid)  # some joint clicks place is free: a suggestion could add it
+                and (edits.next_joint(video.pose(frame, tid), ed.order) is not None
+                     or (video.pose(frame, tid) is not None and doubtful_joints(video.pose(frame, tid))))):
+            key = _input_key(video, frame, tid)  # a joint is free or doubted: a suggestion could add it
             if key not in self.kept:
                 self._start(Request(video.video_id, frame, [tid], snapshot(video), ahead=True, keys=(key,)))
                 return
@@ -434,8 +437,8 @@ class Suggestions(QObject):
                 continue  # deleted meanwhile
             old = video.pose(req.frame, tid)
             new = place_suggestion(old, _only(pose, ed.order))
-            if old is not None and not (new.labelled() & ~old.labelled()).any():
-                continue  # every joint it suggests is labelled already
+            if not _suggested_anew(old, new).any():
+                continue  # every joint it suggests is labelled already (and not doubted)
             changes.append(PoseChange(req.video_id, req.frame, tid, new))
         added = []
         if result.detected and not video.poses.get(req.frame):
@@ -445,7 +448,7 @@ class Suggestions(QObject):
                 changes.append(PoseChange(req.video_id, req.frame, first + n, place_suggestion(None, _only(pose, ed.order))))
         n_joints = sum(_new_suggested(video.pose(c.frame, c.track_id), c.pose) for c in changes)
         if not changes or not n_joints:
-            text = result.message or "nothing to add: every joint is labelled already"
+            text = result.message or "nothing to add: every joint is labelled already (and the fill is confident)"
             self._say(f"No suggestion on frame {req.frame}: {text}", 10000)
             self.applied.emit(result)
             return
@@ -475,9 +478,7 @@ class Suggestions(QObject):
                 continue
             old = video.pose(req.frame, tid)
             new = place_suggestion(old, _only(pose, ed.order))
-            mine = new.labelled() & (new.provenance == Provenance.SUGGESTED)
-            if old is not None:
-                mine &= ~old.labelled()
+            mine = _suggested_anew(old, new)
             if mine.any():
                 changes.append(PoseChange(req.video_id, req.frame, tid, new))
                 placed[tid], added[tid] = new, mine
@@ -641,10 +642,15 @@ def _open(video, base_dir):
     return open_frames(video, base_dir=base_dir)
 
 
-def _new_suggested(old, new) -> int:
-    """Joints `new` suggests that `old` did not have labelled."""
+def _suggested_anew(old, new) -> np.ndarray:
+    """(J,) bool: the joints `new` suggests that `old` did not (free there, or filled and doubted:
+    place_suggestion)."""
     added = new.labelled() & (new.provenance == Provenance.SUGGESTED)
-    return int((added & ~old.labelled()).sum()) if old is not None else int(added.sum())
+    return added & (old.provenance != Provenance.SUGGESTED) if old is not None else added
+
+
+def _new_suggested(old, new) -> int:
+    return int(_suggested_anew(old, new).sum())
 
 
 def _input_key(video, frame: int, track_id: int) -> tuple:

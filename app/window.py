@@ -19,6 +19,7 @@ from posewarper_core.video import open_frames
 
 from . import clickorder, exportchoice, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
+from .commands import frames_of
 from .editor import Editor
 from .fillpanel import FillPanel
 from .fillrun import FillRunner, device_name
@@ -401,6 +402,8 @@ class MainWindow(QMainWindow):
         ed.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         ed.jointPlaced.connect(self._joint_placed)
         ed.undo_group.indexChanged.connect(self._history_changed)
+        ed.undo_group.undoTextChanged.connect(lambda t: self.actions["undo"].setText(f"&Undo {t}" if t else "&Undo"))
+        ed.undo_group.redoTextChanged.connect(lambda t: self.actions["redo"].setText(f"&Redo {t}" if t else "&Redo"))
         self.session.posesChanged.connect(self._poses_changed)
         self.session.tracksChanged.connect(self._tracks_changed)
         self.session.videoChanged.connect(self._video_changed)
@@ -974,7 +977,21 @@ class MainWindow(QMainWindow):
             self.runner.wait()
             QTimer.singleShot(0, lambda: self._undo(redo))
             return
-        (self.editor.undo_stack.redo if redo else self.editor.undo_stack.undo)()
+        stack = self.editor.undo_stack
+        if not (stack.canRedo() if redo else stack.canUndo()):
+            self.statusBar().showMessage(f"Nothing to {'redo' if redo else 'undo'}", 4000)
+            return
+        command = stack.command(stack.index() if redo else stack.index() - 1)
+        text = command.text()
+        (stack.redo if redo else stack.undo)()
+        frames = frames_of(command)
+        if len(frames) == 1:  # a one-frame edit: show where it happened
+            frame = next(iter(frames))
+            if self.editor.frame != frame:
+                self.editor.seek(frame)
+            if f"frame {frame}" not in text:
+                text += f" (frame {frame})"
+        self.statusBar().showMessage(f"{'Redid' if redo else 'Undid'}: {text}", 6000)
 
     def toggle_play(self) -> None:
         if self.editor is None:

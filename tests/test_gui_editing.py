@@ -462,6 +462,30 @@ def test_keys_work_on_the_canvas_right_after_a_dialog_closes(qtbot, clip, close)
     assert w.editor.frame == 4
 
 
+def test_undo_goes_to_the_frame_it_changes_and_says_what_it_undid(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0, 10))
+    w.editor.seek(10)
+    before = w.session.video.pose(10, tid).xy[0].copy()
+    depth = w.editor.undo_stack.count()
+    drag(qtbot, w, before, QPoint(12, 0))  # a joint of keyframe 10 moved
+    assert w.editor.undo_stack.count() == depth + 1
+    assert w.actions["undo"].text() == "&Undo " + w.editor.undo_stack.undoText()  # the menu names the step
+    w.editor.seek(25)
+    w.actions["undo"].trigger()
+    assert w.editor.frame == 10  # shown where it happened
+    np.testing.assert_allclose(w.session.video.pose(10, tid).xy[0], before)
+    message = w.statusBar().currentMessage()
+    assert message.startswith("Undid: ") and "frame 10" in message
+    w.editor.seek(0)
+    w.actions["redo"].trigger()
+    assert w.editor.frame == 10 and w.statusBar().currentMessage().startswith("Redid: ")
+    while w.editor.undo_stack.canUndo():
+        w.actions["undo"].trigger()
+    w.actions["undo"].trigger()
+    assert w.statusBar().currentMessage() == "Nothing to undo"
+
+
 def test_a_copy_of_the_project_file_alone_holds_an_edit_a_moment_later(qtbot, clip, tmp_path):
     """Users copy the .pwproj file while the app is open: a moment after the last edit the file
     itself holds it, not only the "-wal" journal beside it."""

@@ -48,6 +48,8 @@ def test_navigation_targets():
     assert navigation.next_unlabelled_slot(status, 10, 10) == 20
     assert navigation.next_unlabelled_slot(status, 95, 10) == 20  # wraps round
     assert navigation.gap_around([0, 10, 30], 15, 100) == (10, 30)
+    assert navigation.gap_around([0, 10, 30], 10, 100) == (0, 30)  # on a keyframe: the gaps on both sides
+    assert navigation.gap_around([0, 10, 30], 0, 100) == (0, 10)
 
 
 def test_turning_a_pose_marks_auto_joints_corrected_and_keeps_boxes_upright():

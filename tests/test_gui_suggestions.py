@@ -432,3 +432,33 @@ def test_while_the_user_looks_the_worker_runs_the_pose_model_on_the_selected_per
     qtbot.waitUntil(lambda: sug.warmed != before and sug.job is None, timeout=30000)
     cached = sug.engine.suggester._model_cache[(10, tid)]
     assert cached[3] == pose_digest(w.session.video.pose(10, tid))  # looked at again, from the corrected label
+
+
+def test_e_on_a_bad_fill_replaces_the_doubted_joints_and_undo_brings_the_fill_back(qtbot, clip):
+    """A filled pose with every joint in doubt (as the trial's frame 186): E used to answer "every
+    joint is labelled already"; now it suggests over the doubted joints, never the confident ones."""
+    from posewarper_core.annotation import PoseChange
+
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    key = w.session.video.pose(0, tid)
+    filled = key.copy()
+    filled.keyframe, filled.method = False, "posewarper"
+    filled.xy = key.xy + np.float32([40, 25])  # the fill lost the person
+    filled.provenance[key.labelled()] = Provenance.PROPAGATED
+    filled.confidence[:] = 0.05
+    filled.confidence[5] = 0.9  # one joint it is sure of
+    w.session.apply([PoseChange(w.session.video_id, 4, tid, filled)])
+    w.editor.seek(4)
+    ask_and_wait(qtbot, w)
+    pose = w.session.video.pose(4, tid)
+    doubted = key.labelled().copy()
+    doubted[5] = False
+    assert (pose.provenance[doubted] == SUGGESTED).all()
+    assert np.abs(pose.xy[doubted] - key.xy[doubted]).max() < 6  # where the person is (a still video)
+    assert pose.provenance[5] == Provenance.PROPAGATED and np.allclose(pose.xy[5], filled.xy[5])
+    assert "Suggested" in w.statusBar().currentMessage()
+    w.actions["undo"].trigger()
+    back = w.session.video.pose(4, tid)
+    np.testing.assert_allclose(back.xy, filled.xy)
+    assert not back.keyframe and (back.provenance[key.labelled()] == Provenance.PROPAGATED).all()

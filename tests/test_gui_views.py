@@ -333,6 +333,8 @@ def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, win
     assert w.session.video_id == 2 and w.editor.frame == 7
     w.actions["undo"].trigger()
     assert w.store.project.videos[2].pose(10, 1) is not None  # video 2's deletion undone
+    assert w.editor.frame == 10  # shown where it happened
+    w.editor.seek(7)
 
     with monkeypatch.context() as m:
         m.setattr(type(w.runner), "running", property(lambda self: True))

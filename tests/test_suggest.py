@@ -281,6 +281,27 @@ def test_detector_suggests_people_on_a_frame_nobody_is_labelled_in(jhmdb):
     assert empty == [] and "empty" in message
 
 
+def test_a_suggestion_replaces_only_the_doubted_joints_of_a_fill_nobody_reviewed():
+    """E on a bad fill: the joints the fill doubts (confidence under 0.5) take the suggestion; the
+    confident ones, the annotator's and any joint of a reviewed pose stay as they are."""
+    from posewarper_core.suggest import place_suggestion
+
+    filled = Pose(xy=np.full((17, 2), 10.0), visibility=np.full(17, 2), provenance=np.full(17, Provenance.PROPAGATED),
+                  confidence=np.r_[np.full(5, 0.9), np.full(12, 0.1)].astype(np.float32), method="posewarper")
+    filled.provenance[6] = Provenance.CORRECTED  # the annotator moved this one (confidence 0.1 left over)
+    sug = Pose(xy=np.full((17, 2), 99.0), visibility=np.full(17, 2), provenance=np.full(17, Provenance.SUGGESTED),
+               confidence=np.zeros(17), method="suggestion")
+    out = place_suggestion(filled, sug)
+    replaced = np.zeros(17, bool)
+    replaced[5:] = True
+    replaced[6] = False
+    assert (out.provenance[replaced] == Provenance.SUGGESTED).all() and (out.xy[replaced] == 99).all()
+    assert (out.xy[~replaced] == 10).all() and out.provenance[6] == Provenance.CORRECTED
+    assert (out.provenance[:5] == Provenance.PROPAGATED).all() and out.keyframe
+    filled.reviewed = True  # accepted as it is: the annotator vouched for every joint
+    assert (place_suggestion(filled, sug).xy == 10).all()
+
+
 def test_a_suggestion_never_overwrites_a_labelled_joint_and_accepting_makes_it_the_annotators():
     from posewarper_core.suggest import accept, place_suggestion
 

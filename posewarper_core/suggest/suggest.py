@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..annotation import Pose, Provenance, Video
+from ..review import doubtful_joints
 from ..skeleton import Skeleton
 from .blazepose import ROI_SCALE, BlazePose, Landmarks, Roi, runtime_missing
 from .carry import Carrier, pose_digest, source_keyframe
@@ -286,10 +287,15 @@ def person_mask(shape, pts: np.ndarray) -> np.ndarray:
 
 
 def place_suggestion(existing: Pose | None, suggestion: Pose) -> Pose:
-    """`existing` with the suggestion's joints added where it has none: joints already labelled
-    (placed, corrected or filled) are never overwritten. The result is a keyframe."""
+    """`existing` with the suggestion's joints added where it has none, and over the filled joints
+    the fill doubts on a pose nobody reviewed (review.doubtful_joints: what E on a bad fill is
+    for); joints placed, corrected, reviewed or filled with confidence are never overwritten. The
+    result is a keyframe."""
     out = existing.copy() if existing is not None else Pose.empty(suggestion.num_joints)
-    free = ~out.labelled() & suggestion.labelled()
+    free = ~out.labelled()
+    if existing is not None:
+        free[doubtful_joints(existing)] = True
+    free &= suggestion.labelled()
     out.xy[free] = suggestion.xy[free]
     out.visibility[free] = suggestion.visibility[free]
     out.provenance[free] = Provenance.SUGGESTED
