@@ -470,12 +470,12 @@ def exported_joints(pose: Pose, auto: str) -> np.ndarray:
 def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Pose], skeleton: Skeleton,
                     include_auto, counts: dict):
     """(track_id, pose, joints to write) for a frame's poses in track order, each checked
-    (validate_pose_for_export); `include_auto` says which auto-filled joints (auto_choice). Counted
-    in `counts`, for the export's report (report.py): a pose
-    left with no joint to write because its joints are all auto-filled and those are left out
-    ("left_out_auto") or are all suggestions not yet accepted ("left_out_suggested"), both
-    skipped; suggested joints left out of poses written ("suggested_joints_left_out"); keyframes
-    and reviewed poses written ("keyframes", "reviewed_poses")."""
+    (validate_pose_for_export); `include_auto` says which auto-filled joints (auto_choice).
+    Counted in `counts`, for the export's report (report.py): a pose left with no joint to write
+    because its joints are all auto-filled and those are left out ("left_out_auto") or are all
+    suggestions not yet accepted ("left_out_suggested"), both skipped; suggested joints left out
+    of poses written ("suggested_joints_left_out"); keyframes and reviewed poses written
+    ("keyframes", "reviewed_poses")."""
     auto = auto_choice(include_auto)
     for track_id, pose in sorted(by_track.items()):
         validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
