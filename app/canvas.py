@@ -12,6 +12,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter,
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
 from posewarper_core.annotation import AUTO_PROVENANCE, Pose, Provenance, Visibility, is_auto
+from posewarper_core.review import doubtful_joints
 
 from . import edits, namelabels
 from .style import track_colour
@@ -29,6 +30,7 @@ PERSON_MARGIN = 0.35  # fit-to-person leaves this share of the person's size fre
 _DASH, _DOT, _NO_BRUSH = Qt.DashLine, Qt.DotLine, Qt.NoBrush
 _OCCLUDED, _CORRECTED, _SUGGESTED = int(Visibility.OCCLUDED), int(Provenance.CORRECTED), int(Provenance.SUGGESTED)
 _OUTLINE, _CORRECTED_OUTLINE = QColor("#ffffff"), QColor("#ff4fd8")
+_DOUBT = QColor("#ffb300")  # a doubted filled joint's ring: the joints to fix must be the easiest to see
 
 
 class FrameItem(QGraphicsItem):
@@ -230,6 +232,8 @@ class PoseLayer(QGraphicsItem):
             elif labelled:
                 self._paint_joint(painter, colour, xy[j], conf[j], visibility[j] == _OCCLUDED,
                                   provenance[j] == _CORRECTED, auto[j], selected, scale)
+        for j in doubtful_joints(pose):  # drawn faint by their low confidence: ringed so they stand out
+            self._paint_doubt(painter, xy[j], selected, scale)
 
     def _paint_joint(self, painter, colour, centre, confidence, occluded, corrected, auto, selected,
                      scale) -> None:
@@ -247,6 +251,16 @@ class PoseLayer(QGraphicsItem):
         if occluded:  # hollow, with a coloured ring so it stays visible on any background
             painter.setPen(QPen(c, 2.0 / scale))
             painter.drawEllipse(centre, r * 0.6, r * 0.6)
+
+    def _paint_doubt(self, painter, centre, selected, scale) -> None:
+        """A filled joint the fill doubts (review.doubtful_joints) on a pose not yet reviewed: an
+        amber ring on a dark halo, wider than the joint, whatever its faintness."""
+        r = 7.0 * (1.2 if selected else 1.0) * self.marker_scale / scale
+        painter.setBrush(_NO_BRUSH)
+        painter.setPen(QPen(QColor(0, 0, 0, 160), 3.5 / scale))
+        painter.drawEllipse(centre, r, r)
+        painter.setPen(QPen(_DOUBT, 1.8 / scale))
+        painter.drawEllipse(centre, r, r)
 
     def _paint_suggested(self, painter, colour, centre, selected, scale) -> None:
         """A suggested joint: a hollow dashed ring in the person's colour round a small dot, so it

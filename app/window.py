@@ -15,7 +15,7 @@ from posewarper_core.annotation import Provenance
 from posewarper_core.errors import PoseWarperError
 from posewarper_core.formats.report import describe_export
 from posewarper_core.skeleton import POSETRACK17
-from posewarper_core.video import open_frames
+from posewarper_core.video import VideoError, check_video_file, open_frames
 
 from . import clickorder, exportchoice, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
@@ -325,6 +325,13 @@ class MainWindow(QMainWindow):
             return self.files.open(path, project_path)
         if path.suffix.lower() in opening.ANNOTATION_SUFFIXES:
             return self.files.check(path, lambda checked: self._open_new(path, checked))
+        if not path.is_dir():  # not a video: say so before asking where its project goes
+            try:
+                check_video_file(path)
+            except VideoError as exc:
+                self.error("Could not open", str(exc))
+                self.openFailed.emit(str(exc))
+                return False
         return self._open_new(path, None)
 
     def _open_new(self, path: Path, checked) -> bool:

@@ -621,6 +621,20 @@ def _describe(exc: BaseException) -> str:
 # Opening
 
 
+def check_video_file(path: Path | str) -> None:
+    """Raise VideoError naming the problem unless `path` is a file with a video stream: a quick
+    look at the header only (nothing decoded, no index built), before a new project is asked for."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file" if not path.exists() else f"{path}: is a folder, not a video file")
+    try:
+        with av.open(str(path), "r") as container:
+            if not any(not (s.disposition & av.stream.Disposition.attached_pic) for s in container.streams.video):
+                raise VideoError(f"{path}: has no video stream")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(f"{path}: not a readable video ({_describe(exc)})") from exc
+
+
 def open_video(path: Path | str, max_cache_bytes: int = DEFAULT_CACHE_BYTES) -> VideoSource:
     """Open a video file (PyAV) or a folder of images (sorted naturally) for frame-exact reading."""
     path = Path(path)

@@ -450,10 +450,20 @@ def test_e_on_a_bad_fill_replaces_the_doubted_joints_and_undo_brings_the_fill_ba
     filled.confidence[5] = 0.9  # one joint it is sure of
     w.session.apply([PoseChange(w.session.video_id, 4, tid, filled)])
     w.editor.seek(4)
-    ask_and_wait(qtbot, w)
-    pose = w.session.video.pose(4, tid)
     doubted = key.labelled().copy()
     doubted[5] = False
+    rings = []  # the doubted joints drawn faint by their confidence, so each gets a ring that stands out
+    layer = w.canvas.layer
+    original = layer._paint_doubt
+    layer._paint_doubt = lambda *a: (rings.append(a), original(*a))
+    w.canvas.viewport().repaint()
+    assert len(rings) == int(doubted.sum())
+    ask_and_wait(qtbot, w)
+    pose = w.session.video.pose(4, tid)
+    rings.clear()
+    w.canvas.viewport().repaint()
+    assert rings == []  # now suggestions, drawn as such
+    layer._paint_doubt = original
     assert (pose.provenance[doubted] == SUGGESTED).all()
     assert np.abs(pose.xy[doubted] - key.xy[doubted]).max() < 6  # where the person is (a still video)
     assert pose.provenance[5] == Provenance.PROPAGATED and np.allclose(pose.xy[5], filled.xy[5])

@@ -489,3 +489,24 @@ def test_the_backup_made_before_an_upgrade_never_follows_a_symlink(tmp_path):
     (tmp_path / "old.pwproj.format1.bak").unlink()
     ProjectStore.open(path).close()
     assert (tmp_path / "old.pwproj.format1.bak").is_file()
+
+
+def test_a_file_that_is_no_video_is_refused_before_a_project_is_asked_for(window, qtbot, tmp_path, monkeypatch):
+    """A new user opened notes.txt: the app asked where to save notes.pwproj, then said it was no
+    video. The file is looked at first; nothing is asked and nothing is written."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from posewarper_core.video import VideoError, check_video_file
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list\n")
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (asked.append(a), ("", ""))[1])
+    failed = []
+    window.openFailed.connect(failed.append)
+    assert window.open_path(notes, ask_where=True) is False
+    assert not asked and failed and "notes.txt: not a readable video" in window.last_error
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "settings") == ["notes.txt"]
+    with pytest.raises(VideoError, match="is a folder"):
+        check_video_file(tmp_path)
+    check_video_file(Path(__file__).resolve().parents[1] / "resources" / "demo" / "sports2d_demo.mp4")  # a video passes

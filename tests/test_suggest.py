@@ -291,12 +291,14 @@ def test_a_suggestion_replaces_only_the_doubted_joints_of_a_fill_nobody_reviewed
     filled.provenance[6] = Provenance.CORRECTED  # the annotator moved this one (confidence 0.1 left over)
     sug = Pose(xy=np.full((17, 2), 99.0), visibility=np.full(17, 2), provenance=np.full(17, Provenance.SUGGESTED),
                confidence=np.zeros(17), method="suggestion")
+    sug.visibility[16], sug.provenance[16] = 0, Provenance.NONE  # a joint the suggestion has not
     out = place_suggestion(filled, sug)
     replaced = np.zeros(17, bool)
-    replaced[5:] = True
+    replaced[5:16] = True
     replaced[6] = False
     assert (out.provenance[replaced] == Provenance.SUGGESTED).all() and (out.xy[replaced] == 99).all()
-    assert (out.xy[~replaced] == 10).all() and out.provenance[6] == Provenance.CORRECTED
+    assert not out.labelled()[16]  # doubted, and no suggestion for it: left to place, not an anchor
+    assert (out.xy[:5] == 10).all() and out.xy[6][0] == 10 and out.provenance[6] == Provenance.CORRECTED
     assert (out.provenance[:5] == Provenance.PROPAGATED).all() and out.keyframe
     filled.reviewed = True  # accepted as it is: the annotator vouched for every joint
     assert (place_suggestion(filled, sug).xy == 10).all()

@@ -287,15 +287,17 @@ def person_mask(shape, pts: np.ndarray) -> np.ndarray:
 
 
 def place_suggestion(existing: Pose | None, suggestion: Pose) -> Pose:
-    """`existing` with the suggestion's joints added where it has none, and over the filled joints
-    the fill doubts on a pose nobody reviewed (review.doubtful_joints: what E on a bad fill is
-    for); joints placed, corrected, reviewed or filled with confidence are never overwritten. The
+    """`existing` with the suggestion's joints added where it has none, and in place of the filled
+    joints the fill doubts on a pose nobody reviewed (review.doubtful_joints: what E on a bad fill
+    is for; a doubted joint the suggestion lacks is left unlabelled, not kept as an anchor);
+    joints placed, corrected, reviewed or filled with confidence are never overwritten. The
     result is a keyframe."""
     out = existing.copy() if existing is not None else Pose.empty(suggestion.num_joints)
-    free = ~out.labelled()
     if existing is not None:
-        free[doubtful_joints(existing)] = True
-    free &= suggestion.labelled()
+        doubted = doubtful_joints(existing)
+        out.xy[doubted], out.visibility[doubted], out.confidence[doubted] = 0.0, 0, 0.0
+        out.provenance[doubted] = Provenance.NONE
+    free = ~out.labelled() & suggestion.labelled()
     out.xy[free] = suggestion.xy[free]
     out.visibility[free] = suggestion.visibility[free]
     out.provenance[free] = Provenance.SUGGESTED
