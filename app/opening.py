@@ -84,7 +84,7 @@ def remove_videos(store: ProjectStore, video_ids) -> None:
         store.remove_video(video_id)
 
 
-def prepare_export(project_path: Path, target: Path, fmt: str, video_ids: list[int] | None, include_auto: bool):
+def prepare_export(project_path: Path, target: Path, fmt: str, video_ids: list[int] | None, include_auto: bool | str):
     """Build an export from the project file itself (read only: every edit is already in it, and
     the window's copy stays the UI thread's; the poses streamed). Meant for a worker thread;
     write() it after, or discard() it."""

@@ -85,7 +85,7 @@ class ProjectFiles(QObject):
                            lambda result: self.imported.emit(what, *result),
                            lambda result: opening.remove_videos(store, result[0]))
 
-    def export(self, project_path, target, fmt: str, video_ids, include_auto: bool = True,
+    def export(self, project_path, target, fmt: str, video_ids, include_auto: bool | str = True,
                frames: str | None = None) -> bool:
         """Build an export from the project file (a 30,000-pose video: ~3.5 s) and write it when
         done; with `frames` ("labelled" or "all"), then also write those frames as JPEG files

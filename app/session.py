@@ -3,7 +3,8 @@
 Every edit goes through `apply()` / `set_track()` / `delete_track()` / `remove_video()` /
 `restore_video()`, which call the project store (saved at once) and then emit a signal so the
 views redraw. Nothing else in app/ writes to the store but an import, which adds its videos on a
-worker thread (opening.import_into); nothing here knows about widgets.
+worker thread (opening.import_into); nothing here knows about widgets. A moment after the last
+edit, whoever made it, the .pwproj file alone holds it (checkpointer.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from PySide6.QtCore import QObject, Signal
 from posewarper_core import label_check, review
 from posewarper_core.annotation import PoseChange, Track, Video, pose_status
 from posewarper_core.errors import PoseWarperError
+
+from .checkpointer import Checkpointer
 
 
 class Session(QObject):
@@ -33,6 +36,7 @@ class Session(QObject):
         self._suspects: list | None = None
         self._keyframes: dict[int, list[int]] | None = None  # track id -> its keyframes, in order
         self._marks: dict[int, PersonMarks] = {}  # see person_marks()
+        self.checkpointer = Checkpointer(store, self)  # the .pwproj file alone holds the edits a moment after
 
     # --- reading --------------------------------------------------------------------------
     @property

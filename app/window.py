@@ -17,7 +17,7 @@ from posewarper_core.formats.report import describe_export
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.video import VideoError, check_video_file, open_frames
 
-from . import clickorder, navigation, opening, shortcuts, viewstate
+from . import clickorder, exportchoice, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
 from .commands import frames_of
 from .editor import Editor
@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
             file_menu.addAction("Export PoseTrack18…", lambda: self.export_dialog("posetrack18")),
             file_menu.addAction("Export COCO keypoints…", lambda: self.export_dialog("coco")),
         ]
+        exportchoice.add_menu(file_menu)
         self.remove_video_action = file_menu.addAction("Remove video from project…", self.remove_video_dialog)
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
@@ -693,6 +694,10 @@ class MainWindow(QMainWindow):
             if box.clickedButton() not in (this, all_):
                 return
             every = box.clickedButton() is all_
+        videos = self.store.project.videos.values() if every else [self.session.video]
+        auto = exportchoice.choose(self, videos)  # which auto-filled poses: asked once, then remembered
+        if auto is None:
+            return
         # The folder of the last export, where it still exists: the project's own folder may be
         # the app's data folder (the demo's), not where datasets go.
         folder = Path(QSettings().value("export/folder", "", type=str) or Path(self.store.path).parent)
@@ -708,7 +713,6 @@ class MainWindow(QMainWindow):
             return
         QSettings().setValue("export/folder", str(Path(path) if every and fmt == "posetrack18" else Path(path).parent))
         frames = None
-        videos = self.store.project.videos.values() if every else [self.session.video]
         if any(v.frames is None for v in videos):  # a video file: its frames can go with the JSON
             box = QMessageBox(QMessageBox.Question, "Export", "Write the frames as JPEG files too, where the "
                               "JSON names them (a dataset other tools can train on)?", QMessageBox.Cancel, self)
@@ -720,11 +724,12 @@ class MainWindow(QMainWindow):
             if box.clickedButton() not in (none, labelled, every_frame):
                 return
             frames = {labelled: "labelled", every_frame: "all"}.get(box.clickedButton())
-        self.export(path, fmt, all_videos=every, frames=frames)
+        self.export(path, fmt, auto, all_videos=every, frames=frames)
 
-    def export(self, path, fmt: str, include_auto: bool = True, all_videos: bool = False,
+    def export(self, path, fmt: str, include_auto: bool | str = True, all_videos: bool = False,
                frames: str | None = None) -> bool:
-        """Export the video shown (or all) on a worker thread (projectfiles.py); with `frames`
+        """Export the video shown (or all) on a worker thread (projectfiles.py), its auto-filled
+        poses all, "reviewed" or "none" (`include_auto`, as in formats.prepare_export); with `frames`
         ("labelled" | "all") the frames are written as JPEG files too, where the JSON names them.
         `exported` (the summary) or `exportFailed` follows. Cancel writes nothing. Returns False
         if nothing was started."""

@@ -25,6 +25,11 @@ which the OS releases when the holder dies, so a killed app never leaves a stale
 read as it is, not upgraded; it reads the last committed state, and its edit methods raise
 ProjectError. (On a closed project SQLite may leave an empty "-wal" and a "-shm" file beside it;
 the next open for editing removes them.)
+
+Until the project closes, the last edits live in the "-wal" journal beside the file; a copy of the
+.pwproj file alone lacks them. `store.checkpoint()` writes them into the file itself (the GUI calls
+it a moment after the user stops editing), and `store.commits` counts the edits committed so far,
+for a caller to see that there is something to write.
 """
 from __future__ import annotations
 
@@ -188,6 +193,7 @@ class ProjectStore:
         self._lock = lock
         self.read_only = lock is None  # opened with read_only=True: no connection, no lock
         self._mutex = threading.RLock()  # one edit at a time, whatever thread calls
+        self.commits = 0  # transactions committed since the store opened (see checkpoint)
 
     # --- opening and closing ------------------------------------------------------------------
 
@@ -310,6 +316,32 @@ class ProjectStore:
             finally:
                 self._conn = None
                 self._lock.release()
+
+    def checkpoint(self) -> bool:
+        """Write the edits committed so far from the "-wal" journal into the project file itself,
+        so that the .pwproj file alone (copied, backed up, sent) holds them. Returns True if the
+        file now holds every committed edit (also on a read-only or closed store: nothing of ours
+        is left to write), False if it cannot now: an edit is under way on another thread (this
+        never waits for it), another reader still reads an older state, or the file refused
+        (a full disk): call it again later. Never raises; the edits are safe in the journal
+        either way.
+
+        PASSIVE, not TRUNCATE/RESTART: those wait (up to the connection's 5 s busy timeout) for
+        every other reader, e.g. `posewarper export` reading the project in another process, and
+        this runs on the GUI thread; the journal need not be emptied for the file to be whole.
+        With synchronous=FULL the copied pages are on disk before it returns."""
+        if not self._mutex.acquire(blocking=False):
+            return False
+        try:
+            if self._conn is None:
+                return True
+            try:
+                busy, logged, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error:
+                return False
+            return busy == 0 and copied == logged  # (-1, -1) outside WAL mode: nothing to copy
+        finally:
+            self._mutex.release()
 
     def close_and_remove(self) -> None:
         """Close a project this program has just created and remove its files: filling it
@@ -508,6 +540,7 @@ class ProjectStore:
             conn.execute("BEGIN IMMEDIATE")
             yield
             conn.execute("COMMIT")
+            self.commits += 1
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

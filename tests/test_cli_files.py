@@ -134,6 +134,15 @@ def test_reviewed_poses_survive_export_and_import_into_a_new_project(capsys, tmp
         reviewed = {f: p.reviewed for f, by_track in video.poses.items() for p in by_track.values()}
     assert reviewed == {3: True, 4: False, 5: True}
 
+    # --auto reviewed: only the accepted filled poses; --no-auto (--auto none): none of them
+    checked = tmp_path / f"checked_{fmt}.json"
+    code, out, _ = run(capsys, "export", project, "-o", checked, "--format", fmt, "--auto", "reviewed")
+    assert code == 0 and "2 auto-filled), 1 auto-filled poses left out (not reviewed)" in out
+    _, (video,) = import_file(checked)
+    assert {f: p.reviewed for f, by_track in video.poses.items() for p in by_track.values()} == {3: True, 5: True}
+    code, out, _ = run(capsys, "export", project, "-o", tmp_path / "none.json", "--format", fmt, "--no-auto")
+    assert code == 0 and "3 auto-filled poses left out" in out and "(not reviewed)" not in out
+
 
 def test_another_tools_reviewed_key_is_not_taken_as_ours(tmp_path):
     """Only our own files' "reviewed" marks a pose accepted; another tool's key of that name,

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from posewarper_core import COCO17, POSETRACK17, FrameRef, Pose, Provenance, Skeleton, Track, Video
+from posewarper_core.errors import FormatError
 from posewarper_core.formats import export_videos, import_file, read_coco, read_posetrack18, write_coco, write_posetrack18
 
 TINY = Skeleton("fly", ("head", "thorax", "tail"), ((0, 1), (1, 2)), flip_pairs=(), sigmas=(0.03, 0.05, 0.07))
@@ -167,6 +168,46 @@ def test_without_auto_leaves_auto_joints_and_auto_only_poses_out(tmp_path):
         gt = json.loads((tmp_path / f"gt_{fmt}.json").read_text())
         assert [img["is_labeled"] for img in gt["images"]] == [True, False, True, False]
         assert back.labelled_frames == set()  # as declared in the model: labelled only by its poses
+
+
+def test_reviewed_only_writes_the_filled_poses_an_annotator_accepted(tmp_path):
+    """include_auto="reviewed": a reviewed filled pose is written whole, an unreviewed one loses its
+    auto-filled joints (and is left out when none is left); "all" and "none" are True and False."""
+    video = Video(str(tmp_path / "clip.mp4"), 4, 100, 100)
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    key = Pose.manual(np.full((17, 2), 50.0), np.full(17, 2))
+    doubtful = key.copy()
+    doubtful.provenance[:] = Provenance.PROPAGATED
+    doubtful.keyframe, doubtful.method = False, "posewarper"
+    accepted = doubtful.copy()
+    accepted.xy[:, 0] += 5
+    accepted.reviewed = True
+    touched = doubtful.copy()  # unreviewed, one joint moved by hand: only that joint is written
+    touched.provenance[3] = Provenance.CORRECTED
+    video.set_pose(0, 1, key)
+    video.set_pose(1, 1, accepted)
+    video.set_pose(2, 1, doubtful)
+    video.set_pose(3, 1, touched)
+    for fmt in ("posetrack18", "coco"):
+        path = tmp_path / f"reviewed_{fmt}.json"
+        summary = export_videos(POSETRACK17, [video], path, fmt, include_auto="reviewed", images="all")
+        assert summary["auto"] == "reviewed"
+        assert summary["annotations"] == 3 and summary["auto_poses"] == 1 and summary["left_out_auto"] == 1
+        _, (back,) = import_file(path)
+        assert back.pose(0, 1).same_as(key)
+        assert back.pose(1, 1).same_as(accepted) and back.pose(1, 1).reviewed
+        assert back.pose(2, 1) is None
+        assert list(np.flatnonzero(back.pose(3, 1).labelled())) == [3]
+        assert json.loads(path.read_text())["posewarper"]["include_auto"] == "reviewed"
+        for old, new in ((True, "all"), (False, "none")):
+            a = export_videos(POSETRACK17, [video], tmp_path / "a.json", fmt, include_auto=old)
+            b = export_videos(POSETRACK17, [video], tmp_path / "b.json", fmt, include_auto=new)
+            assert {k: v for k, v in a.items() if k not in ("path", "files")} == \
+                {k: v for k, v in b.items() if k not in ("path", "files")}
+            assert import_file(tmp_path / "a.json")[1][0].pose_count() == import_file(tmp_path / "b.json")[1][0].pose_count()
+        with pytest.raises(FormatError, match="choose from all, reviewed, none"):
+            export_videos(POSETRACK17, [video], tmp_path / "bad.json", fmt, include_auto="some")
+        assert not (tmp_path / "bad.json").exists()
 
 
 @pytest.mark.parametrize("clip", ["bonn_060470979", "jhmdb_goal_keeping"])

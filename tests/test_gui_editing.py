@@ -484,3 +484,62 @@ def test_undo_goes_to_the_frame_it_changes_and_says_what_it_undid(qtbot, clip):
         w.actions["undo"].trigger()
     w.actions["undo"].trigger()
     assert w.statusBar().currentMessage() == "Nothing to undo"
+
+
+def test_a_copy_of_the_project_file_alone_holds_an_edit_a_moment_later(qtbot, clip, tmp_path):
+    """Users copy the .pwproj file while the app is open: a moment after the last edit the file
+    itself holds it, not only the "-wal" journal beside it."""
+    w = clip
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    click_image(qtbot, w, 100, 70)  # the first joint of a new person
+    track, placed = w.editor.track, w.session.video.pose(0, w.editor.track)
+    assert placed.visibility[0] == Visibility.VISIBLE
+    qtbot.waitUntil(lambda: w.session.checkpointer.written == w.store.commits, timeout=5000)
+    copy = tmp_path / "copied" / "clip.pwproj"
+    copy.parent.mkdir()
+    copy.write_bytes(w.store.path.read_bytes())  # the project file only
+    with ProjectStore.open(copy, read_only=True) as copied:
+        np.testing.assert_array_equal(copied.project.videos[w.session.video_id].pose(0, track).xy, placed.xy)
+
+
+def test_export_asks_once_which_auto_filled_poses_to_write(qtbot, clip, tmp_path, monkeypatch):
+    """At the first export with auto-filled poses the user picks which to write; later exports
+    follow the choice without asking, the File menu shows it, the summary says what was left out."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from app.exportchoice import MENU_TITLE
+    from posewarper_core.annotation import Pose, Track
+    from posewarper_core.formats import import_file
+
+    w = clip
+    w.session.set_track(Track(1))
+    key = Pose.manual(np.full((17, 2), 60.0), np.full(17, 2), keyframe=True)
+    filled = key.copy()
+    filled.keyframe, filled.provenance[:], filled.method = False, Provenance.INTERPOLATED, "linear"
+    accepted = filled.copy()
+    accepted.reviewed = True
+    vid = w.session.video_id
+    w.session.apply([PoseChange(vid, 0, 1, key), PoseChange(vid, 1, 1, accepted), PoseChange(vid, 2, 1, filled)])
+    asked = []
+
+    def answer(box):  # the user's clicks: "Only those I reviewed", then "JSON only" (no frame images)
+        asked.append(box.objectName())
+        wanted = "Only those I reviewed" if box.objectName() == "exportAutoChoice" else "JSON only"
+        next(b for b in box.buttons() if b.text() == wanted).click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    for n in (1, 2):
+        out = tmp_path / f"export{n}.json"
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, out=out: (str(out), ""))
+        done = []
+        w.exported.connect(lambda summary: done.append(summary))
+        w.export_dialog("coco")
+        qtbot.waitUntil(lambda: bool(done), timeout=30000)
+        _, (back,) = import_file(out)
+        assert sorted(back.poses) == [0, 1] and back.pose(1, 1).reviewed
+        assert "1 auto-filled pose not reviewed, as asked" in w.last_info
+    assert asked.count("exportAutoChoice") == 1  # asked once, remembered after
+    menu = next(a.menu() for a in w.menuBar().actions()[0].menu().actions() if a.text() == MENU_TITLE)
+    menu.aboutToShow.emit()
+    assert [a.text() for a in menu.actions() if a.isChecked()] == ["Only those I reviewed"]

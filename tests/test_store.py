@@ -627,3 +627,29 @@ def test_rows_read_in_blocks_come_back_as_written_and_a_bad_row_deep_in_a_block_
                                                "or a confidence is not a finite number"):
             read()
     assert path.read_bytes() == before
+
+
+def test_checkpoint_puts_the_edits_into_the_project_file_alone(tmp_path):
+    """While the project is open its last edits live in the "-wal" journal; after checkpoint() a
+    copy of the .pwproj file alone (no -wal, no -shm) holds them."""
+    path = tmp_path / "open.pwproj"
+    elsewhere = tmp_path / "copy"
+    elsewhere.mkdir()
+    with ProjectStore.create(path, name="open") as store:
+        vid = store.add_video(make_video())
+        store.set_pose(vid, 1, 0, make_pose(9, Provenance.PROPAGATED, reviewed=True))
+        assert store.commits == 2
+        (elsewhere / "before.pwproj").write_bytes(path.read_bytes())
+        assert store.checkpoint() is True
+        (elsewhere / "after.pwproj").write_bytes(path.read_bytes())
+        with ProjectStore.open(elsewhere / "after.pwproj") as copy:
+            assert_same_project(copy.project, store.project)
+            assert copy.project.videos[vid].pose(1, 0).reviewed
+        with ProjectStore.open(elsewhere / "before.pwproj") as stale:  # what users copied before
+            assert stale.project.videos == {}
+        store.set_pose(vid, 2, 0, make_pose(10))  # and the store goes on editing after it
+        assert store.checkpoint() and store.commits == 3
+    with ProjectStore.open(path, read_only=True) as reader:  # read-only or closed: nothing to do, no error
+        assert reader.checkpoint() is True
+        assert reader.project.videos[vid].pose(2, 0) is not None
+    assert store.checkpoint() is True

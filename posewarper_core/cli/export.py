@@ -2,6 +2,7 @@
 
     posewarper export match.pwproj -o match_coco.json --format coco
     posewarper export match.pwproj -o gt/ --format posetrack18 --no-auto   one file per video
+    posewarper export match.pwproj -o checked.json --auto reviewed   filled poses only once reviewed
     posewarper export match.pwproj -o clip.json --video 2
     posewarper export match.pwproj -o data/train.json --format coco --frames labelled   with the images
 
@@ -9,7 +10,8 @@ PoseTrack 2018 writes one file per video: OUT is the file for a single video and
 several. A COCO export lists as images only the frames with poses (or ignore regions); --images
 all lists every frame, as PoseTrack does. The poses are streamed from the project to the file, so
 memory stays bounded however many there are. Auto-filled poses are marked ("propagated", "method", "keypoint_provenance", per-joint
-confidence in "scores"); --no-auto leaves auto-filled joints out, and poses left with none.
+confidence in "scores"); --auto reviewed writes the auto-filled joints only of poses an annotator
+reviewed (accepted), --auto none (or --no-auto) none of them; poses left with no joint are left out.
 Files are written whole or not at all. The project is only read, so it can stay open in the app
 (every edit made there is already in the file).
 
@@ -23,6 +25,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..formats.common import AUTO_CHOICES
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("export", help="write a project as PoseTrack 2018 or COCO keypoints JSON",
@@ -30,8 +34,11 @@ def register(subparsers) -> None:
     p.add_argument("project", type=Path, help="project file (.pwproj)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several PoseTrack files")
     p.add_argument("--format", choices=("posetrack18", "coco"), default="posetrack18")
-    p.add_argument("--no-auto", dest="include_auto", action="store_false",
-                   help="leave auto-filled joints (and poses left with none) out: hand-made labels only")
+    p.add_argument("--auto", dest="include_auto", choices=AUTO_CHOICES, default="all",
+                   help="which auto-filled joints to write: all (default), reviewed (those of poses an annotator "
+                        "reviewed), none; poses left with no joint are left out")
+    p.add_argument("--no-auto", dest="include_auto", action="store_const", const="none",
+                   help="the same as --auto none: hand-made labels only")
     p.add_argument("--video", type=int, action="append", default=None, metavar="ID",
                    help="export this video only (repeatable; default all)")
     p.add_argument("--images", choices=("with-poses", "all"), default="with-poses",
@@ -46,7 +53,8 @@ def describe(summary: dict) -> str:
     """One line on what an export or conversion wrote."""
     files = summary["files"]
     where = files[0] if len(files) == 1 else f"{len(files)} files in {summary['path']}"
-    left = f", {summary['left_out_auto']} auto-filled poses left out" if summary.get("left_out_auto") else ""
+    why = " (not reviewed)" if summary.get("auto") == "reviewed" else ""
+    left = f", {summary['left_out_auto']} auto-filled poses left out{why}" if summary.get("left_out_auto") else ""
     return (f"wrote {where}: {summary['videos']} video(s), {summary['images']} frames, "
             f"{summary['annotations']} poses ({summary['auto_poses']} auto-filled){left}")
 

@@ -6,6 +6,10 @@
     export_project(project, path, format=...)           (one file, or a folder of PoseTrack files)
     prepare_project_export(...).write()                 (the same in two steps: build, then write)
 
+`include_auto` says which auto-filled joints an export writes (AUTO_CHOICES): "all" (or True, the
+default), "reviewed" (those of poses an annotator reviewed) or "none" (or False); poses left with no
+joint are left out, and the summary counts them ("left_out_auto") and says which was asked ("auto").
+
 Every reader and writer raises FormatError(path, message, entry) on bad input and writes nothing
 then. Files are written atomically (a temporary file in the same folder, then os.replace).
 """
@@ -21,13 +25,13 @@ from ..errors import FormatError
 from ..skeleton import Skeleton
 from ..atomic_file import discard, put_in_place
 from .coco import IMAGES, coco_stream, read_coco, write_coco
-from .common import META_KEY, PoseFrames, load_json, poses_in_memory, staged_export
+from .common import AUTO_CHOICES, META_KEY, PoseFrames, auto_choice, load_json, poses_in_memory, staged_export
 from .posetrack18 import posetrack18_stream, read_posetrack18, write_posetrack18
 
 FORMATS = ("posetrack18", "coco")
 
 __all__ = [
-    "FORMATS", "IMAGES", "PreparedExport", "detect_format", "export_project", "export_videos", "import_file", "load_json",
+    "AUTO_CHOICES", "FORMATS", "IMAGES", "PreparedExport", "detect_format", "export_project", "export_videos", "import_file", "load_json",
     "prepare_export", "prepare_project_export", "read_coco", "read_posetrack18", "write_coco",
     "write_posetrack18",
 ]
@@ -106,7 +110,7 @@ class PreparedExport:
 
 
 def prepare_export(skeleton: Skeleton, videos: list[Video], path: str | os.PathLike, format: str = "posetrack18",
-                   include_auto: bool = True, base_dir=None, *, pose_frames: PoseFrames = poses_in_memory,
+                   include_auto: bool | str = True, base_dir=None, *, pose_frames: PoseFrames = poses_in_memory,
                    images: str = "with-poses") -> PreparedExport:
     """Write videos as one COCO document, or PoseTrack 2018 documents, to temporary files: `path`
     is the file for a single video (or a folder to write it in) and a folder (one `<video
@@ -119,12 +123,16 @@ def prepare_export(skeleton: Skeleton, videos: list[Video], path: str | os.PathL
         raise FormatError(path, f"unknown format {format!r}; known: {', '.join(FORMATS)}")
     if not videos:
         raise FormatError(path, "there is no video to export")
+    try:
+        auto = auto_choice(include_auto)
+    except ValueError as exc:
+        raise FormatError(path, str(exc)) from None
     if format == "coco":
         if path.is_dir():
             raise FormatError(path, "a COCO export is one file: this is a folder")
         tmp, summary = staged_export(path, lambda out: coco_stream(out, skeleton, list(videos), include_auto, base_dir,
                                                                   path, pose_frames, images))
-        return PreparedExport([(path, tmp)], {"path": str(path), "files": [str(path)], **summary})
+        return PreparedExport([(path, tmp)], {"path": str(path), "files": [str(path)], "auto": auto, **summary})
     if len(videos) == 1 and not path.is_dir():
         targets = [path]
     else:
@@ -146,12 +154,12 @@ def prepare_export(skeleton: Skeleton, videos: list[Video], path: str | os.PathL
     except BaseException:
         prepared.discard()
         raise
-    prepared.summary = {"path": str(path), "files": [str(t) for t in targets], **total}
+    prepared.summary = {"path": str(path), "files": [str(t) for t in targets], "auto": auto, **total}
     return prepared
 
 
 def export_videos(skeleton: Skeleton, videos: list[Video], path: str | os.PathLike, format: str = "posetrack18",
-                  include_auto: bool = True, base_dir=None, *, pose_frames: PoseFrames = poses_in_memory,
+                  include_auto: bool | str = True, base_dir=None, *, pose_frames: PoseFrames = poses_in_memory,
                   images: str = "with-poses") -> dict:
     """Write (prepare_export, then put in place); returns the summary."""
     return prepare_export(skeleton, videos, path, format, include_auto, base_dir, pose_frames=pose_frames,
@@ -159,7 +167,7 @@ def export_videos(skeleton: Skeleton, videos: list[Video], path: str | os.PathLi
 
 
 def prepare_project_export(project: Project, path: str | os.PathLike, format: str = "posetrack18",
-                           video_ids: list[int] | None = None, include_auto: bool = True,
+                           video_ids: list[int] | None = None, include_auto: bool | str = True,
                            base_dir=None, *, pose_frames: PoseFrames = poses_in_memory,
                            images: str = "with-poses") -> PreparedExport:
     """Write a project's videos (all, or those in `video_ids`). See prepare_export."""
@@ -176,7 +184,7 @@ def prepare_project_export(project: Project, path: str | os.PathLike, format: st
 
 
 def export_project(project: Project, path: str | os.PathLike, format: str = "posetrack18",
-                   video_ids: list[int] | None = None, include_auto: bool = True, base_dir=None, *,
+                   video_ids: list[int] | None = None, include_auto: bool | str = True, base_dir=None, *,
                    pose_frames: PoseFrames = poses_in_memory, images: str = "with-poses") -> dict:
     """Export a project's videos (all, or those in `video_ids`); returns the summary."""
     return prepare_project_export(project, path, format, video_ids, include_auto, base_dir, pose_frames=pose_frames,

@@ -30,7 +30,7 @@ from ..annotation import FrameRef, Pose, Track, Video
 from ..errors import FormatError
 from ..skeleton import Skeleton
 from .common import (
-    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source,
+    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source, auto_meta,
     category_entry, check_pose, entry_label, frame_paths_root, frames_with_poses, generic_stem_name,
     load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation, pose_to_annotation, poses_to_export,
     poses_in_memory, read_meta, top_list, video_meta, write_document, write_export,
@@ -242,7 +242,7 @@ def _crowd_regions(e: Entry) -> list[np.ndarray]:
 IMAGES = ("with-poses", "all")  # which frames a COCO export lists as images
 
 
-def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool = True, base_dir=None,
+def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool | str = True, base_dir=None,
                 path: Path | None = None, pose_frames: PoseFrames = poses_in_memory,
                 images: str = "all") -> dict:
     """Write the COCO keypoints document for the videos to the text file `out`, the poses read
@@ -304,7 +304,7 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
             (META_KEY, {
                 "format": FORMAT, "format_version": META_VERSION, "generator": GENERATOR,
                 "visibility": "0 not labelled, 1 labelled but occluded, 2 visible",
-                "include_auto": bool(include_auto), "skeleton": skeleton.to_dict(), "videos": metas,
+                "include_auto": auto_meta(include_auto), "skeleton": skeleton.to_dict(), "videos": metas,
             }),
         ])
     finally:
@@ -379,7 +379,7 @@ def _polygon_area(poly: np.ndarray) -> float:
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
 
-def write_coco(path: str | os.PathLike, skeleton: Skeleton, videos: list[Video], include_auto: bool = True,
+def write_coco(path: str | os.PathLike, skeleton: Skeleton, videos: list[Video], include_auto: bool | str = True,
                base_dir=None, images: str = "all") -> dict:
     """Write videos as one COCO keypoints file (atomically). Returns counts of what was written."""
     path = Path(path)

@@ -437,26 +437,49 @@ def short_float32(value) -> float:
     return float(str(np.float32(value)))
 
 
-def exported_joints(pose: Pose, include_auto: bool) -> np.ndarray:
+# Which auto-filled joints an export writes: all of them; only those of poses an annotator
+# reviewed (accepted as they are, Pose.reviewed); or none (the labels made by hand only).
+AUTO_CHOICES = ("all", "reviewed", "none")
+
+
+def auto_choice(include_auto) -> str:
+    """One of AUTO_CHOICES from an export's `include_auto`: one of them, or True ("all") or
+    False ("none") as callers gave it before "reviewed" existed."""
+    if isinstance(include_auto, bool):
+        return "all" if include_auto else "none"
+    if include_auto in AUTO_CHOICES:
+        return include_auto
+    raise ValueError(f"which auto-filled joints to export: {include_auto!r}; choose from {', '.join(AUTO_CHOICES)}")
+
+
+def auto_meta(include_auto):
+    """The export's "include_auto" field: True or False as it always was, "reviewed" for that choice."""
+    auto = auto_choice(include_auto)
+    return auto if auto == "reviewed" else auto == "all"
+
+
+def exported_joints(pose: Pose, auto: str) -> np.ndarray:
     """The joints an export writes: labelled ones, never suggested ones (not yet accepted), less the
-    auto-filled ones when include_auto is off."""
+    auto-filled ones when `auto` (AUTO_CHOICES) is "none", or "reviewed" and the pose is not."""
     keep = pose.labelled() & (pose.provenance != Provenance.SUGGESTED)  # suggestions are never labels
-    if not include_auto:
+    if auto == "none" or (auto == "reviewed" and not pose.reviewed):
         keep &= ~is_auto(pose.provenance)
     return keep
 
 
 def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Pose], skeleton: Skeleton,
-                    include_auto: bool, counts: dict):
+                    include_auto, counts: dict):
     """(track_id, pose, joints to write) for a frame's poses in track order, each checked
-    (validate_pose_for_export). Counted in `counts`, for the export's report (report.py): a pose
-    left with no joint to write because its joints are all auto-filled and those are left out
-    ("left_out_auto") or are all suggestions not yet accepted ("left_out_suggested"), both
-    skipped; suggested joints left out of poses written ("suggested_joints_left_out"); keyframes
-    and reviewed poses written ("keyframes", "reviewed_poses")."""
+    (validate_pose_for_export); `include_auto` says which auto-filled joints (auto_choice).
+    Counted in `counts`, for the export's report (report.py): a pose left with no joint to write
+    because its joints are all auto-filled and those are left out ("left_out_auto") or are all
+    suggestions not yet accepted ("left_out_suggested"), both skipped; suggested joints left out
+    of poses written ("suggested_joints_left_out"); keyframes and reviewed poses written
+    ("keyframes", "reviewed_poses")."""
+    auto = auto_choice(include_auto)
     for track_id, pose in sorted(by_track.items()):
         validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
-        keep = exported_joints(pose, include_auto)
+        keep = exported_joints(pose, auto)
         suggested = int((pose.labelled() & (pose.provenance == Provenance.SUGGESTED)).sum())
         if pose.labelled().any() and not keep.any():
             why = "left_out_suggested" if suggested == int(pose.labelled().sum()) else "left_out_auto"

@@ -18,8 +18,8 @@ Reading:
 
 Writing: every frame is listed (with `is_labeled`), poses carry `track_id`, `bbox`, `bbox_head`,
 per-joint confidence in `scores`, and our own fields (`keyframe`, `propagated`, `reviewed`,
-`method`, `keypoint_provenance`). With `include_auto=False` auto-filled joints are left out, and so are
-poses left with no joint.
+`method`, `keypoint_provenance`). With `include_auto=False` (or "none") auto-filled joints are left
+out, with "reviewed" those of poses not reviewed; and so are poses left with no joint.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from ..annotation import FrameRef, Pose, Track, Video
 from ..errors import FormatError
 from ..skeleton import POSETRACK17, Skeleton
 from .common import (
-    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source,
+    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source, auto_meta,
     category_entry, check_pose, entry_label, frame_paths_root, frames_with_poses, generic_stem_name,
     load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, poses_to_export,
     poses_in_memory, read_meta, top_list, video_meta, write_document, write_export,
@@ -203,7 +203,7 @@ def _read_annotations(path: Path, doc: dict, skeleton: Skeleton, category_ids: s
 
 # ---------------------------------------------------------------- writing
 
-def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool = True, base_dir=None,
+def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool | str = True, base_dir=None,
                        path: Path | None = None, pose_frames: PoseFrames = poses_in_memory) -> dict:
     """Write the PoseTrack 2018 document for one video to the text file `out`, the poses read
     through `pose_frames` one frame at a time and spooled to disk (common.JsonList), so memory
@@ -248,7 +248,7 @@ def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool
             (META_KEY, {
                 "format": FORMAT, "format_version": META_VERSION, "generator": _generator(),
                 "visibility": "0 not labelled, 1 labelled but occluded, 2 visible",
-                "include_auto": bool(include_auto), "skeleton": skeleton.to_dict(),
+                "include_auto": auto_meta(include_auto), "skeleton": skeleton.to_dict(),
                 "videos": [video_meta(video, base_dir, image_root)],
             }),
         ])
@@ -279,7 +279,7 @@ def _frame_ids(video: Video, vid_id: str) -> list[tuple[int, int]]:
     return [(base + i, base + i) for i in range(video.num_frames)]
 
 
-def write_posetrack18(path: str | os.PathLike, skeleton: Skeleton, video: Video, include_auto: bool = True,
+def write_posetrack18(path: str | os.PathLike, skeleton: Skeleton, video: Video, include_auto: bool | str = True,
                       base_dir=None) -> dict:
     """Write one video as a PoseTrack 2018 file (atomically). Returns counts of what was written.
 

@@ -35,7 +35,11 @@ def describe_export(summary: dict) -> str:
         left.append(f"{_n(frames - listed, 'frame')} with no pose (a COCO export lists the frames with "
                     "poses; `posewarper export --images all` lists every frame)")
     if summary.get("left_out_auto"):
-        left.append(f"{_n(summary['left_out_auto'], 'auto-filled pose')}, as asked (filled poses left out)")
+        if summary.get("auto") == "reviewed":
+            left.append(f"{_n(summary['left_out_auto'], 'auto-filled pose')} not reviewed, as asked (only the filled "
+                        "poses you reviewed were written)")
+        else:
+            left.append(f"{_n(summary['left_out_auto'], 'auto-filled pose')}, as asked (filled poses left out)")
     if summary.get("left_out_suggested"):
         left.append(f"{_n(summary['left_out_suggested'], 'pose')} made only of suggested joints not yet accepted "
                     "(A accepts them)")
