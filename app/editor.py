@@ -371,6 +371,9 @@ class Editor(QObject):
             self.undo_stack.push(SetTrackCommand(self.session, Track(track_id, name), f"Rename person {track_id}"))
 
     def delete_pose(self) -> None:
+        if self.track is None:
+            self.message.emit("Select a person first: Del deletes the selected person's pose on this frame.")
+            return
         if self.pose() is None:
             self.message.emit("The selected person has no pose in this frame.")
             return

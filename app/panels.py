@@ -50,7 +50,7 @@ def _readonly(text: str) -> QTableWidgetItem:
 class TracksPanel(QWidget):
     """One row per person: colour, id, name (editable), whether they have a pose here."""
 
-    trackSelected = Signal(int)
+    trackSelected = Signal(object)  # a track id, or None when the user clears the selection
     renameRequested = Signal(int, str)
     addRequested = Signal()
     deleteRequested = Signal()
@@ -112,8 +112,8 @@ class TracksPanel(QWidget):
 
     def _selection_changed(self) -> None:
         rows = self.table.selectionModel().selectedRows()
-        if rows and not self._filling:
-            self.trackSelected.emit(self._ids[rows[0].row()])
+        if not self._filling:  # none selected (Ctrl+click): nobody is, so no key acts on a person unseen
+            self.trackSelected.emit(self._ids[rows[0].row()] if rows else None)
 
     def _item_changed(self, item: QTableWidgetItem) -> None:
         if not self._filling and item.column() == 1:

@@ -543,3 +543,18 @@ def test_export_asks_once_which_auto_filled_poses_to_write(qtbot, clip, tmp_path
     menu = next(a.menu() for a in w.menuBar().actions()[0].menu().actions() if a.text() == MENU_TITLE)
     menu.aboutToShow.emit()
     assert [a.text() for a in menu.actions() if a.isChecked()] == ["Only those I reviewed"]
+
+
+def test_clearing_the_people_list_selection_leaves_nobody_for_keys_to_act_on(qtbot, clip):
+    """A new user Ctrl+clicked the selected row away; K and Del still acted on person 1, unseen."""
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    table = w.tracks_panel.table
+    assert w.editor.track == tid and table.selectionModel().selectedRows()
+    table.clearSelection()
+    assert w.editor.track is None
+    press(w, Qt.Key_Delete)
+    assert w.session.video.pose(0, tid) is not None  # nothing deleted
+    assert w.statusBar().currentMessage().startswith("Select a person first")
+    table.selectRow(0)
+    assert w.editor.track == tid
