@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDialo
 # (action id, menu text, default shortcut, group)
 DEFAULTS: list[tuple[str, str, str, str]] = [
     ("open", "&Open…", "Ctrl+O", "File"),
+    ("save", "&Save (every edit is saved as you make it)", "Ctrl+S", "File"),
     ("quit", "&Quit", "Ctrl+Q", "File"),
     ("undo", "&Undo", "Ctrl+Z", "Edit"),
     ("redo", "&Redo", "Ctrl+Shift+Z", "Edit"),

@@ -148,7 +148,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         e = self._on_editor
         handlers = {
-            "open": self.open_dialog, "quit": self.close,
+            "open": self.open_dialog, "quit": self.close, "save": self.save,
             "undo": lambda: self._undo(False), "redo": lambda: self._undo(True),
             "prev_frame": e(lambda ed: ed.step(-1)), "next_frame": e(lambda ed: ed.step(1)),
             "back_k": e(lambda ed: ed.step_k(-1)), "forward_k": e(lambda ed: ed.step_k(1)),
@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
         a = self.actions
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(a["open"])
+        file_menu.addAction(a["save"])
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addAction("Open &demo project", self.open_demo)
@@ -354,6 +355,16 @@ class MainWindow(QMainWindow):
         if self._is_open(target):
             return True
         return self.files.open(path, target, checked)
+
+    def save(self) -> None:
+        """Ctrl+S from habit: every edit is on disk already; the .pwproj file is made whole now
+        instead of a moment later (checkpointer.py), and the status bar says so."""
+        if self.store is None:
+            self.statusBar().showMessage("No project open: nothing to save.", 4000)
+            return
+        whole = self.store.checkpoint()
+        self.statusBar().showMessage(f"Every edit is saved as you make it, in {self.store.path}"
+                                     + ("" if whole else " (its journal file is merged into it in a moment)"), 6000)
 
     def open_demo(self) -> bool:
         from .demo import default_demo_path

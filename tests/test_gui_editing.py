@@ -558,3 +558,18 @@ def test_clearing_the_people_list_selection_leaves_nobody_for_keys_to_act_on(qtb
     assert w.statusBar().currentMessage().startswith("Select a person first")
     table.selectRow(0)
     assert w.editor.track == tid
+
+
+def test_ctrl_s_from_habit_says_every_edit_is_saved_and_makes_the_file_whole_at_once(qtbot, clip, tmp_path):
+    import shutil
+
+    w = clip
+    w.session.checkpointer.timer.stop()  # only the key writes the journal into the file here
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    press(w, Qt.Key_S, Qt.ControlModifier)
+    assert w.statusBar().currentMessage().startswith("Every edit is saved as you make it")
+    copy = tmp_path / "copy" / "alone.pwproj"
+    copy.parent.mkdir()
+    shutil.copyfile(w.store.path, copy)  # the project file alone, without its journal
+    with ProjectStore.open(copy, read_only=True) as store:
+        assert store.project.videos[w.session.video_id].pose(0, tid).labelled().sum() == 15
