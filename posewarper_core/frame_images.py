@@ -11,7 +11,7 @@ from .annotation import Video
 from .atomic_file import replacing
 from .errors import PoseWarperError
 from .formats.common import PoseFrames, placeholder_file_name, poses_in_memory
-from .safe_output import path_inside
+from .safe_output import path_inside, why_not_written
 from .video import open_frames
 
 WHICH = ("labelled", "all")
@@ -51,7 +51,7 @@ def write_frame_images(video: Video, base_dir, root: str | Path, which: str = "l
                 with replacing(target, binary=True) as out:
                     out.write(jpeg.tobytes())
             except OSError as exc:
-                raise PoseWarperError(f"{target}: cannot write: {exc.strerror or exc}") from None
+                raise PoseWarperError(f"{target}: {why_not_written(target, exc)}") from None
             if progress is not None:
                 progress(done, len(frames))
     return len(frames)

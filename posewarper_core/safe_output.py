@@ -57,3 +57,14 @@ def path_inside(root: str | os.PathLike, relative: str) -> Path:
             raise OutputError(f"{target}: a symbolic link inside the output folder {root}; it is not followed: "
                               "remove it or write to another folder")
     return target
+
+
+def why_not_written(path: str | os.PathLike, exc: OSError) -> str:
+    """What to tell the user when writing `path` failed with `exc`: "cannot write: ...", naming
+    the part of the path that is a file where a folder must be (mkdir says only "File exists")."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"cannot write: {parent} is a file, not a folder"
+            break
+    return f"cannot write: {exc.strerror or exc}"

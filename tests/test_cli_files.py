@@ -205,6 +205,10 @@ def test_export_errors_name_the_problem(capsys, tmp_path):
     assert run(capsys, "import", DEMO, "--project", project)[0] == 0
     code, _, err = run(capsys, "export", project, "-o", tmp_path / "x.json", "--video", 9)
     assert code == 2 and "no video with id 9" in err and not (tmp_path / "x.json").exists()
+    (tmp_path / "out.json").write_text("{}")  # a file where the output's folder should be
+    code, _, err = run(capsys, "export", project, "-o", tmp_path / "out.json" / "x.json")
+    assert code == 2 and f"{tmp_path / 'out.json'} is a file, not a folder" in err
+    assert (tmp_path / "out.json").read_text() == "{}"
 
 
 def test_info_and_export_read_a_project_the_app_holds_open(capsys, tmp_path):

@@ -27,6 +27,7 @@ import numpy as np
 from ..annotation import Pose, Provenance, Video, is_auto
 from ..atomic_file import put_in_place, staged
 from ..errors import FormatError, PoseWarperError
+from ..safe_output import why_not_written
 from .. import store_schema
 from ..skeleton import BUILTIN_SKELETONS, Skeleton
 
@@ -632,7 +633,7 @@ def staged_export(path: Path, write: Callable[[Any], dict]) -> tuple[Path, dict]
         with staged(path) as (out, tmp):
             result = write(out)
     except OSError as exc:
-        raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
+        raise FormatError(path, why_not_written(path, exc)) from None
     return tmp, result
 
 
