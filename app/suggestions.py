@@ -628,8 +628,9 @@ class Suggestions(QObject):
         ed.select_track(tid)
         placed = video.pose(ed.frame, tid)
         n = int((placed.labelled() & (placed.provenance == Provenance.SUGGESTED)).sum()) if placed is not None else 0
-        self._say(f"Dropped {what} for person {tid} on frame {ed.frame}: {n} suggested joints. Drag them to fit, "
-                  "A accepts them.", 10000)
+        self._say(f"Dropped {what} for person {tid} on frame {ed.frame}: {n} suggested joints. Drag them to fit "
+                  "(Shift+drag moves the whole pose, Ctrl+Shift+drag a joint turns and scales it); A accepts them.",
+                  12000)
         return True
 
     def _push(self, text: str, changes, new_tracks=(), command=None):

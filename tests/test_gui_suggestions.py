@@ -153,8 +153,9 @@ def test_pose_templates_dropped_at_a_click(qtbot, clip):
     pose = w.session.video.pose(10, tid)
     # the status bar says what the click did, not still "Click where to drop..."
     assert w.statusBar().currentMessage() == (f"Dropped the previous keyframe's pose for person {tid} on frame 10: "
-                                              f"{int(key.labelled().sum())} suggested joints. Drag them to fit, "
-                                              "A accepts them.")
+                                              f"{int(key.labelled().sum())} suggested joints. Drag them to fit "
+                                              "(Shift+drag moves the whole pose, Ctrl+Shift+drag a joint turns and "
+                                              "scales it); A accepts them.")
     assert (pose.provenance[pose.labelled()] == SUGGESTED).all() and pose.labelled().sum() == key.labelled().sum()
     ext = pose.joint_extent()
     np.testing.assert_allclose((ext[0] + ext[2] / 2, ext[1] + ext[3] / 2), (200, 150), atol=1.0)
