@@ -117,7 +117,8 @@ class _Engine:
         stop = lambda: req.cancelled  # noqa: E731
         if req.warm:  # the model on every keyframe of the person, for their offsets (stoppable between keyframes)
             for tid in req.track_ids:
-                out.cancelled = self.suggester.learn(req.video, self.frames, tid, req.video.num_frames, stop=stop) is None
+                learned = self.suggester.learn(req.video, self.frames, tid, req.video.num_frames, stop=stop)
+                out.cancelled = learned is None
             return out
         if early is not None and req.track_ids and req.upto is None and not req.ahead and self.suggester.model is not None:
             self._quick(req, early)
@@ -680,7 +681,8 @@ def _input_key(video, frame: int, track_id: int) -> tuple:
 
 def _offsets_key(video, track_id: int) -> tuple:
     """What a person's learned offsets depend on: their keyframes and those keyframes' poses."""
-    return (video.video_id, track_id) + tuple((k,) + pose_digest(video.pose(k, track_id)) for k in video.keyframes(track_id))
+    keys = video.keyframes(track_id)
+    return (video.video_id, track_id) + tuple((k,) + pose_digest(video.pose(k, track_id)) for k in keys)
 
 
 def _chain_key(video, frame: int, track_id: int) -> tuple | None:

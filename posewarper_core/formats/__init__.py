@@ -31,7 +31,8 @@ from .posetrack18 import posetrack18_stream, read_posetrack18, write_posetrack18
 FORMATS = ("posetrack18", "coco")
 
 __all__ = [
-    "AUTO_CHOICES", "FORMATS", "IMAGES", "PreparedExport", "detect_format", "export_project", "export_videos", "import_file", "load_json",
+    "AUTO_CHOICES", "FORMATS", "IMAGES", "PreparedExport", "detect_format", "export_project", "export_videos",
+    "import_file", "load_json",
     "prepare_export", "prepare_project_export", "read_coco", "read_posetrack18", "write_coco",
     "write_posetrack18",
 ]

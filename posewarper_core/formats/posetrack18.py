@@ -32,7 +32,8 @@ from ..annotation import FrameRef, Pose, Track, Video
 from ..errors import FormatError
 from ..skeleton import POSETRACK17, Skeleton
 from .common import (
-    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source, auto_meta,
+    GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source,
+    auto_meta,
     category_entry, check_pose, entry_label, frame_paths_root, frames_with_poses, generic_stem_name,
     load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, poses_to_export,
     poses_in_memory, read_meta, top_list, video_meta, write_document, write_export,
