@@ -157,7 +157,7 @@ class Editor(QObject):
             said + f"Review: frame {item.frame}, person {item.track_id} (predicted error {item.predicted_error:.2f}"
             + ("; below the review-done threshold: the fill is fairly sure of the rest)" if done
                else f"; {left} frame{'s' if left != 1 else ''} still above the review-done threshold)")
-            + ". A accepts it as it is; drag what is off, or E suggests the doubted joints again.")
+            + ". A accepts it as it is; drag what is off (Del then E: a fresh suggestion).")
 
     def to_suggestion(self) -> None:
         """The suggested next keyframe: the pose the fill doubts most, with its person selected."""
@@ -169,8 +169,8 @@ class Editor(QObject):
         self.seek(item.frame)
         self.select_track(item.track_id)
         self.message.emit(f"Suggested keyframe: frame {item.frame}, person {item.track_id} (predicted error "
-                          f"{item.predicted_error:.2f}): fix what is off (E suggests the doubted joints again), "
-                          "K makes it a keyframe, G re-fills the gap.")
+                          f"{item.predicted_error:.2f}): fix what is off, K makes it a keyframe, "
+                          "G re-fills the gap.")
 
     def accept(self) -> None:
         """Mark the selected person's filled pose here reviewed (looked at, accepted as it is);

@@ -22,9 +22,8 @@ suggestion from the pose model alone on the crop of the pose as far as the chain
 the frame as the window shows it, with the offsets from the keyframes the model has seen) is
 drawn at once, and when the chain arrives the full suggestion replaces the quick joints the user
 has not touched (_refine): one undo step when nothing was done in between, else a second one.
-Suggested joints fill only joints not labelled yet, or filled and doubted on a pose not reviewed
-(place_suggestion: E on a bad fill), and stay SUGGESTED, drawn hollow and dashed, until accepted
-(A / Shift+A) or dragged (a drag makes that joint the user's).
+Suggested joints fill only joints not labelled yet (place_suggestion) and stay SUGGESTED, drawn
+hollow and dashed, until accepted (A / Shift+A) or dragged (a drag makes that joint the user's).
 """
 from __future__ import annotations
 
@@ -36,7 +35,6 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
 from posewarper_core.annotation import PoseChange, Provenance, Track
-from posewarper_core.review import doubtful_joints
 from posewarper_core.suggest import (Suggester, accept, detect_people, new_person_among, place_suggestion,
                                      runtime_missing, template)
 from posewarper_core.suggest.carry import pose_digest, source_keyframe
@@ -350,9 +348,8 @@ class Suggestions(QObject):
             return
         tid, video, frame = ed.track, ed.video, ed.frame
         if (tid is not None and source_keyframe(video, tid, frame) is not None
-                and (edits.next_joint(video.pose(frame, tid), ed.order) is not None
-                     or (video.pose(frame, tid) is not None and doubtful_joints(video.pose(frame, tid))))):
-            key = _input_key(video, frame, tid)  # a joint is free or doubted: a suggestion could add it
+                and edits.next_joint(video.pose(frame, tid), ed.order) is not None):
+            key = _input_key(video, frame, tid)  # some joint clicks place is free: a suggestion could add it
             if key not in self.kept:
                 self._start(Request(video.video_id, frame, [tid], snapshot(video), ahead=True, keys=(key,)))
                 return
@@ -465,7 +462,10 @@ class Suggestions(QObject):
                 changes.append(PoseChange(req.video_id, req.frame, first + n, place_suggestion(None, _only(pose, ed.order))))
         n_joints = sum(_new_suggested(video.pose(c.frame, c.track_id), c.pose) for c in changes)
         if not changes or not n_joints:
-            text = result.message or "nothing to add: every joint is labelled already (and the fill is confident)"
+            filled = any(video.pose(req.frame, t) is not None and video.pose(req.frame, t).auto_joints().any()
+                         for t in result.poses)
+            text = result.message or ("nothing to add: every joint is labelled already" + (
+                " (filled: drag what is off, or Del then E for a fresh suggestion)" if filled else ""))
             self._say(f"No suggestion on frame {req.frame}: {text}", 10000)
             self.applied.emit(result)
             return
@@ -661,8 +661,7 @@ def _open(video, base_dir):
 
 
 def _suggested_anew(old, new) -> np.ndarray:
-    """(J,) bool: the joints `new` suggests that `old` did not (free there, or filled and doubted:
-    place_suggestion)."""
+    """(J,) bool: the joints `new` suggests that `old` did not."""
     added = new.labelled() & (new.provenance == Provenance.SUGGESTED)
     return added & (old.provenance != Provenance.SUGGESTED) if old is not None else added
 
