@@ -265,6 +265,8 @@ class MainWindow(QMainWindow):
 
     def _connect_static(self) -> None:
         self.frame_spin.valueChanged.connect(lambda f: self._edit(lambda ed: ed.seek(f)))
+        # Enter in the frame box: back to the canvas, so Ctrl+Z and the arrows act on the frame again
+        self.frame_spin.lineEdit().returnPressed.connect(self.canvas.setFocus)
         self.video_box.activated.connect(lambda i: self._guard(lambda: self.select_video(self.video_box.itemData(i))))
         self.timeline.seekRequested.connect(lambda f: self._edit(lambda ed: ed.seek(f)))
         c = self.canvas

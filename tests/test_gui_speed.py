@@ -166,6 +166,7 @@ def test_single_letter_keys_work_wherever_the_focus_is_but_in_text_fields(qtbot,
     QTest.keyClicks(w.frame_spin, "7")
     QTest.keyClick(w.frame_spin, Qt.Key_Return)
     assert w.editor.frame == 7
+    assert QApplication.focusWidget() is w.canvas  # Enter hands the keys back: Ctrl+Z, arrows act again
     # In a text field the letter is text: renaming a person in the People table.
     table = w.tracks_panel.table
     table.editItem(table.item(0, 1))
