@@ -35,8 +35,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
 from posewarper_core.annotation import PoseChange, Provenance, Track
-from posewarper_core.suggest import (Suggester, accept, detect_people, new_person_among, place_suggestion,
-                                     runtime_missing, template)
+from posewarper_core.suggest import (BlazePose, Suggester, accept, detect_people, new_person_among,
+                                     place_suggestion, runtime_missing, template)
 from posewarper_core.suggest.carry import pose_digest, source_keyframe
 
 from . import edits
@@ -66,6 +66,7 @@ class Request:
     image: object = None  # the frame's RGB as the window shows it: the quick suggestion decodes nothing
     warm: bool = False  # a job that only runs the pose model on the person's keyframes (learn ahead)
     new_person: int | None = None  # a person without a keyframe: detect people, give them the one not labelled
+    load: bool = False  # a job that only loads the pose model
 
 
 @dataclass
@@ -96,16 +97,22 @@ class _Engine:
 
     def __init__(self, skeleton, open_frames):
         self.skeleton, self.open_frames = skeleton, open_frames
+        self.model = None  # the pose model, loaded once and shared by the videos' suggesters
         self.suggester = None
         self.video_id = None
         self.frames = None
 
     def run(self, req: Request, early=None) -> Result:
         """Run one job; `early(Result)` gets a quick first suggestion when the chain is not there yet."""
+        if req.load:
+            if self.model is None and runtime_missing() is None:
+                self.model = BlazePose()
+            return Result(req)
         if req.video_id != self.video_id:  # another video: its own frames and learned offsets
             self.close()
             self.frames = self.open_frames(req.video)
-            self.suggester = Suggester(self.skeleton)
+            self.suggester = Suggester(self.skeleton, model=self.model)
+            self.model = self.suggester.model
             self.video_id = req.video_id
         t0 = time.perf_counter()
         out = Result(req)
@@ -234,6 +241,7 @@ class Suggestions(QObject):
         self.kept.clear()
         self.reached.clear()
         self.warmed.clear()
+        self.ahead_timer.start()  # the pose model loads a moment after the project opens (_compute_ahead)
         w.editor.jointPlaced.connect(self._joint_placed)
         w.session.posesChanged.connect(lambda _: self.ahead_timer.start() if self.job is None else None)
         w.editor.frameChanged.connect(self._frame_changed)
@@ -344,9 +352,13 @@ class Suggestions(QObject):
         suggestion here, else the model's look at their keyframes, else everyone's flow chains
         extended ahead."""
         ed = self.window.editor
-        if ed is None or self.engine is None or self.job is not None or self.pending is not None:
+        if ed is None or ed.video is None or self.engine is None or self.job is not None or self.pending is not None:
             return
         tid, video, frame = ed.track, ed.video, ed.frame
+        if self.engine.model is None and not self.missing:  # the pose model loaded first, before anyone
+            # asks: loading it holds Python's lock for ~2 x 50 ms (a UI hiccup), better now than mid-task
+            self._start(Request(video.video_id, frame, [], None, ahead=True, load=True))
+            return
         if (tid is not None and source_keyframe(video, tid, frame) is not None
                 and edits.next_joint(video.pose(frame, tid), ed.order) is not None):
             key = _input_key(video, frame, tid)  # some joint clicks place is free: a suggestion could add it

@@ -508,3 +508,18 @@ def test_e_for_a_person_just_added_beside_others_gives_them_the_found_person_not
     ask_and_wait(qtbot, w)  # only the labelled person found: said, nothing changed
     assert w.session.video.pose(0, second) is None
     assert "found nobody here but the people labelled" in w.statusBar().currentMessage()
+
+
+@pytest.mark.skipif(runtime_missing() is not None, reason=str(runtime_missing()))
+def test_the_pose_model_loads_once_after_opening_and_serves_every_video(qtbot, clip):
+    """Loading it holds Python's lock for ~2 x 50 ms: done a moment after the project opens (not
+    in the middle of an export or a drag later), and not again for another video of the project."""
+    w = clip
+    engine = w.suggestions.engine
+    qtbot.waitUntil(lambda: engine.model is not None, timeout=30000)
+    assert engine.frames is None  # only the model: no frames opened for it (nor an error if they cannot be)
+    model = engine.model
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(5)
+    ask_and_wait(qtbot, w)
+    assert engine.suggester.model is model

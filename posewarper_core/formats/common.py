@@ -481,6 +481,11 @@ def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Po
     for track_id, pose in sorted(by_track.items()):
         validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
         keep = exported_joints(pose, auto)
+        if auto == "reviewed" and not pose.keyframe and not pose.reviewed and pose.auto_joints().any():
+            # A filled pose nobody accepted is left out whole, not as the few joints corrected by
+            # hand on it (a trial's export wrote one ankle with a 0.2 x 0.2 px box). "none" keeps
+            # writing those joints, as --no-auto always has.
+            keep = np.zeros_like(keep)
         suggested = int((pose.labelled() & (pose.provenance == Provenance.SUGGESTED)).sum())
         if pose.labelled().any() and not keep.any():
             why = "left_out_suggested" if suggested == int(pose.labelled().sum()) else "left_out_auto"

@@ -59,10 +59,13 @@ class Suggester:
     """Suggestions for one video's people. Keeps the carried poses' flow chains (carry.py), the
     model's outputs on keyframes and each person's offsets (remade only when a keyframe changed)."""
 
-    def __init__(self, skeleton: Skeleton, use_model: bool = True, num_threads: int = 1):
+    def __init__(self, skeleton: Skeleton, use_model: bool = True, num_threads: int = 1,
+                 model: BlazePose | None = None):
+        """`model`: a BlazePose loaded already (loading one holds Python's lock for ~2 x 50 ms: a
+        window shares one between its videos)."""
         self.skeleton = skeleton
         self.missing = runtime_missing() if use_model else "the pose model is switched off"
-        self.model = BlazePose(num_threads) if self.missing is None else None
+        self.model = (model or BlazePose(num_threads)) if self.missing is None else None
         self._carrier: Carrier | None = None
         self._offsets: dict[int, tuple[tuple, PersonOffsets]] = {}  # track -> (what they came from, offsets)
         # (frame, track) -> the model's (xy, confidence, crop) there, and the label digest its crop
