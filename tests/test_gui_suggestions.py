@@ -519,7 +519,7 @@ def test_the_pose_model_loads_once_after_opening_and_serves_every_video(qtbot, c
     qtbot.waitUntil(lambda: engine.model is not None, timeout=30000)
     assert engine.frames is None  # only the model: no frames opened for it (nor an error if they cannot be)
     model = engine.model
-    tid = label_keyframes(qtbot, w, frames=(0,))
+    label_keyframes(qtbot, w, frames=(0,))
     w.editor.seek(5)
     ask_and_wait(qtbot, w)
     assert engine.suggester.model is model
