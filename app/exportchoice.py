@@ -63,8 +63,9 @@ def choose(parent, videos) -> str | None:
         return "all"
     box = QMessageBox(QMessageBox.Question, "Export: auto-filled poses",
                       f"{filled} poses were written by auto-fill, {reviewed} of them reviewed (accepted with A). "
-                      "Which of them should the exported file hold?\n\nThe others are left out (a pose with "
-                      "joints placed or corrected by hand keeps those). Your choice is kept for later exports; "
+                      "Which of them should the exported file hold?\n\nThe others are left out: with \"reviewed\" a "
+                      "filled pose not accepted is left out whole; with \"none\" the joints corrected by hand on "
+                      "one are kept. Your choice is kept for later exports; "
                       f"File → {MENU_TITLE} changes it.", QMessageBox.Cancel, parent)
     box.setObjectName("exportAutoChoice")
     buttons = {box.addButton(LABELS[c], QMessageBox.AcceptRole): c for c in AUTO_CHOICES}

@@ -10,8 +10,9 @@ PoseTrack 2018 writes one file per video: OUT is the file for a single video and
 several. A COCO export lists as images only the frames with poses (or ignore regions); --images
 all lists every frame, as PoseTrack does. The poses are streamed from the project to the file, so
 memory stays bounded however many there are. Auto-filled poses are marked ("propagated", "method", "keypoint_provenance", per-joint
-confidence in "scores"); --auto reviewed writes the auto-filled joints only of poses an annotator
-reviewed (accepted), --auto none (or --no-auto) none of them; poses left with no joint are left out.
+confidence in "scores"); --auto reviewed writes the filled poses an annotator reviewed (accepted)
+and leaves the others out whole, --auto none (or --no-auto) writes no auto-filled joint (those
+corrected by hand on a filled pose are kept); poses left with no joint are left out.
 Files are written whole or not at all. The project is only read, so it can stay open in the app
 (every edit made there is already in the file).
 
