@@ -154,7 +154,8 @@ class Editor(QObject):
         done = item.predicted_error < review.REVIEW_DONE_BELOW
         left = int((self.session.review_state()[0] >= review.REVIEW_DONE_BELOW).sum())
         self.message.emit(
-            said + f"Review: frame {item.frame}, person {item.track_id} (predicted error {item.predicted_error:.2f}"
+            said + f"Review: frame {item.frame}, person {item.track_id} (predicted error {item.predicted_error:.2f}, "
+            f"about {round(item.predicted_error)} joint{'s' if round(item.predicted_error) != 1 else ''} expected off"
             + ("; below the review-done threshold: the fill is fairly sure of the rest)" if done
                else f"; {left} frame{'s' if left != 1 else ''} still above the review-done threshold)")
             + ". A accepts it as it is; drag what is off (Del then E: a fresh suggestion).")
