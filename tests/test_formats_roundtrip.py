@@ -137,13 +137,19 @@ def _touch(folder: Path, video: Video) -> None:
         (folder / ref.file_name).write_bytes(b"")
 
 
-def test_without_auto_leaves_auto_joints_and_auto_only_poses_out(tmp_path):
+def keyframe_and_filled(tmp_path) -> tuple[Video, Pose, Pose]:
+    """A 4-frame video (its file empty), a keyframe pose and the same pose as auto-filled."""
     video = Video(str(tmp_path / "clip.mp4"), 4, 100, 100)
     (tmp_path / "clip.mp4").write_bytes(b"")
     key = Pose.manual(np.full((17, 2), 50.0), np.full(17, 2))
-    auto = key.copy()
-    auto.provenance[:] = Provenance.PROPAGATED
-    auto.keyframe, auto.method = False, "posewarper"
+    filled = key.copy()
+    filled.provenance[:] = Provenance.PROPAGATED
+    filled.keyframe, filled.method = False, "posewarper"
+    return video, key, filled
+
+
+def test_without_auto_leaves_auto_joints_and_auto_only_poses_out(tmp_path):
+    video, key, auto = keyframe_and_filled(tmp_path)
     mixed = auto.copy()
     mixed.provenance[3] = Provenance.CORRECTED
     video.set_pose(0, 1, key)
@@ -173,12 +179,7 @@ def test_without_auto_leaves_auto_joints_and_auto_only_poses_out(tmp_path):
 def test_reviewed_only_writes_the_filled_poses_an_annotator_accepted(tmp_path):
     """include_auto="reviewed": a reviewed filled pose is written whole, an unreviewed one is left out
     whole, even with a joint corrected by hand; "all" and "none" are True and False."""
-    video = Video(str(tmp_path / "clip.mp4"), 4, 100, 100)
-    (tmp_path / "clip.mp4").write_bytes(b"")
-    key = Pose.manual(np.full((17, 2), 50.0), np.full(17, 2))
-    doubtful = key.copy()
-    doubtful.provenance[:] = Provenance.PROPAGATED
-    doubtful.keyframe, doubtful.method = False, "posewarper"
+    video, key, doubtful = keyframe_and_filled(tmp_path)
     accepted = doubtful.copy()
     accepted.xy[:, 0] += 5
     accepted.reviewed = True

@@ -27,6 +27,18 @@ def clip(window, open_in, tmp_path):
     return window
 
 
+def painted_by(w, method: str) -> int:
+    """How many times the pose layer's `method` (one marker each) runs in a repaint of the canvas."""
+    layer = w.canvas.layer
+    original, calls = getattr(layer, method), []
+    setattr(layer, method, lambda *a: (calls.append(a), original(*a)))
+    try:
+        w.canvas.viewport().repaint()
+    finally:
+        setattr(layer, method, original)
+    return len(calls)
+
+
 def wait_applied(qtbot, w, timeout=60000):
     with qtbot.waitSignal(w.suggestions.applied, timeout=timeout) as blocker:
         pass
@@ -63,13 +75,7 @@ def test_key_suggests_the_unlabelled_joints_off_the_ui_thread_and_accept_makes_t
     assert (stored.provenance[rest] == SUGGESTED).all()  # in the project file at once
 
     # drawn with their own look: the canvas paints them as suggestions
-    painted = []
-    layer = w.canvas.layer
-    original = layer._paint_suggested
-    layer._paint_suggested = lambda *a: (painted.append(a), original(*a))
-    w.canvas.viewport().repaint()
-    assert len(painted) == int(rest.sum())
-    layer._paint_suggested = original
+    assert painted_by(w, "_paint_suggested") == int(rest.sum())
 
     press(w, Qt.Key_A)  # accept the selected person's suggestion
     pose = w.session.video.pose(10, tid)
@@ -454,13 +460,7 @@ def test_on_a_bad_fill_the_doubted_joints_are_ringed_and_del_then_e_gives_a_fres
     w.editor.seek(4)
     doubted = key.labelled().copy()
     doubted[5] = False
-    rings = []
-    layer = w.canvas.layer
-    original = layer._paint_doubt
-    layer._paint_doubt = lambda *a: (rings.append(a), original(*a))
-    w.canvas.viewport().repaint()
-    assert len(rings) == int(doubted.sum())
-    layer._paint_doubt = original
+    assert painted_by(w, "_paint_doubt") == int(doubted.sum())
     depth = w.editor.undo_stack.count()
     ask_and_wait(qtbot, w)
     assert "Del then E for a fresh suggestion" in w.statusBar().currentMessage()
