@@ -133,6 +133,18 @@ class Pose:
     def is_empty(self) -> bool:
         return not self.labelled().any()
 
+    @classmethod
+    def absent_mark(cls, num_joints: int) -> "Pose":
+        """The mark "this person is not in view on this frame" (see is_absent_mark)."""
+        return cls.empty(num_joints, keyframe=True)
+
+    def is_absent_mark(self) -> bool:
+        """A keyframe with no joint and no box: the annotator marked the person not in view here.
+        Auto-fill neither fills towards nor away from it, and exports leave it out. (A keyframe
+        with a box but no joint, as other tools' files hold, is a person there whose joints
+        nobody labelled: not a mark.)"""
+        return self.keyframe and self.bbox is None and self.head_box is None and not self.visibility.any()
+
     def joint_extent(self) -> Box | None:
         """Tight box around the labelled joints, or None if none is labelled."""
         m = self.labelled()

@@ -108,7 +108,8 @@ def plan_gaps(
     extrapolate: int = 0,
 ) -> list[Gap]:
     """The frames to fill: every frame strictly between two consecutive keyframes of a track,
-    plus up to `extrapolate` frames before the first and after the last keyframe.
+    plus up to `extrapolate` frames before the first and after the last keyframe; never a gap
+    next to a "not in view" mark (Pose.is_absent_mark), nor an extrapolation from one.
 
     `frame_range` (first, last), inclusive, limits the frames filled (anchors may lie outside).
     Gaps come sorted by span and track, so tracks that share keyframes are filled together.
@@ -126,10 +127,15 @@ def plan_gaps(
         keys = video.keyframes(tid)
         if not keys:
             continue
-        candidates = [(a + 1, b - 1, a, b) for a, b in zip(keys, keys[1:])]
+        # A "not in view" mark anchors nothing: the person leaves or enters somewhere between it
+        # and the next keyframe, so neither that gap nor an extrapolation from it is filled.
+        real = {k for k in keys if not video.pose(k, tid).is_absent_mark()}
+        candidates = [(a + 1, b - 1, a, b) for a, b in zip(keys, keys[1:]) if a in real and b in real]
         if extrapolate:
-            candidates.insert(0, (keys[0] - extrapolate, keys[0] - 1, None, keys[0]))
-            candidates.append((keys[-1] + 1, keys[-1] + extrapolate, keys[-1], None))
+            if keys[0] in real:
+                candidates.insert(0, (keys[0] - extrapolate, keys[0] - 1, None, keys[0]))
+            if keys[-1] in real:
+                candidates.append((keys[-1] + 1, keys[-1] + extrapolate, keys[-1], None))
         for first, last, before, after in candidates:
             first, last = max(first, lo), min(last, hi)
             if first <= last:

@@ -476,9 +476,12 @@ def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Po
     because its joints are all auto-filled and those are left out ("left_out_auto") or are all
     suggestions not yet accepted ("left_out_suggested"), both skipped; suggested joints left out
     of poses written ("suggested_joints_left_out"); keyframes and reviewed poses written
-    ("keyframes", "reviewed_poses")."""
+    ("keyframes", "reviewed_poses"); "not in view" marks, never written ("absent_marks")."""
     auto = auto_choice(include_auto)
     for track_id, pose in sorted(by_track.items()):
+        if pose.is_absent_mark():  # "not in view here" is no annotation
+            counts["absent_marks"] = counts.get("absent_marks", 0) + 1
+            continue
         validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
         keep = exported_joints(pose, auto)
         if auto == "reviewed" and not pose.keyframe and not pose.reviewed and pose.auto_joints().any():

@@ -46,6 +46,9 @@ def describe_export(summary: dict) -> str:
     if summary.get("suggested_joints_left_out"):
         left.append(f"{_n(summary['suggested_joints_left_out'], 'suggested joint')} not yet accepted, from poses "
                     "written without them")
+    if summary.get("absent_marks"):
+        left.append(f"{_n(summary['absent_marks'], 'not-in-view mark')} (X): a person marked not in view on a "
+                    "frame has no annotation there")
     if left:
         lines.append("Left out:")
         lines += [f"  • {item}" for item in left]
