@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from posewarper_core import correction, review
-from posewarper_core.annotation import PoseChange, Track, Visibility
+from posewarper_core.annotation import Pose, PoseChange, Track, Visibility
 
 from . import clickorder, edits, navigation
 from .commands import DeleteTrackCommand, PoseChangesCommand, RemoveVideoCommand, SetTrackCommand
@@ -381,6 +381,22 @@ class Editor(QObject):
         self._push(f"Delete pose of person {self.track}",
                    [PoseChange(self.video.video_id, self.frame, self.track, None)])
 
+    def mark_absent(self) -> None:
+        """Mark the selected person not in view on this frame (Pose.absent_mark), replacing their
+        pose here: auto-fill then fills no gap that reaches this frame, and exports leave it out."""
+        if self.track is None:
+            self.message.emit("Select a person first: X marks the selected person not in view on this frame.")
+            return
+        pose = self.pose()
+        if pose is not None and pose.is_absent_mark():
+            self.message.emit(f"Person {self.track} is marked not in view on frame {self.frame} already.")
+            return
+        self._push(f"Mark person {self.track} not in view at frame {self.frame}",
+                   [PoseChange(self.video.video_id, self.frame, self.track, Pose.absent_mark(self.num_joints))])
+        what = "" if pose is None or pose.is_empty() else f" (their {int(pose.labelled().sum())} joints here removed)"
+        self.message.emit(f"Person {self.track} marked not in view on frame {self.frame}{what}. Auto-fill skips the "
+                          "gaps next to it; Ctrl+Z undoes it.")
+
     def delete_person(self, track_id: int) -> None:
         self.undo_stack.push(DeleteTrackCommand(self.session, track_id))
         if self.track == track_id:
@@ -406,7 +422,8 @@ class Editor(QObject):
         if self.track is None:
             self.message.emit("Select a person first.")
             return
-        earlier = [f for f in self.video.keyframes(self.track) if f < self.frame]
+        earlier = [f for f in self.video.keyframes(self.track)
+                   if f < self.frame and not self.video.pose(f, self.track).is_absent_mark()]  # a pose to copy
         if not earlier:
             self.message.emit(f"Person {self.track} has no keyframe before this frame.")
             return

@@ -47,6 +47,7 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("next_person", "Select next person", "Tab", "Label"),
     ("add_person", "Add person", "Ctrl+N", "Label"),
     ("delete_pose", "Delete person's pose in this frame", "Delete", "Label"),
+    ("mark_absent", "Mark person not in view here", "X", "Label"),
     ("delete_track", "Delete person (all frames)…", "Ctrl+Delete", "Label"),
     ("copy_prev", "Copy pose from previous keyframe", "C", "Label"),
     ("accept", "Accept the selected person's suggested joints here, or else their filled pose as reviewed "

@@ -292,9 +292,15 @@ class Suggestions(QObject):
             return False
         self.in_use = True
         video = ed.video
+        here = ed.pose()
+        if not everyone and here is not None and here.is_absent_mark():
+            self._say(f"Person {ed.track} is marked not in view on frame {ed.frame} (X); label a joint first to "
+                      "start them here.")
+            return False
+        absent = {t for t, p in video.poses.get(ed.frame, {}).items() if p.is_absent_mark()}
         labelled = [t for t in sorted(video.tracks) if video.keyframes(t)]
         if everyone:
-            ids = [t for t in labelled if _in_frame(video, ed.frame, t)]
+            ids = [t for t in labelled if _in_frame(video, ed.frame, t) and t not in absent]
         elif ed.track is not None and ed.track in labelled:
             ids = [ed.track]
         elif ed.track is not None and ed.poses_here() and self.missing:

@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
             "occluded": e(lambda ed: ed.toggle_occluded()), "unlabel": e(lambda ed: ed.unlabel()),
             "next_person": e(lambda ed: ed.cycle_track()), "add_person": e(lambda ed: ed.add_person()),
             "delete_pose": e(lambda ed: ed.delete_pose()), "delete_track": self.delete_person_dialog,
+            "mark_absent": e(lambda ed: ed.mark_absent()),
             "copy_prev": e(lambda ed: ed.copy_previous_keyframe()), "promote": e(lambda ed: ed.promote()),
             "promote_frame": e(lambda ed: ed.promote_frame()),
             "change_track": self.change_track_dialog,
@@ -892,6 +893,8 @@ class MainWindow(QMainWindow):
             hint = "Add a person (Ctrl+N) to start labelling" if not ed.video.tracks else "Select a person (Tab)"
         elif pose is not None and (n := int((pose.provenance == Provenance.SUGGESTED).sum())):
             hint = f"Person {ed.track}: {n} suggested joints · A accepts them · drag one to correct it"
+        elif pose is not None and pose.is_absent_mark():
+            hint = f"Person {ed.track}: not in view here (X marked it) · click to label them here"
         elif ed.cursor is None:
             hint = f"Person {ed.track}: all joints placed · drag to correct"
         else:

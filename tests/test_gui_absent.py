@@ -1,0 +1,86 @@
+"""X marks the selected person not in view on a frame: one undo step, kept in the project file,
+shown on the canvas; E suggests nothing for them there; a click there starts labelling them."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from test_gui_editing import label_keyframes, on_disk, press
+from test_gui_session import click_image, make_video
+
+
+@pytest.fixture
+def clip(window, open_in, tmp_path):
+    """The window on a new 30-frame project (keyframe every 10th frame), nobody labelled yet."""
+    make_video(tmp_path / "clip.mp4", n=30)
+    open_in(window, tmp_path / "clip.mp4", tmp_path / "clip.pwproj")
+    window.fill_panel.stride.setValue(10)
+    return window
+
+
+def message(w) -> str:
+    return w.statusBar().currentMessage()
+
+
+def test_x_marks_the_person_not_in_view_and_ctrl_z_takes_it_back(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(10)
+    depth = w.editor.undo_stack.count()
+    press(w, Qt.Key_X)
+    mark = w.session.video.pose(10, tid)
+    assert mark is not None and mark.is_absent_mark()
+    assert on_disk(w).pose(10, tid).is_absent_mark()  # in the project file at once
+    assert w.editor.undo_stack.count() == depth + 1
+    assert f"Person {tid} marked not in view on frame 10" in message(w) and "Ctrl+Z" in message(w)
+    assert "not in view here" in w.canvas.overlay_text
+    assert w.session.frame_status()[10] == 3  # the keyframe slot counts as labelled
+
+    press(w, Qt.Key_X)  # marked already: nothing more
+    assert w.editor.undo_stack.count() == depth + 1 and "already" in message(w)
+
+    w.actions["undo"].trigger()
+    assert w.session.video.pose(10, tid) is None and on_disk(w).pose(10, tid) is None
+
+    # on a frame where the person has a pose, X replaces it; Ctrl+Z brings it back
+    w.editor.seek(20)
+    press(w, Qt.Key_C)  # the pose of frame 0, copied
+    press(w, Qt.Key_X)
+    assert w.session.video.pose(20, tid).is_absent_mark() and "joints here removed" in message(w)
+    w.actions["undo"].trigger()
+    assert w.session.video.pose(20, tid).labelled().sum() == w.session.video.pose(0, tid).labelled().sum()
+
+    w.editor.select_track(None)
+    press(w, Qt.Key_X)
+    assert message(w).startswith("Select a person first")
+
+
+def test_fill_leaves_the_frames_next_to_the_mark_alone(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0, 20))
+    w.editor.seek(10)
+    press(w, Qt.Key_X)
+    w.fill_panel.method.setCurrentText("linear")
+    press(w, Qt.Key_G, Qt.ShiftModifier)  # the whole person
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert [f for f in range(1, 20) if w.session.video.pose(f, tid) is not None] == [10]
+
+
+def test_e_suggests_nothing_for_a_person_marked_not_in_view_and_a_click_starts_labelling(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(10)
+    press(w, Qt.Key_X)
+    depth = w.editor.undo_stack.count()
+    press(w, Qt.Key_E)
+    assert f"person {tid} is marked not in view on frame 10 (X)".lower() in message(w).lower()
+    assert "label a joint first" in message(w)
+    assert w.suggestions.job is None and w.suggestions.pending is None  # nothing asked of the pose model
+    assert w.editor.undo_stack.count() == depth and w.session.video.pose(10, tid).is_absent_mark()
+
+    first = w.editor.cursor
+    click_image(qtbot, w, 150, 60)  # the person is back here: a click places their first joint
+    pose = w.session.video.pose(10, tid)
+    assert pose.keyframe and not pose.is_absent_mark() and int(pose.labelled().sum()) == 1
+    assert pose.labelled()[first] and on_disk(w).pose(10, tid).labelled()[first]
+    assert "not in view" not in w.canvas.overlay_text and "next:" in w.canvas.overlay_text
