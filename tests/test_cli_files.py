@@ -168,6 +168,28 @@ def test_convert_between_formats(capsys, clips, tmp_path):
     assert all(original.pose(f, t).same_as(back.pose(f, t)) for f in original.poses for t in original.poses[f])
 
 
+def test_convert_can_leave_out_the_filled_poses_nobody_reviewed(capsys, tmp_path):
+    from posewarper_core.annotation import Video
+    from posewarper_core.formats import export_videos
+    from posewarper_core.skeleton import POSETRACK17
+
+    video = Video(str(tmp_path / "clip.mp4"), 3, 100, 100)
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    key = Pose.manual(np.full((17, 2), 50.0), np.full(17, 2))
+    filled = key.copy()
+    filled.provenance[:], filled.keyframe, filled.method = Provenance.PROPAGATED, False, "posewarper"
+    accepted = filled.copy()
+    accepted.reviewed = True
+    for frame, pose in enumerate((key, accepted, filled)):
+        video.set_pose(frame, 1, pose)
+    export_videos(POSETRACK17, [video], tmp_path / "in.json", "posetrack18")
+    code, out, _ = run(capsys, "convert", tmp_path / "in.json", "-o", tmp_path / "out.json", "--format", "coco",
+                       "--auto", "reviewed")
+    assert code == 0 and "1 auto-filled poses left out (not reviewed)" in out
+    _, (back,) = import_file(tmp_path / "out.json")
+    assert sorted(back.poses) == [0, 1] and back.pose(1, 1).reviewed
+
+
 def test_bad_file_is_refused_whole_and_creates_nothing(capsys, clips, tmp_path):
     doc = json.loads(clips[0].read_text())
     doc["annotations"][12]["keypoints"].pop()
