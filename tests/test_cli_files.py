@@ -47,13 +47,15 @@ def test_info_says_per_person_what_is_labelled_filled_and_reviewed(capsys, tmp_p
         store.set_track(1, Track(1, "jumper"))
         store.set_track(1, Track(2, "walker"))
         for frame, track, kind in ((0, 1, "key"), (10, 1, "key"), (5, 1, "reviewed"), (6, 1, "corrected"),
-                                   (7, 1, "filled"), (5, 2, "key"), (6, 2, "filled")):
+                                   (7, 1, "filled"), (5, 2, "key"), (6, 2, "filled"), (8, 2, "filled key")):
             pose = Pose.empty(17)
             pose.xy[:] = 60.0
             pose.visibility[:] = 2
             pose.provenance[:] = Provenance.MANUAL if kind == "key" else Provenance.PROPAGATED
             pose.confidence[:] = 1.0 if kind == "key" else 0.5
-            pose.keyframe, pose.reviewed = kind == "key", kind == "reviewed"
+            pose.keyframe, pose.reviewed = kind.endswith("key"), kind == "reviewed"
+            if kind == "filled key":  # a keyframe keeping some filled joints (E or K on a filled pose): a keyframe
+                pose.provenance[:8] = Provenance.MANUAL
             if kind == "corrected":
                 pose.provenance[3] = Provenance.CORRECTED
             store.set_pose(1, frame, track, pose)
@@ -63,14 +65,14 @@ def test_info_says_per_person_what_is_labelled_filled_and_reviewed(capsys, tmp_p
         store.set_pose(1, 20, 2, template)
     code, out, _ = run(capsys, "info", project)
     assert code == 0
-    assert "  6 of 230 frames have a pose: 8 poses of 2 people\n" in out
-    assert "  3 keyframes (labelled), 4 filled by auto-fill (1 of them reviewed), 1 joint corrected\n" in out
+    assert "  7 of 230 frames have a pose: 9 poses of 2 people\n" in out
+    assert "  4 keyframes (labelled), 4 filled by auto-fill (1 of them reviewed), 1 joint corrected\n" in out
     assert "  1 pose of suggested joints only, not accepted yet (exports leave them out)\n" in out
     assert "marked labelled" not in out and "ignore regions" not in out
     table = out[out.index("   person"):].splitlines()
     assert table[0].split() == ["person", "keyframes", "filled", "reviewed", "corrected", "frames", "name"]
     assert table[1].split() == ["1", "2", "3", "1", "1", "0-10", "jumper"]
-    assert table[2].split() == ["2", "1", "1", "0", "0", "5-20", "walker"]
+    assert table[2].split() == ["2", "2", "1", "0", "0", "5-20", "walker"]
 
 
 def test_import_export_round_trip_through_a_project(capsys, clips, tmp_path):
@@ -164,6 +166,28 @@ def test_convert_between_formats(capsys, clips, tmp_path):
     _, (original,) = import_file(clips[0])
     _, (back,) = import_file(tmp_path / "p.json")
     assert all(original.pose(f, t).same_as(back.pose(f, t)) for f in original.poses for t in original.poses[f])
+
+
+def test_convert_can_leave_out_the_filled_poses_nobody_reviewed(capsys, tmp_path):
+    from posewarper_core.annotation import Video
+    from posewarper_core.formats import export_videos
+    from posewarper_core.skeleton import POSETRACK17
+
+    video = Video(str(tmp_path / "clip.mp4"), 3, 100, 100)
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    key = Pose.manual(np.full((17, 2), 50.0), np.full(17, 2))
+    filled = key.copy()
+    filled.provenance[:], filled.keyframe, filled.method = Provenance.PROPAGATED, False, "posewarper"
+    accepted = filled.copy()
+    accepted.reviewed = True
+    for frame, pose in enumerate((key, accepted, filled)):
+        video.set_pose(frame, 1, pose)
+    export_videos(POSETRACK17, [video], tmp_path / "in.json", "posetrack18")
+    code, out, _ = run(capsys, "convert", tmp_path / "in.json", "-o", tmp_path / "out.json", "--format", "coco",
+                       "--auto", "reviewed")
+    assert code == 0 and "1 auto-filled poses left out (not reviewed)" in out
+    _, (back,) = import_file(tmp_path / "out.json")
+    assert sorted(back.poses) == [0, 1] and back.pose(1, 1).reviewed
 
 
 def test_bad_file_is_refused_whole_and_creates_nothing(capsys, clips, tmp_path):

@@ -12,6 +12,9 @@ import argparse
 from pathlib import Path
 
 
+from .export import add_auto_arguments
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("convert", help="convert between PoseTrack 2018 and COCO keypoints files",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -20,8 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--format", choices=("posetrack18", "coco"), required=True, help="format to write")
     p.add_argument("--from", dest="input_format", choices=("auto", "posetrack18", "coco"), default="auto",
                    help="format of the input (default: detected)")
-    p.add_argument("--no-auto", dest="include_auto", action="store_false",
-                   help="leave auto-filled joints (and poses left with none) out")
+    add_auto_arguments(p)
     p.set_defaults(run=run)
 
 

@@ -35,11 +35,7 @@ def register(subparsers) -> None:
     p.add_argument("project", type=Path, help="project file (.pwproj)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several PoseTrack files")
     p.add_argument("--format", choices=("posetrack18", "coco"), default="posetrack18")
-    p.add_argument("--auto", dest="include_auto", choices=AUTO_CHOICES, default="all",
-                   help="which auto-filled joints to write: all (default), reviewed (those of poses an annotator "
-                        "reviewed), none; poses left with no joint are left out")
-    p.add_argument("--no-auto", dest="include_auto", action="store_const", const="none",
-                   help="the same as --auto none: hand-made labels only")
+    add_auto_arguments(p)
     p.add_argument("--video", type=int, action="append", default=None, metavar="ID",
                    help="export this video only (repeatable; default all)")
     p.add_argument("--images", choices=("with-poses", "all"), default="with-poses",
@@ -48,6 +44,16 @@ def register(subparsers) -> None:
                    help="also write the frames as JPEG files where the JSON names them: the frames with "
                         "labels, or every frame")
     p.set_defaults(run=run)
+
+
+def add_auto_arguments(p) -> None:
+    """--auto all|reviewed|none and --no-auto (export, convert): which auto-filled poses to write."""
+    p.add_argument("--auto", dest="include_auto", choices=AUTO_CHOICES, default="all",
+                   help="which auto-filled joints to write: all (default), reviewed (the filled poses an "
+                        "annotator reviewed; the others are left out whole), none; poses left with no joint are "
+                        "left out")
+    p.add_argument("--no-auto", dest="include_auto", action="store_const", const="none",
+                   help="the same as --auto none: hand-made labels only")
 
 
 def describe(summary: dict) -> str:
