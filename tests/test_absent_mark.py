@@ -10,6 +10,7 @@ import pytest
 from posewarper_core import Pose, PoseChange, Track, Video
 from posewarper_core.autofill import fill, plan_gaps
 from posewarper_core.formats import export_videos, import_file
+from posewarper_core.formats.report import describe_export
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.store import ProjectStore
 
@@ -87,6 +88,7 @@ def test_export_leaves_the_mark_out(tmp_path, fmt):
     out = tmp_path / f"walk-{fmt}.json"
     summary = export_videos(POSETRACK17, [video], out, format=fmt, images="all")
     assert summary["annotations"] == 3 and summary["absent_marks"] == 1
+    assert "1 not-in-view mark (X)" in describe_export(summary)  # what the export says it left out
     doc = json.loads(out.read_text())
     assert all(a["num_keypoints"] == J for a in doc["annotations"] if not a.get("iscrowd"))
     _, videos = import_file(out, check_frames=False)
