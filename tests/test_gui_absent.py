@@ -2,20 +2,10 @@
 shown on the canvas; E suggests nothing for them there; a click there starts labelling them."""
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
-from test_gui_editing import label_keyframes, on_disk, press
-from test_gui_session import click_image, make_video
-
-
-@pytest.fixture
-def clip(window, open_in, tmp_path):
-    """The window on a new 30-frame project (keyframe every 10th frame), nobody labelled yet."""
-    make_video(tmp_path / "clip.mp4", n=30)
-    open_in(window, tmp_path / "clip.mp4", tmp_path / "clip.pwproj")
-    window.fill_panel.stride.setValue(10)
-    return window
+from test_gui_editing import clip, label_keyframes, on_disk, press  # noqa: F401 - clip: the 30-frame project
+from test_gui_session import click_image
 
 
 def message(w) -> str:
