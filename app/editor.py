@@ -391,11 +391,20 @@ class Editor(QObject):
         if pose is not None and pose.is_absent_mark():
             self.message.emit(f"Person {self.track} is marked not in view on frame {self.frame} already.")
             return
+        # The gaps next to the mark are not filled any more: the fill they hold goes too, where
+        # nobody touched it (no joint placed or corrected, not reviewed), in the same undo step.
+        keys = self.video.keyframes(self.track)
+        lo = max((k for k in keys if k < self.frame), default=-1)
+        hi = min((k for k in keys if k > self.frame), default=self.video.num_frames)
+        stale = [f for f in self.video.track_frames(self.track)
+                 if lo < f < hi and f != self.frame and _untouched_fill(self.video.pose(f, self.track))]
         self._push(f"Mark person {self.track} not in view at frame {self.frame}",
-                   [PoseChange(self.video.video_id, self.frame, self.track, Pose.absent_mark(self.num_joints))])
+                   [PoseChange(self.video.video_id, self.frame, self.track, Pose.absent_mark(self.num_joints))]
+                   + [PoseChange(self.video.video_id, f, self.track, None) for f in stale])
         what = "" if pose is None or pose.is_empty() else f" (their {int(pose.labelled().sum())} joints here removed)"
-        self.message.emit(f"Person {self.track} marked not in view on frame {self.frame}{what}. Auto-fill skips the "
-                          "gaps next to it; Ctrl+Z undoes it.")
+        cleared = f"; the fill of {len(stale)} frames next to it removed" if stale else ""
+        self.message.emit(f"Person {self.track} marked not in view on frame {self.frame}{what}{cleared}. Auto-fill "
+                          "skips the gaps next to it; Ctrl+Z undoes it.")
 
     def delete_person(self, track_id: int) -> None:
         self.undo_stack.push(DeleteTrackCommand(self.session, track_id))
@@ -478,3 +487,9 @@ class Editor(QObject):
 
     def status_array(self) -> np.ndarray:
         return self.session.frame_status()
+
+
+def _untouched_fill(pose) -> bool:
+    """A pose auto-fill wrote that no annotator touched: every joint filled, not reviewed."""
+    return (pose is not None and not pose.keyframe and not pose.reviewed and pose.labelled().any()
+            and bool((pose.auto_joints() == pose.labelled()).all()))

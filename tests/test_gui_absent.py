@@ -56,6 +56,27 @@ def test_fill_leaves_the_frames_next_to_the_mark_alone(qtbot, clip):
     assert [f for f in range(1, 20) if w.session.video.pose(f, tid) is not None] == [10]
 
 
+def test_a_mark_inside_a_filled_gap_takes_the_untouched_fill_next_to_it_away(qtbot, clip):
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0, 20))
+    w.fill_panel.method.setCurrentText("linear")
+    press(w, Qt.Key_G, Qt.ShiftModifier)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    w.editor.seek(6)
+    w.actions["accept"].trigger()  # frame 6 reviewed: the annotator's, it stays
+    w.actions["accept"].trigger()  # (a second A when the fill doubts some joints)
+    assert w.session.video.pose(6, tid).reviewed
+    w.editor.seek(12)
+    depth = w.editor.undo_stack.count()
+    press(w, Qt.Key_X)
+    kept = [f for f in range(1, 20) if w.session.video.pose(f, tid) is not None]
+    assert kept == [6, 12] and w.session.video.pose(12, tid).is_absent_mark()
+    assert "the fill of 17 frames next to it removed" in message(w)
+    assert w.editor.undo_stack.count() == depth + 1
+    w.actions["undo"].trigger()  # one step brings the mark's frame and the fill back
+    assert all(w.session.video.pose(f, tid) is not None for f in range(1, 20))
+
+
 def test_e_suggests_nothing_for_a_person_marked_not_in_view_and_a_click_starts_labelling(qtbot, clip):
     w = clip
     tid = label_keyframes(qtbot, w, frames=(0,))
