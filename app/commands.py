@@ -31,14 +31,28 @@ def frames_of(command: QUndoCommand) -> set[int]:
     return frames
 
 
+def shown_frame(command: QUndoCommand) -> int | None:
+    """The frame to show when the step is undone or redone: the one the user edited on (the
+    command's `frame`, set by whoever pushed it; a correction re-fills others too), else the only
+    frame it changes; None for steps over many frames (a fill)."""
+    frame = getattr(command, "frame", None)
+    for i in range(command.childCount()):
+        frame = frame if frame is not None else getattr(command.child(i), "frame", None)
+    if frame is None and len(frames := frames_of(command)) == 1:
+        frame = next(iter(frames))
+    return frame
+
+
 class PoseChangesCommand(QUndoCommand):
     """Put/remove poses; undo restores exactly what was there before."""
 
-    def __init__(self, session, text: str, changes: list[PoseChange]):
+    def __init__(self, session, text: str, changes: list[PoseChange], frame: int | None = None):
+        """`frame`: the frame the user made the edit on (undo shows it: shown_frame)."""
         super().__init__(text)
         self.session = session
         self.changes = list(changes)
         self.before = inverse(session.video, self.changes)
+        self.frame = frame
 
     failed: PoseWarperError | None = None
 

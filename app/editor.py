@@ -153,12 +153,13 @@ class Editor(QObject):
         self.select_track(item.track_id)
         done = item.predicted_error < review.REVIEW_DONE_BELOW
         left = int((self.session.review_state()[0] >= review.REVIEW_DONE_BELOW).sum())
+        n = round(item.predicted_error)
+        # Short enough for a 1366 px status bar after an "Accepted ..." (a trial saw it cut off).
         self.message.emit(
-            said + f"Review: frame {item.frame}, person {item.track_id} (predicted error {item.predicted_error:.2f}, "
-            f"about {round(item.predicted_error)} joint{'s' if round(item.predicted_error) != 1 else ''} expected off"
-            + ("; below the review-done threshold: the fill is fairly sure of the rest)" if done
-               else f"; {left} frame{'s' if left != 1 else ''} still above the review-done threshold)")
-            + ". A accepts it as it is; drag what is off (Del then E: a fresh suggestion).")
+            said + f"Review: frame {item.frame}, person {item.track_id}, about {n} joint{'s' if n != 1 else ''} "
+            f"expected off (predicted error {item.predicted_error:.2f}"
+            + ("; below the review-done threshold)" if done else f"; {left} frame{'s' if left != 1 else ''} to go)")
+            + ". A accepts; drag what is off; Del, E: afresh.")
 
     def to_suggestion(self) -> None:
         """The suggested next keyframe: the pose the fill doubts most, with its person selected."""
@@ -293,12 +294,16 @@ class Editor(QObject):
             self.message.emit("Every joint of this person is placed: drag to correct, or press S to pick one.")
             return
         j = self.cursor
+        was_absent = self.pose() is not None and self.pose().is_absent_mark()
         pose = edits.place_joint(self.pose(), self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
         self._push(f"Place {name}", [PoseChange(self.video.video_id, self.frame, self.track, pose)])
         self.cursor = edits.next_joint(pose, self.order, after=j)
         self.jointPlaced.emit(self.track, j)
         self.selectionChanged.emit()
+        if was_absent:  # said after jointPlaced's "Placed ...", which it would hide
+            self.message.emit(f"Placed {name} of person {self.track}: the not-in-view mark on frame {self.frame} "
+                              "is gone (Ctrl+Z brings it back)")
 
     def move_joint(self, track_id: int, j: int, x: float, y: float) -> None:
         pose = self.pose(track_id)
@@ -467,7 +472,7 @@ class Editor(QObject):
 
     # --- plumbing -------------------------------------------------------------------------
     def _push(self, text: str, changes: list[PoseChange]) -> None:
-        command = PoseChangesCommand(self.session, text, changes)
+        command = PoseChangesCommand(self.session, text, changes, frame=self.frame)
         self.undo_stack.push(command)
         if command.failed is not None:  # the store refused it: nothing changed, tell the user
             raise command.failed

@@ -659,6 +659,7 @@ class Suggestions(QObject):
         if command is None:
             command = PoseChangesCommand(session, text, changes)
         command.setText(text)
+        command.frame = self.window.editor.frame  # undo shows this frame (commands.shown_frame)
         if new_tracks:
             stack.beginMacro(text)
             for tid in new_tracks:

@@ -19,7 +19,7 @@ from posewarper_core.video import VideoError, check_video_file, open_frames
 
 from . import clickorder, exportchoice, navigation, opening, shortcuts, viewstate
 from .canvas import FrameView
-from .commands import frames_of
+from .commands import shown_frame
 from .editor import Editor
 from .fillpanel import FillPanel
 from .fillrun import FillRunner, device_name
@@ -875,7 +875,7 @@ class MainWindow(QMainWindow):
 
     def _tracks_changed(self) -> None:
         ed = self.editor
-        self.tracks_panel.set_tracks(ed.video.tracks, set(ed.poses_here()), ed.track)
+        self.tracks_panel.set_tracks(ed.video.tracks, _present(ed.poses_here()), ed.track)
 
     def _selection_changed(self) -> None:
         ed = self.editor
@@ -888,7 +888,7 @@ class MainWindow(QMainWindow):
             self.look_at_person()  # another person selected: go to them (not on each joint placed)
         pose = ed.pose()
         self.joints_panel.show_pose(pose, ed.cursor if ed.track is not None else None)
-        self.tracks_panel.set_tracks(ed.video.tracks, set(ed.poses_here()), ed.track)
+        self.tracks_panel.set_tracks(ed.video.tracks, _present(ed.poses_here()), ed.track)
         if ed.track is None:
             hint = "Add a person (Ctrl+N) to start labelling" if not ed.video.tracks else "Select a person (Tab)"
         elif pose is not None and (n := int((pose.provenance == Provenance.SUGGESTED).sum())):
@@ -1007,9 +1007,8 @@ class MainWindow(QMainWindow):
         command = stack.command(stack.index() if redo else stack.index() - 1)
         text = command.text()
         (stack.redo if redo else stack.undo)()
-        frames = frames_of(command)
-        if len(frames) == 1:  # a one-frame edit: show where it happened
-            frame = next(iter(frames))
+        frame = shown_frame(command)
+        if frame is not None:  # show where it happened
             if self.editor.frame != frame:
                 self.editor.seek(frame)
             if f"frame {frame}" not in text:
@@ -1142,3 +1141,8 @@ class MainWindow(QMainWindow):
             fn()
         except PoseWarperError as exc:
             self.error("Not done", str(exc))
+
+
+def _present(poses: dict) -> set:
+    """The people with a pose here, less those marked not in view (the People list's "Here")."""
+    return {t for t, p in poses.items() if not p.is_absent_mark()}

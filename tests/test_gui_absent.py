@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from posewarper_core.annotation import Provenance
 from test_gui_editing import clip, label_keyframes, on_disk, press  # noqa: F401 - clip: the 30-frame project
 from test_gui_session import click_image
+from test_gui_suggestions import ask_and_wait
 
 
 def message(w) -> str:
@@ -95,3 +97,25 @@ def test_e_suggests_nothing_for_a_person_marked_not_in_view_and_a_click_starts_l
     assert pose.keyframe and not pose.is_absent_mark() and int(pose.labelled().sum()) == 1
     assert pose.labelled()[first] and on_disk(w).pose(10, tid).labelled()[first]
     assert "not in view" not in w.canvas.overlay_text and "next:" in w.canvas.overlay_text
+    assert "the not-in-view mark on frame 10 is gone" in message(w)  # said: a stray click is noticed
+
+
+def test_a_marked_person_is_not_here_and_a_suggestion_after_the_mark_starts_from_the_next_keyframe(qtbot, clip):
+    from posewarper_core.suggest.carry import source_keyframe
+
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0, 20))
+    w.editor.seek(10)
+    press(w, Qt.Key_X)
+    here = w.tracks_panel.table.item(0, 2)
+    assert here is None or not here.text().strip()  # the People list's "Here": not for a mark
+    video = w.session.video
+    assert source_keyframe(video, tid, 15) == 20  # she came in after the mark: carried back from 20
+    assert source_keyframe(video, tid, 25) == 20 and source_keyframe(video, tid, 5) == 0
+    w.editor.seek(15)
+    result = ask_and_wait(qtbot, w)
+    pose = video.pose(15, tid)
+    assert pose is not None and (pose.provenance[pose.labelled()] == Provenance.SUGGESTED).all(), result.message
+    w.editor.seek(3)
+    w.actions["undo"].trigger()  # undo shows the frame the suggestion was made on
+    assert w.editor.frame == 15 and video.pose(15, tid) is None

@@ -25,12 +25,16 @@ MAX_SIDE = 960  # the fill's flow working size (longer side); at 480 px Bonn los
 
 def source_keyframe(video: Video, track_id: int, frame: int) -> int | None:
     """The keyframe a person's suggestion on `frame` starts from: their nearest labelled keyframe
-    before it (the annotator labels forward), else the first after it; None without one."""
+    before it (the annotator labels forward), else the first after it; None without one. A "not
+    in view" mark (Pose.is_absent_mark) is no pose to start from, and the person was gone there:
+    after a mark, the first keyframe after `frame` (they came in between)."""
     keys = [k for k in video.keyframes(track_id) if k != frame] if track_id in video.tracks else []
     before = [k for k in keys if k < frame]
-    if before:
-        return before[-1]
-    return keys[0] if keys else None
+    after = [k for k in keys if k > frame]
+    for k in before[-1:] + after[:1]:
+        if not video.pose(k, track_id).is_absent_mark():
+            return k
+    return None
 
 
 def pose_digest(pose: Pose | None) -> tuple:

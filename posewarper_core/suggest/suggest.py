@@ -235,11 +235,14 @@ class Suggester:
             ok = np.isfinite(carried[:, 0])
             tmp = Pose.manual(np.nan_to_num(carried), ok.astype(np.uint8) * 2)
             roi = roi_from_pose(tmp, self.skeleton)
+        elif (here := video.pose(frame, track_id)) is not None and here.labelled().sum() >= 3:
+            roi = roi_from_pose(here, self.skeleton)  # nothing to carry: the joints placed here give the crop
         model_xy = model_conf = lm = raw_xy = None
         if self.model is None:
             notes.append(self.missing)
         elif roi is None:
-            notes.append(f"no crop for person {track_id} on frame {frame}: label a keyframe or drag a box")
+            notes.append(f"no pose of person {track_id} to start from for frame {frame} (no keyframe, or one marked "
+                         "not in view next to it): place 3 of their joints here first, or drop a template (T)")
         elif roi.side / ROI_SCALE < MIN_PERSON_PX:
             notes.append(f"person {track_id} on frame {frame} is under {MIN_PERSON_PX} px tall: no model suggestion")
         elif not _overlaps(roi, video.width or frames.width, video.height or frames.height):
