@@ -74,7 +74,9 @@ def videos(draw) -> tuple[Skeleton, Video]:
     for tid in draw(st.sets(st.integers(0, 1000), max_size=3)):
         video.tracks[tid] = Track(tid, draw(text))
         for f in draw(st.sets(st.integers(0, n - 1), max_size=n)):
-            video.set_pose(f, tid, draw(poses(skeleton, w, h)))
+            pose = draw(poses(skeleton, w, h))
+            if not pose.is_absent_mark():  # "not in view" marks are never exported (test_absent_mark.py)
+                video.set_pose(f, tid, pose)
     return skeleton, video
 
 
