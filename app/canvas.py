@@ -12,7 +12,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter,
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
 from posewarper_core.annotation import AUTO_PROVENANCE, Pose, Provenance, Visibility, is_auto
-from posewarper_core.review import doubtful_joints
+from posewarper_core.review import DOUBTFUL_BELOW
 
 from . import edits, namelabels
 from .style import track_colour
@@ -30,6 +30,7 @@ PERSON_MARGIN = 0.35  # fit-to-person leaves this share of the person's size fre
 _DASH, _DOT, _NO_BRUSH = Qt.DashLine, Qt.DotLine, Qt.NoBrush
 _OCCLUDED, _CORRECTED, _SUGGESTED = int(Visibility.OCCLUDED), int(Provenance.CORRECTED), int(Provenance.SUGGESTED)
 _OUTLINE, _CORRECTED_OUTLINE = QColor("#ffffff"), QColor("#ff4fd8")
+_HALO = QColor(0, 0, 0, 160)  # dark under a ring: it stays visible on light frames
 _DOUBT = QColor("#ffb300")  # a doubted filled joint's ring: the joints to fix must be the easiest to see
 
 
@@ -232,8 +233,10 @@ class PoseLayer(QGraphicsItem):
             elif labelled:
                 self._paint_joint(painter, colour, xy[j], conf[j], visibility[j] == _OCCLUDED,
                                   provenance[j] == _CORRECTED, auto[j], selected, scale)
-        for j in doubtful_joints(pose):  # drawn faint by their low confidence: ringed so they stand out
-            self._paint_doubt(painter, xy[j], selected, scale)
+        if not pose.keyframe and not pose.reviewed:  # review.doubtful_joints, from the lists at hand
+            for j, labelled in enumerate(lab):  # drawn faint by their low confidence: ringed to stand out
+                if labelled and auto[j] and conf[j] < DOUBTFUL_BELOW:
+                    self._paint_doubt(painter, xy[j], selected, scale)
 
     def _paint_joint(self, painter, colour, centre, confidence, occluded, corrected, auto, selected,
                      scale) -> None:
@@ -257,7 +260,7 @@ class PoseLayer(QGraphicsItem):
         amber ring on a dark halo, wider than the joint, whatever its faintness."""
         r = 7.0 * (1.2 if selected else 1.0) * self.marker_scale / scale
         painter.setBrush(_NO_BRUSH)
-        painter.setPen(QPen(QColor(0, 0, 0, 160), 3.5 / scale))
+        painter.setPen(QPen(_HALO, 3.5 / scale))
         painter.drawEllipse(centre, r, r)
         painter.setPen(QPen(_DOUBT, 1.8 / scale))
         painter.drawEllipse(centre, r, r)
@@ -268,7 +271,7 @@ class PoseLayer(QGraphicsItem):
         r = 5.5 * (1.2 if selected else 1.0) * self.marker_scale / scale
         c = QColor(colour)
         painter.setBrush(_NO_BRUSH)
-        painter.setPen(QPen(QColor(0, 0, 0, 160), 3.0 / scale))  # a dark halo: visible on light frames
+        painter.setPen(QPen(_HALO, 3.0 / scale))
         painter.drawEllipse(centre, r, r)
         pen = QPen(c, 2.0 / scale)
         pen.setStyle(_DASH)

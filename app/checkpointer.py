@@ -28,5 +28,14 @@ class Checkpointer(QObject):
         if commits != self._seen:  # edits still coming: wait until a look finds none new
             self._seen = commits
             return
-        if commits != self.written and self.store.checkpoint():  # False: busy now, the next look tries again
-            self.written = commits
+        if commits != self.written:
+            self.now()
+
+    def now(self) -> bool:
+        """Write the journal into the file at once (Ctrl+S); False if it cannot now (busy: the next
+        look tries again)."""
+        commits = self.store.commits
+        if not self.store.checkpoint():
+            return False
+        self.written = commits
+        return True

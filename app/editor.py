@@ -398,11 +398,10 @@ class Editor(QObject):
             return
         # The gaps next to the mark are not filled any more: the fill they hold goes too, where
         # nobody touched it (no joint placed or corrected, not reviewed), in the same undo step.
-        keys = self.video.keyframes(self.track)
-        lo = max((k for k in keys if k < self.frame), default=-1)
-        hi = min((k for k in keys if k > self.frame), default=self.video.num_frames)
+        others = [k for k in self.video.keyframes(self.track) if k != self.frame]
+        lo, hi = navigation.gap_around(others, self.frame, self.video.num_frames)
         stale = [f for f in self.video.track_frames(self.track)
-                 if lo < f < hi and f != self.frame and _untouched_fill(self.video.pose(f, self.track))]
+                 if lo <= f <= hi and f != self.frame and _untouched_fill(self.video.pose(f, self.track))]
         self._push(f"Mark person {self.track} not in view at frame {self.frame}",
                    [PoseChange(self.video.video_id, self.frame, self.track, Pose.absent_mark(self.num_joints))]
                    + [PoseChange(self.video.video_id, f, self.track, None) for f in stale])

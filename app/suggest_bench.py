@@ -85,7 +85,7 @@ def run(frames: list[int], dwell: float, opened: bool = False) -> dict:
             _spin_until(app, lambda: False, 0.01)
             w.suggestions.engine.frames = w.suggestions.engine.open_frames(ed.video)
             w.suggestions.engine.suggester = Suggester(w.session.skeleton, model=model)
-            w.suggestions.engine.model = model
+            w.suggestions.engine.model, w.suggestions.engine.load_tried = model, True
             w.suggestions.engine.video_id = ed.video.video_id
         if mode.startswith("cold"):
             w.suggestions.reached.clear()

@@ -63,7 +63,8 @@ class Request:
     keys: tuple = ()  # per track: what the suggestion depends on (_input_key)
     upto: int | None = None  # a job that only extends the track_ids' flow chains on to this frame
     cancelled: bool = False  # set from the UI thread: work ahead no longer wanted (checked per frame pair)
-    image: object = None  # the frame's RGB as the window shows it: the quick suggestion decodes nothing
+    quick: bool = False  # a quick first suggestion (the model alone) when the chain has not reached the frame
+    image: object = None  # the frame (QImage) as the window shows it: the quick suggestion decodes nothing
     warm: bool = False  # a job that only runs the pose model on the person's keyframes (learn ahead)
     new_person: int | None = None  # a person without a keyframe: detect people, give them the one not labelled
     load: bool = False  # a job that only loads the pose model
@@ -98,6 +99,7 @@ class _Engine:
     def __init__(self, skeleton, open_frames):
         self.skeleton, self.open_frames = skeleton, open_frames
         self.model = None  # the pose model, loaded once and shared by the videos' suggesters
+        self.load_tried = False  # a load job ran (once: a model file that fails is not tried on every frame)
         self.suggester = None
         self.video_id = None
         self.frames = None
@@ -105,6 +107,7 @@ class _Engine:
     def run(self, req: Request, early=None) -> Result:
         """Run one job; `early(Result)` gets a quick first suggestion when the chain is not there yet."""
         if req.load:
+            self.load_tried = True
             if self.model is None and runtime_missing() is None:
                 self.model = BlazePose()
             return Result(req)
@@ -125,7 +128,7 @@ class _Engine:
                 learned = self.suggester.learn(req.video, self.frames, tid, req.video.num_frames, stop=stop)
                 out.cancelled = learned is None
             return out
-        if early is not None and req.track_ids and req.upto is None and not req.ahead and self.suggester.model is not None:
+        if req.quick and req.track_ids and req.upto is None and not req.ahead and self.suggester.model is not None:
             self._quick(req, early)
         if req.track_ids is not None:  # the chains first, stoppable per frame pair (their progress is kept)
             start, upto = (req.frame, req.upto) if req.upto is not None else (req.frame - 1, req.frame)
@@ -156,10 +159,11 @@ class _Engine:
         if not late:
             return
         out = Result(req, quick=True)
+        rgb = rgb_of(req.image) if req.image is not None else None  # here, not on the UI thread
         for tid in late:
             if req.cancelled:
                 return
-            s = self.suggester.quick(req.video, self.frames, req.frame, tid, image=req.image)
+            s = self.suggester.quick(req.video, self.frames, req.frame, tid, image=rgb)
             if s.pose is not None:
                 out.poses[tid] = s.pose
         out.seconds = time.perf_counter() - t0
@@ -263,8 +267,7 @@ class Suggestions(QObject):
         if self.job is not None:
             self.job.req.cancelled = True  # work ahead stops at its next frame pair
             self.job.finished_with.disconnect()
-            if self.quick_first:
-                self.job.quick_with.disconnect()
+            self.job.quick_with.disconnect()
             self.job.wait()
             self.job = None
         if self.engine is not None:
@@ -334,7 +337,8 @@ class Suggestions(QObject):
             return True  # being computed ahead already: applied when it ends
         if running is not None and (running.ahead or running.upto is not None):
             running.cancelled = True  # work ahead gives way (it stops at its next frame pair)
-        req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto, keys=keys, image=self._shown(video),
+        req = Request(video.video_id, ed.frame, ids, snapshot(video), auto=auto, keys=keys,
+                      quick=self.quick_first, image=self._shown(video) if self.quick_first else None,
                       new_person=new_person)
         who = f"person {new_person}" if new_person is not None else "the people on this frame" if ids is None else (
             f"person {ids[0]}" if len(ids) == 1 else f"{len(ids)} people")
@@ -346,12 +350,13 @@ class Suggestions(QObject):
         return True
 
     def _shown(self, video):
-        """The current frame's RGB from the window's decoded frames (the same size as the video), or None."""
+        """The current frame as the window decoded it (a QImage the size of the video), or None;
+        the worker makes it RGB only when a quick suggestion needs it."""
         loader = getattr(self.window, "loader", None)
-        img = loader.cached(self.window.editor.frame) if loader is not None and self.quick_first else None
+        img = loader.cached(self.window.editor.frame) if loader is not None else None
         if img is None or (img.width(), img.height()) != (video.width, video.height):
             return None
-        return rgb_of(img)
+        return img
 
     def _compute_ahead(self) -> None:
         """Work done while the user looks at a frame (see the module doc): the selected person's
@@ -361,7 +366,7 @@ class Suggestions(QObject):
         if ed is None or ed.video is None or self.engine is None or self.job is not None or self.pending is not None:
             return
         tid, video, frame = ed.track, ed.video, ed.frame
-        if self.engine.model is None and not self.missing:  # the pose model loaded first, before anyone
+        if not self.engine.load_tried and not self.missing:  # the pose model loaded first, before anyone
             # asks: loading it holds Python's lock for ~2 x 50 ms (a UI hiccup), better now than mid-task
             self._start(Request(video.video_id, frame, [], None, ahead=True, load=True))
             return
@@ -390,8 +395,7 @@ class Suggestions(QObject):
     def _start(self, req: Request) -> None:
         self.job = _Job(self.engine, req, self)
         self.job.finished_with.connect(self._finished)
-        if self.quick_first:
-            self.job.quick_with.connect(self._quick_arrived)  # a bound method: queued to the UI thread
+        self.job.quick_with.connect(self._quick_arrived)  # a bound method: queued to the UI thread
         self.job.start(QThread.LowPriority)
 
     def busy(self) -> bool:

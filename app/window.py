@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
         if self.store is None:
             self.statusBar().showMessage("No project open: nothing to save.", 4000)
             return
-        whole = self.store.checkpoint()
+        whole = self.session.checkpointer.now()
         self.statusBar().showMessage(f"Every edit is saved as you make it, in {self.store.path}"
                                      + ("" if whole else " (its journal file is merged into it in a moment)"), 6000)
 

@@ -61,12 +61,12 @@ class PairLayout:
 
 def person_box(pose: Pose) -> tuple[float, float, float, float] | None:
     """(x0, y0, x1, y1): the labelled joints' extent grown by PERSON_MARGIN of its longer side."""
-    m = pose.labelled()
-    if not m.any():
+    ext = pose.joint_extent()
+    if ext is None:
         return None
-    lo, hi = pose.xy[m].min(axis=0), pose.xy[m].max(axis=0)
-    grow = PERSON_MARGIN * max(float((hi - lo).max()), 1.0)
-    return lo[0] - grow, lo[1] - grow, hi[0] + grow, hi[1] + grow
+    x, y, w, h = ext
+    grow = PERSON_MARGIN * max(w, h, 1.0)
+    return x - grow, y - grow, x + w + grow, y + h + grow
 
 
 def choose_layout(video: Video, frames: list[int]) -> PairLayout:

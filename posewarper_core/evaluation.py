@@ -204,12 +204,12 @@ ABLATION = {
 
 
 def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None, learned: bool = True,
-                   tune: bool = True, fallback: bool = True, pose_model: bool = True, model_window: int | None = None,
-                   model_others: bool = True):
+                   tune: bool = True, **parts):
     """The method object for a learned method, its model first fine-tuned on the kept keyframes
     when `adapt` (posewarper_core.training.adapt(model, config, video, frames, device=...) -> model;
-    `keys` holds only the keyframes, so the scored frames are never trained on). `learned`, `tune`,
-    `fallback`, `pose_model`, `model_window` and `model_others` take parts out of it (ABLATION)."""
+    `keys` holds only the keyframes, so the scored frames are never trained on). `learned`, `tune`
+    and `parts` (the matcher method's options: fallback, pose_model, model_window, model_others)
+    take parts out of it (ABLATION)."""
     from . import nets
     from .autofill import posewarper_from_file
     from .autofill.posewarper_method import PoseWarperMethod
@@ -219,8 +219,7 @@ def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None,
         if adapt:
             raise PoseWarperError(f"{model_path}: --adapt fine-tunes PoseWarper networks; this is a keyframe "
                                   "matcher model, which has no per-project adaptation")
-        return posewarper_from_file(model_path, device=device, tune=tune, learned=learned, fallback=fallback,
-                                    pose_model=pose_model, model_window=model_window, model_others=model_others)
+        return posewarper_from_file(model_path, device=device, tune=tune, learned=learned, **parts)
     model, config = nets.load_model(model_path, device=device)
     if adapt:
         try:

@@ -370,13 +370,7 @@ class PyAVSource(VideoSource):
 
     def _open_container(self) -> None:
         self._container = av.open(str(self.path), "r")
-        streams = [
-            s for s in self._container.streams.video
-            if not (s.disposition & av.stream.Disposition.attached_pic)  # cover art, not video
-        ]
-        if not streams:
-            raise VideoError(f"{self.path}: has no video stream")
-        self._stream = streams[0]
+        self._stream = _video_stream(self._container, self.path)
         ctx = self._stream.codec_context
         if ctx is None:
             raise VideoError(f"{self.path}: unsupported video codec (FFmpeg has no decoder for it)")
@@ -621,6 +615,14 @@ def _describe(exc: BaseException) -> str:
 # Opening
 
 
+def _video_stream(container, path) -> "av.video.stream.VideoStream":
+    """The container's first video stream that is not cover art; VideoError naming `path` if none."""
+    for stream in container.streams.video:
+        if not (stream.disposition & av.stream.Disposition.attached_pic):  # cover art, not video
+            return stream
+    raise VideoError(f"{path}: has no video stream")
+
+
 def check_video_file(path: Path | str) -> None:
     """Raise VideoError naming the problem unless `path` is a file with a video stream: a quick
     look at the header only (nothing decoded, no index built), before a new project is asked for."""
@@ -629,8 +631,7 @@ def check_video_file(path: Path | str) -> None:
         raise VideoError(f"{path}: no such file" if not path.exists() else f"{path}: is a folder, not a video file")
     try:
         with av.open(str(path), "r") as container:
-            if not any(not (s.disposition & av.stream.Disposition.attached_pic) for s in container.streams.video):
-                raise VideoError(f"{path}: has no video stream")
+            _video_stream(container, path)
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise VideoError(f"{path}: not a readable video ({_describe(exc)})") from exc
 

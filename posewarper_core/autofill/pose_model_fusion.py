@@ -87,35 +87,44 @@ class PoseModelFusion:
     def applies_to(self, pose: Pose) -> bool:
         return pose.num_joints == self.skeleton.num_joints
 
-    def _run(self, rgb, pose_xy: np.ndarray, labelled: np.ndarray, others=()):
-        """(model joints (J, 2), confidence (J,), roi) for the person at `pose_xy`, or None.
-        `others`: the other people's poses on the frame ((J, 2), NaN where unknown; suggest.others)."""
+    def _run(self, rgb, pose: Pose):
+        """(model joints (J, 2), confidence (J,), roi) for `pose`'s person, or None."""
         from ..suggest.mapping import roi_from_pose, skeleton_from_landmarks
-        from ..suggest.others import nearer_someone_else
         from ..suggest.suggest import MODEL_PASSES
 
-        roi = roi_from_pose(Pose.manual(np.where(labelled[:, None], pose_xy, 0.0), labelled * 2), self.skeleton)
+        labelled = pose.labelled()
+        roi = roi_from_pose(Pose.manual(np.where(labelled[:, None], pose.xy, 0.0), labelled * 2), self.skeleton)
         if roi is None:
             return None
         mask = None
         if self.mask:
             from ..suggest.suggest import person_mask
 
-            mask = person_mask(rgb.shape[:2], pose_xy[labelled])
+            mask = person_mask(rgb.shape[:2], pose.xy[labelled])
         lm = self.model.landmarks(rgb, roi, mask=mask, passes=MODEL_PASSES)
         xy, conf = skeleton_from_landmarks(lm, self.skeleton)
-        # A model joint nearer another person's than this one's is theirs: not used (suggest.others).
-        own = np.where(labelled[:, None], pose_xy, np.nan)
-        theirs = nearer_someone_else(xy, own, list(others), self.skeleton.flip_permutation())
+        return xy, conf, roi
+
+    def _theirs_out(self, found, pose: Pose, others):
+        """`found` (_run's) with the confidence of model joints nearer another person's than this
+        one's set to 0: they are theirs, not used (suggest.others)."""
+        from ..suggest.others import nearer_someone_else
+
+        if found is None or not len(others):
+            return found
+        xy, conf, roi = found
+        theirs = nearer_someone_else(xy, pose.labelled_xy(), list(others), self.skeleton.flip_permutation())
         return xy, np.where(theirs, 0.0, conf), roi
 
     def keyframe_output(self, frames, frame: int, pose: Pose, others=()):
-        key = (frame, pose.xy.tobytes() + pose.visibility.tobytes() + b"".join(o.tobytes() for o in others))
+        """_run on a keyframe, once per keyframe pose (a keyframe shared by two spans is looked at
+        once, whoever else each span holds), then _theirs_out with `others`."""
+        key = (frame, pose.xy.tobytes() + pose.visibility.tobytes())
         if key not in self._keyframes:
-            self._keyframes[key] = self._run(frames.frame(frame), pose.xy, pose.labelled(), others)
+            self._keyframes[key] = self._run(frames.frame(frame), pose)
             if len(self._keyframes) > 4096:  # bounded: the oldest go first
                 self._keyframes.pop(next(iter(self._keyframes)))
-        return self._keyframes[key]
+        return self._theirs_out(self._keyframes[key], pose, others)
 
     def model_poses(self, frames, span, before, after, filled: dict[tuple[int, int], Pose], check
                     ) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -128,6 +137,10 @@ class PoseModelFusion:
         offsets: dict[int, PersonOffsets] = {}
         checked: dict[int, np.ndarray] = {}
         out = {}
+        on_frame: dict[int, list[tuple[int, np.ndarray]]] = {}  # frame -> (pose index, joints): the others
+        if self.others:
+            for (i, frame), pose in filled.items():
+                on_frame.setdefault(frame, []).append((i, pose.labelled_xy()))
         for (i, frame), pose in sorted(filled.items(), key=lambda item: (item[0][1], item[0][0])):
             check()
             if not self.applies_to(pose):
@@ -136,7 +149,8 @@ class PoseModelFusion:
                 offsets[i], checked[i] = self._learn(frames, span, before[i] if before else None,
                                                      after[i] if after else None, MIN_CONFIDENCE, before, after)
             m = pose.labelled()
-            found = self._run(frames.frame(frame), pose.xy, m, _others(filled, i, frame) if self.others else ())
+            others = [xy for j, xy in on_frame.get(frame, ()) if j != i]  # the span's other people here
+            found = self._theirs_out(self._run(frames.frame(frame), pose), pose, others)
             if found is None:
                 continue
             xy, conf, roi = found
@@ -197,11 +211,6 @@ class PoseModelFusion:
             new.confidence = (pose.confidence * np.exp(-apart / (CONFIDENCE_SCALE * sizes[i]))).astype(pose.confidence.dtype)
             out[(i, frame)] = new
         return out
-
-
-def _others(filled: dict[tuple[int, int], Pose], i: int, frame: int) -> list[np.ndarray]:
-    """The span's other people on `frame` as (J, 2) with NaN where unknown (suggest.others)."""
-    return [p.labelled_xy() for (j, f), p in filled.items() if f == frame and j != i]
 
 
 def averaged_corrections(corrections: dict[tuple[int, int], np.ndarray], used: dict[tuple[int, int], np.ndarray],

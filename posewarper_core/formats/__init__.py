@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..annotation import Project, Video
 from ..errors import FormatError
+from ..safe_output import why_not_written
 from ..skeleton import Skeleton
 from ..atomic_file import discard, put_in_place
 from .coco import IMAGES, coco_stream, read_coco, write_coco
@@ -99,7 +100,7 @@ class PreparedExport:
                 try:
                     put_in_place(tmp, target)
                 except OSError as exc:
-                    raise FormatError(target, f"cannot write: {exc.strerror or exc}") from None
+                    raise FormatError(target, why_not_written(target, exc)) from None
         finally:
             self.discard()
         return self.summary

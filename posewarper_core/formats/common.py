@@ -461,8 +461,13 @@ def auto_meta(include_auto):
 
 def exported_joints(pose: Pose, auto: str) -> np.ndarray:
     """The joints an export writes: labelled ones, never suggested ones (not yet accepted), less the
-    auto-filled ones when `auto` (AUTO_CHOICES) is "none", or "reviewed" and the pose is not."""
+    auto-filled ones when `auto` (AUTO_CHOICES) is "none", or "reviewed" and the pose is not; with
+    "reviewed", none of a filled pose nobody accepted (not the few joints corrected by hand on it:
+    a trial's export wrote one ankle with a 0.2 x 0.2 px box; "none" keeps writing those joints,
+    as --no-auto always has)."""
     keep = pose.labelled() & (pose.provenance != Provenance.SUGGESTED)  # suggestions are never labels
+    if auto == "reviewed" and not pose.reviewed and not pose.keyframe and pose.auto_joints().any():
+        return np.zeros_like(keep)
     if auto == "none" or (auto == "reviewed" and not pose.reviewed):
         keep &= ~is_auto(pose.provenance)
     return keep
@@ -484,11 +489,6 @@ def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Po
             continue
         validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
         keep = exported_joints(pose, auto)
-        if auto == "reviewed" and not pose.keyframe and not pose.reviewed and pose.auto_joints().any():
-            # A filled pose nobody accepted is left out whole, not as the few joints corrected by
-            # hand on it (a trial's export wrote one ankle with a 0.2 x 0.2 px box). "none" keeps
-            # writing those joints, as --no-auto always has.
-            keep = np.zeros_like(keep)
         suggested = int((pose.labelled() & (pose.provenance == Provenance.SUGGESTED)).sum())
         if pose.labelled().any() and not keep.any():
             why = "left_out_suggested" if suggested == int(pose.labelled().sum()) else "left_out_auto"
@@ -651,7 +651,7 @@ def write_export(path: Path, write: Callable[[Any], dict]) -> dict:
     try:
         put_in_place(tmp, path)
     except OSError as exc:
-        raise FormatError(path, f"cannot write: {exc.strerror or exc}") from None
+        raise FormatError(path, why_not_written(path, exc)) from None
     return result
 
 

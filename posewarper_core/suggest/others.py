@@ -51,9 +51,8 @@ def shown_to_model(shape, own: np.ndarray | None, others: list[np.ndarray], show
     mine = _extent(own) if own is not None else None
     if mine is not None:
         x0, y0, x1, y1 = mine
-        keep = np.zeros((h, w), bool)
-        keep[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
-        out |= keep & (np.ones((h, w), bool) if shown is None else shown)
+        ys, xs = slice(max(y0, 0), max(y1, 0)), slice(max(x0, 0), max(x1, 0))
+        out[ys, xs] = True if shown is None else shown[ys, xs]  # their own extent as `shown` has it
     return out
 
 
