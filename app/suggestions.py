@@ -34,6 +34,7 @@ import numpy as np
 
 from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
+from posewarper_core import correction
 from posewarper_core.annotation import PoseChange, Provenance, Track
 from posewarper_core.suggest import (BlazePose, Suggester, accept, detect_people, new_person_among,
                                      place_suggestion, runtime_missing, template)
@@ -598,22 +599,27 @@ class Suggestions(QObject):
         return pose is not None and bool((pose.provenance == Provenance.SUGGESTED).any())
 
     def accept(self, everyone: bool) -> None:
-        """The selected person's suggested joints (or the whole frame's) become the annotator's:
-        one undo step."""
+        """The selected person's suggested joints (or the whole frame's) become the annotator's,
+        and the filled frames around carry them (correction.accept_suggested): one undo step."""
         ed = self.window.editor
         if ed is None:
             return
         here = ed.poses_here()
         tids = sorted(here) if everyone else ([ed.track] if ed.track in here else [])
-        changes = [PoseChange(ed.video.video_id, ed.frame, t, accept(here[t])) for t in tids
-                   if (here[t].provenance == Provenance.SUGGESTED).any()]
+        changes, n = [], 0
+        for t in tids:
+            suggested = np.flatnonzero(here[t].provenance == Provenance.SUGGESTED)
+            if len(suggested):
+                n += len(suggested)
+                changes += correction.accept_suggested(ed.video, ed.frame, t, accept(here[t]), suggested)
         if not changes:
             self._say("No suggested joints to accept here" + ("" if everyone else " for the selected person") + ".")
             return
-        n = sum(int((here[c.track_id].provenance == Provenance.SUGGESTED).sum()) for c in changes)
         what = f"frame {ed.frame}" if everyone else f"person {ed.track}"
-        self._push(f"Accept {n} suggested joints of {what}", changes)
-        self._say(f"Accepted {n} suggested joints of {what}.", 4000)
+        refilled = len({(c.frame, c.track_id) for c in changes if c.frame != ed.frame})
+        also = f" (re-fills {refilled} frames)" if refilled else ""
+        self._push(f"Accept {n} suggested joints of {what}{also}", changes)
+        self._say(f"Accepted {n} suggested joints of {what}{also}.", 4000)
 
     # --- templates -----------------------------------------------------------------------------
     def arm_template(self, kind: str) -> None:
