@@ -79,15 +79,15 @@ class RefinableCommand(PoseChangesCommand):
         final = {c.track_id: c for c in self.changes}
         final.update({c.track_id: c for c in other.changes})
         self.changes = list(final.values())
-        self.setText(other.merged_text(self))
+        self.setText(other.merged_text)
         return True
 
 
 class RefineCommand(PoseChangesCommand):
-    """The full suggestion after a quick one (RefinableCommand); `merged_text(quick)` names the
-    step the two make together."""
+    """The full suggestion after a quick one (RefinableCommand); `merged_text` names the step the
+    two make together."""
 
-    def __init__(self, session, text: str, changes: list[PoseChange], refines: RefinableCommand, merged_text):
+    def __init__(self, session, text: str, changes: list[PoseChange], refines: RefinableCommand, merged_text: str):
         super().__init__(session, text, changes)
         self.refines = refines
         self.merged_text = merged_text

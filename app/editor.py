@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from posewarper_core import correction, review
-from posewarper_core.annotation import Pose, PoseChange, Track, Visibility
+from posewarper_core.annotation import Pose, PoseChange, Provenance, Track, Visibility
 
 from . import clickorder, edits, navigation
 from .commands import DeleteTrackCommand, PoseChangesCommand, RemoveVideoCommand, SetTrackCommand
@@ -314,6 +314,13 @@ class Editor(QObject):
             # A filled joint dragged: its chain on both sides is re-filled from it, in the same step.
             changes = correction.correct_joints(self.video, self.frame, track_id, {j: (x, y)})
             self._push(f"Move {name} (re-fills {len(changes) - 1} frames)", changes)
+            return
+        if pose.provenance[j] == Provenance.SUGGESTED:
+            # A suggested joint dragged is the annotator's: the filled frames around carry it, in the same step.
+            changes = correction.accept_suggested(self.video, self.frame, track_id,
+                                                  edits.move_joint(pose, j, (x, y)), [j])
+            self._push(f"Move {name}" + (f" (re-fills {len(changes) - 1} frames)" if len(changes) > 1 else ""),
+                       changes)
             return
         self._push(f"Move {name}",
                    [PoseChange(self.video.video_id, self.frame, track_id, edits.move_joint(pose, j, (x, y)))])

@@ -43,11 +43,9 @@ def run(frames: list[int], dwell: float, opened: bool = False) -> dict:
     from PySide6.QtCore import QSettings, QTimer
 
     from posewarper_core.annotation import Provenance
-    from posewarper_core.suggest import Suggester, runtime_missing
+    from posewarper_core.suggest import runtime_missing
 
     from .demo import build_demo
-    from .suggestions import _Engine
-    from .suggestions import _open as open_frames_of
     from .window import MainWindow
 
     tmp = Path(tempfile.mkdtemp(prefix="suggest-bench-"))
@@ -77,16 +75,9 @@ def run(frames: list[int], dwell: float, opened: bool = False) -> dict:
         w.suggestions.kept.clear()
         w.suggestions.quick_first = mode != "cold"
         if mode == "opened":  # the worker as a project leaves it on opening, its pose model kept loaded
-            model = w.suggestions.engine.suggester.model
-            w.suggestions.stop()
-            w.suggestions.engine = _Engine(w.session.skeleton, lambda video: open_frames_of(video, w.store.base_dir))
-            w.suggestions.reached.clear()
-            w.suggestions.warmed.clear()
+            w.suggestions.reset(model=w.suggestions.engine.model)
             _spin_until(app, lambda: False, 0.01)
-            w.suggestions.engine.frames = w.suggestions.engine.open_frames(ed.video)
-            w.suggestions.engine.suggester = Suggester(w.session.skeleton, model=model)
-            w.suggestions.engine.model, w.suggestions.engine.load_tried = model, True
-            w.suggestions.engine.video_id = ed.video.video_id
+            w.suggestions.engine.use(ed.video.video_id, ed.video)  # the video's frames opened, nothing decoded
         if mode.startswith("cold"):
             w.suggestions.reached.clear()
             if w.suggestions.engine.suggester is not None:

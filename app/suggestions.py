@@ -34,6 +34,7 @@ import numpy as np
 
 from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
+from posewarper_core import correction
 from posewarper_core.annotation import PoseChange, Provenance, Track
 from posewarper_core.suggest import (BlazePose, Suggester, accept, detect_people, new_person_among,
                                      place_suggestion, runtime_missing, template)
@@ -96,10 +97,12 @@ class _Quick:
 class _Engine:
     """The worker's state, used by one job at a time: the suggester and the video's frames."""
 
-    def __init__(self, skeleton, open_frames):
+    def __init__(self, skeleton, open_frames, model=None):
+        """`model`: the pose model loaded already (kept from the engine this one replaces), else
+        a load job loads it."""
         self.skeleton, self.open_frames = skeleton, open_frames
-        self.model = None  # the pose model, loaded once and shared by the videos' suggesters
-        self.load_tried = False  # a load job ran (once: a model file that fails is not tried on every frame)
+        self.model = model  # the pose model, loaded once and shared by the videos' suggesters
+        self.load_tried = model is not None  # a load job ran (once: a model file that fails is not tried on every frame)
         self.suggester = None
         self.video_id = None
         self.frames = None
@@ -111,12 +114,7 @@ class _Engine:
             if self.model is None and runtime_missing() is None:
                 self.model = BlazePose()
             return Result(req)
-        if req.video_id != self.video_id:  # another video: its own frames and learned offsets
-            self.close()
-            self.frames = self.open_frames(req.video)
-            self.suggester = Suggester(self.skeleton, model=self.model)
-            self.model = self.suggester.model
-            self.video_id = req.video_id
+        self.use(req.video_id, req.video)
         t0 = time.perf_counter()
         out = Result(req)
         if req.cancelled:  # waited while the user left its frame
@@ -151,6 +149,15 @@ class _Engine:
             out.message = "; ".join(notes)
         out.seconds = time.perf_counter() - t0
         return out
+
+    def use(self, video_id: int, video) -> None:
+        """Work on this video: another one gets its own frames and suggester (learned offsets)."""
+        if video_id != self.video_id:
+            self.close()
+            self.frames = self.open_frames(video)
+            self.suggester = Suggester(self.skeleton, model=self.model)
+            self.model = self.suggester.model
+            self.video_id = video_id
 
     def _quick(self, req: Request, early) -> None:
         """The model alone for the people whose chain has not reached the frame (Suggester.quick)."""
@@ -239,17 +246,22 @@ class Suggestions(QObject):
 
     def attach(self) -> None:
         """A project is shown: a fresh worker state for it (its frames open on the first request)."""
-        self.stop()
         w = self.window
-        self.engine = _Engine(w.session.skeleton, lambda video: _open(video, w.store.base_dir))
-        self.kept.clear()
-        self.reached.clear()
-        self.warmed.clear()
+        self.reset()
         self.ahead_timer.start()  # the pose model loads a moment after the project opens (_compute_ahead)
         w.editor.jointPlaced.connect(self._joint_placed)
         w.session.posesChanged.connect(lambda _: self.ahead_timer.start() if self.job is None else None)
         w.editor.frameChanged.connect(self._frame_changed)
         w.editor.selectionChanged.connect(lambda: self.ahead_timer.start() if self.job is None else None)
+
+    def reset(self, model=None) -> None:
+        """A fresh worker state, nothing computed ahead; `model`: a pose model loaded already, kept."""
+        self.stop()
+        w = self.window
+        self.engine = _Engine(w.session.skeleton, lambda video: _open(video, w.store.base_dir), model)
+        self.kept.clear()
+        self.reached.clear()
+        self.warmed.clear()
 
     def _frame_changed(self, frame: int) -> None:
         """Another frame: work for the one left stops (a chain keeps what it reached), and the
@@ -457,15 +469,7 @@ class Suggestions(QObject):
         if quick is not None:
             self._refine(result, quick)
             return
-        changes = []
-        for tid, pose in result.poses.items():
-            if tid not in video.tracks:
-                continue  # deleted meanwhile
-            old = video.pose(req.frame, tid)
-            new = place_suggestion(old, _only(pose, ed.order))
-            if not _suggested_anew(old, new).any():
-                continue  # every joint it suggests is labelled already (and not doubted)
-            changes.append(PoseChange(req.video_id, req.frame, tid, new))
+        changes = [PoseChange(req.video_id, req.frame, tid, new) for tid, (new, _) in self._placed(result).items()]
         added = []
         tid = req.new_person
         if tid is not None and tid in video.tracks:
@@ -501,6 +505,21 @@ class Suggestions(QObject):
         self.applied.emit(result)
         self.shown.emit(took)
 
+    def _placed(self, result: Result) -> dict:
+        """Per person of the result still in the video whose pose the suggestion adds to: (their
+        pose here with it placed, which joints it adds); joints labelled already are kept."""
+        ed, frame = self.window.editor, result.request.frame
+        out = {}
+        for tid, pose in result.poses.items():
+            if tid not in ed.video.tracks:
+                continue  # deleted meanwhile
+            old = ed.video.pose(frame, tid)
+            new = place_suggestion(old, _only(pose, ed.order))
+            mine = _suggested_anew(old, new)
+            if mine.any():  # else every joint it suggests is labelled already (and not doubted)
+                out[tid] = (new, mine)
+        return out
+
     def _quick_arrived(self, result: Result) -> None:
         self.window._guard(lambda: self._apply_quick(result))
 
@@ -510,19 +529,12 @@ class Suggestions(QObject):
         ed = w.editor
         if req.cancelled or ed is None or w.session.video_id != req.video_id or ed.frame != req.frame:
             return
-        video = ed.video
-        changes, placed, added = [], {}, {}
-        for tid, pose in result.poses.items():
-            if tid not in video.tracks:
-                continue
-            old = video.pose(req.frame, tid)
-            new = place_suggestion(old, _only(pose, ed.order))
-            mine = _suggested_anew(old, new)
-            if mine.any():
-                changes.append(PoseChange(req.video_id, req.frame, tid, new))
-                placed[tid], added[tid] = new, mine
-        if not changes:
+        found = self._placed(result)
+        if not found:
             return
+        changes = [PoseChange(req.video_id, req.frame, tid, new) for tid, (new, _) in found.items()]
+        placed = {tid: new for tid, (new, _) in found.items()}
+        added = {tid: mine for tid, (_, mine) in found.items()}
         n_joints = sum(int(m.sum()) for m in added.values())
         command = self._push(f"Suggest {n_joints} joints on frame {req.frame}", changes,
                              command=RefinableCommand(w.session, "", changes))
@@ -564,13 +576,13 @@ class Suggestions(QObject):
             changes.append(PoseChange(req.video_id, req.frame, tid, new))
         took = time.perf_counter() - req.started
         if changes:
-            def merged_text(command) -> str:  # the quick and the full suggestion as one step
-                was = {c.track_id: c.pose for c in command.before}
-                n = sum(_new_suggested(was.get(c.track_id), c.pose) for c in command.changes)
-                return f"Suggest {n} joints on frame {req.frame}"
-
+            # the quick and the full suggestion as one step (when they merge): what it suggests
+            was = {c.track_id: c.pose for c in quick.command.before}
+            final = {c.track_id: c.pose for c in quick.command.changes + changes}
+            n = sum(_new_suggested(was[t] if t in was else video.pose(req.frame, t), p) for t, p in final.items())
             self._push(f"Refine the suggestion on frame {req.frame} ({n_joints} joints)", changes,
-                       command=RefineCommand(self.window.session, "", changes, quick.command, merged_text))
+                       command=RefineCommand(self.window.session, "", changes, quick.command,
+                                             f"Suggest {n} joints on frame {req.frame}"))
             self._say(f"Full suggestion in {took:.2f} s: {n_joints} suggested joints (those you moved kept)", 12000)
         else:
             self._say(f"Full suggestion in {took:.2f} s: nothing to change (the quick joints were moved, "
@@ -598,22 +610,27 @@ class Suggestions(QObject):
         return pose is not None and bool((pose.provenance == Provenance.SUGGESTED).any())
 
     def accept(self, everyone: bool) -> None:
-        """The selected person's suggested joints (or the whole frame's) become the annotator's:
-        one undo step."""
+        """The selected person's suggested joints (or the whole frame's) become the annotator's,
+        and the filled frames around carry them (correction.accept_suggested): one undo step."""
         ed = self.window.editor
         if ed is None:
             return
         here = ed.poses_here()
         tids = sorted(here) if everyone else ([ed.track] if ed.track in here else [])
-        changes = [PoseChange(ed.video.video_id, ed.frame, t, accept(here[t])) for t in tids
-                   if (here[t].provenance == Provenance.SUGGESTED).any()]
+        changes, n = [], 0
+        for t in tids:
+            suggested = np.flatnonzero(here[t].provenance == Provenance.SUGGESTED)
+            if len(suggested):
+                n += len(suggested)
+                changes += correction.accept_suggested(ed.video, ed.frame, t, accept(here[t]), suggested)
         if not changes:
             self._say("No suggested joints to accept here" + ("" if everyone else " for the selected person") + ".")
             return
-        n = sum(int((here[c.track_id].provenance == Provenance.SUGGESTED).sum()) for c in changes)
         what = f"frame {ed.frame}" if everyone else f"person {ed.track}"
-        self._push(f"Accept {n} suggested joints of {what}", changes)
-        self._say(f"Accepted {n} suggested joints of {what}.", 4000)
+        refilled = len({(c.frame, c.track_id) for c in changes if c.frame != ed.frame})
+        also = f" (re-fills {refilled} frames)" if refilled else ""
+        self._push(f"Accept {n} suggested joints of {what}{also}", changes)
+        self._say(f"Accepted {n} suggested joints of {what}{also}.", 4000)
 
     # --- templates -----------------------------------------------------------------------------
     def arm_template(self, kind: str) -> None:

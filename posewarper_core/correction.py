@@ -7,6 +7,9 @@ re-filled from it at once, as CVAT re-interpolates after an edit.
   joints of those frames, and every joint an annotator placed, are never touched.
 - `accept_pose`: the annotator looked at a filled pose and accepts it as it is (the "reviewed"
   state); every auto joint becomes an anchor with no move.
+- `accept_suggested`: suggested joints of a keyframe become the annotator's (accepted, or one
+  dragged); each one's filled chains next to the frame are re-filled from it as a correction's
+  are, from where the fill had that joint there to where the annotator took it.
 - `confirm_pose`: the pose becomes a keyframe and the frames around it are re-filled with the
   auto-fill method (`refill_around`).
 
@@ -142,6 +145,32 @@ def accept_pose(video: Video, frame: int, track_id: int, carry: str = DEFAULT_CA
         _refill_chain(video, track_id, frame, int(j), pose.xy[j], np.zeros(2), carry, edited)
     edited[frame] = here
     return _changes(video, track_id, edited)
+
+
+def accept_suggested(video: Video, frame: int, track_id: int, pose: Pose, joints,
+                     carry: str = DEFAULT_CARRY) -> list[PoseChange]:
+    """The changes that put `pose` on `frame` (a keyframe whose `joints` the annotator just made
+    theirs: a suggestion accepted, or a suggested joint dragged) and re-fill each of those joints'
+    filled chains on both sides from it, as `correct_joints` does for a dragged filled joint. A
+    suggestion fills only joints the frame had free, so where the fill had a joint there is taken
+    from its filled neighbours (`_filled_at`); a joint with none is not carried. `video` is not
+    modified."""
+    edited: dict[int, Pose] = {}
+    for j in joints:
+        was = _filled_at(video, frame, track_id, int(j))
+        if was is not None and pose.visibility[j] != Visibility.NOT_LABELLED:
+            _refill_chain(video, track_id, frame, int(j), pose.xy[j], pose.xy[j] - was, carry, edited)
+    edited[frame] = pose
+    return _changes(video, track_id, edited)
+
+
+def _filled_at(video: Video, frame: int, track_id: int, j: int) -> np.ndarray | None:
+    """Where the fill's chain through `frame` has joint j: midway between its filled neighbours
+    (exact for a linear fill), or at the one there is; None when neither neighbour is filled."""
+    near = [video.pose(frame + step, track_id) for step in (-1, 1)]
+    xy = [p.xy[j] for p in near
+          if p is not None and p.visibility[j] != Visibility.NOT_LABELLED and not anchors_joint(p, j)]
+    return np.mean(xy, axis=0) if xy else None
 
 
 def confirmed(pose: Pose) -> Pose:

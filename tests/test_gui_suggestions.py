@@ -523,3 +523,78 @@ def test_the_pose_model_loads_once_after_opening_and_serves_every_video(qtbot, c
     w.editor.seek(5)
     ask_and_wait(qtbot, w)
     assert engine.suggester.model is model
+
+
+def filled_gap(qtbot, w):
+    """Person labelled on frames 0, 10, 20 (2 px further right each frame) and the gaps filled
+    linearly; their id and every pose before anything else is done."""
+    w.fill_panel.method.setCurrentText("linear")
+    tid = label_keyframes(qtbot, w, frames=(0, 10, 20))
+    qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert w.session.video.track_frames(tid) == list(range(21))
+    return tid, {f: w.session.video.pose(f, tid).copy() for f in range(21)}
+
+
+def test_accepting_a_suggestion_inside_a_filled_gap_refills_the_frames_around_it_in_the_same_undo_step(qtbot, clip):
+    """Del then E on a filled frame gives a fresh suggestion there (a keyframe); accepting it
+    carries it to the filled frames on both sides, as dragging a filled joint does (fading to
+    nothing at the keyframes 0 and 10); one Ctrl+Z takes back the accept and its re-fill."""
+    w = clip
+    tid, before = filled_gap(qtbot, w)
+    w.editor.seek(5)
+    w.editor.select_track(tid)
+    press(w, Qt.Key_Delete)
+    ask_and_wait(qtbot, w)
+    suggested = w.session.video.pose(5, tid).copy()
+    lab = suggested.labelled()
+    assert suggested.keyframe and (suggested.provenance[lab] == SUGGESTED).all()
+    # carried from keyframe 0 on a still video: about 10 px left of where the fill had the person
+    offset = suggested.xy[lab] - before[5].xy[lab]
+    assert np.abs(offset[:, 0] + 10).max() < 6
+    depth = w.editor.undo_stack.count()
+    press(w, Qt.Key_A)
+    assert w.editor.undo_stack.count() == depth + 1
+    assert "re-fills 8 frames" in w.editor.undo_stack.undoText()
+    after = on_disk(w)
+    assert (after.pose(5, tid).provenance[lab] == MANUAL).all()
+    for f in list(range(1, 5)) + list(range(6, 10)):
+        share = 1 - abs(f - 5) / 5  # the correction's carry: whole at the new keyframe, none at 0 and 10
+        np.testing.assert_allclose(after.pose(f, tid).xy[lab], before[f].xy[lab] + share * offset, atol=1e-3)
+        assert not after.pose(f, tid).keyframe and after.pose(f, tid).auto_joints()[lab].all()
+    for f in [0] + list(range(10, 21)):  # the keyframes and the next gap stay
+        assert after.pose(f, tid).same_as(before[f])
+    w.actions["undo"].trigger()  # one step: the accept and the re-fill
+    undone = on_disk(w)
+    assert undone.pose(5, tid).same_as(suggested)
+    for f in set(range(21)) - {5}:
+        assert undone.pose(f, tid).same_as(before[f])
+
+
+def test_dragging_a_suggested_joint_inside_a_filled_gap_refills_that_joint_around_it(qtbot, clip):
+    w = clip
+    tid, before = filled_gap(qtbot, w)
+    w.editor.seek(5)
+    w.editor.select_track(tid)
+    press(w, Qt.Key_Delete)
+    ask_and_wait(qtbot, w)
+    suggested = w.session.video.pose(5, tid).copy()
+    j = 9  # a wrist
+    depth = w.editor.undo_stack.count()
+    drag(qtbot, w, tuple(suggested.xy[j]), QPoint(0, 20))
+    assert w.editor.undo_stack.count() == depth + 1
+    after = on_disk(w)
+    dragged = after.pose(5, tid)
+    assert dragged.provenance[j] == MANUAL and dragged.xy[j][1] > suggested.xy[j][1] + 5
+    offset = dragged.xy[j] - before[5].xy[j]
+    others = suggested.labelled().copy()
+    others[j] = False
+    assert (dragged.provenance[others] == SUGGESTED).all()  # only the dragged joint is the annotator's
+    for f in (2, 8):
+        share = 1 - abs(f - 5) / 5
+        np.testing.assert_allclose(after.pose(f, tid).xy[j], before[f].xy[j] + share * offset, atol=1e-3)
+        np.testing.assert_allclose(after.pose(f, tid).xy[others], before[f].xy[others])  # theirs wait for A
+    w.actions["undo"].trigger()
+    undone = on_disk(w)
+    for f in set(range(21)) - {5}:
+        assert undone.pose(f, tid).same_as(before[f])

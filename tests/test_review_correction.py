@@ -93,6 +93,39 @@ def test_accepting_a_pose_marks_it_reviewed_raises_its_neighbours_confidence_and
     assert {c.frame for c in correction.correct_joints(v, 3, 1, {0: (x[0] + 4, x[1])})} == {1, 2, 3, 4}
 
 
+def test_accepted_suggested_joints_are_carried_along_their_chains_from_where_the_fill_had_them():
+    """A suggestion on a frame of a filled gap (its pose deleted first) accepted: each accepted
+    joint's chains carry it as a correction's would, from the fill's place there (midway between
+    its filled neighbours) to the accepted one; reviewed poses and the annotator's joints stay."""
+    v = filled_video()
+    before = {f: v.pose(f, 1).copy() for f in range(21)}
+    reviewed = before[8].copy()
+    reviewed.reviewed = True
+    v.set_pose(8, 1, reviewed)
+    mine = before[2].copy()
+    mine.provenance[4] = Provenance.CORRECTED  # the annotator's joint on a filled frame
+    v.set_pose(2, 1, mine)
+    v.remove_pose(5, 1)
+    accepted = keyframe(50.0 + 20.0)  # 20 px right of where the fill had the person on frame 5
+    accepted.provenance[6] = Provenance.SUGGESTED  # not accepted yet
+    changes = correction.accept_suggested(v, 5, 1, accepted, [3, 4])
+    assert {c.frame for c in changes} == {1, 2, 3, 4, 5, 6, 7}  # up to the keyframe at 0 and the reviewed pose at 8
+    correction.apply_changes(v, changes)
+    assert v.pose(5, 1).same_as(accepted)
+    moved = {f: v.pose(f, 1).xy[:, 0] - before[f].xy[:, 0] for f in range(21)}
+    assert [moved[f][3] for f in range(9)] == pytest.approx([0, 4, 8, 12, 16, 20, 40 / 3, 20 / 3, 0])
+    assert [moved[f][4] for f in (2, 3, 4, 6)] == pytest.approx([0, 20 / 3, 40 / 3, 40 / 3])  # stops at frame 2
+    assert all(not moved[f][[0, 5, 6]].any() for f in set(range(21)) - {5})  # joints not accepted stay
+    assert v.pose(8, 1).same_as(reviewed)
+    # with one filled neighbour the fill's place is that neighbour's; with none nothing is carried
+    v = filled_video(keys=(0, 10))
+    v.remove_pose(10, 1)
+    only_before = keyframe(90.0 + 10.0)
+    assert {c.frame for c in correction.accept_suggested(v, 10, 1, only_before, [0])} == set(range(1, 11))
+    v.remove_pose(9, 1)
+    assert [c.frame for c in correction.accept_suggested(v, 10, 1, only_before, [0])] == [10]
+
+
 def test_review_order_done_rule_and_suggested_keyframe_follow_the_confidence():
     v = filled_video(keys=(0, 20), tracks=(1, 2))
     p = v.pose(12, 2).copy()

@@ -90,12 +90,21 @@ class Carrier:
         self._backward = FlowMethod("dis", max_side=MAX_SIDE)
         self._chains: OrderedDict = OrderedDict()
 
+    @staticmethod
+    def _name(video: Video, track_id: int, key: int) -> tuple:
+        """A chain's key: the person, their keyframe and its pose as labelled now."""
+        return track_id, key, pose_digest(video.pose(key, track_id))
+
+    def kept(self, video: Video, track_id: int, key: int) -> Chain | None:
+        """The kept chain from the person's keyframe `key` as it is labelled now, or None."""
+        return self._chains.get(self._name(video, track_id, key))
+
     def chain(self, video: Video, track_id: int, key: int) -> Chain:
-        pose = video.pose(key, track_id)
-        name = (track_id, key, pose_digest(pose))
-        found = self._chains.get(name)
+        """The kept chain from `key`, else a new one (the least recently used beyond CHAINS_KEPT dropped)."""
+        found = self.kept(video, track_id, key)
+        name = self._name(video, track_id, key)
         if found is None:
-            found = self._chains[name] = Chain(self.frames, key, pose, self._flow_fn)
+            found = self._chains[name] = Chain(self.frames, key, video.pose(key, track_id), self._flow_fn)
             while len(self._chains) > CHAINS_KEPT:
                 self._chains.popitem(last=False)
         self._chains.move_to_end(name)
@@ -118,10 +127,9 @@ class Carrier:
 
     def carried_if_ready(self, video: Video, frame: int, track_id: int, key: int) -> np.ndarray | None:
         """carry()'s answer when it costs no flow (a kept chain from `key` has reached `frame`), else None."""
-        pose = video.pose(key, track_id)
         if key == frame:
-            return pose.labelled_xy()
-        chain = self._chains.get((track_id, key, pose_digest(pose)))
+            return video.pose(key, track_id).labelled_xy()
+        chain = self.kept(video, track_id, key)
         if chain is None or key > frame or chain.last < frame:
             return None
         return chain.at(frame)
@@ -130,10 +138,9 @@ class Carrier:
         """The keyframe `key`'s pose of the person as far toward `frame` as a kept chain has
         reached without more flow (the keyframe's own pose when none has moved on): (J, 2), NaN
         where it has no joint. Where a quick first suggestion crops (Suggester.quick)."""
-        pose = video.pose(key, track_id)
-        chain = self._chains.get((track_id, key, pose_digest(pose)))
+        chain = self.kept(video, track_id, key)
         if chain is None or key >= frame:
-            return pose.labelled_xy()
+            return video.pose(key, track_id).labelled_xy()
         return chain.at(min(chain.last, frame))
 
     def extend(self, video: Video, track_id: int, start: int, upto: int, stop=None) -> tuple | None:

@@ -198,18 +198,7 @@ class Suggester:
         if key is None or self.model is None or not 0 <= frame < video.num_frames:
             return Suggestion(None, self.missing or f"no keyframe of person {track_id} to start from")
         near = self.carrier(frames).furthest(video, frame, track_id, key)
-        s = self.suggest(video, frames, frame, track_id, carried=near, first_guess=True, image=image)
-        if s.model is None:
-            return Suggestion(None, s.message, sources={})
-        xy, chosen = choose(None, s.model, s.model_confidence, s.roi.side)
-        pose = None
-        if chosen.any():
-            pose = Pose(xy=np.where(chosen[:, None], xy, 0.0), visibility=np.where(chosen, 2, 0),
-                        provenance=np.where(chosen, Provenance.SUGGESTED, Provenance.NONE),
-                        confidence=np.zeros(len(xy), np.float32), method="suggestion")
-        quick_xy = np.where(chosen[:, None], xy, np.nan)
-        return Suggestion(pose, s.message, None, s.model, s.model_confidence, s.model_raw, s.landmarks, s.roi,
-                          {"quick": quick_xy})
+        return self.suggest(video, frames, frame, track_id, carried=near, first_guess=True, image=image)
 
     # -- the suggestion -------------------------------------------------------------------------
     def suggest(self, video: Video, frames, frame: int, track_id: int, box=None, carried=None, others=None,
@@ -218,9 +207,11 @@ class Suggester:
         (before it, else after it) and, when given, a box (x, y, w, h) the user dragged.
         `carried`: that keyframe's pose already flowed here (else carried now); `others`: where the
         other people are on the frame (default: others_on); `first_guess`: as fast as it can be
-        (quick): offsets from what the model has seen (learn's at_hand), and the model's output
-        here not kept for learning (its crop is a makeshift one); `image`: the frame's RGB when it
-        is decoded already (else read from `frames`)."""
+        (quick): the model's joints alone (`carried` gives only the crop and mask), offsets from
+        what the model has seen (learn's at_hand), and the model's output here not kept for
+        learning (its crop is a makeshift one); the one source is then `quick`, and there is no
+        suggestion without the model. `image`: the frame's RGB when it is decoded already (else
+        read from `frames`)."""
         if not 0 <= frame < video.num_frames:
             return Suggestion(None, f"frame {frame} is outside the video (0..{video.num_frames - 1})")
         key = source_keyframe(video, track_id, frame)
@@ -260,12 +251,19 @@ class Suggester:
                     self._model_cache[(frame, track_id)] = (raw_xy, model_conf, roi, None)
                 offsets = self.learn(video, frames, track_id, frame, at_hand=first_guess) if key is not None else None
                 model_xy = offsets.apply(raw_xy, roi) if offsets is not None else raw_xy
+        if first_guess:
+            carried = None  # it placed the crop; the first guess is the model's alone
+            if model_xy is None:
+                return Suggestion(None, "; ".join(notes))
         xy, chosen = choose(carried, model_xy, model_conf, roi.side if roi is not None else 1.0)
         sources = {}
-        if carried is not None:
-            sources["carried"] = carried
-        if model_xy is not None:
-            sources["blazepose"] = np.where((model_conf >= MIN_CONFIDENCE)[:, None], model_xy, np.nan)
+        if first_guess:
+            sources["quick"] = np.where(chosen[:, None], xy, np.nan)
+        else:
+            if carried is not None:
+                sources["carried"] = carried
+            if model_xy is not None:
+                sources["blazepose"] = np.where((model_conf >= MIN_CONFIDENCE)[:, None], model_xy, np.nan)
         if not chosen.any():
             why = "; ".join(notes) or f"nothing to suggest for person {track_id} on frame {frame}"
             return Suggestion(None, why, carried, model_xy, model_conf, raw_xy, lm, roi, sources)
