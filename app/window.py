@@ -29,6 +29,7 @@ from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel, VideoBox, video_label
 from .session import Session
 from .suggestions import Suggestions
+from .style import track_colour
 from .timeline import Timeline
 from .workers import FrameLoader
 
@@ -258,10 +259,11 @@ class MainWindow(QMainWindow):
         self.legend = QLabel(
             "<span style='color:#3cc45a'>■</span> keyframe &nbsp; <span style='color:#4f8fd6'>■</span> auto-filled"
             " &nbsp; <span style='color:#f0a030'>■</span> corrected &nbsp; <span style='color:#e04848'>▁</span>"
-            " slot to label &nbsp; ▂ others")
-        self.legend.setToolTip("The cells, ticks and slot marks are the selected person's; the thin band at "
-                               "the bottom of each cell is the other people's status, a dim tick their reviewed "
-                               "poses, an outlined triangle their suggested keyframe.")
+            " slot to label &nbsp; ✕ not in view &nbsp; ▂ others")
+        self.legend.setToolTip("The cells, ticks and slot marks are the selected person's (✕: marked not in "
+                               "view with X, the slot done but no keyframe); the thin band at the bottom of each "
+                               "cell is the other people's status, a dim tick their reviewed poses, an outlined "
+                               "triangle their suggested keyframe.")
         self.nav_bar.addWidget(self.legend)
 
     def _connect_static(self) -> None:
@@ -528,11 +530,11 @@ class MainWindow(QMainWindow):
         if self.session is None or self.session.video is None:
             return
         video = self.session.video
-        keyframes, with_poses = video.labelling_progress()
+        done = video.labelling_progress()
         answer = QMessageBox.question(
             self, "Remove video",
             f"Remove video {video_label(video)} from the project, with its "
-            f"{video.pose_count()} poses ({keyframes} keyframes) on {with_poses} frames?\n\n"
+            f"{video.pose_count()} poses ({done.keyframes} keyframes) on {done.frames_with_poses} frames?\n\n"
             "Edit → Undo (in the video shown next) puts it back while this window is open.",
             QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
         if answer == QMessageBox.Yes:
@@ -864,7 +866,9 @@ class MainWindow(QMainWindow):
         else:  # the selected person's marks, the others' apart (timeline.py)
             marks = session.person_marks(track)
             others = marks.others if len(video.tracks) > 1 else None
-            self.timeline.set_status(marks.status, video.keyframe_stride, others, person=self._person_name(track))
+            self.timeline.set_status(marks.status, video.keyframe_stride, others, person=self._person_name(track),
+                                     absent=marks.absent, others_absent=marks.others_absent,
+                                     colour=track_colour(track))
             self.timeline.set_review_marks(marks.reviewed, frame, marks.others_reviewed,
                                            suggested_is_selected=suggested is not None and suggested[1] == track)
         self.video_box.update_video(video)  # its counts follow the edits
