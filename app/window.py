@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("PoseWarper Annotate")
         self.store = self.session = self.editor = self.loader = self.runner = None
         self.frames_job = None  # opening a video's frames (openjob.py)
+        self._fill_text, self._fill_state = "", None  # the last fill's panel text and standing (_show_fill_standing)
         self.files = ProjectFiles(self)  # open / import / export on worker threads
         self._frames_video_id = None  # the video whose frames the loader reads (or is opening)
         self._view = None  # (project, video id) the canvas shows
@@ -769,7 +770,9 @@ class MainWindow(QMainWindow):
             self.fill_panel.state.setText("Cancelling…")
 
     def _fill_finished(self, status: str, message: str) -> None:
-        self.fill_panel.set_running(False, f"Auto-fill {status}: {message}")
+        self._fill_text = f"Auto-fill {status}: {message}"
+        self._fill_state = self.runner.last_fill_state()
+        self.fill_panel.set_running(False, self._fill_text)
         if status == "failed":
             self.error("Auto-fill failed", message)
 
@@ -966,6 +969,22 @@ class MainWindow(QMainWindow):
             return
         self.saved_label.setText("✓ saved")
         self.saved_label.setToolTip(f"Every edit is written to {self.store.path} at once")
+        self._show_fill_standing()
+
+    def _show_fill_standing(self) -> None:
+        """The fill panel's "Auto-fill done: N poses" only while those poses are there: undoing
+        the fill says so, a redo brings the text back. Only a change of the fill's standing
+        touches the panel (its other texts stay)."""
+        if self.runner is None or self.runner.running:
+            return
+        state = self.runner.last_fill_state()
+        if state is None or state == self._fill_state:
+            return
+        self._fill_state = state
+        text = {"applied": self._fill_text,
+                "undone": f"The last auto-fill was undone ({self.keys['redo']} brings it back).",
+                "gone": "The last auto-fill was undone."}[state]
+        self.fill_panel.set_running(False, text)
 
     def _set_enabled(self, on: bool) -> None:
         for action_id, action in self.actions.items():

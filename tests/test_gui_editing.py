@@ -381,6 +381,34 @@ def test_fill_runs_in_the_background_shows_progress_and_cancels(qtbot, clip, mon
     assert w.session.video.pose_count() == before
 
 
+def test_the_fill_panel_does_not_claim_a_fill_that_was_undone(qtbot, clip):
+    """"Auto-fill done: N poses" stays only while those poses are there: Ctrl+Z of the fill says
+    it was undone, a redo brings the text back, a new edit in its place leaves it undone; an
+    undo of another step leaves the panel alone."""
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    tid = label_keyframes(qtbot, w, frames=(0, 10))
+    w.actions["fill_video"].trigger()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    done = w.fill_panel.state.text()
+    assert done.startswith("Auto-fill done") and w.session.video.track_frames(tid) == list(range(11))
+    w.actions["undo"].trigger()
+    assert w.session.video.track_frames(tid) == [0, 10]
+    assert "Auto-fill done" not in w.fill_panel.state.text()
+    assert w.fill_panel.state.text() == "The last auto-fill was undone (Ctrl+Shift+Z brings it back)."
+    w.actions["redo"].trigger()
+    assert w.fill_panel.state.text() == done and w.session.video.track_frames(tid) == list(range(11))
+
+    w.editor.seek(20)
+    press(w, Qt.Key_X)  # another step on top of the fill: undoing it leaves the fill's text
+    w.actions["undo"].trigger()
+    assert w.fill_panel.state.text() == done
+    w.actions["undo"].trigger()  # the fill
+    w.editor.seek(20)
+    press(w, Qt.Key_X)  # a new edit: the undone fill cannot come back
+    assert w.fill_panel.state.text() == "The last auto-fill was undone."
+
+
 def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, monkeypatch):
     """The default method from the panel: the state line says the matcher first tunes itself on
     the keyframes, the bar counts those steps, then every frame of the gap is filled."""
