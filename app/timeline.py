@@ -1,11 +1,11 @@
 """The strip under the canvas: one cell per frame, coloured by the selected person's status,
-with the every-k-th keyframe slots marked, reviewed frames ticked along the top and the
+with the every-k-th keyframe slots marked, reviewed frames ticked (a check mark) and the
 suggested next keyframe marked with a triangle; an overview bar of the whole video above it.
 Click or drag to seek.
 
 With two people, a frame where one is a keyframe and the other only filled must not look done:
 the cells, ticks and slot marks are the selected person's; the other people's strongest status
-is a thin band at the bottom of each cell, their reviewed poses a dim tick, and a suggested
+is a thin band at the bottom of each cell, their reviewed poses a dim bar, and a suggested
 keyframe of another person an outlined triangle (the selected person's is filled).
 
 A "not in view" mark (X) is a keyframe slot done but no label: its cell is drawn empty with a
@@ -23,10 +23,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from .style import ABSENT_NAME, CURSOR, MISSING_KEYFRAME, STATUS_COLOURS, STATUS_NAMES
+from .style import ABSENT_NAME, CURSOR, MISSING_KEYFRAME, REVIEWED, STATUS_COLOURS, STATUS_NAMES
 
-REVIEWED = QColor("#8fe39a")  # the tick along the top of a reviewed frame's cell
-OTHERS_REVIEWED = QColor("#4f7a56")  # the same for another person's reviewed pose: dimmer, thinner
+OTHERS_REVIEWED = QColor("#4f7a56")  # another person's reviewed pose: a dim bar along the top, half as wide
+REVIEWED_H = 3  # px: another person's reviewed tick
 SUGGESTED = QColor("#ffb13b")  # the triangle over the suggested next keyframe
 ABSENT_CROSS = QColor("#d0d4da")  # the "not in view" cross when no person colour is given
 OTHERS_BAND = 5  # px: the other people's status along the bottom of a cell
@@ -200,9 +200,9 @@ class Timeline(QWidget):
                 slot = QRectF(x, strip.bottom() - 4, cw - gap, 4)
                 p.fillRect(slot, QColor("#ffffff") if s == 3 else MISSING_KEYFRAME)
             if f < len(self.reviewed) and self.reviewed[f]:
-                p.fillRect(QRectF(x, strip.top(), cw - gap, 3), REVIEWED)
+                self._paint_tick(p, QRectF(x, strip.top(), cw - gap, band.top() - 1 - strip.top()))
             elif f < len(self.others_reviewed) and self.others_reviewed[f]:
-                p.fillRect(QRectF(x + cw / 4, strip.top(), max(1.0, cw / 2 - gap), 2), OTHERS_REVIEWED)
+                p.fillRect(QRectF(x + cw / 4, strip.top(), max(1.0, cw / 2 - gap), REVIEWED_H), OTHERS_REVIEWED)
         if self.suggested is not None and self.first <= self.suggested < last:
             x = (self.suggested - self.first) * cw + (cw - gap) / 2
             half = max(3.0, min(cw / 2, 6.0))
@@ -229,6 +229,22 @@ class Timeline(QWidget):
                 p.drawText(int(x) + 2, self.height() - 2, str(f))
         p.end()
         return pixmap
+
+    @staticmethod
+    def _paint_tick(p: QPainter, cell: QRectF) -> None:
+        """The reviewed mark: a tick (check mark) in the upper part of the cell, outlined in dark so
+        it reads on every cell colour (a 3 px bar along the top was a faint edge at 1366x768)."""
+        w = cell.width() - 1
+        h = min(w * 1.1, cell.height())
+        x, y = cell.left() + 0.5, cell.top() + 0.5
+        tick = [QPointF(x + 0.1 * w, y + 0.55 * h), QPointF(x + 0.4 * w, y + 0.9 * h),
+                QPointF(x + 0.95 * w, y + 0.1 * h)]
+        p.save()
+        p.setRenderHint(QPainter.Antialiasing)
+        for colour, width in ((QColor("#1d2025"), 3.4), (REVIEWED, 1.8)):
+            p.setPen(QPen(colour, width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin))
+            p.drawPolyline(tick)
+        p.restore()
 
     def _paint_cross(self, p: QPainter, cell: QRectF) -> None:
         """The "not in view" mark: an X in the person's colour from corner to corner of the cell."""

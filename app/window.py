@@ -261,10 +261,10 @@ class MainWindow(QMainWindow):
             "<span style='color:#3cc45a'>■</span> keyframe &nbsp; <span style='color:#4f8fd6'>■</span> auto-filled"
             " &nbsp; <span style='color:#f0a030'>■</span> corrected &nbsp; <span style='color:#e04848'>▁</span>"
             " slot to label &nbsp; ✕ not in view &nbsp; ▂ others")
-        self.legend.setToolTip("The cells, ticks and slot marks are the selected person's (✕: marked not in "
-                               "view with X, the slot done but no keyframe); the thin band at the bottom of each "
-                               "cell is the other people's status, a dim tick their reviewed poses, an outlined "
-                               "triangle their suggested keyframe.")
+        self.legend.setToolTip("The cells, ticks and slot marks are the selected person's (a green ✓: a pose "
+                               "reviewed; ✕: marked not in view with X, the slot done but no keyframe); the thin "
+                               "band at the bottom of each cell is the other people's status, a dim bar their "
+                               "reviewed poses, an outlined triangle their suggested keyframe.")
         self.nav_bar.addWidget(self.legend)
 
     def _connect_static(self) -> None:
