@@ -29,7 +29,7 @@ from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel, VideoBox, video_label
 from .session import Session
 from .suggestions import Suggestions
-from .style import track_colour
+from .style import MISSING_KEYFRAME, STATUS_COLOURS, track_colour
 from .timeline import Timeline
 from .workers import FrameLoader
 
@@ -256,16 +256,24 @@ class MainWindow(QMainWindow):
         self.nav_bar.addWidget(QLabel("Frame"))
         self.nav_bar.addWidget(self.frame_spin)
         self.nav_bar.addWidget(self.frame_count)
-        self.nav_bar.addStretch(1)
-        self.legend = QLabel(
-            "<span style='color:#3cc45a'>■</span> keyframe &nbsp; <span style='color:#4f8fd6'>■</span> auto-filled"
-            " &nbsp; <span style='color:#f0a030'>■</span> corrected &nbsp; <span style='color:#e04848'>▁</span>"
-            " slot to label &nbsp; ✕ not in view &nbsp; ▂ others")
+        self.nav_bar.addSpacing(12)
+        # Breaks only between the entries: with the Video box shown (several videos) the bar is too
+        # narrow for one line at 1366x768, and a legend that does not wrap made the window wider
+        # than the screen.
+        entries = [(STATUS_COLOURS[3], "■", "keyframe"), (STATUS_COLOURS[1], "■", "auto-filled"),
+                   (STATUS_COLOURS[2], "■", "corrected"), (MISSING_KEYFRAME, "▁", "slot to label"),
+                   (None, "✕", "not in view"), (None, "▂", "others")]
+        self.legend = QLabel(" &nbsp;".join(
+            (f"<span style='color:{colour.name()}'>{mark}</span>" if colour else mark) + "&nbsp;"
+            + name.replace(" ", "&nbsp;").replace("-", "\u2011")  # a non-breaking hyphen
+            for colour, mark, name in entries))
+        self.legend.setWordWrap(True)
+        self.legend.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.legend.setToolTip("The cells, ticks and slot marks are the selected person's (a green ✓: a pose "
                                "reviewed; ✕: marked not in view with X, the slot done but no keyframe); the thin "
                                "band at the bottom of each cell is the other people's status, a dim bar their "
                                "reviewed poses, an outlined triangle their suggested keyframe.")
-        self.nav_bar.addWidget(self.legend)
+        self.nav_bar.addWidget(self.legend, 1)  # the bar's spare width: one line when it fits
 
     def _connect_static(self) -> None:
         self.frame_spin.valueChanged.connect(lambda f: self._edit(lambda ed: ed.seek(f)))
