@@ -37,6 +37,7 @@ MEDIA_FILTER = ("Videos, annotations and projects (*.mp4 *.avi *.mov *.mkv *.web
                 "*.pwproj);;Projects (*.pwproj);;PoseTrack18 / COCO (*.json);;All files (*)")
 MAX_RECENT = 8
 MARKER_STEP = 1.25  # one press of ] or [ (markers from 0.5x to 4x of the default)
+FORMAT_NAMES = {"posetrack18": "PoseTrack18", "coco": "COCO keypoints"}  # as the File menu says them
 
 
 class MainWindow(QMainWindow):
@@ -708,21 +709,11 @@ class MainWindow(QMainWindow):
     def export_dialog(self, fmt: str) -> None:
         if self.store is None:
             return
-        every = False
-        if len(self.store.project.videos) > 1:
-            box = QMessageBox(QMessageBox.Question, "Export", "Export the video shown, or every video of the "
-                              "project?", QMessageBox.Cancel, self)
-            this = box.addButton("This video", QMessageBox.AcceptRole)
-            all_ = box.addButton(f"All {len(self.store.project.videos)} videos", QMessageBox.AcceptRole)
-            box.setDefaultButton(this)
-            box.exec()
-            if box.clickedButton() not in (this, all_):
-                return
-            every = box.clickedButton() is all_
-        videos = self.store.project.videos.values() if every else [self.session.video]
-        auto = exportchoice.choose(self, videos)  # which auto-filled poses: asked once, then remembered
-        if auto is None:
+        # what to write, in one dialog (only when there is something to choose), then where
+        chosen = exportchoice.ask(self, FORMAT_NAMES[fmt], self.session.video, list(self.store.project.videos.values()))
+        if chosen is None:
             return
+        every = chosen.every
         # The folder of the last export, where it still exists: the project's own folder may be
         # the app's data folder (the demo's), not where datasets go.
         folder = Path(QSettings().value("export/folder", "", type=str) or Path(self.store.path).parent)
@@ -737,19 +728,7 @@ class MainWindow(QMainWindow):
         if not path:
             return
         QSettings().setValue("export/folder", str(Path(path) if every and fmt == "posetrack18" else Path(path).parent))
-        frames = None
-        if any(v.frames is None for v in videos):  # a video file: its frames can go with the JSON
-            box = QMessageBox(QMessageBox.Question, "Export", "Write the frames as JPEG files too, where the "
-                              "JSON names them (a dataset other tools can train on)?", QMessageBox.Cancel, self)
-            none = box.addButton("JSON only", QMessageBox.AcceptRole)
-            labelled = box.addButton("With the labelled frames", QMessageBox.AcceptRole)
-            every_frame = box.addButton("With every frame", QMessageBox.AcceptRole)
-            box.setDefaultButton(none)
-            box.exec()
-            if box.clickedButton() not in (none, labelled, every_frame):
-                return
-            frames = {labelled: "labelled", every_frame: "all"}.get(box.clickedButton())
-        self.export(path, fmt, auto, all_videos=every, frames=frames)
+        self.export(path, fmt, chosen.auto, all_videos=every, frames=chosen.frames)
 
     def export(self, path, fmt: str, include_auto: bool | str = True, all_videos: bool = False,
                frames: str | None = None) -> bool:

@@ -530,12 +530,16 @@ def test_a_copy_of_the_project_file_alone_holds_an_edit_a_moment_later(qtbot, cl
         np.testing.assert_array_equal(copied.project.videos[w.session.video_id].pose(0, track).xy, placed.xy)
 
 
-def test_export_asks_once_which_auto_filled_poses_to_write(qtbot, clip, tmp_path, monkeypatch):
-    """At the first export with auto-filled poses the user picks which to write; later exports
-    follow the choice without asking, the File menu shows it, the summary says what was left out."""
-    from PySide6.QtWidgets import QFileDialog, QMessageBox
+def test_export_asks_its_questions_in_one_dialog_and_remembers_the_auto_filled_choice(qtbot, clip, tmp_path,
+                                                                                      monkeypatch):
+    """One dialog before the file dialog (it was up to three questions in a row): which auto-filled
+    poses (remembered, shown preset at the next export) and whether frame images go with the JSON;
+    the File menu shows the choice, the summary says what was left out."""
+    import copy
 
-    from app.exportchoice import MENU_TITLE
+    from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
+
+    from app.exportchoice import MENU_TITLE, ExportDialog
     from posewarper_core.annotation import Pose, Track
     from posewarper_core.formats import import_file
 
@@ -548,15 +552,18 @@ def test_export_asks_once_which_auto_filled_poses_to_write(qtbot, clip, tmp_path
     accepted.reviewed = True
     vid = w.session.video_id
     w.session.apply([PoseChange(vid, 0, 1, key), PoseChange(vid, 1, 1, accepted), PoseChange(vid, 2, 1, filled)])
-    asked = []
+    shown = []
 
-    def answer(box):  # the user's clicks: "Only those I reviewed", then "JSON only" (no frame images)
-        asked.append(box.objectName())
-        wanted = "Only those I reviewed" if box.objectName() == "exportAutoChoice" else "JSON only"
-        next(b for b in box.buttons() if b.text() == wanted).click()
-        return 0
+    def answer(dialog):  # the user: "Only those I reviewed" the first time, then OK as preset
+        shown.append({name: getattr(dialog, name) and getattr(dialog, name).choice()
+                      for name in ("every", "auto", "frames")})
+        assert "2 poses were written by auto-fill, 1 of them reviewed" in dialog.auto_note.text()
+        if len(shown) == 1:
+            dialog.auto.buttons["reviewed"].click()
+        return QDialog.Accepted
 
-    monkeypatch.setattr(QMessageBox, "exec", answer)
+    monkeypatch.setattr(ExportDialog, "exec", answer)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: pytest.fail(f"a second question: {box.text()}"))
     for n in (1, 2):
         out = tmp_path / f"export{n}.json"
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, out=out: (str(out), ""))
@@ -567,10 +574,26 @@ def test_export_asks_once_which_auto_filled_poses_to_write(qtbot, clip, tmp_path
         _, (back,) = import_file(out)
         assert sorted(back.poses) == [0, 1] and back.pose(1, 1).reviewed
         assert "1 auto-filled pose not reviewed, as asked" in w.last_info
-    assert asked.count("exportAutoChoice") == 1  # asked once, remembered after
+        assert done[0].get("frame_images", 0) == 0  # JSON only, the preset
+    # one video: no videos question; the frames question (a video file); the choice kept and shown
+    assert shown == [{"every": None, "auto": "all", "frames": None},
+                     {"every": None, "auto": "reviewed", "frames": None}]
     menu = next(a.menu() for a in w.menuBar().actions()[0].menu().actions() if a.text() == MENU_TITLE)
     menu.aboutToShow.emit()
     assert [a.text() for a in menu.actions() if a.isChecked()] == ["Only those I reviewed"]
+
+    # Nothing to ask (an image folder's video, the choice made): no dialog at all. Two videos: the
+    # videos question, whose choice the counts follow.
+    folder = copy.copy(w.session.video)
+    folder.frames = []
+    assert not ExportDialog(w, "COCO keypoints", folder, [folder]).needed()
+    other = copy.copy(w.session.video)
+    other.video_id, other.poses = 2, {3: {1: filled.copy()}}
+    dialog = ExportDialog(w, "PoseTrack18", w.session.video, [w.session.video, other])
+    assert dialog.needed() and "one file per video" in dialog.every.buttons[True].text()
+    dialog.every.buttons[True].click()
+    assert dialog.auto_note.text().startswith("3 poses were written by auto-fill, 1 of them reviewed")
+    assert dialog.choices() == (True, "reviewed", None)
 
 
 def test_clearing_the_people_list_selection_leaves_nobody_for_keys_to_act_on(qtbot, clip):
