@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from .style import ABSENT_NAME, CURSOR, MISSING_KEYFRAME, REVIEWED, STATUS_COLOURS, STATUS_NAMES
 
 OTHERS_REVIEWED = QColor("#4f7a56")  # another person's reviewed pose: a dim bar along the top, half as wide
-REVIEWED_H = 3  # px: another person's reviewed tick
+OTHERS_REVIEWED_H = 3  # px: the height of that bar
 SUGGESTED = QColor("#ffb13b")  # the triangle over the suggested next keyframe
 ABSENT_CROSS = QColor("#d0d4da")  # the "not in view" cross when no person colour is given
 OTHERS_BAND = 5  # px: the other people's status along the bottom of a cell
@@ -202,7 +202,8 @@ class Timeline(QWidget):
             if f < len(self.reviewed) and self.reviewed[f]:
                 self._paint_tick(p, QRectF(x, strip.top(), cw - gap, band.top() - 1 - strip.top()))
             elif f < len(self.others_reviewed) and self.others_reviewed[f]:
-                p.fillRect(QRectF(x + cw / 4, strip.top(), max(1.0, cw / 2 - gap), REVIEWED_H), OTHERS_REVIEWED)
+                p.fillRect(QRectF(x + cw / 4, strip.top(), max(1.0, cw / 2 - gap), OTHERS_REVIEWED_H),
+                           OTHERS_REVIEWED)
         if self.suggested is not None and self.first <= self.suggested < last:
             x = (self.suggested - self.first) * cw + (cw - gap) / 2
             half = max(3.0, min(cw / 2, 6.0))

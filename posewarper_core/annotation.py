@@ -335,8 +335,13 @@ class Video:
         """Frames with a labelled keyframe, frames with a "not in view" mark (counted apart: a
         mark is no label, is_labelled_keyframe), frames with any pose: cheap enough to list for
         every video of a big project (a per-joint look at keyframes only, unlike frame_status)."""
-        keyframes = sum(any(is_labelled_keyframe(p) for p in by_track.values()) for by_track in self.poses.values())
-        marks = sum(any(p.is_absent_mark() for p in by_track.values()) for by_track in self.poses.values())
+        keyframes = marks = 0
+        for by_track in self.poses.values():
+            # The joints looked at only on keyframes: 8 ms against 2 ms before marks were counted
+            # apart, at 30,000 poses with 3,000 keyframes (the Video box's line, after each edit).
+            absent = [p.is_absent_mark() for p in by_track.values() if p.keyframe]
+            keyframes += bool(absent) and not all(absent)  # some is_labelled_keyframe
+            marks += any(absent)
         return LabellingProgress(keyframes, marks, len(self.poses))
 
     def pose_count(self) -> int:
