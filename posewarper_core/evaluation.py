@@ -20,10 +20,14 @@ Protocol (the one of ../shared/data/README.md):
   it was measured on;
 - `unflagged=True` scores only joints whose ground-truth label and keyframe labels `posewarper
   check` leaves unflagged (a clip whose labels have errors: a method cannot be right where the
-  label it is scored on, or filled from, is wrong).
+  label it is scored on, or filled from, is wrong);
+- `each_person=True` fills one person at a time, in track order, each person's fill written into
+  the video before the next one's, as the GUI's G fills the selected person (the default fills
+  everyone together).
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,6 +263,7 @@ def run_bench(
     ablation: bool = False,
     fusion: str = "distance",
     unflagged: bool = False,
+    each_person: bool = False,
     device=None,
     progress_factory: Callable[[str], Callable[[int, int], None] | None] | None = None,
 ) -> dict:
@@ -267,7 +272,8 @@ def run_bench(
     `refine` adds a "<method>+refine" entry: the same fill followed by the temporal refinement.
     `ablation` adds, after posewarper with a keyframe matcher model, the rows of ABLATION (each one
     part fewer); with a PoseWarper network, "posewarper-unlearned" (a flow-seeded network's
-    residual switched off). `unflagged` scores only labels `posewarper check` leaves unflagged.
+    residual switched off). `unflagged` scores only labels `posewarper check` leaves unflagged;
+    `each_person` fills one person after another (module doc).
     `adapt` lets learned methods fine-tune on the kept keyframes first (never on scored frames).
     """
     from . import autofill
@@ -313,7 +319,10 @@ def run_bench(
             method.prepare(keys, frames, gaps, lambda: None)
             setup = time.perf_counter() - t0
             t0 = time.perf_counter()
-            changes = autofill.run_fill(keys, frames, method, gaps, progress=progress, fusion=fusion)
+            if each_person:
+                changes = fill_each_person(keys, frames, method, gaps, progress, fusion)
+            else:
+                changes = autofill.run_fill(keys, frames, method, gaps, progress=progress, fusion=fusion)
             seconds = time.perf_counter() - t0
             filled = changed_poses(changes)
             results[name] = summarize(score_fill(gt, keys, filled, exclude), skeleton, person_frames, seconds)
@@ -333,6 +342,28 @@ def run_bench(
             if close:
                 close()
     return results
+
+
+def fill_each_person(keys: Video, frames, method, gaps, progress, fusion: str) -> list[PoseChange]:
+    """run_fill for one track's gaps after another on a copy of `keys`, each track's fill written
+    into the copy before the next track is filled (the GUI's G, person by person)."""
+    from . import autofill
+
+    work = copy.deepcopy(keys)
+    changes: list[PoseChange] = []
+    done, total = 0, sum(g.num_frames for g in gaps)
+    for tid in sorted({g.track_id for g in gaps}):
+        mine = [g for g in gaps if g.track_id == tid]
+        step = (lambda d, _t, base=done: progress(base + d, total)) if progress else None
+        new = autofill.run_fill(work, frames, method, mine, progress=step, fusion=fusion)
+        for c in new:
+            if c.pose is None:
+                work.remove_pose(c.frame, c.track_id)
+            else:
+                work.set_pose(c.frame, c.track_id, c.pose)
+        changes.extend(new)
+        done += sum(g.num_frames for g in mine)
+    return changes
 
 
 def label_check_line(gt_path: str | Path, k: int) -> str:

@@ -112,3 +112,22 @@ def test_mismatched_model_file_is_a_clear_error(tmp_path, capsys):
     bad.write_bytes(b"not a model")
     err = run_error(capsys, ["bench", "--gt", str(gt), "--k", "3", "--method", "posewarper", "--model", str(bad)])
     assert "bad.pt" in err
+
+
+def test_bench_each_person_fills_person_by_person_and_scores_every_person(tmp_path):
+    gt = make_clip(tmp_path / "clip")
+    data = json.loads(gt.read_text())
+    second = []
+    for a in data["annotations"]:  # a second person on the same square, joints 2 px apart
+        kp = np.array(a["keypoints"], float).reshape(17, 3)
+        kp[kp[:, 2] > 0, :2] += 2.0
+        second.append({**a, "id": a["id"] + 100, "track_id": 1, "keypoints": kp.ravel().round(3).tolist()})
+    data["annotations"] += second
+    gt.write_text(json.dumps(data))
+    together, each = tmp_path / "together.json", tmp_path / "each.json"
+    assert main(["bench", "--gt", str(gt), "--k", "4", "--method", "linear", "--json", str(together)]) == 0
+    assert main(["bench", "--gt", str(gt), "--k", "4", "--method", "linear", "--each-person", "--json", str(each)]) == 0
+    a, b = json.loads(together.read_text())["linear"], json.loads(each.read_text())["linear"]
+    assert b["scored_joints"] == 2 * 9 * 15  # both people, every filled frame
+    for key in ("at_0.5", "at_0.2", "median_error_px", "confidence_auroc"):
+        assert a[key] == b[key]  # the straight line does not depend on who is filled with whom

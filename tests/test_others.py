@@ -7,7 +7,9 @@ import pytest
 
 from posewarper_core.annotation import Pose, Video
 from posewarper_core.autofill.confidence import person_sizes
-from posewarper_core.autofill.engine import Span
+from posewarper_core.autofill import fill
+from posewarper_core.autofill.engine import PeopleAround, Span
+from posewarper_core.autofill.linear import LinearMethod
 from posewarper_core.autofill.pose_model_fusion import PoseModelFusion
 from posewarper_core.skeleton import POSETRACK17
 from posewarper_core.suggest import Suggester
@@ -139,3 +141,66 @@ def test_a_suggestion_for_one_person_runs_no_flow_for_the_others():
     np.testing.assert_allclose(other[JOINTS], truth(5)[JOINTS] + (APART, 0.0), atol=0.5)
     video.set_pose(3, 1, Pose.manual(truth(5) + (APART + 7.0, 0.0), vis))  # labelled here: the label counts
     np.testing.assert_allclose(suggester.others_on(video, frames, 3, 0)[0][JOINTS], truth(5)[JOINTS] + (APART + 7.0, 0.0))
+
+
+class LostWristThenModel(LinearMethod):
+    """The straight line (exact for the walking figure), then the left person's left wrist lost (30 px
+    off, unsure) as a flow chain can lose it, then the pose model's step, as the default fill runs it.
+    `blind`: the step is not told who else is on the frame (what it was before PeopleAround)."""
+
+    name = "linear+model"
+
+    def __init__(self, blind=False):
+        self.step, self.blind = PoseModelFusion(model=TwoPeopleModel()), blind
+
+    def correct(self, frames, span, before, after, filled, check, around=lambda frame: []):
+        lost = {}
+        for (i, frame), pose in filled.items():
+            pose = pose.copy()
+            if pose.xy[LEFT_WRIST, 0] < truth(frame)[LEFT_WRIST, 0] + APART / 2:  # the left person
+                pose.xy[LEFT_WRIST] += (30.0, 0.0)
+                pose.confidence[LEFT_WRIST] = 0.1
+            lost[(i, frame)] = pose
+        return self.step.correct(frames, span, before, after, lost, person_sizes(before, after)[:, 0, 0], check,
+                                 (lambda frame: []) if self.blind else around)
+
+
+def two_people_keyframed(marks_right_at=()):
+    video = Video(source="two.mp4", num_frames=11, width=420, height=300)
+    for f in (0, 10):
+        video.set_pose(f, 0, figure_pose(truth(f), 1.0, True))
+        right = Pose.absent_mark(POSETRACK17.num_joints) if f in marks_right_at else figure_pose(truth(f) + (APART, 0.0), 1.0, True)
+        video.set_pose(f, 1, right)
+    return video
+
+
+def test_filling_one_person_keeps_their_lost_wrist_off_the_neighbour_nobody_filled_yet():
+    """The GUI's G fills the selected person alone; the neighbour is only keyframed. Where their
+    keyframes put them counts as their place: the model's wrist on them is not taken."""
+    video = two_people_keyframed()
+    changes = fill(video, NumberedFrames(), LostWristThenModel(), track_ids=[0])
+    assert [c.track_id for c in changes] == [0] * 9
+    for c in changes:
+        carried = truth(c.frame)[LEFT_WRIST] + (30.0, 0.0)
+        np.testing.assert_allclose(c.pose.xy[LEFT_WRIST], carried)
+    # Not told who else is there, the step takes the neighbour's wrist (what the rule prevents).
+    blind = fill(video, NumberedFrames(), LostWristThenModel(blind=True), track_ids=[0])
+    neighbours = [np.linalg.norm(c.pose.xy[LEFT_WRIST] - (truth(c.frame)[LEFT_WRIST] + (APART, 0.0))) for c in blind]
+    assert max(neighbours) < 5.0
+
+
+def test_people_around_a_frame_come_from_this_fill_the_video_or_the_line_between_their_keyframes():
+    video = two_people_keyframed()
+    filled_right = figure_pose(truth(3) + (APART + 2.0, 0.0), 0.9)
+    video.set_pose(3, 1, filled_right)
+    around = PeopleAround(video)
+    outside = around.outside([0])
+    np.testing.assert_allclose(outside(3)[0][JOINTS], filled_right.xy[JOINTS])  # their fill in the video
+    np.testing.assert_allclose(outside(4)[0][JOINTS], (truth(4) + (APART, 0.0))[JOINTS])  # between their keyframes
+    assert np.isnan(outside(4)[0][POSETRACK17.index("head_top")]).all()  # unlabelled stays unknown
+    fresh = figure_pose(truth(4) + (APART - 1.0, 0.0), 0.9)
+    around.add({(4, 1): fresh})  # filled earlier in the same run
+    np.testing.assert_allclose(around.outside([0])(4)[0][JOINTS], fresh.xy[JOINTS])
+    assert around.outside([0, 1])(4) == []
+    # After a "not in view" mark nobody is expected in between.
+    assert PeopleAround(two_people_keyframed(marks_right_at=(10,))).outside([0])(4) == []

@@ -7,6 +7,7 @@ joints an annotator placed or corrected.
 """
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -95,9 +96,11 @@ class Method:
         `progress(step, steps)` reports it. None by default."""
 
     def correct(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None,
-                filled: dict[tuple[int, int], Pose], check: Callable[[], None]) -> dict[tuple[int, int], Pose]:
+                filled: dict[tuple[int, int], Pose], check: Callable[[], None],
+                around: Callable[[int], list[np.ndarray]] = lambda frame: []) -> dict[tuple[int, int], Pose]:
         """Correct the fused poses {(pose index in before/after, frame): Pose} of a span; runs after
-        fusion. Unchanged by default."""
+        fusion. `around(frame)`: the joints ((J, 2), NaN where unlabelled) of the people on that
+        frame who are not in this span (PeopleAround). Unchanged by default."""
         return filled
 
 
@@ -183,6 +186,7 @@ def run_fill(
     for g in gaps:
         by_span[g.span].append(g)
     changes: list[PoseChange] = []
+    around = PeopleAround(video)
     for span, span_gaps in by_span.items():  # insertion order = the plan's sorted order
         check()
         tids = [g.track_id for g in span_gaps]
@@ -195,7 +199,9 @@ def run_fill(
                 pose = fuse(method, span, frame, ti, i, before, after, fwd, bwd, fusion)
                 if pose is not None:
                     filled[(i, frame)] = pose
-        filled = method.correct(frames, span, before, after, filled, check)  # e.g. keyframe_match.py
+        filled = method.correct(frames, span, before, after, filled, check,  # e.g. keyframe_match.py
+                                around=around.outside(tids))
+        around.add({(frame, tids[i]): pose for (i, frame), pose in filled.items()})
         new = []
         for i, tid in enumerate(tids):
             for frame in span.frames:
@@ -209,6 +215,50 @@ def run_fill(
         if progress:
             progress(done, total)
     return changes
+
+
+class PeopleAround:
+    """Where the people of a video are on a frame, for a span that does not fill them (a method that
+    must not take someone else's limb for its person's, pose_model_fusion.py): their pose filled
+    earlier in this run, else the video's (a keyframe, an earlier fill), else the straight line
+    between their keyframes around the frame (filling one person at a time, as the GUI's G does,
+    the others' frames in between may not be filled yet). Computed only when asked for."""
+
+    def __init__(self, video: Video):
+        self.video = video
+        self._fresh: dict[tuple[int, int], Pose] = {}  # (frame, track id): filled in this run
+        self._keys: dict[int, list[int]] = {}
+
+    def add(self, filled: dict[tuple[int, int], Pose]) -> None:
+        self._fresh.update(filled)
+
+    def outside(self, track_ids: Iterable[int]) -> Callable[[int], list[np.ndarray]]:
+        """frame -> [(J, 2) joints, NaN where unlabelled] of each person not in `track_ids`."""
+        skip = set(track_ids)
+        return lambda frame: [xy for tid in self.video.tracks if tid not in skip
+                              for xy in [self._joints(frame, tid)] if xy is not None]
+
+    def _joints(self, frame: int, tid: int) -> np.ndarray | None:
+        pose = self._fresh.get((frame, tid))
+        if pose is None:
+            pose = self.video.pose(frame, tid)
+        if pose is None:
+            return self._between_keyframes(frame, tid)
+        return pose.labelled_xy() if pose.labelled().any() else None
+
+    def _between_keyframes(self, frame: int, tid: int) -> np.ndarray | None:
+        if tid not in self._keys:
+            self._keys[tid] = self.video.keyframes(tid)
+        keys = self._keys[tid]
+        at = bisect.bisect(keys, frame)
+        if at == 0 or at == len(keys):
+            return None
+        a, b = self.video.pose(keys[at - 1], tid), self.video.pose(keys[at], tid)
+        both = a.labelled() & b.labelled()  # a "not in view" mark has no joint: nobody in between
+        if not both.any():
+            return None
+        t = (frame - keys[at - 1]) / (keys[at] - keys[at - 1])
+        return np.where(both[:, None], a.xy + t * (b.xy - a.xy), np.nan)
 
 
 def anchor(pose: Pose) -> Pose:

@@ -193,7 +193,7 @@ class MatchedFlowMethod(Method):
         self.adapted_on, self._adapted_for = len(pairs), key
 
     def correct(self, frames, span: Span, before: list[Pose] | None, after: list[Pose] | None,
-                filled: dict[tuple[int, int], Pose], check) -> dict[tuple[int, int], Pose]:
+                filled: dict[tuple[int, int], Pose], check, around=lambda frame: []) -> dict[tuple[int, int], Pose]:
         """Move joints of `filled` {(pose index, frame): pose} towards the keyframes' matches, then
         weigh each joint against the pose model's (step 5)."""
         if not filled:
@@ -202,7 +202,7 @@ class MatchedFlowMethod(Method):
             filled = self._match_correct(frames, span, before, after, filled, check)
         if self.pose_model is not None:
             sizes = person_sizes(before or after, after or before)[:, 0, 0]
-            filled = self.pose_model.correct(frames, span, before, after, filled, sizes, check)
+            filled = self.pose_model.correct(frames, span, before, after, filled, sizes, check, around)
         return filled
 
     def _match_correct(self, frames, span: Span, before, after, filled, check):

@@ -9,8 +9,10 @@ weighed by the error each is expected to make.
    looked at once.
 2. The model's pose counts only when it agrees with the carried pose as a whole (median joint
    distance within suggest's AGREEMENT crop sides: it found the same person, not a neighbour);
-   a model joint nearer another person's (their filled pose in the span, their label on a
-   keyframe) than this person's carried joint is theirs and not used (suggest/others.py).
+   a model joint nearer another person's than this person's carried joint is theirs and not used
+   (suggest/others.py). The others: the span's other people (their filled pose, their keyframe
+   label) and everyone else on the frame (engine.PeopleAround: their pose in the video, or where
+   their keyframes put them when nobody filled them yet, as when the GUI fills one person).
 3. Per joint, each guess is weighted by the other's expected squared error (inverse variance):
    - the carried joint's, u = -ln(confidence) x 0.1 x person size (confidence.joint_confidence read
      backwards: the chains' disagreement plus a part of their drift, in pixels);
@@ -126,11 +128,11 @@ class PoseModelFusion:
                 self._keyframes.pop(next(iter(self._keyframes)))
         return self._theirs_out(self._keyframes[key], pose, others)
 
-    def model_poses(self, frames, span, before, after, filled: dict[tuple[int, int], Pose], check
-                    ) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def model_poses(self, frames, span, before, after, filled: dict[tuple[int, int], Pose], check,
+                    around=lambda frame: []) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """{(pose index, frame): (offset-corrected model joints (J, 2), confidence (J,), the model's
         expected error per joint in pixels (J,))} for the filled poses whose model pose agrees with
-        them as a whole (step 2)."""
+        them as a whole (step 2); `around(frame)`: the people on the frame outside the span."""
         from ..suggest.mapping import PersonOffsets
         from ..suggest.suggest import AGREEMENT, MIN_CONFIDENCE
 
@@ -147,9 +149,12 @@ class PoseModelFusion:
                 continue
             if i not in offsets:
                 offsets[i], checked[i] = self._learn(frames, span, before[i] if before else None,
-                                                     after[i] if after else None, MIN_CONFIDENCE, before, after)
+                                                     after[i] if after else None, MIN_CONFIDENCE, before, after,
+                                                     around)
             m = pose.labelled()
             others = [xy for j, xy in on_frame.get(frame, ()) if j != i]  # the span's other people here
+            if self.others:
+                others += around(frame)
             found = self._theirs_out(self._run(frames.frame(frame), pose), pose, others)
             if found is None:
                 continue
@@ -161,7 +166,8 @@ class PoseModelFusion:
             out[(i, frame)] = (xy, conf, checked[i])
         return out
 
-    def _learn(self, frames, span, a: Pose | None, b: Pose | None, min_confidence: float, before=None, after=None):
+    def _learn(self, frames, span, a: Pose | None, b: Pose | None, min_confidence: float, before=None, after=None,
+               around=lambda frame: []):
         """The person's offsets from the span's two keyframes, and the model's error per joint in
         pixels when its offsets come from one keyframe and it is checked on the other: the two
         keyframes' residuals (label - model, in crop sides) apart, times the mean crop side
@@ -175,7 +181,7 @@ class PoseModelFusion:
             if pose is None:
                 continue
             others = [p.labelled_xy() for p in everyone or ()
-                      if p is not None and p is not pose] if self.others else []
+                      if p is not None and p is not pose] + around(key) if self.others else []
             found = self.keyframe_output(frames, key, pose, others)
             if found is None:
                 continue
@@ -188,13 +194,13 @@ class PoseModelFusion:
         err = np.linalg.norm(residuals[0] - residuals[1], axis=1) * float(np.mean(sides))
         return off, np.nan_to_num(err, nan=np.inf)
 
-    def correct(self, frames, span, before, after, filled: dict[tuple[int, int], Pose], sizes, check
-                ) -> dict[tuple[int, int], Pose]:
+    def correct(self, frames, span, before, after, filled: dict[tuple[int, int], Pose], sizes, check,
+                around=lambda frame: []) -> dict[tuple[int, int], Pose]:
         """`filled` with each joint weighed against the model's (step 3) and its confidence
         lowered by their distance (step 4); `sizes[i]`: pose i's size in pixels."""
         from ..suggest.suggest import MIN_CONFIDENCE
 
-        found = self.model_poses(frames, span, before, after, filled, check)
+        found = self.model_poses(frames, span, before, after, filled, check, around)
         used = {key: filled[key].labelled() & (mconf >= MIN_CONFIDENCE) for key, (_, mconf, _) in found.items()}
         corrections = averaged_corrections({key: mxy - filled[key].xy for key, (mxy, _, _) in found.items()},
                                            used, self.window)

@@ -38,6 +38,8 @@ def register(subparsers) -> None:
                         "shipped matcher), unlearned (no matcher), nofallback (no fall-back to interpolation either)")
     p.add_argument("--unflagged", action="store_true",
                    help="score only the ground-truth labels `posewarper check` leaves unflagged")
+    p.add_argument("--each-person", action="store_true",
+                   help="fill one person at a time, each fill written before the next (as G per person in the app)")
     p.add_argument("--refine", action="store_true", help="also score each method followed by temporal refinement")
     p.add_argument("--fusion", default="distance", choices=FUSIONS,
                    help="how the two keyframes' sides are fused: by temporal distance (the reference), by "
@@ -67,7 +69,8 @@ def run(args) -> int:
 
     try:
         results = run_bench(args.gt, args.k, methods, model_path=args.model, adapt=args.adapt, refine=args.refine, ablation=args.ablation,
-                            fusion=args.fusion, unflagged=args.unflagged, device=args.device, progress_factory=progress_factory)
+                            fusion=args.fusion, unflagged=args.unflagged, each_person=args.each_person,
+                            device=args.device, progress_factory=progress_factory)
     finally:
         for bar in bars:
             bar.close()
