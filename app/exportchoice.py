@@ -1,15 +1,23 @@
-"""Which auto-filled poses File → Export writes: all of them (as it always did, the default), only
-those an annotator reviewed (accepted with A), or none (the labels made by hand only); the core's
-formats.AUTO_CHOICES. Asked at the first export that holds auto-filled poses, remembered
-(QSettings) for every later one, changed under File → Auto-filled poses in exports."""
+"""What File → Export writes, asked in one dialog before the file dialog (it was up to three
+questions in a row): the video shown or every video (when the project has several); which
+auto-filled poses: all of them (the default), only those an annotator reviewed (accepted with
+A), or none (the labels made by hand only; the core's formats.AUTO_CHOICES); and, for a video
+file, whether its frames go with the JSON as JPEG files. The auto-filled choice is remembered
+(QSettings): an export with nothing else to ask and the choice made goes straight to the file
+dialog; File → Auto-filled poses in exports changes it too."""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QActionGroup
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QGroupBox, QLabel, QMenu, QRadioButton,
+                               QVBoxLayout)
 
 from posewarper_core.annotation import is_auto
 from posewarper_core.formats import AUTO_CHOICES
+
+from .panels import video_label
 
 SETTING = "export/auto_filled"
 MENU_TITLE = "Auto-filled poses in exports"
@@ -51,27 +59,102 @@ def count_auto_filled(videos) -> tuple[int, int]:
     return filled, reviewed
 
 
-def choose(parent, videos) -> str | None:
-    """Which auto-filled poses an export of `videos` writes: the choice remembered; else, if they
-    hold any, the user's answer (remembered); else "all" (there is nothing to choose). None if the
-    user cancelled the question."""
-    choice = remembered()
-    if choice is not None:
-        return choice
-    filled, reviewed = count_auto_filled(videos)
-    if not filled:
-        return "all"
-    box = QMessageBox(QMessageBox.Question, "Export: auto-filled poses",
-                      f"{filled} poses were written by auto-fill, {reviewed} of them reviewed (accepted with A). "
-                      "Which of them should the exported file hold?\n\nThe others are left out: with \"reviewed\" a "
-                      "filled pose not accepted is left out whole; with \"none\" the joints corrected by hand on "
-                      "one are kept. Your choice is kept for later exports; "
-                      f"File → {MENU_TITLE} changes it.", QMessageBox.Cancel, parent)
-    box.setObjectName("exportAutoChoice")
-    buttons = {box.addButton(LABELS[c], QMessageBox.AcceptRole): c for c in AUTO_CHOICES}
-    box.setDefaultButton(next(iter(buttons)))
-    box.exec()
-    choice = buttons.get(box.clickedButton())
-    if choice is not None:
-        remember(choice)
-    return choice
+class ExportChoices(NamedTuple):
+    every: bool  # every video of the project, else the one shown
+    auto: str  # which auto-filled poses (formats.AUTO_CHOICES)
+    frames: str | None  # frame images too: "labelled" | "all" | None (the JSON only)
+
+
+FRAMES = {None: "JSON only", "labelled": "With the labelled frames", "all": "With every frame"}
+
+
+class ChoiceGroup(QGroupBox):
+    """One question of the dialog: radio buttons, one per choice."""
+
+    def __init__(self, title: str, labels: dict, default, note: QLabel | None = None):
+        super().__init__(title)
+        layout = QVBoxLayout(self)
+        if note is not None:
+            layout.addWidget(note)
+        self.buttons = {}
+        group = QButtonGroup(self)
+        for choice, label in labels.items():
+            button = self.buttons[choice] = QRadioButton(label)
+            button.setChecked(choice == default)
+            group.addButton(button)
+            layout.addWidget(button)
+
+    def choice(self):
+        return next(c for c, b in self.buttons.items() if b.isChecked())
+
+
+class ExportDialog(QDialog):
+    """The export's choices, each question shown only where there is something to choose."""
+
+    def __init__(self, parent, fmt_name: str, shown, videos: list):
+        super().__init__(parent)
+        self.setWindowTitle(f"Export {fmt_name}")
+        self.setObjectName("exportChoices")
+        self.shown, self.videos = shown, videos
+        layout = QVBoxLayout(self)
+        self.every = self.auto = self.frames = None  # the questions shown
+        if len(videos) > 1:
+            per_file = " (one file per video, in a folder)" if fmt_name == "PoseTrack18" else ""
+            self.every = ChoiceGroup("Videos", {False: f"This video ({video_label(shown)})",
+                                                True: f"All {len(videos)} videos{per_file}"}, False)
+            layout.addWidget(self.every)
+            self.every.buttons[True].toggled.connect(self._follow_videos)
+        self.counts = {every: count_auto_filled(videos if every else [shown]) for every in (False, True)}
+        if self.counts[True][0]:
+            self.auto_note = QLabel()
+            self.auto_note.setWordWrap(True)
+            self.auto = ChoiceGroup("Auto-filled poses", LABELS, remembered() or "all", self.auto_note)
+            layout.addWidget(self.auto)
+        if any(v.frames is None for v in videos):  # a video file (an image folder's frames are files already)
+            self.frames = ChoiceGroup("Frame images, written where the JSON names them (a dataset other tools "
+                                      "can train on)", FRAMES, None)
+            layout.addWidget(self.frames)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.button(QDialogButtonBox.Ok).setText("Export…")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self._follow_videos()
+
+    def needed(self) -> bool:
+        """Whether there is anything to ask: several videos, frames to write, or the auto-filled
+        choice not made yet where there are auto-filled poses."""
+        return self.every is not None or self.frames is not None or (self.auto is not None and remembered() is None)
+
+    def _every(self) -> bool:
+        return self.every is not None and self.every.choice()
+
+    def _follow_videos(self) -> None:
+        """The auto-filled counts, and whether frames can be written, follow the videos chosen."""
+        every = self._every()
+        if self.auto is not None:
+            filled, reviewed = self.counts[every]
+            self.auto_note.setText(
+                f"{filled} poses were written by auto-fill, {reviewed} of them reviewed (accepted with A). "
+                "With \"reviewed\" a filled pose not accepted is left out whole; with \"none\" the joints "
+                f"corrected by hand on one are kept. Kept for later exports (File → {MENU_TITLE}).")
+            self.auto.setEnabled(filled > 0)
+        if self.frames is not None:
+            self.frames.setEnabled(any(v.frames is None for v in (self.videos if every else [self.shown])))
+
+    def choices(self) -> ExportChoices:
+        auto = self.auto.choice() if self.auto is not None and self.auto.isEnabled() else remembered() or "all"
+        frames = self.frames.choice() if self.frames is not None and self.frames.isEnabled() else None
+        return ExportChoices(self._every(), auto, frames)
+
+
+def ask(parent, fmt_name: str, shown, videos: list) -> ExportChoices | None:
+    """The export's choices: from the dialog when there is anything to ask (None if cancelled),
+    else the remembered ones. An auto-filled choice made in the dialog is remembered."""
+    dialog = ExportDialog(parent, fmt_name, shown, videos)
+    dialog.deleteLater()  # once back in the event loop
+    if dialog.needed() and dialog.exec() != QDialog.Accepted:
+        return None
+    if dialog.auto is not None and dialog.auto.isEnabled():
+        remember(dialog.auto.choice())
+    return dialog.choices()

@@ -60,6 +60,8 @@ class FillRunner(QObject):
         self.tune = True  # a tunable method (posewarper) tunes on the keyframes first (the panel's box)
         self.methods = autofill.MethodCache()  # keeps the tuned method between this session's fills
         self._noticed = False  # what the method says once (the default without its pose model step)
+        self._stack = None  # the history the running fill's step is on (its video's)
+        self._last = None  # (history, position, step) of the last finished fill that wrote poses
 
     @property
     def running(self) -> bool:
@@ -99,7 +101,8 @@ class FillRunner(QObject):
         fillrecord.record_start(ed.session.store, video.video_id, self.method, scope, track_ids, frame_range)
         self._video_id = video.video_id
         self.command = AutofillCommand(ed.session, f"Auto-fill ({self.method}) {what}")
-        ed.undo_stack.push(self.command)
+        self._stack, self._last = ed.undo_stack, None
+        self._stack.push(self.command)
 
         tune = self.tune
         flags = autofill.method_class(self.method)
@@ -167,10 +170,24 @@ class FillRunner(QObject):
             worker.wait()
             worker.deleteLater()
         cmd, self.command = self.command, None
+        stack = self._stack
         if cmd is not None and not cmd.changes:
             # Nothing was written: drop the empty step from the history.
-            stack = self.editor.undo_stack
             if stack.index() > 0 and stack.command(stack.index() - 1) is cmd:
                 cmd.setObsolete(True)  # an obsolete command is deleted when undone
                 stack.undo()
+        elif cmd is not None and stack.index() > 0 and stack.command(stack.index() - 1) is cmd:
+            self._last = (stack, stack.index() - 1, cmd)
         self.finished.emit(status, message)
+
+    def last_fill_state(self) -> str | None:
+        """Where the last finished fill that wrote poses stands in its video's history: "applied",
+        "undone" (a redo brings it back) or "gone" (undone, and a new edit took its place); None
+        when there is no such fill. Its step stays at the same position (the history has no limit
+        and drops steps only from the top), so this is one look, cheap on every history move."""
+        if self._last is None:
+            return None
+        stack, position, cmd = self._last
+        if position >= stack.count() or stack.command(position) is not cmd:
+            return "gone"
+        return "applied" if position < stack.index() else "undone"

@@ -251,5 +251,11 @@ def video_label(video: Video) -> str:
 
 def video_item_text(video: Video) -> str:
     """A line of the Video box's list: the video and how far its labelling has come."""
-    keyframes, with_poses = video.labelling_progress()
-    return f"{video_label(video)} ({keyframes} keyframes, poses on {with_poses}/{video.num_frames} frames)"
+    done = video.labelling_progress()
+    marks = f", {_count(done.absent_marks, 'not-in-view mark')}" if done.absent_marks else ""
+    return (f"{video_label(video)} ({_count(done.keyframes, 'keyframe')}{marks}, "
+            f"poses on {done.frames_with_poses}/{video.num_frames} frames)")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"

@@ -213,7 +213,10 @@ class Session(QObject):
 
 class PersonMarks:
     """Per frame, one person's timeline marks and the strongest of everyone else's: status (0
-    empty, 1 auto-filled, 2 corrected, 3 keyframe: annotation.pose_status) and reviewed."""
+    empty, 1 auto-filled, 2 corrected, 3 keyframe: annotation.pose_status), reviewed, and
+    absent: a "not in view" mark (Pose.is_absent_mark). The person's mark keeps status 3 (the
+    keyframe slot is done) and is drawn apart; another person's mark is no pose to show in the
+    others' status, only `others_absent`."""
 
     def __init__(self, track_id: int, num_frames: int):
         self.track_id = track_id
@@ -221,15 +224,21 @@ class PersonMarks:
         self.others = np.zeros(num_frames, np.uint8)
         self.reviewed = np.zeros(num_frames, bool)
         self.others_reviewed = np.zeros(num_frames, bool)
+        self.absent = np.zeros(num_frames, bool)
+        self.others_absent = np.zeros(num_frames, bool)
 
     def update(self, video: Video, frame: int) -> None:
-        mine, others, others_reviewed = None, 0, False
+        mine, others, others_reviewed, others_absent = None, 0, False, False
         for tid, p in video.poses.get(frame, {}).items():
             if tid == self.track_id:
                 mine = p
+            elif p.is_absent_mark():
+                others_absent = True
             else:
                 others = max(others, pose_status(p))
                 others_reviewed = others_reviewed or p.reviewed
         self.status[frame] = pose_status(mine) if mine is not None else 0
         self.reviewed[frame] = mine is not None and mine.reviewed
-        self.others[frame], self.others_reviewed[frame] = others, others_reviewed
+        self.absent[frame] = mine is not None and mine.is_absent_mark()
+        self.others[frame], self.others_reviewed[frame], self.others_absent[frame] = (
+            others, others_reviewed, others_absent)

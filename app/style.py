@@ -15,6 +15,8 @@ def track_colour(track_id: int) -> QColor:
 # Timeline cells, indexed by Video.frame_status(): empty, auto-filled, corrected, keyframe.
 STATUS_COLOURS = (QColor("#3a3f47"), QColor("#4f8fd6"), QColor("#f0a030"), QColor("#3cc45a"))
 STATUS_NAMES = ("empty", "auto-filled", "corrected", "keyframe (labelled)")
+ABSENT_NAME = "not in view (X)"  # a "not in view" mark: a keyframe slot done, drawn apart from keyframes
+REVIEWED = QColor("#8fe39a")  # a pose an annotator accepted as it is: the tick over its timeline cell
 MISSING_KEYFRAME = QColor("#e04848")  # a k-th frame still without a label
 CURSOR = QColor("#ffffff")
 

@@ -1,12 +1,15 @@
 """The strip under the canvas: one cell per frame, coloured by the selected person's status,
-with the every-k-th keyframe slots marked, reviewed frames ticked along the top and the
+with the every-k-th keyframe slots marked, reviewed frames ticked (a check mark) and the
 suggested next keyframe marked with a triangle; an overview bar of the whole video above it.
 Click or drag to seek.
 
 With two people, a frame where one is a keyframe and the other only filled must not look done:
 the cells, ticks and slot marks are the selected person's; the other people's strongest status
-is a thin band at the bottom of each cell, their reviewed poses a dim tick, and a suggested
+is a thin band at the bottom of each cell, their reviewed poses a dim bar, and a suggested
 keyframe of another person an outlined triangle (the selected person's is filled).
+
+A "not in view" mark (X) is a keyframe slot done but no label: its cell is drawn empty with a
+cross in the person's colour, not as a keyframe.
 
 Painting touches only the visible cells (the detail strip shows a window of frames around the
 current one) and the overview is reduced with numpy, so a 10,000-frame video costs the same
@@ -20,11 +23,12 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from .style import CURSOR, MISSING_KEYFRAME, STATUS_COLOURS, STATUS_NAMES
+from .style import ABSENT_NAME, CURSOR, MISSING_KEYFRAME, REVIEWED, STATUS_COLOURS, STATUS_NAMES
 
-REVIEWED = QColor("#8fe39a")  # the tick along the top of a reviewed frame's cell
-OTHERS_REVIEWED = QColor("#4f7a56")  # the same for another person's reviewed pose: dimmer, thinner
+OTHERS_REVIEWED = QColor("#4f7a56")  # another person's reviewed pose: a dim bar along the top, half as wide
+OTHERS_REVIEWED_H = 3  # px: the height of that bar
 SUGGESTED = QColor("#ffb13b")  # the triangle over the suggested next keyframe
+ABSENT_CROSS = QColor("#d0d4da")  # the "not in view" cross when no person colour is given
 OTHERS_BAND = 5  # px: the other people's status along the bottom of a cell
 
 OVERVIEW_H = 10
@@ -43,7 +47,10 @@ class Timeline(QWidget):
         self.suggested_is_selected = True  # the suggested pose is the selected person's
         self.others: np.ndarray | None = None  # the other people's strongest status (None: one row)
         self.others_reviewed = np.zeros(0, bool)
+        self.absent = np.zeros(0, bool)  # the selected person's "not in view" marks
+        self.others_absent = np.zeros(0, bool)  # another person's
         self.person = ""  # whose marks the cells show, for the tooltip
+        self.person_colour = QColor(ABSENT_CROSS)  # the cross of their marks
         self.stride = 10
         self.current = 0
         self.first = 0  # first frame shown in the detail strip
@@ -58,12 +65,16 @@ class Timeline(QWidget):
 
     # --- model ----------------------------------------------------------------------------
     def set_status(self, status: np.ndarray, stride: int, others: np.ndarray | None = None,
-                   person: str = "") -> None:
+                   person: str = "", absent=None, others_absent=None, colour: QColor | None = None) -> None:
         """Per frame: `status` of the selected person (or of every pose when nobody is selected)
-        and `others`, the strongest status of the other people (None: not shown)."""
+        and `others`, the strongest status of the other people (None: not shown); `absent` and
+        `others_absent`, where the person or another is marked not in view (crossed in `colour`)."""
         self.status = np.asarray(status, np.uint8)
         self.others = None if others is None else np.asarray(others, np.uint8)
+        self.absent = np.zeros(0, bool) if absent is None else np.asarray(absent, bool).copy()
+        self.others_absent = np.zeros(0, bool) if others_absent is None else np.asarray(others_absent, bool).copy()
         self.person = person
+        self.person_colour = QColor(colour if colour is not None else ABSENT_CROSS)
         self.stride = max(1, int(stride))
         self._overview = None
         self._base = None
@@ -119,7 +130,10 @@ class Timeline(QWidget):
             edges = (np.arange(w + 1) * n) // w
             edges = np.minimum(edges, n)
             starts = np.minimum(edges[:-1], max(0, n - 1))
-            self._overview = np.maximum.reduceat(self.status, starts) if n else np.zeros(w, np.uint8)
+            shown = self.status.copy()
+            m = min(n, len(self.absent))
+            shown[:m][self.absent[:m]] = 0  # a "not in view" mark is no keyframe here either
+            self._overview = np.maximum.reduceat(shown, starts) if n else np.zeros(w, np.uint8)
         return self._overview
 
     def paintEvent(self, event):
@@ -175,7 +189,10 @@ class Timeline(QWidget):
         for f in range(self.first, last):
             x = (f - self.first) * cw
             s = int(self.status[f])
-            p.fillRect(QRectF(x, strip.top(), cw - gap, strip.height()), STATUS_COLOURS[s])
+            absent = f < len(self.absent) and self.absent[f]
+            p.fillRect(QRectF(x, strip.top(), cw - gap, strip.height()), STATUS_COLOURS[0 if absent else s])
+            if absent:  # a cross, not a keyframe's colour: nobody to label here
+                self._paint_cross(p, QRectF(x, strip.top(), cw - gap, band.top() - 1 - strip.top()))
             if others is not None:
                 p.fillRect(QRectF(x, band.top() - 1, cw - gap, 1), QColor("#1d2025"))
                 p.fillRect(QRectF(x, band.top(), cw - gap, band.height()), STATUS_COLOURS[int(others[f])])
@@ -183,9 +200,10 @@ class Timeline(QWidget):
                 slot = QRectF(x, strip.bottom() - 4, cw - gap, 4)
                 p.fillRect(slot, QColor("#ffffff") if s == 3 else MISSING_KEYFRAME)
             if f < len(self.reviewed) and self.reviewed[f]:
-                p.fillRect(QRectF(x, strip.top(), cw - gap, 3), REVIEWED)
+                self._paint_tick(p, QRectF(x, strip.top(), cw - gap, band.top() - 1 - strip.top()))
             elif f < len(self.others_reviewed) and self.others_reviewed[f]:
-                p.fillRect(QRectF(x + cw / 4, strip.top(), max(1.0, cw / 2 - gap), 2), OTHERS_REVIEWED)
+                p.fillRect(QRectF(x + cw / 4, strip.top(), max(1.0, cw / 2 - gap), OTHERS_REVIEWED_H),
+                           OTHERS_REVIEWED)
         if self.suggested is not None and self.first <= self.suggested < last:
             x = (self.suggested - self.first) * cw + (cw - gap) / 2
             half = max(3.0, min(cw / 2, 6.0))
@@ -214,6 +232,32 @@ class Timeline(QWidget):
         return pixmap
 
     @staticmethod
+    def _paint_tick(p: QPainter, cell: QRectF) -> None:
+        """The reviewed mark: a tick (check mark) in the upper part of the cell, outlined in dark so
+        it reads on every cell colour (a 3 px bar along the top was a faint edge at 1366x768)."""
+        w = cell.width() - 1
+        h = min(w * 1.1, cell.height())
+        x, y = cell.left() + 0.5, cell.top() + 0.5
+        tick = [QPointF(x + 0.1 * w, y + 0.55 * h), QPointF(x + 0.4 * w, y + 0.9 * h),
+                QPointF(x + 0.95 * w, y + 0.1 * h)]
+        p.save()
+        p.setRenderHint(QPainter.Antialiasing)
+        for colour, width in ((QColor("#1d2025"), 3.4), (REVIEWED, 1.8)):
+            p.setPen(QPen(colour, width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin))
+            p.drawPolyline(tick)
+        p.restore()
+
+    def _paint_cross(self, p: QPainter, cell: QRectF) -> None:
+        """The "not in view" mark: an X in the person's colour from corner to corner of the cell."""
+        box = cell.adjusted(1, 1, -1, -1)
+        p.save()
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setPen(QPen(self.person_colour, 1.6, Qt.SolidLine, Qt.RoundCap))
+        p.drawLine(box.topLeft(), box.bottomRight())
+        p.drawLine(box.bottomLeft(), box.topRight())
+        p.restore()
+
+    @staticmethod
     def _label_step(cw: float) -> int:
         for step in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000):
             if step * cw >= 46:
@@ -236,13 +280,20 @@ class Timeline(QWidget):
 
     def describe(self, f: int) -> str:
         """A frame's marks in words (the tooltip)."""
-        text = f"frame {f}: " + (f"{self.person} " if self.person else "") + STATUS_NAMES[int(self.status[f])]
+        absent = f < len(self.absent) and self.absent[f]
+        text = f"frame {f}: " + (f"{self.person} " if self.person else "") + (
+            ABSENT_NAME if absent else STATUS_NAMES[int(self.status[f])])
         if f < len(self.reviewed) and self.reviewed[f]:
             text += ", reviewed"
         if self.suggested == f and self.suggested_is_selected:
             text += ", suggested keyframe"
         if self.others is not None and len(self.others) == len(self.status):
-            text += f" · others: {STATUS_NAMES[int(self.others[f])]}"
+            others_absent = f < len(self.others_absent) and self.others_absent[f]
+            if others_absent and self.others[f] == 0:
+                text += f" · others: {ABSENT_NAME}"
+            else:
+                text += f" · others: {STATUS_NAMES[int(self.others[f])]}" + (
+                    f", one {ABSENT_NAME}" if others_absent else "")
             if f < len(self.others_reviewed) and self.others_reviewed[f]:
                 text += ", reviewed"
             if self.suggested == f and not self.suggested_is_selected:

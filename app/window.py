@@ -29,6 +29,7 @@ from .openjob import OpenJob
 from .panels import JointsPanel, TracksPanel, VideoBox, video_label
 from .session import Session
 from .suggestions import Suggestions
+from .style import MISSING_KEYFRAME, STATUS_COLOURS, track_colour
 from .timeline import Timeline
 from .workers import FrameLoader
 
@@ -36,6 +37,7 @@ MEDIA_FILTER = ("Videos, annotations and projects (*.mp4 *.avi *.mov *.mkv *.web
                 "*.pwproj);;Projects (*.pwproj);;PoseTrack18 / COCO (*.json);;All files (*)")
 MAX_RECENT = 8
 MARKER_STEP = 1.25  # one press of ] or [ (markers from 0.5x to 4x of the default)
+FORMAT_NAMES = {"posetrack18": "PoseTrack18", "coco": "COCO keypoints"}  # as the File menu says them
 
 
 class MainWindow(QMainWindow):
@@ -51,6 +53,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("PoseWarper Annotate")
         self.store = self.session = self.editor = self.loader = self.runner = None
         self.frames_job = None  # opening a video's frames (openjob.py)
+        self._fill_text, self._fill_state = "", None  # the last fill's panel text and standing (_show_fill_standing)
         self.files = ProjectFiles(self)  # open / import / export on worker threads
         self._frames_video_id = None  # the video whose frames the loader reads (or is opening)
         self._view = None  # (project, video id) the canvas shows
@@ -254,15 +257,24 @@ class MainWindow(QMainWindow):
         self.nav_bar.addWidget(QLabel("Frame"))
         self.nav_bar.addWidget(self.frame_spin)
         self.nav_bar.addWidget(self.frame_count)
-        self.nav_bar.addStretch(1)
-        self.legend = QLabel(
-            "<span style='color:#3cc45a'>■</span> keyframe &nbsp; <span style='color:#4f8fd6'>■</span> auto-filled"
-            " &nbsp; <span style='color:#f0a030'>■</span> corrected &nbsp; <span style='color:#e04848'>▁</span>"
-            " slot to label &nbsp; ▂ others")
-        self.legend.setToolTip("The cells, ticks and slot marks are the selected person's; the thin band at "
-                               "the bottom of each cell is the other people's status, a dim tick their reviewed "
-                               "poses, an outlined triangle their suggested keyframe.")
-        self.nav_bar.addWidget(self.legend)
+        self.nav_bar.addSpacing(12)
+        # Breaks only between the entries: with the Video box shown (several videos) the bar is too
+        # narrow for one line at 1366x768, and a legend that does not wrap made the window wider
+        # than the screen.
+        entries = [(STATUS_COLOURS[3], "■", "keyframe"), (STATUS_COLOURS[1], "■", "auto-filled"),
+                   (STATUS_COLOURS[2], "■", "corrected"), (MISSING_KEYFRAME, "▁", "slot to label"),
+                   (None, "✕", "not in view"), (None, "▂", "others")]
+        self.legend = QLabel(" &nbsp;".join(
+            (f"<span style='color:{colour.name()}'>{mark}</span>" if colour else mark) + "&nbsp;"
+            + name.replace(" ", "&nbsp;").replace("-", "\u2011")  # a non-breaking hyphen
+            for colour, mark, name in entries))
+        self.legend.setWordWrap(True)
+        self.legend.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.legend.setToolTip("The cells, ticks and slot marks are the selected person's (a green ✓: a pose "
+                               "reviewed; ✕: marked not in view with X, the slot done but no keyframe); the thin "
+                               "band at the bottom of each cell is the other people's status, a dim bar their "
+                               "reviewed poses, an outlined triangle their suggested keyframe.")
+        self.nav_bar.addWidget(self.legend, 1)  # the bar's spare width: one line when it fits
 
     def _connect_static(self) -> None:
         self.frame_spin.valueChanged.connect(lambda f: self._edit(lambda ed: ed.seek(f)))
@@ -528,11 +540,11 @@ class MainWindow(QMainWindow):
         if self.session is None or self.session.video is None:
             return
         video = self.session.video
-        keyframes, with_poses = video.labelling_progress()
+        done = video.labelling_progress()
         answer = QMessageBox.question(
             self, "Remove video",
             f"Remove video {video_label(video)} from the project, with its "
-            f"{video.pose_count()} poses ({keyframes} keyframes) on {with_poses} frames?\n\n"
+            f"{video.pose_count()} poses ({done.keyframes} keyframes) on {done.frames_with_poses} frames?\n\n"
             "Edit → Undo (in the video shown next) puts it back while this window is open.",
             QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
         if answer == QMessageBox.Yes:
@@ -697,21 +709,11 @@ class MainWindow(QMainWindow):
     def export_dialog(self, fmt: str) -> None:
         if self.store is None:
             return
-        every = False
-        if len(self.store.project.videos) > 1:
-            box = QMessageBox(QMessageBox.Question, "Export", "Export the video shown, or every video of the "
-                              "project?", QMessageBox.Cancel, self)
-            this = box.addButton("This video", QMessageBox.AcceptRole)
-            all_ = box.addButton(f"All {len(self.store.project.videos)} videos", QMessageBox.AcceptRole)
-            box.setDefaultButton(this)
-            box.exec()
-            if box.clickedButton() not in (this, all_):
-                return
-            every = box.clickedButton() is all_
-        videos = self.store.project.videos.values() if every else [self.session.video]
-        auto = exportchoice.choose(self, videos)  # which auto-filled poses: asked once, then remembered
-        if auto is None:
+        # what to write, in one dialog (only when there is something to choose), then where
+        chosen = exportchoice.ask(self, FORMAT_NAMES[fmt], self.session.video, list(self.store.project.videos.values()))
+        if chosen is None:
             return
+        every = chosen.every
         # The folder of the last export, where it still exists: the project's own folder may be
         # the app's data folder (the demo's), not where datasets go.
         folder = Path(QSettings().value("export/folder", "", type=str) or Path(self.store.path).parent)
@@ -726,19 +728,7 @@ class MainWindow(QMainWindow):
         if not path:
             return
         QSettings().setValue("export/folder", str(Path(path) if every and fmt == "posetrack18" else Path(path).parent))
-        frames = None
-        if any(v.frames is None for v in videos):  # a video file: its frames can go with the JSON
-            box = QMessageBox(QMessageBox.Question, "Export", "Write the frames as JPEG files too, where the "
-                              "JSON names them (a dataset other tools can train on)?", QMessageBox.Cancel, self)
-            none = box.addButton("JSON only", QMessageBox.AcceptRole)
-            labelled = box.addButton("With the labelled frames", QMessageBox.AcceptRole)
-            every_frame = box.addButton("With every frame", QMessageBox.AcceptRole)
-            box.setDefaultButton(none)
-            box.exec()
-            if box.clickedButton() not in (none, labelled, every_frame):
-                return
-            frames = {labelled: "labelled", every_frame: "all"}.get(box.clickedButton())
-        self.export(path, fmt, auto, all_videos=every, frames=frames)
+        self.export(path, fmt, chosen.auto, all_videos=every, frames=chosen.frames)
 
     def export(self, path, fmt: str, include_auto: bool | str = True, all_videos: bool = False,
                frames: str | None = None) -> bool:
@@ -767,7 +757,9 @@ class MainWindow(QMainWindow):
             self.fill_panel.state.setText("Cancelling…")
 
     def _fill_finished(self, status: str, message: str) -> None:
-        self.fill_panel.set_running(False, f"Auto-fill {status}: {message}")
+        self._fill_text = f"Auto-fill {status}: {message}"
+        self._fill_state = self.runner.last_fill_state()
+        self.fill_panel.set_running(False, self._fill_text)
         if status == "failed":
             self.error("Auto-fill failed", message)
 
@@ -864,7 +856,9 @@ class MainWindow(QMainWindow):
         else:  # the selected person's marks, the others' apart (timeline.py)
             marks = session.person_marks(track)
             others = marks.others if len(video.tracks) > 1 else None
-            self.timeline.set_status(marks.status, video.keyframe_stride, others, person=self._person_name(track))
+            self.timeline.set_status(marks.status, video.keyframe_stride, others, person=self._person_name(track),
+                                     absent=marks.absent, others_absent=marks.others_absent,
+                                     colour=track_colour(track))
             self.timeline.set_review_marks(marks.reviewed, frame, marks.others_reviewed,
                                            suggested_is_selected=suggested is not None and suggested[1] == track)
         self.video_box.update_video(video)  # its counts follow the edits
@@ -962,6 +956,22 @@ class MainWindow(QMainWindow):
             return
         self.saved_label.setText("✓ saved")
         self.saved_label.setToolTip(f"Every edit is written to {self.store.path} at once")
+        self._show_fill_standing()
+
+    def _show_fill_standing(self) -> None:
+        """The fill panel's "Auto-fill done: N poses" only while those poses are there: undoing
+        the fill says so, a redo brings the text back. Only a change of the fill's standing
+        touches the panel (its other texts stay)."""
+        if self.runner is None or self.runner.running:
+            return
+        state = self.runner.last_fill_state()
+        if state is None or state == self._fill_state:
+            return
+        self._fill_state = state
+        text = {"applied": self._fill_text,
+                "undone": f"The last auto-fill was undone ({self.keys['redo']} brings it back).",
+                "gone": "The last auto-fill was undone."}[state]
+        self.fill_panel.set_running(False, text)
 
     def _set_enabled(self, on: bool) -> None:
         for action_id, action in self.actions.items():

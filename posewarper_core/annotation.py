@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -211,6 +212,20 @@ class Pose:
                 )
 
 
+class LabellingProgress(NamedTuple):
+    """Video.labelling_progress(): counts of frames."""
+
+    keyframes: int  # frames with a labelled keyframe
+    absent_marks: int  # frames with a "not in view" mark
+    frames_with_poses: int
+
+
+def is_labelled_keyframe(pose: Pose) -> bool:
+    """A keyframe the counts shown to the user count as one (the video list, `posewarper info`):
+    a "not in view" mark is a keyframe slot done but no label, so it is counted apart."""
+    return bool(pose.keyframe) and not pose.is_absent_mark()
+
+
 def pose_status(pose: Pose) -> int:
     """0 empty, 1 auto-filled, 2 corrected (some joint), 3 keyframe: what the timeline shows."""
     if pose.keyframe:
@@ -316,11 +331,18 @@ class Video:
                     break
         return s
 
-    def labelling_progress(self) -> tuple[int, int]:
-        """(frames with a keyframe, frames with any pose): cheap enough to list for every video
-        of a big project (no per-joint look, unlike frame_status)."""
-        keyframes = sum(any(p.keyframe for p in by_track.values()) for by_track in self.poses.values())
-        return keyframes, len(self.poses)
+    def labelling_progress(self) -> "LabellingProgress":
+        """Frames with a labelled keyframe, frames with a "not in view" mark (counted apart: a
+        mark is no label, is_labelled_keyframe), frames with any pose: cheap enough to list for
+        every video of a big project (a per-joint look at keyframes only, unlike frame_status)."""
+        keyframes = marks = 0
+        for by_track in self.poses.values():
+            # The joints looked at only on keyframes: 8 ms against 2 ms before marks were counted
+            # apart, at 30,000 poses with 3,000 keyframes (the Video box's line, after each edit).
+            absent = [p.is_absent_mark() for p in by_track.values() if p.keyframe]
+            keyframes += bool(absent) and not all(absent)  # some is_labelled_keyframe
+            marks += any(absent)
+        return LabellingProgress(keyframes, marks, len(self.poses))
 
     def pose_count(self) -> int:
         return sum(len(by_track) for by_track in self.poses.values())

@@ -75,6 +75,27 @@ def test_info_says_per_person_what_is_labelled_filled_and_reviewed(capsys, tmp_p
     assert table[2].split() == ["2", "2", "1", "0", "0", "5-20", "walker"]
 
 
+def test_info_counts_not_in_view_marks_apart_from_keyframes(capsys, tmp_path):
+    """A "not in view" mark (X in the app) is a keyframe slot done but no label: its own count."""
+    project = tmp_path / "p.pwproj"
+    assert run(capsys, "import", DEMO, "--project", project)[0] == 0
+    with ProjectStore.open(project) as store:
+        store.set_track(1, Track(1, "jumper"))
+        store.set_track(1, Track(2, "walker"))
+        for frame, track in ((0, 1), (20, 1), (10, 2)):
+            store.set_pose(1, frame, track, Pose.manual(np.full((17, 2), 60.0), np.full(17, 2)))
+        store.set_pose(1, 10, 1, Pose.absent_mark(17))
+    code, out, _ = run(capsys, "info", project)
+    assert code == 0
+    assert "  3 keyframes (labelled), 1 not-in-view mark, 0 filled by auto-fill" in out
+    table = out[out.index("   person"):].splitlines()
+    assert table[0].split()[:5] == ["person", "keyframes", "not", "in", "view"]
+    assert table[1].split()[:3] == ["1", "2", "1"] and table[2].split()[:3] == ["2", "1", "0"]
+    video = json.loads(run(capsys, "info", project, "--json")[1])["videos"][0]
+    assert (video["keyframes"], video["not_in_view_marks"]) == (3, 1)
+    assert [t["not_in_view_marks"] for t in video["per_track"]] == [1, 0]
+
+
 def test_import_export_round_trip_through_a_project(capsys, clips, tmp_path):
     project = tmp_path / "p.pwproj"
     code, out, _ = run(capsys, "import", *clips, "--project", project)

@@ -119,3 +119,35 @@ def test_a_marked_person_is_not_here_and_a_suggestion_after_the_mark_starts_from
     w.editor.seek(3)
     w.actions["undo"].trigger()  # undo shows the frame the suggestion was made on
     assert w.editor.frame == 15 and video.pose(15, tid) is None
+
+
+def test_a_mark_is_drawn_and_counted_apart_from_keyframes(qtbot, clip):
+    """On the timeline a mark is an empty cell crossed in the person's colour, not a keyframe's
+    green (its keyframe slot still counts as done); the video list counts it apart."""
+    from app.style import STATUS_COLOURS, track_colour
+
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0, 20))
+    w.editor.seek(10)
+    press(w, Qt.Key_X)
+    w._refresh_timeline()
+    t = w.timeline
+    assert t.status[10] == 3 and t.absent[10] and not t.absent[0]  # the slot is done (N skips it)
+    assert t.describe(10).startswith("frame 10: person 1 not in view (X)")
+    assert t.describe(0).startswith("frame 0: person 1 keyframe")
+    image = t.grab().toImage()
+    strip = t._strip_rect()
+    cw = t.cell_width()
+
+    def cell_colours(f):
+        x0, x1 = int((f - t.first) * cw), int((f - t.first + 1) * cw) - 1
+        top = int(strip.top())
+        return {image.pixelColor(x, y).name() for x in range(x0, x1) for y in range(top + 1, top + 12)}
+
+    green, person = STATUS_COLOURS[3].name(), track_colour(tid).name()
+    assert green in cell_colours(0) and green not in cell_colours(10)
+    assert person in cell_colours(10) and STATUS_COLOURS[0].name() in cell_colours(10)
+    assert "(2 keyframes, 1 not-in-view mark, poses on 3/30 frames)" in w.video_box.itemText(0)
+    w.actions["undo"].trigger()
+    w._refresh_timeline()
+    assert not t.absent[10] and "(2 keyframes, poses on 2/30 frames)" in w.video_box.itemText(0)

@@ -381,6 +381,34 @@ def test_fill_runs_in_the_background_shows_progress_and_cancels(qtbot, clip, mon
     assert w.session.video.pose_count() == before
 
 
+def test_the_fill_panel_does_not_claim_a_fill_that_was_undone(qtbot, clip):
+    """"Auto-fill done: N poses" stays only while those poses are there: Ctrl+Z of the fill says
+    it was undone, a redo brings the text back, a new edit in its place leaves it undone; an
+    undo of another step leaves the panel alone."""
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    tid = label_keyframes(qtbot, w, frames=(0, 10))
+    w.actions["fill_video"].trigger()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    done = w.fill_panel.state.text()
+    assert done.startswith("Auto-fill done") and w.session.video.track_frames(tid) == list(range(11))
+    w.actions["undo"].trigger()
+    assert w.session.video.track_frames(tid) == [0, 10]
+    assert "Auto-fill done" not in w.fill_panel.state.text()
+    assert w.fill_panel.state.text() == "The last auto-fill was undone (Ctrl+Shift+Z brings it back)."
+    w.actions["redo"].trigger()
+    assert w.fill_panel.state.text() == done and w.session.video.track_frames(tid) == list(range(11))
+
+    w.editor.seek(20)
+    press(w, Qt.Key_X)  # another step on top of the fill: undoing it leaves the fill's text
+    w.actions["undo"].trigger()
+    assert w.fill_panel.state.text() == done
+    w.actions["undo"].trigger()  # the fill
+    w.editor.seek(20)
+    press(w, Qt.Key_X)  # a new edit: the undone fill cannot come back
+    assert w.fill_panel.state.text() == "The last auto-fill was undone."
+
+
 def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, monkeypatch):
     """The default method from the panel: the state line says the matcher first tunes itself on
     the keyframes, the bar counts those steps, then every frame of the gap is filled."""
@@ -502,12 +530,16 @@ def test_a_copy_of_the_project_file_alone_holds_an_edit_a_moment_later(qtbot, cl
         np.testing.assert_array_equal(copied.project.videos[w.session.video_id].pose(0, track).xy, placed.xy)
 
 
-def test_export_asks_once_which_auto_filled_poses_to_write(qtbot, clip, tmp_path, monkeypatch):
-    """At the first export with auto-filled poses the user picks which to write; later exports
-    follow the choice without asking, the File menu shows it, the summary says what was left out."""
-    from PySide6.QtWidgets import QFileDialog, QMessageBox
+def test_export_asks_its_questions_in_one_dialog_and_remembers_the_auto_filled_choice(qtbot, clip, tmp_path,
+                                                                                      monkeypatch):
+    """One dialog before the file dialog (it was up to three questions in a row): which auto-filled
+    poses (remembered, shown preset at the next export) and whether frame images go with the JSON;
+    the File menu shows the choice, the summary says what was left out."""
+    import copy
 
-    from app.exportchoice import MENU_TITLE
+    from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
+
+    from app.exportchoice import MENU_TITLE, ExportDialog
     from posewarper_core.annotation import Pose, Track
     from posewarper_core.formats import import_file
 
@@ -520,15 +552,18 @@ def test_export_asks_once_which_auto_filled_poses_to_write(qtbot, clip, tmp_path
     accepted.reviewed = True
     vid = w.session.video_id
     w.session.apply([PoseChange(vid, 0, 1, key), PoseChange(vid, 1, 1, accepted), PoseChange(vid, 2, 1, filled)])
-    asked = []
+    shown = []
 
-    def answer(box):  # the user's clicks: "Only those I reviewed", then "JSON only" (no frame images)
-        asked.append(box.objectName())
-        wanted = "Only those I reviewed" if box.objectName() == "exportAutoChoice" else "JSON only"
-        next(b for b in box.buttons() if b.text() == wanted).click()
-        return 0
+    def answer(dialog):  # the user: "Only those I reviewed" the first time, then OK as preset
+        shown.append({name: getattr(dialog, name) and getattr(dialog, name).choice()
+                      for name in ("every", "auto", "frames")})
+        assert "2 poses were written by auto-fill, 1 of them reviewed" in dialog.auto_note.text()
+        if len(shown) == 1:
+            dialog.auto.buttons["reviewed"].click()
+        return QDialog.Accepted
 
-    monkeypatch.setattr(QMessageBox, "exec", answer)
+    monkeypatch.setattr(ExportDialog, "exec", answer)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: pytest.fail(f"a second question: {box.text()}"))
     for n in (1, 2):
         out = tmp_path / f"export{n}.json"
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, out=out: (str(out), ""))
@@ -539,10 +574,26 @@ def test_export_asks_once_which_auto_filled_poses_to_write(qtbot, clip, tmp_path
         _, (back,) = import_file(out)
         assert sorted(back.poses) == [0, 1] and back.pose(1, 1).reviewed
         assert "1 auto-filled pose not reviewed, as asked" in w.last_info
-    assert asked.count("exportAutoChoice") == 1  # asked once, remembered after
+        assert done[0].get("frame_images", 0) == 0  # JSON only, the preset
+    # one video: no videos question; the frames question (a video file); the choice kept and shown
+    assert shown == [{"every": None, "auto": "all", "frames": None},
+                     {"every": None, "auto": "reviewed", "frames": None}]
     menu = next(a.menu() for a in w.menuBar().actions()[0].menu().actions() if a.text() == MENU_TITLE)
     menu.aboutToShow.emit()
     assert [a.text() for a in menu.actions() if a.isChecked()] == ["Only those I reviewed"]
+
+    # Nothing to ask (an image folder's video, the choice made): no dialog at all. Two videos: the
+    # videos question, whose choice the counts follow.
+    folder = copy.copy(w.session.video)
+    folder.frames = []
+    assert not ExportDialog(w, "COCO keypoints", folder, [folder]).needed()
+    other = copy.copy(w.session.video)
+    other.video_id, other.poses = 2, {3: {1: filled.copy()}}
+    dialog = ExportDialog(w, "PoseTrack18", w.session.video, [w.session.video, other])
+    assert dialog.needed() and "one file per video" in dialog.every.buttons[True].text()
+    dialog.every.buttons[True].click()
+    assert dialog.auto_note.text().startswith("3 poses were written by auto-fill, 1 of them reviewed")
+    assert dialog.choices() == (True, "reviewed", None)
 
 
 def test_clearing_the_people_list_selection_leaves_nobody_for_keys_to_act_on(qtbot, clip):

@@ -122,6 +122,40 @@ def test_accepting_a_pose_with_doubtful_joints_names_them_and_asks_once(qtbot, c
     assert w.statusBar().currentMessage().startswith(f"Accepted person {tid}, frame 6. ")
 
 
+def test_a_reviewed_pose_shows_a_tick_on_the_timeline(qtbot, clip):
+    """The reviewed mark is a tick in the cell, several pixels tall (a 3 px bar along the top of
+    a 7 px cell went unnoticed at 1366x768), and only in the reviewed pose's cell."""
+    from app.style import REVIEWED
+
+    w = clip
+    tid = filled(qtbot, w)
+    w.editor.seek(14)
+    w.editor.select_track(tid)
+    press(w, Qt.Key_A)
+    press(w, Qt.Key_A)  # (a second A when the fill doubts some joints)
+    assert w.session.video.pose(14, tid).reviewed
+    w._refresh_timeline()
+    t = w.timeline
+    t.resize(int(7.2 * 30), t.height())  # the 30 frames' cells as narrow as at 1366x768 in a long video
+    t.set_current(0)
+    image = t.grab().toImage()
+    strip, cw = t._strip_rect(), t.cell_width()
+    assert cw < 8
+
+    def tick_rows(f):
+        """The rows of the frame's cell holding the reviewed green."""
+        x0 = int((f - t.first) * cw)
+
+        def near(c):
+            return sum(abs(a - b) for a, b in zip(c.getRgb()[:3], REVIEWED.getRgb()[:3])) < 60
+        return {y for y in range(int(strip.top()), int(strip.bottom())) for x in range(x0, x0 + int(cw))
+                if near(image.pixelColor(x, y))}
+
+    rows = tick_rows(14)
+    assert len(rows) >= 4 and max(rows) - min(rows) >= 4, rows
+    assert not tick_rows(13) and not tick_rows(15)
+
+
 def test_timeline_shows_the_selected_persons_marks_apart_from_the_others(qtbot, clip):
     """Person 1 has a keyframe at 10 where person 2 is only filled: with person 2 selected, frame
     10 must not look done. Cells, reviewed ticks and the suggestion are the selected person's;

@@ -450,18 +450,20 @@ def test_export_dialog_starts_in_the_folder_of_the_last_export(qtbot, clip, tmp_
     """The demo's project lives in the app's data folder: an export dialog opening there each time
     made the user walk back to their dataset folder. It opens where the last export went."""
     from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QDialog
 
     w = clip
     asked, answer = [], {"path": ""}
     monkeypatch.setattr("app.window.QFileDialog.getSaveFileName",
                         lambda parent, title, default, *a: asked.append(default) or (answer["path"], ""))
-    monkeypatch.setattr("app.window.QMessageBox.exec", lambda self: 0)  # the frames question: cancelled
+    monkeypatch.setattr("app.exportchoice.ExportDialog.exec", lambda self: QDialog.Accepted)  # as preset
     w.export_dialog("coco")
     assert Path(asked[-1]).parent == Path(w.store.path).parent  # nothing exported yet: the project's folder
     datasets = tmp_path / "datasets"
     datasets.mkdir()
     answer["path"] = str(datasets / "first.json")
-    w.export_dialog("coco")  # the frames question cancels this export, the folder is kept
+    with qtbot.waitSignal(w.exported, timeout=30000):
+        w.export_dialog("coco")
     answer["path"] = ""
     w.export_dialog("posetrack18")
     assert Path(asked[-1]).parent == datasets and Path(asked[-1]).name.endswith(".posetrack18.json")

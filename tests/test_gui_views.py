@@ -303,6 +303,10 @@ def test_videos_of_a_project_each_keep_their_place_and_their_own_undo(qtbot, win
     with qtbot.waitSignal(w.imported, timeout=10000):
         assert w.import_file(exported)
     assert w.session.video_id == 2 and w.video_box.isVisible()
+    w.resize(1366, 768)
+    qtbot.wait(50)  # the layout settles
+    assert w.width() == 1366  # the box does not push the window wider: the legend wraps (it made it 1445 px)
+    assert w.legend.height() >= w.legend.heightForWidth(w.legend.width())  # and shows all its lines
     assert [w.video_box.itemData(i) for i in range(w.video_box.count())] == [1, 2]
     assert w.video_box.currentData() == 2 and "20 frames" in w.video_box.currentText()
     assert w.editor.frame == 0 and w.editor.track == 1  # a new video starts at its first frame and person

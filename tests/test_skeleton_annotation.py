@@ -50,8 +50,11 @@ def test_video_keyframes_and_status():
     assert [v.status_of_frame(f) for f in (0, 5, 6)] == [3, 1, 0]
     v.set_pose(5, 2, kf.copy())  # a second person, a keyframe where the first was auto-filled
     v.set_pose(9, 2, auto.copy())
-    assert v.labelling_progress() == (2, 3)  # frames 0 and 5 have a keyframe; 0, 5, 9 have poses
+    assert v.labelling_progress() == (2, 0, 3)  # frames 0 and 5 have a keyframe; 0, 5, 9 have poses
     v.remove_pose(9, 2)
-    assert v.labelling_progress() == (2, 2)
+    assert v.labelling_progress() == (2, 0, 2)
+    v.set_pose(7, 1, Pose.absent_mark(kf.num_joints))  # "not in view": a keyframe slot done, no label
+    v.set_pose(5, 1, Pose.absent_mark(kf.num_joints))  # beside person 2's keyframe
+    assert v.labelling_progress() == (2, 2, 3)  # keyframes on 0 and 5, marks on 5 and 7
     with pytest.raises(PoseWarperError, match="frame 20"):
         v.set_pose(20, 1, kf)

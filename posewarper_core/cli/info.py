@@ -5,7 +5,8 @@
     posewarper info posetrack18.json         per video: frames (and whether they are on disk),
                                              tracks, poses, keyframes per track, auto-filled counts
     posewarper info match.pwproj             the same for every video of a project (read only:
-                                             works while the app has the project open)
+                                             works while the app has the project open), and
+                                             the "not in view" marks (X in the app) apart
     posewarper info match.pwproj --json      as JSON, for scripts
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotation import Provenance, Video
+from ..annotation import Provenance, Video, is_labelled_keyframe
 from ..safe_output import SQLITE_HEADER
 
 
@@ -106,11 +107,12 @@ def video_summary(video: Video, pose_frames=None) -> dict:
     from ..formats.common import poses_in_memory
 
     def track_counts():
-        return {"poses": 0, "keyframes": 0, "auto_filled": 0, "reviewed": 0, "corrected": 0, "first_frame": None,
-                "last_frame": None}
+        return {"poses": 0, "keyframes": 0, "not_in_view_marks": 0, "auto_filled": 0, "reviewed": 0, "corrected": 0,
+                "first_frame": None, "last_frame": None}
 
     per_track = {t: track_counts() for t in video.tracks}
-    totals = {"frames_with_poses": 0, "poses": 0, "keyframes": 0, "auto_filled_poses": 0, "auto_filled_joints": 0,
+    totals = {"frames_with_poses": 0, "poses": 0, "keyframes": 0, "not_in_view_marks": 0, "auto_filled_poses": 0,
+              "auto_filled_joints": 0,
               "reviewed_poses": 0, "corrected_joints": 0, "suggested_only": 0}
     for frame, by_track in (pose_frames or poses_in_memory)(video):
         totals["frames_with_poses"] += 1
@@ -118,12 +120,15 @@ def video_summary(video: Video, pose_frames=None) -> dict:
             auto = int(pose.auto_joints().sum())
             corrected = int((pose.provenance == Provenance.CORRECTED).sum())
             # only suggestions, none accepted yet: not a label (exports leave it out)
-            suggested_only = pose.labelled().any() and bool((pose.provenance[pose.labelled()] == Provenance.SUGGESTED).all())
-            keyframe = pose.keyframe and not suggested_only
+            labelled = pose.labelled()
+            suggested_only = bool(labelled.any()) and bool((pose.provenance[labelled] == Provenance.SUGGESTED).all())
+            keyframe = is_labelled_keyframe(pose) and not suggested_only
+            mark = bool(pose.is_absent_mark())  # counted apart: a keyframe slot done, no label
             totals["suggested_only"] += suggested_only
             t = per_track.setdefault(track_id, track_counts())
             t["poses"] += 1
             t["keyframes"] += keyframe
+            t["not_in_view_marks"] += mark
             filled = auto > 0 and not pose.keyframe  # a keyframe keeping some filled joints is a keyframe
             t["auto_filled"] += filled
             t["reviewed"] += bool(pose.reviewed)
@@ -132,6 +137,7 @@ def video_summary(video: Video, pose_frames=None) -> dict:
             t["last_frame"] = frame if t["last_frame"] is None else max(t["last_frame"], frame)
             totals["poses"] += 1
             totals["keyframes"] += keyframe
+            totals["not_in_view_marks"] += mark
             totals["auto_filled_poses"] += filled
             totals["auto_filled_joints"] += auto
             totals["reviewed_poses"] += bool(pose.reviewed)
@@ -145,6 +151,7 @@ def video_summary(video: Video, pose_frames=None) -> dict:
         "frames_with_ignore_regions": len(video.ignore_regions),
         "tracks": len(video.tracks), "poses": totals["poses"],
         "keyframes": totals["keyframes"],
+        "not_in_view_marks": totals["not_in_view_marks"],
         "auto_filled_poses": totals["auto_filled_poses"],
         "auto_filled_joints": totals["auto_filled_joints"],
         "reviewed_poses": totals["reviewed_poses"],
@@ -176,7 +183,8 @@ def render(info: dict) -> str:
         lines.append(f"  source {v['source']}{on_disk}")
         people = _count(v["tracks"], "person", "people")
         lines.append(f"  {v['frames_with_poses']} of {v['frames']} frames have a pose: {v['poses']} poses of {people}")
-        lines.append(f"  {v['keyframes']} keyframes (labelled), {v['auto_filled_poses']} filled by auto-fill "
+        marks = f", {_count(v['not_in_view_marks'], 'not-in-view mark')}" if v.get("not_in_view_marks") else ""
+        lines.append(f"  {v['keyframes']} keyframes (labelled){marks}, {v['auto_filled_poses']} filled by auto-fill "
                      f"({v['reviewed_poses']} of them reviewed), {_count(v['corrected_joints'], 'joint')} corrected")
         if v.get("suggested_only_poses"):
             lines.append(f"  {_count(v['suggested_only_poses'], 'pose')} of suggested joints only, not accepted yet "
@@ -190,12 +198,15 @@ def render(info: dict) -> str:
             lines.append(f"  ! {v['interrupted_fill']}; finish it in the app (it offers to) or with "
                          "`posewarper fill`")
         if v["per_track"]:
-            lines.append(f"  {'person':>7} {'keyframes':>9} {'filled':>7} {'reviewed':>8} {'corrected':>9}  "
-                         f"{'frames':<9} name")
+            with_marks = bool(v.get("not_in_view_marks"))  # the column only where there are marks
+            mark_head = f" {'not in view':>11}" if with_marks else ""
+            lines.append(f"  {'person':>7} {'keyframes':>9}{mark_head} {'filled':>7} {'reviewed':>8} "
+                         f"{'corrected':>9}  {'frames':<9} name")
             for t in v["per_track"]:
                 span = f"{t['first_frame']}-{t['last_frame']}" if t["poses"] else "-"
-                lines.append(f"  {t['track_id']:>7} {t['keyframes']:>9} {t['auto_filled']:>7} {t['reviewed']:>8} "
-                             f"{t['corrected']:>9}  {span:<9} {t['name']}".rstrip())
+                marks = f" {t['not_in_view_marks']:>11}" if with_marks else ""
+                lines.append(f"  {t['track_id']:>7} {t['keyframes']:>9}{marks} {t['auto_filled']:>7} "
+                             f"{t['reviewed']:>8} {t['corrected']:>9}  {span:<9} {t['name']}".rstrip())
             lines.append("  (filled: poses auto-fill wrote; reviewed: of those, accepted as they are; corrected: "
                          "filled poses with a joint moved by hand)")
     return "\n".join(lines)
