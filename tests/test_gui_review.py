@@ -57,6 +57,8 @@ def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):
     doubt(w, tid, 4, 0.2)
     press(w, Qt.Key_R)
     assert (w.editor.frame, w.editor.track) == (14, tid)
+    n = int(w.session.video.pose(14, tid).auto_joints().sum())  # every filled joint at 0.1: all ringed
+    assert f"Review: frame 14, person {tid}, {n} doubtful joints ringed (predicted error " in w.statusBar().currentMessage()
     press(w, Qt.Key_N)  # the suggested next keyframe: where the fill expects the most error
     assert w.editor.frame == 14
     w._refresh_timeline()

@@ -102,7 +102,10 @@ def test_a_lost_joint_moves_to_the_model_and_a_sure_one_stays():
     assert np.abs(fused.xy[others] - carried.xy[others]).max() < 0.5
     # and the lost wrist is now marked far less sure than the joints both sources agree on
     assert fused.confidence[LEFT_WRIST] < 0.3 * carried.confidence[LEFT_WRIST]  # 30 px apart: exp(-1.5)
-    assert fused.confidence[others].min() > 0.8  # the right wrist, 3 px apart: 0.97 x exp(-0.15)
+    # the right wrist, 3 px from the model: within the model's usual miss (its floor, 0.02 x 200 px)
+    # that says nothing against it, so its confidence stands
+    assert fused.confidence[RIGHT_WRIST] == pytest.approx(carried.confidence[RIGHT_WRIST])
+    assert fused.confidence[others].min() > 0.9
     assert fused.labelled()[JOINTS].all() and fused.provenance[LEFT_WRIST] == Provenance.PROPAGATED
 
 

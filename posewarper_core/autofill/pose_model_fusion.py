@@ -26,9 +26,13 @@ weighed by the error each is expected to make.
    within WINDOW frames of this one (where the model is used for that joint): the model errs
    afresh on every frame while the carried error changes smoothly along the span, so the mean
    keeps the correction and cuts the model's frame-to-frame noise.
-4. Confidence: the carried confidence x exp(-distance between the two guesses / (0.1 x person
-   size)): the model's disagreement counts like the chains' own (a signal flow cannot give: two
-   chains that agree on the wrong limb are caught by a model that looks at the frame).
+4. Confidence: the carried confidence x exp(-excess / (0.1 x person size)), excess the distance
+   between the two guesses beyond the model's own expected error e (its floor alone past the
+   last keyframe): the model's disagreement counts like the chains' own (a signal flow cannot
+   give: two chains that agree on the wrong limb are caught by a model that looks at the frame),
+   but not the part of it the model's usual miss on this person explains. Counting the whole
+   distance (until 2026-12-07) marked nearly every filled pose for review (bench-effort: the
+   annotator's effort; the model card, round 4).
 
 Needs the optional package ai-edge-litert; without it the default fill runs without this step
 and says so once (the method's `notice`). How the constants were chosen: below and the model card.
@@ -197,7 +201,8 @@ class PoseModelFusion:
     def correct(self, frames, span, before, after, filled: dict[tuple[int, int], Pose], sizes, check,
                 around=lambda frame: []) -> dict[tuple[int, int], Pose]:
         """`filled` with each joint weighed against the model's (step 3) and its confidence
-        lowered by their distance (step 4); `sizes[i]`: pose i's size in pixels."""
+        lowered by their distance beyond the model's expected error (step 4); `sizes[i]`: pose i's
+        size in pixels."""
         from ..suggest.suggest import MIN_CONFIDENCE
 
         found = self.model_poses(frames, span, before, after, filled, check, around)
@@ -213,8 +218,9 @@ class PoseModelFusion:
             w = np.where(use, carried ** 2 / np.maximum(carried ** 2 + model ** 2, 1e-12), 0.0)[:, None]
             new = pose.copy()
             new.xy = np.where(use[:, None], pose.xy + w * corrections[(i, frame)], pose.xy)
-            apart = np.where(use, np.linalg.norm(mxy - pose.xy, axis=1), 0.0)
-            new.confidence = (pose.confidence * np.exp(-apart / (CONFIDENCE_SCALE * sizes[i]))).astype(pose.confidence.dtype)
+            usual = np.hypot(self.model_error * sizes[i], np.where(np.isfinite(error), error, 0.0))
+            excess = np.where(use, np.maximum(np.linalg.norm(mxy - pose.xy, axis=1) - usual, 0.0), 0.0)
+            new.confidence = (pose.confidence * np.exp(-excess / (CONFIDENCE_SCALE * sizes[i]))).astype(pose.confidence.dtype)
             out[(i, frame)] = new
         return out
 
