@@ -536,17 +536,22 @@ def filled_gap(qtbot, w):
     return tid, {f: w.session.video.pose(f, tid).copy() for f in range(21)}
 
 
+def suggest_afresh_on_frame_5(qtbot, w, tid):
+    """Del then E on filled frame 5: a fresh suggestion there (a keyframe); returns it."""
+    w.editor.seek(5)
+    w.editor.select_track(tid)
+    press(w, Qt.Key_Delete)
+    ask_and_wait(qtbot, w)
+    return w.session.video.pose(5, tid).copy()
+
+
 def test_accepting_a_suggestion_inside_a_filled_gap_refills_the_frames_around_it_in_the_same_undo_step(qtbot, clip):
     """Del then E on a filled frame gives a fresh suggestion there (a keyframe); accepting it
     carries it to the filled frames on both sides, as dragging a filled joint does (fading to
     nothing at the keyframes 0 and 10); one Ctrl+Z takes back the accept and its re-fill."""
     w = clip
     tid, before = filled_gap(qtbot, w)
-    w.editor.seek(5)
-    w.editor.select_track(tid)
-    press(w, Qt.Key_Delete)
-    ask_and_wait(qtbot, w)
-    suggested = w.session.video.pose(5, tid).copy()
+    suggested = suggest_afresh_on_frame_5(qtbot, w, tid)
     lab = suggested.labelled()
     assert suggested.keyframe and (suggested.provenance[lab] == SUGGESTED).all()
     # carried from keyframe 0 on a still video: about 10 px left of where the fill had the person
@@ -574,11 +579,7 @@ def test_accepting_a_suggestion_inside_a_filled_gap_refills_the_frames_around_it
 def test_dragging_a_suggested_joint_inside_a_filled_gap_refills_that_joint_around_it(qtbot, clip):
     w = clip
     tid, before = filled_gap(qtbot, w)
-    w.editor.seek(5)
-    w.editor.select_track(tid)
-    press(w, Qt.Key_Delete)
-    ask_and_wait(qtbot, w)
-    suggested = w.session.video.pose(5, tid).copy()
+    suggested = suggest_afresh_on_frame_5(qtbot, w, tid)
     j = 9  # a wrist
     depth = w.editor.undo_stack.count()
     drag(qtbot, w, tuple(suggested.xy[j]), QPoint(0, 20))
