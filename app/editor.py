@@ -316,6 +316,7 @@ class Editor(QObject):
             # A filled joint dragged: its chain on both sides is re-filled from it, in the same step.
             changes = correction.correct_joints(self.video, self.frame, track_id, {j: (x, y)})
             self._push(f"Move {name} (re-fills {len(changes) - 1} frames)", changes)
+            self.message.emit(self._moved(track_id, name, changes))
             return
         if pose.provenance[j] == Provenance.SUGGESTED:
             # A suggested joint dragged is the annotator's: the filled frames around carry it, in the same step.
@@ -323,9 +324,21 @@ class Editor(QObject):
                                                   edits.move_joint(pose, j, (x, y)), [j])
             self._push(f"Move {name}" + (f" (re-fills {len(changes) - 1} frames)" if len(changes) > 1 else ""),
                        changes)
+            self.message.emit(self._moved(track_id, name, changes))
             return
         self._push(f"Move {name}",
                    [PoseChange(self.video.video_id, self.frame, track_id, edits.move_joint(pose, j, (x, y)))])
+
+    def _moved(self, track_id: int, name: str, changes: list[PoseChange]) -> str:
+        """What a drag that re-fills did, in one line a 1366 px status bar shows whole (a trial saw
+        nothing said: the re-fill changes frames off screen)."""
+        track = self.video.tracks.get(track_id)
+        who = track.name if track is not None and track.name else f"person {track_id}"
+        around = sorted({c.frame for c in changes if c.frame != self.frame})
+        if not around:
+            return f"Moved {who}'s {name} on frame {self.frame} (no filled frames around it to re-fill). Ctrl+Z undoes."
+        return (f"Moved {who}'s {name} on frame {self.frame}; re-filled {len(around)} frame{'s' if len(around) > 1 else ''} "
+                f"around it ({around[0]}-{around[-1]}). Ctrl+Z undoes.")
 
     def move_pose(self, track_id: int, dx: float, dy: float) -> None:
         pose = self.pose(track_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QFontMetrics
 from test_gui_editing import clip, drag, label_keyframes, on_disk, press  # noqa: F401 (clip is a fixture)
 
 from posewarper_core.annotation import Pose, PoseChange, Provenance, Track
@@ -44,6 +45,11 @@ def test_dragging_a_filled_joint_refills_its_chain_in_one_undo_step(qtbot, clip)
         assert (after.pose(f, tid).xy[j + 1] == before[f].xy[j + 1]).all()
     assert (after.pose(15, tid).xy == before[15].xy).all()
     assert w.editor.undo_stack.undoText().startswith("Move") and "re-fills 8 frames" in w.editor.undo_stack.undoText()
+    # the status bar says so (a trial saw it blank), in a line a 1366 px window shows whole
+    said = w.statusBar().currentMessage()
+    name = w.session.skeleton.joints[j]
+    assert said == f"Moved person {tid}'s {name} on frame 5; re-filled 8 frames around it (1-9). Ctrl+Z undoes."
+    assert QFontMetrics(w.statusBar().font()).horizontalAdvance(said) < 1366 - 200
     press(w, Qt.Key_Z, Qt.ControlModifier)  # one step undoes the drag and its re-fill
     undone = on_disk(w)
     for f in range(21):

@@ -584,6 +584,9 @@ def test_dragging_a_suggested_joint_inside_a_filled_gap_refills_that_joint_aroun
     depth = w.editor.undo_stack.count()
     drag(qtbot, w, tuple(suggested.xy[j]), QPoint(0, 20))
     assert w.editor.undo_stack.count() == depth + 1
+    name = w.session.skeleton.joints[j]
+    assert w.statusBar().currentMessage() == (f"Moved person {tid}'s {name} on frame 5; re-filled 8 frames around "
+                                              "it (1-9). Ctrl+Z undoes.")
     after = on_disk(w)
     dragged = after.pose(5, tid)
     assert dragged.provenance[j] == MANUAL and dragged.xy[j][1] > suggested.xy[j][1] + 5
