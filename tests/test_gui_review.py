@@ -56,6 +56,26 @@ def test_dragging_a_filled_joint_refills_its_chain_in_one_undo_step(qtbot, clip)
         assert undone.pose(f, tid).same_as(before[f])
 
 
+def test_a_fill_says_how_many_person_frames_it_left_as_they_were(qtbot, clip):
+    """A trial saw "x / 199 person-frames" while filling, then "Auto-fill done: 191 poses": the
+    done text now squares the two (here a re-fill after keyframe 20 moved changes only 11-19)."""
+    w = clip
+    tid = filled(qtbot, w)
+    before = {f: w.session.video.pose(f, tid).xy.copy() for f in (5, 15)}
+    key = w.session.video.pose(20, tid).copy()
+    key.xy = key.xy + 30
+    w.session.apply([PoseChange(w.session.video.video_id, 20, tid, key)])
+    w.editor.select_track(tid)
+    press(w, Qt.Key_G, Qt.ShiftModifier)  # the selected person, whole video
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert w.fill_panel.progress.text() == "18 / 18 person-frames"
+    assert w.fill_panel.state.text() == ("Auto-fill done: 9 poses; 9 of 18 person-frames left as they were "
+                                         "(9 already had the pose it gives)")
+    after = on_disk(w)
+    assert (after.pose(5, tid).xy == before[5]).all()
+    assert after.pose(15, tid).xy[0] == pytest.approx(before[15][0] + 15)  # halfway to the moved keyframe
+
+
 def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):
     w = clip
     tid = filled(qtbot, w)
