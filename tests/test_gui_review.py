@@ -76,6 +76,39 @@ def test_a_fill_says_how_many_person_frames_it_left_as_they_were(qtbot, clip):
     assert after.pose(15, tid).xy[0] == pytest.approx(before[15][0] + 15)  # halfway to the moved keyframe
 
 
+def test_a_goes_on_to_a_pose_accepted_then_undone_instead_of_stopping(qtbot, clip):
+    """A trial: accepting with A (which goes on to the next pose to review) ended on "Nothing to
+    accept" with 2 poses unreviewed, ones accepted earlier and then undone. A now goes on to them."""
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    tid = label_keyframes(qtbot, w, frames=(0, 3))
+    qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    doubt(w, tid, 1, 0.7)  # filled frames 1 and 2, neither doubted below 0.5 (one A accepts)
+    doubt(w, tid, 2, 0.6)  # the fill trusts 2 less: R shows it first
+    press(w, Qt.Key_R)
+    assert w.editor.frame == 2
+    press(w, Qt.Key_A)  # accepted, on to frame 1
+    assert w.editor.frame == 1 and on_disk(w).pose(2, tid).reviewed
+    press(w, Qt.Key_Z, Qt.ControlModifier)  # the accept of 2 taken back: 2 is unreviewed again
+    assert not on_disk(w).pose(2, tid).reviewed
+    w.editor.seek(1)
+    press(w, Qt.Key_A)  # 1 accepted: every pose was shown this round, but 2 is still to review
+    assert on_disk(w).pose(1, tid).reviewed
+    assert w.editor.frame == 2 and w.editor.track == tid
+    assert f"Accepted person {tid}, frame 1. Again: frame 2," in w.statusBar().currentMessage()
+    press(w, Qt.Key_A)
+    assert on_disk(w).pose(2, tid).reviewed
+    assert "Nothing to review" in w.statusBar().currentMessage()
+    press(w, Qt.Key_A)  # nothing left: A says so, without a count
+    assert w.statusBar().currentMessage().startswith("Nothing to accept") and "still to review" not in (
+        w.statusBar().currentMessage())
+    press(w, Qt.Key_Z, Qt.ControlModifier)  # 2 unreviewed again; A on reviewed frame 1 points there
+    w.editor.seek(1)
+    press(w, Qt.Key_A)
+    assert "1 frame still to review, R goes there." in w.statusBar().currentMessage()
+
+
 def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):
     w = clip
     tid = filled(qtbot, w)
