@@ -137,10 +137,18 @@ class Editor(QObject):
     def _whose(self) -> str:
         return f" for person {self.track}" if self.track is not None and self.track in self.video.tracks else ""
 
-    def to_review(self, said: str = "") -> None:
+    def to_review(self, said: str = "", go_round: bool = False) -> None:
         """The pose the fill doubts most (highest predicted error, review.py) not yet shown this
-        way; its person is selected. `said` goes before the message (what was just done)."""
+        way; its person is selected. `said` goes before the message (what was just done).
+        `go_round` (after an accept): when every pose still to review was shown this round, start
+        the next round at once, so A goes on to what is still unreviewed (a pose shown and passed
+        over, or accepted and then undone) instead of stopping with some left (a trial: 2)."""
         item = self.session.next_to_review(skip=self.visited)
+        again = False
+        if item is None and go_round and self.visited:
+            self.visited.clear()
+            item = self.session.next_to_review()
+            again = item is not None
         if item is None:
             had = bool(self.visited)
             self.visited.clear()
@@ -156,9 +164,11 @@ class Editor(QObject):
         # The joints ringed amber, not the predicted error read as a count: that overstates it (of
         # the dev clips' filled joints with confidence 0.4-0.6, 1 % were off by alpha = 0.5).
         n = len(review.doubtful_joints(self.video.pose(item.frame, item.track_id)))
-        # Short enough for a 1366 px status bar after an "Accepted ..." (a trial saw it cut off).
+        # Short enough for a 1366 px status bar after an "Accepted ..." (a trial saw it cut off);
+        # "Again" (a pose shown before this round) is as wide as "Review" for that reason.
         self.message.emit(
-            said + f"Review: frame {item.frame}, person {item.track_id}, {n} doubtful joint{'s' if n != 1 else ''} "
+            said + ("Again" if again else "Review")
+            + f": frame {item.frame}, person {item.track_id}, {n} doubtful joint{'s' if n != 1 else ''} "
             f"ringed (predicted error {item.predicted_error:.2f}"
             + ("; below the review-done threshold)" if done else f"; {left} frame{'s' if left != 1 else ''} to go)")
             + ". A accepts; drag what is off; Del, E: afresh.")
@@ -183,7 +193,9 @@ class Editor(QObject):
         the first A names them and a second A on the same pose accepts it."""
         pose = self.pose()
         if pose is None or not review.needs_review(pose):
-            self.message.emit("Nothing to accept: select a person whose pose here is filled and not yet reviewed.")
+            left = int((self.session.review_state()[0] > review.NONE_TO_REVIEW).sum())
+            self.message.emit("Nothing to accept: select a person whose pose here is filled and not yet reviewed" + (
+                f"; {left} frame{'s' if left != 1 else ''} still to review, R goes there." if left else "."))
             return
         doubtful = review.doubtful_joints(pose)
         asking = (self.video.video_id, self.frame, self.track, tuple(doubtful))
@@ -200,7 +212,7 @@ class Editor(QObject):
                    correction.accept_pose(self.video, self.frame, self.track))
         said = f"Accepted person {self.track}, frame {self.frame}"
         said += f", with {joints} in doubt ({self._joint_list(pose, doubtful, 2)}). " if doubtful else ". "
-        self.to_review(said)
+        self.to_review(said, go_round=True)
 
     _accept_asked: tuple | None = None  # the pose (and its doubtful joints) A last asked about
 
@@ -316,6 +328,7 @@ class Editor(QObject):
             # A filled joint dragged: its chain on both sides is re-filled from it, in the same step.
             changes = correction.correct_joints(self.video, self.frame, track_id, {j: (x, y)})
             self._push(f"Move {name} (re-fills {len(changes) - 1} frames)", changes)
+            self.message.emit(self._moved(track_id, name, changes))
             return
         if pose.provenance[j] == Provenance.SUGGESTED:
             # A suggested joint dragged is the annotator's: the filled frames around carry it, in the same step.
@@ -323,9 +336,22 @@ class Editor(QObject):
                                                   edits.move_joint(pose, j, (x, y)), [j])
             self._push(f"Move {name}" + (f" (re-fills {len(changes) - 1} frames)" if len(changes) > 1 else ""),
                        changes)
+            self.message.emit(self._moved(track_id, name, changes))
             return
         self._push(f"Move {name}",
                    [PoseChange(self.video.video_id, self.frame, track_id, edits.move_joint(pose, j, (x, y)))])
+
+    def _moved(self, track_id: int, name: str, changes: list[PoseChange]) -> str:
+        """What a drag that re-fills did, in one line a 1366 px status bar shows whole (a trial saw
+        nothing said: the re-fill changes frames off screen)."""
+        track = self.video.tracks.get(track_id)
+        who = track.name if track is not None and track.name else f"person {track_id}"
+        around = sorted({c.frame for c in changes if c.frame != self.frame})
+        if not around:
+            return f"Moved {who}'s {name} on frame {self.frame} (no filled frames around it to re-fill). Ctrl+Z undoes."
+        frames = f"{len(around)} frame{'s' if len(around) > 1 else ''}"
+        return (f"Moved {who}'s {name} on frame {self.frame}; re-filled {frames} around it "
+                f"({around[0]}-{around[-1]}). Ctrl+Z undoes.")
 
     def move_pose(self, track_id: int, dx: float, dy: float) -> None:
         pose = self.pose(track_id)

@@ -488,11 +488,7 @@ class Suggestions(QObject):
                 changes.append(PoseChange(req.video_id, req.frame, first + n, place_suggestion(None, _only(pose, ed.order))))
         n_joints = sum(_new_suggested(video.pose(c.frame, c.track_id), c.pose) for c in changes)
         if not changes or not n_joints:
-            filled = any(video.pose(req.frame, t) is not None and video.pose(req.frame, t).auto_joints().any()
-                         for t in result.poses)
-            text = result.message or ("nothing to add: every joint is labelled already" + (
-                " (filled: drag what is off, or Del then E for a fresh suggestion)" if filled else ""))
-            self._say(f"No suggestion on frame {req.frame}: {text}", 10000)
+            self._say(f"No suggestion on frame {req.frame}: {result.message or self._why_nothing(result)}", 10000)
             self.applied.emit(result)
             return
         self._push(f"Suggest {n_joints} joints on frame {req.frame}", changes, new_tracks=added)
@@ -504,6 +500,39 @@ class Suggestions(QObject):
                   f"Shift+A the frame{note}", 12000)
         self.applied.emit(result)
         self.shown.emit(took)
+
+    def _why_nothing(self, result: Result) -> str:
+        """Why a suggestion added no joint, person by person, as the Joints table would confirm: the
+        joints clicks place are all labelled already, or the suggestion has none of those still free
+        (on the demo's frame 170 the jumper's fill has 9 joints: keyframe 160 has only 6, and the
+        pose model finds nothing sure in the blur; E never writes over filled joints)."""
+        ed, req = self.window.editor, result.request
+        video, names = ed.video, self.window.session.skeleton.joints
+        says = []
+        for tid in result.request.track_ids or list(result.poses):
+            if tid not in video.tracks:
+                continue
+            pose = video.pose(req.frame, tid)
+            who = video.tracks[tid].name or f"person {tid}"
+            free = [j for j in ed.order if pose is None or not pose.labelled()[j]]
+            if not free:
+                filled = pose is not None and pose.auto_joints().any()
+                says.append(f"every joint of {who} is labelled already" + (
+                    " (filled: drag what is off, or Del then E for a fresh suggestion)" if filled else ""))
+                continue
+            listed = ", ".join(names[j] for j in free[:3]) + (", …" if len(free) > 3 else "")
+            key = source_keyframe(video, tid, req.frame)
+            if key is None:
+                source = "there is no keyframe to carry them from"
+            elif video.pose(key, tid).labelled()[free].all():
+                source = f"the flow from keyframe {key} lost them"
+            elif video.pose(key, tid).labelled()[free].any():
+                source = f"keyframe {key} lacks some, the flow from it lost the rest,"
+            else:
+                source = f"keyframe {key} has none of them"
+            says.append(f"none for {who}'s {len(free)} joints not labelled ({listed}): {source} and the pose model "
+                        "found none here. Click to place them")
+        return "; ".join(says) or "nothing to add"
 
     def _placed(self, result: Result) -> dict:
         """Per person of the result still in the video whose pose the suggestion adds to: (their

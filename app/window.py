@@ -714,11 +714,7 @@ class MainWindow(QMainWindow):
         if chosen is None:
             return
         every = chosen.every
-        # The folder of the last export, where it still exists: the project's own folder may be
-        # the app's data folder (the demo's), not where datasets go.
-        folder = Path(QSettings().value("export/folder", "", type=str) or Path(self.store.path).parent)
-        if not folder.is_dir():
-            folder = Path(self.store.path).parent
+        folder = export_folder(self.store.path)
         if every and fmt == "posetrack18":  # one file per video
             path = QFileDialog.getExistingDirectory(self, "Export PoseTrack18: a folder for one file per video",
                                                     str(folder))
@@ -1156,3 +1152,18 @@ class MainWindow(QMainWindow):
 def _present(poses: dict) -> set:
     """The people with a pose here, less those marked not in view (the People list's "Here")."""
     return {t for t, p in poses.items() if not p.is_absent_mark()}
+
+
+def export_folder(project_path) -> Path:
+    """Where the export file dialog starts: the folder of the last export, where it still exists;
+    else the project's folder, unless that is the app's data folder (the demo's, hidden under
+    ~/.local/share: a trial's first export dialog opened there), then the user's home."""
+    from .demo import default_demo_path
+
+    last = QSettings().value("export/folder", "", type=str)
+    if last and Path(last).is_dir():
+        return Path(last)
+    folder = Path(project_path).parent
+    if folder.resolve() == default_demo_path().parent.resolve() and Path.home().is_dir():
+        return Path.home()
+    return folder

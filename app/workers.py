@@ -383,19 +383,22 @@ class AutofillWorker(QThread):
         self._cancel.set()
 
     def run(self) -> None:
-        delivered = []
+        delivered, unchanged, counted = [], [], [0]
         try:
             self.frames = self.open_frames() if self.open_frames is not None else None
             result = self._fill(
                 self.video, self.frames, self.method, track_ids=self.track_ids, frame_range=self.frame_range,
-                progress=lambda done, total: self.progress.emit(int(done), int(total)),
+                progress=lambda done, total: (counted.__setitem__(0, int(total)),
+                                              self.progress.emit(int(done), int(total))),
                 setup_progress=lambda step, steps: self.setupProgress.emit(int(step), int(steps)),
                 cancel=self._cancel.is_set,
                 on_changes=lambda changes: (delivered.append(len(changes)), self.batch.emit(list(changes))),
+                on_unchanged=lambda frame, tid: unchanged.append((frame, tid)),
             )
             if not delivered and result:  # an engine that only returns at the end
                 self.batch.emit(list(result))
-            self.finishedWith.emit("done", f"{sum(delivered) or len(result or [])} poses")
+            self.finishedWith.emit("done", self._done_text(sum(delivered) or len(result or []), unchanged,
+                                                           counted[0]))
         except Cancelled:
             self.finishedWith.emit("cancelled", f"{sum(delivered)} poses kept")
         except PoseWarperError as exc:
@@ -406,3 +409,17 @@ class AutofillWorker(QThread):
             close = getattr(self.frames, "close", None)
             if close is not None:
                 close()
+
+    def _done_text(self, n_changed: int, unchanged: list, total: int) -> str:
+        """"191 poses", and why that is fewer than the person-frames the progress counted (a trial
+        saw "x / 199 person-frames", then "191 poses"): the person-frames the fill left as they
+        were. Re-filling the demo's jumper (posewarper, nothing edited) changed 117 of 200: the
+        rest already had the very pose it gave."""
+        text = f"{n_changed} poses"
+        if not unchanged:
+            return text
+        same = sum(self.video.pose(f, t) is not None for f, t in unchanged)
+        why = [f"{same} already had the pose it gives"] if same else []
+        if len(unchanged) > same:
+            why.append(f"{len(unchanged) - same} had no joint to fill from")
+        return f"{text}; {len(unchanged)} of {total} person-frames left as they were ({', '.join(why)})"

@@ -169,6 +169,23 @@ def test_cancel_stops_early_and_raises_cancelled():
     assert all(c.pose.method == "linear" for c in delivered)
 
 
+def test_every_person_frame_counted_is_either_changed_or_reported_left_as_it_was():
+    """The GUI's "x / 199 person-frames" then "191 poses": the rest are the person-frames a fill
+    leaves as they were, heard one by one (on_unchanged)."""
+    video = Video(source="mem", num_frames=21, width=64, height=64)
+    for f in (0, 10, 20):
+        video.set_pose(f, 1, keyframe(np.full((J, 2), float(f))))
+    for c in fill(video, None, "linear"):
+        video.set_pose(c.frame, c.track_id, c.pose)
+    video.set_pose(20, 1, keyframe(np.full((J, 2), 40.0)))  # the second gap's end moved
+    counted, left = [], []
+    changes = fill(video, None, "linear", progress=lambda done, total: counted.append(total),
+                   on_unchanged=lambda frame, tid: left.append((frame, tid)))
+    assert sorted(c.frame for c in changes) == list(range(11, 20))  # re-filled towards the moved keyframe
+    assert left == [(f, 1) for f in range(1, 10)]  # the first gap: the pose it had already
+    assert counted[-1] == len(changes) + len(left) == 18
+
+
 def moving_square_clip(n=9, size=(160, 120), seed=3):
     """A textured square on a textured background, moving with known, accelerating motion."""
     rng = np.random.default_rng(seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QFontMetrics
 from test_gui_editing import clip, drag, label_keyframes, on_disk, press  # noqa: F401 (clip is a fixture)
 
 from posewarper_core.annotation import Pose, PoseChange, Provenance, Track
@@ -44,10 +45,68 @@ def test_dragging_a_filled_joint_refills_its_chain_in_one_undo_step(qtbot, clip)
         assert (after.pose(f, tid).xy[j + 1] == before[f].xy[j + 1]).all()
     assert (after.pose(15, tid).xy == before[15].xy).all()
     assert w.editor.undo_stack.undoText().startswith("Move") and "re-fills 8 frames" in w.editor.undo_stack.undoText()
+    # the status bar says so (a trial saw it blank), in a line a 1366 px window shows whole
+    said = w.statusBar().currentMessage()
+    name = w.session.skeleton.joints[j]
+    assert said == f"Moved person {tid}'s {name} on frame 5; re-filled 8 frames around it (1-9). Ctrl+Z undoes."
+    assert QFontMetrics(w.statusBar().font()).horizontalAdvance(said) < 1366 - 200
     press(w, Qt.Key_Z, Qt.ControlModifier)  # one step undoes the drag and its re-fill
     undone = on_disk(w)
     for f in range(21):
         assert undone.pose(f, tid).same_as(before[f])
+
+
+def test_a_fill_says_how_many_person_frames_it_left_as_they_were(qtbot, clip):
+    """A trial saw "x / 199 person-frames" while filling, then "Auto-fill done: 191 poses": the
+    done text now squares the two (here a re-fill after keyframe 20 moved changes only 11-19)."""
+    w = clip
+    tid = filled(qtbot, w)
+    before = {f: w.session.video.pose(f, tid).xy.copy() for f in (5, 15)}
+    key = w.session.video.pose(20, tid).copy()
+    key.xy = key.xy + 30
+    w.session.apply([PoseChange(w.session.video.video_id, 20, tid, key)])
+    w.editor.select_track(tid)
+    press(w, Qt.Key_G, Qt.ShiftModifier)  # the selected person, whole video
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    assert w.fill_panel.progress.text() == "18 / 18 person-frames"
+    assert w.fill_panel.state.text() == ("Auto-fill done: 9 poses; 9 of 18 person-frames left as they were "
+                                         "(9 already had the pose it gives)")
+    after = on_disk(w)
+    assert (after.pose(5, tid).xy == before[5]).all()
+    assert after.pose(15, tid).xy[0] == pytest.approx(before[15][0] + 15)  # halfway to the moved keyframe
+
+
+def test_a_goes_on_to_a_pose_accepted_then_undone_instead_of_stopping(qtbot, clip):
+    """A trial: accepting with A (which goes on to the next pose to review) ended on "Nothing to
+    accept" with 2 poses unreviewed, ones accepted earlier and then undone. A now goes on to them."""
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    tid = label_keyframes(qtbot, w, frames=(0, 3))
+    qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    doubt(w, tid, 1, 0.7)  # filled frames 1 and 2, neither doubted below 0.5 (one A accepts)
+    doubt(w, tid, 2, 0.6)  # the fill trusts 2 less: R shows it first
+    press(w, Qt.Key_R)
+    assert w.editor.frame == 2
+    press(w, Qt.Key_A)  # accepted, on to frame 1
+    assert w.editor.frame == 1 and on_disk(w).pose(2, tid).reviewed
+    press(w, Qt.Key_Z, Qt.ControlModifier)  # the accept of 2 taken back: 2 is unreviewed again
+    assert not on_disk(w).pose(2, tid).reviewed
+    w.editor.seek(1)
+    press(w, Qt.Key_A)  # 1 accepted: every pose was shown this round, but 2 is still to review
+    assert on_disk(w).pose(1, tid).reviewed
+    assert w.editor.frame == 2 and w.editor.track == tid
+    assert f"Accepted person {tid}, frame 1. Again: frame 2," in w.statusBar().currentMessage()
+    press(w, Qt.Key_A)
+    assert on_disk(w).pose(2, tid).reviewed
+    assert "Nothing to review" in w.statusBar().currentMessage()
+    press(w, Qt.Key_A)  # nothing left: A says so, without a count
+    assert w.statusBar().currentMessage().startswith("Nothing to accept") and "still to review" not in (
+        w.statusBar().currentMessage())
+    press(w, Qt.Key_Z, Qt.ControlModifier)  # 2 unreviewed again; A on reviewed frame 1 points there
+    w.editor.seek(1)
+    press(w, Qt.Key_A)
+    assert "1 frame still to review, R goes there." in w.statusBar().currentMessage()
 
 
 def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):

@@ -468,3 +468,36 @@ def test_export_dialog_starts_in_the_folder_of_the_last_export(qtbot, clip, tmp_
     w.export_dialog("posetrack18")
     assert Path(asked[-1]).parent == datasets and Path(asked[-1]).name.endswith(".posetrack18.json")
     assert QSettings().value("export/folder") == str(datasets)
+
+
+def test_export_dialog_for_a_project_in_the_apps_data_folder_starts_in_home(qtbot, window, open_in, tmp_path,
+                                                                            monkeypatch):
+    """The demo lives in the app's hidden data folder (~/.local/share/posewarper): the first export
+    dialog opened there. With no export yet it starts in the user's home; after one, where it went."""
+    from PySide6.QtWidgets import QDialog
+
+    from app.demo import default_demo_path
+    from test_gui_session import make_video
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    data = default_demo_path().parent  # under the window fixture's XDG_DATA_HOME
+    data.mkdir(parents=True)
+    make_video(tmp_path / "clip.mp4", n=10)
+    open_in(window, tmp_path / "clip.mp4", data / "clip.pwproj")
+    asked, answer = [], {"path": ""}
+    monkeypatch.setattr("app.window.QFileDialog.getSaveFileName",
+                        lambda parent, title, default, *a: asked.append(default) or (answer["path"], ""))
+    monkeypatch.setattr("app.exportchoice.ExportDialog.exec", lambda self: QDialog.Accepted)  # as preset
+    window.export_dialog("coco")
+    assert Path(asked[-1]) == home / "clip.coco.json"
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    answer["path"] = str(datasets / "first.json")
+    with qtbot.waitSignal(window.exported, timeout=30000):
+        window.export_dialog("coco")
+    answer["path"] = ""
+    window.export_dialog("coco")
+    assert Path(asked[-1]).parent == datasets
+

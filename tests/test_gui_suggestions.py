@@ -584,6 +584,9 @@ def test_dragging_a_suggested_joint_inside_a_filled_gap_refills_that_joint_aroun
     depth = w.editor.undo_stack.count()
     drag(qtbot, w, tuple(suggested.xy[j]), QPoint(0, 20))
     assert w.editor.undo_stack.count() == depth + 1
+    name = w.session.skeleton.joints[j]
+    assert w.statusBar().currentMessage() == (f"Moved person {tid}'s {name} on frame 5; re-filled 8 frames around "
+                                              "it (1-9). Ctrl+Z undoes.")
     after = on_disk(w)
     dragged = after.pose(5, tid)
     assert dragged.provenance[j] == MANUAL and dragged.xy[j][1] > suggested.xy[j][1] + 5
@@ -599,3 +602,39 @@ def test_dragging_a_suggested_joint_inside_a_filled_gap_refills_that_joint_aroun
     undone = on_disk(w)
     for f in set(range(21)) - {5}:
         assert undone.pose(f, tid).same_as(before[f])
+
+
+def test_e_on_a_filled_pose_adds_its_missing_joints_or_says_which_it_has_none_for(qtbot, clip):
+    """The trial's frame 170: a filled pose without its arms (the keyframe before has none), E
+    said "every joint is labelled already" while the Joints table listed the arms as not
+    labelled. E adds a filled pose's missing joints when the suggestion has them (never moving
+    a filled one); when it has none, the status bar names them and says why."""
+    from posewarper_core.annotation import PoseChange
+
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    key = w.session.video.pose(0, tid).copy()
+    wrists = [w.session.skeleton.joints.index(n) for n in ("left_wrist", "right_wrist")]
+    filled = key.copy()
+    filled.keyframe, filled.method = False, "linear"
+    filled.provenance[key.labelled()] = Provenance.INTERPOLATED
+    filled.confidence[:] = 0.9
+    filled.visibility[wrists] = 0
+    w.session.apply([PoseChange(w.session.video_id, 4, tid, filled)])
+    w.editor.seek(4)
+    ask_and_wait(qtbot, w)  # the keyframe has the wrists: E adds them, the filled joints stay
+    pose = w.session.video.pose(4, tid)
+    assert (pose.provenance[wrists] == SUGGESTED).all() and pose.labelled()[wrists].all()
+    np.testing.assert_allclose(pose.xy[filled.labelled()], filled.xy[filled.labelled()])
+    w.actions["undo"].trigger()
+
+    armless = key.copy()
+    armless.visibility[wrists] = 0
+    w.session.apply([PoseChange(w.session.video_id, 0, tid, armless)])
+    w.editor.seek(4)
+    depth = w.editor.undo_stack.count()
+    ask_and_wait(qtbot, w)
+    said = w.statusBar().currentMessage()
+    assert "every joint" not in said
+    assert "2 joints not labelled (left_wrist, right_wrist)" in said and "keyframe 0 has none of them" in said
+    assert w.editor.undo_stack.count() == depth and w.session.video.pose(4, tid).same_as(filled)

@@ -157,11 +157,15 @@ def run_fill(
     on_changes: Callable[[list[PoseChange]], None] | None = None,
     fusion: str = "distance",
     setup_progress: Progress | None = None,
+    on_unchanged: Callable[[int, int], None] | None = None,
 ) -> list[PoseChange]:
     """Fill `gaps` of `video` with `method`; returns the changes (the video itself is not modified).
 
     `progress(done, total)` counts person-frames; `setup_progress(step, steps)` the method's
     one-off work before the first of them (the posewarper matcher's tuning on the keyframes).
+    `on_unchanged(frame, track_id)` hears of each person-frame the run leaves as it was (it gives
+    the pose there already, or nothing to fill from where there is none), so a count of the
+    changes can be squared with the person-frames counted.
 
     `fusion`: "distance" weights each side by its temporal distance to the other keyframe (the
     reference); "confidence" by each side's confidence (distance decay times the method's quality);
@@ -208,6 +212,8 @@ def run_fill(
                 change = merge(video, frame, tid, filled.get((i, frame)))
                 if change is not None:
                     new.append(change)
+                elif on_unchanged is not None:
+                    on_unchanged(frame, tid)
         done += sum(g.num_frames for g in span_gaps)
         changes.extend(new)
         if on_changes and new:
