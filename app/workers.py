@@ -418,8 +418,12 @@ class AutofillWorker(QThread):
         text = f"{n_changed} poses"
         if not unchanged:
             return text
-        same = sum(self.video.pose(f, t) is not None for f, t in unchanged)
-        why = [f"{same} already had the pose it gives"] if same else []
-        if len(unchanged) > same:
-            why.append(f"{len(unchanged) - same} had no joint to fill from")
+        there = [self.video.pose(f, t) for f, t in unchanged]
+        reviewed = sum(p is not None and p.reviewed for p in there)
+        same = sum(p is not None and not p.reviewed for p in there)
+        why = [f"{reviewed} reviewed, kept"] if reviewed else []
+        if same:
+            why.append(f"{same} already had the pose it gives")
+        if len(unchanged) > same + reviewed:
+            why.append(f"{len(unchanged) - same - reviewed} had no joint to fill from")
         return f"{text}; {len(unchanged)} of {total} person-frames left as they were ({', '.join(why)})"

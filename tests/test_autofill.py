@@ -139,6 +139,25 @@ def test_manual_and_corrected_joints_survive_rerunning():
     assert fill(video, None, "linear") == []
 
 
+def test_a_pose_the_annotator_reviewed_survives_rerunning_whole():
+    """A reviewed pose (accepted as it is, A in the app) is the annotator's word: a re-fill after a
+    keyframe moved changes the frames around it, not it, and says it left it as it was."""
+    video, a, b = two_keyframe_video(n=11)
+    for c in fill(video, None, "linear"):
+        video.set_pose(c.frame, c.track_id, c.pose)
+    accepted = video.pose(5, 1).copy()
+    accepted.reviewed = True
+    video.set_pose(5, 1, accepted)
+    b2 = b.copy()
+    b2.xy += 10
+    video.set_pose(10, 1, b2)
+    left = []
+    changes = {c.frame: c.pose for c in fill(video, None, "linear", on_unchanged=lambda f, t: left.append(f))}
+    assert 5 not in changes and left == [5]
+    assert sorted(changes) == [1, 2, 3, 4, 6, 7, 8, 9]  # the others follow the moved keyframe
+    np.testing.assert_allclose(changes[6].xy[1], 0.4 * a.xy[1] + 0.6 * b2.xy[1])
+
+
 def test_rerun_after_deleting_a_keyframe_joint_clears_stale_auto_joints():
     video, a, b = two_keyframe_video(n=11)
     for c in fill(video, None, "linear"):

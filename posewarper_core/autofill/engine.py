@@ -373,11 +373,12 @@ def merge(video: Video, frame: int, track_id: int, filled: Pose | None) -> PoseC
     """The change that puts `filled` at (frame, track) without touching the annotator's joints.
 
     Joints an annotator placed or corrected stay as they are; earlier auto-filled joints are
-    replaced (or cleared, if this run has nothing for them). Returns None when nothing changes.
+    replaced (or cleared, if this run has nothing for them). A pose the annotator reviewed
+    (accepted as it is) stays whole. Returns None when nothing changes.
     """
     existing = video.pose(frame, track_id)
-    if existing is not None and existing.keyframe:
-        return None  # a keyframe is an anchor, never a target
+    if existing is not None and (existing.keyframe or existing.reviewed):
+        return None  # a keyframe is an anchor, never a target; a reviewed pose is the annotator's word
     if existing is None:
         return None if filled is None else PoseChange(video.video_id, frame, track_id, filled)
     keep = existing.user_joints()
