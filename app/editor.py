@@ -170,7 +170,8 @@ class Editor(QObject):
             said + ("Again" if again else "Review")
             + f": frame {item.frame}, person {item.track_id}, {n} doubtful joint{'s' if n != 1 else ''} "
             f"ringed (predicted error {item.predicted_error:.2f}"
-            + ("; below the review-done threshold)" if done else f"; {left} frame{'s' if left != 1 else ''} to go)")
+            # crossing the threshold is said in so many words (a trial read on without noticing)
+            + ("; review is done, the rest optional)" if done else f"; {left} frame{'s' if left != 1 else ''} to go)")
             + ". A accepts; drag what is off; Del, E: afresh.")
 
     def to_suggestion(self) -> None:

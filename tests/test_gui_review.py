@@ -377,3 +377,16 @@ def test_the_onion_skins_neighbouring_keyframes_follow_the_edits(qtbot, tmp_path
     agree()
     assert session.neighbour_keyframes(12) == [(1, 10), (1, 14)]
     store.close()
+
+
+def test_r_says_review_is_done_once_no_pose_is_doubted_enough(qtbot, clip):
+    w = clip
+    tid = filled(qtbot, w)
+    for f in w.session.video.track_frames(tid):
+        if not w.session.video.pose(f, tid).keyframe:
+            doubt(w, tid, f, 0.99)  # every filled pose sure of itself: predicted error ~0.15
+    doubt(w, tid, 6, 0.98)
+    press(w, Qt.Key_R)
+    said = w.statusBar().currentMessage()
+    assert w.editor.frame == 6 and "0 doubtful joints ringed" in said
+    assert "review is done, the rest optional)" in said and "to go" not in said
