@@ -90,6 +90,12 @@ def slowed_open(monkeypatch, seconds):
     return returned
 
 
+# The slowed step below takes 1 s or more, so work left on the UI thread shows as a stall of a
+# second; 100 ms was missed at a load of ~3 on the 2-core machine (129 ms, the OS scheduling the
+# process, not the app). A freeze fails this; a busy machine does not.
+FROZEN_MS = 400
+
+
 def ui_gaps_while(qtbot, done):
     """The longest gap (ms) between 10 ms timer ticks until done()."""
     ticks = []
@@ -113,7 +119,7 @@ def test_opening_a_video_never_freezes_the_window(qtbot, window, open_in, tmp_pa
     qtbot.waitUntil(lambda: w.files.progress is not None and w.files.progress.isVisible(), timeout=3000)
     assert "clip.mp4" in w.files.progress.labelText()  # a busy indication naming the file
     longest = ui_gaps_while(qtbot, lambda: bool(opened))
-    assert longest < 100, f"the UI stalled {longest:.0f} ms while opening"
+    assert longest < FROZEN_MS, f"the UI stalled {longest:.0f} ms while opening"
     assert w.files.progress is None and w.session.video.num_frames == 8
 
 
@@ -287,7 +293,7 @@ def test_exporting_every_video_off_the_ui_thread_and_cancelling_it(qtbot, window
     monkeypatch.setattr(opening, "prepare_export", slow)
     assert w.export(tmp_path / "late.json", "coco")
     longest = ui_gaps_while(qtbot, lambda: w.files.progress is not None and w.files.progress.isVisible())
-    assert longest < 100, f"the UI stalled {longest:.0f} ms while exporting"
+    assert longest < FROZEN_MS, f"the UI stalled {longest:.0f} ms while exporting"
     w.cancel_open()
     qtbot.waitUntil(returned.is_set, timeout=10000)
     qtbot.wait(200)
