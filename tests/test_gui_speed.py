@@ -446,25 +446,38 @@ def test_markers_names_onion_skin_range_fill_and_export_with_frames(qtbot, clip,
     assert named <= written and len(written) == summary["frame_images"]
 
 
+def answered_save_dialog(monkeypatch):
+    """The export's save dialog records the folder it was offered (`asked`) and answers
+    answer["path"] ("" = cancelled); the export choices are taken as preset."""
+    from PySide6.QtWidgets import QDialog
+
+    asked, answer = [], {"path": ""}
+    monkeypatch.setattr("app.window.QFileDialog.getSaveFileName",
+                        lambda parent, title, default, *a: asked.append(default) or (answer["path"], ""))
+    monkeypatch.setattr("app.exportchoice.ExportDialog.exec", lambda self: QDialog.Accepted)
+    return asked, answer
+
+
+def export_once_into_new_folder(qtbot, w, folder, answer):
+    """One COCO export through the dialog into `folder` (made here); later dialogs are cancelled."""
+    folder.mkdir()
+    answer["path"] = str(folder / "first.json")
+    with qtbot.waitSignal(w.exported, timeout=30000):
+        w.export_dialog("coco")
+    answer["path"] = ""
+    return folder
+
+
 def test_export_dialog_starts_in_the_folder_of_the_last_export(qtbot, clip, tmp_path, monkeypatch):
     """The demo's project lives in the app's data folder: an export dialog opening there each time
     made the user walk back to their dataset folder. It opens where the last export went."""
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QDialog
 
     w = clip
-    asked, answer = [], {"path": ""}
-    monkeypatch.setattr("app.window.QFileDialog.getSaveFileName",
-                        lambda parent, title, default, *a: asked.append(default) or (answer["path"], ""))
-    monkeypatch.setattr("app.exportchoice.ExportDialog.exec", lambda self: QDialog.Accepted)  # as preset
+    asked, answer = answered_save_dialog(monkeypatch)
     w.export_dialog("coco")
     assert Path(asked[-1]).parent == Path(w.store.path).parent  # nothing exported yet: the project's folder
-    datasets = tmp_path / "datasets"
-    datasets.mkdir()
-    answer["path"] = str(datasets / "first.json")
-    with qtbot.waitSignal(w.exported, timeout=30000):
-        w.export_dialog("coco")
-    answer["path"] = ""
+    datasets = export_once_into_new_folder(qtbot, w, tmp_path / "datasets", answer)
     w.export_dialog("posetrack18")
     assert Path(asked[-1]).parent == datasets and Path(asked[-1]).name.endswith(".posetrack18.json")
     assert QSettings().value("export/folder") == str(datasets)
@@ -474,8 +487,6 @@ def test_export_dialog_for_a_project_in_the_apps_data_folder_starts_in_home(qtbo
                                                                             monkeypatch):
     """The demo lives in the app's hidden data folder (~/.local/share/posewarper): the first export
     dialog opened there. With no export yet it starts in the user's home; after one, where it went."""
-    from PySide6.QtWidgets import QDialog
-
     from app.demo import default_demo_path
     from test_gui_session import make_video
 
@@ -486,18 +497,10 @@ def test_export_dialog_for_a_project_in_the_apps_data_folder_starts_in_home(qtbo
     data.mkdir(parents=True)
     make_video(tmp_path / "clip.mp4", n=10)
     open_in(window, tmp_path / "clip.mp4", data / "clip.pwproj")
-    asked, answer = [], {"path": ""}
-    monkeypatch.setattr("app.window.QFileDialog.getSaveFileName",
-                        lambda parent, title, default, *a: asked.append(default) or (answer["path"], ""))
-    monkeypatch.setattr("app.exportchoice.ExportDialog.exec", lambda self: QDialog.Accepted)  # as preset
+    asked, answer = answered_save_dialog(monkeypatch)
     window.export_dialog("coco")
     assert Path(asked[-1]) == home / "clip.coco.json"
-    datasets = tmp_path / "datasets"
-    datasets.mkdir()
-    answer["path"] = str(datasets / "first.json")
-    with qtbot.waitSignal(window.exported, timeout=30000):
-        window.export_dialog("coco")
-    answer["path"] = ""
+    datasets = export_once_into_new_folder(qtbot, window, tmp_path / "datasets", answer)
     window.export_dialog("coco")
     assert Path(asked[-1]).parent == datasets
 
