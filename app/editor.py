@@ -172,7 +172,8 @@ class Editor(QObject):
             f"ringed (predicted error {item.predicted_error:.2f}"
             # crossing the threshold is said in so many words (a trial read on without noticing)
             + ("; review is done, the rest optional)" if done else f"; {left} frame{'s' if left != 1 else ''} to go)")
-            + ". A accepts; drag what is off; Del, E: afresh.")
+            # after an accept the keys are known, and the line must fit 1366 px (a check saw it cut)
+            + (". A accepts; drag what is off; Del, E: afresh." if not said else "."))
 
     def to_suggestion(self) -> None:
         """The suggested next keyframe: the pose the fill doubts most, with its person selected."""
