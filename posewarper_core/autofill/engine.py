@@ -239,10 +239,17 @@ class PeopleAround:
         self._fresh.update(filled)
 
     def outside(self, track_ids: Iterable[int]) -> Callable[[int], list[np.ndarray]]:
-        """frame -> [(J, 2) joints, NaN where unlabelled] of each person not in `track_ids`."""
+        """frame -> [(J, 2) joints, NaN where unlabelled] of each person not in `track_ids` (each
+        frame worked out once: the step asks for every person of the span on it)."""
         skip = set(track_ids)
-        return lambda frame: [xy for tid in self.video.tracks if tid not in skip
-                              for xy in [self._joints(frame, tid)] if xy is not None]
+        seen: dict[int, list[np.ndarray]] = {}
+
+        def people(frame: int) -> list[np.ndarray]:
+            if frame not in seen:
+                seen[frame] = [xy for tid in self.video.tracks if tid not in skip
+                               for xy in [self._joints(frame, tid)] if xy is not None]
+            return list(seen[frame])  # a copy: callers add the span's own people to it
+        return people
 
     def _joints(self, frame: int, tid: int) -> np.ndarray | None:
         pose = self._fresh.get((frame, tid))
