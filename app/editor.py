@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from posewarper_core import correction, review
-from posewarper_core.annotation import Pose, PoseChange, Provenance, Track, Visibility
+from posewarper_core.annotation import Pose, PoseChange, Provenance, Track, Visibility, is_labelled_keyframe
 
 from . import clickorder, edits, navigation
 from .commands import DeleteTrackCommand, PoseChangesCommand, RemoveVideoCommand, SetTrackCommand
@@ -245,8 +245,7 @@ class Editor(QObject):
         self.select_track(s.track_id)
         self.set_cursor(s.joint)
         names = self.session.skeleton.joints
-        track = self.video.tracks.get(s.track_id)
-        who = track.name if track is not None and track.name else f"person {s.track_id}"
+        who = self.person_name(s.track_id)
         if s.kind == "swap":
             what = f"{names[s.joint]} and {names[s.other]} look swapped"
         elif s.kind == "shift":
@@ -343,11 +342,15 @@ class Editor(QObject):
         self._push(f"Move {name}",
                    [PoseChange(self.video.video_id, self.frame, track_id, edits.move_joint(pose, j, (x, y)))])
 
+    def person_name(self, track_id: int) -> str:
+        """The person's name, else "person N"."""
+        track = self.video.tracks.get(track_id)
+        return track.name if track is not None and track.name else f"person {track_id}"
+
     def _moved(self, track_id: int, name: str, changes: list[PoseChange]) -> str:
         """What a drag that re-fills did, in one line a 1366 px status bar shows whole (a trial saw
         nothing said: the re-fill changes frames off screen)."""
-        track = self.video.tracks.get(track_id)
-        who = track.name if track is not None and track.name else f"person {track_id}"
+        who = self.person_name(track_id)
         around = sorted({c.frame for c in changes if c.frame != self.frame})
         if not around:
             return f"Moved {who}'s {name} on frame {self.frame} (no filled frames around it to re-fill). Ctrl+Z undoes."
@@ -473,7 +476,7 @@ class Editor(QObject):
             self.message.emit("Select a person first.")
             return
         earlier = [f for f in self.video.keyframes(self.track)
-                   if f < self.frame and not self.video.pose(f, self.track).is_absent_mark()]  # a pose to copy
+                   if f < self.frame and is_labelled_keyframe(self.video.pose(f, self.track))]  # a pose to copy
         if not earlier:
             self.message.emit(f"Person {self.track} has no keyframe before this frame.")
             return

@@ -104,7 +104,9 @@ class ExportDialog(QDialog):
                                                 True: f"All {len(videos)} videos{per_file}"}, False)
             layout.addWidget(self.every)
             self.every.buttons[True].toggled.connect(self._follow_videos)
-        self.counts = {every: count_auto_filled(videos if every else [shown]) for every in (False, True)}
+        per_video = {v.video_id: count_auto_filled([v]) for v in videos}  # each video looked at once
+        self.counts = {False: per_video[shown.video_id],
+                       True: tuple(sum(c[i] for c in per_video.values()) for i in (0, 1))}
         if self.counts[True][0]:
             self.auto_note = QLabel()
             self.auto_note.setWordWrap(True)

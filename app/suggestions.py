@@ -38,7 +38,7 @@ from posewarper_core import correction
 from posewarper_core.annotation import PoseChange, Provenance, Track
 from posewarper_core.suggest import (BlazePose, Suggester, accept, detect_people, new_person_among,
                                      place_suggestion, runtime_missing, template)
-from posewarper_core.suggest.carry import pose_digest, source_keyframe
+from posewarper_core.suggest.carry import chain_keyframe, pose_digest, source_keyframe
 
 from . import edits
 from .commands import PoseChangesCommand, RefinableCommand, RefineCommand, SetTrackCommand
@@ -431,6 +431,10 @@ class Suggestions(QObject):
 
     def _keep(self, result: Result) -> None:
         req = result.request
+        # What the worker holds (chains, the model's keyframe looks) is one video's: it switched to
+        # this request's video and dropped the rest, so the records of the others go too.
+        self.reached = {k: v for k, v in self.reached.items() if k[0] == req.video_id}
+        self.warmed = {k: v for k, v in self.warmed.items() if k[0] == req.video_id}
         self.reached.update(result.reached)
         while len(self.reached) > 4 * KEEP:
             self.reached.pop(next(iter(self.reached)))
@@ -754,12 +758,12 @@ def _offsets_key(video, track_id: int) -> tuple:
 
 
 def _chain_key(video, frame: int, track_id: int) -> tuple | None:
-    """The flow chain that serves a person's suggestions after `frame`: from their last keyframe
-    at or before it, as the worker names it (Carrier.extend); None without one."""
-    keys = [k for k in video.keyframes(track_id) if k <= frame]
-    if not keys:
+    """The flow chain that serves a person's suggestions after `frame` (carry.chain_keyframe), as
+    the worker names it (Carrier.extend); None without one."""
+    key = chain_keyframe(video, track_id, frame)
+    if key is None:
         return None
-    return (video.video_id, track_id, keys[-1], pose_digest(video.pose(keys[-1], track_id)))
+    return (video.video_id, track_id, key, pose_digest(video.pose(key, track_id)))
 
 
 def _ahead_until(video, frame: int) -> int:

@@ -852,16 +852,12 @@ class MainWindow(QMainWindow):
         else:  # the selected person's marks, the others' apart (timeline.py)
             marks = session.person_marks(track)
             others = marks.others if len(video.tracks) > 1 else None
-            self.timeline.set_status(marks.status, video.keyframe_stride, others, person=self._person_name(track),
+            self.timeline.set_status(marks.status, video.keyframe_stride, others, person=self.editor.person_name(track),
                                      absent=marks.absent, others_absent=marks.others_absent,
                                      colour=track_colour(track))
             self.timeline.set_review_marks(marks.reviewed, frame, marks.others_reviewed,
                                            suggested_is_selected=suggested is not None and suggested[1] == track)
         self.video_box.update_video(video)  # its counts follow the edits
-
-    def _person_name(self, track_id: int) -> str:
-        track = self.session.video.tracks.get(track_id)
-        return track.name if track is not None and track.name else f"person {track_id}"
 
     def _tracks_changed(self) -> None:
         ed = self.editor

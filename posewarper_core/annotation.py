@@ -212,6 +212,12 @@ class Pose:
                 )
 
 
+# Which auto-filled joints an export writes: all of them; only those of poses an annotator
+# reviewed (accepted as they are, Pose.reviewed); or none (the labels made by hand only). Here, not
+# in formats/, so that the command line's parser (every command builds it) loads no format code.
+AUTO_CHOICES = ("all", "reviewed", "none")
+
+
 class LabellingProgress(NamedTuple):
     """Video.labelling_progress(): counts of frames."""
 

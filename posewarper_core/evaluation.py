@@ -348,6 +348,7 @@ def fill_each_person(keys: Video, frames, method, gaps, progress, fusion: str) -
     """run_fill for one track's gaps after another on a copy of `keys`, each track's fill written
     into the copy before the next track is filled (the GUI's G, person by person)."""
     from . import autofill
+    from .correction import apply_changes
 
     work = copy.deepcopy(keys)
     changes: list[PoseChange] = []
@@ -356,11 +357,7 @@ def fill_each_person(keys: Video, frames, method, gaps, progress, fusion: str) -
         mine = [g for g in gaps if g.track_id == tid]
         step = (lambda d, _t, base=done: progress(base + d, total)) if progress else None
         new = autofill.run_fill(work, frames, method, mine, progress=step, fusion=fusion)
-        for c in new:
-            if c.pose is None:
-                work.remove_pose(c.frame, c.track_id)
-            else:
-                work.set_pose(c.frame, c.track_id, c.pose)
+        apply_changes(work, new)
         changes.extend(new)
         done += sum(g.num_frames for g in mine)
     return changes

@@ -372,8 +372,6 @@ class PyAVSource(VideoSource):
         self._container = av.open(str(self.path), "r")
         self._stream = _video_stream(self._container, self.path)
         ctx = self._stream.codec_context
-        if ctx is None:
-            raise VideoError(f"{self.path}: unsupported video codec (FFmpeg has no decoder for it)")
         self.codec = ctx.name
         threads = self._threads
         if threads is None:
@@ -616,9 +614,12 @@ def _describe(exc: BaseException) -> str:
 
 
 def _video_stream(container, path) -> "av.video.stream.VideoStream":
-    """The container's first video stream that is not cover art; VideoError naming `path` if none."""
+    """The container's first video stream that is not cover art, with a decoder; VideoError naming
+    `path` if none (opening a video and checking a file before a project is made both ask here)."""
     for stream in container.streams.video:
         if not (stream.disposition & av.stream.Disposition.attached_pic):  # cover art, not video
+            if stream.codec_context is None:
+                raise VideoError(f"{path}: unsupported video codec (FFmpeg has no decoder for it)")
             return stream
     raise VideoError(f"{path}: has no video stream")
 

@@ -218,7 +218,7 @@ class PoseModelFusion:
             w = np.where(use, carried ** 2 / np.maximum(carried ** 2 + model ** 2, 1e-12), 0.0)[:, None]
             new = pose.copy()
             new.xy = np.where(use[:, None], pose.xy + w * corrections[(i, frame)], pose.xy)
-            usual = np.hypot(self.model_error * sizes[i], np.where(np.isfinite(error), error, 0.0))
+            usual = np.where(np.isfinite(model), model, self.model_error * sizes[i])
             excess = np.where(use, np.maximum(np.linalg.norm(mxy - pose.xy, axis=1) - usual, 0.0), 0.0)
             new.confidence = (pose.confidence * np.exp(-excess / (CONFIDENCE_SCALE * sizes[i]))).astype(pose.confidence.dtype)
             out[(i, frame)] = new

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..formats.common import AUTO_CHOICES
+from ..annotation import AUTO_CHOICES
 
 
 def register(subparsers) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..annotation import Pose, Provenance, Video, is_auto
+from ..annotation import AUTO_CHOICES, Pose, Provenance, Video, is_auto
 from ..atomic_file import put_in_place, staged
 from ..errors import FormatError, PoseWarperError
 from ..safe_output import why_not_written
@@ -437,10 +437,6 @@ def short_float32(value) -> float:
     """A float32 as the shortest decimal that reads back to the same float32 (0.3, not 0.30000001)."""
     return float(str(np.float32(value)))
 
-
-# Which auto-filled joints an export writes: all of them; only those of poses an annotator
-# reviewed (accepted as they are, Pose.reviewed); or none (the labels made by hand only).
-AUTO_CHOICES = ("all", "reviewed", "none")
 
 
 def auto_choice(include_auto) -> str:

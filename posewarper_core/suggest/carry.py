@@ -37,6 +37,16 @@ def source_keyframe(video: Video, track_id: int, frame: int) -> int | None:
     return None
 
 
+def chain_keyframe(video: Video, track_id: int, frame: int) -> int | None:
+    """The keyframe whose flow chain serves a person's suggestions after `frame`: their last
+    keyframe at or before it; None without one, or when that is a "not in view" mark (nothing to
+    flow: source_keyframe starts from the next keyframe there)."""
+    before = [k for k in video.keyframes(track_id) if k <= frame] if track_id in video.tracks else []
+    if not before or video.pose(before[-1], track_id).is_absent_mark():
+        return None
+    return before[-1]
+
+
 def pose_digest(pose: Pose | None) -> tuple:
     """What a suggestion reads of a keyframe pose: its joints and box (an edit there makes a new
     chain), not their provenance (accepting suggested joints changes nothing to carry)."""
@@ -101,8 +111,8 @@ class Carrier:
 
     def chain(self, video: Video, track_id: int, key: int) -> Chain:
         """The kept chain from `key`, else a new one (the least recently used beyond CHAINS_KEPT dropped)."""
-        found = self.kept(video, track_id, key)
         name = self._name(video, track_id, key)
+        found = self._chains.get(name)
         if found is None:
             found = self._chains[name] = Chain(self.frames, key, video.pose(key, track_id), self._flow_fn)
             while len(self._chains) > CHAINS_KEPT:
@@ -144,12 +154,12 @@ class Carrier:
         return chain.at(min(chain.last, frame))
 
     def extend(self, video: Video, track_id: int, start: int, upto: int, stop=None) -> tuple | None:
-        """Flow the person's chain from their last keyframe at or before `start` on to `upto`
-        ahead of a request (see the module doc). Returns (keyframe, its pose_digest, the last
-        frame reached), or None without such a keyframe; `stop()` ends it early."""
-        before = [k for k in video.keyframes(track_id) if k <= start] if track_id in video.tracks else []
-        if not before:
+        """Flow the person's chain from chain_keyframe(start) on to `upto` ahead of a request (see
+        the module doc). Returns (keyframe, its pose_digest, the last frame reached), or None
+        without such a keyframe; `stop()` ends it early."""
+        key = chain_keyframe(video, track_id, start)
+        if key is None:
             return None
-        chain = self.chain(video, track_id, before[-1])
+        chain = self.chain(video, track_id, key)
         chain.extend(upto, stop)
-        return before[-1], pose_digest(video.pose(before[-1], track_id)), chain.last
+        return key, pose_digest(video.pose(key, track_id)), chain.last
