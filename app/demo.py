@@ -5,19 +5,18 @@ when the labels file changed, unless the user edited it (then it is kept as it i
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
 
-from posewarper_core.annotation import Pose, Track
+from posewarper_core.demo_clip import DEMO_LABELS, add_labels, load_labels
 from posewarper_core.resources import DEMO_DIR
 from posewarper_core.skeleton import get_skeleton
 from posewarper_core.store import ProjectStore, content_digest
 
 from .opening import video_from_media
 
-LABELS = DEMO_DIR / "sports2d_demo_labels.json"
+LABELS = DEMO_LABELS
 # Notes kept in the demo project: what it was built from, and its content as built (so a later
 # start-up can tell an untouched demo, safe to replace, from one the user worked on).
 LABELS_NOTE = "demo_labels_sha256"
@@ -27,11 +26,6 @@ CONTENT_NOTE = "demo_content_sha256"
 def default_demo_path() -> Path:
     data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return data / "posewarper" / "demo.pwproj"
-
-
-def load_labels(path: Path = LABELS) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def labels_hash(path: Path = LABELS) -> str:
@@ -126,16 +120,7 @@ def _build(target: Path, labels_path: Path) -> None:
     video.source = str((DEMO_DIR / labels["video"]).resolve())  # the project lives elsewhere
     video.keyframe_stride = int(labels.get("keyframe_stride", 10))
     video.name = "Sports2D demo"
-    for t in labels["tracks"]:
-        video.tracks[int(t["id"])] = Track(int(t["id"]), t.get("name", ""))
-    for frame, by_track in labels["poses"].items():
-        for tid, joints in by_track.items():
-            xy = [[0.0, 0.0]] * skeleton.num_joints
-            vis = [0] * skeleton.num_joints
-            for name, (x, y, v) in joints.items():
-                j = skeleton.index(name)
-                xy[j], vis[j] = [float(x), float(y)], int(v)
-            video.set_pose(int(frame), int(tid), Pose.manual(xy, vis, keyframe=True))
+    add_labels(video, labels, skeleton)
     store = ProjectStore.create(target, skeleton=skeleton, name="demo")
     try:
         store.add_video(video)  # one transaction: the project has all the labels or none

@@ -149,7 +149,7 @@ def pair_frame(rgb: np.ndarray, layout: PairLayout, original_boxes, mirror_boxes
     return np.clip(np.rint(out), 0, 255).astype(np.uint8), original_people
 
 
-def _check_output_folder(out_dir: Path, source_dir: Path) -> None:
+def check_output_folder(out_dir: Path, source_dir: Path) -> None:
     out_real, src_real = Path(os.path.realpath(out_dir)), Path(os.path.realpath(source_dir))
     if out_real == src_real or src_real in out_real.parents:
         raise OutputError(f"{out_dir}: inside the source clip's folder {source_dir}; a derived clip is never written "
@@ -172,7 +172,7 @@ def write_derived_clip(gt_path: str | Path, out_dir: str | Path, *, every: int =
         raise PoseWarperError(f"--every must be 1 or more, got {every}")
     if not every > 1 and not mirror_pair:
         raise PoseWarperError("nothing to derive: give --every N (N >= 2) and/or --mirror-pair")
-    _check_output_folder(out_dir, gt_path.parent)
+    check_output_folder(out_dir, gt_path.parent)
     skeleton, gt, open_source = load_ground_truth(gt_path)
     kept = list(range(0, gt.num_frames, every))
     layout = choose_layout(gt, kept) if mirror_pair else None

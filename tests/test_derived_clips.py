@@ -96,3 +96,47 @@ def test_every_n_and_the_mirror_pair_together(tmp_path):
     x_orig = 0 if r["mirror_side"] == "right" else src.width - r["overlap"]
     np.testing.assert_allclose(out.pose(3, 0).xy[out.pose(3, 0).labelled()],
                                src.pose(6, 0).xy[src.pose(6, 0).labelled()] + [x_orig, 0], atol=1e-3)
+
+
+def test_demo_clip_is_written_with_its_labels_and_head_boxes_and_re_read(tmp_path, capsys):
+    from posewarper_core.demo_clip import load_labels
+    from posewarper_core.evaluation import reference_kind
+    from posewarper_core.resources import DEMO_DIR
+    from posewarper_core.video import open_video
+
+    out = tmp_path / "demo_clip"
+    assert main(["derive-clip", "--demo", "--out", str(out)]) == 0
+    assert "230 frames of 1768x994, 38 labelled poses" in capsys.readouterr().out
+    skeleton, gt, open_source = load_ground_truth(out / "posetrack18.json")
+    labels = load_labels()
+    assert gt.num_frames == 230 and reference_kind(gt) == "head"
+    assert sorted(gt.poses) == sorted(int(f) for f in labels["poses"])
+    top, bottom = skeleton.index("head_top"), skeleton.index("head_bottom")
+    for frame, by_track in labels["poses"].items():
+        for tid, joints in by_track.items():
+            pose = gt.pose(int(frame), int(tid))
+            for name, (x, y, v) in joints.items():
+                assert pose.xy[skeleton.index(name)] == pytest.approx([x, y], abs=0.01)
+                assert pose.visibility[skeleton.index(name)] == v
+            assert pose.labelled().sum() == len(joints)
+            side = pose.head_box[2]
+            if {"head_top", "head_bottom"} <= set(joints):
+                assert side == pytest.approx(float(np.linalg.norm(pose.xy[top] - pose.xy[bottom])), abs=0.01)
+            else:  # the person's head size on their nearest frame with a head
+                assert side > 20
+    # the frames are the clip's own (JPEG: within a few grey levels)
+    with open_video(DEMO_DIR / labels["video"]) as video, open_source() as frames:
+        diff = np.abs(video.frame(120).astype(int) - frames.frame(120).astype(int))
+        assert frames.frame(120).shape == (994, 1768, 3) and diff.mean() < 3
+
+
+def test_demo_clip_is_never_written_beside_the_demo_and_takes_no_other_options(tmp_path, capsys):
+    from posewarper_core.demo_clip import write_demo_clip
+    from posewarper_core.resources import DEMO_DIR
+
+    with pytest.raises(OutputError, match="inside the source clip's folder"):
+        write_demo_clip(DEMO_DIR / "clip")
+    assert not (DEMO_DIR / "clip").exists()
+    assert main(["derive-clip", "--demo", "--out", str(tmp_path / "x"), "--every", "2"]) != 0
+    assert "leave out --every and --mirror-pair" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
