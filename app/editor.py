@@ -195,9 +195,13 @@ class Editor(QObject):
         the first A names them and a second A on the same pose accepts it."""
         pose = self.pose()
         if pose is None or not review.needs_review(pose):
-            left = int((self.session.review_state()[0] > review.NONE_TO_REVIEW).sum())
+            state = self.session.review_state()[0]
+            left = int((state >= review.REVIEW_DONE_BELOW).sum())  # as R counts them
+            optional = int((state > review.NONE_TO_REVIEW).sum()) - left
+            s = "s" if (left or optional) != 1 else ""
             self.message.emit("Nothing to accept: select a person whose pose here is filled and not yet reviewed" + (
-                f"; {left} frame{'s' if left != 1 else ''} still to review, R goes there." if left else "."))
+                f"; {left} frame{s} still to review, R goes there." if left else
+                f"; review is done ({optional} frame{s} left, optional: R goes there)." if optional else "."))
             return
         doubtful = review.doubtful_joints(pose)
         asking = (self.video.video_id, self.frame, self.track, tuple(doubtful))

@@ -105,6 +105,9 @@ def test_a_goes_on_to_a_pose_accepted_then_undone_instead_of_stopping(qtbot, cli
         w.statusBar().currentMessage())
     press(w, Qt.Key_Z, Qt.ControlModifier)  # 2 unreviewed again; A on reviewed frame 1 points there
     w.editor.seek(1)
+    press(w, Qt.Key_A)  # 2's predicted error is below the review threshold: said as R says it
+    assert "review is done (1 frame left, optional: R goes there)." in w.statusBar().currentMessage()
+    doubt(w, tid, 2, 0.0)  # now above it
     press(w, Qt.Key_A)
     assert "1 frame still to review, R goes there." in w.statusBar().currentMessage()
 
