@@ -78,11 +78,16 @@ def write_demo_clip(out_dir: str | Path, labels_path: Path = DEMO_LABELS,
     check_output_folder(out_dir, DEMO_DIR)
     labels = load_labels(labels_path)
     skeleton = get_skeleton(labels["skeleton"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "frames").mkdir(exist_ok=True)
     with open_video(DEMO_DIR / labels["video"]) as frames:
         n = frames.num_frames
         refs = [FrameRef(f"frames/{i:06d}.jpg") for i in range(n)]
+        video = Video(source=".", num_frames=n, width=frames.width, height=frames.height, fps=frames.fps,
+                      name="sports2d_demo", frames=refs)
+        add_labels(video, labels, skeleton)  # a bad label fails here, before anything is written
+        add_head_boxes(video, skeleton)
+        video.labelled_frames = {int(f) for f in labels["poses"]}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "frames").mkdir(exist_ok=True)
         for i, ref in enumerate(refs):
             ok, jpg = cv2.imencode(".jpg", np.ascontiguousarray(frames.frame(i)[..., ::-1]),
                                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -92,11 +97,6 @@ def write_demo_clip(out_dir: str | Path, labels_path: Path = DEMO_LABELS,
                 out.write(jpg.tobytes())
             if progress:
                 progress(i + 1, n)
-        video = Video(source=".", num_frames=n, width=frames.width, height=frames.height, fps=frames.fps,
-                      name="sports2d_demo", frames=refs)
-    add_labels(video, labels, skeleton)
-    add_head_boxes(video, skeleton)
-    video.labelled_frames = {int(f) for f in labels["poses"]}
     json_path = out_dir / "posetrack18.json"
     write_posetrack18(json_path, skeleton, video, base_dir=out_dir)
     return {"path": str(json_path), "frames": n, "poses": sum(len(by) for by in video.poses.values()),

@@ -20,11 +20,12 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("derive-clip", help="write a faster or two-people-close copy of a labelled clip, or the labelled demo clip",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser("derive-clip", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                              help="write a faster or two-people-close copy of a labelled clip, or the demo clip")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--gt", type=Path, help="PoseTrack18 file, file_names relative to it")
-    source.add_argument("--demo", action="store_true", help="the bundled demo clip with its hand labels (every 10th frame)")
+    source.add_argument("--demo", action="store_true",
+                        help="the bundled demo clip with its hand labels (every 10th frame)")
     p.add_argument("--out", type=Path, required=True, help="a new folder for posetrack18.json and frames/")
     p.add_argument("--every", type=int, default=1, metavar="N", help="keep every N-th frame (default 1: all)")
     p.add_argument("--mirror-pair", action="store_true", help="each frame beside its mirror image, people close")
