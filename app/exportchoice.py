@@ -1,10 +1,12 @@
 """What File → Export writes, asked in one dialog before the file dialog (it was up to three
 questions in a row): the video shown or every video (when the project has several); which
 auto-filled poses: all of them (the default), only those an annotator reviewed (accepted with
-A), or none (the labels made by hand only; the core's formats.AUTO_CHOICES); and, for a video
-file, whether its frames go with the JSON as JPEG files. The auto-filled choice is remembered
-(QSettings): an export with nothing else to ask and the choice made goes straight to the file
-dialog; File → Auto-filled poses in exports changes it too."""
+A), or none (the labels made by hand only; the core's formats.AUTO_CHOICES); for a video
+file, whether its frames go with the JSON as JPEG files; for COCO, whether the file lists every
+frame or only those with poses (frames with nobody are negatives for a detector's training, so
+a COCO export always asks). The auto-filled choice is remembered (QSettings): an export with
+nothing else to ask and the choice made goes straight to the file dialog; File → Auto-filled
+poses in exports changes it too."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -63,9 +65,11 @@ class ExportChoices(NamedTuple):
     every: bool  # every video of the project, else the one shown
     auto: str  # which auto-filled poses (formats.AUTO_CHOICES)
     frames: str | None  # frame images too: "labelled" | "all" | None (the JSON only)
+    images: str = "with-poses"  # which frames a COCO file lists: "with-poses" | "all"
 
 
 FRAMES = {None: "JSON only", "labelled": "With the labelled frames", "all": "With every frame"}
+IMAGES = {"with-poses": "The frames with poses", "all": "Every frame (those with nobody too, as negatives)"}
 
 
 class ChoiceGroup(QGroupBox):
@@ -91,13 +95,13 @@ class ChoiceGroup(QGroupBox):
 class ExportDialog(QDialog):
     """The export's choices, each question shown only where there is something to choose."""
 
-    def __init__(self, parent, fmt_name: str, shown, videos: list):
+    def __init__(self, parent, fmt_name: str, shown, videos: list, coco: bool = False):
         super().__init__(parent)
         self.setWindowTitle(f"Export {fmt_name}")
         self.setObjectName("exportChoices")
         self.shown, self.videos = shown, videos
         layout = QVBoxLayout(self)
-        self.every = self.auto = self.frames = None  # the questions shown
+        self.every = self.auto = self.frames = self.images = None  # the questions shown
         if len(videos) > 1:
             per_file = " (one file per video, in a folder)" if fmt_name == "PoseTrack18" else ""
             self.every = ChoiceGroup("Videos", {False: f"This video ({video_label(shown)})",
@@ -116,6 +120,9 @@ class ExportDialog(QDialog):
             self.frames = ChoiceGroup("Frame images, written where the JSON names them (a dataset other tools "
                                       "can train on)", FRAMES, None)
             layout.addWidget(self.frames)
+        if coco:
+            self.images = ChoiceGroup("Frames listed in the COCO file", IMAGES, "with-poses")
+            layout.addWidget(self.images)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.button(QDialogButtonBox.Ok).setText("Export…")
         buttons.accepted.connect(self.accept)
@@ -124,9 +131,10 @@ class ExportDialog(QDialog):
         self._follow_videos()
 
     def needed(self) -> bool:
-        """Whether there is anything to ask: several videos, frames to write, or the auto-filled
-        choice not made yet where there are auto-filled poses."""
-        return self.every is not None or self.frames is not None or (self.auto is not None and remembered() is None)
+        """Whether there is anything to ask: several videos, frames to write, the frames a COCO file
+        lists, or the auto-filled choice not made yet where there are auto-filled poses."""
+        return (self.every is not None or self.frames is not None or self.images is not None
+                or (self.auto is not None and remembered() is None))
 
     def _every(self) -> bool:
         return self.every is not None and self.every.choice()
@@ -147,13 +155,14 @@ class ExportDialog(QDialog):
     def choices(self) -> ExportChoices:
         auto = self.auto.choice() if self.auto is not None and self.auto.isEnabled() else remembered() or "all"
         frames = self.frames.choice() if self.frames is not None and self.frames.isEnabled() else None
-        return ExportChoices(self._every(), auto, frames)
+        images = self.images.choice() if self.images is not None else "with-poses"
+        return ExportChoices(self._every(), auto, frames, images)
 
 
-def ask(parent, fmt_name: str, shown, videos: list) -> ExportChoices | None:
+def ask(parent, fmt_name: str, shown, videos: list, coco: bool = False) -> ExportChoices | None:
     """The export's choices: from the dialog when there is anything to ask (None if cancelled),
     else the remembered ones. An auto-filled choice made in the dialog is remembered."""
-    dialog = ExportDialog(parent, fmt_name, shown, videos)
+    dialog = ExportDialog(parent, fmt_name, shown, videos, coco)
     dialog.deleteLater()  # once back in the event loop
     if dialog.needed() and dialog.exec() != QDialog.Accepted:
         return None

@@ -84,16 +84,17 @@ def remove_videos(store: ProjectStore, video_ids) -> None:
         store.remove_video(video_id)
 
 
-def prepare_export(project_path: Path, target: Path, fmt: str, video_ids: list[int] | None, include_auto: bool | str):
+def prepare_export(project_path: Path, target: Path, fmt: str, video_ids: list[int] | None, include_auto: bool | str,
+                   images: str = "with-poses"):
     """Build an export from the project file itself (read only: every edit is already in it, and
     the window's copy stays the UI thread's; the poses streamed). Meant for a worker thread;
-    write() it after, or discard() it."""
+    write() it after, or discard() it. `images`: which frames a COCO file lists ("with-poses" or "all")."""
     from posewarper_core.formats import prepare_project_export
     from posewarper_core.project_snapshot import ProjectSnapshot
 
     with ProjectSnapshot(project_path) as snap:
         return prepare_project_export(snap.project, target, fmt, video_ids, include_auto, snap.base_dir,
-                                      pose_frames=snap.pose_frames)
+                                      pose_frames=snap.pose_frames, images=images)
 
 
 def check_annotations(path) -> tuple:

@@ -86,14 +86,16 @@ class ProjectFiles(QObject):
                            lambda result: opening.remove_videos(store, result[0]))
 
     def export(self, project_path, target, fmt: str, video_ids, include_auto: bool | str = True,
-               frames: str | None = None) -> bool:
+               frames: str | None = None, images: str = "with-poses") -> bool:
         """Build an export from the project file (a 30,000-pose video: ~3.5 s) and write it when
         done; with `frames` ("labelled" or "all"), then also write those frames as JPEG files
-        where the JSON names them, as `posewarper export --frames` does. `exported` or
-        `exportFailed` follows. Cancel before the JSON is written writes nothing; cancel while
-        the frames are written stops after the frame being written."""
+        where the JSON names them, as `posewarper export --frames` does; `images`: which frames
+        a COCO file lists ("with-poses" or "all"). `exported` or `exportFailed` follows. Cancel
+        before the JSON is written writes nothing; cancel while the frames are written stops
+        after the frame being written."""
         project, target = Path(project_path), Path(target)
-        return self._start(EXPORT, lambda: opening.prepare_export(project, target, fmt, video_ids, include_auto),
+        return self._start(EXPORT, lambda: opening.prepare_export(project, target, fmt, video_ids, include_auto,
+                                                                  images),
                            target.name, "Exporting to",
                            lambda prepared: self._write_export(target, prepared, project, video_ids, frames),
                            lambda prepared: prepared.discard())

@@ -710,7 +710,8 @@ class MainWindow(QMainWindow):
         if self.store is None:
             return
         # what to write, in one dialog (only when there is something to choose), then where
-        chosen = exportchoice.ask(self, FORMAT_NAMES[fmt], self.session.video, list(self.store.project.videos.values()))
+        chosen = exportchoice.ask(self, FORMAT_NAMES[fmt], self.session.video, list(self.store.project.videos.values()),
+                                  coco=fmt == "coco")
         if chosen is None:
             return
         every = chosen.every
@@ -724,19 +725,20 @@ class MainWindow(QMainWindow):
         if not path:
             return
         QSettings().setValue("export/folder", str(Path(path) if every and fmt == "posetrack18" else Path(path).parent))
-        self.export(path, fmt, chosen.auto, all_videos=every, frames=chosen.frames)
+        self.export(path, fmt, chosen.auto, all_videos=every, frames=chosen.frames, images=chosen.images)
 
     def export(self, path, fmt: str, include_auto: bool | str = True, all_videos: bool = False,
-               frames: str | None = None) -> bool:
+               frames: str | None = None, images: str = "with-poses") -> bool:
         """Export the video shown (or all) on a worker thread (projectfiles.py), its auto-filled
         poses all, "reviewed" or "none" (`include_auto`, as in formats.prepare_export); with `frames`
-        ("labelled" | "all") the frames are written as JPEG files too, where the JSON names them.
+        ("labelled" | "all") the frames are written as JPEG files too, where the JSON names them;
+        `images` ("with-poses" | "all"): which frames a COCO file lists.
         `exported` (the summary) or `exportFailed` follows. Cancel writes nothing. Returns False
         if nothing was started."""
         if self.store is None:
             return False
         video_ids = None if all_videos else [self.session.video_id]
-        return self.files.export(self.store.path, path, fmt, video_ids, include_auto, frames)
+        return self.files.export(self.store.path, path, fmt, video_ids, include_auto, frames, images)
 
     def _show_exported(self, path: str, summary: dict) -> None:
         self.inform("Exported", describe_export(summary))

@@ -2,6 +2,8 @@
 edit one undoable step that is in the project file at once."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -554,12 +556,14 @@ def test_export_asks_its_questions_in_one_dialog_and_remembers_the_auto_filled_c
     w.session.apply([PoseChange(vid, 0, 1, key), PoseChange(vid, 1, 1, accepted), PoseChange(vid, 2, 1, filled)])
     shown = []
 
-    def answer(dialog):  # the user: "Only those I reviewed" the first time, then OK as preset
+    def answer(dialog):  # the user: "Only those I reviewed" the first time, then OK as preset and every frame listed
         shown.append({name: getattr(dialog, name) and getattr(dialog, name).choice()
-                      for name in ("every", "auto", "frames")})
+                      for name in ("every", "auto", "frames", "images")})
         assert "2 poses were written by auto-fill, 1 of them reviewed" in dialog.auto_note.text()
         if len(shown) == 1:
             dialog.auto.buttons["reviewed"].click()
+        else:
+            dialog.images.buttons["all"].click()
         return QDialog.Accepted
 
     monkeypatch.setattr(ExportDialog, "exec", answer)
@@ -575,9 +579,14 @@ def test_export_asks_its_questions_in_one_dialog_and_remembers_the_auto_filled_c
         assert sorted(back.poses) == [0, 1] and back.pose(1, 1).reviewed
         assert "1 auto-filled pose not reviewed, as asked" in w.last_info
         assert done[0].get("frame_images", 0) == 0  # JSON only, the preset
+        listed = len(json.loads(out.read_text())["images"])
+        if n == 1:  # the frames with poses; the summary says how to list them all, in the window's words
+            assert listed == 2 and "choose every frame when exporting" in w.last_info
+        else:
+            assert listed == w.session.video.num_frames and "with no pose" not in w.last_info
     # one video: no videos question; the frames question (a video file); the choice kept and shown
-    assert shown == [{"every": None, "auto": "all", "frames": None},
-                     {"every": None, "auto": "reviewed", "frames": None}]
+    assert shown == [{"every": None, "auto": "all", "frames": None, "images": "with-poses"},
+                     {"every": None, "auto": "reviewed", "frames": None, "images": "with-poses"}]
     menu = next(a.menu() for a in w.menuBar().actions()[0].menu().actions() if a.text() == MENU_TITLE)
     menu.aboutToShow.emit()
     assert [a.text() for a in menu.actions() if a.isChecked()] == ["Only those I reviewed"]
@@ -586,14 +595,15 @@ def test_export_asks_its_questions_in_one_dialog_and_remembers_the_auto_filled_c
     # videos question, whose choice the counts follow.
     folder = copy.copy(w.session.video)
     folder.frames = []
-    assert not ExportDialog(w, "COCO keypoints", folder, [folder]).needed()
+    assert not ExportDialog(w, "PoseTrack18", folder, [folder]).needed()
+    assert ExportDialog(w, "COCO keypoints", folder, [folder], coco=True).needed()  # which frames it lists
     other = copy.copy(w.session.video)
     other.video_id, other.poses = 2, {3: {1: filled.copy()}}
     dialog = ExportDialog(w, "PoseTrack18", w.session.video, [w.session.video, other])
     assert dialog.needed() and "one file per video" in dialog.every.buttons[True].text()
     dialog.every.buttons[True].click()
     assert dialog.auto_note.text().startswith("3 poses were written by auto-fill, 1 of them reviewed")
-    assert dialog.choices() == (True, "reviewed", None)
+    assert dialog.choices() == (True, "reviewed", None, "with-poses")
 
 
 def test_clearing_the_people_list_selection_leaves_nobody_for_keys_to_act_on(qtbot, clip):

@@ -33,7 +33,7 @@ def describe_export(summary: dict) -> str:
     left = []
     if frames is not None and listed < frames:
         left.append(f"{_n(frames - listed, 'frame')} with no pose (a COCO export lists the frames with "
-                    "poses; `posewarper export --images all` lists every frame)")
+                    "poses; choose every frame when exporting, or `posewarper export --images all`)")
     if summary.get("left_out_auto"):
         if summary.get("auto") == "reviewed":
             left.append(f"{_n(summary['left_out_auto'], 'auto-filled pose')} not reviewed, as asked (only the filled "
