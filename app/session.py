@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from posewarper_core import label_check, review
-from posewarper_core.annotation import PoseChange, Track, Video, pose_status
+from posewarper_core.annotation import PoseChange, Track, Video, is_labelled_keyframe, pose_status
 from posewarper_core.errors import PoseWarperError
 
 from .checkpointer import Checkpointer
@@ -110,16 +110,17 @@ class Session(QObject):
         return review.next_to_review(self.video, skip, errors=self.review_state()[0])
 
     def neighbour_keyframes(self, frame: int) -> list[tuple[int, int]]:
-        """(track id, frame) of each person's keyframe just before and just after `frame` (the
-        onion skin), looked up in per-person keyframe lists kept up to date on each edit: a
-        frame step does not scan the video's poses."""
+        """(track id, frame) of each person's labelled keyframe just before and just after `frame`
+        (the onion skin: a "not in view" mark has no pose to draw, and stood in for the person's
+        last pose), looked up in per-person keyframe lists kept up to date on each edit: a frame
+        step does not scan the video's poses."""
         if self.video is None:
             return []
         if self._keyframes is None:
             self._keyframes = {}
             for f in sorted(self.video.poses):
                 for tid, pose in self.video.poses[f].items():
-                    if pose.keyframe:
+                    if is_labelled_keyframe(pose):
                         self._keyframes.setdefault(tid, []).append(f)
         found = []
         for tid in self.video.tracks:
@@ -134,9 +135,10 @@ class Session(QObject):
         frames = self._keyframes.setdefault(track_id, [])
         i = bisect_left(frames, frame)
         listed = i < len(frames) and frames[i] == frame
-        if pose is not None and pose.keyframe and not listed:
+        labelled = pose is not None and is_labelled_keyframe(pose)
+        if labelled and not listed:
             frames.insert(i, frame)
-        elif (pose is None or not pose.keyframe) and listed:
+        elif not labelled and listed:
             del frames[i]
 
     def suspect_labels(self) -> list[label_check.SuspectLabel]:

@@ -379,6 +379,14 @@ def test_the_onion_skins_neighbouring_keyframes_follow_the_edits(qtbot, tmp_path
     session.delete_track(2)
     agree()
     assert session.neighbour_keyframes(12) == [(1, 10), (1, 14)]
+    # a "not in view" mark has nothing to draw: the onion skin shows the person's labelled keyframes
+    from posewarper_core.annotation import Pose
+
+    session.apply([PoseChange(vid, 14, 1, Pose.absent_mark(17))])
+    assert session.neighbour_keyframes(12) == [(1, 10), (1, 20)]
+    session.apply([PoseChange(vid, 14, 1, None)])
+    session.apply([PoseChange(vid, 14, 1, promoted)])
+    assert session.neighbour_keyframes(12) == [(1, 10), (1, 14)]
     store.close()
 
 
