@@ -521,3 +521,30 @@ def test_suggested_joints_on_a_keyframe_are_not_anchors():
         assert p.visibility[4] == 0 and p.provenance[4] == Provenance.NONE
         np.testing.assert_allclose(p.xy[2], ((1 - c.frame / 10) * a.xy + c.frame / 10 * b.xy)[2])  # accepted joints anchor
     assert video.pose(0, 1).provenance[4] == Provenance.SUGGESTED  # the keyframe itself is untouched
+
+
+def test_a_keyframe_of_suggested_joints_only_does_not_split_the_gap():
+    """E on a frame between two keyframes, the suggestion not accepted, then Fill: the gap was cut
+    there and each half copied from one keyframe (every joint of the new keyframe is left out of
+    the anchors). Now the gap runs across it, filled from both labelled keyframes, and the
+    suggestion stays as it is; accepted, it is an anchor."""
+    from posewarper_core.suggest.suggest import accept, place_suggestion
+
+    video, a, b = two_keyframe_video(n=21)  # keyframes 0 and 20
+    first, last = 0, 20
+    guess = Pose(xy=a.xy + 100.0, visibility=a.visibility.copy(),
+                 provenance=np.full(a.num_joints, Provenance.SUGGESTED), confidence=np.zeros(a.num_joints, np.float32),
+                 method="suggestion")
+    mid = (first + last) // 2
+    video.set_pose(mid, 1, place_suggestion(None, guess))
+    pa, pb = video.pose(first, 1), video.pose(last, 1)
+    both = pa.labelled() & pb.labelled()
+    changes = fill(video, None, "linear")
+    assert mid not in {c.frame for c in changes}  # the suggestion itself is never overwritten
+    for c in changes:
+        t = (c.frame - first) / (last - first)
+        np.testing.assert_allclose(c.pose.xy[both], ((1 - t) * pa.xy + t * pb.xy)[both], atol=1e-6)
+    video.set_pose(mid, 1, accept(video.pose(mid, 1)))  # accepted: now it anchors
+    frames = {c.frame: c.pose for c in fill(video, None, "linear")}
+    t = (mid - 1 - first) / (mid - first)
+    np.testing.assert_allclose(frames[mid - 1].xy[both], ((1 - t) * pa.xy + t * (a.xy + 100.0))[both], atol=1e-6)

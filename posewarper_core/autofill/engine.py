@@ -112,7 +112,9 @@ def plan_gaps(
 ) -> list[Gap]:
     """The frames to fill: every frame strictly between two consecutive keyframes of a track,
     plus up to `extrapolate` frames before the first and after the last keyframe; never a gap
-    next to a "not in view" mark (Pose.is_absent_mark), nor an extrapolation from one.
+    next to a "not in view" mark (Pose.is_absent_mark), nor an extrapolation from one; a keyframe
+    of suggested joints only is not one (suggestion_only). A keyframe inside a gap is never
+    overwritten (merge).
 
     `frame_range` (first, last), inclusive, limits the frames filled (anchors may lie outside).
     Gaps come sorted by span and track, so tracks that share keyframes are filled together.
@@ -133,6 +135,10 @@ def plan_gaps(
         # A "not in view" mark anchors nothing: the person leaves or enters somewhere between it
         # and the next keyframe, so neither that gap nor an extrapolation from it is filled.
         real = {k for k in keys if not video.pose(k, tid).is_absent_mark()}
+        # A keyframe of suggested joints only (nobody accepted them) anchors nothing (anchor()
+        # leaves them out): the gap runs across it, as if it were not there, instead of ending
+        # there and being extrapolated one-sided from each end.
+        keys = [k for k in keys if not suggestion_only(video.pose(k, tid))]
         candidates = [(a + 1, b - 1, a, b) for a, b in zip(keys, keys[1:]) if a in real and b in real]
         if extrapolate:
             if keys[0] in real:
@@ -272,6 +278,12 @@ class PeopleAround:
             return None
         t = (frame - keys[at - 1]) / (keys[at] - keys[at - 1])
         return np.where(both[:, None], a.xy + t * (b.xy - a.xy), np.nan)
+
+
+def suggestion_only(pose: Pose) -> bool:
+    """Every labelled joint of the pose is a suggestion nobody accepted yet (E, a template)."""
+    labelled = pose.labelled()
+    return bool(labelled.any()) and bool((pose.provenance[labelled] == Provenance.SUGGESTED).all())
 
 
 def anchor(pose: Pose) -> Pose:
