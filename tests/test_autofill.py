@@ -544,6 +544,9 @@ def test_a_keyframe_of_suggested_joints_only_does_not_split_the_gap():
     for c in changes:
         t = (c.frame - first) / (last - first)
         np.testing.assert_allclose(c.pose.xy[both], ((1 - t) * pa.xy + t * pb.xy)[both], atol=1e-6)
+    alone = Video(source="mem", num_frames=5, width=320, height=320)  # nothing else: nothing to fill, no error
+    alone.set_pose(2, 1, place_suggestion(None, guess))
+    assert plan_gaps(alone, extrapolate=3) == []
     video.set_pose(mid, 1, accept(video.pose(mid, 1)))  # accepted: now it anchors
     frames = {c.frame: c.pose for c in fill(video, None, "linear")}
     t = (mid - 1 - first) / (mid - first)

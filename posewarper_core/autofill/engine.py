@@ -129,16 +129,15 @@ def plan_gaps(
     for tid in ids:
         if tid not in video.tracks:
             raise PoseWarperError(f"video {video.name or video.source} has no track {tid}")
-        keys = video.keyframes(tid)
+        # A keyframe of suggested joints only (nobody accepted them) anchors nothing (anchor()
+        # leaves them out): the gap runs across it, as if it were not there, instead of ending
+        # there and being extrapolated one-sided from each end.
+        keys = [k for k in video.keyframes(tid) if not suggestion_only(video.pose(k, tid))]
         if not keys:
             continue
         # A "not in view" mark anchors nothing: the person leaves or enters somewhere between it
         # and the next keyframe, so neither that gap nor an extrapolation from it is filled.
         real = {k for k in keys if not video.pose(k, tid).is_absent_mark()}
-        # A keyframe of suggested joints only (nobody accepted them) anchors nothing (anchor()
-        # leaves them out): the gap runs across it, as if it were not there, instead of ending
-        # there and being extrapolated one-sided from each end.
-        keys = [k for k in keys if not suggestion_only(video.pose(k, tid))]
         candidates = [(a + 1, b - 1, a, b) for a, b in zip(keys, keys[1:]) if a in real and b in real]
         if extrapolate:
             if keys[0] in real:
