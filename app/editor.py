@@ -442,7 +442,7 @@ class Editor(QObject):
             return
         # The gaps next to the mark are not filled any more: the fill they hold goes too, where
         # nobody touched it (no joint placed or corrected, not reviewed), in the same undo step.
-        others = [k for k in self.video.keyframes(self.track) if k != self.frame]
+        others = [k for k in self.video.gap_keyframes(self.track) if k != self.frame]
         lo, hi = navigation.gap_around(others, self.frame, self.video.num_frames)
         stale = [f for f in self.video.track_frames(self.track)
                  if lo <= f <= hi and f != self.frame and _untouched_fill(self.video.pose(f, self.track))]

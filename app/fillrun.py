@@ -84,7 +84,7 @@ class FillRunner(QObject):
             track_ids = [ed.track]
         extrapolate = 0
         if scope == "gap":
-            keys = video.keyframes(ed.track)
+            keys = video.gap_keyframes(ed.track)
             if keys and ed.frame > keys[-1]:
                 # Past the person's last keyframe: carry their pose on to this frame, a proposal to
                 # fix and make a keyframe with K (what bench-effort's guided labelling is shown).

@@ -1099,7 +1099,7 @@ class MainWindow(QMainWindow):
         from .fillpanel import FillRangeDialog
 
         ed = self.editor
-        lo, hi = navigation.gap_around(ed.video.keyframes(ed.track) if ed.track is not None else [], ed.frame,
+        lo, hi = navigation.gap_around(ed.video.gap_keyframes(ed.track) if ed.track is not None else [], ed.frame,
                                        ed.video.num_frames)
         dialog = FillRangeDialog(ed.video.num_frames, lo, hi, ed.track, self)
         dialog.setAttribute(Qt.WA_DeleteOnClose)

@@ -232,6 +232,13 @@ def is_labelled_keyframe(pose: Pose) -> bool:
     return bool(pose.keyframe) and not pose.is_absent_mark()
 
 
+def suggestion_only(pose: Pose) -> bool:
+    """Every labelled joint of the pose is a suggestion nobody accepted yet (E, a template): such
+    a keyframe anchors no fill and teaches the matcher's tuning nothing."""
+    labelled = pose.labelled()
+    return bool(labelled.any()) and bool((pose.provenance[labelled] == Provenance.SUGGESTED).all())
+
+
 def pose_status(pose: Pose) -> int:
     """0 empty, 1 auto-filled, 2 corrected (some joint), 3 keyframe: what the timeline shows."""
     if pose.keyframe:
@@ -319,6 +326,11 @@ class Video:
             f for f, by_track in self.poses.items()
             if track_id in by_track and by_track[track_id].keyframe
         )
+
+    def gap_keyframes(self, track_id: int) -> list[int]:
+        """The keyframes that bound the track's fill gaps: all but those of suggestions only
+        (suggestion_only), which a gap runs across."""
+        return [f for f in self.keyframes(track_id) if not suggestion_only(self.poses[f][track_id])]
 
     def frame_status(self) -> np.ndarray:
         """Per frame, the strongest status of its poses: 0 empty, 1 auto-filled, 2 corrected, 3 keyframe."""

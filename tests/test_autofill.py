@@ -539,8 +539,10 @@ def test_a_keyframe_of_suggested_joints_only_does_not_split_the_gap():
     video.set_pose(mid, 1, place_suggestion(None, guess))
     pa, pb = video.pose(first, 1), video.pose(last, 1)
     both = pa.labelled() & pb.labelled()
+    (gap,) = plan_gaps(video)  # one gap, its frame left out: counted person-frames square with the changes
+    assert (gap.first, gap.last, gap.inside, gap.num_frames) == (1, 19, (mid,), 18)
     changes = fill(video, None, "linear")
-    assert mid not in {c.frame for c in changes}  # the suggestion itself is never overwritten
+    assert mid not in {c.frame for c in changes} and len(changes) == 18  # the suggestion is never overwritten
     for c in changes:
         t = (c.frame - first) / (last - first)
         np.testing.assert_allclose(c.pose.xy[both], ((1 - t) * pa.xy + t * pb.xy)[both], atol=1e-6)

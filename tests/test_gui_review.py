@@ -3,6 +3,7 @@ it (reviewed, shown on the timeline), N goes to the suggested next keyframe, and
 filled joint re-fills its chain in the same undoable step."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QFontMetrics
@@ -401,3 +402,27 @@ def test_r_says_review_is_done_once_no_pose_is_doubted_enough(qtbot, clip):
     said = w.statusBar().currentMessage()
     assert w.editor.frame == 6 and "0 doubtful joints ringed" in said
     assert "review is done, the rest optional)" in said and "to go" not in said
+
+
+def test_g_next_to_an_unaccepted_suggestion_fills_from_keyframe_to_keyframe(qtbot, clip):
+    """A trial: with a suggestion left unaccepted on frame 5, G on frame 3 said "Filling gap (0, 5)"
+    and left 6-9 alone. A suggestion bounds no gap: G fills 1-9 around it, and leaves it as it is."""
+    from posewarper_core.suggest.suggest import place_suggestion
+
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    tid = label_keyframes(qtbot, w, frames=(0, 10), centre=(100, 120))
+    first = w.session.video.pose(0, tid)
+    guess = first.copy()
+    guess.xy = guess.xy + 40.0
+    guess.provenance[guess.labelled()] = Provenance.SUGGESTED
+    w.session.apply([PoseChange(w.session.video.video_id, 5, tid, place_suggestion(None, guess))])
+    w.editor.seek(3)
+    w.editor.select_track(tid)
+    press(w, Qt.Key_G)
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    video = on_disk(w)
+    assert [f for f in video.track_frames(tid) if not video.pose(f, tid).keyframe] == [1, 2, 3, 4, 6, 7, 8, 9]
+    a, b = video.pose(0, tid), video.pose(10, tid)
+    np.testing.assert_allclose(video.pose(7, tid).xy[a.labelled()], (0.3 * a.xy + 0.7 * b.xy)[a.labelled()], atol=1e-6)
+    assert (video.pose(5, tid).provenance[guess.labelled()] == Provenance.SUGGESTED).all()  # left as it was

@@ -36,10 +36,11 @@ class Gap:
     last: int
     before: int | None
     after: int | None
+    inside: tuple[int, ...] = ()  # keyframes of suggestions only within first..last: filled across, left as they are
 
     @property
     def num_frames(self) -> int:
-        return self.last - self.first + 1
+        return self.last - self.first + 1 - len(self.inside)
 
     @property
     def span(self) -> "Span":
@@ -112,9 +113,9 @@ def plan_gaps(
 ) -> list[Gap]:
     """The frames to fill: every frame strictly between two consecutive keyframes of a track,
     plus up to `extrapolate` frames before the first and after the last keyframe; never a gap
-    next to a "not in view" mark (Pose.is_absent_mark), nor an extrapolation from one; a keyframe
-    of suggested joints only is not one (suggestion_only). A keyframe inside a gap is never
-    overwritten (merge).
+    next to a "not in view" mark (Pose.is_absent_mark), nor an extrapolation from one. A keyframe
+    of suggested joints only (annotation.suggestion_only) bounds no gap: the gap runs across it
+    from the keyframes either side (the same fill as without it), its frame not a target (Gap.inside).
 
     `frame_range` (first, last), inclusive, limits the frames filled (anchors may lie outside).
     Gaps come sorted by span and track, so tracks that share keyframes are filled together.
@@ -132,7 +133,8 @@ def plan_gaps(
         # A keyframe of suggested joints only (nobody accepted them) anchors nothing (anchor()
         # leaves them out): the gap runs across it, as if it were not there, instead of ending
         # there and being extrapolated one-sided from each end.
-        keys = [k for k in video.keyframes(tid) if not suggestion_only(video.pose(k, tid))]
+        keys = video.gap_keyframes(tid)
+        proposed = sorted(set(video.keyframes(tid)) - set(keys))
         if not keys:
             continue
         # A "not in view" mark anchors nothing: the person leaves or enters somewhere between it
@@ -147,7 +149,7 @@ def plan_gaps(
         for first, last, before, after in candidates:
             first, last = max(first, lo), min(last, hi)
             if first <= last:
-                gaps.append(Gap(tid, first, last, before, after))
+                gaps.append(Gap(tid, first, last, before, after, tuple(p for p in proposed if first <= p <= last)))
     gaps.sort(key=lambda g: (g.first, g.last, g.before is None, g.after is None, g.track_id))
     return gaps
 
@@ -212,8 +214,10 @@ def run_fill(
                                 around=around.outside(tids))
         around.add({(frame, tids[i]): pose for (i, frame), pose in filled.items()})
         new = []
-        for i, tid in enumerate(tids):
+        for i, (tid, gap) in enumerate(zip(tids, span_gaps)):
             for frame in span.frames:
+                if frame in gap.inside:
+                    continue  # a suggestion nobody accepted: not a person-frame to fill
                 change = merge(video, frame, tid, filled.get((i, frame)))
                 if change is not None:
                     new.append(change)
@@ -277,12 +281,6 @@ class PeopleAround:
             return None
         t = (frame - keys[at - 1]) / (keys[at] - keys[at - 1])
         return np.where(both[:, None], a.xy + t * (b.xy - a.xy), np.nan)
-
-
-def suggestion_only(pose: Pose) -> bool:
-    """Every labelled joint of the pose is a suggestion nobody accepted yet (E, a template)."""
-    labelled = pose.labelled()
-    return bool(labelled.any()) and bool((pose.provenance[labelled] == Provenance.SUGGESTED).all())
 
 
 def anchor(pose: Pose) -> Pose:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..annotation import Provenance
 from ..atomic_file import replacing
 from ..errors import Cancelled, ModelError
 from ..nets.matcher import KeyframeMatcher, MatcherConfig, patch, save_matcher, to_tensor
@@ -209,7 +210,10 @@ class KeyframePairs:
         self.frames = frames
         self.items = []
         tids = sorted(video.tracks if track_ids is None else track_ids)
-        by_track = {tid: list(zip(video.keyframes(tid), video.keyframes(tid)[1:])) for tid in tids}
+        # suggestions nobody accepted are no correspondences: a keyframe of them only is skipped,
+        # a suggested joint of a keyframe is left out (they never anchor a fill either)
+        keys = {tid: video.gap_keyframes(tid) for tid in tids}
+        by_track = {tid: list(zip(keys[tid], keys[tid][1:])) for tid in tids}
         frame_pairs = sorted({pair for pairs in by_track.values() for pair in pairs})
         if len(frame_pairs) > max_frame_pairs:
             keep = np.linspace(0, len(frame_pairs) - 1, max_frame_pairs).round().astype(int)
@@ -224,7 +228,8 @@ class KeyframePairs:
                 if any(e is None for e in extents):
                     continue
                 size = float(np.mean([max(e[2], e[3], 1.0) for e in extents]))
-                for j in np.flatnonzero(pa.labelled() & pb.labelled()):
+                accepted = [p.labelled() & (p.provenance != Provenance.SUGGESTED) for p in (pa, pb)]
+                for j in np.flatnonzero(accepted[0] & accepted[1]):
                     self.items.append((a, pa.xy[j].copy(), b, pb.xy[j].copy(), size))
                     self.items.append((b, pb.xy[j].copy(), a, pa.xy[j].copy(), size))
         self._images: dict[int, np.ndarray] = {}
