@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QGroupBo
 
 from posewarper_core.annotation import is_auto
 from posewarper_core.formats import AUTO_CHOICES
+from posewarper_core.formats import IMAGES as COCO_IMAGES
 
 from .panels import video_label
 
@@ -65,11 +66,11 @@ class ExportChoices(NamedTuple):
     every: bool  # every video of the project, else the one shown
     auto: str  # which auto-filled poses (formats.AUTO_CHOICES)
     frames: str | None  # frame images too: "labelled" | "all" | None (the JSON only)
-    images: str = "with-poses"  # which frames a COCO file lists: "with-poses" | "all"
+    images: str = COCO_IMAGES[0]  # which frames a COCO file lists (formats.IMAGES): "with-poses" | "all"
 
 
 FRAMES = {None: "JSON only", "labelled": "With the labelled frames", "all": "With every frame"}
-IMAGES = {"with-poses": "The frames with poses", "all": "Every frame (those with nobody too, as negatives)"}
+IMAGES = dict(zip(COCO_IMAGES, ("The frames with poses", "Every frame (those with nobody too, as negatives)")))
 
 
 class ChoiceGroup(QGroupBox):
@@ -108,7 +109,11 @@ class ExportDialog(QDialog):
                                                 True: f"All {len(videos)} videos{per_file}"}, False)
             layout.addWidget(self.every)
             self.every.buttons[True].toggled.connect(self._follow_videos)
-        per_video = {v.video_id: count_auto_filled([v]) for v in videos}  # each video looked at once
+        # The auto-filled poses are counted only when the dialog may show (~120 ms per 30,000 poses,
+        # on the UI thread): with the choice remembered and nothing else to ask there is no dialog.
+        others = len(videos) > 1 or coco or any(v.frames is None for v in videos)
+        per_video = {v.video_id: count_auto_filled([v]) if others or remembered() is None else (0, 0)
+                     for v in videos}  # each video looked at once
         self.counts = {False: per_video[shown.video_id],
                        True: tuple(sum(c[i] for c in per_video.values()) for i in (0, 1))}
         if self.counts[True][0]:
@@ -121,7 +126,7 @@ class ExportDialog(QDialog):
                                       "can train on)", FRAMES, None)
             layout.addWidget(self.frames)
         if coco:
-            self.images = ChoiceGroup("Frames listed in the COCO file", IMAGES, "with-poses")
+            self.images = ChoiceGroup("Frames listed in the COCO file", IMAGES, COCO_IMAGES[0])
             layout.addWidget(self.images)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.button(QDialogButtonBox.Ok).setText("Export…")
@@ -155,7 +160,7 @@ class ExportDialog(QDialog):
     def choices(self) -> ExportChoices:
         auto = self.auto.choice() if self.auto is not None and self.auto.isEnabled() else remembered() or "all"
         frames = self.frames.choice() if self.frames is not None and self.frames.isEnabled() else None
-        images = self.images.choice() if self.images is not None else "with-poses"
+        images = self.images.choice() if self.images is not None else COCO_IMAGES[0]
         return ExportChoices(self._every(), auto, frames, images)
 
 

@@ -517,7 +517,7 @@ class Suggestions(QObject):
             if tid not in video.tracks:
                 continue
             pose = video.pose(req.frame, tid)
-            who = video.tracks[tid].name or f"person {tid}"
+            who = ed.person_name(tid)
             free = [j for j in ed.order if pose is None or not pose.labelled()[j]]
             if not free:
                 filled = pose is not None and pose.auto_joints().any()

@@ -17,17 +17,14 @@ import json
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from .annotation import FrameRef, Pose, Track, Video
-from .atomic_file import replacing
 from .errors import PoseWarperError
 from .resources import DEMO_DIR
 from .skeleton import Skeleton, get_skeleton
 
 DEMO_LABELS = DEMO_DIR / "sports2d_demo_labels.json"
-JPEG_QUALITY = 95  # the clip is an H.264 file already; PNG would take ~0.5 GB for its 230 frames
 
 
 def load_labels(path: Path = DEMO_LABELS) -> dict:
@@ -72,6 +69,7 @@ def write_demo_clip(out_dir: str | Path, labels_path: Path = DEMO_LABELS,
     `out_dir`/frames/; returns {"path", "frames", "poses", "width", "height"}."""
     from .derived_clips import check_output_folder
     from .formats import write_posetrack18
+    from .frame_images import write_jpeg
     from .video import open_video
 
     out_dir = Path(out_dir)
@@ -88,13 +86,8 @@ def write_demo_clip(out_dir: str | Path, labels_path: Path = DEMO_LABELS,
         video.labelled_frames = {int(f) for f in labels["poses"]}
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "frames").mkdir(exist_ok=True)
-        for i, ref in enumerate(refs):
-            ok, jpg = cv2.imencode(".jpg", np.ascontiguousarray(frames.frame(i)[..., ::-1]),
-                                   [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            if not ok:
-                raise PoseWarperError(f"frame {i} of the demo clip: could not encode it as JPEG")
-            with replacing(out_dir / ref.file_name, binary=True) as out:
-                out.write(jpg.tobytes())
+        for i, ref in enumerate(refs):  # JPEG: the clip is H.264 already; PNG would take ~0.5 GB
+            write_jpeg(frames.frame(i), out_dir / ref.file_name, f"frame {i} of the demo clip")
             if progress:
                 progress(i + 1, n)
     json_path = out_dir / "posetrack18.json"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 import cv2
+import numpy as np
 
 from .annotation import Video
 from .atomic_file import replacing
@@ -29,6 +30,15 @@ def frames_to_write(video: Video, which: str, pose_frames: PoseFrames = poses_in
     raise PoseWarperError(f"which frames: {which!r}; choose from {', '.join(WHICH)}")
 
 
+def write_jpeg(rgb, target: Path, what: str) -> None:
+    """One RGB frame as a JPEG file at `target`, written whole (`what` names it in an error)."""
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise PoseWarperError(f"{what}: could not encode it as JPEG")
+    with replacing(target, binary=True) as out:
+        out.write(jpeg.tobytes())
+
+
 def write_frame_images(video: Video, base_dir, root: str | Path, which: str = "labelled", *,
                        progress: Callable[[int, int], None] | None = None,
                        pose_frames: PoseFrames = poses_in_memory) -> int:
@@ -42,14 +52,10 @@ def write_frame_images(video: Video, base_dir, root: str | Path, which: str = "l
     root = Path(root)
     with open_frames(video, base_dir) as source:
         for done, f in enumerate(frames, 1):
-            ok, jpeg = cv2.imencode(".jpg", source.frame(f)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            if not ok:
-                raise PoseWarperError(f"frame {f} of {video.name or video.source}: could not encode it as JPEG")
             target = path_inside(root, placeholder_file_name(video, f))
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with replacing(target, binary=True) as out:
-                    out.write(jpeg.tobytes())
+                write_jpeg(source.frame(f), target, f"frame {f} of {video.name or video.source}")
             except OSError as exc:
                 raise PoseWarperError(f"{target}: {why_not_written(target, exc)}") from None
             if progress is not None:

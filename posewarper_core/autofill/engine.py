@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..annotation import Pose, PoseChange, Provenance, Video
+from ..annotation import Pose, PoseChange, Provenance, Video, suggestion_only
 from ..errors import Cancelled, PoseWarperError
 
 ONE_SIDED_FACTOR = 0.5  # confidence multiplier for joints that only one keyframe has
@@ -133,8 +133,9 @@ def plan_gaps(
         # A keyframe of suggested joints only (nobody accepted them) anchors nothing (anchor()
         # leaves them out): the gap runs across it, as if it were not there, instead of ending
         # there and being extrapolated one-sided from each end.
-        keys = video.gap_keyframes(tid)
-        proposed = sorted(set(video.keyframes(tid)) - set(keys))
+        every = video.keyframes(tid)
+        keys = [k for k in every if not suggestion_only(video.pose(k, tid))]  # Video.gap_keyframes, one scan
+        proposed = [k for k in every if k not in keys]
         if not keys:
             continue
         # A "not in view" mark anchors nothing: the person leaves or enters somewhere between it
@@ -257,7 +258,7 @@ class PeopleAround:
             if frame not in seen:
                 seen[frame] = [xy for tid in self.video.tracks if tid not in skip
                                for xy in [self._joints(frame, tid)] if xy is not None]
-            return list(seen[frame])  # a copy: callers add the span's own people to it
+            return seen[frame]  # callers build their own list from it
         return people
 
     def _joints(self, frame: int, tid: int) -> np.ndarray | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotation import Provenance, Video, is_labelled_keyframe
+from ..annotation import Provenance, Video, is_labelled_keyframe, suggestion_only
 from ..safe_output import SQLITE_HEADER
 
 
@@ -120,8 +120,7 @@ def video_summary(video: Video, pose_frames=None) -> dict:
             auto = int(pose.auto_joints().sum())
             corrected = int((pose.provenance == Provenance.CORRECTED).sum())
             # only suggestions, none accepted yet: not a label (exports leave it out)
-            labelled = pose.labelled()
-            suggested_only = bool(labelled.any()) and bool((pose.provenance[labelled] == Provenance.SUGGESTED).all())
+            suggested_only = suggestion_only(pose)
             keyframe = is_labelled_keyframe(pose) and not suggested_only
             mark = bool(pose.is_absent_mark())  # counted apart: a keyframe slot done, no label
             totals["suggested_only"] += suggested_only
