@@ -453,6 +453,12 @@ class FrameView(QGraphicsView):
         self.centerOn((x0 + x1) / 2, (y0 + y1) / 2)
         self.viewMoved.emit()
 
+    def shows(self, box: tuple[float, float, float, float]) -> bool:
+        """The image box (x0, y0, x1, y1) lies wholly inside what the view shows now."""
+        x0, y0, x1, y1 = box
+        seen = self.mapToScene(self.viewport().rect()).boundingRect()
+        return seen.left() <= x0 and seen.top() <= y0 and x1 <= seen.right() and y1 <= seen.bottom()
+
     def resizeEvent(self, event):
         super().resizeEvent(event)
         if not self._fitted or self.transform().m11() < self._fit_scale():

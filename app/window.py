@@ -156,9 +156,11 @@ class MainWindow(QMainWindow):
             "prev_frame": e(lambda ed: ed.step(-1)), "next_frame": e(lambda ed: ed.step(1)),
             "back_k": e(lambda ed: ed.step_k(-1)), "forward_k": e(lambda ed: ed.step_k(1)),
             "prev_keyframe": e(lambda ed: ed.to_keyframe(-1)), "next_keyframe": e(lambda ed: ed.to_keyframe(1)),
-            "next_unlabelled": e(lambda ed: ed.to_unlabelled_slot()), "next_review": e(lambda ed: ed.to_review()),
-            "next_suspect": e(lambda ed: ed.to_suspect()),
-            "next_suggestion": e(lambda ed: ed.to_suggestion()), "accept": self._accept,
+            "next_unlabelled": e(lambda ed: ed.to_unlabelled_slot()),
+            # jumps to a pose to look at: it is brought into view (zoomed in, it may lie outside)
+            "next_review": self._shown(lambda ed: ed.to_review()),
+            "next_suspect": self._shown(lambda ed: ed.to_suspect()),
+            "next_suggestion": self._shown(lambda ed: ed.to_suggestion()), "accept": self._accept,
             "prev_video": lambda: self.step_video(-1), "next_video": lambda: self.step_video(1),
             "first_frame": e(lambda ed: ed.seek(0)), "last_frame": e(lambda ed: ed.seek(10**12)),
             "play": self.toggle_play, "goto": self.goto_dialog,
@@ -990,11 +992,25 @@ class MainWindow(QMainWindow):
 
     def _accept(self) -> None:
         """A: the selected person's suggested joints here (suggestions.py), or else their filled
-        pose as reviewed (editor.accept)."""
+        pose as reviewed (editor.accept, which goes on to the next pose to review)."""
         if self.suggestions.has_suggested():
             self.suggestions.accept(everyone=False)
         else:
-            self._edit(lambda ed: ed.accept())
+            self._shown(lambda ed: ed.accept())()
+
+    def _shown(self, call):
+        """An action's handler that runs call(editor) and then brings the selected person into
+        view where their pose is not wholly in it (a trial zoomed in on one person and pressed R:
+        the next pose to review lay outside the view)."""
+        def run():
+            self._edit(call)
+            ed = self.editor
+            if ed is None or ed.track is None:
+                return
+            box = navigation.person_box(ed.video, ed.track, ed.frame)
+            if box is not None and not self.canvas.shows(box):
+                self.look_at_person()
+        return run
 
     def _undo(self, redo: bool) -> None:
         if self.editor is None:

@@ -426,3 +426,28 @@ def test_g_next_to_an_unaccepted_suggestion_fills_from_keyframe_to_keyframe(qtbo
     a, b = video.pose(0, tid), video.pose(10, tid)
     np.testing.assert_allclose(video.pose(7, tid).xy[a.labelled()], (0.3 * a.xy + 0.7 * b.xy)[a.labelled()], atol=1e-6)
     assert (video.pose(5, tid).provenance[guess.labelled()] == Provenance.SUGGESTED).all()  # left as it was
+
+
+def test_r_brings_the_pose_to_review_into_view_when_zoomed_in_elsewhere(qtbot, clip):
+    """Zoomed in on a corner, R goes to a pose outside the view: the view moves to it (and stays
+    put when the pose is already in view)."""
+    from app import navigation
+
+    w = clip
+    w.resize(900, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    tid = filled(qtbot, w)
+    doubt(w, tid, 14, 0.1)
+    doubt(w, tid, 4, 0.2)
+    w.canvas.zoom(2.0)  # the view then shows about 115 x 118 px of the image
+    w.canvas.centerOn(2, 2)  # the top-left corner; the person stands around (100, 120)
+    box = navigation.person_box(w.session.video, tid, 14)
+    assert not w.canvas.shows(box)
+    press(w, Qt.Key_R)
+    assert (w.editor.frame, w.editor.track) == (14, tid)
+    assert w.canvas.shows(box)
+    centre = w.canvas.mapToScene(w.canvas.viewport().rect().center())
+    press(w, Qt.Key_R)  # the next pose to review (frame 4) is in view too: the view stays
+    assert w.editor.frame == 4 and w.canvas.shows(navigation.person_box(w.session.video, tid, 4))
+    assert w.canvas.mapToScene(w.canvas.viewport().rect().center()) == centre
