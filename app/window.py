@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.proxy_label)
         self.statusBar().addPermanentWidget(self.saved_label)
         self.statusBar().addPermanentWidget(self.frame_label)
+        self.statusBar().messageChanged.connect(self._make_room)
 
         self.suggestions = Suggestions(self)  # keyframe suggestions and pose templates (suggestions.py)
         self._build_actions()
@@ -898,6 +899,16 @@ class MainWindow(QMainWindow):
         v = ed.video
         slot = " · keyframe slot" if ed.frame % v.keyframe_stride == 0 else ""
         self.frame_label.setText(f"Frame {ed.frame} / {v.num_frames - 1}{slot}")
+
+    def _make_room(self, message: str) -> None:
+        """A message too long to show beside the frame number and the saved mark hides them while
+        it shows (trials saw long messages cut off at 1366 px); they come back when it goes."""
+        bar = self.statusBar()
+        labels = (self.proxy_label, self.saved_label, self.frame_label)
+        beside = sum(label.sizeHint().width() + 12 for label in labels)
+        fits = bar.fontMetrics().horizontalAdvance(message) + 24 <= bar.width() - beside
+        for label in labels:
+            label.setVisible(not message or fits)
 
     def look_at_person(self, fit: bool = False) -> None:
         """Centre the view on the selected person here (or where they are in the nearest frame

@@ -451,3 +451,21 @@ def test_r_brings_the_pose_to_review_into_view_when_zoomed_in_elsewhere(qtbot, c
     press(w, Qt.Key_R)  # the next pose to review (frame 4) is in view too: the view stays
     assert w.editor.frame == 4 and w.canvas.shows(navigation.person_box(w.session.video, tid, 4))
     assert w.canvas.mapToScene(w.canvas.viewport().rect().center()) == centre
+
+
+def test_a_status_message_too_long_for_the_bar_hides_the_frame_and_saved_labels_while_it_shows(qtbot, clip):
+    """At 1366 px a long message beside 'Frame … · saved' was cut off (trials): it takes their room
+    while it shows, and they come back when it goes; a short one leaves them."""
+    w = clip
+    w.resize(1366, 768)
+    w.show()
+    qtbot.waitExposed(w)
+    bar = w.statusBar()
+    assert w.frame_label.isVisible() and w.frame_label.text()
+    bar.showMessage("Accepted. " + "Review: frame 186, person 2, 15 doubtful joints ringed " * 4)
+    assert not w.frame_label.isVisible() and not w.saved_label.isVisible()
+    assert bar.fontMetrics().horizontalAdvance(bar.currentMessage()) > bar.width() - 400
+    bar.clearMessage()
+    assert w.frame_label.isVisible() and w.saved_label.isVisible()
+    bar.showMessage("Saved.")
+    assert w.frame_label.isVisible()
