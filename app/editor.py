@@ -284,11 +284,14 @@ class Editor(QObject):
         self.selectionChanged.emit()
 
     def skip_joint(self, sign: int = 1) -> None:
-        """Move the cursor to the next joint of the click order (placed or not), or back."""
+        """Move the cursor to the next joint of the click order (placed or not), or back. With
+        every joint placed, forward starts at the first joint still a suggestion (a trial pressed
+        S over a suggested pose and always landed on the nose it had placed by hand)."""
         if self.cursor in self.order:
             i = self.order.index(self.cursor) + sign
         else:
-            i = 0 if sign > 0 else -1
+            first = edits.next_suggested(self.pose(), self.order) if sign > 0 else None
+            i = self.order.index(first) if first is not None else (0 if sign > 0 else -1)
         self.cursor = self.order[i % len(self.order)]
         self.selectionChanged.emit()
 
@@ -315,10 +318,16 @@ class Editor(QObject):
             return
         j = self.cursor
         was_absent = self.pose() is not None and self.pose().is_absent_mark()
+        was_suggested = self.pose() is not None and self.pose().provenance[j] == Provenance.SUGGESTED
         pose = edits.place_joint(self.pose(), self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
         self._push(f"Place {name}", [PoseChange(self.video.video_id, self.frame, self.track, pose)])
+        # the next free joint; after re-placing a suggested joint, the next one still a suggestion,
+        # so clicks go on re-placing them in order (S skips one that is right; a trial had to
+        # pick each one again)
         self.cursor = edits.next_joint(pose, self.order, after=j)
+        if self.cursor is None and was_suggested:
+            self.cursor = edits.next_suggested(pose, self.order, after=j)
         self.jointPlaced.emit(self.track, j)
         self.selectionChanged.emit()
         if was_absent:  # said after jointPlaced's "Placed ...", which it would hide

@@ -109,6 +109,19 @@ def next_joint(pose: Pose | None, order: list[int], after: int | None = None) ->
     return None
 
 
+def next_suggested(pose: Pose | None, order: list[int], after: int | None = None) -> int | None:
+    """The first joint of the click order still a suggestion (not the annotator's yet), from the
+    one following joint `after` on (wrapping round); None when the pose has none."""
+    if pose is None:
+        return None
+    start = order.index(after) + 1 if after in order else 0
+    for k in range(len(order)):
+        j = order[(start + k) % len(order)]
+        if pose.provenance[j] == Provenance.SUGGESTED and pose.visibility[j] != Visibility.NOT_LABELLED:
+            return j
+    return None
+
+
 def keep_user_joints(current: Pose | None, incoming: Pose | None) -> Pose | None:
     """Merge an auto-fill result into what is in the store now: joints an annotator placed or
     corrected (possibly while auto-fill was running) always win; a keyframe is never replaced."""

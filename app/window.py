@@ -883,7 +883,11 @@ class MainWindow(QMainWindow):
         if ed.track is None:
             hint = "Add a person (Ctrl+N) to start labelling" if not ed.video.tracks else "Select a person (Tab)"
         elif pose is not None and (n := int((pose.provenance == Provenance.SUGGESTED).sum())):
-            hint = f"Person {ed.track}: {n} suggested joints · A accepts them · drag one to correct it"
+            if ed.cursor is not None and pose.provenance[ed.cursor] == Provenance.SUGGESTED:
+                hint = (f"Person {ed.track}: {n} suggested joints · click re-places {ed.next_joint_name()} "
+                        "· S: the next · A accepts them")
+            else:
+                hint = f"Person {ed.track}: {n} suggested joints · A accepts them · drag one to correct it"
         elif pose is not None and pose.is_absent_mark():
             hint = f"Person {ed.track}: not in view here (X marked it) · click to label them here"
         elif ed.cursor is None:

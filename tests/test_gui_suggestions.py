@@ -638,3 +638,31 @@ def test_e_on_a_filled_pose_adds_its_missing_joints_or_says_which_it_has_none_fo
     assert "every joint" not in said
     assert "2 joints not labelled (left_wrist, right_wrist)" in said and "keyframe 0 has none of them" in said
     assert w.editor.undo_stack.count() == depth and w.session.video.pose(4, tid).same_as(filled)
+
+
+def test_over_a_suggested_pose_s_then_clicks_re_place_its_joints_one_after_another(qtbot, clip):
+    """A trial re-placing a suggested pose's joints by clicks had to pick each joint again, and S
+    always started at the nose it had already placed: S picks the first joint still a suggestion,
+    and each click moves on to the next one."""
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(10)
+    press(w, Qt.Key_T)
+    click_image(qtbot, w, 200, 150)  # the previous keyframe's pose dropped: every joint suggested
+    order = w.editor.order
+    pose = w.session.video.pose(10, tid)
+    assert w.editor.cursor is None and (pose.provenance[order] == SUGGESTED).all()
+    press(w, Qt.Key_S)
+    assert w.editor.cursor == order[0]
+    assert f"click re-places {w.session.skeleton.joints[order[0]]}" in w.canvas.overlay_text
+    click_image(qtbot, w, 190, 120)
+    click_image(qtbot, w, 195, 125)
+    pose = w.session.video.pose(10, tid)
+    assert (pose.provenance[order[:2]] == MANUAL).all() and (pose.provenance[order[2:]] == SUGGESTED).all()
+    np.testing.assert_allclose(pose.xy[order[1]], (195, 125), atol=1.0)
+    assert w.editor.cursor == order[2]
+    w.editor.select_track(None)
+    w.editor.select_track(tid)  # selected again, the cursor starts afresh: every joint is placed
+    assert w.editor.cursor is None
+    press(w, Qt.Key_S)  # not the hand-placed first joint: the first one still a suggestion
+    assert w.editor.cursor == order[2]
