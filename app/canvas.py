@@ -100,7 +100,7 @@ class PoseLayer(QGraphicsItem):
             self._paint_pose(painter, tid, self.poses[tid], scale)
         if self.show_names:
             self._paint_names(painter, order)
-        if self.placed is not None and self.placed[0] in self.poses and self.placed != self.hover:
+        if self.placed is not None and self.placed[0] in self.poses and not self._under_hover_label(painter):
             tid, j = self.placed
             pose = self.poses[tid]
             if pose.visibility[j] != Visibility.NOT_LABELLED:
@@ -172,6 +172,17 @@ class PoseLayer(QGraphicsItem):
         painter.restore()
 
     names_drawn: list = []
+
+    def _under_hover_label(self, painter) -> bool:
+        """The "placed" label would lie under the hover label (the same joint, or one next to it:
+        a trial saw "placed left_ankle" under "right_ankle"); the hover label wins."""
+        if self.placed == self.hover:
+            return True
+        to_screen = painter.worldTransform()
+        a, b = self._label_box(self.placed, to_screen), self._label_box(self.hover, to_screen)
+        if a is None or b is None:
+            return False
+        return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
     def _label_box(self, which, to_screen) -> tuple | None:
         """The screen box of the boxed label (_paint_label) at joint `which` = (track, joint), if drawn."""

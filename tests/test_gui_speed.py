@@ -504,3 +504,30 @@ def test_export_dialog_for_a_project_in_the_apps_data_folder_starts_in_home(qtbo
     window.export_dialog("coco")
     assert Path(asked[-1]).parent == datasets
 
+
+
+def test_the_placed_label_gives_way_to_the_hover_label_it_would_lie_under(qtbot, clip):
+    """A trial saw "placed left_ankle" drawn under the hover label "right_ankle" of the joint next
+    to it: where the two boxes meet only the hover label is drawn; apart, both are."""
+    w = clip
+    w.show()
+    qtbot.waitExposed(w)
+    press(w, Qt.Key_N, Qt.ControlModifier)
+    a = w.canvas.mapFromScene(QPointF(150, 100))
+    click_screen(qtbot, w, a)  # nose
+    click_screen(qtbot, w, a + QPoint(4, 0))  # head_bottom, 4 screen px to the right
+    layer, tid = w.canvas.layer, w.editor.track
+    drawn = []
+    original = layer._paint_label
+    layer._paint_label = lambda painter, xy, text, scale: (drawn.append(text), original(painter, xy, text, scale))
+    try:
+        layer.placed, layer.hover = (tid, 1), (tid, 0)
+        w.canvas.viewport().repaint()
+        assert drawn == ["nose"]  # only the hover label
+        drawn.clear()
+        click_screen(qtbot, w, a + QPoint(0, 150))  # head_top, far below
+        layer.placed, layer.hover = (tid, 2), (tid, 0)
+        w.canvas.viewport().repaint()
+        assert drawn == ["placed head_top", "nose"]
+    finally:
+        layer._paint_label = original
