@@ -203,7 +203,8 @@ ABLATION = {
     "posewarper-nomodel": {"pose_model": False},  # no pose model step: flow, drift removal, fall-back, matcher
     "posewarper-untuned": {"pose_model": False, "tune": False},  # ... the shipped matcher, not tuned on the keyframes
     "posewarper-unlearned": {"pose_model": False, "learned": False},  # no matcher: flow, drift removal, fall-back
-    "posewarper-nofallback": {"pose_model": False, "learned": False, "fallback": False},  # flow, drift removal
+    "posewarper-nofallback": {"pose_model": False, "learned": False, "fallback": False},  # flow, drift removal weighed per frame
+    "posewarper-wholedrift": {"pose_model": False, "learned": False, "fallback": False, "drift_trust": False},  # flow, drift removed whole
 }
 
 
@@ -212,8 +213,8 @@ def learned_method(model_path, keys: Video, frames, *, adapt: bool, device=None,
     """The method object for a learned method, its model first fine-tuned on the kept keyframes
     when `adapt` (posewarper_core.training.adapt(model, config, video, frames, device=...) -> model;
     `keys` holds only the keyframes, so the scored frames are never trained on). `learned`, `tune`
-    and `parts` (the matcher method's options: fallback, pose_model, model_window, model_others)
-    take parts out of it (ABLATION)."""
+    and `parts` (the matcher method's options: fallback, drift_trust, pose_model, model_window,
+    model_others) take parts out of it (ABLATION)."""
     from . import nets
     from .autofill import posewarper_from_file
     from .autofill.posewarper_method import PoseWarperMethod

@@ -144,7 +144,7 @@ def quick_tuning(monkeypatch):
 
 def test_matched_flow_without_the_matcher_is_flow_with_drift_removed(quick_tuning, monkeypatch):
     images, offsets, local, video = drifting_keyframed_video()
-    unlearned = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False, fallback=False)
+    unlearned = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False, fallback=False, drift_trust=False)
     ours = fill(video, ArrayFrames(images), unlearned)
     flow = fill(video, ArrayFrames(images), "flow", fusion="drift")
     assert len(ours) == len(flow) == len(images) - 2
@@ -170,6 +170,59 @@ def test_fallback_weighs_the_line_against_the_chains_by_their_errors():
     assert w.shape == (1, 1, 3)
     assert w[0, 0] == pytest.approx([9 / 25, 0.0, 1.0])
     assert fallback_weights(np.zeros((1, 3, 1)), np.zeros((1, 3, 1)))[0, 0, 0] == 0.0  # all still: no change
+
+
+class _ScriptedChains:
+    """Stands in for the DIS chains: the forward chain follows the joint until its last step, where
+    it jumps 40 px (the joint hidden behind a leg for a frame); the backward chain follows it
+    all the way."""
+
+    def __init__(self, path):
+        self.path = path  # (frames, 2): where the joint truly is
+
+    def propagate(self, frames, span, before, after, check):
+        from posewarper_core.autofill.engine import Side
+
+        idx = list(span.frames)
+        truth = self.path[idx][None, :, None, :]  # (P, T, J, 2), one person, one joint
+        jump = np.array([40.0, 0.0])
+        fwd_end = self.path[span.after] + jump  # where the forward chain arrived
+        fwd = Side(truth.copy(), np.ones(truth.shape[:3]), drift=(fwd_end - after[0].xy[:1])[None])
+        bwd = Side(truth.copy(), np.ones(truth.shape[:3]), drift=np.zeros((1, 1, 2)))
+        return fwd, bwd
+
+
+def test_a_chain_that_jumped_late_is_not_corrected_over_the_frames_before_the_jump():
+    """Taking the forward chain's 40 px miss out linearly pulls every frame before its jump off the
+    joint (by 40 t (1 - t), 10 px mid-span), and the chains then disagree, so the fall-back pulls it
+    towards the straight line, which a speeding-up joint is not on. Weighed against the raw chains,
+    which agree there, the joint stays on its path."""
+    from posewarper_core.autofill.keyframe_match import drift_trust
+
+    n = 11
+    f = np.arange(n, dtype=float)
+    path = np.stack([20.0 + 1.5 * f ** 2, 30.0 + 5.0 * f], axis=1)  # speeding up: off the straight line
+    video = Video(source="mem", num_frames=n, width=200, height=100)
+    vis = np.zeros(17, np.uint8)
+    vis[0] = 2
+    for f in (0, n - 1):
+        xy = np.zeros((17, 2))
+        xy[0] = path[f]
+        video.set_pose(f, 1, keyframe(xy, vis))
+    images = [np.zeros((100, 200, 3), np.uint8)] * n
+    off = {}
+    for weighed in (True, False):
+        method = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False, pose_model=False,
+                                   drift_trust=weighed)
+        method.flow = _ScriptedChains(path)
+        changes = fill(video, ArrayFrames(images), method)
+        assert [c.frame for c in changes] == list(range(1, n - 1))
+        off[weighed] = np.array([np.linalg.norm(c.pose.xy[0] - path[c.frame]) for c in changes])
+    assert off[True].max() < 1e-6
+    assert off[False].max() > 7.0
+    # the weights: each form by the other's disagreement squared; exact agreement in both: corrected
+    w = drift_trust(np.array([0.0, 3.0, 4.0, 0.0]), np.array([5.0, 4.0, 0.0, 0.0]))
+    assert w == pytest.approx([0.0, 9 / 25, 1.0, 1.0])
 
 
 def test_confidence_falls_where_the_chains_disagree_or_drifted():
@@ -250,9 +303,9 @@ def test_train_command_writes_a_matcher_that_bench_and_fill_use(tmp_path, capsys
                  "--ablation", "--json", str(report)]) == 0
     data = json.loads(report.read_text())
     # the ablation: one part fewer per row (leaving out the model's joints on other people, its
-    # averaging over frames, the pose model, tuning, the matcher, the fall-back)
+    # averaging over frames, the pose model, tuning, the matcher, the fall-back, the drift's weighing)
     assert list(data) == ["flow", "posewarper", "posewarper-noothers", "posewarper-unsmoothed", "posewarper-nomodel", "posewarper-untuned", "posewarper-unlearned",
-                          "posewarper-nofallback"]
+                          "posewarper-nofallback", "posewarper-wholedrift"]
     assert all(r["scored_joints"] == 9 * 15 for r in data.values())
     assert data["posewarper"]["setup_seconds"] > 0 == data["posewarper-untuned"]["setup_seconds"]
     assert all("confidence_auroc" in r and "off_joints" in r for r in data.values())

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--ablation", action="store_true",
                    help="with posewarper, also score it with one part fewer per row: unsmoothed (the pose "
                         "model's correction weighed frame by frame), nomodel (no pose model step), untuned (the "
-                        "shipped matcher), unlearned (no matcher), nofallback (no fall-back to interpolation either)")
+                        "shipped matcher), unlearned (no matcher), nofallback (no fall-back to interpolation either), "
+                        "wholedrift (each chain's drift taken out whole, not weighed per frame against the raw chains)")
     p.add_argument("--unflagged", action="store_true",
                    help="score only the ground-truth labels `posewarper check` leaves unflagged")
     p.add_argument("--each-person", action="store_true",
