@@ -25,21 +25,22 @@ class FillPanel(QWidget):
         self.method.setToolTip("linear: straight lines between keyframes · flow: follows the pixels (optical "
                                "flow) · posewarper (default): flow from both keyframes, corrected by the shipped "
                                "matcher and by the pose model on each frame; about 3.1-4.4x flow's time on the "
-                               "demo, for 1.5-2.0 more points of joints within 0.2 head sizes on the JHMDB clip, "
-                               "up to 3.2 on faster motion; but on the demo with keyframes every 20th frame (a "
-                               "jump), 1.7 more within 0.5 head sizes and 5.6 fewer within 0.2 than flow (README) "
+                               "demo, for 1.1-2.0 more points of joints within 0.2 head sizes than flow on the "
+                               "JHMDB clip and 7-11 on the Bonn clip; but on the demo with keyframes every 20th "
+                               "frame (a jump, a walker's crossing legs), 5.2 more within 0.5 head sizes and 3.9 "
+                               "fewer within 0.2 than flow (README) "
                                "· detector: the pose model alone on every frame")
         self.method.currentTextChanged.connect(self.methodChanged)
         # Tuning on the video's keyframes: 20 steps, ~10-25 s before a posewarper fill (kept while
-        # the keyframes stay the same); at alpha 0.2 it moved the dev clips' scores by -0.2 to +0.7
-        # points and the demo clip's (k = 20) by -0.9 (the bench's posewarper-untuned rows, README).
+        # the keyframes stay the same); at alpha 0.2 it moved the dev clips' scores by -0.2 to +0.5
+        # points and the demo clip's (k = 20) by -0.4 (the bench's posewarper-untuned rows, README).
         self.tune = QCheckBox("Tune first")
         self.tune.setChecked(True)
         self.tune.setToolTip("posewarper: fine-tune the matcher on this video's keyframes before filling "
                              "(~10-25 s on a CPU, once per set of keyframes). Off: fill at once with the "
                              "shipped matcher (on the dev clips, tuning moved the share of joints within 0.2 "
-                             "head sizes by -0.2 to +0.7 points and the median error by 0.00 to -0.08 px; on the "
-                             "demo clip with keyframes every 20th frame by -0.9 points).")
+                             "head sizes by -0.2 to +0.5 points and the median error by 0.00 to -0.10 px; on the "
+                             "demo clip with keyframes every 20th frame by -0.4 points).")
         self.tune.toggled.connect(self.tuneChanged)
         self.method.currentTextChanged.connect(lambda m: self.tune.setVisible(method_class(m).tunable))
         self.tune.setVisible(method_class(method).tunable)
