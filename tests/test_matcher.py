@@ -173,53 +173,64 @@ def test_fallback_weighs_the_line_against_the_chains_by_their_errors():
 
 
 class _ScriptedChains:
-    """Stands in for the DIS chains: the forward chain follows the joint until its last step, where
-    it jumps 40 px (the joint hidden behind a leg for a frame); the backward chain follows it
-    all the way."""
+    """Stands in for the DIS chains of two joints on the same path (joint 1 20 px below joint 0):
+    the forward chain of joint 0 follows it until its last step, where it jumps 40 px (the joint
+    hidden behind a leg for a frame); that of joint 1 slides off it gradually (30 px by the far
+    keyframe). The backward chains follow both all the way."""
 
     def __init__(self, path):
-        self.path = path  # (frames, 2): where the joint truly is
+        self.path = path  # (frames, 2): where joint 0 truly is
+
+    def truth(self, frames):
+        xy = np.zeros((1, len(frames), 17, 2))
+        xy[0, :, 0] = self.path[frames]
+        xy[0, :, 1] = self.path[frames] + (0.0, 20.0)
+        return xy
 
     def propagate(self, frames, span, before, after, check):
         from posewarper_core.autofill.engine import Side
 
         idx = list(span.frames)
-        truth = self.path[idx][None, :, None, :]  # (P, T, J, 2), one person, one joint
-        jump = np.array([40.0, 0.0])
-        fwd_end = self.path[span.after] + jump  # where the forward chain arrived
-        fwd = Side(truth.copy(), np.ones(truth.shape[:3]), drift=(fwd_end - after[0].xy[:1])[None])
-        bwd = Side(truth.copy(), np.ones(truth.shape[:3]), drift=np.zeros((1, 1, 2)))
-        return fwd, bwd
+        t = (np.array(idx) - span.before) / (span.after - span.before)
+        fwd_xy = self.truth(idx)
+        fwd_xy[0, :, 1, 0] += 30.0 * t  # joint 1 slides
+        drift = np.zeros((1, 17, 2))
+        drift[0, 0] = (40.0, 0.0)  # where the forward chains arrived minus the far keyframe
+        drift[0, 1] = (30.0, 0.0)
+        ones = np.ones(fwd_xy.shape[:3])
+        return Side(fwd_xy, ones, drift=drift), Side(self.truth(idx), ones.copy(), drift=np.zeros((1, 17, 2)))
 
 
 def test_a_chain_that_jumped_late_is_not_corrected_over_the_frames_before_the_jump():
     """Taking the forward chain's 40 px miss out linearly pulls every frame before its jump off the
     joint (by 40 t (1 - t), 10 px mid-span), and the chains then disagree, so the fall-back pulls it
     towards the straight line, which a speeding-up joint is not on. Weighed against the raw chains,
-    which agree there, the joint stays on its path."""
+    which agree there, the joint stays on its path. A chain that slid off gradually (joint 1) is
+    still corrected whole, and neither joint falls back: the fall-back reads the chains'
+    disagreement in the form they agree in better."""
     from posewarper_core.autofill.keyframe_match import drift_trust
 
     n = 11
     f = np.arange(n, dtype=float)
     path = np.stack([20.0 + 1.5 * f ** 2, 30.0 + 5.0 * f], axis=1)  # speeding up: off the straight line
+    chains = _ScriptedChains(path)
     video = Video(source="mem", num_frames=n, width=200, height=100)
     vis = np.zeros(17, np.uint8)
-    vis[0] = 2
-    for f in (0, n - 1):
-        xy = np.zeros((17, 2))
-        xy[0] = path[f]
-        video.set_pose(f, 1, keyframe(xy, vis))
+    vis[:2] = 2
+    for k in (0, n - 1):
+        video.set_pose(k, 1, keyframe(chains.truth([k])[0, 0], vis))
     images = [np.zeros((100, 200, 3), np.uint8)] * n
     off = {}
     for weighed in (True, False):
         method = MatchedFlowMethod(KeyframeMatcher(), device="cpu", learned=False, pose_model=False,
                                    drift_trust=weighed)
-        method.flow = _ScriptedChains(path)
+        method.flow = chains
         changes = fill(video, ArrayFrames(images), method)
         assert [c.frame for c in changes] == list(range(1, n - 1))
-        off[weighed] = np.array([np.linalg.norm(c.pose.xy[0] - path[c.frame]) for c in changes])
-    assert off[True].max() < 1e-6
-    assert off[False].max() > 7.0
+        off[weighed] = np.array([np.linalg.norm(c.pose.xy[:2] - chains.truth([c.frame])[0, 0, :2], axis=1)
+                                 for c in changes])
+    assert off[True].max() < 1e-6  # both joints exactly on their path
+    assert off[False][:, 0].max() > 7.0
     # the weights: each form by the other's disagreement squared; exact agreement in both: corrected
     w = drift_trust(np.array([0.0, 3.0, 4.0, 0.0]), np.array([5.0, 4.0, 0.0, 0.0]))
     assert w == pytest.approx([0.0, 9 / 25, 1.0, 1.0])

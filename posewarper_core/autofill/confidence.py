@@ -2,8 +2,9 @@
 methods so that it means the same across them (the GUI's R key, the review order, the bench's
 AUROC for joints off by more than alpha = 0.5).
 
-- Flow chains (flow.py, and the default posewarper after drift removal): exp(-u / (0.1 x person
-  size)), u the two chains' disagreement plus DRIFT_WEIGHT x their mean drift x 4t(1 - t) (the
+- Flow chains (flow.py, and the default posewarper, whose disagreement is the smaller of the
+  chains' before and after drift removal): exp(-u / (0.1 x person size)), u the two chains'
+  disagreement plus DRIFT_WEIGHT x their mean drift x 4t(1 - t) (the
   drift is where the chains went wrong; mid-span is furthest from both keyframes).
 - Linear interpolation (linear.py): nothing but the keyframes to go on: the straight line is
   least sure for a joint that moved far between them, mid-span, and far from a keyframe:

@@ -345,23 +345,28 @@ def drift_trust(raw: np.ndarray, corrected: np.ndarray) -> np.ndarray:
     better than the corrected ones, neither has jumped yet from its side, so the raw ones are
     trusted there. Each form is weighted by the other's disagreement (inverse variance, as the
     fall-back), with no constant."""
-    r, c = raw ** 2, corrected ** 2
-    return np.where(r + c > 0, r / np.maximum(r + c, 1e-12), 1.0)
+    return _share(raw ** 2, corrected ** 2, both_zero=1.0)
+
+
+def _share(a: np.ndarray, b: np.ndarray, both_zero: float) -> np.ndarray:
+    """a / (a + b) (of two squared errors, the weight of the guess b belongs to), `both_zero`
+    where both are 0."""
+    return np.where(a + b > 0, a / np.maximum(a + b, 1e-12), both_zero)
 
 
 def fallback_weights(disagreement: np.ndarray, off_line: np.ndarray) -> np.ndarray:
     """(P, 1, J) weights of linear interpolation against the chains' fused result, from the span's
-    largest (over its frames, T) disagreement D of the two drift-corrected chains and largest
-    distance M of their fused result from the straight line between the keyframes: D^2 / (D^2 + M^2).
+    largest (over its frames, T) disagreement D of the two chains (step 3: per frame the smaller of
+    it before and after drift removal) and largest distance M of their fused result from the
+    straight line between the keyframes: D^2 / (D^2 + M^2).
 
     Both are read as the errors each guess may make: chains that disagree by D may each be off by
     about D; the straight line is off by about as far as the chains say the joint left it. Each
     guess is weighted by the other's squared error (inverse variance), with no constant to choose:
     a limb the chains agree swung far off the line keeps their path (fast motion), a joint they lose
     while it barely moves falls back to the line."""
-    d = disagreement.max(axis=1, keepdims=True) ** 2
-    m = off_line.max(axis=1, keepdims=True) ** 2
-    return np.where(d + m > 0, d / np.maximum(d + m, 1e-12), 0.0)
+    return _share(disagreement.max(axis=1, keepdims=True) ** 2, off_line.max(axis=1, keepdims=True) ** 2,
+                  both_zero=0.0)
 
 
 def _for_inference(matcher):
