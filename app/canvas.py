@@ -176,6 +176,8 @@ class PoseLayer(QGraphicsItem):
     def _under_hover_label(self, painter) -> bool:
         """The "placed" label would lie under the hover label (the same joint, or one next to it:
         a trial saw "placed left_ankle" under "right_ankle"); the hover label wins."""
+        if self.hover is None:
+            return False
         if self.placed == self.hover:
             return True
         to_screen = painter.worldTransform()

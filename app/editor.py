@@ -318,16 +318,18 @@ class Editor(QObject):
             return
         j = self.cursor
         was_absent = self.pose() is not None and self.pose().is_absent_mark()
-        was_suggested = self.pose() is not None and self.pose().provenance[j] == Provenance.SUGGESTED
+        before = self.pose()
+        was_suggested = before is not None and before.labelled()[j] and before.provenance[j] == Provenance.SUGGESTED
         pose = edits.place_joint(self.pose(), self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
         self._push(f"Place {name}", [PoseChange(self.video.video_id, self.frame, self.track, pose)])
-        # the next free joint; after re-placing a suggested joint, the next one still a suggestion,
-        # so clicks go on re-placing them in order (S skips one that is right; a trial had to
-        # pick each one again)
-        self.cursor = edits.next_joint(pose, self.order, after=j)
-        if self.cursor is None and was_suggested:
-            self.cursor = edits.next_suggested(pose, self.order, after=j)
+        # the next free joint; after re-placing a suggested joint, the next one still a suggestion
+        # or free, so clicks go on through the pose in order (S skips one that is right; a trial
+        # had to pick each one again)
+        if was_suggested:
+            self.cursor = edits.next_suggested(pose, self.order, after=j, free_too=True)
+        else:
+            self.cursor = edits.next_joint(pose, self.order, after=j)
         self.jointPlaced.emit(self.track, j)
         self.selectionChanged.emit()
         if was_absent:  # said after jointPlaced's "Placed ...", which it would hide

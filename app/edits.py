@@ -109,15 +109,18 @@ def next_joint(pose: Pose | None, order: list[int], after: int | None = None) ->
     return None
 
 
-def next_suggested(pose: Pose | None, order: list[int], after: int | None = None) -> int | None:
-    """The first joint of the click order still a suggestion (not the annotator's yet), from the
-    one following joint `after` on (wrapping round); None when the pose has none."""
+def next_suggested(pose: Pose | None, order: list[int], after: int | None = None,
+                   free_too: bool = False) -> int | None:
+    """The first joint of the click order still a suggestion (not the annotator's yet), or with
+    `free_too` not labelled either, from the one following joint `after` on (wrapping round);
+    None when there is none."""
     if pose is None:
         return None
     start = order.index(after) + 1 if after in order else 0
     for k in range(len(order)):
         j = order[(start + k) % len(order)]
-        if pose.provenance[j] == Provenance.SUGGESTED and pose.visibility[j] != Visibility.NOT_LABELLED:
+        free = pose.visibility[j] == Visibility.NOT_LABELLED
+        if (free and free_too) or (not free and pose.provenance[j] == Provenance.SUGGESTED):
             return j
     return None
 

@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
             "next_unlabelled": e(lambda ed: ed.to_unlabelled_slot()),
             # jumps to a pose to look at: it is brought into view (zoomed in, it may lie outside)
             "next_review": self._shown(lambda ed: ed.to_review()),
-            "next_suspect": self._shown(lambda ed: ed.to_suspect()),
+            "next_suspect": self._shown(lambda ed: ed.to_suspect(), joint=True),
             "next_suggestion": self._shown(lambda ed: ed.to_suggestion()), "accept": self._accept,
             "prev_video": lambda: self.step_video(-1), "next_video": lambda: self.step_video(1),
             "first_frame": e(lambda ed: ed.seek(0)), "last_frame": e(lambda ed: ed.seek(10**12)),
@@ -883,8 +883,10 @@ class MainWindow(QMainWindow):
         if ed.track is None:
             hint = "Add a person (Ctrl+N) to start labelling" if not ed.video.tracks else "Select a person (Tab)"
         elif pose is not None and (n := int((pose.provenance == Provenance.SUGGESTED).sum())):
-            if ed.cursor is not None and pose.provenance[ed.cursor] == Provenance.SUGGESTED:
-                hint = (f"Person {ed.track}: {n} suggested joints · click re-places {ed.next_joint_name()} "
+            if ed.cursor is not None:  # say what a click does: re-place a suggested joint, or place one
+                suggested = pose.labelled()[ed.cursor] and pose.provenance[ed.cursor] == Provenance.SUGGESTED
+                verb = "re-places" if suggested else "places"
+                hint = (f"Person {ed.track}: {n} suggested joints · click {verb} {ed.next_joint_name()} "
                         "· S: the next · A accepts them")
             else:
                 hint = f"Person {ed.track}: {n} suggested joints · A accepts them · drag one to correct it"
@@ -1013,19 +1015,32 @@ class MainWindow(QMainWindow):
         else:
             self._shown(lambda ed: ed.accept())()
 
-    def _shown(self, call):
-        """An action's handler that runs call(editor) and then brings the selected person into
-        view where their pose is not wholly in it (a trial zoomed in on one person and pressed R:
-        the next pose to review lay outside the view)."""
+    def _shown(self, call, joint: bool = False):
+        """An action's handler that runs call(editor) and, when it went to another pose, brings
+        that pose (with `joint`, its cursor joint: J's suspect label) into view where it is not
+        wholly in it (a trial zoomed in on one person and pressed R: the next pose to review lay
+        outside the view). A press that goes nowhere (A asking first) leaves the view alone."""
         def run():
+            ed = self.editor
+            was = None if ed is None else (ed.video.video_id, ed.frame, ed.track, ed.cursor)
             self._edit(call)
             ed = self.editor
-            if ed is None or ed.track is None:
+            if ed is None or ed.track is None or (ed.video.video_id, ed.frame, ed.track, ed.cursor) == was:
                 return
-            box = navigation.person_box(ed.video, ed.track, ed.frame)
+            pose = ed.pose()
+            if joint and pose is not None and ed.cursor is not None and pose.labelled()[ed.cursor]:
+                x, y = pose.xy[ed.cursor]
+                box = (x, y, x, y)
+            else:
+                box = navigation.person_box(ed.video, ed.track, ed.frame)
             if box is not None and not self.canvas.shows(box):
-                self.look_at_person()
+                self.canvas.look_at(box)
+                self._followed = ed.track
         return run
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._make_room(self.statusBar().currentMessage())  # the room beside a long message changed
 
     def _undo(self, redo: bool) -> None:
         if self.editor is None:

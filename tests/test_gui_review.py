@@ -451,6 +451,10 @@ def test_r_brings_the_pose_to_review_into_view_when_zoomed_in_elsewhere(qtbot, c
     press(w, Qt.Key_R)  # the next pose to review (frame 4) is in view too: the view stays
     assert w.editor.frame == 4 and w.canvas.shows(navigation.person_box(w.session.video, tid, 4))
     assert w.canvas.mapToScene(w.canvas.viewport().rect().center()) == centre
+    w.canvas.centerOn(2, 2)  # looked away; A only asks first (every joint doubted): it goes nowhere
+    corner = w.canvas.mapToScene(w.canvas.viewport().rect().center())
+    press(w, Qt.Key_A)
+    assert w.editor.frame == 4 and w.canvas.mapToScene(w.canvas.viewport().rect().center()) == corner
 
 
 def test_a_status_message_too_long_for_the_bar_hides_the_frame_and_saved_labels_while_it_shows(qtbot, clip):
@@ -468,4 +472,11 @@ def test_a_status_message_too_long_for_the_bar_hides_the_frame_and_saved_labels_
     bar.clearMessage()
     assert w.frame_label.isVisible() and w.saved_label.isVisible()
     bar.showMessage("Saved.")
+    assert w.frame_label.isVisible()
+    long = "Review: frame 186, person 2, 15 doubtful joints ringed " * 2  # fits at 1366 px beside them
+    bar.showMessage(long)
+    assert w.frame_label.isVisible()
+    w.resize(700, 768)  # narrower: the same message now needs their room
+    assert not w.frame_label.isVisible()
+    w.resize(1366, 768)
     assert w.frame_label.isVisible()

@@ -643,7 +643,9 @@ def test_e_on_a_filled_pose_adds_its_missing_joints_or_says_which_it_has_none_fo
 def test_over_a_suggested_pose_s_then_clicks_re_place_its_joints_one_after_another(qtbot, clip):
     """A trial re-placing a suggested pose's joints by clicks had to pick each joint again, and S
     always started at the nose it had already placed: S picks the first joint still a suggestion,
-    and each click moves on to the next one."""
+    and each click moves on to the next one still a suggestion or free, the overlay naming it."""
+    from posewarper_core.annotation import PoseChange
+
     w = clip
     tid = label_keyframes(qtbot, w, frames=(0,))
     w.editor.seek(10)
@@ -666,3 +668,12 @@ def test_over_a_suggested_pose_s_then_clicks_re_place_its_joints_one_after_anoth
     assert w.editor.cursor is None
     press(w, Qt.Key_S)  # not the hand-placed first joint: the first one still a suggestion
     assert w.editor.cursor == order[2]
+    # a joint the suggestion left free is on the way too, and the overlay says a click places it
+    pose = w.session.video.pose(10, tid).copy()
+    pose.visibility[order[3]] = 0
+    w.session.apply([PoseChange(w.session.video.video_id, 10, tid, pose)])
+    w.editor.set_cursor(order[2])
+    click_image(qtbot, w, 200, 130)  # re-places order[2]; next: order[3], free
+    assert w.session.video.pose(10, tid).provenance[order[2]] == MANUAL
+    assert w.editor.cursor == order[3]
+    assert f"click places {w.session.skeleton.joints[order[3]]}" in w.canvas.overlay_text
