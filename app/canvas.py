@@ -75,7 +75,7 @@ class PoseLayer(QGraphicsItem):
         self.placed: tuple[int, int] | None = None  # (track, joint) a click just placed: its name is shown
         self.marker_scale = 1.0  # the user's marker size (View menu), times the default
         self.show_names = False  # every placed joint's name beside it
-        self.onion: list[tuple[int, Pose]] = []  # neighbouring keyframes' poses, drawn faint beneath
+        self.onion: list[tuple[int, int, Pose]] = []  # (track, frame, pose) of neighbouring keyframes, drawn faint beneath
         self.size = (640, 480)
 
     def _smooth_again(self) -> None:
@@ -93,8 +93,8 @@ class PoseLayer(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         scale = max(painter.worldTransform().m11(), 1e-6)
         painter.setRenderHint(QPainter.Antialiasing, True)
-        for tid, pose in self.onion:
-            self._paint_ghost(painter, tid, pose, scale)
+        for tid, frame, pose in self.onion:
+            self._paint_ghost(painter, tid, frame, pose, scale)
         order = sorted(self.poses, key=lambda t: t == self.selected)  # selected on top
         for tid in order:
             self._paint_pose(painter, tid, self.poses[tid], scale)
@@ -110,8 +110,9 @@ class PoseLayer(QGraphicsItem):
             pose = self.poses[tid]
             self._paint_label(painter, pose.xy[j], self._joint_label(pose, j), scale)
 
-    def _paint_ghost(self, painter: QPainter, tid: int, pose: Pose, scale: float) -> None:
-        """A neighbouring keyframe's pose: thin, faint lines and dots, under the frame's own."""
+    def _paint_ghost(self, painter: QPainter, tid: int, frame: int, pose: Pose, scale: float) -> None:
+        """A neighbouring keyframe's pose: thin, faint lines and dots, under the frame's own, with
+        its frame number above it (a trial could not tell which keyframe it showed)."""
         c = QColor(track_colour(tid))
         c.setAlphaF(0.35)
         painter.setPen(QPen(c, 1.2 / scale))
@@ -123,6 +124,17 @@ class PoseLayer(QGraphicsItem):
         r = 2.0 * self.marker_scale / scale
         for x, y in pose.xy[lab].tolist():
             painter.drawEllipse(QPointF(x, y), r, r)
+        if lab.any():
+            top = pose.xy[lab][np.argmin(pose.xy[lab][:, 1])]
+            at = painter.worldTransform().map(QPointF(*top))
+            painter.save()
+            painter.resetTransform()  # screen pixels
+            font = QFont()
+            font.setPointSizeF(7.5)
+            painter.setFont(font)
+            painter.setPen(c)
+            painter.drawText(at + QPointF(6, -8), f"keyframe {frame}")
+            painter.restore()
 
     def _paint_names(self, painter, order: list[int]) -> None:
         """Every placed joint's name beside it, none over another (namelabels.py): the selected
@@ -408,7 +420,7 @@ class FrameView(QGraphicsView):
         self.layer.show_names = on
         self.layer.update()
 
-    def set_onion(self, poses: list[tuple[int, Pose]]) -> None:
+    def set_onion(self, poses: list[tuple[int, int, Pose]]) -> None:
         self.layer.onion = list(poses)
         self.layer.update()
 

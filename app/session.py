@@ -112,8 +112,9 @@ class Session(QObject):
     def neighbour_keyframes(self, frame: int) -> list[tuple[int, int]]:
         """(track id, frame) of each person's labelled keyframe just before and just after `frame`
         (the onion skin: a "not in view" mark has no pose to draw, and stood in for the person's
-        last pose), looked up in per-person keyframe lists kept up to date on each edit: a frame
-        step does not scan the video's poses."""
+        last pose; before a person's first keyframe or after their last, only one within the
+        video's keyframe interval), looked up in per-person keyframe lists kept up to date on each
+        edit: a frame step does not scan the video's poses."""
         if self.video is None:
             return []
         if self._keyframes is None:
@@ -123,11 +124,18 @@ class Session(QObject):
                     if is_labelled_keyframe(pose):
                         self._keyframes.setdefault(tid, []).append(f)
         found = []
+        reach = max(1, self.video.keyframe_stride)
         for tid in self.video.tracks:
             frames = self._keyframes.get(tid, [])
             i, j = bisect_left(frames, frame), bisect_right(frames, frame)
-            found += [(tid, frames[i - 1])] if i > 0 else []
-            found += [(tid, frames[j])] if j < len(frames) else []
+            before = frames[i - 1] if i > 0 else None
+            after = frames[j] if j < len(frames) else None
+            # Outside the person's keyframes, only the nearest within one keyframe interval: a
+            # trial took a walker's keyframe 40 frames on, drawn on frame 0, for a pose there.
+            if before is not None and (after is not None or j > i or frame - before <= reach):
+                found.append((tid, before))
+            if after is not None and (before is not None or j > i or after - frame <= reach):
+                found.append((tid, after))
         return found
 
     def _update_keyframes(self, frame: int, track_id: int) -> None:

@@ -388,6 +388,14 @@ def test_the_onion_skins_neighbouring_keyframes_follow_the_edits(qtbot, tmp_path
     session.apply([PoseChange(vid, 14, 1, None)])
     session.apply([PoseChange(vid, 14, 1, promoted)])
     assert session.neighbour_keyframes(12) == [(1, 10), (1, 14)]
+    # before a person's first keyframe, or after their last, only within one keyframe interval:
+    # a keyframe 15 frames on is not drawn as if the person stood there now
+    assert session.video.keyframe_stride == 10 and session.video.keyframes(1)[0] == 10
+    assert session.neighbour_keyframes(0) == [(1, 10)]
+    demoted = session.video.pose(10, 1).copy()
+    demoted.keyframe = False
+    session.apply([PoseChange(vid, 10, 1, demoted)])  # the first keyframe is now 14
+    assert session.neighbour_keyframes(0) == [] and session.neighbour_keyframes(4) == [(1, 14)]
     store.close()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtGui import QPainter, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit, QMessageBox
 
@@ -404,8 +404,17 @@ def test_markers_names_onion_skin_range_fill_and_export_with_frames(qtbot, clip,
     spot = QRect(wrist0 - QPoint(3, 3), wrist0 + QPoint(3, 3))
     before = grab(w, qtbot).copy(spot)
     press(w, Qt.Key_O, Qt.ShiftModifier)
-    assert sorted((t, bool(p.keyframe)) for t, p in w.canvas.layer.onion) == [(first, True)] * 2 + [(second, True)] * 2
+    assert sorted((t, f, bool(p.keyframe)) for t, f, p in w.canvas.layer.onion) == [
+        (first, 0, True), (first, 10, True), (second, 0, True), (second, 10, True)]
     assert changed_pixels(before, grab(w, qtbot).copy(spot)) > 0
+    texts = []  # each ghost says which keyframe it is
+    draw = QPainter.drawText
+    QPainter.drawText = lambda painter, *a: (texts.append(a[-1]), draw(painter, *a))[1]
+    try:
+        w.canvas.viewport().repaint()
+    finally:
+        QPainter.drawText = draw
+    assert sorted(t for t in texts if str(t).startswith("keyframe")) == ["keyframe 0"] * 2 + ["keyframe 10"] * 2
     press(w, Qt.Key_O, Qt.ShiftModifier)
     assert w.canvas.layer.onion == []
 
