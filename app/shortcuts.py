@@ -106,7 +106,7 @@ def types_text(widget: QWidget, text: str) -> bool:
 class PlainKeysFirst(QObject):
     """A key without Ctrl/Alt/Meta (a letter, Space, =, -) runs its shortcut whichever widget of
     the window (or of its floating panels) has the focus: a table, a combo box, a number box, the
-    timeline. Qt lets the focus widget claim such keys first (ShortcutOverride), so without this a
+    timeline; so do Undo and Redo in a number box. Qt lets the focus widget claim such keys first (ShortcutOverride), so without this a
     shortcut worked or not depending on where the user last clicked. A text field keeps them:
     there they are typing.
 
@@ -141,6 +141,11 @@ class PlainKeysFirst(QObject):
     def eventFilter(self, obj, event) -> bool:
         if event.type() != QEvent.ShortcutOverride or not isinstance(obj, QWidget):
             return False
+        if isinstance(obj, QAbstractSpinBox) and self._inside(obj) and (
+                event.matches(QKeySequence.Undo) or event.matches(QKeySequence.Redo)):
+            # a number box would undo its digits; the annotator means the project's last edit (a
+            # trial pressed Ctrl+Z with the focus left in the frame box: nothing happened)
+            return True
         if event.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier):
             return False
         text = event.text()

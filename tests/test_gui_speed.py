@@ -167,6 +167,19 @@ def test_single_letter_keys_work_wherever_the_focus_is_but_in_text_fields(qtbot,
     QTest.keyClick(w.frame_spin, Qt.Key_Return)
     assert w.editor.frame == 7
     assert QApplication.focusWidget() is w.canvas  # Enter hands the keys back: Ctrl+Z, arrows act again
+    # Ctrl+Z with the focus left in a number box undoes the project's last edit, not its digits
+    w.editor.seek(0)
+    click_screen(qtbot, w, w.canvas.mapFromScene(QPointF(150, 100)))  # a joint placed
+    def joints_here():
+        pose = w.session.video.pose(0, w.editor.track)
+        return 0 if pose is None else int(pose.labelled().sum())
+
+    placed = joints_here()
+    focus_on(qtbot, w.frame_spin)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key_Z, Qt.ControlModifier)
+    assert joints_here() == placed - 1
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert joints_here() == placed
     # In a text field the letter is text: renaming a person in the People table.
     table = w.tracks_panel.table
     table.editItem(table.item(0, 1))
