@@ -357,6 +357,8 @@ class Editor(QObject):
             return
         self._push(f"Move {name}",
                    [PoseChange(self.video.video_id, self.frame, track_id, edits.move_joint(pose, j, (x, y)))])
+        # said as the re-filling drags say theirs (a trial saw nothing said after a drag on a keyframe)
+        self.message.emit(f"Moved {self.person_name(track_id)}'s {name} on frame {self.frame}. Ctrl+Z undoes.")
 
     def person_name(self, track_id: int) -> str:
         """The person's name, else "person N"."""
@@ -377,15 +379,21 @@ class Editor(QObject):
     def move_pose(self, track_id: int, dx: float, dy: float) -> None:
         pose = self.pose(track_id)
         if pose is not None:
-            self._push(f"Move person {track_id}",
+            who = self.person_name(track_id)
+            self._push(f"Move {who}",
                        [PoseChange(self.video.video_id, self.frame, track_id, edits.move_pose(pose, (dx, dy)))])
+            self.message.emit(f"Moved {who}'s whole pose on frame {self.frame} by {dx:+.0f}, {dy:+.0f} px. "
+                              "Ctrl+Z undoes.")
 
     def turn_pose(self, track_id: int, cx: float, cy: float, angle: float, scale: float) -> None:
         pose = self.pose(track_id)
         if pose is not None:
-            self._push(f"Rotate / scale person {track_id}",
+            who = self.person_name(track_id)
+            self._push(f"Rotate / scale {who}",
                        [PoseChange(self.video.video_id, self.frame, track_id,
                                    edits.turn_pose(pose, (cx, cy), angle, scale))])
+            self.message.emit(f"Turned {who}'s pose on frame {self.frame} by {np.degrees(angle):+.0f}° and scaled "
+                              f"it x{scale:.2f}. Ctrl+Z undoes.")
 
     def toggle_occluded(self, track_id: int | None = None, j: int | None = None) -> None:
         track_id, j = self._target(track_id, j)

@@ -97,6 +97,7 @@ def test_drag_moves_a_joint_or_with_shift_the_whole_pose(qtbot, clip):
     moved = np.flatnonzero(np.any(np.abs(after - before) > 0.5, axis=1))
     assert list(moved) == [5] and after[5][0] > before[5][0] + 10
     assert w.editor.undo_stack.count() == depth + 1  # one drag, one step
+    assert w.statusBar().currentMessage() == "Moved person 1's left_shoulder on frame 0. Ctrl+Z undoes."
 
     drag(qtbot, w, after[0], QPoint(-40, 0), Qt.ShiftModifier)
     shifted = w.session.video.pose(0, 1)
@@ -104,6 +105,8 @@ def test_drag_moves_a_joint_or_with_shift_the_whole_pose(qtbot, clip):
     dx = shifted.xy[labelled, 0] - after[labelled, 0]
     assert dx.max() < -10 and np.ptp(dx) < 1e-6  # every joint moved by the same amount
     assert w.editor.undo_stack.count() == depth + 2
+    assert w.statusBar().currentMessage().startswith(f"Moved person 1's whole pose on frame 0 by {dx[0]:+.0f}, ")
+    assert w.editor.undo_stack.undoText() == "Move person 1"
     w.actions["undo"].trigger()
     np.testing.assert_allclose(w.session.video.pose(0, 1).xy, after)
 
@@ -127,6 +130,7 @@ def test_ctrl_shift_drag_rotates_and_scales_the_pose_about_its_centre(qtbot, cli
     expected = centre + 1.5 * np.stack([-spoke[:, 1], spoke[:, 0]], axis=1)
     assert np.abs(turned.xy[labelled] - expected).max() < 3.0
     assert w.editor.undo_stack.count() == depth + 1 and on_disk(w).pose(0, 1).xy[0] == pytest.approx(turned.xy[0])
+    assert w.statusBar().currentMessage().startswith("Turned person 1's pose on frame 0 by +90° and scaled it x1.")
     w.actions["undo"].trigger()
     np.testing.assert_allclose(w.session.video.pose(0, 1).xy, before)
 
