@@ -76,6 +76,7 @@ class PoseLayer(QGraphicsItem):
         self.marker_scale = 1.0  # the user's marker size (View menu), times the default
         self.show_names = False  # every placed joint's name beside it
         self.onion: list[tuple[int, int, Pose]] = []  # (track, frame, pose) of neighbouring keyframes, drawn faint beneath
+        self.onion_frame: int | None = None  # the frame they are drawn on
         self.size = (640, 480)
 
     def _smooth_again(self) -> None:
@@ -125,6 +126,8 @@ class PoseLayer(QGraphicsItem):
         for x, y in pose.xy[lab].tolist():
             painter.drawEllipse(QPointF(x, y), r, r)
         if lab.any():
+            # the keyframe before on the left of its head, the one after on the right, so the two
+            # labels of a person who barely moved do not overlap; shadowed, as the joint names are
             top = pose.xy[lab][np.argmin(pose.xy[lab][:, 1])]
             at = painter.worldTransform().map(QPointF(*top))
             painter.save()
@@ -132,8 +135,14 @@ class PoseLayer(QGraphicsItem):
             font = QFont()
             font.setPointSizeF(7.5)
             painter.setFont(font)
+            earlier = self.onion_frame is not None and frame < self.onion_frame
+            text = f"← keyframe {frame}" if earlier else f"keyframe {frame} →"
+            width = QFontMetrics(font).horizontalAdvance(text)
+            base = at + (QPointF(-width - 6, -8) if earlier else QPointF(6, -8))
+            painter.setPen(QColor(0, 0, 0, 160))
+            painter.drawText(base + QPointF(1, 1), text)
             painter.setPen(c)
-            painter.drawText(at + QPointF(6, -8), f"keyframe {frame}")
+            painter.drawText(base, text)
             painter.restore()
 
     def _paint_names(self, painter, order: list[int]) -> None:
@@ -420,8 +429,10 @@ class FrameView(QGraphicsView):
         self.layer.show_names = on
         self.layer.update()
 
-    def set_onion(self, poses: list[tuple[int, int, Pose]]) -> None:
+    def set_onion(self, poses: list[tuple[int, int, Pose]], frame: int | None = None) -> None:
+        """(track, keyframe, pose) of the keyframes to draw faint beneath `frame`'s poses."""
         self.layer.onion = list(poses)
+        self.layer.onion_frame = frame
         self.layer.update()
 
     def show_placed(self, placed: tuple[int, int] | None) -> None:

@@ -379,21 +379,36 @@ class Editor(QObject):
     def move_pose(self, track_id: int, dx: float, dy: float) -> None:
         pose = self.pose(track_id)
         if pose is not None:
-            who = self.person_name(track_id)
-            self._push(f"Move {who}",
-                       [PoseChange(self.video.video_id, self.frame, track_id, edits.move_pose(pose, (dx, dy)))])
-            self.message.emit(f"Moved {who}'s whole pose on frame {self.frame} by {dx:+.0f}, {dy:+.0f} px. "
-                              "Ctrl+Z undoes.")
+            self._whole_pose(track_id, edits.move_pose(pose, (dx, dy)), "Move",
+                             f"Moved {self.person_name(track_id)}'s whole pose on frame {self.frame} by "
+                             f"{dx:+.0f}, {dy:+.0f} px")
 
     def turn_pose(self, track_id: int, cx: float, cy: float, angle: float, scale: float) -> None:
         pose = self.pose(track_id)
         if pose is not None:
-            who = self.person_name(track_id)
-            self._push(f"Rotate / scale {who}",
-                       [PoseChange(self.video.video_id, self.frame, track_id,
-                                   edits.turn_pose(pose, (cx, cy), angle, scale))])
-            self.message.emit(f"Turned {who}'s pose on frame {self.frame} by {np.degrees(angle):+.0f}° and scaled "
-                              f"it x{scale:.2f}. Ctrl+Z undoes.")
+            self._whole_pose(track_id, edits.turn_pose(pose, (cx, cy), angle, scale), "Rotate / scale",
+                             f"Turned {self.person_name(track_id)}'s pose on frame {self.frame} by "
+                             f"{np.degrees(angle):+.0f}° and scaled it x{scale:.2f}")
+
+    def _whole_pose(self, track_id: int, moved: Pose, verb: str, said: str) -> None:
+        """Put the moved or turned pose here in one undo step. A filled pose's joints are corrected
+        as a drag corrects one, so the frames around follow (a trial Shift+dragged a filled pose
+        onto its person and the next frame kept the old one)."""
+        pose = self.pose(track_id)
+        who = self.person_name(track_id)
+        if not pose.keyframe and pose.auto_joints().any():
+            moves = {int(j): tuple(moved.xy[j]) for j in np.flatnonzero(pose.labelled())}
+            changes = correction.correct_joints(self.video, self.frame, track_id, moves)
+            here = next(c.pose for c in changes if c.frame == self.frame)
+            here.bbox, here.head_box = moved.bbox, moved.head_box  # moved with the pose, as on a keyframe
+            around = len(changes) - 1
+            self._push(f"{verb} {who}" + (f" (re-fills {around} frames)" if around else ""), changes)
+            if around:
+                frames = sorted(c.frame for c in changes if c.frame != self.frame)
+                said += f"; re-filled {around} frame{'s' if around > 1 else ''} around it ({frames[0]}-{frames[-1]})"
+        else:
+            self._push(f"{verb} {who}", [PoseChange(self.video.video_id, self.frame, track_id, moved)])
+        self.message.emit(said + ". Ctrl+Z undoes.")
 
     def toggle_occluded(self, track_id: int | None = None, j: int | None = None) -> None:
         track_id, j = self._target(track_id, j)

@@ -947,7 +947,8 @@ class MainWindow(QMainWindow):
         if ed is None or not self.actions["onion_skin"].isChecked():
             self.canvas.set_onion([])
             return
-        self.canvas.set_onion([(tid, f, ed.video.pose(f, tid)) for tid, f in self.session.neighbour_keyframes(ed.frame)])
+        self.canvas.set_onion([(tid, f, ed.video.pose(f, tid)) for tid, f in self.session.neighbour_keyframes(ed.frame)],
+                              ed.frame)
 
     def _follow_changed(self) -> None:
         on = self.actions["follow_person"].isChecked()

@@ -57,6 +57,31 @@ def test_dragging_a_filled_joint_refills_its_chain_in_one_undo_step(qtbot, clip)
         assert undone.pose(f, tid).same_as(before[f])
 
 
+def test_shift_dragging_a_filled_pose_refills_the_frames_around_it_in_one_undo_step(qtbot, clip):
+    """A trial Shift+dragged a filled pose onto its person and the next frame kept the old pose:
+    the whole pose is corrected as a dragged joint is, its chains on both sides follow."""
+    w = clip
+    tid = filled(qtbot, w)
+    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
+    w.editor.seek(5)
+    w.editor.select_track(tid)
+    lab = before[5].labelled()
+    drag(qtbot, w, tuple(before[5].xy[0]), QPoint(30, 0), Qt.ShiftModifier)
+    after = on_disk(w)
+    shift = after.pose(5, tid).xy[lab] - before[5].xy[lab]
+    assert shift[:, 0].min() > 10 and np.ptp(shift, axis=0).max() < 1e-6  # every joint by the same amount
+    assert (after.pose(5, tid).provenance[lab] == Provenance.CORRECTED).all()
+    for f, share in ((1, 0.2), (3, 0.6), (8, 0.4)):  # fading towards the keyframes at 0 and 10
+        np.testing.assert_allclose(after.pose(f, tid).xy[lab] - before[f].xy[lab], share * shift, atol=1e-6)
+    assert (after.pose(15, tid).xy == before[15].xy).all()
+    assert "re-filled 8 frames around it (1-9)" in w.statusBar().currentMessage()
+    assert w.editor.undo_stack.undoText() == f"Move person {tid} (re-fills 8 frames)"
+    press(w, Qt.Key_Z, Qt.ControlModifier)
+    undone = on_disk(w)
+    for f in range(21):
+        assert undone.pose(f, tid).same_as(before[f])
+
+
 def test_a_fill_says_how_many_person_frames_it_left_as_they_were(qtbot, clip):
     """A trial saw "x / 199 person-frames" while filling, then "Auto-fill done: 191 poses": the
     done text now squares the two (here a re-fill after keyframe 20 moved changes only 11-19)."""
