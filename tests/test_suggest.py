@@ -255,10 +255,13 @@ def test_templates_drop_a_whole_pose_at_the_click():
     vis = np.full(17, 2)
     vis[3:5] = 0
     video.set_pose(2, 1, Pose.manual(xy, vis))
-    video.set_pose(4, 1, Pose.manual(xy + 40, vis))
+    vis4 = vis.copy()
+    vis4[9] = 1  # an occluded wrist on the keyframe the template copies
+    video.set_pose(4, 1, Pose.manual(xy + 40, vis4))
     prev = template.from_keyframe(video, 1, 5, at=(0, 0))
     assert np.allclose(prev.xy[prev.labelled()].mean(axis=0), (xy[vis > 0] + 40).mean(axis=0) - _centre_of(xy[vis > 0] + 40))
     assert not prev.labelled()[3:5].any()
+    assert prev.visibility[9] == 1 and prev.visibility[10] == 2  # occluded stays occluded
     avg = template.average(video, POSETRACK17, at=(320, 240))
     assert not avg.labelled()[3:5].any() and np.isclose(np.ptp(avg.xy[avg.labelled(), 1]), 160)
 

@@ -30,9 +30,11 @@ STANDING = {
 DEFAULT_HEIGHT = 0.2  # of the frame's height, for STANDING when nothing is labelled
 
 
-def suggested(xy: np.ndarray, labelled: np.ndarray) -> Pose:
-    """A pose whose labelled joints are SUGGESTED (not yet accepted)."""
-    return Pose(xy=np.where(labelled[:, None], xy, 0.0), visibility=np.where(labelled, 2, 0),
+def suggested(xy: np.ndarray, labelled: np.ndarray, visibility: np.ndarray | None = None) -> Pose:
+    """A pose whose labelled joints are SUGGESTED (not yet accepted), visible unless `visibility`
+    says otherwise."""
+    vis = np.where(labelled, 2 if visibility is None else visibility, 0)
+    return Pose(xy=np.where(labelled[:, None], xy, 0.0), visibility=vis,
                 provenance=np.where(labelled, Provenance.SUGGESTED, Provenance.NONE),
                 confidence=np.zeros(len(xy), np.float32), method="template")
 
@@ -50,7 +52,8 @@ def from_keyframe(video: Video, track_id: int, frame: int, at) -> Pose | None:
         return None
     pose = video.pose(key, track_id)
     m = pose.labelled()
-    return suggested(pose.xy - _centre(pose) + np.asarray(at, float), m)
+    # occluded joints stay occluded (a trial marked two joints occluded and the template showed them visible)
+    return suggested(pose.xy - _centre(pose) + np.asarray(at, float), m, pose.visibility)
 
 
 def average(video: Video, skeleton: Skeleton, at) -> Pose:
