@@ -160,7 +160,7 @@ class Editor(QObject):
         self.seek(item.frame)
         self.select_track(item.track_id)
         done = item.predicted_error < review.REVIEW_DONE_BELOW
-        left = int((self.session.review_state()[0] >= review.REVIEW_DONE_BELOW).sum())
+        left = self.session.poses_to_review()[0]
         # The joints ringed amber, not the predicted error read as a count: that overstates it (of
         # the dev clips' filled joints with confidence 0.4-0.6, 1 % were off by alpha = 0.5).
         n = len(review.doubtful_joints(self.video.pose(item.frame, item.track_id)))
@@ -171,7 +171,7 @@ class Editor(QObject):
             + f": frame {item.frame}, person {item.track_id}, {n} doubtful joint{'s' if n != 1 else ''} "
             f"ringed (predicted error {item.predicted_error:.2f}"
             # crossing the threshold is said in so many words (a trial read on without noticing)
-            + ("; review is done, the rest optional)" if done else f"; {left} frame{'s' if left != 1 else ''} to go)")
+            + ("; review is done, the rest optional)" if done else f"; {left} pose{'s' if left != 1 else ''} to go)")
             # after an accept the keys are known, and the line must fit 1366 px (a check saw it cut)
             + (". A accepts; drag what is off; Del, E: afresh." if not said else "."))
 
@@ -195,13 +195,11 @@ class Editor(QObject):
         the first A names them and a second A on the same pose accepts it."""
         pose = self.pose()
         if pose is None or not review.needs_review(pose):
-            state = self.session.review_state()[0]
-            left = int((state >= review.REVIEW_DONE_BELOW).sum())  # as R counts them
-            optional = int((state > review.NONE_TO_REVIEW).sum()) - left
+            left, optional = self.session.poses_to_review()  # as R counts them
             s = "s" if (left or optional) != 1 else ""
             self.message.emit("Nothing to accept: select a person whose pose here is filled and not yet reviewed" + (
-                f"; {left} frame{s} still to review, R goes there." if left else
-                f"; review is done ({optional} frame{s} left, optional: R goes there)." if optional else "."))
+                f"; {left} pose{s} still to review, R goes there." if left else
+                f"; review is done ({optional} pose{s} left, optional: R goes there)." if optional else "."))
             return
         doubtful = review.doubtful_joints(pose)
         asking = (self.video.video_id, self.frame, self.track, tuple(doubtful))

@@ -64,22 +64,32 @@ class Session(QObject):
             self._status = v.frame_status() if v is not None else np.zeros(0, np.uint8)
         return self._status
 
-    def review_state(self) -> tuple[np.ndarray, np.ndarray]:
+    def review_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per frame: the highest predicted error of a pose still to review there
-        (review.frame_errors; review.NONE_TO_REVIEW if none), and whether a pose there is marked
-        reviewed. Cached, and after an edit updated for the frames touched only (as frame_status)."""
+        (review.frame_errors; review.NONE_TO_REVIEW if none), whether a pose there is marked
+        reviewed, and how many poses there are to review (review.frame_counts: at or above the
+        review-done threshold, below it). Cached, and after an edit updated for the frames
+        touched only (as frame_status)."""
         if self._review is None:
             v = self.video
             n = v.num_frames if v is not None else 0
-            self._review = (np.full(n, review.NONE_TO_REVIEW), np.zeros(n, bool))
+            self._review = (np.full(n, review.NONE_TO_REVIEW), np.zeros(n, bool), np.zeros((n, 2), np.int64))
             if v is not None:
                 for f in v.poses:
                     self._update_review(f)
         return self._review
 
+    def poses_to_review(self) -> tuple[int, int]:
+        """(poses still to review, poses whose review is optional) in the whole video: counted per
+        pose, not per frame, so that an accept on a frame with two people counts down (a trial's
+        "36 frames to go" never moved)."""
+        counts = self.review_state()[2]
+        return int(counts[:, 0].sum()), int(counts[:, 1].sum())
+
     def _update_review(self, frame: int) -> None:
         self._review[0][frame] = review.frame_error(self.video, frame)
         self._review[1][frame] = any(p.reviewed for p in self.video.poses.get(frame, {}).values())
+        self._review[2][frame] = review.frame_counts(self.video, frame)
 
     def person_marks(self, track_id: int) -> "PersonMarks":
         """The timeline's marks of one person against everyone else's, cached per person and

@@ -89,6 +89,14 @@ def frame_error(video: Video, frame: int) -> float:
     return max(errors, default=NONE_TO_REVIEW)
 
 
+def frame_counts(video: Video, frame: int) -> tuple[int, int]:
+    """How many poses of `frame` are to review: with a predicted error of REVIEW_DONE_BELOW or more,
+    and below it (optional)."""
+    errors = [e for p in video.poses.get(frame, {}).values() if (e := _error_if_to_review(p)) is not None]
+    above = sum(e >= REVIEW_DONE_BELOW for e in errors)
+    return above, len(errors) - above
+
+
 def frame_errors(video: Video) -> np.ndarray:
     """frame_error of every frame of `video` (a cache a caller can update frame by frame)."""
     errors = np.full(video.num_frames, NONE_TO_REVIEW)

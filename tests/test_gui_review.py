@@ -132,10 +132,10 @@ def test_a_goes_on_to_a_pose_accepted_then_undone_instead_of_stopping(qtbot, cli
     press(w, Qt.Key_Z, Qt.ControlModifier)  # 2 unreviewed again; A on reviewed frame 1 points there
     w.editor.seek(1)
     press(w, Qt.Key_A)  # 2's predicted error is below the review threshold: said as R says it
-    assert "review is done (1 frame left, optional: R goes there)." in w.statusBar().currentMessage()
+    assert "review is done (1 pose left, optional: R goes there)." in w.statusBar().currentMessage()
     doubt(w, tid, 2, 0.0)  # now above it
     press(w, Qt.Key_A)
-    assert "1 frame still to review, R goes there." in w.statusBar().currentMessage()
+    assert "1 pose still to review, R goes there." in w.statusBar().currentMessage()
 
 
 def test_review_accept_and_suggested_keyframe_keys(qtbot, clip):
@@ -198,8 +198,9 @@ def test_accepting_a_pose_with_doubtful_joints_names_them_and_asks_once(qtbot, c
                            "Review: ")
     from posewarper_core import review
 
-    left = int((review.frame_errors(w.session.video) >= review.REVIEW_DONE_BELOW).sum())
-    assert left and said.endswith(f"; {left} frame{'s' if left != 1 else ''} to go).")  # no key hint after A: it fits
+    # counted per pose (a frame with two people counts twice), as review_queue lists them
+    left = sum(it.predicted_error >= review.REVIEW_DONE_BELOW for it in review.review_queue(w.session.video))
+    assert left and said.endswith(f"; {left} pose{'s' if left != 1 else ''} to go).")  # no key hint after A: it fits
 
     # a pose the fill is sure of is accepted at the first A, and the status says so
     sure = w.session.video.pose(6, tid).copy()
@@ -421,6 +422,38 @@ def test_the_onion_skins_neighbouring_keyframes_follow_the_edits(qtbot, tmp_path
     demoted.keyframe = False
     session.apply([PoseChange(vid, 10, 1, demoted)])  # the first keyframe is now 14
     assert session.neighbour_keyframes(0) == [] and session.neighbour_keyframes(4) == [(1, 14)]
+    store.close()
+
+
+def test_the_review_count_is_of_poses_and_goes_down_with_each_accept(qtbot, tmp_path):
+    """Two people filled on the same frames: accepting one of them on a frame counts down by one
+    (a count of frames did not move while the other person there was still to review)."""
+    from test_review_correction import filled_video
+
+    from app.session import Session
+    from posewarper_core import correction, review
+    from posewarper_core.store import ProjectStore
+
+    store = ProjectStore.create(tmp_path / "p.pwproj")
+    vid = store.add_video(filled_video(keys=(0, 20), tracks=(1, 2)))
+    session = Session(store)
+    session.select_video(vid)
+    changes = []
+    for f in range(1, 20):
+        for tid in (1, 2):
+            pose = session.video.pose(f, tid).copy()
+            pose.confidence[pose.auto_joints()] = 0.0 if f < 10 else 0.95  # doubted / optional
+            changes.append(PoseChange(vid, f, tid, pose))
+    session.apply(changes)
+    assert session.poses_to_review() == (2 * 9, 2 * 10)
+    queue = review.review_queue(session.video)
+    assert session.poses_to_review()[0] == sum(it.predicted_error >= review.REVIEW_DONE_BELOW for it in queue)
+    session.apply(correction.accept_pose(session.video, 5, 1))
+    left = session.poses_to_review()[0]
+    queue = review.review_queue(session.video)
+    assert left == sum(it.predicted_error >= review.REVIEW_DONE_BELOW for it in queue) < 2 * 9
+    # by frames it would not have moved: person 2 is still to review on each of frames 1-9
+    assert int((session.review_state()[0] >= review.REVIEW_DONE_BELOW).sum()) == 9
     store.close()
 
 
