@@ -234,9 +234,10 @@ class Editor(QObject):
         if not found:
             checked = self.session.checkable_labels()
             if checked:
-                # joints, not poses, are counted (a trial read "5552 labels" as poses)
-                self.message.emit(f"No suspect labels: all {checked} joint labels with a neighbour on both sides "
-                                  "lie near the line between them.")
+                # joints, not poses, and filled ones too (trials read "5552 labels" as poses, and
+                # "1170 joint labels" as more than they had placed)
+                self.message.emit(f"No suspect labels: all {checked} joints (placed or filled) with a neighbour on "
+                                  "both sides lie near the line between them.")
             else:
                 self.message.emit("Nothing to check: a label is checked against the same joint labelled in the "
                                   "frames just before and after, and no label here has both.")

@@ -265,7 +265,7 @@ def test_next_suspect_label_jumps_to_a_misplaced_joint_ready_to_replace(qtbot, c
     qtbot.mouseClick(w.fill_panel.buttons["video"], Qt.LeftButton)
     qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
     press(w, Qt.Key_J)
-    assert w.statusBar().currentMessage().startswith("No suspect labels: all 285 joint labels")
+    assert w.statusBar().currentMessage().startswith("No suspect labels: all 285 joints (placed or filled)")
 
     v = w.session.video
     wrist = w.session.skeleton.joints.index("left_wrist")
