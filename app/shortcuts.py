@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDialo
 
 # (action id, menu text, default shortcut, group)
 DEFAULTS: list[tuple[str, str, str, str]] = [
-    ("open", "&Open…", "Ctrl+O", "File"),
+    ("open", "&Open video, images or project…", "Ctrl+O", "File"),  # a new project starts here (a trial looked for "New")
     ("save", "&Save (every edit is saved as you make it)", "Ctrl+S", "File"),
     ("quit", "&Quit", "Ctrl+Q", "File"),
     ("undo", "&Undo", "Ctrl+Z", "Edit"),
