@@ -1097,7 +1097,8 @@ class MainWindow(QMainWindow):
         if ed is None or ed.track is None:
             return
         n = len(ed.video.track_frames(ed.track))
-        if QMessageBox.question(self, "Delete person", f"Delete person {ed.track} and their {n} poses? "
+        poses = f"their {n} poses" if n != 1 else "their one pose"
+        if QMessageBox.question(self, "Delete person", f"Delete {ed.person_name(ed.track)} and {poses}? "
                                 "(Undo brings them back.)") == QMessageBox.Yes:
             self._guard(lambda: ed.delete_person(ed.track))
 

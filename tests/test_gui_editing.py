@@ -180,6 +180,11 @@ def test_add_delete_person_and_change_ids(qtbot, clip, monkeypatch):
     w.editor.select_track(2)
     press(w, Qt.Key_Delete)
     assert w.session.video.track_frames(2) == [0]
+    asked = []  # the question counts what goes, in plain words
+    monkeypatch.setattr("app.window.QMessageBox.question", lambda _w, _t, text: asked.append(text) or QMessageBox.No)
+    w.actions["delete_track"].trigger()
+    assert asked == ["Delete person 2 and their one pose? (Undo brings them back.)"]
+    assert w.session.video.track_frames(2) == [0]
 
 
 def test_copy_previous_keyframe_and_promote(qtbot, clip):
