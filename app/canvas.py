@@ -141,7 +141,7 @@ class PoseLayer(QGraphicsItem):
             base = at + (QPointF(-width - 6, -8) if earlier else QPointF(6, -8))
             painter.setPen(QColor(0, 0, 0, 160))
             painter.drawText(base + QPointF(1, 1), text)
-            painter.setPen(c)
+            painter.setPen(QColor(track_colour(tid)))  # opaque: the ghost's faint colour is hard to read
             painter.drawText(base, text)
             painter.restore()
 

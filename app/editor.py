@@ -343,15 +343,14 @@ class Editor(QObject):
         if not pose.keyframe and pose.auto_joints()[j]:
             # A filled joint dragged: its chain on both sides is re-filled from it, in the same step.
             changes = correction.correct_joints(self.video, self.frame, track_id, {j: (x, y)})
-            self._push(f"Move {name} (re-fills {len(changes) - 1} frames)", changes)
+            self._push(f"Move {name}" + _refills(changes), changes)
             self.message.emit(self._moved(track_id, name, changes))
             return
         if pose.provenance[j] == Provenance.SUGGESTED:
             # A suggested joint dragged is the annotator's: the filled frames around carry it, in the same step.
             changes = correction.accept_suggested(self.video, self.frame, track_id,
                                                   edits.move_joint(pose, j, (x, y)), [j])
-            self._push(f"Move {name}" + (f" (re-fills {len(changes) - 1} frames)" if len(changes) > 1 else ""),
-                       changes)
+            self._push(f"Move {name}" + _refills(changes), changes)
             self.message.emit(self._moved(track_id, name, changes))
             return
         self._push(f"Move {name}",
@@ -368,12 +367,17 @@ class Editor(QObject):
         """What a drag that re-fills did, in one line a 1366 px status bar shows whole (a trial saw
         nothing said: the re-fill changes frames off screen)."""
         who = self.person_name(track_id)
+        refilled = self._refilled(changes)
+        if not refilled:
+            return f"Moved {who}'s {name} on frame {self.frame} (no filled frames around it to re-fill). Ctrl+Z undoes."
+        return f"Moved {who}'s {name} on frame {self.frame}{refilled}. Ctrl+Z undoes."
+
+    def _refilled(self, changes: list[PoseChange]) -> str:
+        """'; re-filled N frames around it (a-b)' for the changes' frames other than this one, or ''."""
         around = sorted({c.frame for c in changes if c.frame != self.frame})
         if not around:
-            return f"Moved {who}'s {name} on frame {self.frame} (no filled frames around it to re-fill). Ctrl+Z undoes."
-        frames = f"{len(around)} frame{'s' if len(around) > 1 else ''}"
-        return (f"Moved {who}'s {name} on frame {self.frame}; re-filled {frames} around it "
-                f"({around[0]}-{around[-1]}). Ctrl+Z undoes.")
+            return ""
+        return f"; re-filled {len(around)} frame{'s' if len(around) > 1 else ''} around it ({around[0]}-{around[-1]})"
 
     def move_pose(self, track_id: int, dx: float, dy: float) -> None:
         pose = self.pose(track_id)
@@ -395,16 +399,13 @@ class Editor(QObject):
         onto its person and the next frame kept the old one)."""
         pose = self.pose(track_id)
         who = self.person_name(track_id)
-        if not pose.keyframe and pose.auto_joints().any():
+        if not pose.keyframe:
             moves = {int(j): tuple(moved.xy[j]) for j in np.flatnonzero(pose.labelled())}
-            changes = correction.correct_joints(self.video, self.frame, track_id, moves)
+            changes = correction.correct_joints(self.video, self.frame, track_id, moves, carry_placed=True)
             here = next(c.pose for c in changes if c.frame == self.frame)
             here.bbox, here.head_box = moved.bbox, moved.head_box  # moved with the pose, as on a keyframe
-            around = len(changes) - 1
-            self._push(f"{verb} {who}" + (f" (re-fills {around} frames)" if around else ""), changes)
-            if around:
-                frames = sorted(c.frame for c in changes if c.frame != self.frame)
-                said += f"; re-filled {around} frame{'s' if around > 1 else ''} around it ({frames[0]}-{frames[-1]})"
+            self._push(f"{verb} {who}" + _refills(changes), changes)
+            said += self._refilled(changes)
         else:
             self._push(f"{verb} {who}", [PoseChange(self.video.video_id, self.frame, track_id, moved)])
         self.message.emit(said + ". Ctrl+Z undoes.")
@@ -575,3 +576,9 @@ def _untouched_fill(pose) -> bool:
     """A pose auto-fill wrote that no annotator touched: every joint filled, not reviewed."""
     return (pose is not None and not pose.keyframe and not pose.reviewed and pose.labelled().any()
             and bool((pose.auto_joints() == pose.labelled()).all()))
+
+
+def _refills(changes: list[PoseChange]) -> str:
+    """' (re-fills N frames)' for an undo step's text, '' when it re-fills none."""
+    n = len(changes) - 1
+    return f" (re-fills {n} frame{'s' if n > 1 else ''})" if n > 0 else ""

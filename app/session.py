@@ -67,7 +67,7 @@ class Session(QObject):
     def review_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per frame: the highest predicted error of a pose still to review there
         (review.frame_errors; review.NONE_TO_REVIEW if none), whether a pose there is marked
-        reviewed, and how many poses there are to review (review.frame_counts: at or above the
+        reviewed, and how many poses there are to review (review.frame_review: at or above the
         review-done threshold, below it). Cached, and after an edit updated for the frames
         touched only (as frame_status)."""
         if self._review is None:
@@ -87,9 +87,10 @@ class Session(QObject):
         return int(counts[:, 0].sum()), int(counts[:, 1].sum())
 
     def _update_review(self, frame: int) -> None:
-        self._review[0][frame] = review.frame_error(self.video, frame)
+        error, above, below = review.frame_review(self.video, frame)
+        self._review[0][frame] = error
         self._review[1][frame] = any(p.reviewed for p in self.video.poses.get(frame, {}).values())
-        self._review[2][frame] = review.frame_counts(self.video, frame)
+        self._review[2][frame] = above, below
 
     def person_marks(self, track_id: int) -> "PersonMarks":
         """The timeline's marks of one person against everyone else's, cached per person and

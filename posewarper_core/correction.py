@@ -110,9 +110,12 @@ def _filled_pose(video: Video, frame: int, track_id: int) -> Pose:
 
 
 def correct_joints(video: Video, frame: int, track_id: int, moves: dict[int, tuple[float, float]],
-                   carry: str = DEFAULT_CARRY) -> list[PoseChange]:
+                   carry: str = DEFAULT_CARRY, carry_placed: bool = False) -> list[PoseChange]:
     """The changes that put joints at the given places ({joint: (x, y)}) in this frame's pose and
-    re-fill each moved auto joint's chain from it (see the module doc). `video` is not modified."""
+    re-fill each moved auto joint's chain from it (see the module doc); with `carry_placed`, on a
+    frame that is no keyframe, also the chains of joints placed or corrected there before (a whole
+    pose moved: its corrected joints must not stay behind on the frames around). `video` is not
+    modified."""
     if carry not in CARRY_MODES:
         raise PoseWarperError(f"unknown re-fill {carry!r}; choose from {', '.join(CARRY_MODES)}")
     pose = _filled_pose(video, frame, track_id)
@@ -121,13 +124,15 @@ def correct_joints(video: Video, frame: int, track_id: int, moves: dict[int, tup
     for j, xy in moves.items():
         if not 0 <= j < pose.num_joints:
             raise PoseWarperError(f"joint {j} is not one of the {pose.num_joints} joints")
-        was_auto = pose.provenance[j] in AUTO_PROVENANCE and pose.visibility[j] != Visibility.NOT_LABELLED
+        labelled = pose.visibility[j] != Visibility.NOT_LABELLED
+        was_auto = labelled and pose.provenance[j] in AUTO_PROVENANCE
         here.xy[j] = xy
-        if here.visibility[j] == Visibility.NOT_LABELLED:
+        if not labelled:
             here.visibility[j] = Visibility.VISIBLE
-        here.provenance[j] = Provenance.CORRECTED if was_auto else Provenance.MANUAL
+        # filled -> corrected; placed or corrected before: as it was; new here: placed
+        here.provenance[j] = Provenance.CORRECTED if was_auto else (pose.provenance[j] if labelled else Provenance.MANUAL)
         here.confidence[j] = 1.0
-        if was_auto and not pose.keyframe:
+        if (was_auto or (carry_placed and labelled)) and not pose.keyframe:
             offset = np.asarray(xy, np.float64) - pose.xy[j]
             _refill_chain(video, track_id, frame, j, xy, offset, carry, edited)
     edited[frame] = here

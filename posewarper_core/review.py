@@ -85,16 +85,15 @@ NONE_TO_REVIEW = -1.0
 
 def frame_error(video: Video, frame: int) -> float:
     """The highest predicted error of a pose to review in `frame`; NONE_TO_REVIEW if none."""
-    errors = [e for p in video.poses.get(frame, {}).values() if (e := _error_if_to_review(p)) is not None]
-    return max(errors, default=NONE_TO_REVIEW)
+    return frame_review(video, frame)[0]
 
 
-def frame_counts(video: Video, frame: int) -> tuple[int, int]:
-    """How many poses of `frame` are to review: with a predicted error of REVIEW_DONE_BELOW or more,
-    and below it (optional)."""
+def frame_review(video: Video, frame: int) -> tuple[float, int, int]:
+    """In one pass over `frame`'s poses: frame_error, and how many poses there are to review with a
+    predicted error of REVIEW_DONE_BELOW or more, and below it (optional)."""
     errors = [e for p in video.poses.get(frame, {}).values() if (e := _error_if_to_review(p)) is not None]
     above = sum(e >= REVIEW_DONE_BELOW for e in errors)
-    return above, len(errors) - above
+    return max(errors, default=NONE_TO_REVIEW), above, len(errors) - above
 
 
 def frame_errors(video: Video) -> np.ndarray:

@@ -59,12 +59,16 @@ def test_dragging_a_filled_joint_refills_its_chain_in_one_undo_step(qtbot, clip)
 
 def test_shift_dragging_a_filled_pose_refills_the_frames_around_it_in_one_undo_step(qtbot, clip):
     """A trial Shift+dragged a filled pose onto its person and the next frame kept the old pose:
-    the whole pose is corrected as a dragged joint is, its chains on both sides follow."""
+    the whole pose is corrected as a dragged joint is, its chains on both sides follow (those of a
+    joint corrected there before too)."""
     w = clip
     tid = filled(qtbot, w)
-    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
     w.editor.seek(5)
     w.editor.select_track(tid)
+    x, y = w.session.video.pose(5, tid).xy[6]
+    w.editor.move_joint(tid, 6, x, y + 6)  # one joint corrected here before: it must not stay behind
+    assert w.session.video.pose(5, tid).provenance[6] == Provenance.CORRECTED
+    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
     lab = before[5].labelled()
     drag(qtbot, w, tuple(before[5].xy[0]), QPoint(30, 0), Qt.ShiftModifier)
     after = on_disk(w)
