@@ -106,8 +106,9 @@ def types_text(widget: QWidget, text: str) -> bool:
 class PlainKeysFirst(QObject):
     """A key without Ctrl/Alt/Meta (a letter, Space, =, -) runs its shortcut whichever widget of
     the window (or of its floating panels) has the focus: a table, a combo box, a number box, the
-    timeline; so do Undo and Redo in a number box. Qt lets the focus widget claim such keys first (ShortcutOverride), so without this a
-    shortcut worked or not depending on where the user last clicked. A text field keeps them:
+    timeline; so do Undo and Redo in a number box. Qt lets the focus widget claim such keys first
+    (ShortcutOverride), so without this a shortcut worked or not depending on where the user last
+    clicked. A text field keeps them:
     there they are typing.
 
     The event filter sits on the window's focus widget only, moved as the focus moves
