@@ -108,8 +108,7 @@ class PlainKeysFirst(QObject):
     the window (or of its floating panels) has the focus: a table, a combo box, a number box, the
     timeline; so do Undo and Redo in a number box. Qt lets the focus widget claim such keys first
     (ShortcutOverride), so without this a shortcut worked or not depending on where the user last
-    clicked. A text field keeps them:
-    there they are typing.
+    clicked. A text field keeps them: there they are typing.
 
     The event filter sits on the window's focus widget only, moved as the focus moves
     (QApplication.focusChanged): a filter on the application would see its every event."""
