@@ -316,10 +316,10 @@ class Editor(QObject):
             self.message.emit("Every joint of this person is placed: drag to correct, or press S to pick one.")
             return
         j = self.cursor
-        was_absent = self.pose() is not None and self.pose().is_absent_mark()
         before = self.pose()
+        was_absent = before is not None and before.is_absent_mark()
         was_suggested = before is not None and before.labelled()[j] and before.provenance[j] == Provenance.SUGGESTED
-        pose = edits.place_joint(self.pose(), self.num_joints, j, (x, y), visibility)
+        pose = edits.place_joint(before, self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
         self._push(f"Place {name}", [PoseChange(self.video.video_id, self.frame, self.track, pose)])
         # the next free joint; after re-placing a suggested joint, the next one still a suggestion

@@ -101,12 +101,7 @@ def copy_as_keyframe(pose: Pose) -> Pose:
 def next_joint(pose: Pose | None, order: list[int], after: int | None = None) -> int | None:
     """The first joint of the click order `order` not labelled yet, from the one following
     joint `after` on (wrapping round); from the start when `after` is None or not in the order."""
-    start = order.index(after) + 1 if after in order else 0
-    for k in range(len(order)):
-        j = order[(start + k) % len(order)]
-        if pose is None or pose.visibility[j] == Visibility.NOT_LABELLED:
-            return j
-    return None
+    return _first_in_order(order, after, lambda j: pose is None or pose.visibility[j] == Visibility.NOT_LABELLED)
 
 
 def next_suggested(pose: Pose | None, order: list[int], after: int | None = None,
@@ -116,11 +111,22 @@ def next_suggested(pose: Pose | None, order: list[int], after: int | None = None
     None when there is none."""
     if pose is None:
         return None
+
+    def wanted(j: int) -> bool:
+        if pose.visibility[j] == Visibility.NOT_LABELLED:
+            return free_too
+        return pose.provenance[j] == Provenance.SUGGESTED
+
+    return _first_in_order(order, after, wanted)
+
+
+def _first_in_order(order: list[int], after: int | None, wanted) -> int | None:
+    """The first joint j of `order` with wanted(j), from the one following `after` on, wrapping
+    round (from the start when `after` is None or not in the order); None if none is."""
     start = order.index(after) + 1 if after in order else 0
     for k in range(len(order)):
         j = order[(start + k) % len(order)]
-        free = pose.visibility[j] == Visibility.NOT_LABELLED
-        if (free and free_too) or (not free and pose.provenance[j] == Provenance.SUGGESTED):
+        if wanted(j):
             return j
     return None
 

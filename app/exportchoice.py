@@ -111,9 +111,9 @@ class ExportDialog(QDialog):
             self.every.buttons[True].toggled.connect(self._follow_videos)
         # The auto-filled poses are counted only when the dialog may show (~120 ms per 30,000 poses,
         # on the UI thread): with the choice remembered and nothing else to ask there is no dialog.
-        others = len(videos) > 1 or coco or any(v.frames is None for v in videos)
-        per_video = {v.video_id: count_auto_filled([v]) if others or remembered() is None else (0, 0)
-                     for v in videos}  # each video looked at once
+        ask_frames = any(v.frames is None for v in videos)  # a video file: its frames may go along
+        count = len(videos) > 1 or coco or ask_frames or remembered() is None
+        per_video = {v.video_id: count_auto_filled([v]) if count else (0, 0) for v in videos}  # each looked at once
         self.counts = {False: per_video[shown.video_id],
                        True: tuple(sum(c[i] for c in per_video.values()) for i in (0, 1))}
         if self.counts[True][0]:
@@ -121,7 +121,7 @@ class ExportDialog(QDialog):
             self.auto_note.setWordWrap(True)
             self.auto = ChoiceGroup("Auto-filled poses", LABELS, remembered() or "all", self.auto_note)
             layout.addWidget(self.auto)
-        if any(v.frames is None for v in videos):  # a video file (an image folder's frames are files already)
+        if ask_frames:  # a video file (an image folder's frames are files already)
             self.frames = ChoiceGroup("Frame images, written where the JSON names them (a dataset other tools "
                                       "can train on)", FRAMES, None)
             layout.addWidget(self.frames)

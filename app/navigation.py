@@ -47,11 +47,12 @@ def clamp(frame: int, num_frames: int) -> int:
 def person_box(video, track_id: int, frame: int) -> tuple[float, float, float, float] | None:
     """(x0, y0, x1, y1) of the person's labelled joints in `frame`, or in the nearest frame where
     they have a pose (a keyframe still to label has none yet: the view goes where they were)."""
-    frames = video.track_frames(track_id)
-    if not frames:
-        return None
-    nearest = min(frames, key=lambda f: (abs(f - frame), f > frame))
-    pose = video.pose(nearest, track_id)
+    pose = video.pose(frame, track_id)  # nearly always there: no scan of the person's frames
+    if pose is None:
+        frames = video.track_frames(track_id)
+        if not frames:
+            return None
+        pose = video.pose(min(frames, key=lambda f: (abs(f - frame), f > frame)), track_id)
     xy = pose.xy[pose.labelled()]
     if not len(xy):
         return None

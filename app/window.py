@@ -916,15 +916,19 @@ class MainWindow(QMainWindow):
         for label in labels:
             label.setVisible(not message or fits)
 
-    def look_at_person(self, fit: bool = False) -> None:
+    def look_at_person(self, fit: bool = False, box=None, only_if_hidden: bool = False) -> None:
         """Centre the view on the selected person here (or where they are in the nearest frame
-        with their pose); with `fit`, zoom to them."""
+        with their pose), or on `box`; with `fit`, zoom to them. With `only_if_hidden` the view
+        moves only when the box is not wholly in it, and says nothing when there is no pose."""
         ed = self.editor
         if ed is None or ed.track is None:
             return
-        box = navigation.person_box(ed.video, ed.track, ed.frame)
+        box = box or navigation.person_box(ed.video, ed.track, ed.frame)
         if box is None:
-            self.statusBar().showMessage(f"Person {ed.track} has no pose yet to look at.", 4000)
+            if not only_if_hidden:
+                self.statusBar().showMessage(f"Person {ed.track} has no pose yet to look at.", 4000)
+            return
+        if only_if_hidden and self.canvas.shows(box):
             return
         self.canvas.look_at(box, fit=fit)
         self._followed = ed.track
@@ -1029,14 +1033,11 @@ class MainWindow(QMainWindow):
             if ed is None or ed.track is None or (ed.video.video_id, ed.frame, ed.track, ed.cursor) == was:
                 return
             pose = ed.pose()
+            box = None
             if joint and pose is not None and ed.cursor is not None and pose.labelled()[ed.cursor]:
                 x, y = pose.xy[ed.cursor]
                 box = (x, y, x, y)
-            else:
-                box = navigation.person_box(ed.video, ed.track, ed.frame)
-            if box is not None and not self.canvas.shows(box):
-                self.canvas.look_at(box)
-                self._followed = ed.track
+            self.look_at_person(box=box, only_if_hidden=True)
         return run
 
     def resizeEvent(self, event):

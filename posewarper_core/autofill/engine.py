@@ -133,9 +133,9 @@ def plan_gaps(
         # A keyframe of suggested joints only (nobody accepted them) anchors nothing (anchor()
         # leaves them out): the gap runs across it, as if it were not there, instead of ending
         # there and being extrapolated one-sided from each end.
-        every = video.keyframes(tid)
-        keys = [k for k in every if not suggestion_only(video.pose(k, tid))]  # Video.gap_keyframes, one scan
-        proposed = [k for k in every if k not in keys]
+        keys, proposed = [], []  # Video.gap_keyframes, and the keyframes it leaves out, in one scan
+        for k in video.keyframes(tid):
+            (proposed if suggestion_only(video.pose(k, tid)) else keys).append(k)
         if not keys:
             continue
         # A "not in view" mark anchors nothing: the person leaves or enters somewhere between it

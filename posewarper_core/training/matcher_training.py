@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..annotation import Provenance
+from ..autofill.engine import anchor
 from ..atomic_file import replacing
 from ..errors import Cancelled, ModelError
 from ..nets.matcher import KeyframeMatcher, MatcherConfig, patch, save_matcher, to_tensor
@@ -228,8 +228,8 @@ class KeyframePairs:
                 if any(e is None for e in extents):
                     continue
                 size = float(np.mean([max(e[2], e[3], 1.0) for e in extents]))
-                accepted = [p.labelled() & (p.provenance != Provenance.SUGGESTED) for p in (pa, pb)]
-                for j in np.flatnonzero(accepted[0] & accepted[1]):
+                accepted = anchor(pa).labelled() & anchor(pb).labelled()
+                for j in np.flatnonzero(accepted):
                     self.items.append((a, pa.xy[j].copy(), b, pb.xy[j].copy(), size))
                     self.items.append((b, pb.xy[j].copy(), a, pa.xy[j].copy(), size))
         self._images: dict[int, np.ndarray] = {}
