@@ -196,10 +196,11 @@ def confirm_pose(video: Video, frame: int, track_id: int) -> list[PoseChange]:
 
 def refill_range(video: Video, frame: int, track_ids) -> tuple[int, int]:
     """The frames to re-fill after `frame` became a keyframe of these tracks: up to the nearest
-    other keyframe of each track on either side (inclusive of nothing beyond them)."""
+    other keyframe of each track on either side that bounds a fill gap (a keyframe of suggestions
+    only does not: the gap runs across it), inclusive of nothing beyond them."""
     lo, hi = frame, frame
     for tid in track_ids:
-        keys = video.keyframes(tid)
+        keys = video.gap_keyframes(tid)
         before = [k for k in keys if k < frame]
         after = [k for k in keys if k > frame]
         lo = min(lo, before[-1] + 1 if before else frame)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posewarper_core.annotation import Pose, Video
+from posewarper_core.annotation import Pose, Provenance, Video
 from posewarper_core.autofill.confidence import person_sizes
 from posewarper_core.autofill import fill
 from posewarper_core.autofill.engine import PeopleAround, Span
@@ -204,3 +204,13 @@ def test_people_around_a_frame_come_from_this_fill_the_video_or_the_line_between
     assert around.outside([0, 1])(4) == []
     # After a "not in view" mark nobody is expected in between.
     assert PeopleAround(two_people_keyframed(marks_right_at=(10,))).outside([0])(4) == []
+
+
+def test_people_around_a_frame_lie_between_keyframes_that_bound_a_gap_not_on_a_suggestion():
+    # A suggestion nobody accepted yet (E) on frame 6 is not where the neighbour is known to be:
+    # frame 4 lies on the line between their keyframes 0 and 10, as the fill's gaps run.
+    video = two_people_keyframed()
+    guess = figure_pose(truth(6) + (APART + 40.0, 0.0), 1.0, True)
+    guess.provenance[guess.labelled()] = Provenance.SUGGESTED
+    video.set_pose(6, 1, guess)
+    np.testing.assert_allclose(PeopleAround(video).outside([0])(4)[0][JOINTS], (truth(4) + (APART, 0.0))[JOINTS])

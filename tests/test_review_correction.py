@@ -202,3 +202,20 @@ def test_the_review_order_is_one_walk_with_or_without_the_per_frame_cache():
         expected = expected if expected.predicted_error >= threshold else None
         skip = {(queue[0].frame, queue[0].track_id)}
         assert review.next_to_review(v, skip, threshold) == review.next_to_review(v, skip, threshold, errors) == expected
+
+
+def test_confirming_refills_across_a_keyframe_of_suggestions_only():
+    # A suggestion nobody accepted (E on frame 15) does not bound a gap: the re-fill after a
+    # confirm at 10 reaches the real keyframe at 20, so frames 16-19 follow the confirmed joint.
+    v = filled_video(keys=(0, 20))
+    suggested = keyframe(150.0)
+    suggested.provenance[:] = Provenance.SUGGESTED
+    v.set_pose(15, 1, suggested)
+    pose = v.pose(10, 1)
+    correction.apply_changes(v, correction.correct_joints(v, 10, 1, {0: (pose.xy[0, 0], pose.xy[0, 1] + 40)},
+                                                          carry="none"))
+    correction.apply_changes(v, correction.confirm_pose(v, 10, 1))
+    assert correction.refill_range(v, 10, [1]) == (1, 19)
+    correction.apply_changes(v, correction.refill_around(v, None, "linear", 10, [1]))
+    assert v.pose(17, 1).xy[0, 1] == pytest.approx(v.pose(20, 1).xy[0, 1] + 12.0)  # 3/10 of the 40 px left
+    assert (v.pose(15, 1).provenance[v.pose(15, 1).labelled()] == Provenance.SUGGESTED).all()  # left as it was

@@ -271,7 +271,7 @@ class PeopleAround:
 
     def _between_keyframes(self, frame: int, tid: int) -> np.ndarray | None:
         if tid not in self._keys:
-            self._keys[tid] = self.video.keyframes(tid)
+            self._keys[tid] = self.video.gap_keyframes(tid)  # as the gaps are: across suggestions
         keys = self._keys[tid]
         at = bisect.bisect(keys, frame)
         if at == 0 or at == len(keys):
