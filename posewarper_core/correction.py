@@ -154,8 +154,8 @@ def accept_pose(video: Video, frame: int, track_id: int, carry: str = DEFAULT_CA
 
 def accept_suggested(video: Video, frame: int, track_id: int, pose: Pose, joints,
                      carry: str = DEFAULT_CARRY) -> list[PoseChange]:
-    """The changes that put `pose` on `frame` (a keyframe whose `joints` the annotator just made
-    theirs: a suggestion accepted, or a suggested joint dragged) and re-fill each of those joints'
+    """The changes that put `pose` on `frame` (a keyframe, or a filled pose E added joints to, whose
+    `joints` the annotator just made theirs: a suggestion accepted, or a suggested joint dragged) and re-fill each of those joints'
     filled chains on both sides from it, as `correct_joints` does for a dragged filled joint. A
     suggestion fills only joints the frame had free, so where the fill had a joint there is taken
     from its filled neighbours (`_filled_at`); a joint with none is not carried. `video` is not

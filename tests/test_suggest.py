@@ -297,6 +297,7 @@ def test_a_suggestion_never_overwrites_a_filled_joint_even_a_doubted_one():
     out = place_suggestion(filled, sug)
     assert (out.xy[:16] == 10).all() and (out.provenance[:16] == Provenance.PROPAGATED).all()
     assert out.provenance[16] == Provenance.SUGGESTED and (out.xy[16] == 99).all()
+    assert not out.keyframe  # still a filled pose: its filled joints anchor no fill
 
 
 def test_a_person_just_added_gets_the_found_person_nobody_is_labelled_as():

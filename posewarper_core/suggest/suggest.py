@@ -291,7 +291,9 @@ def person_mask(shape, pts: np.ndarray) -> np.ndarray:
 
 def place_suggestion(existing: Pose | None, suggestion: Pose) -> Pose:
     """`existing` with the suggestion's joints added where it has none: joints already labelled
-    (placed, corrected or filled) are never overwritten. The result is a keyframe.
+    (placed, corrected or filled) are never overwritten. The result is a keyframe, except over an
+    auto-filled pose: that stays a filled pose (a trial's E on one added a nose and made its
+    unreviewed filled joints an anchor of the next fill).
 
     Not over filled joints the fill doubts either: on the dev clips (default fill untuned, every
     filled pose with a joint under 0.5 confidence) a suggestion there put more joints off by
@@ -304,7 +306,7 @@ def place_suggestion(existing: Pose | None, suggestion: Pose) -> Pose:
     out.visibility[free] = suggestion.visibility[free]
     out.provenance[free] = Provenance.SUGGESTED
     out.confidence[free] = 0.0
-    out.keyframe = True
+    out.keyframe = existing is None or existing.keyframe or not existing.auto_joints().any()
     return out
 
 
