@@ -155,3 +155,23 @@ def test_auto_provenance_and_method_survive(tmp_path):
     write_coco(tmp_path / "out.json", POSETRACK17, [video])
     _, (back,) = read_coco(tmp_path / "out.json")
     assert back.pose(1, 0).same_as(auto) and back.pose(0, 0).same_as(video.pose(0, 0))
+
+
+def test_labels_stating_another_image_size_than_the_frames_are_refused(foreign):
+    """Another clip's labels over frames whose names match: the first frame's size on disk
+    differs from the size the file states, and the import says so (nothing is read)."""
+    import cv2
+
+    for name in ("frame1.png", "frame2.png", "frame10.png"):
+        cv2.imwrite(str(foreign.parent / "runA" / name), np.zeros((48, 64, 3), np.uint8))
+    doc = json.loads(foreign.read_text())
+    for img in doc["images"]:
+        img.update(width=64, height=48)
+    foreign.write_text(json.dumps(doc))
+    assert import_file(foreign)[1][0].width == 64  # as on disk: read
+    for img in doc["images"]:
+        img.update(width=320, height=240)
+    foreign.write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match=r"gives the images as 320x240, but .*frame1.png is 64x48") as err:
+        import_file(foreign)
+    assert err.value.entry.endswith(".width/height") and str(foreign.name) in str(err.value)

@@ -141,6 +141,9 @@ def _bad(tmp_path, official, mutate) -> FormatError:
     (lambda d: d["categories"][0]["keypoints"].pop(), "categories[0] (id 1)", "skeleton[2] = [17, 15] is outside 1..16"),
     (lambda d: d["categories"][0].update(keypoints=["a", "b"], skeleton=[]), "annotations[0] (id 57)", "keypoints has 51 numbers, expected 6 (2 joints x 3)"),
     (lambda d: d.__setitem__("annotations", {}), None, "'annotations' must be a list, got an object"),
+    # another clip's labels over frames whose names match (a trial): the size on disk tells
+    (lambda d: [img.update(width=320, height=240) for img in d["images"]], "images[2] (id 10003420000).width/height",
+     "gives the images as 320x240, but"),
 ])
 def test_bad_entries_are_named(tmp_path, official, mutate, entry, message):
     err = _bad(tmp_path, official, mutate)

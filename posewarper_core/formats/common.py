@@ -693,10 +693,19 @@ def frame_paths_root(path: Path, file_names: list[str], labels: list[str],
 def video_size(path: Path, label: str, given: tuple, first_frame: Path | None, fallback: tuple,
                required: bool) -> tuple[int, int]:
     """The video's (width, height): as the images state it, else read from the first frame, else
-    as our metadata recorded it; (0, 0) when unknown and not `required`."""
+    as our metadata recorded it; (0, 0) when unknown and not `required`. When `required` and the
+    first frame can be read, a stated size that differs from it is refused: the labels were made
+    on other images (a trial imported another clip's file into a folder whose frame names matched,
+    and its poses were drawn squashed onto the wrong people)."""
     width, height = given
-    if (width is None or height is None) and first_frame is not None:
-        width, height = image_size_on_disk(first_frame) or (None, None)
+    on_disk = image_size_on_disk(first_frame) if first_frame is not None and (
+        required or width is None or height is None) else None
+    if width is None or height is None:
+        width, height = on_disk or (None, None)
+    elif required and on_disk is not None and (int(width), int(height)) != on_disk:
+        raise FormatError(path, f"the file gives the images as {int(width)}x{int(height)}, but {first_frame} is "
+                                f"{on_disk[0]}x{on_disk[1]}: these labels were made on other images (another video, "
+                                "or frames resized since)", f"{label}.width/height")
     if width is None or height is None:
         width, height = fallback
     if not width or not height:
@@ -713,7 +722,7 @@ def image_size_on_disk(file: Path) -> tuple[int, int] | None:
     data = np.fromfile(str(file), dtype=np.uint8) if is_file(file) else None
     if data is None or data.size == 0:
         return None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # as the frames are read (video.py): the same orientation
     if image is None:
         return None
     return int(image.shape[1]), int(image.shape[0])
