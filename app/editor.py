@@ -319,9 +319,22 @@ class Editor(QObject):
         before = self.pose()
         was_absent = before is not None and before.is_absent_mark()
         was_suggested = before is not None and before.labelled()[j] and before.provenance[j] == Provenance.SUGGESTED
+        was_filled = before is not None and not before.keyframe and bool(before.auto_joints()[j])
         pose = edits.place_joint(before, self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
-        self._push(f"Place {name}", [PoseChange(self.video.video_id, self.frame, self.track, pose)])
+        if was_filled or was_suggested:
+            # A click that re-places a filled or suggested joint corrects it as a drag does: the
+            # filled frames around follow, in the same step (a trial's clicks after J left them).
+            if was_filled:
+                changes = correction.correct_joints(self.video, self.frame, self.track, {j: (x, y)})
+                next(c.pose for c in changes if c.frame == self.frame).visibility[j] = visibility
+            else:
+                changes = correction.accept_suggested(self.video, self.frame, self.track, pose, [j])
+            self._push(f"Place {name}" + _refills(changes), changes)
+            pose = self.pose()
+        else:
+            changes = [PoseChange(self.video.video_id, self.frame, self.track, pose)]
+            self._push(f"Place {name}", changes)
         # the next free joint; after re-placing a suggested joint, the next one still a suggestion
         # or free, so clicks go on through the pose in order (S skips one that is right; a trial
         # had to pick each one again)
@@ -331,6 +344,8 @@ class Editor(QObject):
             self.cursor = edits.next_joint(pose, self.order, after=j)
         self.jointPlaced.emit(self.track, j)
         self.selectionChanged.emit()
+        if len(changes) > 1:  # said after jointPlaced's "Placed ...", which it would hide
+            self.message.emit(self._moved(self.track, name, changes, verb="Placed"))
         if was_absent:  # said after jointPlaced's "Placed ...", which it would hide
             self.message.emit(f"Placed {name} of person {self.track}: the not-in-view mark on frame {self.frame} "
                               "is gone (Ctrl+Z brings it back)")
@@ -363,14 +378,14 @@ class Editor(QObject):
         track = self.video.tracks.get(track_id)
         return track.name if track is not None and track.name else f"person {track_id}"
 
-    def _moved(self, track_id: int, name: str, changes: list[PoseChange]) -> str:
-        """What a drag that re-fills did, in one line a 1366 px status bar shows whole (a trial saw
-        nothing said: the re-fill changes frames off screen)."""
+    def _moved(self, track_id: int, name: str, changes: list[PoseChange], verb: str = "Moved") -> str:
+        """What a drag (or click) that re-fills did, in one line a 1366 px status bar shows whole (a
+        trial saw nothing said: the re-fill changes frames off screen)."""
         who = self.person_name(track_id)
         refilled = self._refilled(changes)
         if not refilled:
-            return f"Moved {who}'s {name} on frame {self.frame} (no filled frames around it to re-fill). Ctrl+Z undoes."
-        return f"Moved {who}'s {name} on frame {self.frame}{refilled}. Ctrl+Z undoes."
+            return f"{verb} {who}'s {name} on frame {self.frame} (no filled frames around it to re-fill). Ctrl+Z undoes."
+        return f"{verb} {who}'s {name} on frame {self.frame}{refilled}. Ctrl+Z undoes."
 
     def _refilled(self, changes: list[PoseChange]) -> str:
         """'; re-filled N frames around it (a-b)' for the changes' frames other than this one, or ''."""

@@ -277,6 +277,7 @@ def test_next_suspect_label_jumps_to_a_misplaced_joint_ready_to_replace(qtbot, c
     right_place = v.pose(14, tid).xy[wrist].copy()
     pose = v.pose(14, tid).copy()
     pose.xy[wrist] += (0, 45)  # a slip of the hand, half the figure's height
+    pose.provenance[wrist] = Provenance.CORRECTED  # (a filled joint clicked into place re-fills its chain)
     w.session.apply([PoseChange(v.video_id, 14, tid, pose)])
     w.editor.seek(2)
     press(w, Qt.Key_J)

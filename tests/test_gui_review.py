@@ -57,6 +57,34 @@ def test_dragging_a_filled_joint_refills_its_chain_in_one_undo_step(qtbot, clip)
         assert undone.pose(f, tid).same_as(before[f])
 
 
+def test_a_click_re_placing_a_filled_joint_refills_its_chain_as_a_drag_does(qtbot, clip):
+    """A trial picked a filled joint (S, as J does) and clicked its place: the frame changed, the
+    frames around kept the old chain. The click corrects it as a drag would, in one undo step."""
+    from test_gui_suggestions import click_image
+
+    w = clip
+    tid = filled(qtbot, w)
+    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
+    w.editor.seek(5)
+    w.editor.select_track(tid)
+    j = 6
+    w.editor.set_cursor(j)
+    target = before[5].xy[j] + (0.0, 20.0)
+    click_image(qtbot, w, *target)
+    after = on_disk(w)
+    moved = after.pose(5, tid).xy[j] - before[5].xy[j]
+    assert moved[1] > 15 and after.pose(5, tid).provenance[j] == Provenance.CORRECTED
+    assert not after.pose(5, tid).keyframe
+    for f, share in ((1, 0.2), (3, 0.6), (8, 0.4)):
+        assert after.pose(f, tid).xy[j] - before[f].xy[j] == pytest.approx(share * moved, abs=1e-6)
+    assert w.editor.undo_stack.undoText() == f"Place {w.session.skeleton.joints[j]} (re-fills 8 frames)"
+    assert "re-filled 8 frames around it (1-9)" in w.statusBar().currentMessage()
+    press(w, Qt.Key_Z, Qt.ControlModifier)
+    undone = on_disk(w)
+    for f in range(21):
+        assert undone.pose(f, tid).same_as(before[f])
+
+
 def test_shift_dragging_a_filled_pose_refills_the_frames_around_it_in_one_undo_step(qtbot, clip):
     """A trial Shift+dragged a filled pose onto its person and the next frame kept the old pose:
     the whole pose is corrected as a dragged joint is, its chains on both sides follow (those of a
