@@ -322,19 +322,19 @@ class Editor(QObject):
         was_filled = before is not None and not before.keyframe and bool(before.auto_joints()[j])
         pose = edits.place_joint(before, self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
-        if was_filled or was_suggested:
-            # A click that re-places a filled or suggested joint corrects it as a drag does: the
-            # filled frames around follow, in the same step (a trial's clicks after J left them).
-            if was_filled:
-                changes = correction.correct_joints(self.video, self.frame, self.track, {j: (x, y)})
-                next(c.pose for c in changes if c.frame == self.frame).visibility[j] = visibility
-            else:
-                changes = correction.accept_suggested(self.video, self.frame, self.track, pose, [j])
-            self._push(f"Place {name}" + _refills(changes), changes)
-            pose = self.pose()
+        # A click re-placing a joint corrects it as a drag does: the filled frames around follow,
+        # in the same step (a trial's clicks after J changed only the frame).
+        if was_filled:
+            changes = correction.correct_joints(self.video, self.frame, self.track, {j: (x, y)})
+            next(c.pose for c in changes if c.frame == self.frame).visibility[j] = visibility
+        elif was_suggested:
+            changes = correction.accept_suggested(self.video, self.frame, self.track, pose, [j])
+        elif before is not None and before.keyframe and before.labelled()[j]:
+            changes = correction.move_keyframe_joints(self.video, self.frame, self.track, pose, [j])
         else:
             changes = [PoseChange(self.video.video_id, self.frame, self.track, pose)]
-            self._push(f"Place {name}", changes)
+        self._push(f"Place {name}" + _refills(changes), changes)
+        pose = self.pose()
         # the next free joint; after re-placing a suggested joint, the next one still a suggestion
         # or free, so clicks go on through the pose in order (S skips one that is right; a trial
         # had to pick each one again)
@@ -368,10 +368,17 @@ class Editor(QObject):
             self._push(f"Move {name}" + _refills(changes), changes)
             self.message.emit(self._moved(track_id, name, changes))
             return
-        self._push(f"Move {name}",
-                   [PoseChange(self.video.video_id, self.frame, track_id, edits.move_joint(pose, j, (x, y)))])
+        # A placed joint dragged: on a keyframe the filled frames around were filled from its old
+        # place and follow it, in the same step.
+        moved = edits.move_joint(pose, j, (x, y))
+        if pose.keyframe:
+            changes = correction.move_keyframe_joints(self.video, self.frame, track_id, moved, [j])
+        else:
+            changes = [PoseChange(self.video.video_id, self.frame, track_id, moved)]
+        self._push(f"Move {name}" + _refills(changes), changes)
         # said as the re-filling drags say theirs (a trial saw nothing said after a drag on a keyframe)
-        self.message.emit(f"Moved {self.person_name(track_id)}'s {name} on frame {self.frame}. Ctrl+Z undoes.")
+        self.message.emit(self._moved(track_id, name, changes) if len(changes) > 1 else
+                          f"Moved {self.person_name(track_id)}'s {name} on frame {self.frame}. Ctrl+Z undoes.")
 
     def person_name(self, track_id: int) -> str:
         """The person's name, else "person N"."""
@@ -421,8 +428,11 @@ class Editor(QObject):
             here.bbox, here.head_box = moved.bbox, moved.head_box  # moved with the pose, as on a keyframe
             self._push(f"{verb} {who}" + _refills(changes), changes)
             said += self._refilled(changes)
-        else:
-            self._push(f"{verb} {who}", [PoseChange(self.video.video_id, self.frame, track_id, moved)])
+        else:  # a keyframe: the filled frames around follow each joint's move
+            changes = correction.move_keyframe_joints(self.video, self.frame, track_id, moved,
+                                                      np.flatnonzero(pose.labelled()))
+            self._push(f"{verb} {who}" + _refills(changes), changes)
+            said += self._refilled(changes)
         self.message.emit(said + ". Ctrl+Z undoes.")
 
     def toggle_occluded(self, track_id: int | None = None, j: int | None = None) -> None:

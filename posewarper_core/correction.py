@@ -10,6 +10,8 @@ re-filled from it at once, as CVAT re-interpolates after an edit.
 - `accept_suggested`: suggested joints of a keyframe become the annotator's (accepted, or one
   dragged); each one's filled chains next to the frame are re-filled from it as a correction's
   are, from where the fill had that joint there to where the annotator took it.
+- `move_keyframe_joints`: joints of a keyframe moved; each one's filled chains are carried from
+  the move as a correction's are.
 - `confirm_pose`: the pose becomes a keyframe and the frames around it are re-filled with the
   auto-fill method (`refill_around`).
 
@@ -155,8 +157,9 @@ def accept_pose(video: Video, frame: int, track_id: int, carry: str = DEFAULT_CA
 def accept_suggested(video: Video, frame: int, track_id: int, pose: Pose, joints,
                      carry: str = DEFAULT_CARRY) -> list[PoseChange]:
     """The changes that put `pose` on `frame` (a keyframe, or a filled pose E added joints to, whose
-    `joints` the annotator just made theirs: a suggestion accepted, or a suggested joint dragged) and re-fill each of those joints'
-    filled chains on both sides from it, as `correct_joints` does for a dragged filled joint. A
+    `joints` the annotator just made theirs: a suggestion accepted, or a suggested joint dragged)
+    and re-fill each of those joints' filled chains on both sides from it, as `correct_joints`
+    does for a dragged filled joint. A
     suggestion fills only joints the frame had free, so where the fill had a joint there is taken
     from its filled neighbours (`_filled_at`); a joint with none is not carried. `video` is not
     modified."""
@@ -165,6 +168,23 @@ def accept_suggested(video: Video, frame: int, track_id: int, pose: Pose, joints
         was = _filled_at(video, frame, track_id, int(j))
         if was is not None and pose.visibility[j] != Visibility.NOT_LABELLED:
             _refill_chain(video, track_id, frame, int(j), pose.xy[j], pose.xy[j] - was, carry, edited)
+    edited[frame] = pose
+    return _changes(video, track_id, edited)
+
+
+def move_keyframe_joints(video: Video, frame: int, track_id: int, pose: Pose, joints,
+                         carry: str = DEFAULT_CARRY) -> list[PoseChange]:
+    """The changes that put `pose` (the keyframe on `frame` with `joints` moved by the annotator)
+    there and carry each move into the joint's filled chains on both sides, fading to their next
+    anchors, as a corrected joint's is: those frames were filled from the old place (a trial
+    dragged a keyframe's wrist and the next frame kept the old one, still sure of it). A joint
+    not labelled before has no chain to move. `video` is not modified."""
+    old = _filled_pose(video, frame, track_id)
+    edited: dict[int, Pose] = {}
+    for j in joints:
+        j = int(j)
+        if old.visibility[j] != Visibility.NOT_LABELLED and pose.visibility[j] != Visibility.NOT_LABELLED:
+            _refill_chain(video, track_id, frame, j, pose.xy[j], pose.xy[j] - old.xy[j], carry, edited)
     edited[frame] = pose
     return _changes(video, track_id, edited)
 

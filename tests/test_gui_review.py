@@ -57,6 +57,27 @@ def test_dragging_a_filled_joint_refills_its_chain_in_one_undo_step(qtbot, clip)
         assert undone.pose(f, tid).same_as(before[f])
 
 
+def test_dragging_a_keyframe_joint_carries_the_frames_filled_from_it_in_one_undo_step(qtbot, clip):
+    """A trial dragged a keyframe's wrist; the next frame kept the old place, still sure of it."""
+    w = clip
+    tid = filled(qtbot, w)
+    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
+    w.editor.seek(10)
+    w.editor.select_track(tid)
+    j = 6
+    drag(qtbot, w, tuple(before[10].xy[j]), QPoint(0, 24))
+    after = on_disk(w)
+    moved = after.pose(10, tid).xy[j] - before[10].xy[j]
+    assert moved[1] > 10 and after.pose(10, tid).keyframe
+    for f, share in ((9, 0.9), (11, 0.9), (15, 0.5), (0, 0.0), (20, 0.0)):
+        np.testing.assert_allclose(after.pose(f, tid).xy[j] - before[f].xy[j], share * moved, atol=1e-6)
+    assert w.editor.undo_stack.undoText() == f"Move {w.session.skeleton.joints[j]} (re-fills 18 frames)"
+    assert "re-filled 18 frames around it (1-19)" in w.statusBar().currentMessage()
+    press(w, Qt.Key_Z, Qt.ControlModifier)
+    undone = on_disk(w)
+    assert all(undone.pose(f, tid).same_as(before[f]) for f in range(21))
+
+
 def test_a_click_re_placing_a_filled_joint_refills_its_chain_as_a_drag_does(qtbot, clip):
     """A trial picked a filled joint (S, as J does) and clicked its place: the frame changed, the
     frames around kept the old chain. The click corrects it as a drag would, in one undo step."""

@@ -219,3 +219,19 @@ def test_confirming_refills_across_a_keyframe_of_suggestions_only():
     correction.apply_changes(v, correction.refill_around(v, None, "linear", 10, [1]))
     assert v.pose(17, 1).xy[0, 1] == pytest.approx(v.pose(20, 1).xy[0, 1] + 12.0)  # 3/10 of the 40 px left
     assert (v.pose(15, 1).provenance[v.pose(15, 1).labelled()] == Provenance.SUGGESTED).all()  # left as it was
+
+
+def test_moving_a_keyframe_joint_carries_the_move_into_the_filled_frames_on_both_sides():
+    # The frames around were filled from the keyframe's old place: they follow its move, fading to
+    # the next keyframes, and the other joints stay (a trial's frame after a dragged wrist kept it).
+    v = filled_video()
+    before = {f: v.pose(f, 1).copy() for f in range(21)}
+    moved = v.pose(10, 1).copy()
+    moved.xy[3] += (10.0, -4.0)
+    correction.apply_changes(v, correction.move_keyframe_joints(v, 10, 1, moved, [3]))
+    shift = {f: v.pose(f, 1).xy[3] - before[f].xy[3] for f in range(21)}
+    for f, share in ((0, 0.0), (5, 0.5), (9, 0.9), (10, 1.0), (12, 0.8), (20, 0.0)):
+        np.testing.assert_allclose(shift[f], share * np.array([10.0, -4.0]), atol=1e-9)
+    others = np.arange(J) != 3
+    assert all((v.pose(f, 1).xy[others] == before[f].xy[others]).all() for f in range(21))
+    assert v.pose(10, 1).keyframe and v.pose(10, 1).provenance[3] == Provenance.MANUAL
