@@ -532,7 +532,7 @@ def test_a_keyframe_of_suggested_joints_only_does_not_split_the_gap():
 
     video, a, b = two_keyframe_video(n=21)  # keyframes 0 and 20
     first, last = 0, 20
-    guess = Pose(xy=a.xy + 100.0, visibility=a.visibility.copy(),
+    guess = Pose(xy=0.5 * a.xy + 20.0, visibility=a.visibility.copy(),  # inside the 320 x 320 picture
                  provenance=np.full(a.num_joints, Provenance.SUGGESTED), confidence=np.zeros(a.num_joints, np.float32),
                  method="suggestion")
     mid = (first + last) // 2
@@ -552,4 +552,25 @@ def test_a_keyframe_of_suggested_joints_only_does_not_split_the_gap():
     video.set_pose(mid, 1, accept(video.pose(mid, 1)))  # accepted: now it anchors
     frames = {c.frame: c.pose for c in fill(video, None, "linear")}
     t = (mid - 1 - first) / (mid - first)
-    np.testing.assert_allclose(frames[mid - 1].xy[both], ((1 - t) * pa.xy + t * (a.xy + 100.0))[both], atol=1e-6)
+    np.testing.assert_allclose(frames[mid - 1].xy[both], ((1 - t) * pa.xy + t * (0.5 * a.xy + 20.0))[both], atol=1e-6)
+
+
+def test_filled_joints_carried_out_of_the_picture_are_left_unlabelled():
+    """A trial's walker left the picture: the fill carried her joints to x = -92 and the export
+    wrote them as visible. A filled joint outside the frame is no label; a frame with none left
+    gets no pose."""
+    video = Video(source="mem", num_frames=11, width=320, height=240)
+    xy = np.stack([np.linspace(100, 140, J), np.linspace(50, 200, J)], axis=1)
+    leaving = xy.copy()
+    leaving[:, 0] -= 150.0  # every joint moves 150 px left: those from x < 150 end past the edge
+    video.set_pose(0, 1, keyframe(xy, np.full(J, 2, np.uint8)))
+    video.set_pose(10, 1, keyframe(leaving, np.full(J, 2, np.uint8)))
+    out = {c.frame: c.pose for c in fill(video, None, "linear")}
+    for f, pose in out.items():
+        inside = (xy[:, 0] - 15.0 * f) >= 0
+        assert (pose.labelled() == inside).all(), f
+        assert (pose.xy[pose.labelled()] >= 0).all()
+    gone = Video(source="mem", num_frames=11, width=320, height=240)  # carried wholly out: no pose at all
+    gone.set_pose(0, 1, keyframe(xy, np.full(J, 2, np.uint8)))
+    gone.set_pose(10, 1, keyframe(xy - (400.0, 0.0), np.full(J, 2, np.uint8)))
+    assert all(c.frame < 4 for c in fill(gone, None, "linear"))  # 140 - 40 f < 0 from frame 4 on

@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..annotation import Pose, PoseChange, Provenance, Video, suggestion_only
+from ..annotation import Pose, PoseChange, Provenance, Video, Visibility, suggestion_only
 from ..errors import Cancelled, PoseWarperError
 
 ONE_SIDED_FACTOR = 0.5  # confidence multiplier for joints that only one keyframe has
@@ -213,6 +213,8 @@ def run_fill(
                     filled[(i, frame)] = pose
         filled = method.correct(frames, span, before, after, filled, check,  # e.g. keyframe_match.py
                                 around=around.outside(tids))
+        filled = {key: kept for key, pose in filled.items()
+                  for kept in [inside_picture(pose, video.width, video.height)] if kept is not None}
         around.add({(frame, tids[i]): pose for (i, frame), pose in filled.items()})
         new = []
         for i, (tid, gap) in enumerate(zip(tids, span_gaps)):
@@ -384,6 +386,22 @@ def _fused_box(attr, i, ti, pa, pb, fwd, bwd, da, db):
         return tuple(float(v) for v in moved[0][0])
     (ba, wa), (bb, wb) = moved
     return tuple(float(v) for v in (wa * ba + wb * bb) / (wa + wb))
+
+
+def inside_picture(pose: Pose, width: int, height: int) -> Pose | None:
+    """The filled pose less its joints outside the picture (None when none is left): a chain
+    carried past the frame's edge is no label, as no click can place one there (a trial's walker
+    leaving the picture was exported with joints at x = -92, visible). Unknown size: as it is."""
+    if not width or not height:
+        return pose
+    x, y = pose.xy[:, 0], pose.xy[:, 1]
+    outside = pose.labelled() & ~((x >= 0) & (x < width) & (y >= 0) & (y < height))
+    if not outside.any():
+        return pose
+    out = pose.copy()
+    out.xy[outside], out.visibility[outside] = 0.0, Visibility.NOT_LABELLED
+    out.provenance[outside], out.confidence[outside] = Provenance.NONE, 0.0
+    return None if out.is_empty() else out
 
 
 def merge(video: Video, frame: int, track_id: int, filled: Pose | None) -> PoseChange | None:
