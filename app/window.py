@@ -928,8 +928,8 @@ class MainWindow(QMainWindow):
             if not only_if_hidden:
                 self.statusBar().showMessage(f"Person {ed.track} has no pose yet to look at.", 4000)
             return
-        if only_if_hidden and self.canvas.shows(box):
-            return
+        if only_if_hidden and self.canvas.shows(_within(box, ed.video.width, ed.video.height)):
+            return  # (the part in the picture: a person at its edge would pan a fitted view off it)
         self.canvas.look_at(box, fit=fit)
         self._followed = ed.track
 
@@ -1214,3 +1214,11 @@ def export_folder(project_path) -> Path:
     if folder.resolve() == default_demo_path().parent.resolve() and Path.home().is_dir():
         return Path.home()
     return folder
+
+
+def _within(box, width: int, height: int):
+    """The image box (x0, y0, x1, y1) clipped to the picture (as it is when its size is unknown)."""
+    if not width or not height:
+        return box
+    x0, y0, x1, y1 = box
+    return (min(max(x0, 0.0), width), min(max(y0, 0.0), height), min(max(x1, 0.0), width), min(max(y1, 0.0), height))

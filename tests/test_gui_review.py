@@ -576,6 +576,25 @@ def test_r_brings_the_pose_to_review_into_view_when_zoomed_in_elsewhere(qtbot, c
     assert w.editor.frame == 4 and w.canvas.mapToScene(w.canvas.viewport().rect().center()) == corner
 
 
+def test_r_keeps_a_fitted_view_still_for_a_pose_reaching_past_the_pictures_edge(qtbot, clip):
+    """A trial's A/R run ended with the picture pushed into the view's top-left corner: a pose
+    with joints past the edge is never wholly in view, so the view moved to centre it."""
+    w = clip
+    w.resize(900, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    tid = filled(qtbot, w)
+    pose = w.session.video.pose(14, tid).copy()
+    pose.xy[0] = (-40.0, 30.0)  # an imported label past the left edge
+    w.session.apply([PoseChange(w.session.video.video_id, 14, tid, pose)])
+    doubt(w, tid, 14, 0.1)
+    w.canvas.fit()
+    centre = w.canvas.mapToScene(w.canvas.viewport().rect().center())
+    press(w, Qt.Key_R)
+    assert (w.editor.frame, w.editor.track) == (14, tid)
+    assert w.canvas.mapToScene(w.canvas.viewport().rect().center()) == centre
+
+
 def test_a_status_message_too_long_for_the_bar_hides_the_frame_and_saved_labels_while_it_shows(qtbot, clip):
     """At 1366 px a long message beside 'Frame … · saved' was cut off (trials): it takes their room
     while it shows, and they come back when it goes; a short one leaves them."""
