@@ -505,7 +505,7 @@ class Editor(QObject):
         others = [k for k in self.video.gap_keyframes(self.track) if k != self.frame]
         lo, hi = navigation.gap_around(others, self.frame, self.video.num_frames)
         stale = [f for f in self.video.track_frames(self.track)
-                 if lo <= f <= hi and f != self.frame and _untouched_fill(self.video.pose(f, self.track))]
+                 if lo <= f <= hi and f != self.frame and edits.untouched_fill(self.video.pose(f, self.track))]
         self._push(f"Mark person {self.track} not in view at frame {self.frame}",
                    [PoseChange(self.video.video_id, self.frame, self.track, Pose.absent_mark(self.num_joints))]
                    + [PoseChange(self.video.video_id, f, self.track, None) for f in stale])
@@ -595,12 +595,6 @@ class Editor(QObject):
 
     def status_array(self) -> np.ndarray:
         return self.session.frame_status()
-
-
-def _untouched_fill(pose) -> bool:
-    """A pose auto-fill wrote that no annotator touched: every joint filled, not reviewed."""
-    return (pose is not None and not pose.keyframe and not pose.reviewed and pose.labelled().any()
-            and bool((pose.auto_joints() == pose.labelled()).all()))
 
 
 def _refills(changes: list[PoseChange]) -> str:

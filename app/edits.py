@@ -25,6 +25,12 @@ def place_joint(pose: Pose | None, num_joints: int, j: int, xy, visibility: int 
     return new
 
 
+def untouched_fill(pose: Pose | None) -> bool:
+    """A pose auto-fill wrote that no annotator touched: every joint filled, not reviewed."""
+    return (pose is not None and not pose.keyframe and not pose.reviewed and pose.labelled().any()
+            and bool((pose.auto_joints() == pose.labelled()).all()))
+
+
 def move_joint(pose: Pose, j: int, xy) -> Pose:
     new = pose.copy()
     new.xy[j] = xy

@@ -686,8 +686,17 @@ class Suggestions(QObject):
             return False
         video = ed.video
         tid = ed.track
-        if tid is None or video.pose(ed.frame, tid) is not None:
-            tid = max(video.tracks, default=0) + 1  # the selected person is here already: a new one
+        here = video.pose(ed.frame, tid) if tid is not None else None
+        # For the selected person where they have no pose, or only the fill's or a "not in view"
+        # mark (the template takes its place, as Del then T would); a pose the annotator made
+        # stays (two trials' T over their person's pose made a new person they did not ask for).
+        instead = here is not None and (edits.untouched_fill(here) or here.is_absent_mark())
+        if tid is None:
+            tid = max(video.tracks, default=0) + 1
+        elif here is not None and not instead:
+            self._say(f"{ed.person_name(tid)} already has a pose on frame {ed.frame}: drag its joints, or Del it "
+                      "and press T again (Ctrl+N first drops one for a new person).", 10000)
+            return True
         pose = template.from_keyframe(video, ed.track, ed.frame, (x, y)) if (
             kind == "keyframe" and ed.track is not None) else None
         what = "the previous keyframe's pose"
@@ -695,13 +704,14 @@ class Suggestions(QObject):
             what = ("an average pose (the selected person has no earlier keyframe)" if kind == "keyframe"
                     else "an average pose")
             pose = template.average(video, ed.session.skeleton, (x, y))
-        change = PoseChange(video.video_id, ed.frame, tid, place_suggestion(video.pose(ed.frame, tid), _only(pose, ed.order)))
+        change = PoseChange(video.video_id, ed.frame, tid, place_suggestion(None, _only(pose, ed.order)))
         self._push(f"Drop a pose template on frame {ed.frame}", [change],
                    new_tracks=[] if tid in video.tracks else [tid])
         ed.select_track(tid)
         placed = video.pose(ed.frame, tid)
         n = int((placed.labelled() & (placed.provenance == Provenance.SUGGESTED)).sum()) if placed is not None else 0
-        self._say(f"Dropped {what} for person {tid} on frame {ed.frame}: {n} suggested joints. Drag them to fit "
+        where = f"frame {ed.frame}" + (" in place of the filled pose" if instead and not here.is_absent_mark() else "")
+        self._say(f"Dropped {what} for {ed.person_name(tid)} on {where}: {n} suggested joints. Drag them to fit "
                   "(Shift+drag moves the whole pose, Ctrl+Shift+drag a joint turns and scales it); A accepts them.",
                   12000)
         return True

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QFontMetrics
 from test_gui_editing import clip, drag, label_keyframes, on_disk, press  # noqa: F401 (clip is a fixture)
+from test_gui_session import click_image as click_image_at
 
 from posewarper_core.annotation import Pose, PoseChange, Provenance, Track
 
@@ -76,6 +77,25 @@ def test_dragging_a_keyframe_joint_carries_the_frames_filled_from_it_in_one_undo
     press(w, Qt.Key_Z, Qt.ControlModifier)
     undone = on_disk(w)
     assert all(undone.pose(f, tid).same_as(before[f]) for f in range(21))
+
+
+def test_a_template_dropped_on_the_persons_filled_pose_takes_its_place(qtbot, clip):
+    """T over a wrong fill: the template replaces this person's filled pose, as Del then T would
+    (a trial's T there made a third person instead); one undo step brings the fill back."""
+    w = clip
+    tid = filled(qtbot, w)
+    w.editor.seek(5)
+    w.editor.select_track(tid)
+    fill_here = w.session.video.pose(5, tid).copy()
+    tracks = set(w.session.video.tracks)
+    press(w, Qt.Key_T)
+    click_image_at(qtbot, w, 150, 120)
+    pose = w.session.video.pose(5, tid)
+    assert set(w.session.video.tracks) == tracks and w.editor.track == tid
+    assert pose.keyframe and (pose.provenance[pose.labelled()] == Provenance.SUGGESTED).all()
+    assert "in place of the filled pose" in w.statusBar().currentMessage()
+    press(w, Qt.Key_Z, Qt.ControlModifier)
+    assert w.session.video.pose(5, tid).same_as(fill_here)
 
 
 def test_a_click_re_placing_a_filled_joint_refills_its_chain_as_a_drag_does(qtbot, clip):

@@ -168,14 +168,23 @@ def test_pose_templates_dropped_at_a_click(qtbot, clip):
     np.testing.assert_allclose(pose.xy[key.labelled()] - pose.xy[key.labelled()][0],
                                key.xy[key.labelled()] - key.xy[key.labelled()][0], atol=1e-6)  # the same shape
     assert w.editor.undo_stack.count() == depth + 1
-    # an average pose for someone new (person 1 is here already): a new person, one step
+    # over the person's own pose a template is refused (two trials' T there made a new person)...
     press(w, Qt.Key_T, Qt.ShiftModifier)
     click_image(qtbot, w, 60, 150)
+    assert w.editor.track == tid and w.editor.undo_stack.count() == depth + 1
+    assert w.session.video.pose(10, tid).same_as(pose)
+    assert w.statusBar().currentMessage().startswith(f"person {tid} already has a pose on frame 10")
+    # ... an average pose for someone new comes after Ctrl+N: a new person, one step
+    press(w, Qt.Key_N, Qt.ControlModifier)
     new = w.editor.track
-    assert new != tid and (w.session.video.pose(10, new).provenance == SUGGESTED).sum() >= 12
-    assert w.editor.undo_stack.count() == depth + 2
+    steps = w.editor.undo_stack.count()
+    press(w, Qt.Key_T, Qt.ShiftModifier)
+    click_image(qtbot, w, 60, 150)
+    assert new != tid and w.editor.track == new
+    assert (w.session.video.pose(10, new).provenance == SUGGESTED).sum() >= 12
+    assert w.editor.undo_stack.count() == steps + 1
     w.actions["undo"].trigger()
-    assert new not in w.session.video.tracks and w.session.video.pose(10, tid) is not None
+    assert w.session.video.pose(10, new) is None and w.session.video.pose(10, tid) is not None
     # a template armed and then left for another frame says it is cancelled
     press(w, Qt.Key_T)
     w.editor.seek(15)
@@ -183,7 +192,7 @@ def test_pose_templates_dropped_at_a_click(qtbot, clip):
     # the next click after a template places a joint again
     w.editor.seek(20)
     click_image(qtbot, w, 90, 90)
-    assert w.session.video.pose(20, tid).provenance[0] == MANUAL
+    assert w.session.video.pose(20, w.editor.track).provenance[0] == MANUAL
 
 
 def test_without_the_pose_runtime_the_carried_pose_is_offered_and_the_gui_says_what_is_missing(
