@@ -343,6 +343,14 @@ def test_tuning_on_the_keyframes_runs_once_per_set_of_keyframes(quick_tuning):
     assert method is kept.get("posewarper", device="cpu")  # kept between fills
     assert kept.get("posewarper", device="cpu", tune=False) is not method  # untuned: the shipped matcher
     assert MethodCache().get("posewarper", device="cpu") is not method  # nothing shared between owners
+    switching = MethodCache()
+    first = switching.get("posewarper", device="cpu")
+    switching.get("flow")
+    switching.get("linear")
+    assert switching.get("posewarper", device="cpu") is first  # other methods' fills between keep it
+    for other in ("flow", "linear", "flow-farneback"):
+        switching.get(other)
+    assert switching.get("posewarper", device="cpu") is not first  # beyond the three kept: made afresh
     method = kept.get("posewarper", device="cpu")
     steps = []
     fill(video, ArrayFrames(images), method, track_ids=[1], setup_progress=lambda *s: steps.append(s))

@@ -12,6 +12,7 @@ never overwritten. See engine.py for the rules.
 from __future__ import annotations
 
 import importlib
+from collections import OrderedDict
 from typing import Callable, Iterable
 
 from ..annotation import PoseChange, Video
@@ -84,17 +85,21 @@ def posewarper_from_file(model_path, device=None, tune: bool = True, **options) 
 
 
 class MethodCache:
-    """The method object a caller (a GUI session, a CLI run) fills with, kept between its fills:
+    """The method objects a caller (a GUI session, a CLI run) fills with, kept between its fills:
     a tuned method holds its tuning on a video's keyframes, which a fill of the same keyframes
-    (e.g. again, after corrections) then reuses. One object at a time; owned by whoever fills."""
+    (e.g. again, after corrections) then reuses. The last KEPT kinds are kept, so a fill with
+    another method in between does not cost the tuning again (a trial filled with posewarper, then
+    flow, then posewarper, and waited ~15 s for the same tuning). Owned by whoever fills."""
+
+    KEPT = 3  # the panel's usual three: linear, flow, posewarper
 
     def __init__(self):
-        self.key = None
-        self.current: Method | None = None
+        self._kept: OrderedDict = OrderedDict()  # key -> method, least recently used first
+        self.current: Method | None = None  # the method the last get() gave
 
     def get(self, name: str, *, model_path=None, device=None, tune: bool = True, **options) -> Method:
-        """The kept method when name, model file (path and modification time), device, tuning and
-        options are those of the last call; otherwise a new one (make_method), kept instead."""
+        """The kept method for this name, model file (path and modification time), device, tuning
+        and options; otherwise a new one (make_method), kept instead of the least recently used."""
         from pathlib import Path
 
         path = None
@@ -105,10 +110,14 @@ class MethodCache:
         key = (name, str(path.resolve()) if path else None,
                path.stat().st_mtime_ns if path is not None and path.is_file() else None,
                str(device), bool(tune), tuple(sorted(options.items())))
-        if self.key != key or self.current is None:
-            self.current = make_method(name, model_path=model_path, device=device, tune=tune, **options)
-            self.key = key
-        return self.current
+        method = self._kept.pop(key, None)
+        if method is None:
+            method = make_method(name, model_path=model_path, device=device, tune=tune, **options)
+        self._kept[key] = method
+        while len(self._kept) > self.KEPT:
+            self._kept.popitem(last=False)
+        self.current = method
+        return method
 
 
 def fill(
