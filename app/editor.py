@@ -484,11 +484,18 @@ class Editor(QObject):
         if self.track is None:
             self.message.emit("Select a person first: Del deletes the selected person's pose on this frame.")
             return
-        if self.pose() is None:
+        pose = self.pose()
+        if pose is None:
             self.message.emit("The selected person has no pose in this frame.")
             return
         self._push(f"Delete pose of person {self.track}",
                    [PoseChange(self.video.video_id, self.frame, self.track, None)])
+        # said, as every other edit is (a trial's Delete left the status bar silent)
+        if pose.is_absent_mark():
+            said = "not-in-view mark on frame {}. Ctrl+Z undoes."
+        else:
+            said = f"pose on frame {{}} ({int(pose.labelled().sum())} joints). Ctrl+Z undoes; E suggests a fresh one."
+        self.message.emit(f"Deleted {self.person_name(self.track)}'s " + said.format(self.frame))
 
     def mark_absent(self) -> None:
         """Mark the selected person not in view on this frame (Pose.absent_mark), replacing their

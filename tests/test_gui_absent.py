@@ -30,6 +30,11 @@ def test_x_marks_the_person_not_in_view_and_ctrl_z_takes_it_back(qtbot, clip):
 
     press(w, Qt.Key_X)  # marked already: nothing more
     assert w.editor.undo_stack.count() == depth + 1 and "already" in message(w)
+    press(w, Qt.Key_Delete)  # Del takes the mark away, and says so
+    assert w.session.video.pose(10, tid) is None
+    assert message(w) == f"Deleted person {tid}'s not-in-view mark on frame 10. Ctrl+Z undoes."
+    w.actions["undo"].trigger()
+    assert w.session.video.pose(10, tid).is_absent_mark()
 
     w.actions["undo"].trigger()
     assert w.session.video.pose(10, tid) is None and on_disk(w).pose(10, tid) is None

@@ -178,8 +178,11 @@ def test_add_delete_person_and_change_ids(qtbot, clip, monkeypatch):
     # Delete one pose (Delete key): only this frame.
     w.editor.seek(10)
     w.editor.select_track(2)
+    joints = int(w.session.video.pose(10, 2).labelled().sum())
     press(w, Qt.Key_Delete)
     assert w.session.video.track_frames(2) == [0]
+    assert w.statusBar().currentMessage() == (f"Deleted person 2's pose on frame 10 ({joints} joints). Ctrl+Z undoes; "
+                                              "E suggests a fresh one.")
     asked = []  # the question counts what goes, in plain words
     monkeypatch.setattr("app.window.QMessageBox.question", lambda _w, _t, text: asked.append(text) or QMessageBox.No)
     w.actions["delete_track"].trigger()
