@@ -191,3 +191,11 @@ class FillRunner(QObject):
         if position >= stack.count() or stack.command(position) is not cmd:
             return "gone"
         return "applied" if position < stack.index() else "undone"
+
+    def redos_to_last_fill(self) -> int:
+        """How many redos bring the undone last fill back (1: it is the next; more when steps
+        before it were undone too); 0 when it is not undone."""
+        if self.last_fill_state() != "undone":
+            return 0
+        stack, position, _ = self._last
+        return position - stack.index() + 1

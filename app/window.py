@@ -432,6 +432,9 @@ class MainWindow(QMainWindow):
         self.runner.progress.connect(self.fill_panel.set_progress)
         self.runner.setupProgress.connect(self.fill_panel.set_setup_progress)
         self.runner.finished.connect(self._fill_finished)
+        # the panel tells of this project's fills only (a trial saw another project's "undone")
+        self._fill_text, self._fill_state = "", None
+        self.fill_panel.set_running(False, "")
         ed = self.editor
         ed.frameChanged.connect(self._show_frame)
         ed.selectionChanged.connect(self._selection_changed)
@@ -759,7 +762,7 @@ class MainWindow(QMainWindow):
 
     def _fill_finished(self, status: str, message: str) -> None:
         self._fill_text = f"Auto-fill {status}: {message}"
-        self._fill_state = self.runner.last_fill_state()
+        self._fill_state = (self.runner.last_fill_state(), self.runner.redos_to_last_fill())
         self.fill_panel.set_running(False, self._fill_text)
         if status == "failed":
             self.error("Auto-fill failed", message)
@@ -983,11 +986,14 @@ class MainWindow(QMainWindow):
         if self.runner is None or self.runner.running:
             return
         state = self.runner.last_fill_state()
-        if state is None or state == self._fill_state:
+        # how many redos: a trial's panel said one would do, with a step before the fill undone too
+        redos = self.runner.redos_to_last_fill()
+        if state is None or (state, redos) == self._fill_state:
             return
-        self._fill_state = state
+        self._fill_state = (state, redos)
+        times = f" {redos} times" if redos > 1 else ""
         text = {"applied": self._fill_text,
-                "undone": f"The last auto-fill was undone ({self.keys['redo']} brings it back).",
+                "undone": f"The last auto-fill was undone ({self.keys['redo']}{times} brings it back).",
                 "gone": "The last auto-fill was undone."}[state]
         self.fill_panel.set_running(False, text)
 

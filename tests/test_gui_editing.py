@@ -411,6 +411,10 @@ def test_the_fill_panel_does_not_claim_a_fill_that_was_undone(qtbot, clip):
     assert w.session.video.track_frames(tid) == [0, 10]
     assert "Auto-fill done" not in w.fill_panel.state.text()
     assert w.fill_panel.state.text() == "The last auto-fill was undone (Ctrl+Shift+Z brings it back)."
+    w.actions["undo"].trigger()  # a step before the fill undone too: two redos bring it back
+    assert w.fill_panel.state.text() == "The last auto-fill was undone (Ctrl+Shift+Z 2 times brings it back)."
+    w.actions["redo"].trigger()
+    assert w.fill_panel.state.text() == "The last auto-fill was undone (Ctrl+Shift+Z brings it back)."
     w.actions["redo"].trigger()
     assert w.fill_panel.state.text() == done and w.session.video.track_frames(tid) == list(range(11))
 
@@ -422,6 +426,22 @@ def test_the_fill_panel_does_not_claim_a_fill_that_was_undone(qtbot, clip):
     w.editor.seek(20)
     press(w, Qt.Key_X)  # a new edit: the undone fill cannot come back
     assert w.fill_panel.state.text() == "The last auto-fill was undone."
+
+
+def test_another_project_opened_starts_with_a_fill_panel_of_its_own(qtbot, clip, open_in, tmp_path):
+    """A trial's freshly opened project said "The last auto-fill was undone" of another one."""
+    w = clip
+    w.fill_panel.method.setCurrentText("linear")
+    label_keyframes(qtbot, w, frames=(0, 10))
+    w.actions["fill_video"].trigger()
+    qtbot.waitUntil(lambda: not w.runner.running, timeout=10000)
+    w.actions["undo"].trigger()
+    assert w.fill_panel.state.text().startswith("The last auto-fill was undone")
+    make_video(tmp_path / "other.mp4", n=N)
+    open_in(w, tmp_path / "other.mp4", tmp_path / "other.pwproj")
+    assert w.fill_panel.state.text() == ""
+    w.actions["redo"].trigger()  # nothing of the other project's to redo here
+    assert w.fill_panel.state.text() == ""
 
 
 def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, monkeypatch):
