@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDialo
 # (action id, menu text, default shortcut, group)
 DEFAULTS: list[tuple[str, str, str, str]] = [
     ("open", "&Open video, images or project…", "Ctrl+O", "File"),  # a new project starts here (a trial looked for "New")
+    ("open_folder", "Open image &folder…", "Ctrl+Shift+O", "File"),  # the file dialog hides folders of frames
     ("save", "&Save (every edit is saved as you make it)", "Ctrl+S", "File"),
     ("quit", "&Quit", "Ctrl+Q", "File"),
     ("undo", "&Undo", "Ctrl+Z", "Edit"),

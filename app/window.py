@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         e = self._on_editor
         handlers = {
-            "open": self.open_dialog, "quit": self.close, "save": self.save,
+            "open": self.open_dialog, "open_folder": self.open_folder_dialog, "quit": self.close, "save": self.save,
             "undo": lambda: self._undo(False), "redo": lambda: self._undo(True),
             "prev_frame": e(lambda ed: ed.step(-1)), "next_frame": e(lambda ed: ed.step(1)),
             "back_k": e(lambda ed: ed.step_k(-1)), "forward_k": e(lambda ed: ed.step_k(1)),
@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
         a = self.actions
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(a["open"])
+        file_menu.addAction(a["open_folder"])
         file_menu.addAction(a["save"])
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -323,6 +324,13 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open video, annotation file or project", "", MEDIA_FILTER)
         if not path and QMessageBox.question(self, "Open", "Open an image folder instead?") == QMessageBox.Yes:
             path = QFileDialog.getExistingDirectory(self, "Open image folder")
+        if path:
+            self.open_path(path, ask_where=True)
+
+    def open_folder_dialog(self) -> None:
+        """A folder of frame images, picked as a folder (in the file dialog it looks empty: a trial
+        found it only through Cancel and the question after it)."""
+        path = QFileDialog.getExistingDirectory(self, "Open image folder")
         if path:
             self.open_path(path, ask_where=True)
 
@@ -999,7 +1007,7 @@ class MainWindow(QMainWindow):
 
     def _set_enabled(self, on: bool) -> None:
         for action_id, action in self.actions.items():
-            if action_id not in ("open", "quit", "shortcuts"):
+            if action_id not in ("open", "open_folder", "quit", "shortcuts"):
                 action.setEnabled(on)
         for a in self.export_actions + [self.click_order_action]:
             a.setEnabled(on)

@@ -250,3 +250,17 @@ def test_a_joint_name_is_not_put_nearer_another_joint_than_its_own():
     labels = [("a", (0.0, 0.0), (30.0, 10.0))]
     joints = [(0.0, 0.0), (20.0, 0.0)]
     assert namelabels.place(labels, joints=joints) == [("a", -namelabels.GAP - 30.0, -5.0)]
+
+
+def test_an_image_folder_opens_from_its_own_file_menu_item(window, monkeypatch):
+    """A trial typed a frames folder into the Open dialog and saw it empty (the dialog lists
+    files); File has "Open image folder…" (Ctrl+Shift+O), usable before any project is open."""
+    opened = []
+    monkeypatch.setattr("app.window.QFileDialog.getExistingDirectory", lambda *a, **k: "/data/run1/frames")
+    monkeypatch.setattr(window, "open_path", lambda path, **kw: opened.append((path, kw)))
+    action = window.actions["open_folder"]
+    assert action.isEnabled() and action.shortcut().toString() == "Ctrl+Shift+O"
+    file_menu = window.menuBar().actions()[0].menu()
+    assert action in file_menu.actions()
+    action.trigger()
+    assert opened == [("/data/run1/frames", {"ask_where": True})]
