@@ -194,3 +194,24 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(FormatError, match="No space left"):
         write_posetrack18(out, POSETRACK17, video)
     assert out.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "v.mp4"]
+
+
+def test_a_pose_without_a_head_box_gets_one_from_head_top_and_head_bottom(tmp_path):
+    """PoseTrack's evaluation reads each person's head size from bbox_head; a trial's export of
+    poses made in the tool had none. A square of side |head_top - head_bottom| between the two,
+    flagged estimated, which reading leaves out again; a pose lacking either joint gets none."""
+    video = Video(str(tmp_path), 2, 100, 100, frames=None)
+    xy = np.full((17, 2), 50.0)
+    top, bottom = POSETRACK17.index("head_top"), POSETRACK17.index("head_bottom")
+    xy[top], xy[bottom] = (40.0, 10.0), (40.0, 26.0)
+    video.set_pose(0, 1, Pose.manual(xy, np.full(17, 2)))
+    vis = np.full(17, 2)
+    vis[top] = 0
+    video.set_pose(1, 1, Pose.manual(xy, vis))
+    path = tmp_path / "out.json"
+    write_posetrack18(path, POSETRACK17, video)
+    first, second = json.loads(path.read_text())["annotations"]
+    assert first["bbox_head"] == [32.0, 10.0, 16.0, 16.0] and first["bbox_head_estimated"] is True
+    assert "bbox_head" not in second
+    _, back = read_posetrack18(path, check_frames=False)
+    assert back.pose(0, 1).head_box is None  # estimated: not a label to keep

@@ -350,8 +350,9 @@ def pose_from_annotation(entry: Entry, skeleton: Skeleton, occlusion_flags: bool
     method = entry.string("method", required=False)
     # "reviewed" is our key: another tool's file may use the name for something else.
     bbox = None if entry.boolean("bbox_estimated", False) else entry.box("bbox")
+    head_box = None if entry.boolean("bbox_head_estimated", False) else entry.box("bbox_head")
     return Pose(xy, vis, provenance, confidence, keyframe=keyframe, method=method,
-                bbox=bbox, head_box=entry.box("bbox_head"), reviewed=ours and entry.boolean("reviewed", False))
+                bbox=bbox, head_box=head_box, reviewed=ours and entry.boolean("reviewed", False))
 
 
 _NUMBER_TYPES = frozenset((int, float))
@@ -496,8 +497,11 @@ def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Po
         yield track_id, pose, keep
 
 
-def pose_to_annotation(pose: Pose, keep: np.ndarray, estimate_bbox: bool) -> dict:
-    """The keypoint fields of one annotation (ids are the caller's)."""
+def pose_to_annotation(pose: Pose, keep: np.ndarray, estimate_bbox: bool,
+                       head_joints: tuple[int, int] | None = None) -> dict:
+    """The keypoint fields of one annotation (ids are the caller's). `head_joints` (head_top,
+    head_bottom): a pose with no head box gets one estimated from those two written joints
+    (estimated_head_box), flagged "bbox_head_estimated", which reading leaves out again."""
     keypoints: list[float] = []
     # Python lists, not numpy scalars, in the loop: a fifth of an export's time went on those.
     for (x, y), v, kept in zip(pose.xy.tolist(), pose.visibility.tolist(), keep.tolist()):
@@ -527,7 +531,26 @@ def pose_to_annotation(pose: Pose, keep: np.ndarray, estimate_bbox: bool) -> dic
         out["bbox_estimated"] = True
     if pose.head_box is not None:
         out["bbox_head"] = [float(v) for v in pose.head_box]
+    elif head_joints is not None:
+        box = estimated_head_box(pose, keep, *head_joints)
+        if box is not None:
+            out["bbox_head"] = [float(v) for v in box]
+            out["bbox_head_estimated"] = True
     return out
+
+
+def estimated_head_box(pose: Pose, keep: np.ndarray, top: int, bottom: int):
+    """A square of side |head_top - head_bottom| centred between the two (the rule the demo
+    clip's head boxes follow, demo_clip.py), or None without both: PoseTrack's evaluation reads
+    each person's head size from bbox_head, and a trial's export had none (poses made here have no
+    head box unless one was imported)."""
+    if not (keep[top] and keep[bottom]):
+        return None
+    side = float(np.linalg.norm(pose.xy[top] - pose.xy[bottom]))
+    if side <= 0:
+        return None
+    cx, cy = (pose.xy[top] + pose.xy[bottom]) / 2
+    return (float(cx - side / 2), float(cy - side / 2), side, side)
 
 
 def _extent_box(pose: Pose, keep: np.ndarray, pad: float = 0.1):

@@ -16,7 +16,8 @@ Reading:
   (`check_frames=False` skips the look-up, for converting label files without their images).
 - Image size: `width`/`height` of the images where given, else read from the first frame.
 
-Writing: every frame is listed (with `is_labeled`), poses carry `track_id`, `bbox`, `bbox_head`,
+Writing: every frame is listed (with `is_labeled`), poses carry `track_id`, `bbox`, `bbox_head`
+(a pose without one gets a square from head_top and head_bottom, flagged `bbox_head_estimated`),
 per-joint confidence in `scores`, and our own fields (`keyframe`, `propagated`, `reviewed`,
 `method`, `keypoint_provenance`). With `include_auto=False` (or "none") auto-filled joints are left
 out, with "reviewed" those of poses not reviewed; and so are poses left with no joint.
@@ -215,6 +216,9 @@ def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool
     ids = _frame_ids(video, vid_id)
     images, annotations = JsonList(path), JsonList(path)
     counts = {"auto_poses": 0, "left_out_auto": 0, "video_frames": int(video.num_frames)}
+    names = skeleton.joints
+    head_joints = (names.index("head_top"), names.index("head_bottom")) if {
+        "head_top", "head_bottom"} <= set(names) else None
     try:
         for frame, by_track in frames_with_poses(path, video, pose_frames):
             image_id, frame_id = ids[frame]
@@ -222,7 +226,7 @@ def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool
             for track_id, pose, keep in poses_to_export(path, video, frame, by_track, skeleton, include_auto, counts):
                 ann = {"id": annotations.count + 1, "image_id": image_id, "track_id": int(track_id),
                        "category_id": PERSON_CATEGORY}
-                ann.update(pose_to_annotation(pose, keep, estimate_bbox=True))
+                ann.update(pose_to_annotation(pose, keep, estimate_bbox=True, head_joints=head_joints))
                 counts["auto_poses"] += ann["propagated"]
                 annotations.append(ann)
                 written += 1
