@@ -78,6 +78,34 @@ def import_into(store: ProjectStore, paths: list[Path]) -> tuple[list[int], int]
     return ids, sum(v.pose_count() for v in videos)
 
 
+def shown_frames(video: Video, base_dir) -> tuple[str, ...]:
+    """What a video shows, as absolute paths: its frame images in order, or its video file."""
+    from posewarper_core.formats.common import absolute_source
+
+    root = absolute_source(video, base_dir)
+    if video.frames is not None:
+        return tuple(os.path.normpath(root / f.file_name) for f in video.frames)
+    if root.is_dir():  # a folder opened as it is: its images in the order the app shows them
+        from posewarper_core.video import list_images
+
+        return tuple(os.path.normpath(p) for p in list_images(root))
+    return (str(root),)
+
+
+def same_frames(store: ProjectStore, new_ids: list[int]) -> dict[int, list[int]]:
+    """For each video just imported, the videos the project held before that show the same
+    frames (a trial opened a folder of frames, then imported its labels, and had two videos)."""
+    videos = store.project.videos
+    earlier = {vid: shown_frames(v, store.base_dir) for vid, v in videos.items() if vid not in new_ids}
+    out = {}
+    for vid in new_ids:
+        frames = shown_frames(videos[vid], store.base_dir)
+        same = [old for old, theirs in earlier.items() if theirs == frames]
+        if same:
+            out[vid] = same
+    return out
+
+
 def remove_videos(store: ProjectStore, video_ids) -> None:
     """Take back an import (it was cancelled, or one of its videos was refused)."""
     for video_id in video_ids:

@@ -716,8 +716,22 @@ class MainWindow(QMainWindow):
             return
         self._refresh_videos()
         shown = self.select_video(ids[0])
-        self.inform("Imported", f"{len(ids)} video(s) with {poses} poses from {what}." + (
-            "" if shown else "\n\nChoose it in the Video box under the frame once auto-fill ends."))
+        notes = []
+        for new, olds in opening.same_frames(self.store, ids).items():
+            for old in olds:
+                video = self.store.project.videos[old]
+                label = f"video {old}" + (f" ({video.name})" if video.name else "")
+                # nothing of the annotator's in it: the labelled copy takes its place (undoable)
+                if shown and not video.tracks and not video.pose_count() and self.remove_video(old):
+                    notes.append(f"The {label} showed the same frames with no labels: the imported one "
+                                 f"takes its place ({self.keys['undo']} brings it back).")
+                else:
+                    notes.append(f"Video {new} shows the same frames as {label}, which has labels "
+                                 "of its own: both are kept (File → Remove video from project takes one out).")
+        n = len(ids)
+        self.inform("Imported", f"{n} video{'s' if n > 1 else ''} with {poses} poses from {what}." + (
+            "" if shown else "\n\nChoose it in the Video box under the frame once auto-fill ends.")
+            + "".join("\n\n" + note for note in notes))
         self.imported.emit(len(ids))
 
     def export_dialog(self, fmt: str) -> None:

@@ -257,7 +257,7 @@ class ImageFolderSource(VideoSource):
     ):
         super().__init__(Path(folder), max_cache_bytes)
         if files is None:
-            files = _list_images(self.path)
+            files = list_images(self.path)
         self.files = [Path(f) for f in files]
         if not self.files:
             raise VideoError(f"{self.path}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
@@ -311,7 +311,8 @@ class ImageFolderSource(VideoSource):
         return rgb
 
 
-def _list_images(folder: Path) -> list[Path]:
+def list_images(folder: Path) -> list[Path]:
+    """The image files of a folder in the order they are its frames (natural order of names)."""
     if not folder.is_dir():
         raise VideoError(f"{folder}: no such folder")
     try:

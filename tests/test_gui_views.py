@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.style import track_colour
 from posewarper_core.annotation import PoseChange, Provenance, Visibility
+from posewarper_core.skeleton import POSETRACK17
 from test_gui_session import click_image, export_and_wait, label_person, make_video
 from videogen import image_folder
 
@@ -178,9 +179,37 @@ def test_failed_and_successful_import_into_an_open_project(qtbot, window, open_i
     with qtbot.waitSignal(w.imported, timeout=10000) as added:
         assert w.import_file(exported)  # a second copy of the video, as a second video of the project
     assert added.args == [1] and len(w.store.project.videos) == 2
-    assert w.last_info.startswith(f"1 video(s) with {poses_before} poses from {exported}")  # the summary
+    assert w.last_info.startswith(f"1 video with {poses_before} poses from {exported}")  # the summary
+    assert "shows the same frames as video 1" in w.last_info and "both are kept" in w.last_info
     qtbot.waitUntil(lambda: w.loader is not None, timeout=10000)  # its frames open in the background
     assert w.session.video.pose_count() == poses_before
+
+
+def test_labels_imported_for_the_open_frames_take_the_place_of_their_empty_video(qtbot, window, open_in, tmp_path):
+    """A trial opened a folder of frames, then imported its PoseTrack file, and had two videos:
+    the empty one it opened and a labelled copy. The copy takes the empty one's place (Ctrl+Z
+    brings it back); a second import of the same file is kept beside the labelled one, said."""
+    import json
+
+    folder = image_folder(tmp_path / "frames", 3, width=64, height=48)
+    w = window
+    open_in(w, folder, tmp_path / "p.pwproj")
+    doc = {"images": [{"id": i + 1, "file_name": f"frames/{i}.png", "frame_id": i, "vid_id": "7", "is_labeled": True}
+                      for i in range(3)],
+           "annotations": [{"id": 1, "image_id": 2, "track_id": 0, "category_id": 1,
+                            "keypoints": [20, 20, 1] * 2 + [0, 0, 0] * 15}],
+           "categories": [{"id": 1, "name": "person", "keypoints": list(POSETRACK17.joints),
+                           "skeleton": POSETRACK17.coco_skeleton()}]}
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps(doc))
+    with qtbot.waitSignal(w.imported, timeout=10000):
+        assert w.import_file(labels)
+    assert list(w.store.project.videos) == [2] and w.session.video.pose_count() == 1
+    assert "The video 1 (frames) showed the same frames with no labels: the imported one takes its place" in w.last_info
+    with qtbot.waitSignal(w.imported, timeout=10000):
+        assert w.import_file(labels)
+    assert sorted(w.store.project.videos) == [2, 3]
+    assert "Video 3 shows the same frames as video 2" in w.last_info
 
 
 def test_an_export_that_fails_says_so_as_an_export_not_as_an_open(qtbot, window, open_in, tmp_path):
@@ -253,7 +282,7 @@ def test_several_files_import_together_or_not_at_all(qtbot, window, open_in, tmp
     with qtbot.waitSignal(w.imported, timeout=10000) as added:
         assert w.import_files([first, second])
     assert added.args == [2] and list(w.store.project.videos) == [1, 2, 3]
-    assert w.last_info.startswith("2 video(s) with ") and "from 2 files" in w.last_info
+    assert w.last_info.startswith("2 videos with ") and "from 2 files" in w.last_info
     assert w.session.video_id == 2 and w.video_box.count() == 3
 
     w.close_project()  # with no project open, the first file opens as a new one and the others follow
