@@ -722,9 +722,13 @@ class MainWindow(QMainWindow):
                 video = self.store.project.videos[old]
                 label = f"video {old}" + (f" ({video.name})" if video.name else "")
                 # nothing of the annotator's in it: the labelled copy takes its place (undoable)
-                if shown and not video.tracks and not video.pose_count() and self.remove_video(old):
+                empty = not video.tracks and not video.pose_count()
+                if empty and shown and self.remove_video(old):
                     notes.append(f"The {label} showed the same frames with no labels: the imported one "
                                  f"takes its place ({self.keys['undo']} brings it back).")
+                elif empty:
+                    notes.append(f"The {label} shows the same frames with no labels: File → Remove video from "
+                                 "project takes it out.")
                 else:
                     notes.append(f"Video {new} shows the same frames as {label}, which has labels "
                                  "of its own: both are kept (File → Remove video from project takes one out).")
