@@ -103,6 +103,10 @@ def test_several_videos_go_to_a_folder(tmp_path):
     assert summary["images"] == 4
     with pytest.raises(FormatError, match="give a folder"):
         export_videos(POSETRACK17, vids, tmp_path / "v1.mp4", "posetrack18")
+    # a new name ending in .json is meant as a file (a trial got a folder called e_after_E.json)
+    with pytest.raises(FormatError, match=r"give a folder \(this name ends in .json\), or export one video"):
+        export_videos(POSETRACK17, vids, tmp_path / "both.json", "posetrack18")
+    assert not (tmp_path / "both.json").exists()
 
 
 def _bad(tmp_path, official, mutate) -> FormatError:

@@ -140,6 +140,9 @@ def prepare_export(skeleton: Skeleton, videos: list[Video], path: str | os.PathL
     else:
         if path.exists() and not path.is_dir():
             raise FormatError(path, f"{len(videos)} videos make one PoseTrack file each: give a folder, not a file")
+        if not path.exists() and path.suffix.lower() == ".json":  # a trial got a folder named e_after_E.json
+            raise FormatError(path, f"{len(videos)} videos make one PoseTrack file each: give a folder (this name "
+                                    "ends in .json), or export one video (--video ID)")
         stems = [_file_stem(v) for v in videos]
         targets = [path / (f"{s}.json" if stems.count(s) == 1 else f"{s}_{v.video_id}.json")
                    for s, v in zip(stems, videos)]
