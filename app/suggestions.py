@@ -500,7 +500,7 @@ class Suggestions(QObject):
             ed.select_track(added[0])
         took = time.perf_counter() - req.started
         note = f" ({result.message})" if result.message else ""
-        self._say(f"Suggested {n_joints} joints in {took:.2f} s: drag to correct, A accepts the person, "
+        self._say(f"Suggested {_joints(n_joints)} in {took:.2f} s: drag to correct, A accepts the person, "
                   f"Shift+A the frame{note}", 12000)
         self.applied.emit(result)
         self.shown.emit(took)
@@ -573,7 +573,7 @@ class Suggestions(QObject):
                              command=RefinableCommand(w.session, "", changes))
         self.quick = _Quick(req, command, placed, added)
         took = time.perf_counter() - req.started
-        self._say(f"Suggested {n_joints} joints in {took:.2f} s from the pose model alone; the full suggestion "
+        self._say(f"Suggested {_joints(n_joints)} in {took:.2f} s from the pose model alone; the full suggestion "
                   "follows when the flow from the keyframe is there (joints you move are kept)", 12000)
         self.first_shown.emit(took)
 
@@ -616,7 +616,7 @@ class Suggestions(QObject):
             self._push(f"Refine the suggestion on frame {req.frame} ({n_joints} joints)", changes,
                        command=RefineCommand(self.window.session, "", changes, quick.command,
                                              f"Suggest {n} joints on frame {req.frame}"))
-            self._say(f"Full suggestion in {took:.2f} s: {n_joints} suggested joints (those you moved kept)", 12000)
+            self._say(f"Full suggestion in {took:.2f} s: {_joints(n_joints, 'suggested ')} (those you moved kept)", 12000)
         else:
             self._say(f"Full suggestion in {took:.2f} s: nothing to change (the quick joints were moved, "
                       "accepted or undone)", 8000)
@@ -662,8 +662,8 @@ class Suggestions(QObject):
         what = f"frame {ed.frame}" if everyone else f"person {ed.track}"
         refilled = len({(c.frame, c.track_id) for c in changes if c.frame != ed.frame})
         also = f" (re-fills {refilled} frames)" if refilled else ""
-        self._push(f"Accept {n} suggested joints of {what}{also}", changes)
-        self._say(f"Accepted {n} suggested joints of {what}{also}.", 4000)
+        self._push(f"Accept {_joints(n, 'suggested ')} of {what}{also}", changes)
+        self._say(f"Accepted {_joints(n, 'suggested ')} of {what}{also}.", 4000)
 
     # --- templates -----------------------------------------------------------------------------
     def arm_template(self, kind: str) -> None:
@@ -711,7 +711,7 @@ class Suggestions(QObject):
         placed = video.pose(ed.frame, tid)
         n = int((placed.labelled() & (placed.provenance == Provenance.SUGGESTED)).sum()) if placed is not None else 0
         where = f"frame {ed.frame}" + (" in place of the filled pose" if instead and not here.is_absent_mark() else "")
-        self._say(f"Dropped {what} for {ed.person_name(tid)} on {where}: {n} suggested joints. Drag them to fit "
+        self._say(f"Dropped {what} for {ed.person_name(tid)} on {where}: {_joints(n, 'suggested ')}. Drag them to fit "
                   "(Shift+drag moves the whole pose, Ctrl+Shift+drag a joint turns and scales it); A accepts them.",
                   12000)
         return True
@@ -801,3 +801,8 @@ def _only(pose, order: list[int]):
     drop = ~np.isin(np.arange(out.num_joints), order)
     out.xy[drop], out.visibility[drop], out.provenance[drop] = 0.0, 0, Provenance.NONE
     return out
+
+
+def _joints(n: int, kind: str = "") -> str:
+    """'1 suggested joint', '3 suggested joints' (a trial read "Suggested 1 joints")."""
+    return f"{n} {kind}joint{'' if n == 1 else 's'}"

@@ -264,3 +264,9 @@ def test_an_image_folder_opens_from_its_own_file_menu_item(window, monkeypatch):
     assert action in file_menu.actions()
     action.trigger()
     assert opened == [("/data/run1/frames", {"ask_where": True})]
+
+
+def test_suggestion_messages_count_joints_in_good_english():
+    from app.suggestions import _joints
+
+    assert (_joints(1), _joints(3, "suggested ")) == ("1 joint", "3 suggested joints")  # not "Suggested 1 joints"
