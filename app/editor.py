@@ -125,8 +125,26 @@ class Editor(QObject):
         self._seek_or_say(f, "No more labelled keyframes that way" + self._whose() + ".")
 
     def to_unlabelled_slot(self) -> None:
-        f = navigation.next_unlabelled_slot(self.marked_status(), self.frame, self.video.keyframe_stride)
-        self._seek_or_say(f, "Every keyframe slot is labelled" + self._whose() + ".")
+        """The next keyframe slot with no keyframe, or keyframe that lacks joints both keyframes
+        around it have (Video.incomplete_keyframes), of the selected person, else of anyone."""
+        mine = self.track is not None and self.track in self.video.tracks
+        lacking: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for tid in ([self.track] if mine else sorted(self.video.tracks)):
+            for f, joints in self.video.incomplete_keyframes(tid).items():
+                lacking.setdefault(f, []).append((tid, joints))
+        slots = navigation.unlabelled_slots(self.marked_status(), self.video.keyframe_stride)
+        f = navigation.next_of(set(slots) | set(lacking), self.frame)
+        if f is None:
+            self.message.emit("Every keyframe slot is labelled, and no keyframe lacks a joint the keyframes around "
+                              "it have" + self._whose() + ".")
+            return
+        self.seek(f)
+        if f in lacking and f not in slots:
+            tid, joints = lacking[f][0]
+            self.select_track(tid)
+            names = ", ".join(self.session.skeleton.joints[j] for j in joints)
+            self.message.emit(f"Keyframe {f}: {self.person_name(tid)} lacks {names}, labelled on the keyframes before "
+                              "and after it. Clicks place them (E suggests them).")
 
     def marked_status(self):
         """Per frame, the status the timeline shows: the selected person's, else every pose's."""

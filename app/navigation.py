@@ -17,15 +17,22 @@ def next_keyframe(status: np.ndarray, frame: int, step: int = 1) -> int | None:
     return int(earlier[-1]) if earlier.size else None
 
 
+def unlabelled_slots(status: np.ndarray, stride: int) -> list[int]:
+    """The every-k-th frames with no labelled keyframe."""
+    slots = np.arange(0, len(status), max(1, stride))
+    return [int(f) for f in slots[status[slots] != KEYFRAME]]
+
+
+def next_of(frames, frame: int) -> int | None:
+    """The first of `frames` after `frame`, wrapping round to the start; None if there is none."""
+    frames = sorted(frames)
+    later = [f for f in frames if f > frame]
+    return later[0] if later else (frames[0] if frames else None)
+
+
 def next_unlabelled_slot(status: np.ndarray, frame: int, stride: int) -> int | None:
     """The next every-k-th frame with no labelled keyframe, wrapping round to the start."""
-    n = len(status)
-    slots = np.arange(0, n, max(1, stride))
-    todo = slots[status[slots] != KEYFRAME]
-    if not todo.size:
-        return None
-    later = todo[todo > frame]
-    return int(later[0]) if later.size else int(todo[0])
+    return next_of(unlabelled_slots(status, stride), frame)
 
 
 def gap_around(keyframes: list[int], frame: int, num_frames: int) -> tuple[int, int]:

@@ -22,7 +22,7 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("forward_k", "Forward k frames", "Shift+Right", "Navigate"),
     ("prev_keyframe", "Previous keyframe", "Ctrl+Left", "Navigate"),
     ("next_keyframe", "Next keyframe", "Ctrl+Right", "Navigate"),
-    ("next_unlabelled", "Next unlabelled keyframe slot", "Ctrl+Shift+Right", "Navigate"),
+    ("next_unlabelled", "Next keyframe slot to label, or keyframe lacking joints", "Ctrl+Shift+Right", "Navigate"),
     ("next_review", "Next pose to review (highest predicted error)", "R", "Navigate"),
     ("next_suggestion", "Suggested next keyframe (where the fill expects the most error)", "N", "Navigate"),
     ("next_suspect", "Next suspect label (a jump or a left/right swap)", "J", "Navigate"),

@@ -302,6 +302,28 @@ def test_next_suspect_label_jumps_to_a_misplaced_joint_ready_to_replace(qtbot, c
     assert message.startswith("Suspect label 1 of 3: frame 15,") and "off its track" in message
 
 
+def test_ctrl_shift_right_also_stops_at_a_keyframe_lacking_joints_its_neighbours_have(qtbot, clip):
+    """A trial found the demo's keyframes with 6 of 15 joints only by counting the export's
+    keypoints: Ctrl+Shift+Right stops there too, names the joints and selects the person."""
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0, 10, 20))
+    pose = w.session.video.pose(10, tid).copy()
+    knee = w.session.skeleton.joints.index("left_knee")
+    pose.visibility[knee] = 0
+    w.session.apply([PoseChange(w.session.video.video_id, 10, tid, pose)])
+    assert {f: list(j) for f, j in w.session.video.incomplete_keyframes(tid).items()} == {10: [knee]}
+    w.editor.seek(2)
+    w.editor.select_track(None)
+    press(w, Qt.Key_Right, Qt.ControlModifier | Qt.ShiftModifier)
+    assert (w.editor.frame, w.editor.track, w.editor.cursor) == (10, tid, knee)
+    assert w.statusBar().currentMessage() == (f"Keyframe 10: person {tid} lacks left_knee, labelled on the keyframes "
+                                              "before and after it. Clicks place them (E suggests them).")
+    pose.visibility[knee] = 2  # placed: nothing left to go to
+    w.session.apply([PoseChange(w.session.video.video_id, 10, tid, pose)])
+    press(w, Qt.Key_Right, Qt.ControlModifier | Qt.ShiftModifier)
+    assert w.editor.frame == 10 and w.statusBar().currentMessage().startswith("Every keyframe slot is labelled, and no")
+
+
 def test_navigation_keys(qtbot, clip, monkeypatch):
     w = clip
     label_keyframes(qtbot, w, frames=(0, 10))

@@ -58,3 +58,17 @@ def test_video_keyframes_and_status():
     assert v.labelling_progress() == (2, 2, 3)  # keyframes on 0 and 5, marks on 5 and 7
     with pytest.raises(PoseWarperError, match="frame 20"):
         v.set_pose(20, 1, kf)
+
+
+def test_incomplete_keyframes_lack_joints_both_neighbouring_keyframes_have():
+    v = Video(source="v.mp4", num_frames=50, width=100, height=100)
+    full = np.full(17, 2)
+    some = full.copy()
+    some[[3, 4]] = 0
+    xy = np.full((17, 2), 10.0)
+    for f, vis in ((0, full), (10, some), (20, full), (30, some)):
+        v.set_pose(f, 1, Pose.manual(xy, vis, keyframe=True))
+    assert {f: list(j) for f, j in v.incomplete_keyframes(1).items()} == {10: [3, 4]}  # 30 is the last: no after
+    v.set_pose(20, 1, Pose.absent_mark(17))  # next to a "not in view" mark: nothing to compare with
+    v.set_pose(40, 1, Pose.manual(xy, full, keyframe=True))
+    assert v.incomplete_keyframes(1) == {}
