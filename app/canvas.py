@@ -7,8 +7,8 @@ draws a preview, so one drag is one command.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPen
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
 from posewarper_core.annotation import AUTO_PROVENANCE, Pose, Provenance, Visibility, is_auto
@@ -413,6 +413,23 @@ class FrameView(QGraphicsView):
     def set_poses(self, poses: dict[int, Pose]) -> None:
         if self._drag is None:  # a redraw mid-drag would drop the preview
             self.layer.set_poses(poses)
+            self._hover_again()
+
+    def _hover_again(self) -> None:
+        """The joint under the pointer among the poses drawn now: after a frame change by key the
+        hovered joint has moved away from the pointer (a trial's name label stayed beside it)."""
+        pos = self._pointer()
+        hit = self.joint_at(pos) if pos is not None and self.viewport().rect().contains(pos) else None
+        if hit != self.layer.hover:
+            self.layer.hover = hit
+            self.layer.update()
+            self.hoverChanged.emit(hit)
+
+    def _pointer(self) -> QPoint | None:
+        """The pointer in viewport coordinates while it is over the view, else None."""
+        if not self.viewport().underMouse():
+            return None
+        return self.viewport().mapFromGlobal(QCursor.pos())
 
     def set_selected(self, track_id: int | None, joint: int | None = None) -> None:
         """The selected person, and their selected joint (the next to place: its name is kept

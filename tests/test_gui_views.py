@@ -606,6 +606,7 @@ def test_joint_names_do_not_cover_each_other_and_the_selected_joint_keeps_its_na
     assert w.canvas.layer.show_names
     w.editor.set_cursor(9)  # the selected joint (S / W, or a click in the joint table)
     layer = w.canvas.layer
+    qtbot.mouseMove(w.canvas.viewport(), QPoint(1, 1))  # the pointer off the joints: no hover label
 
     def drawn(zoom):
         w.canvas.resetTransform()
@@ -648,3 +649,21 @@ def test_demo_opens_with_both_people_labelled_every_tenth_frame(qtbot, window, o
     assert w.tracks_panel.table.rowCount() == 2
     settings = QSettings()
     assert str(w.store.path) in (settings.value("recent") or [])
+
+
+def test_the_hover_name_follows_what_is_under_the_pointer_after_a_frame_change_by_key(qtbot, window, open_in, tmp_path,
+                                                                                     monkeypatch):
+    """A trial stepped frames with the keys and the joint-name label stayed beside a joint the
+    pointer was no longer on: the hovered joint is found again on each frame drawn."""
+    w = labelled_clip(qtbot, window, open_in, tmp_path)
+    tid = w.editor.track
+    w.editor.seek(0)
+    joint = w.session.video.pose(0, tid).xy[0]
+    at = w.canvas.mapFromScene(QPointF(*joint))
+    monkeypatch.setattr(w.canvas, "_pointer", lambda: at)
+    w.editor.seek(0)
+    w.canvas.set_poses(w.session.video.poses.get(0, {}))
+    assert w.canvas.layer.hover == (tid, 0)
+    empty = next(f for f in range(w.session.video.num_frames) if w.session.video.pose(f, tid) is None)
+    w.editor.seek(empty)  # nobody there: no name label left over
+    assert w.canvas.layer.hover is None
