@@ -642,6 +642,7 @@ class FrameView(QGraphicsView):
         if np.hypot(*before) < 1.0:  # the grabbed joint is the centre: nothing to turn by
             return 0.0, 1.0
         angle = float(np.arctan2(after[1], after[0]) - np.arctan2(before[1], before[0]))
+        angle = (angle + np.pi) % (2 * np.pi) - np.pi  # the short way round: a trial read "-212°"
         scale = float(np.clip(np.hypot(*after) / np.hypot(*before), 0.2, 5.0))
         return angle, scale
 

@@ -270,3 +270,16 @@ def test_suggestion_messages_count_joints_in_good_english():
     from app.suggestions import _joints
 
     assert (_joints(1), _joints(3, "suggested ")) == ("1 joint", "3 suggested joints")  # not "Suggested 1 joints"
+
+
+def test_a_turn_is_said_the_short_way_round():
+    from PySide6.QtCore import QPointF
+
+    from app.canvas import FrameView
+    from posewarper_core.annotation import Pose
+
+    xy = np.zeros((17, 2))
+    xy[0] = (-10.0, 1.0)  # the grabbed joint: left of the centre, just below the axis
+    drag = {"centre": np.zeros(2), "origin": Pose.manual(xy, np.full(17, 2)), "joint": 0}
+    angle, scale = FrameView._turn(drag, QPointF(-10.0, -1.0))  # just above it: a small turn, not -349 degrees
+    assert np.degrees(angle) == pytest.approx(np.degrees(2 * np.arctan2(1, 10))) and scale == pytest.approx(1.0)
