@@ -77,6 +77,7 @@ class PoseLayer(QGraphicsItem):
         self.show_names = False  # every placed joint's name beside it
         self.onion: list[tuple[int, int, Pose]] = []  # (track, frame, pose) of neighbouring keyframes, drawn faint beneath
         self.onion_frame: int | None = None  # the frame they are drawn on
+        self.ghost_labels_drawn: list[QRectF] = []  # their labels' screen boxes at the last paint
         self.size = (640, 480)
 
     def _smooth_again(self) -> None:
@@ -94,6 +95,7 @@ class PoseLayer(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         scale = max(painter.worldTransform().m11(), 1e-6)
         painter.setRenderHint(QPainter.Antialiasing, True)
+        self.ghost_labels_drawn = []
         for tid, frame, pose in self.onion:
             self._paint_ghost(painter, tid, frame, pose, scale)
         order = sorted(self.poses, key=lambda t: t == self.selected)  # selected on top
@@ -137,8 +139,16 @@ class PoseLayer(QGraphicsItem):
             painter.setFont(font)
             earlier = self.onion_frame is not None and frame < self.onion_frame
             text = f"← keyframe {frame}" if earlier else f"keyframe {frame} →"
-            width = QFontMetrics(font).horizontalAdvance(text)
+            metrics = QFontMetrics(font)
+            width = metrics.horizontalAdvance(text)
             base = at + (QPointF(-width - 6, -8) if earlier else QPointF(6, -8))
+            box = QRectF(base.x(), base.y() - metrics.ascent(), width + 1, metrics.height() + 1)
+            # above another ghost's label where they meet (a trial read the jumper's and the
+            # walker's keyframe numbers drawn over each other)
+            while any(box.intersects(other) for other in self.ghost_labels_drawn):
+                box.translate(0, -box.height())
+            base = QPointF(base.x(), box.top() + metrics.ascent())
+            self.ghost_labels_drawn.append(box)
             painter.setPen(QColor(0, 0, 0, 160))
             painter.drawText(base + QPointF(1, 1), text)
             painter.setPen(QColor(track_colour(tid)))  # opaque: the ghost's faint colour is hard to read

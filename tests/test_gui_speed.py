@@ -429,6 +429,12 @@ def test_markers_names_onion_skin_range_fill_and_export_with_frames(qtbot, clip,
         QPainter.drawText = draw
     assert sorted(t for t in set(texts) if "keyframe" in str(t)) == ["keyframe 10 →", "← keyframe 0"]
     assert sum("keyframe" in str(t) for t in texts) == 8  # each of the 4 ghosts' labels, with its shadow
+    boxes = w.canvas.layer.ghost_labels_drawn  # none over another (a trial read two people's labels overlapping)
+    assert len(boxes) == 4 and not any(a.intersects(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    w.canvas.layer.onion = [(first, 0, w.session.video.pose(0, first))] * 3  # three ghosts on one spot
+    w.canvas.viewport().repaint()
+    boxes = w.canvas.layer.ghost_labels_drawn
+    assert len(boxes) == 3 and not any(a.intersects(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     press(w, Qt.Key_O, Qt.ShiftModifier)
     assert w.canvas.layer.onion == []
 
