@@ -239,6 +239,11 @@ def suggestion_only(pose: Pose) -> bool:
     return bool(labelled.any()) and bool((pose.provenance[labelled] == Provenance.SUGGESTED).all())
 
 
+def _labels(pose: Pose) -> np.ndarray:
+    """Joints labelled and not merely suggested (what an export writes of a keyframe)."""
+    return pose.labelled() & (pose.provenance != Provenance.SUGGESTED)
+
+
 def pose_status(pose: Pose) -> int:
     """0 empty, 1 auto-filled, 2 corrected (some joint), 3 keyframe: what the timeline shows."""
     if pose.keyframe:
@@ -344,7 +349,7 @@ class Video:
             a, p, b = (self.poses[f][track_id] for f in (before, here, after))
             if a.is_absent_mark() or p.is_absent_mark() or b.is_absent_mark():
                 continue
-            missing = a.labelled() & b.labelled() & ~p.labelled()
+            missing = _labels(a) & _labels(b) & ~_labels(p)  # a suggestion is no label until accepted
             if missing.any():
                 out[here] = np.flatnonzero(missing)
         return out

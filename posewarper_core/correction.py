@@ -96,12 +96,17 @@ def _refill_chain(video: Video, track_id: int, frame: int, j: int, new_xy, offse
                 pose.xy[j] = w * np.asarray(new_xy) + (1 - w) * far
             raised = 0.5 ** (d / method_half_life(pose.method))
             pose.confidence[j] = max(float(pose.confidence[j]), raised)
+            if video.width and video.height and not (0 <= pose.xy[j, 0] < video.width
+                                                     and 0 <= pose.xy[j, 1] < video.height):
+                # carried past the picture's edge: no label there, as the fill leaves none
+                pose.xy[j], pose.visibility[j], pose.provenance[j], pose.confidence[j] = 0.0, 0, Provenance.NONE, 0.0
             pose.reviewed = False
             edited[f] = pose
 
 
 def _changes(video: Video, track_id: int, edited: dict[int, Pose]) -> list[PoseChange]:
-    return [PoseChange(video.video_id, f, track_id, p) for f, p in sorted(edited.items())]
+    # a filled pose carried wholly past the picture's edge is no pose
+    return [PoseChange(video.video_id, f, track_id, None if p.is_empty() else p) for f, p in sorted(edited.items())]
 
 
 def _filled_pose(video: Video, frame: int, track_id: int) -> Pose:
@@ -159,17 +164,11 @@ def accept_suggested(video: Video, frame: int, track_id: int, pose: Pose, joints
     """The changes that put `pose` on `frame` (a keyframe, or a filled pose E added joints to, whose
     `joints` the annotator just made theirs: a suggestion accepted, or a suggested joint dragged)
     and re-fill each of those joints' filled chains on both sides from it, as `correct_joints`
-    does for a dragged filled joint. A
-    suggestion fills only joints the frame had free, so where the fill had a joint there is taken
-    from its filled neighbours (`_filled_at`); a joint with none is not carried. `video` is not
-    modified."""
-    edited: dict[int, Pose] = {}
-    for j in joints:
-        was = _filled_at(video, frame, track_id, int(j))
-        if was is not None and pose.visibility[j] != Visibility.NOT_LABELLED:
-            _refill_chain(video, track_id, frame, int(j), pose.xy[j], pose.xy[j] - was, carry, edited)
-    edited[frame] = pose
-    return _changes(video, track_id, edited)
+    does for a dragged filled joint. A suggestion fills only joints the frame had free, so where
+    the fill had a joint there is taken from its filled neighbours (`_filled_at`); a joint with
+    none is not carried. `video` is not modified."""
+    return _carried(video, frame, track_id, pose, joints, carry,
+                    lambda j: _filled_at(video, frame, track_id, j))
 
 
 def move_keyframe_joints(video: Video, frame: int, track_id: int, pose: Pose, joints,
@@ -178,13 +177,25 @@ def move_keyframe_joints(video: Video, frame: int, track_id: int, pose: Pose, jo
     there and carry each move into the joint's filled chains on both sides, fading to their next
     anchors, as a corrected joint's is: those frames were filled from the old place (a trial
     dragged a keyframe's wrist and the next frame kept the old one, still sure of it). A joint
-    not labelled before has no chain to move. `video` is not modified."""
+    not labelled before has no chain to move, and a suggested one anchors none (a suggestion is
+    not a label until accepted, accept_suggested). `video` is not modified."""
     old = _filled_pose(video, frame, track_id)
+
+    def was(j: int):
+        placed = old.visibility[j] != Visibility.NOT_LABELLED and old.provenance[j] != Provenance.SUGGESTED
+        return old.xy[j] if placed else None
+    return _carried(video, frame, track_id, pose, joints, carry, was)
+
+
+def _carried(video: Video, frame: int, track_id: int, pose: Pose, joints, carry: str, was) -> list[PoseChange]:
+    """`pose` on `frame`, each of `joints` carried into its filled chains from where the chains had
+    it (`was(j)`, None: not carried) to where `pose` has it."""
     edited: dict[int, Pose] = {}
     for j in joints:
         j = int(j)
-        if old.visibility[j] != Visibility.NOT_LABELLED and pose.visibility[j] != Visibility.NOT_LABELLED:
-            _refill_chain(video, track_id, frame, j, pose.xy[j], pose.xy[j] - old.xy[j], carry, edited)
+        start = was(j)
+        if start is not None and pose.visibility[j] != Visibility.NOT_LABELLED:
+            _refill_chain(video, track_id, frame, j, pose.xy[j], pose.xy[j] - start, carry, edited)
     edited[frame] = pose
     return _changes(video, track_id, edited)
 

@@ -573,4 +573,24 @@ def test_filled_joints_carried_out_of_the_picture_are_left_unlabelled():
     gone = Video(source="mem", num_frames=11, width=320, height=240)  # carried wholly out: no pose at all
     gone.set_pose(0, 1, keyframe(xy, np.full(J, 2, np.uint8)))
     gone.set_pose(10, 1, keyframe(xy - (400.0, 0.0), np.full(J, 2, np.uint8)))
-    assert all(c.frame < 4 for c in fill(gone, None, "linear"))  # 140 - 40 f < 0 from frame 4 on
+    assert sorted(c.frame for c in fill(gone, None, "linear")) == [1, 2, 3]  # 140 - 40 f < 0 from frame 4 on
+
+
+def test_a_fill_run_again_keeps_suggested_joints_e_put_on_a_filled_pose():
+    """E over a filled pose adds suggestions for the joints the fill has not (it stays a filled
+    pose): the next fill must not wipe them before the annotator accepts or drags them."""
+    from posewarper_core.correction import apply_changes
+    from posewarper_core.suggest.suggest import place_suggestion
+
+    video, a, b = two_keyframe_video(n=11)
+    apply_changes(video, fill(video, None, "linear"))
+    filled = video.pose(5, 1)
+    free = np.flatnonzero(~filled.labelled())
+    assert len(free)  # joint 5 is in neither keyframe
+    guess = Pose(xy=np.full((J, 2), 77.0), visibility=np.full(J, 2, np.uint8),
+                 provenance=np.full(J, Provenance.SUGGESTED), confidence=np.zeros(J, np.float32), method="suggestion")
+    video.set_pose(5, 1, place_suggestion(filled, guess))
+    apply_changes(video, fill(video, None, "linear"))
+    again = video.pose(5, 1)
+    assert not again.keyframe and (again.provenance[free] == Provenance.SUGGESTED).all()
+    np.testing.assert_allclose(again.xy[free], 77.0)

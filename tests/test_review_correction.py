@@ -234,4 +234,30 @@ def test_moving_a_keyframe_joint_carries_the_move_into_the_filled_frames_on_both
         np.testing.assert_allclose(shift[f], share * np.array([10.0, -4.0]), atol=1e-9)
     others = np.arange(J) != 3
     assert all((v.pose(f, 1).xy[others] == before[f].xy[others]).all() for f in range(21))
-    assert v.pose(10, 1).keyframe and v.pose(10, 1).provenance[3] == Provenance.MANUAL
+    # a suggestion nobody accepted (E on frame 15) anchors nothing: moving it leaves the fill alone
+    v = filled_video(keys=(0, 20))
+    guess = keyframe(150.0)
+    guess.provenance[:] = Provenance.SUGGESTED
+    v.set_pose(15, 1, guess)
+    moved = guess.copy()
+    moved.xy += 30.0
+    changes = correction.move_keyframe_joints(v, 15, 1, moved, np.arange(J))
+    assert [c.frame for c in changes] == [15]
+
+
+def test_a_correction_carried_past_the_pictures_edge_leaves_no_label_there():
+    # The fill leaves a joint it carries out of the picture unlabelled; so does a carried
+    # correction: here past the last keyframe, where the whole offset is carried to the end.
+    v = Video(source="v.mp4", num_frames=6, width=640, height=480, video_id=1)
+    v.set_pose(0, 1, keyframe(600.0))
+    for f in range(1, 6):  # filled, walking right 4 px a frame: joint 16 at 620, 624, ... 636
+        p = keyframe(600.0 + 4 * f)
+        p.keyframe, p.method = False, "flow"
+        p.provenance[:] = Provenance.PROPAGATED
+        p.confidence[:] = 0.5
+        v.set_pose(f, 1, p)
+    x = v.pose(3, 1).xy[16]
+    correction.apply_changes(v, correction.correct_joints(v, 3, 1, {16: (x[0] + 6.0, x[1])}))
+    assert v.pose(3, 1).xy[16, 0] == pytest.approx(634.0)  # the annotator's own joint
+    assert v.pose(4, 1).labelled()[16] and v.pose(4, 1).xy[16, 0] == pytest.approx(638.0)
+    assert not v.pose(5, 1).labelled()[16] and v.pose(5, 1).labelled()[15]  # 642: past the edge; 635 stays

@@ -69,6 +69,11 @@ def test_incomplete_keyframes_lack_joints_both_neighbouring_keyframes_have():
     for f, vis in ((0, full), (10, some), (20, full), (30, some)):
         v.set_pose(f, 1, Pose.manual(xy, vis, keyframe=True))
     assert {f: list(j) for f, j in v.incomplete_keyframes(1).items()} == {10: [3, 4]}  # 30 is the last: no after
+    suggested = v.pose(10, 1).copy()
+    suggested.visibility[[3, 4]] = 2
+    suggested.provenance[[3, 4]] = Provenance.SUGGESTED  # E suggested them: not labels until accepted
+    v.set_pose(10, 1, suggested)
+    assert {f: list(j) for f, j in v.incomplete_keyframes(1).items()} == {10: [3, 4]}
     v.set_pose(20, 1, Pose.absent_mark(17))  # next to a "not in view" mark: nothing to compare with
     v.set_pose(40, 1, Pose.manual(xy, full, keyframe=True))
     assert v.incomplete_keyframes(1) == {}

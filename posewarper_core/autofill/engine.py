@@ -407,7 +407,8 @@ def inside_picture(pose: Pose, width: int, height: int) -> Pose | None:
 def merge(video: Video, frame: int, track_id: int, filled: Pose | None) -> PoseChange | None:
     """The change that puts `filled` at (frame, track) without touching the annotator's joints.
 
-    Joints an annotator placed or corrected stay as they are; earlier auto-filled joints are
+    Joints an annotator placed or corrected stay as they are, and so do suggested joints not
+    accepted yet (E over a filled pose); earlier auto-filled joints are
     replaced (or cleared, if this run has nothing for them). A pose the annotator reviewed
     (accepted as it is) stays whole. Returns None when nothing changes.
     """
@@ -416,7 +417,8 @@ def merge(video: Video, frame: int, track_id: int, filled: Pose | None) -> PoseC
         return None  # a keyframe is an anchor, never a target; a reviewed pose is the annotator's word
     if existing is None:
         return None if filled is None else PoseChange(video.video_id, frame, track_id, filled)
-    keep = existing.user_joints()
+    # the annotator's joints, and suggestions E put on a filled pose (not theirs yet, not the fill's)
+    keep = existing.user_joints() | (existing.labelled() & (existing.provenance == Provenance.SUGGESTED))
     if filled is None:
         filled = Pose.empty(existing.num_joints)
     out = filled.copy()
