@@ -11,6 +11,7 @@ from posewarper_core import correction, review
 from posewarper_core.annotation import Pose, PoseChange, Provenance, Track, Visibility, is_labelled_keyframe
 
 from . import clickorder, edits, navigation
+from .panels import count_of
 from .commands import DeleteTrackCommand, PoseChangesCommand, RemoveVideoCommand, SetTrackCommand
 
 
@@ -139,9 +140,10 @@ class Editor(QObject):
                               "it have" + self._whose() + ".")
             return
         self.seek(f)
-        if f in lacking and f not in slots:
+        if f in lacking:  # (a keyframe, so no empty slot)
             tid, joints = lacking[f][0]
             self.select_track(tid)
+            self.set_cursor(next(j for j in self.order + list(joints) if j in joints))  # the first a click places
             names = ", ".join(self.session.skeleton.joints[j] for j in joints)
             self.message.emit(f"Keyframe {f}: {self.person_name(tid)} lacks {names}, labelled on the keyframes before "
                               "and after it. Clicks place them (E suggests them).")
@@ -509,11 +511,12 @@ class Editor(QObject):
         self._push(f"Delete pose of person {self.track}",
                    [PoseChange(self.video.video_id, self.frame, self.track, None)])
         # said, as every other edit is (a trial's Delete left the status bar silent)
+        who = f"Deleted {self.person_name(self.track)}'s"
         if pose.is_absent_mark():
-            said = "not-in-view mark on frame {}. Ctrl+Z undoes."
+            self.message.emit(f"{who} not-in-view mark on frame {self.frame}. Ctrl+Z undoes.")
         else:
-            said = f"pose on frame {{}} ({int(pose.labelled().sum())} joints). Ctrl+Z undoes; E suggests a fresh one."
-        self.message.emit(f"Deleted {self.person_name(self.track)}'s " + said.format(self.frame))
+            self.message.emit(f"{who} pose on frame {self.frame} ({count_of(int(pose.labelled().sum()), 'joint')}). "
+                              "Ctrl+Z undoes; E suggests a fresh one.")
 
     def mark_absent(self) -> None:
         """Mark the selected person not in view on this frame (Pose.absent_mark), replacing their
@@ -625,4 +628,4 @@ class Editor(QObject):
 def _refills(changes: list[PoseChange]) -> str:
     """' (re-fills N frames)' for an undo step's text, '' when it re-fills none."""
     n = len(changes) - 1
-    return f" (re-fills {n} frame{'s' if n > 1 else ''})" if n > 0 else ""
+    return f" (re-fills {count_of(n, 'frame')})" if n > 0 else ""

@@ -93,8 +93,9 @@ def shown_frames(video: Video, base_dir) -> tuple[str, ...]:
 
 
 def same_frames(store: ProjectStore, new_ids: list[int]) -> dict[int, list[int]]:
-    """For each video just imported, the videos the project held before that show the same
-    frames (a trial opened a folder of frames, then imported its labels, and had two videos)."""
+    """For each video just imported, the videos before it (the project's, then those imported
+    before it) that show the same frames (a trial opened a folder of frames, then imported its
+    labels, and had two videos)."""
     videos = store.project.videos
     earlier = {vid: shown_frames(v, store.base_dir) for vid, v in videos.items() if vid not in new_ids}
     out = {}
@@ -103,6 +104,7 @@ def same_frames(store: ProjectStore, new_ids: list[int]) -> dict[int, list[int]]
         same = [old for old, theirs in earlier.items() if theirs == frames]
         if same:
             out[vid] = same
+        earlier[vid] = frames
     return out
 
 

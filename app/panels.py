@@ -252,10 +252,11 @@ def video_label(video: Video) -> str:
 def video_item_text(video: Video) -> str:
     """A line of the Video box's list: the video and how far its labelling has come."""
     done = video.labelling_progress()
-    marks = f", {_count(done.absent_marks, 'not-in-view mark')}" if done.absent_marks else ""
-    return (f"{video_label(video)} ({_count(done.keyframes, 'keyframe')}{marks}, "
+    marks = f", {count_of(done.absent_marks, 'not-in-view mark')}" if done.absent_marks else ""
+    return (f"{video_label(video)} ({count_of(done.keyframes, 'keyframe')}{marks}, "
             f"poses on {done.frames_with_poses}/{video.num_frames} frames)")
 
 
-def _count(n: int, what: str) -> str:
+def count_of(n: int, what: str) -> str:
+    """'1 joint', '3 joints' (a trial read 'Suggested 1 joints')."""
     return f"{n} {what}{'' if n == 1 else 's'}"

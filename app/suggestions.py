@@ -43,6 +43,7 @@ from posewarper_core.suggest.carry import chain_keyframe, pose_digest, source_ke
 from . import edits
 from .commands import PoseChangesCommand, RefinableCommand, RefineCommand, SetTrackCommand
 from .fillrun import snapshot
+from .panels import count_of
 from .workers import rgb_of
 
 SETTING = "suggest/on_new_keyframe"
@@ -495,12 +496,12 @@ class Suggestions(QObject):
             self._say(f"No suggestion on frame {req.frame}: {result.message or self._why_nothing(result)}", 10000)
             self.applied.emit(result)
             return
-        self._push(f"Suggest {n_joints} joints on frame {req.frame}", changes, new_tracks=added)
+        self._push(f"Suggest {count_of(n_joints, 'joint')} on frame {req.frame}", changes, new_tracks=added)
         if added and ed.track is None:
             ed.select_track(added[0])
         took = time.perf_counter() - req.started
         note = f" ({result.message})" if result.message else ""
-        self._say(f"Suggested {_joints(n_joints)} in {took:.2f} s: drag to correct, A accepts the person, "
+        self._say(f"Suggested {count_of(n_joints, 'joint')} in {took:.2f} s: drag to correct, A accepts the person, "
                   f"Shift+A the frame{note}", 12000)
         self.applied.emit(result)
         self.shown.emit(took)
@@ -569,11 +570,11 @@ class Suggestions(QObject):
         placed = {tid: new for tid, (new, _) in found.items()}
         added = {tid: mine for tid, (_, mine) in found.items()}
         n_joints = sum(int(m.sum()) for m in added.values())
-        command = self._push(f"Suggest {n_joints} joints on frame {req.frame}", changes,
+        command = self._push(f"Suggest {count_of(n_joints, 'joint')} on frame {req.frame}", changes,
                              command=RefinableCommand(w.session, "", changes))
         self.quick = _Quick(req, command, placed, added)
         took = time.perf_counter() - req.started
-        self._say(f"Suggested {_joints(n_joints)} in {took:.2f} s from the pose model alone; the full suggestion "
+        self._say(f"Suggested {count_of(n_joints, 'joint')} in {took:.2f} s from the pose model alone; the full suggestion "
                   "follows when the flow from the keyframe is there (joints you move are kept)", 12000)
         self.first_shown.emit(took)
 
@@ -613,10 +614,10 @@ class Suggestions(QObject):
             was = {c.track_id: c.pose for c in quick.command.before}
             final = {c.track_id: c.pose for c in quick.command.changes + changes}
             n = sum(_new_suggested(was[t] if t in was else video.pose(req.frame, t), p) for t, p in final.items())
-            self._push(f"Refine the suggestion on frame {req.frame} ({n_joints} joints)", changes,
+            self._push(f"Refine the suggestion on frame {req.frame} ({count_of(n_joints, 'joint')})", changes,
                        command=RefineCommand(self.window.session, "", changes, quick.command,
-                                             f"Suggest {n} joints on frame {req.frame}"))
-            self._say(f"Full suggestion in {took:.2f} s: {_joints(n_joints, 'suggested ')} (those you moved kept)", 12000)
+                                             f"Suggest {count_of(n, 'joint')} on frame {req.frame}"))
+            self._say(f"Full suggestion in {took:.2f} s: {count_of(n_joints, 'suggested joint')} (those you moved kept)", 12000)
         else:
             self._say(f"Full suggestion in {took:.2f} s: nothing to change (the quick joints were moved, "
                       "accepted or undone)", 8000)
@@ -661,9 +662,9 @@ class Suggestions(QObject):
             return
         what = f"frame {ed.frame}" if everyone else f"person {ed.track}"
         refilled = len({(c.frame, c.track_id) for c in changes if c.frame != ed.frame})
-        also = f" (re-fills {refilled} frames)" if refilled else ""
-        self._push(f"Accept {_joints(n, 'suggested ')} of {what}{also}", changes)
-        self._say(f"Accepted {_joints(n, 'suggested ')} of {what}{also}.", 4000)
+        also = f" (re-fills {count_of(refilled, 'frame')})" if refilled else ""
+        self._push(f"Accept {count_of(n, 'suggested joint')} of {what}{also}", changes)
+        self._say(f"Accepted {count_of(n, 'suggested joint')} of {what}{also}.", 4000)
 
     # --- templates -----------------------------------------------------------------------------
     def arm_template(self, kind: str) -> None:
@@ -711,7 +712,7 @@ class Suggestions(QObject):
         placed = video.pose(ed.frame, tid)
         n = int((placed.labelled() & (placed.provenance == Provenance.SUGGESTED)).sum()) if placed is not None else 0
         where = f"frame {ed.frame}" + (" in place of the filled pose" if instead and not here.is_absent_mark() else "")
-        self._say(f"Dropped {what} for {ed.person_name(tid)} on {where}: {_joints(n, 'suggested ')}. Drag them to fit "
+        self._say(f"Dropped {what} for {ed.person_name(tid)} on {where}: {count_of(n, 'suggested joint')}. Drag them to fit "
                   "(Shift+drag moves the whole pose, Ctrl+Shift+drag a joint turns and scales it); A accepts them.",
                   12000)
         return True
@@ -802,7 +803,3 @@ def _only(pose, order: list[int]):
     out.xy[drop], out.visibility[drop], out.provenance[drop] = 0.0, 0, Provenance.NONE
     return out
 
-
-def _joints(n: int, kind: str = "") -> str:
-    """'1 suggested joint', '3 suggested joints' (a trial read "Suggested 1 joints")."""
-    return f"{n} {kind}joint{'' if n == 1 else 's'}"

@@ -26,7 +26,7 @@ from .fillrun import FillRunner, device_name
 from .focusback import FocusBack
 from .projectfiles import DECODER_CACHE_BYTES, ProjectFiles
 from .openjob import OpenJob
-from .panels import JointsPanel, TracksPanel, VideoBox, video_label
+from .panels import JointsPanel, TracksPanel, VideoBox, count_of, video_label
 from .session import Session
 from .suggestions import Suggestions
 from .style import MISSING_KEYFRAME, STATUS_COLOURS, track_colour
@@ -719,6 +719,8 @@ class MainWindow(QMainWindow):
         notes = []
         for new, olds in opening.same_frames(self.store, ids).items():
             for old in olds:
+                if old not in self.store.project.videos:
+                    continue  # the empty video another file of this import took the place of
                 video = self.store.project.videos[old]
                 label = f"video {old}" + (f" ({video.name})" if video.name else "")
                 # nothing of the annotator's in it: the labelled copy takes its place (undoable)
@@ -733,7 +735,7 @@ class MainWindow(QMainWindow):
                     notes.append(f"Video {new} shows the same frames as {label}, which has labels "
                                  "of its own: both are kept (File → Remove video from project takes one out).")
         n = len(ids)
-        self.inform("Imported", f"{n} video{'s' if n > 1 else ''} with {poses} poses from {what}." + (
+        self.inform("Imported", f"{count_of(n, 'video')} with {poses} poses from {what}." + (
             "" if shown else "\n\nChoose it in the Video box under the frame once auto-fill ends.")
             + "".join("\n\n" + note for note in notes))
         self.imported.emit(len(ids))

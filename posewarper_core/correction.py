@@ -177,13 +177,17 @@ def move_keyframe_joints(video: Video, frame: int, track_id: int, pose: Pose, jo
     there and carry each move into the joint's filled chains on both sides, fading to their next
     anchors, as a corrected joint's is: those frames were filled from the old place (a trial
     dragged a keyframe's wrist and the next frame kept the old one, still sure of it). A joint
-    not labelled before has no chain to move, and a suggested one anchors none (a suggestion is
-    not a label until accepted, accept_suggested). `video` is not modified."""
+    not labelled before has no chain to move; a suggested one the move made the annotator's (a
+    template dragged into place) is carried from where the fill had it, as accept_suggested does,
+    and one still a suggestion anchors nothing. `video` is not modified."""
     old = _filled_pose(video, frame, track_id)
 
     def was(j: int):
-        placed = old.visibility[j] != Visibility.NOT_LABELLED and old.provenance[j] != Provenance.SUGGESTED
-        return old.xy[j] if placed else None
+        if old.visibility[j] == Visibility.NOT_LABELLED:
+            return None
+        if old.provenance[j] == Provenance.SUGGESTED:
+            return None if pose.provenance[j] == Provenance.SUGGESTED else _filled_at(video, frame, track_id, j)
+        return old.xy[j]
     return _carried(video, frame, track_id, pose, joints, carry, was)
 
 

@@ -267,9 +267,9 @@ def test_an_image_folder_opens_from_its_own_file_menu_item(window, monkeypatch):
 
 
 def test_suggestion_messages_count_joints_in_good_english():
-    from app.suggestions import _joints
+    from app.panels import count_of
 
-    assert (_joints(1), _joints(3, "suggested ")) == ("1 joint", "3 suggested joints")  # not "Suggested 1 joints"
+    assert (count_of(1, "joint"), count_of(3, "suggested joint")) == ("1 joint", "3 suggested joints")  # not "1 joints"
 
 
 def test_a_turn_is_said_the_short_way_round():

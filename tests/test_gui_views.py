@@ -210,6 +210,14 @@ def test_labels_imported_for_the_open_frames_take_the_place_of_their_empty_video
         assert w.import_file(labels)
     assert sorted(w.store.project.videos) == [2, 3]
     assert "Video 3 shows the same frames as video 2" in w.last_info
+    # two files at once over a folder just opened: the first takes its place, the second is kept beside it
+    open_in(w, folder, tmp_path / "q.pwproj")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(doc))
+    with qtbot.waitSignal(w.imported, timeout=10000):
+        assert w.import_files([labels, other])
+    assert sorted(w.store.project.videos) == [2, 3]
+    assert "takes its place" in w.last_info and "Video 3 shows the same frames as video 2" in w.last_info
 
 
 def test_an_export_that_fails_says_so_as_an_export_not_as_an_open(qtbot, window, open_in, tmp_path):

@@ -243,6 +243,13 @@ def test_moving_a_keyframe_joint_carries_the_move_into_the_filled_frames_on_both
     moved.xy += 30.0
     changes = correction.move_keyframe_joints(v, 15, 1, moved, np.arange(J))
     assert [c.frame for c in changes] == [15]
+    # dragged into place (a template Shift+dragged), the joints are the annotator's: carried as an
+    # accepted suggestion is, from where the fill had them (midway between frames 14 and 16)
+    moved.provenance[:] = Provenance.MANUAL
+    fill_at_15 = (v.pose(14, 1).xy[0] + v.pose(16, 1).xy[0]) / 2
+    before = v.pose(14, 1).xy[0].copy()
+    correction.apply_changes(v, correction.move_keyframe_joints(v, 15, 1, moved, np.arange(J)))
+    np.testing.assert_allclose(v.pose(14, 1).xy[0] - before, (14 / 15) * (moved.xy[0] - fill_at_15), atol=1e-9)
 
 
 def test_a_correction_carried_past_the_pictures_edge_leaves_no_label_there():
