@@ -339,13 +339,15 @@ class Editor(QObject):
         before = self.pose()
         was_absent = before is not None and before.is_absent_mark()
         was_suggested = before is not None and before.labelled()[j] and before.provenance[j] == Provenance.SUGGESTED
-        was_filled = before is not None and not before.keyframe and bool(before.auto_joints()[j])
+        # a joint of a filled pose, filled or corrected before (a second correction re-fills as
+        # the first did: a trial's neighbours kept the first one's carry)
+        was_filled = before is not None and not before.keyframe and bool(before.labelled()[j]) and not was_suggested
         pose = edits.place_joint(before, self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
         # A click re-placing a joint corrects it as a drag does: the filled frames around follow,
         # in the same step (a trial's clicks after J changed only the frame).
         if was_filled:
-            changes = correction.correct_joints(self.video, self.frame, self.track, {j: (x, y)})
+            changes = correction.correct_joints(self.video, self.frame, self.track, {j: (x, y)}, carry_placed=True)
             next(c.pose for c in changes if c.frame == self.frame).visibility[j] = visibility
         elif was_suggested:
             changes = correction.accept_suggested(self.video, self.frame, self.track, pose, [j])
@@ -375,9 +377,11 @@ class Editor(QObject):
         if pose is None:
             return
         name = self.session.skeleton.joints[j]
-        if not pose.keyframe and pose.auto_joints()[j]:
-            # A filled joint dragged: its chain on both sides is re-filled from it, in the same step.
-            changes = correction.correct_joints(self.video, self.frame, track_id, {j: (x, y)})
+        if not pose.keyframe and pose.labelled()[j] and pose.provenance[j] != Provenance.SUGGESTED:
+            # A joint of a filled pose dragged (filled, or corrected before: a trial's second drag
+            # left the frames around on the first one's re-fill): its chain on both sides is
+            # re-filled from it, in the same step.
+            changes = correction.correct_joints(self.video, self.frame, track_id, {j: (x, y)}, carry_placed=True)
             self._push(f"Move {name}" + _refills(changes), changes)
             self.message.emit(self._moved(track_id, name, changes))
             return

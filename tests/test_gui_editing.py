@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
+from posewarper_core import correction
 from posewarper_core.annotation import PoseChange, Provenance, Visibility
 from posewarper_core.store import ProjectStore
 from test_gui_session import click_image, label_person, make_video
@@ -278,9 +279,11 @@ def test_next_suspect_label_jumps_to_a_misplaced_joint_ready_to_replace(qtbot, c
     v = w.session.video
     wrist = w.session.skeleton.joints.index("left_wrist")
     right_place = v.pose(14, tid).xy[wrist].copy()
+    # frames 13-15 labelled by hand (J proofreads labels), one with a slip of the hand on 14, half
+    # the figure's height (a corrected joint of a filled pose clicked back would re-fill its chain)
+    w.session.apply([PoseChange(v.video_id, f, tid, correction.confirmed(v.pose(f, tid))) for f in (13, 14, 15)])
     pose = v.pose(14, tid).copy()
-    pose.xy[wrist] += (0, 45)  # a slip of the hand, half the figure's height
-    pose.provenance[wrist] = Provenance.CORRECTED  # (a filled joint clicked into place re-fills its chain)
+    pose.xy[wrist] += (0, 45)
     w.session.apply([PoseChange(v.video_id, 14, tid, pose)])
     w.editor.seek(2)
     press(w, Qt.Key_J)

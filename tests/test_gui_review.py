@@ -120,6 +120,19 @@ def test_a_click_re_placing_a_filled_joint_refills_its_chain_as_a_drag_does(qtbo
         assert after.pose(f, tid).xy[j] - before[f].xy[j] == pytest.approx(share * moved, abs=1e-6)
     assert w.editor.undo_stack.undoText() == f"Place {w.session.skeleton.joints[j]} (re-fills 8 frames)"
     assert "re-filled 8 frames around it (1-9)" in w.statusBar().currentMessage()
+    # corrected once, a second click (or drag) re-fills again: a trial's frames kept the first one's
+    first = {f: on_disk(w).pose(f, tid).xy[j].copy() for f in range(21)}
+    w.editor.set_cursor(j)
+    click_image_at(qtbot, w, *(first[5] + (0.0, 10.0)))
+    again = on_disk(w)
+    np.testing.assert_allclose(again.pose(5, tid).xy[j] - first[5], (0.0, 10.0), atol=1.0)
+    for f, share in ((1, 0.2), (3, 0.6), (8, 0.4)):
+        np.testing.assert_allclose(again.pose(f, tid).xy[j] - first[f], share * (again.pose(5, tid).xy[j] - first[5]),
+                                   atol=1e-6)
+    drag(qtbot, w, tuple(again.pose(5, tid).xy[j]), QPoint(0, -10))
+    assert "re-filled 8 frames around it (1-9)" in w.statusBar().currentMessage()
+    press(w, Qt.Key_Z, Qt.ControlModifier)
+    press(w, Qt.Key_Z, Qt.ControlModifier)
     press(w, Qt.Key_Z, Qt.ControlModifier)
     undone = on_disk(w)
     for f in range(21):
