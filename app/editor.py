@@ -512,15 +512,28 @@ class Editor(QObject):
         if pose is None:
             self.message.emit("The selected person has no pose in this frame.")
             return
+        # A keyframe's fill goes with it, where nobody touched it (as X does): it was carried from
+        # this pose (a trial's fill made from a deleted keyframe stayed, nothing said).
+        stale = self._untouched_fill_around() if self.frame in self.video.gap_keyframes(self.track) else []
         self._push(f"Delete pose of person {self.track}",
-                   [PoseChange(self.video.video_id, self.frame, self.track, None)])
+                   [PoseChange(self.video.video_id, self.frame, self.track, None)]
+                   + [PoseChange(self.video.video_id, f, self.track, None) for f in stale])
         # said, as every other edit is (a trial's Delete left the status bar silent)
         who = f"Deleted {self.person_name(self.track)}'s"
+        cleared = f"; the fill of {count_of(len(stale), 'frame')} made from it removed (G fills again)" if stale else ""
         if pose.is_absent_mark():
             self.message.emit(f"{who} not-in-view mark on frame {self.frame}. Ctrl+Z undoes.")
         else:
-            self.message.emit(f"{who} pose on frame {self.frame} ({count_of(int(pose.labelled().sum()), 'joint')}). "
-                              "Ctrl+Z undoes; E suggests a fresh one.")
+            self.message.emit(f"{who} pose on frame {self.frame} ({count_of(int(pose.labelled().sum()), 'joint')})"
+                              f"{cleared}. Ctrl+Z undoes; E suggests a fresh one.")
+
+    def _untouched_fill_around(self) -> list[int]:
+        """The frames of the selected person's gaps on both sides of this frame that hold a fill
+        nobody touched (no joint placed or corrected, not reviewed)."""
+        others = [k for k in self.video.gap_keyframes(self.track) if k != self.frame]
+        lo, hi = navigation.gap_around(others, self.frame, self.video.num_frames)
+        return [f for f in self.video.track_frames(self.track)
+                if lo <= f <= hi and f != self.frame and edits.untouched_fill(self.video.pose(f, self.track))]
 
     def mark_absent(self) -> None:
         """Mark the selected person not in view on this frame (Pose.absent_mark), replacing their
@@ -534,10 +547,7 @@ class Editor(QObject):
             return
         # The gaps next to the mark are not filled any more: the fill they hold goes too, where
         # nobody touched it (no joint placed or corrected, not reviewed), in the same undo step.
-        others = [k for k in self.video.gap_keyframes(self.track) if k != self.frame]
-        lo, hi = navigation.gap_around(others, self.frame, self.video.num_frames)
-        stale = [f for f in self.video.track_frames(self.track)
-                 if lo <= f <= hi and f != self.frame and edits.untouched_fill(self.video.pose(f, self.track))]
+        stale = self._untouched_fill_around()
         self._push(f"Mark person {self.track} not in view at frame {self.frame}",
                    [PoseChange(self.video.video_id, self.frame, self.track, Pose.absent_mark(self.num_joints))]
                    + [PoseChange(self.video.video_id, f, self.track, None) for f in stale])

@@ -79,6 +79,29 @@ def test_dragging_a_keyframe_joint_carries_the_frames_filled_from_it_in_one_undo
     assert all(undone.pose(f, tid).same_as(before[f]) for f in range(21))
 
 
+def test_deleting_a_keyframe_takes_the_untouched_fill_made_from_it_in_the_same_step(qtbot, clip):
+    """A trial deleted a keyframe and the fill carried from it stayed, nothing said. As X does, its
+    untouched fill goes too (a corrected pose stays), said, and one undo brings all back."""
+    w = clip
+    tid = filled(qtbot, w)
+    w.editor.seek(3)
+    w.editor.select_track(tid)
+    pose = w.session.video.pose(3, tid)
+    drag(qtbot, w, tuple(pose.xy[6]), QPoint(0, 12))  # corrected on 3: the annotator's, kept
+    before = {f: on_disk(w).pose(f, tid) for f in range(21)}
+    w.editor.seek(10)
+    press(w, Qt.Key_Delete)
+    after = on_disk(w)
+    kept = [f for f in range(21) if after.pose(f, tid) is not None]
+    assert kept == [0, 3, 20]
+    assert w.statusBar().currentMessage() == (f"Deleted person {tid}'s pose on frame 10 (15 joints); the fill of 17 "
+                                              "frames made from it removed (G fills again). Ctrl+Z undoes; E suggests "
+                                              "a fresh one.")
+    press(w, Qt.Key_Z, Qt.ControlModifier)
+    undone = on_disk(w)
+    assert all(undone.pose(f, tid).same_as(before[f]) for f in range(21))
+
+
 def test_a_template_dropped_on_the_persons_filled_pose_takes_its_place(qtbot, clip):
     """T over a wrong fill: the template replaces this person's filled pose, as Del then T would
     (a trial's T there made a third person instead); one undo step brings the fill back."""
