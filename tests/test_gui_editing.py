@@ -467,6 +467,7 @@ def test_another_project_opened_starts_with_a_fill_panel_of_its_own(qtbot, clip,
     assert w.fill_panel.state.text() == ""
     w.actions["redo"].trigger()  # nothing of the other project's to redo here
     assert w.fill_panel.state.text() == ""
+    assert (w.actions["undo"].text(), w.actions["redo"].text()) == ("&Undo", "&Redo")  # not the last project's
 
 
 def test_posewarper_fill_says_it_tunes_first_and_fills_every_frame(qtbot, clip, monkeypatch):
