@@ -245,8 +245,10 @@ def _labels(pose: Pose) -> np.ndarray:
 
 
 def pose_status(pose: Pose) -> int:
-    """0 empty, 1 auto-filled, 2 corrected (some joint), 3 keyframe: what the timeline shows."""
-    if pose.keyframe:
+    """0 empty, 1 auto-filled, 2 corrected (some joint), 3 keyframe: what the timeline shows. A
+    keyframe of suggestions only is shown as filled: machine-made, no label until accepted (a
+    trial took such frames for labelled ones; exports and `info` do not count them)."""
+    if pose.keyframe and not suggestion_only(pose):
         return 3
     if (pose.provenance == Provenance.CORRECTED).any():
         return 2

@@ -77,3 +77,15 @@ def test_incomplete_keyframes_lack_joints_both_neighbouring_keyframes_have():
     v.set_pose(20, 1, Pose.absent_mark(17))  # next to a "not in view" mark: nothing to compare with
     v.set_pose(40, 1, Pose.manual(xy, full, keyframe=True))
     assert v.incomplete_keyframes(1) == {}
+
+
+def test_a_keyframe_of_suggestions_only_shows_as_filled_not_labelled():
+    """A trial took E's unaccepted suggestions for labelled keyframes on the timeline."""
+    v = Video("x.mp4", num_frames=5, width=64, height=48)
+    guess = Pose.manual(np.ones((17, 2)), np.full(17, 2))
+    guess.provenance[:] = Provenance.SUGGESTED
+    v.set_pose(2, 1, guess)
+    assert v.status_of_frame(2) == 1
+    guess.provenance[0] = Provenance.MANUAL  # one joint accepted: a keyframe
+    v.set_pose(2, 1, guess)
+    assert v.status_of_frame(2) == 3
