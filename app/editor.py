@@ -376,6 +376,10 @@ class Editor(QObject):
         pose = self.pose(track_id)
         if pose is None:
             return
+        # kept inside the picture, as a click is (a trial dragged a joint into the grey margin and
+        # exported it at x = -35, visible)
+        if self.video.width and self.video.height:
+            x, y = min(max(x, 0.0), self.video.width - 1.0), min(max(y, 0.0), self.video.height - 1.0)
         name = self.session.skeleton.joints[j]
         if not pose.keyframe and pose.labelled()[j] and pose.provenance[j] != Provenance.SUGGESTED:
             # A joint of a filled pose dragged (filled, or corrected before: a trial's second drag

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QFontMetrics
 from test_gui_editing import clip, drag, label_keyframes, on_disk, press  # noqa: F401 (clip is a fixture)
 from test_gui_session import click_image as click_image_at
@@ -77,6 +77,18 @@ def test_dragging_a_keyframe_joint_carries_the_frames_filled_from_it_in_one_undo
     press(w, Qt.Key_Z, Qt.ControlModifier)
     undone = on_disk(w)
     assert all(undone.pose(f, tid).same_as(before[f]) for f in range(21))
+
+
+def test_a_joint_dragged_into_the_margin_stays_on_the_picture(qtbot, clip):
+    """A trial dragged a joint into the grey margin round the frame and exported it at x = -35,
+    visible: a drag ends at the picture's edge, as a click does."""
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(0)
+    pose = w.session.video.pose(0, tid)
+    start = pose.xy[6]
+    drag(qtbot, w, tuple(start), w.canvas.mapFromScene(QPointF(-40.0, start[1])) - w.canvas.mapFromScene(QPointF(*start)))
+    assert on_disk(w).pose(0, tid).xy[6, 0] == pytest.approx(0.0)
 
 
 def test_deleting_a_keyframe_takes_the_untouched_fill_made_from_it_in_the_same_step(qtbot, clip):

@@ -100,6 +100,22 @@ def test_without_the_runtime_the_carried_pose_still_comes_and_the_message_says_w
     assert s.pose is not None and np.allclose(s.pose.xy[:, 0] - xy[:, 0], 6, atol=1.0)
 
 
+def test_a_suggested_joint_carried_past_the_pictures_edge_is_left_out(monkeypatch):
+    """A trial accepted E's suggestion with six joints past the frame's right edge; they are no
+    labels there (the fill leaves such joints out too)."""
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    rng = np.random.default_rng(0)
+    base = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    images = [np.roll(base, 2 * i, axis=1) for i in range(4)]  # texture moving 2 px right a frame
+    video = Video(source="x", num_frames=4, width=160, height=120, tracks={})
+    xy = np.array([[140 + 4 * (j % 5), 30 + 4 * j] for j in range(17)], float)  # x 140..156
+    video.set_pose(0, 1, Pose.manual(xy, np.full(17, 2)))
+    s = Suggester(POSETRACK17).suggest(video, Frames(images), 3, 1)  # carried 6 px right: 146..162
+    inside = xy[:, 0] + 6 < 160
+    assert (s.pose.labelled() == inside).all() and (s.pose.xy[s.pose.labelled(), 0] < 160).all()
+
+
 @needs_model
 @pytest.mark.parametrize("case, frame_image, box, message", [
     ("empty frame", np.zeros((120, 160, 3), np.uint8), (40, 20, 60, 90), "empty"),

@@ -264,6 +264,8 @@ class Suggester:
                 sources["carried"] = carried
             if model_xy is not None:
                 sources["blazepose"] = np.where((model_conf >= MIN_CONFIDENCE)[:, None], model_xy, np.nan)
+        if video.width and video.height:  # no joint outside the picture (a trial accepted six past its edge)
+            chosen &= (xy[:, 0] >= 0) & (xy[:, 0] < video.width) & (xy[:, 1] >= 0) & (xy[:, 1] < video.height)
         if not chosen.any():
             why = "; ".join(notes) or f"nothing to suggest for person {track_id} on frame {frame}"
             return Suggestion(None, why, carried, model_xy, model_conf, raw_xy, lm, roi, sources)
