@@ -700,9 +700,11 @@ class Suggestions(QObject):
             return True
         pose = template.from_keyframe(video, ed.track, ed.frame, (x, y)) if (
             kind == "keyframe" and ed.track is not None) else None
-        what = "the previous keyframe's pose"
+        key = source_keyframe(video, ed.track, ed.frame) if pose is not None else None
+        # which keyframe it is (before this frame, else after: a trial read "previous" for the next)
+        what = f"keyframe {key}'s pose" if key is not None else ""
         if pose is None:
-            what = ("an average pose (the selected person has no earlier keyframe)" if kind == "keyframe"
+            what = ("an average pose (the selected person has no keyframe)" if kind == "keyframe"
                     else "an average pose")
             pose = template.average(video, ed.session.skeleton, (x, y))
         change = PoseChange(video.video_id, ed.frame, tid, place_suggestion(None, _only(pose, ed.order)))

@@ -1134,8 +1134,12 @@ class MainWindow(QMainWindow):
         ed = self.editor
         if ed is None or ed.track is None:
             return
-        n = len(ed.video.track_frames(ed.track))
+        frames = ed.video.track_frames(ed.track)
+        marks = sum(ed.video.pose(f, ed.track).is_absent_mark() for f in frames)  # not poses (a trial)
+        n = len(frames) - marks
         poses = f"their {n} poses" if n != 1 else "their one pose"
+        if marks:
+            poses += f" and {count_of(marks, 'not-in-view mark')}"
         if QMessageBox.question(self, "Delete person", f"Delete {ed.person_name(ed.track)} and {poses}? "
                                 "(Undo brings them back.)") == QMessageBox.Yes:
             self._guard(lambda: ed.delete_person(ed.track))

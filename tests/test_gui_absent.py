@@ -3,6 +3,7 @@ shown on the canvas; E suggests nothing for them there; a click there starts lab
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from posewarper_core.annotation import Provenance
 from test_gui_editing import clip, label_keyframes, on_disk, press  # noqa: F401 - clip: the 30-frame project
@@ -14,7 +15,7 @@ def message(w) -> str:
     return w.statusBar().currentMessage()
 
 
-def test_x_marks_the_person_not_in_view_and_ctrl_z_takes_it_back(qtbot, clip):
+def test_x_marks_the_person_not_in_view_and_ctrl_z_takes_it_back(qtbot, clip, monkeypatch):
     w = clip
     tid = label_keyframes(qtbot, w, frames=(0,))
     w.editor.seek(10)
@@ -30,6 +31,10 @@ def test_x_marks_the_person_not_in_view_and_ctrl_z_takes_it_back(qtbot, clip):
 
     press(w, Qt.Key_X)  # marked already: nothing more
     assert w.editor.undo_stack.count() == depth + 1 and "already" in message(w)
+    asked = []  # deleting the person counts the mark apart from their poses (a trial read 43 "poses")
+    monkeypatch.setattr("app.window.QMessageBox.question", lambda _w, _t, text: asked.append(text) or QMessageBox.No)
+    w.actions["delete_track"].trigger()
+    assert asked == [f"Delete person {tid} and their one pose and 1 not-in-view mark? (Undo brings them back.)"]
     press(w, Qt.Key_Delete)  # Del takes the mark away, and says so
     assert w.session.video.pose(10, tid) is None
     assert message(w) == f"Deleted person {tid}'s not-in-view mark on frame 10. Ctrl+Z undoes."

@@ -158,7 +158,7 @@ def test_pose_templates_dropped_at_a_click(qtbot, clip):
     click_image(qtbot, w, 200, 150)
     pose = w.session.video.pose(10, tid)
     # the status bar says what the click did, not still "Click where to drop..."
-    assert w.statusBar().currentMessage() == (f"Dropped the previous keyframe's pose for person {tid} on frame 10: "
+    assert w.statusBar().currentMessage() == (f"Dropped keyframe 0's pose for person {tid} on frame 10: "
                                               f"{int(key.labelled().sum())} suggested joints. Drag them to fit "
                                               "(Shift+drag moves the whole pose, Ctrl+Shift+drag a joint turns and "
                                               "scales it); A accepts them.")
