@@ -150,6 +150,14 @@ def test_the_export_report_says_what_was_written_and_what_was_left_out_and_why(t
                          "  • 1 pose made only of suggested joints not yet accepted (A accepts them)",
                          "  • 7 suggested joints not yet accepted, from poses written without them"]
 
+    whole = filled.copy()  # every joint of a filled pose corrected by hand
+    whole.provenance[:] = Provenance.CORRECTED
+    video.set_pose(4, 1, whole)
+    text = describe_export(export_videos(POSETRACK17, [video], tmp_path / "pt.json", "posetrack18"))
+    assert text.splitlines()[1] == ("It holds 1 video, 10 frames listed, 5 poses: 2 keyframes, 2 auto-filled (1 of "
+                                    "them reviewed), 1 filled and then corrected whole by hand.")
+    del video.poses[4]
+
     text = describe_export(export_videos(POSETRACK17, [video], tmp_path / "gt.json", "coco", include_auto=False))
     assert "It holds 1 video, 1 frame listed of 10, 2 poses: 2 keyframes, 0 auto-filled" in text
     assert "  • 9 frames with no pose (a COCO export lists the frames with poses" in text

@@ -26,7 +26,9 @@ def describe_export(summary: dict) -> str:
         where += f" of {frames}"
     other = poses - keyframes - auto  # not a keyframe, no joint filled: corrected or placed by hand
     lines.append(f"It holds {where}, {_n(poses, 'pose')}: {_n(keyframes, 'keyframe')}, "
-                 f"{auto} auto-filled ({reviewed} of them reviewed)" + (f", {other} other" if other > 0 else "") + ".")
+                 f"{auto} auto-filled ({reviewed} of them reviewed)"
+                 # a filled pose whose every joint was corrected (a trial read an unexplained "1 other")
+                 + (f", {other} filled and then corrected whole by hand" if other > 0 else "") + ".")
     if summary.get("ignore_regions"):
         lines.append(f"Also {_n(summary['ignore_regions'], 'ignore region')} (as crowd annotations).")
 
