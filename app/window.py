@@ -330,7 +330,9 @@ class MainWindow(QMainWindow):
     def open_folder_dialog(self) -> None:
         """A folder of frame images, picked as a folder (in the file dialog it looks empty: a trial
         found it only through Cancel and the question after it)."""
-        path = QFileDialog.getExistingDirectory(self, "Open image folder")
+        # from the open project's folder, else home (a trial's dialog started in the app's own folder)
+        start = Path(self.store.path).parent if self.store is not None else Path.home()
+        path = QFileDialog.getExistingDirectory(self, "Open image folder", str(start))
         if path:
             self.open_path(path, ask_where=True)
 

@@ -256,7 +256,9 @@ def test_an_image_folder_opens_from_its_own_file_menu_item(window, monkeypatch):
     """A trial typed a frames folder into the Open dialog and saw it empty (the dialog lists
     files); File has "Open image folder…" (Ctrl+Shift+O), usable before any project is open."""
     opened = []
-    monkeypatch.setattr("app.window.QFileDialog.getExistingDirectory", lambda *a, **k: "/data/run1/frames")
+    started = []
+    monkeypatch.setattr("app.window.QFileDialog.getExistingDirectory",
+                        lambda _w, _title, start: started.append(start) or "/data/run1/frames")
     monkeypatch.setattr(window, "open_path", lambda path, **kw: opened.append((path, kw)))
     action = window.actions["open_folder"]
     assert action.isEnabled() and action.shortcut().toString() == "Ctrl+Shift+O"
@@ -264,6 +266,7 @@ def test_an_image_folder_opens_from_its_own_file_menu_item(window, monkeypatch):
     assert action in file_menu.actions()
     action.trigger()
     assert opened == [("/data/run1/frames", {"ask_where": True})]
+    assert started == [str(Path.home())]  # no project open: from home, not the app's own folder
 
 
 def test_suggestion_messages_count_joints_in_good_english():
