@@ -491,7 +491,12 @@ class FrameView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.NoAnchor)
         self.scale(target / now, target / now)
         self.setTransformationAnchor(anchor_mode)
-        self._keep_under(fixed, anchor)
+        if target <= fit * (1 + 1e-6):
+            # the whole picture fits: centred, not wherever the pointer pulled it (a trial's image
+            # stayed off-centre after zooming out with the wheel until F)
+            self.centerOn(self.frame_item.boundingRect().center())
+        else:
+            self._keep_under(fixed, anchor)
         self.viewMoved.emit()
 
     def _keep_under(self, scene_point: QPointF, view_point: QPointF) -> None:

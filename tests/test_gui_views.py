@@ -540,6 +540,13 @@ def test_wheel_zooms_and_ctrl_drag_pans(qtbot, window, open_in, tmp_path):
     assert w.session.video.pose_count() == 2  # panning placed nothing
     w.actions["fit"].trigger()
     assert w.canvas.transform().m11() == pytest.approx(fit, rel=0.01)
+    # zoomed in on a corner, then out past the fit with the pointer there: the picture is centred
+    # again (a trial's stayed off-centre until F)
+    w.canvas.zoom(3.0, QPointF(5, 5))
+    w.canvas.zoom(0.2, QPointF(5, 5))
+    middle = w.canvas.mapToScene(vp.rect().center())
+    size = w.session.video
+    assert middle.x() == pytest.approx(size.width / 2, abs=2) and middle.y() == pytest.approx(size.height / 2, abs=2)
 
 
 # --- timeline and panels ---------------------------------------------------------------------------
