@@ -545,8 +545,8 @@ def test_wheel_zooms_and_ctrl_drag_pans(qtbot, window, open_in, tmp_path):
     w.canvas.zoom(3.0, QPointF(5, 5))
     w.canvas.zoom(0.2, QPointF(5, 5))
     middle = w.canvas.mapToScene(vp.rect().center())
-    size = w.session.video
-    assert middle.x() == pytest.approx(size.width / 2, abs=2) and middle.y() == pytest.approx(size.height / 2, abs=2)
+    video = w.session.video
+    assert middle.x() == pytest.approx(video.width / 2, abs=2) and middle.y() == pytest.approx(video.height / 2, abs=2)
 
 
 # --- timeline and panels ---------------------------------------------------------------------------
