@@ -8,7 +8,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from posewarper_core import correction, review
-from posewarper_core.annotation import Pose, PoseChange, Provenance, Track, Visibility, is_labelled_keyframe
+from posewarper_core.annotation import (AUTO_PROVENANCE, Pose, PoseChange, Provenance, Track, Visibility,
+                                        is_labelled_keyframe)
 
 from . import clickorder, edits, navigation
 from .panels import count_of
@@ -145,8 +146,11 @@ class Editor(QObject):
             self.select_track(tid)
             self.set_cursor(next(j for j in self.order + list(joints) if j in joints))  # the first a click places
             names = ", ".join(self.session.skeleton.joints[j] for j in joints)
+            pose = self.video.pose(f, tid)
+            how = ("A accepts the suggested ones, clicks place the rest" if (pose.labelled()[joints]).any()
+                   else "Clicks place them (E suggests them)")
             self.message.emit(f"Keyframe {f}: {self.person_name(tid)} lacks {names}, labelled on the keyframes before "
-                              "and after it. Clicks place them (E suggests them).")
+                              f"and after it. {how}.")
 
     def marked_status(self):
         """Per frame, the status the timeline shows: the selected person's, else every pose's."""
@@ -341,7 +345,8 @@ class Editor(QObject):
         was_suggested = before is not None and before.labelled()[j] and before.provenance[j] == Provenance.SUGGESTED
         # a joint of a filled pose, filled or corrected before (a second correction re-fills as
         # the first did: a trial's neighbours kept the first one's carry)
-        was_filled = before is not None and not before.keyframe and bool(before.labelled()[j]) and not was_suggested
+        was_filled = (before is not None and not before.keyframe and bool(before.labelled()[j])
+                      and before.provenance[j] in REFILLED_FROM)
         pose = edits.place_joint(before, self.num_joints, j, (x, y), visibility)
         name = self.session.skeleton.joints[j]
         # A click re-placing a joint corrects it as a drag does: the filled frames around follow,
@@ -376,12 +381,9 @@ class Editor(QObject):
         pose = self.pose(track_id)
         if pose is None:
             return
-        # kept inside the picture, as a click is (a trial dragged a joint into the grey margin and
-        # exported it at x = -35, visible)
-        if self.video.width and self.video.height:
-            x, y = min(max(x, 0.0), self.video.width - 1.0), min(max(y, 0.0), self.video.height - 1.0)
+        x, y = self._on_picture(np.array([[x, y]]))[0]
         name = self.session.skeleton.joints[j]
-        if not pose.keyframe and pose.labelled()[j] and pose.provenance[j] != Provenance.SUGGESTED:
+        if not pose.keyframe and pose.labelled()[j] and pose.provenance[j] in REFILLED_FROM:
             # A joint of a filled pose dragged (filled, or corrected before: a trial's second drag
             # left the frames around on the first one's re-fill): its chain on both sides is
             # re-filled from it, in the same step.
@@ -407,6 +409,13 @@ class Editor(QObject):
         # said as the re-filling drags say theirs (a trial saw nothing said after a drag on a keyframe)
         self.message.emit(self._moved(track_id, name, changes) if len(changes) > 1 else
                           f"Moved {self.person_name(track_id)}'s {name} on frame {self.frame}. Ctrl+Z undoes.")
+
+    def _on_picture(self, xy: np.ndarray) -> np.ndarray:
+        """Points (N, 2) kept on the picture, as a click is (a trial dragged a joint into the grey
+        margin and exported it at x = -35, visible)."""
+        if not self.video.width or not self.video.height:
+            return xy
+        return np.clip(xy, 0.0, [self.video.width - 1.0, self.video.height - 1.0])
 
     def person_name(self, track_id: int) -> str:
         """The person's name, else "person N"."""
@@ -449,6 +458,7 @@ class Editor(QObject):
         onto its person and the next frame kept the old one)."""
         pose = self.pose(track_id)
         who = self.person_name(track_id)
+        moved.xy[moved.labelled()] = self._on_picture(moved.xy[moved.labelled()])  # a pose moved past the edge
         if not pose.keyframe:
             moves = {int(j): tuple(moved.xy[j]) for j in np.flatnonzero(pose.labelled())}
             changes = correction.correct_joints(self.video, self.frame, track_id, moves, carry_placed=True)
@@ -641,6 +651,11 @@ class Editor(QObject):
 
     def status_array(self) -> np.ndarray:
         return self.session.frame_status()
+
+
+# A filled pose's joints whose chain was filled (or re-filled) from them: moved again, the chain
+# follows. Not a joint placed by hand where the fill had none (no frame was filled from it).
+REFILLED_FROM = (*AUTO_PROVENANCE, Provenance.CORRECTED)
 
 
 def _refills(changes: list[PoseChange]) -> str:

@@ -482,7 +482,7 @@ class Suggestions(QObject):
             found = new_person_among(result.detected, others, video.pose(req.frame, tid))
             if found is not None:
                 changes.append(PoseChange(req.video_id, req.frame, tid, place_suggestion(video.pose(req.frame, tid),
-                                                                                         _only(found, ed.order))))
+                                                                                         _only(found, ed.order, video))))
             elif result.detected:
                 result.message = (f"the pose model found nobody here but the people labelled: label person {tid}, "
                                   "or drop a template (T, then click)")
@@ -490,7 +490,7 @@ class Suggestions(QObject):
             first = max(video.tracks, default=0) + 1
             for n, pose in enumerate(result.detected):
                 added.append(first + n)
-                changes.append(PoseChange(req.video_id, req.frame, first + n, place_suggestion(None, _only(pose, ed.order))))
+                changes.append(PoseChange(req.video_id, req.frame, first + n, place_suggestion(None, _only(pose, ed.order, video))))
         n_joints = sum(_new_suggested(video.pose(c.frame, c.track_id), c.pose) for c in changes)
         if not changes or not n_joints:
             self._say(f"No suggestion on frame {req.frame}: {result.message or self._why_nothing(result)}", 10000)
@@ -548,7 +548,7 @@ class Suggestions(QObject):
             if tid not in ed.video.tracks:
                 continue  # deleted meanwhile
             old = ed.video.pose(frame, tid)
-            new = place_suggestion(old, _only(pose, ed.order))
+            new = place_suggestion(old, _only(pose, ed.order, ed.video))
             mine = _suggested_anew(old, new)
             if mine.any():  # else every joint it suggests is labelled already (and not doubted)
                 out[tid] = (new, mine)
@@ -602,7 +602,7 @@ class Suggestions(QObject):
                     continue  # every quick joint moved, accepted or undone: the user's call stands
                 base.xy[untouched], base.visibility[untouched] = 0.0, 0
                 base.provenance[untouched] = Provenance.NONE
-            new = place_suggestion(base, _only(pose, ed.order))
+            new = place_suggestion(base, _only(pose, ed.order, video))
             if now is not None and np.array_equal(new.xy, now.xy) and np.array_equal(new.visibility, now.visibility) \
                     and np.array_equal(new.provenance, now.provenance):
                 continue
@@ -707,7 +707,7 @@ class Suggestions(QObject):
             what = ("an average pose (the selected person has no keyframe)" if kind == "keyframe"
                     else "an average pose")
             pose = template.average(video, ed.session.skeleton, (x, y))
-        change = PoseChange(video.video_id, ed.frame, tid, place_suggestion(None, _only(pose, ed.order)))
+        change = PoseChange(video.video_id, ed.frame, tid, place_suggestion(None, _only(pose, ed.order, video)))
         self._push(f"Drop a pose template on frame {ed.frame}", [change],
                    new_tracks=[] if tid in video.tracks else [tid])
         ed.select_track(tid)
@@ -797,11 +797,16 @@ def _in_frame(video, frame: int, track_id: int) -> bool:
     return any(k < frame for k in keys) or any(frame < k <= frame + video.keyframe_stride for k in keys)
 
 
-def _only(pose, order: list[int]):
-    """The suggested pose with only the joints clicks place (the project's click order): a joint
-    the annotator does not label (the demo's ears) is not suggested either."""
+def _only(pose, order: list[int], video):
+    """The suggested pose with only the joints clicks place (the project's click order: a joint
+    the annotator does not label, as the demo's ears, is not suggested either) and that lie on
+    the picture (a template dropped near its edge, a person found there: a trial accepted joints
+    past it, and the export wrote them)."""
     out = pose.copy()
+    x, y = out.xy[:, 0], out.xy[:, 1]
     drop = ~np.isin(np.arange(out.num_joints), order)
+    if video.width and video.height:
+        drop |= ~((x >= 0) & (x < video.width) & (y >= 0) & (y < video.height))
     out.xy[drop], out.visibility[drop], out.provenance[drop] = 0.0, 0, Provenance.NONE
     return out
 

@@ -321,7 +321,12 @@ def test_ctrl_shift_right_also_stops_at_a_keyframe_lacking_joints_its_neighbours
     assert (w.editor.frame, w.editor.track, w.editor.cursor) == (10, tid, knee)
     assert w.statusBar().currentMessage() == (f"Keyframe 10: person {tid} lacks left_knee, labelled on the keyframes "
                                               "before and after it. Clicks place them (E suggests them).")
-    pose.visibility[knee] = 2  # placed: nothing left to go to
+    pose.visibility[knee], pose.provenance[knee] = 2, Provenance.SUGGESTED  # E suggested it: A is the way
+    w.session.apply([PoseChange(w.session.video.video_id, 10, tid, pose)])
+    w.editor.seek(2)
+    press(w, Qt.Key_Right, Qt.ControlModifier | Qt.ShiftModifier)
+    assert w.editor.frame == 10 and "A accepts the suggested ones" in w.statusBar().currentMessage()
+    pose.provenance[knee] = Provenance.MANUAL  # placed: nothing left to go to
     w.session.apply([PoseChange(w.session.video.video_id, 10, tid, pose)])
     press(w, Qt.Key_Right, Qt.ControlModifier | Qt.ShiftModifier)
     assert w.editor.frame == 10 and w.statusBar().currentMessage().startswith("Every keyframe slot is labelled, and no")

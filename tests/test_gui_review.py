@@ -91,6 +91,43 @@ def test_a_joint_dragged_into_the_margin_stays_on_the_picture(qtbot, clip):
     assert on_disk(w).pose(0, tid).xy[6, 0] == pytest.approx(0.0)
 
 
+def test_nothing_dropped_or_moved_past_the_pictures_edge_stays_there(qtbot, clip):
+    """A template dropped by the edge loses the joints past it, and a pose moved past the edge
+    (Shift+drag) stops at it, as a click and a joint's drag do."""
+    w = clip
+    tid = label_keyframes(qtbot, w, frames=(0,))
+    w.editor.seek(10)
+    press(w, Qt.Key_T)
+    click_image_at(qtbot, w, 3, 120)  # the template's centre near the left edge
+    dropped = w.session.video.pose(10, tid)
+    assert 0 < dropped.labelled().sum() < w.session.video.pose(0, tid).labelled().sum()
+    assert (dropped.xy[dropped.labelled(), 0] >= 0).all()
+    w.editor.seek(0)
+    w.editor.move_pose(tid, -300.0, 0.0)
+    moved = w.session.video.pose(0, tid)
+    assert (moved.xy[moved.labelled()] >= 0).all() and (moved.xy[moved.labelled(), 0] == 0).any()
+
+
+def test_a_joint_placed_by_hand_on_a_filled_pose_moves_alone(qtbot, clip):
+    """No frame was filled from a joint placed where the fill had none: dragging it moves only it."""
+    w = clip
+    tid = filled(qtbot, w)
+    pose = w.session.video.pose(5, tid).copy()
+    j = 9
+    pose.visibility[j], pose.provenance[j] = 0, Provenance.NONE  # the fill had no joint 9 here
+    w.session.apply([PoseChange(w.session.video.video_id, 5, tid, pose)])
+    w.editor.seek(5)
+    w.editor.select_track(tid)
+    w.editor.set_cursor(j)
+    click_image_at(qtbot, w, 150, 150)
+    assert w.session.video.pose(5, tid).provenance[j] == Provenance.MANUAL
+    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
+    drag(qtbot, w, (150.0, 150.0), QPoint(30, 0))
+    after = on_disk(w)
+    assert after.pose(5, tid).xy[j, 0] > 160
+    assert all(after.pose(f, tid).same_as(before[f]) for f in range(21) if f != 5)
+
+
 def test_deleting_a_keyframe_takes_the_untouched_fill_made_from_it_in_the_same_step(qtbot, clip):
     """A trial deleted a keyframe and the fill carried from it stayed, nothing said. As X does, its
     untouched fill goes too (a corrected pose stays), said, and one undo brings all back."""
