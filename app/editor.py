@@ -440,7 +440,12 @@ class Editor(QObject):
 
     def move_pose(self, track_id: int, dx: float, dy: float) -> None:
         pose = self.pose(track_id)
-        if pose is not None:
+        if pose is not None and pose.labelled().any():
+            # the whole pose stops at the picture's edge, its shape kept (not squashed onto it)
+            xy = pose.xy[pose.labelled()]
+            if self.video.width and self.video.height:
+                dx = float(np.clip(dx, -xy[:, 0].min(), self.video.width - 1.0 - xy[:, 0].max()))
+                dy = float(np.clip(dy, -xy[:, 1].min(), self.video.height - 1.0 - xy[:, 1].max()))
             self._whole_pose(track_id, edits.move_pose(pose, (dx, dy)), "Move",
                              f"Moved {self.person_name(track_id)}'s whole pose on frame {self.frame} by "
                              f"{dx:+.0f}, {dy:+.0f} px")
@@ -458,7 +463,7 @@ class Editor(QObject):
         onto its person and the next frame kept the old one)."""
         pose = self.pose(track_id)
         who = self.person_name(track_id)
-        moved.xy[moved.labelled()] = self._on_picture(moved.xy[moved.labelled()])  # a pose moved past the edge
+        moved.xy[moved.labelled()] = self._on_picture(moved.xy[moved.labelled()])  # a pose turned past the edge
         if not pose.keyframe:
             moves = {int(j): tuple(moved.xy[j]) for j in np.flatnonzero(pose.labelled())}
             changes = correction.correct_joints(self.video, self.frame, track_id, moves, carry_placed=True)

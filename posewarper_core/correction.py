@@ -193,13 +193,18 @@ def move_keyframe_joints(video: Video, frame: int, track_id: int, pose: Pose, jo
 
 def _carried(video: Video, frame: int, track_id: int, pose: Pose, joints, carry: str, was) -> list[PoseChange]:
     """`pose` on `frame`, each of `joints` carried into its filled chains from where the chains had
-    it (`was(j)`, None: not carried) to where `pose` has it."""
+    it (`was(j)`, None: not carried) to where `pose` has it. On a filled pose a carried joint is
+    CORRECTED, as a dragged filled joint is: its chain now comes from it, so moving it again
+    re-fills again (a reviewer's second drag of an accepted suggestion moved only its frame)."""
+    pose = pose.copy()
     edited: dict[int, Pose] = {}
     for j in joints:
         j = int(j)
         start = was(j)
         if start is not None and pose.visibility[j] != Visibility.NOT_LABELLED:
             _refill_chain(video, track_id, frame, j, pose.xy[j], pose.xy[j] - start, carry, edited)
+            if not pose.keyframe:
+                pose.provenance[j] = Provenance.CORRECTED
     edited[frame] = pose
     return _changes(video, track_id, edited)
 

@@ -103,9 +103,36 @@ def test_nothing_dropped_or_moved_past_the_pictures_edge_stays_there(qtbot, clip
     assert 0 < dropped.labelled().sum() < w.session.video.pose(0, tid).labelled().sum()
     assert (dropped.xy[dropped.labelled(), 0] >= 0).all()
     w.editor.seek(0)
+    shape = w.session.video.pose(0, tid).xy.copy()
     w.editor.move_pose(tid, -300.0, 0.0)
     moved = w.session.video.pose(0, tid)
     assert (moved.xy[moved.labelled()] >= 0).all() and (moved.xy[moved.labelled(), 0] == 0).any()
+    lab = moved.labelled()  # moved as a whole, up to the edge: its shape kept, not squashed onto it
+    shift = moved.xy[lab] - shape[lab]
+    np.testing.assert_allclose(shift, np.broadcast_to(shift[0], shift.shape), atol=1e-9)
+    assert f"by {-shape[lab][:, 0].min():+.0f}, +0 px" in w.statusBar().currentMessage()
+
+
+def test_an_accepted_suggestion_on_a_filled_pose_dragged_again_re_fills_again(qtbot, clip):
+    """A suggested joint dragged on a filled pose carries into the frames around (its chain now
+    comes from it), and so does a second drag of it."""
+    w = clip
+    tid = filled(qtbot, w)
+    pose = w.session.video.pose(5, tid).copy()
+    j = 9
+    where = pose.xy[j].copy()
+    pose.provenance[j] = Provenance.SUGGESTED  # E's suggestion where the fill had the joint
+    w.session.apply([PoseChange(w.session.video.video_id, 5, tid, pose)])
+    w.editor.seek(5)
+    w.editor.select_track(tid)
+    drag(qtbot, w, tuple(where), QPoint(12, 0))
+    first = on_disk(w)
+    assert first.pose(5, tid).provenance[j] == Provenance.CORRECTED
+    drag(qtbot, w, tuple(first.pose(5, tid).xy[j]), QPoint(12, 0))
+    second = on_disk(w)
+    moved = second.pose(5, tid).xy[j] - first.pose(5, tid).xy[j]
+    assert moved[0] > 5
+    np.testing.assert_allclose(second.pose(4, tid).xy[j] - first.pose(4, tid).xy[j], 0.8 * moved, atol=1e-6)
 
 
 def test_a_joint_placed_by_hand_on_a_filled_pose_moves_alone(qtbot, clip):
