@@ -36,6 +36,16 @@ def remember(choice: str) -> None:
     QSettings().setValue(SETTING, choice)
 
 
+# The frame-images and COCO-frames answers preset the next dialog (a trial chose "With the
+# labelled frames" and found "JSON only" again at the next export); they are always asked.
+FRAMES_SETTING, IMAGES_SETTING = "export/frame_images", "export/coco_images"
+
+
+def _preset(key: str, allowed, default):
+    value = QSettings().value(key, "", type=str)
+    return value if value in allowed else default
+
+
 def add_menu(menu: QMenu) -> QMenu:
     """The submenu that shows and changes the remembered choice (all, until one is made)."""
     sub = menu.addMenu(MENU_TITLE)
@@ -123,10 +133,11 @@ class ExportDialog(QDialog):
             layout.addWidget(self.auto)
         if ask_frames:  # a video file (an image folder's frames are files already)
             self.frames = ChoiceGroup("Frame images, written where the JSON names them (a dataset other tools "
-                                      "can train on)", FRAMES, None)
+                                      "can train on)", FRAMES, _preset(FRAMES_SETTING, ("labelled", "all"), None))
             layout.addWidget(self.frames)
         if coco:
-            self.images = ChoiceGroup("Frames listed in the COCO file", IMAGES, COCO_IMAGES[0])
+            self.images = ChoiceGroup("Frames listed in the COCO file", IMAGES,
+                                      _preset(IMAGES_SETTING, COCO_IMAGES, COCO_IMAGES[0]))
             layout.addWidget(self.images)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.button(QDialogButtonBox.Ok).setText("Export…")
@@ -173,4 +184,8 @@ def ask(parent, fmt_name: str, shown, videos: list, coco: bool = False) -> Expor
         return None
     if dialog.auto is not None and dialog.auto.isEnabled():
         remember(dialog.auto.choice())
+    if dialog.frames is not None and dialog.frames.isEnabled():
+        QSettings().setValue(FRAMES_SETTING, dialog.frames.choice() or "")
+    if dialog.images is not None:
+        QSettings().setValue(IMAGES_SETTING, dialog.images.choice())
     return dialog.choices()

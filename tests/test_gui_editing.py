@@ -668,6 +668,16 @@ def test_export_asks_its_questions_in_one_dialog_and_remembers_the_auto_filled_c
     dialog.every.buttons[True].click()
     assert dialog.auto_note.text().startswith("3 poses were written by auto-fill, 1 of them reviewed")
     assert dialog.choices() == (True, "reviewed", None, "with-poses")
+    # the frames listed and the frame images chosen last are the next dialog's presets (a trial
+    # chose the labelled frames and found "JSON only" again); still asked every time
+    again = ExportDialog(w, "COCO keypoints", w.session.video, [w.session.video], coco=True)
+    assert again.images.choice() == "all" and again.frames.choice() is None
+    from PySide6.QtCore import QSettings
+
+    from app import exportchoice
+
+    QSettings().setValue(exportchoice.FRAMES_SETTING, "labelled")
+    assert ExportDialog(w, "COCO keypoints", w.session.video, [w.session.video], coco=True).frames.choice() == "labelled"
 
 
 def test_clearing_the_people_list_selection_leaves_nobody_for_keys_to_act_on(qtbot, clip):
