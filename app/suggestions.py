@@ -712,7 +712,7 @@ class Suggestions(QObject):
                    new_tracks=[] if tid in video.tracks else [tid])
         ed.select_track(tid)
         placed = video.pose(ed.frame, tid)
-        n = int((placed.labelled() & (placed.provenance == Provenance.SUGGESTED)).sum()) if placed is not None else 0
+        n = int(placed.suggested_joints().sum()) if placed is not None else 0
         where = f"frame {ed.frame}" + (" in place of the filled pose" if instead and not here.is_absent_mark() else "")
         self._say(f"Dropped {what} for {ed.person_name(tid)} on {where}: {count_of(n, 'suggested joint')}. Drag them to fit "
                   "(Shift+drag moves the whole pose, Ctrl+Shift+drag a joint turns and scales it); A accepts them.",
@@ -748,7 +748,7 @@ def _open(video, base_dir):
 
 def _suggested_anew(old, new) -> np.ndarray:
     """(J,) bool: the joints `new` suggests that `old` did not."""
-    added = new.labelled() & (new.provenance == Provenance.SUGGESTED)
+    added = new.suggested_joints()
     return added & (old.provenance != Provenance.SUGGESTED) if old is not None else added
 
 

@@ -131,6 +131,10 @@ class Pose:
     def auto_joints(self) -> np.ndarray:
         return is_auto(self.provenance) & self.labelled()
 
+    def suggested_joints(self) -> np.ndarray:
+        """Joints suggested (E, a template) that the annotator has not accepted: no labels yet."""
+        return (self.provenance == Provenance.SUGGESTED) & self.labelled()
+
     def is_empty(self) -> bool:
         return not self.labelled().any()
 
@@ -241,7 +245,7 @@ def suggestion_only(pose: Pose) -> bool:
 
 def _labels(pose: Pose) -> np.ndarray:
     """Joints labelled and not merely suggested (what an export writes of a keyframe)."""
-    return pose.labelled() & (pose.provenance != Provenance.SUGGESTED)
+    return pose.labelled() & ~pose.suggested_joints()
 
 
 def pose_status(pose: Pose) -> int:

@@ -418,7 +418,7 @@ def merge(video: Video, frame: int, track_id: int, filled: Pose | None) -> PoseC
     if existing is None:
         return None if filled is None else PoseChange(video.video_id, frame, track_id, filled)
     # the annotator's joints, and suggestions E put on a filled pose (not theirs yet, not the fill's)
-    keep = existing.user_joints() | (existing.labelled() & (existing.provenance == Provenance.SUGGESTED))
+    keep = existing.user_joints() | existing.suggested_joints()
     if filled is None:
         filled = Pose.empty(existing.num_joints)
     out = filled.copy()

@@ -486,7 +486,7 @@ def poses_to_export(path: Path, video: Video, frame: int, by_track: dict[int, Po
             continue
         validate_pose_for_export(path, video, frame, track_id, pose, skeleton)
         keep = exported_joints(pose, auto)
-        suggested = int((pose.labelled() & (pose.provenance == Provenance.SUGGESTED)).sum())
+        suggested = int(pose.suggested_joints().sum())
         if pose.labelled().any() and not keep.any():
             why = "left_out_suggested" if suggested == int(pose.labelled().sum()) else "left_out_auto"
             counts[why] = counts.get(why, 0) + 1
