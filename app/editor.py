@@ -12,8 +12,8 @@ from posewarper_core.annotation import (AUTO_PROVENANCE, Pose, PoseChange, Prove
                                         is_labelled_keyframe)
 
 from . import clickorder, edits, navigation
-from .panels import count_of
 from .commands import DeleteTrackCommand, PoseChangesCommand, RemoveVideoCommand, SetTrackCommand
+from .panels import count_of
 
 
 class Editor(QObject):
