@@ -546,6 +546,25 @@ class Editor(QObject):
             self.message.emit(f"{who} pose on frame {self.frame} ({count_of(int(pose.labelled().sum()), 'joint')})"
                               f"{cleared}. Ctrl+Z undoes; E suggests a fresh one.")
 
+    def delete_range(self, first: int, last: int, track_ids=None, keep_slots: bool = False) -> None:
+        """Delete the poses (and not-in-view marks) of frames first..last of these people (None:
+        everyone), in one undo step; with `keep_slots`, not those on keyframe slots (every k-th
+        frame), to thin dense labels down to keyframes."""
+        first, last = sorted((int(first), int(last)))
+        stride = max(1, self.video.keyframe_stride)
+        people = set(self.video.tracks if track_ids is None else track_ids)
+        gone = [PoseChange(self.video.video_id, f, tid, None)
+                for f in sorted(self.video.poses) if first <= f <= last and not (keep_slots and f % stride == 0)
+                for tid in sorted(self.video.poses[f]) if tid in people]
+        kept = f", the keyframe slots (0, {stride}, {2 * stride}, …) kept" if keep_slots else ""
+        if not gone:
+            self.message.emit(f"No poses to delete on frames {first}-{last}{kept}.")
+            return
+        who = self.person_name(next(iter(people))) if len(people) == 1 else "everyone"
+        self._push(f"Delete {count_of(len(gone), 'pose')} of frames {first}-{last}", gone)
+        self.message.emit(f"Deleted {count_of(len(gone), 'pose')} of {who} on frames {first}-{last}{kept}. "
+                          "Ctrl+Z undoes.")
+
     def _untouched_fill_around(self) -> list[int]:
         """The frames of the selected person's gaps on both sides of this frame that hold a fill
         nobody touched (no joint placed or corrected, not reviewed)."""

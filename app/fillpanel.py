@@ -130,11 +130,13 @@ class FillPanel(QWidget):
 
 
 class FillRangeDialog(QDialog):
-    """Auto-fill a frame range: first and last frame (inclusive), everyone or the selected person."""
+    """Auto-fill a frame range: first and last frame (inclusive), everyone or the selected person.
+    With `title` and `ok`, the same questions for another action on a range (deleting poses)."""
 
-    def __init__(self, num_frames: int, first: int, last: int, track: int | None, parent=None):
+    def __init__(self, num_frames: int, first: int, last: int, track: int | None, parent=None,
+                 title: str = "Auto-fill a frame range", ok: str = "Fill"):
         super().__init__(parent)
-        self.setWindowTitle("Auto-fill a frame range")
+        self.setWindowTitle(title)
         self.first, self.last = QSpinBox(), QSpinBox()
         for box, value in ((self.first, first), (self.last, last)):
             box.setRange(0, num_frames - 1)
@@ -146,7 +148,7 @@ class FillRangeDialog(QDialog):
         form.addRow("Last frame", self.last)
         form.addRow(self.person_only)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        self.buttons.button(QDialogButtonBox.Ok).setText("Fill")
+        self.buttons.button(QDialogButtonBox.Ok).setText(ok)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)

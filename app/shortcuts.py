@@ -50,6 +50,7 @@ DEFAULTS: list[tuple[str, str, str, str]] = [
     ("delete_pose", "Delete person's pose in this frame", "Delete", "Label"),
     ("mark_absent", "Mark person not in view here", "X", "Label"),
     ("delete_track", "Delete person (all frames)…", "Ctrl+Delete", "Label"),
+    ("delete_range", "Delete poses in a frame range…", "Ctrl+Shift+Delete", "Label"),  # a trial pressed Del 144 times
     ("copy_prev", "Copy pose from previous keyframe", "C", "Label"),
     ("accept", "Accept the selected person's suggested joints here, or else their filled pose as reviewed "
      "(then the next to review)", "A", "Label"),

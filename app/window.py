@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
             "occluded": e(lambda ed: ed.toggle_occluded()), "unlabel": e(lambda ed: ed.unlabel()),
             "next_person": e(lambda ed: ed.cycle_track()), "add_person": e(lambda ed: ed.add_person()),
             "delete_pose": e(lambda ed: ed.delete_pose()), "delete_track": self.delete_person_dialog,
+            "delete_range": self.delete_range_dialog,
             "mark_absent": e(lambda ed: ed.mark_absent()),
             "copy_prev": e(lambda ed: ed.copy_previous_keyframe()), "promote": e(lambda ed: ed.promote()),
             "promote_frame": e(lambda ed: ed.promote_frame()),
@@ -1198,6 +1199,30 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.runner.start(
             "frames", [ed.track] if dialog.person_only.isChecked() and ed.track is not None else None,
             (dialog.first.value(), dialog.last.value())))
+        dialog.open()
+        return dialog
+
+    def delete_range_dialog(self):
+        """Delete the poses of frames first..last (everyone, or the selected person), keeping the
+        keyframe slots if asked: thinning dense labels to keyframes, or clearing a bad stretch, in
+        one undoable step (a trial pressed Del 144 times). Window-modal; deletes on OK."""
+        if self.editor is None:
+            return None
+        from PySide6.QtWidgets import QCheckBox
+
+        from .fillpanel import FillRangeDialog
+
+        ed = self.editor
+        dialog = FillRangeDialog(ed.video.num_frames, ed.frame, ed.video.num_frames - 1, ed.track, self,
+                                 title="Delete poses in a frame range", ok="Delete")
+        k = max(1, ed.video.keyframe_stride)
+        dialog.keep_slots = QCheckBox(f"Keep the keyframe slots (frames 0, {k}, {2 * k}, …)")
+        dialog.layout().insertRow(3, dialog.keep_slots)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._guard(lambda: ed.delete_range(
+            dialog.first.value(), dialog.last.value(),
+            [ed.track] if dialog.person_only.isChecked() and ed.track is not None else None,
+            dialog.keep_slots.isChecked())))
         dialog.open()
         return dialog
 

@@ -155,6 +155,30 @@ def test_a_joint_placed_by_hand_on_a_filled_pose_moves_alone(qtbot, clip):
     assert all(after.pose(f, tid).same_as(before[f]) for f in range(21) if f != 5)
 
 
+def test_poses_of_a_frame_range_are_deleted_in_one_step_keeping_the_keyframe_slots_if_asked(qtbot, clip):
+    """A trial thinning dense labels to keyframes pressed Del 144 times: Ctrl+Shift+Del deletes a
+    frame range's poses (everyone's, or the selected person's) in one undo step."""
+    w = clip
+    tid = filled(qtbot, w)
+    before = {f: w.session.video.pose(f, tid) for f in range(21)}
+    w.editor.seek(3)
+    dialog = w.delete_range_dialog()  # what Ctrl+Shift+Del opens
+    assert w.actions["delete_range"].shortcut().toString() == "Ctrl+Shift+Del"
+    dialog.first.setValue(1)
+    dialog.last.setValue(20)
+    dialog.keep_slots.setChecked(True)
+    dialog.accept()
+    assert on_disk(w).track_frames(tid) == [0, 10, 20]
+    assert w.statusBar().currentMessage() == (f"Deleted 18 poses of person {tid} on frames 1-20, the keyframe slots "
+                                              "(0, 10, 20, …) kept. Ctrl+Z undoes.")
+    press(w, Qt.Key_Z, Qt.ControlModifier)
+    assert all(on_disk(w).pose(f, tid).same_as(before[f]) for f in range(21))
+    w.editor.delete_range(5, 12)  # everyone's, slots too
+    assert on_disk(w).track_frames(tid) == [0, 1, 2, 3, 4, 13, 14, 15, 16, 17, 18, 19, 20]
+    w.editor.delete_range(5, 12)
+    assert w.statusBar().currentMessage() == "No poses to delete on frames 5-12."
+
+
 def test_deleting_a_keyframe_takes_the_untouched_fill_made_from_it_in_the_same_step(qtbot, clip):
     """A trial deleted a keyframe and the fill carried from it stayed, nothing said. As X does, its
     untouched fill goes too (a corrected pose stays), said, and one undo brings all back."""
