@@ -1218,6 +1218,7 @@ class MainWindow(QMainWindow):
         k = max(1, ed.video.keyframe_stride)
         dialog.keep_slots = QCheckBox(f"Keep the keyframe slots (frames 0, {k}, {2 * k}, …)")
         dialog.layout().insertRow(3, dialog.keep_slots)
+        dialog.person_only.setChecked(ed.track is not None)  # deleting: the narrower choice first
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._guard(lambda: ed.delete_range(
             dialog.first.value(), dialog.last.value(),

@@ -164,6 +164,7 @@ def test_poses_of_a_frame_range_are_deleted_in_one_step_keeping_the_keyframe_slo
     w.editor.seek(3)
     dialog = w.delete_range_dialog()  # what Ctrl+Shift+Del opens
     assert w.actions["delete_range"].shortcut().toString() == "Ctrl+Shift+Del"
+    assert dialog.person_only.isChecked()  # deleting: the selected person only, unless unticked
     dialog.first.setValue(1)
     dialog.last.setValue(20)
     dialog.keep_slots.setChecked(True)
