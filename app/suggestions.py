@@ -35,7 +35,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 
 from posewarper_core import correction
-from posewarper_core.annotation import PoseChange, Provenance, Track
+from posewarper_core.annotation import PoseChange, Provenance, Track, on_picture
 from posewarper_core.suggest import (BlazePose, Suggester, accept, detect_people, new_person_among,
                                      place_suggestion, runtime_missing, template)
 from posewarper_core.suggest.carry import chain_keyframe, pose_digest, source_keyframe
@@ -803,10 +803,7 @@ def _only(pose, order: list[int], video):
     the picture (a template dropped near its edge, a person found there: a trial accepted joints
     past it, and the export wrote them)."""
     out = pose.copy()
-    x, y = out.xy[:, 0], out.xy[:, 1]
-    drop = ~np.isin(np.arange(out.num_joints), order)
-    if video.width and video.height:
-        drop |= ~((x >= 0) & (x < video.width) & (y >= 0) & (y < video.height))
+    drop = ~np.isin(np.arange(out.num_joints), order) | ~on_picture(out.xy, video.width, video.height)
     out.xy[drop], out.visibility[drop], out.provenance[drop] = 0.0, 0, Provenance.NONE
     return out
 

@@ -243,6 +243,15 @@ def suggestion_only(pose: Pose) -> bool:
     return bool(labelled.any()) and bool((pose.provenance[labelled] == Provenance.SUGGESTED).all())
 
 
+def on_picture(xy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Which points (N, 2) lie on a width x height picture (all of them when its size is unknown):
+    a joint past the picture's edge is no label, as no click can place one there."""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    if not width or not height:
+        return np.ones(len(xy), bool)
+    return (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
+
+
 def _labels(pose: Pose) -> np.ndarray:
     """Joints labelled and not merely suggested (what an export writes of a keyframe)."""
     return pose.labelled() & ~pose.suggested_joints()

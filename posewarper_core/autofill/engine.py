@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..annotation import Pose, PoseChange, Provenance, Video, Visibility, suggestion_only
+from ..annotation import Pose, PoseChange, Provenance, Video, Visibility, on_picture, suggestion_only
 from ..errors import Cancelled, PoseWarperError
 
 ONE_SIDED_FACTOR = 0.5  # confidence multiplier for joints that only one keyframe has
@@ -392,10 +392,7 @@ def inside_picture(pose: Pose, width: int, height: int) -> Pose | None:
     """The filled pose less its joints outside the picture (None when none is left): a chain
     carried past the frame's edge is no label, as no click can place one there (a trial's walker
     leaving the picture was exported with joints at x = -92, visible). Unknown size: as it is."""
-    if not width or not height:
-        return pose
-    x, y = pose.xy[:, 0], pose.xy[:, 1]
-    outside = pose.labelled() & ~((x >= 0) & (x < width) & (y >= 0) & (y < height))
+    outside = pose.labelled() & ~on_picture(pose.xy, width, height)
     if not outside.any():
         return pose
     out = pose.copy()

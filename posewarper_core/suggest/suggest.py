@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..annotation import Pose, Provenance, Video
+from ..annotation import Pose, Provenance, Video, on_picture
 from ..skeleton import Skeleton
 from .blazepose import ROI_SCALE, BlazePose, Landmarks, Roi, runtime_missing
 from .carry import Carrier, pose_digest, source_keyframe
@@ -264,8 +264,7 @@ class Suggester:
                 sources["carried"] = carried
             if model_xy is not None:
                 sources["blazepose"] = np.where((model_conf >= MIN_CONFIDENCE)[:, None], model_xy, np.nan)
-        if video.width and video.height:  # no joint outside the picture (a trial accepted six past its edge)
-            chosen &= (xy[:, 0] >= 0) & (xy[:, 0] < video.width) & (xy[:, 1] >= 0) & (xy[:, 1] < video.height)
+        chosen &= on_picture(xy, video.width, video.height)  # a trial accepted six joints past its edge
         if not chosen.any():
             why = "; ".join(notes) or f"nothing to suggest for person {track_id} on frame {frame}"
             return Suggestion(None, why, carried, model_xy, model_conf, raw_xy, lm, roi, sources)
