@@ -22,6 +22,15 @@ def filled(qtbot, w):
     return tid
 
 
+def filled_on(qtbot, w, frame):
+    """`filled`, then `frame` shown with the person selected: (their id, their poses as they were)."""
+    tid = filled(qtbot, w)
+    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
+    w.editor.seek(frame)
+    w.editor.select_track(tid)
+    return tid, before
+
+
 def doubt(w, tid, frame, conf):
     """Make the fill unsure of one pose (as a method's confidence would)."""
     pose = w.session.video.pose(frame, tid).copy()
@@ -31,10 +40,7 @@ def doubt(w, tid, frame, conf):
 
 def test_dragging_a_filled_joint_refills_its_chain_in_one_undo_step(qtbot, clip):
     w = clip
-    tid = filled(qtbot, w)
-    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
-    w.editor.seek(5)
-    w.editor.select_track(tid)
+    tid, before = filled_on(qtbot, w, 5)
     j = 6
     start = before[5].xy[j]
     drag(qtbot, w, tuple(start), QPoint(0, 24))
@@ -61,10 +67,7 @@ def test_dragging_a_filled_joint_refills_its_chain_in_one_undo_step(qtbot, clip)
 def test_dragging_a_keyframe_joint_carries_the_frames_filled_from_it_in_one_undo_step(qtbot, clip):
     """A trial dragged a keyframe's wrist; the next frame kept the old place, still sure of it."""
     w = clip
-    tid = filled(qtbot, w)
-    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
-    w.editor.seek(10)
-    w.editor.select_track(tid)
+    tid, before = filled_on(qtbot, w, 10)
     j = 6
     drag(qtbot, w, tuple(before[10].xy[j]), QPoint(0, 24))
     after = on_disk(w)
@@ -228,10 +231,7 @@ def test_a_click_re_placing_a_filled_joint_refills_its_chain_as_a_drag_does(qtbo
     from test_gui_suggestions import click_image
 
     w = clip
-    tid = filled(qtbot, w)
-    before = {f: w.session.video.pose(f, tid).copy() for f in range(21)}
-    w.editor.seek(5)
-    w.editor.select_track(tid)
+    tid, before = filled_on(qtbot, w, 5)
     j = 6
     w.editor.set_cursor(j)
     target = before[5].xy[j] + (0.0, 20.0)
