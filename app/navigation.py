@@ -30,11 +30,6 @@ def next_of(frames, frame: int) -> int | None:
     return later[0] if later else (frames[0] if frames else None)
 
 
-def next_unlabelled_slot(status: np.ndarray, frame: int, stride: int) -> int | None:
-    """The next every-k-th frame with no labelled keyframe, wrapping round to the start."""
-    return next_of(unlabelled_slots(status, stride), frame)
-
-
 def gap_around(keyframes: list[int], frame: int, num_frames: int) -> tuple[int, int]:
     """The frame range (inclusive) between the keyframes either side of `frame`; on a keyframe,
     both gaps it bounds (a keyframe just made inside an old gap changes the fill on both sides)."""

@@ -45,8 +45,8 @@ def test_navigation_targets():
     assert navigation.next_keyframe(status, 10, 1) == 30
     assert navigation.next_keyframe(status, 10, -1) == 0
     assert navigation.next_keyframe(status, 30, 1) is None
-    assert navigation.next_unlabelled_slot(status, 10, 10) == 20
-    assert navigation.next_unlabelled_slot(status, 95, 10) == 20  # wraps round
+    assert navigation.next_of(navigation.unlabelled_slots(status, 10), 10) == 20
+    assert navigation.next_of(navigation.unlabelled_slots(status, 10), 95) == 20  # wraps round
     assert navigation.gap_around([0, 10, 30], 15, 100) == (10, 30)
     assert navigation.gap_around([0, 10, 30], 10, 100) == (0, 30)  # on a keyframe: the gaps on both sides
     assert navigation.gap_around([0, 10, 30], 0, 100) == (0, 10)
