@@ -429,7 +429,10 @@ class FrameView(QGraphicsView):
         """The joint under the pointer among the poses drawn now: after a frame change by key the
         hovered joint has moved away from the pointer (a trial's name label stayed beside it)."""
         pos = self._pointer()
-        hit = self.joint_at(pos) if pos is not None and self.viewport().rect().contains(pos) else None
+        self._set_hover(self.joint_at(pos) if pos is not None and self.viewport().rect().contains(pos) else None)
+
+    def _set_hover(self, hit: tuple[int, int] | None) -> None:
+        """The hovered joint (track, joint) or None, redrawn and told when it changes."""
         if hit != self.layer.hover:
             self.layer.hover = hit
             self.layer.update()
@@ -620,11 +623,7 @@ class FrameView(QGraphicsView):
             self.layer.poses[d["track"]] = pose
             self.layer.update()
             return
-        hit = self.joint_at(pos)
-        if hit != self.layer.hover:
-            self.layer.hover = hit
-            self.layer.update()
-            self.hoverChanged.emit(hit)
+        self._set_hover(self.joint_at(pos))
 
     def mouseReleaseEvent(self, event):
         if self._pan is not None:
@@ -662,10 +661,7 @@ class FrameView(QGraphicsView):
         return angle, scale
 
     def leaveEvent(self, event):
-        if self.layer.hover is not None:
-            self.layer.hover = None
-            self.layer.update()
-            self.hoverChanged.emit(None)
+        self._set_hover(None)
         super().leaveEvent(event)
 
     def drawForeground(self, painter: QPainter, rect) -> None:
