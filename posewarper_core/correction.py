@@ -66,7 +66,9 @@ def _chain(video: Video, frame: int, track_id: int, j: int, step: int) -> tuple[
     f = frame + step
     while 0 <= f < video.num_frames:
         p = video.pose(f, track_id)
-        if p is None or p.visibility[j] == Visibility.NOT_LABELLED:
+        # a suggestion nobody accepted is no label: the chain runs open there, as the fill's gaps
+        # run across it (a carry faded towards one)
+        if p is None or p.visibility[j] == Visibility.NOT_LABELLED or p.provenance[j] == Provenance.SUGGESTED:
             return out, None
         if anchors_joint(p, j):
             return out, f
@@ -137,8 +139,10 @@ def correct_joints(video: Video, frame: int, track_id: int, moves: dict[int, tup
             here.visibility[j] = Visibility.VISIBLE
         # filled -> corrected; placed or corrected before: as it was; new here: placed
         here.provenance[j] = Provenance.CORRECTED if was_auto else (pose.provenance[j] if labelled else Provenance.MANUAL)
-        here.confidence[j] = 1.0
-        if (was_auto or (carry_placed and labelled)) and not pose.keyframe:
+        suggested = labelled and pose.provenance[j] == Provenance.SUGGESTED
+        if not suggested:  # moved with its pose, a suggestion stays one: no one vouched for it
+            here.confidence[j] = 1.0
+        if (was_auto or (carry_placed and labelled and not suggested)) and not pose.keyframe:
             offset = np.asarray(xy, np.float64) - pose.xy[j]
             _refill_chain(video, track_id, frame, j, xy, offset, carry, edited)
     edited[frame] = here

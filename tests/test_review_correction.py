@@ -268,3 +268,28 @@ def test_a_correction_carried_past_the_pictures_edge_leaves_no_label_there():
     assert v.pose(3, 1).xy[16, 0] == pytest.approx(634.0)  # the annotator's own joint
     assert v.pose(4, 1).labelled()[16] and v.pose(4, 1).xy[16, 0] == pytest.approx(638.0)
     assert not v.pose(5, 1).labelled()[16] and v.pose(5, 1).labelled()[15]  # 642: past the edge; 635 stays
+
+
+def test_a_suggestion_nobody_accepted_neither_carries_nor_stops_a_correction():
+    # E on a filled pose (frame 3 lacks joint 2, suggested there): moving the whole pose on 3
+    # carries nothing of the suggestion, and a correction of joint 2 on frame 1 runs past it.
+    v = filled_video(keys=(0, 10))
+    for f in (3, 7):
+        pose = v.pose(f, 1).copy()
+        pose.provenance[2], pose.confidence[2] = Provenance.SUGGESTED, 0.0
+        v.set_pose(f, 1, pose)
+    before = {f: v.pose(f, 1).copy() for f in range(11)}
+    moves = {j: tuple(before[3].xy[j] + 5.0) for j in range(J)}
+    correction.apply_changes(v, correction.correct_joints(v, 3, 1, moves, carry_placed=True))
+    assert v.pose(3, 1).provenance[2] == Provenance.SUGGESTED and v.pose(3, 1).confidence[2] == 0.0
+    np.testing.assert_allclose(v.pose(2, 1).xy[2], before[2].xy[2])  # not carried
+    np.testing.assert_allclose(v.pose(2, 1).xy[1] - before[2].xy[1], (5.0 * 2 / 3, 5.0 * 2 / 3))  # others are
+    v = filled_video(keys=(0, 10))
+    pose = v.pose(3, 1).copy()
+    pose.provenance[2] = Provenance.SUGGESTED
+    v.set_pose(3, 1, pose)
+    xy, two = v.pose(1, 1).xy[2].copy(), v.pose(2, 1).xy[2].copy()
+    correction.apply_changes(v, correction.correct_joints(v, 1, 1, {2: (xy[0], xy[1] + 9.0)}))
+    # open at the suggestion, as if it were not there: the whole offset held (fading to it: 4.5)
+    assert v.pose(2, 1).xy[2, 1] - two[1] == pytest.approx(9.0)
+    assert v.pose(3, 1).xy[2, 1] == pytest.approx(pose.xy[2, 1])  # the suggestion itself untouched
