@@ -533,7 +533,8 @@ class Editor(QObject):
             return
         # A keyframe's fill goes with it, where nobody touched it (as X does): it was carried from
         # this pose (a trial's fill made from a deleted keyframe stayed, nothing said).
-        stale = self._untouched_fill_around() if self.frame in self.video.gap_keyframes(self.track) else []
+        keys = self.video.gap_keyframes(self.track)
+        stale = self._untouched_fill_around(self.track, [self.frame] if self.frame in keys else [])
         self._push(f"Delete pose of person {self.track}",
                    [PoseChange(self.video.video_id, self.frame, self.track, None)]
                    + [PoseChange(self.video.video_id, f, self.track, None) for f in stale])
@@ -553,25 +554,37 @@ class Editor(QObject):
         first, last = sorted((int(first), int(last)))
         stride = max(1, self.video.keyframe_stride)
         people = set(self.video.tracks if track_ids is None else track_ids)
-        gone = [PoseChange(self.video.video_id, f, tid, None)
-                for f in sorted(self.video.poses) if first <= f <= last and not (keep_slots and f % stride == 0)
-                for tid in sorted(self.video.poses[f]) if tid in people]
+        frames = [f for f in sorted(self.video.poses) if first <= f <= last and not (keep_slots and f % stride == 0)]
+        gone = {tid: [f for f in frames if tid in self.video.poses[f]] for tid in sorted(people)}
         kept = f", the keyframe slots (0, {stride}, {2 * stride}, …) kept" if keep_slots else ""
-        if not gone:
+        if not any(gone.values()):
             self.message.emit(f"No poses to delete on frames {first}-{last}{kept}.")
             return
+        # with the fill made from the keyframes deleted, where nobody touched it (as Del does)
+        stale = {tid: self._untouched_fill_around(tid, sorted(set(fs) & set(self.video.gap_keyframes(tid))), fs)
+                 for tid, fs in gone.items()}
+        changes = [PoseChange(self.video.video_id, f, tid, None) for tid in gone for f in gone[tid] + stale[tid]]
+        marks = sum(self.video.pose(f, tid).is_absent_mark() for tid in gone for f in gone[tid])
+        poses = count_of(sum(map(len, gone.values())) - marks, 'pose') + (
+            f" and {count_of(marks, 'not-in-view mark')}" if marks else "")
+        cleared = sum(map(len, stale.values()))
+        cleared = f"; the fill of {count_of(cleared, 'frame')} made from them removed too" if cleared else ""
         who = self.person_name(next(iter(people))) if len(people) == 1 else "everyone"
-        self._push(f"Delete {count_of(len(gone), 'pose')} of frames {first}-{last}", gone)
-        self.message.emit(f"Deleted {count_of(len(gone), 'pose')} of {who} on frames {first}-{last}{kept}. "
-                          "Ctrl+Z undoes.")
+        self._push(f"Delete {poses} of frames {first}-{last}", changes)
+        self.message.emit(f"Deleted {poses} of {who} on frames {first}-{last}{kept}{cleared}. Ctrl+Z undoes.")
 
-    def _untouched_fill_around(self) -> list[int]:
-        """The frames of the selected person's gaps on both sides of this frame that hold a fill
-        nobody touched (no joint placed or corrected, not reviewed)."""
-        others = [k for k in self.video.gap_keyframes(self.track) if k != self.frame]
-        lo, hi = navigation.gap_around(others, self.frame, self.video.num_frames)
-        return [f for f in self.video.track_frames(self.track)
-                if lo <= f <= hi and f != self.frame and edits.untouched_fill(self.video.pose(f, self.track))]
+    def _untouched_fill_around(self, track: int, around: list[int], skip=()) -> list[int]:
+        """The frames of the person's gaps around the frames `around` (keyframes deleted, a mark
+        made), taken as no keyframes, that hold a fill nobody touched (no joint placed or
+        corrected, not reviewed): it was carried from them, or across. `around` and `skip` are
+        not counted."""
+        others = [k for k in self.video.gap_keyframes(track) if k not in around]
+        stale = set()
+        for frame in around:
+            lo, hi = navigation.gap_around(others, frame, self.video.num_frames)
+            stale.update(f for f in self.video.track_frames(track) if lo <= f <= hi and f not in around
+                         and f not in skip and edits.untouched_fill(self.video.pose(f, track)))
+        return sorted(stale)
 
     def mark_absent(self) -> None:
         """Mark the selected person not in view on this frame (Pose.absent_mark), replacing their
@@ -585,7 +598,7 @@ class Editor(QObject):
             return
         # The gaps next to the mark are not filled any more: the fill they hold goes too, where
         # nobody touched it (no joint placed or corrected, not reviewed), in the same undo step.
-        stale = self._untouched_fill_around()
+        stale = self._untouched_fill_around(self.track, [self.frame])
         self._push(f"Mark person {self.track} not in view at frame {self.frame}",
                    [PoseChange(self.video.video_id, self.frame, self.track, Pose.absent_mark(self.num_joints))]
                    + [PoseChange(self.video.video_id, f, self.track, None) for f in stale])

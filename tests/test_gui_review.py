@@ -177,10 +177,16 @@ def test_poses_of_a_frame_range_are_deleted_in_one_step_keeping_the_keyframe_slo
                                               "(0, 10, 20, …) kept. Ctrl+Z undoes.")
     press(w, Qt.Key_Z, Qt.ControlModifier)
     assert all(on_disk(w).pose(f, tid).same_as(before[f]) for f in range(21))
-    w.editor.delete_range(5, 12)  # everyone's, slots too
-    assert on_disk(w).track_frames(tid) == [0, 1, 2, 3, 4, 13, 14, 15, 16, 17, 18, 19, 20]
+    w.editor.delete_range(5, 12)  # everyone's, slots too: keyframe 10 goes, and the fill made from it
+    assert on_disk(w).track_frames(tid) == [0, 20]
+    assert w.statusBar().currentMessage() == ("Deleted 8 poses of person 1 on frames 5-12; the fill of 11 frames made "
+                                              "from them removed too. Ctrl+Z undoes.")
     w.editor.delete_range(5, 12)
     assert w.statusBar().currentMessage() == "No poses to delete on frames 5-12."
+    w.editor.seek(15)
+    press(w, Qt.Key_X)  # a not-in-view mark is counted apart from poses
+    w.editor.delete_range(15, 15)
+    assert w.statusBar().currentMessage().startswith("Deleted 0 poses and 1 not-in-view mark of person 1 on frames 15-15")
 
 
 def test_deleting_a_keyframe_takes_the_untouched_fill_made_from_it_in_the_same_step(qtbot, clip):
