@@ -95,7 +95,11 @@ class MethodCache:
 
     def __init__(self):
         self._kept: OrderedDict = OrderedDict()  # key -> method, least recently used first
-        self.current: Method | None = None  # the method the last get() gave
+
+    @property
+    def current(self) -> Method | None:
+        """The method the last get() gave (the most recently used)."""
+        return next(reversed(self._kept.values()), None)
 
     def get(self, name: str, *, model_path=None, device=None, tune: bool = True, **options) -> Method:
         """The kept method for this name, model file (path and modification time), device, tuning
@@ -116,7 +120,6 @@ class MethodCache:
         self._kept[key] = method
         while len(self._kept) > self.KEPT:
             self._kept.popitem(last=False)
-        self.current = method
         return method
 
 
