@@ -155,7 +155,40 @@ def test_a_pose_the_annotator_reviewed_survives_rerunning_whole():
     changes = {c.frame: c.pose for c in fill(video, None, "linear", on_unchanged=lambda f, t: left.append(f))}
     assert 5 not in changes and left == [5]
     assert sorted(changes) == [1, 2, 3, 4, 6, 7, 8, 9]  # the others follow the moved keyframe
-    np.testing.assert_allclose(changes[6].xy[1], 0.4 * a.xy[1] + 0.6 * b2.xy[1])
+    # ... and run to the accepted pose: the new fill put it 5 px further on frame 5 (half the
+    # keyframe's move), which is carried back fading to the keyframe (frame 6: 4 px of it)
+    np.testing.assert_allclose(changes[6].xy[1], 0.4 * a.xy[1] + 0.6 * b2.xy[1] - 4.0)
+    np.testing.assert_allclose(changes[4].xy[1], 0.6 * a.xy[1] + 0.4 * b2.xy[1] - 4.0)
+
+
+def test_filling_again_keeps_the_re_fill_of_a_correction():
+    """A drag on a filled frame re-fills the joint's chain around it (correction.correct_joints);
+    a fill run again must not undo that (a trial's ankle went 462 -> 473 -> 447 px over three
+    frames after Fill video): with the same keyframes nothing changes, and after a keyframe moves
+    the chain still runs to the corrected joint."""
+    from posewarper_core import correction
+
+    video, a, b = two_keyframe_video(n=11)
+    for c in fill(video, None, "linear"):
+        video.set_pose(c.frame, c.track_id, c.pose)
+    target = video.pose(4, 1).xy[0] + (12.0, -8.0)
+    correction.apply_changes(video, correction.correct_joints(video, 4, 1, {0: tuple(target)}))
+    assert fill(video, None, "linear") == []  # the same keyframes: the drag's re-fill stands
+    b2 = b.copy()
+    b2.xy += 10
+    video.set_pose(10, 1, b2)
+    changes = {c.frame: c.pose for c in fill(video, None, "linear")}
+    np.testing.assert_allclose(changes[4].xy[0], target)
+    assert changes[4].provenance[0] == Provenance.CORRECTED
+    lerp = {f: (1 - f / 10) * a.xy[0] + f / 10 * b2.xy[0] for f in range(11)}
+    offset = target - lerp[4]
+    for f in (1, 2, 3):  # the correction's offset, fading to nothing at keyframes 0 and 10
+        np.testing.assert_allclose(changes[f].xy[0], lerp[f] + f / 4 * offset)
+    for f in (5, 7, 9):
+        np.testing.assert_allclose(changes[f].xy[0], lerp[f] + (1 - (f - 4) / 6) * offset)
+        np.testing.assert_allclose(changes[f].xy[1], (1 - f / 10) * a.xy[1] + f / 10 * b2.xy[1])  # others: the fill
+    # next to the correction the joint is as sure as a drag leaves it (the review moves on)
+    assert changes[5].confidence[0] >= 0.5 ** (1 / correction.method_half_life("linear")) - 1e-6
 
 
 def test_rerun_after_deleting_a_keyframe_joint_clears_stale_auto_joints():

@@ -218,10 +218,9 @@ def run_fill(
         around.add({(frame, tids[i]): pose for (i, frame), pose in filled.items()})
         new = []
         for i, (tid, gap) in enumerate(zip(tids, span_gaps)):
-            for frame in span.frames:
-                if frame in gap.inside:
-                    continue  # a suggestion nobody accepted: not a person-frame to fill
-                change = merge(video, frame, tid, filled.get((i, frame)))
+            # a suggestion nobody accepted (gap.inside) is not a person-frame to fill
+            fill = {frame: filled.get((i, frame)) for frame in span.frames if frame not in gap.inside}
+            for frame, change in merge_track(video, tid, fill).items():
                 if change is not None:
                     new.append(change)
                 elif on_unchanged is not None:
@@ -399,6 +398,25 @@ def inside_picture(pose: Pose, width: int, height: int) -> Pose | None:
     out.xy[outside], out.visibility[outside] = 0.0, Visibility.NOT_LABELLED
     out.provenance[outside], out.confidence[outside] = Provenance.NONE, 0.0
     return None if out.is_empty() else out
+
+
+def merge_track(video: Video, track_id: int, fill: dict[int, Pose | None]) -> dict[int, PoseChange | None]:
+    """The changes {frame: change, None: nothing changes} that put one track's new fill
+    ({frame: pose, None: none}) into the video: each frame merged (`merge`), then the fill's
+    chains carried to the joints an annotator corrected and the poses they accepted, as their
+    drags and accepts had carried the last fill (correction.carry_to_corrections)."""
+    from ..correction import carry_to_corrections
+
+    merged = {}
+    for frame, pose in fill.items():
+        change = merge(video, frame, track_id, pose)
+        merged[frame] = change.pose if change is not None else video.pose(frame, track_id)
+    out = {}
+    for frame, pose in carry_to_corrections(video, track_id, fill, merged).items():
+        existing = video.pose(frame, track_id)
+        same = pose is existing or (pose is not None and existing is not None and pose.same_as(existing))
+        out[frame] = None if same else PoseChange(video.video_id, frame, track_id, pose)
+    return out
 
 
 def merge(video: Video, frame: int, track_id: int, filled: Pose | None) -> PoseChange | None:
