@@ -641,6 +641,9 @@ class Editor(QObject):
         self._push(f"Copy pose of person {self.track} from frame {earlier[-1]}",
                    [PoseChange(self.video.video_id, self.frame, self.track, edits.copy_as_keyframe(src))])
         self._reset_cursor()
+        # said, as every other edit is (a trial's status bar still showed the Delete before it)
+        self.message.emit(f"Copied {self.person_name(self.track)}'s pose from keyframe {earlier[-1]}: drag what "
+                          "moved. Ctrl+Z undoes.")
 
     def promote(self) -> None:
         """Make the selected person's pose here a keyframe (an anchor for the next auto-fill,

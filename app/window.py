@@ -321,19 +321,23 @@ class MainWindow(QMainWindow):
         f.exportFailed.connect(self.exportFailed)
 
     # --- opening and closing --------------------------------------------------------------
+    def _dialog_start(self) -> str:
+        """Where the Open and Import dialogs start: the open project's folder, else home (a
+        trial's dialogs started in the folder the app was run from)."""
+        return str(Path(self.store.path).parent if self.store is not None else Path.home())
+
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open video, annotation file or project", "", MEDIA_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open video, annotation file or project", self._dialog_start(),
+                                              MEDIA_FILTER)
         if not path and QMessageBox.question(self, "Open", "Open an image folder instead?") == QMessageBox.Yes:
-            path = QFileDialog.getExistingDirectory(self, "Open image folder")
+            path = QFileDialog.getExistingDirectory(self, "Open image folder", self._dialog_start())
         if path:
             self.open_path(path, ask_where=True)
 
     def open_folder_dialog(self) -> None:
         """A folder of frame images, picked as a folder (in the file dialog it looks empty: a trial
         found it only through Cancel and the question after it)."""
-        # from the open project's folder, else home (a trial's dialog started in the app's own folder)
-        start = Path(self.store.path).parent if self.store is not None else Path.home()
-        path = QFileDialog.getExistingDirectory(self, "Open image folder", str(start))
+        path = QFileDialog.getExistingDirectory(self, "Open image folder", self._dialog_start())
         if path:
             self.open_path(path, ask_where=True)
 
@@ -698,7 +702,9 @@ class MainWindow(QMainWindow):
 
     # --- import / export ------------------------------------------------------------------
     def import_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Import PoseTrack18 / COCO files", "", "JSON (*.json)")
+        # the files to import are mostly exports: from where the last one went (export_folder)
+        start = str(export_folder(self.store.path)) if self.store is not None else self._dialog_start()
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import PoseTrack18 / COCO files", start, "JSON (*.json)")
         if paths:
             self.import_files(paths)
 

@@ -199,6 +199,7 @@ def test_copy_previous_keyframe_and_promote(qtbot, clip):
     copied = w.session.video.pose(10, tid)
     np.testing.assert_allclose(copied.xy, w.session.video.pose(0, tid).xy)
     assert copied.keyframe and (copied.provenance[copied.labelled()] == Provenance.MANUAL).all()
+    assert "from keyframe 0" in w.statusBar().currentMessage()  # said, as every edit is
     w.actions["undo"].trigger()
     assert w.session.video.pose(10, tid) is None
 
@@ -708,3 +709,24 @@ def test_ctrl_s_from_habit_says_every_edit_is_saved_and_makes_the_file_whole_at_
     shutil.copyfile(w.store.path, copy)  # the project file alone, without its journal
     with ProjectStore.open(copy, read_only=True) as store:
         assert store.project.videos[w.session.video_id].pose(0, tid).labelled().sum() == 15
+
+
+def test_the_import_and_open_dialogs_start_where_the_users_files_are(clip, tmp_path, monkeypatch):
+    """A trial's Import dialog opened in the folder the app was started from: it starts where the
+    last export went (the files imported are mostly exports), else in the project's folder; Open
+    starts in the project's folder."""
+    from PySide6.QtCore import QSettings
+
+    started = []
+    monkeypatch.setattr("app.window.QFileDialog.getOpenFileNames",
+                        lambda _w, _title, start, _filter: started.append(start) or ([], ""))
+    monkeypatch.setattr("app.window.QFileDialog.getOpenFileName",
+                        lambda _w, _title, start, _filter: started.append(start) or ("", ""))
+    monkeypatch.setattr("app.window.QMessageBox.question", lambda *a: QMessageBox.No)
+    clip.import_dialog()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    QSettings().setValue("export/folder", str(exports))
+    clip.import_dialog()
+    clip.open_dialog()
+    assert started == [str(tmp_path), str(exports), str(tmp_path)]
