@@ -1050,6 +1050,10 @@ class MainWindow(QMainWindow):
 
     # --- dialogs and small handlers ---------------------------------------------------------
     def _place(self, x: float, y: float, visibility: int) -> None:
+        if self.session is None:  # a trial clicked the empty window and got an AttributeError box
+            self.statusBar().showMessage("Open a video, image folder or project first (File > Open…, or File > "
+                                         "Open demo project).", 6000)
+            return
         if self.suggestions.take_click(x, y):
             return  # a pose template dropped there
         v = self.session.video

@@ -286,3 +286,11 @@ def test_a_turn_is_said_the_short_way_round():
     drag = {"centre": np.zeros(2), "origin": Pose.manual(xy, np.full(17, 2)), "joint": 0}
     angle, scale = FrameView._turn(drag, QPointF(-10.0, -1.0))  # just above it: a small turn, not -349 degrees
     assert np.degrees(angle) == pytest.approx(np.degrees(2 * np.arctan2(1, 10))) and scale == pytest.approx(1.0)
+
+
+def test_a_click_in_the_empty_window_says_to_open_something(window):
+    """A trial clicked the canvas before opening anything and got an AttributeError box that said
+    their work was saved in a project there was none of."""
+    window.canvas.placeRequested.emit(480.0, 300.0, 2)
+    assert window.session is None and not getattr(window, "last_error", None)
+    assert window.statusBar().currentMessage().startswith("Open a video, image folder or project first")
