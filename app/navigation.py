@@ -17,9 +17,18 @@ def next_keyframe(status: np.ndarray, frame: int, step: int = 1) -> int | None:
     return int(earlier[-1]) if earlier.size else None
 
 
+def is_slot(frame: int, num_frames: int, stride: int) -> bool:
+    """A keyframe slot: frames 0, k, 2k, ... and the last frame, as the bench keeps them (the fill
+    stops at a person's last keyframe: a trial labelled 0-30 at k = 10 and frames 31-39 stayed
+    empty, with every slot said to be labelled)."""
+    return frame % max(1, stride) == 0 or frame == num_frames - 1
+
+
 def unlabelled_slots(status: np.ndarray, stride: int) -> list[int]:
-    """The every-k-th frames with no labelled keyframe."""
+    """The keyframe slots (is_slot) with no labelled keyframe."""
     slots = np.arange(0, len(status), max(1, stride))
+    if len(status) and slots[-1] != len(status) - 1:
+        slots = np.append(slots, len(status) - 1)
     return [int(f) for f in slots[status[slots] != KEYFRAME]]
 
 

@@ -23,6 +23,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from . import navigation
 from .style import ABSENT_NAME, CURSOR, MISSING_KEYFRAME, REVIEWED, STATUS_COLOURS, STATUS_NAMES
 
 OTHERS_REVIEWED = QColor("#4f7a56")  # another person's reviewed pose: a dim bar along the top, half as wide
@@ -196,7 +197,7 @@ class Timeline(QWidget):
             if others is not None:
                 p.fillRect(QRectF(x, band.top() - 1, cw - gap, 1), QColor("#1d2025"))
                 p.fillRect(QRectF(x, band.top(), cw - gap, band.height()), STATUS_COLOURS[int(others[f])])
-            if f % self.stride == 0:
+            if navigation.is_slot(f, len(self.status), self.stride):
                 slot = QRectF(x, strip.bottom() - 4, cw - gap, 4)
                 p.fillRect(slot, QColor("#ffffff") if s == 3 else MISSING_KEYFRAME)
             if f < len(self.reviewed) and self.reviewed[f]:
@@ -298,7 +299,7 @@ class Timeline(QWidget):
                 text += ", reviewed"
             if self.suggested == f and not self.suggested_is_selected:
                 text += ", suggested keyframe"
-        return text + ("  · keyframe slot" if f % self.stride == 0 else "")
+        return text + ("  · keyframe slot" if navigation.is_slot(f, len(self.status), self.stride) else "")
 
     def mouseReleaseEvent(self, event):
         self._drag_area = None

@@ -946,7 +946,7 @@ class MainWindow(QMainWindow):
         # one to place for the selected person (or no person yet: the click adds one).
         self.canvas.placing = ed.cursor is not None and (ed.track is not None or not ed.video.tracks)
         v = ed.video
-        slot = " · keyframe slot" if ed.frame % v.keyframe_stride == 0 else ""
+        slot = " · keyframe slot" if navigation.is_slot(ed.frame, v.num_frames, v.keyframe_stride) else ""
         self.frame_label.setText(f"Frame {ed.frame} / {v.num_frames - 1}{slot}")
 
     def _make_room(self, message: str) -> None:
@@ -1226,7 +1226,7 @@ class MainWindow(QMainWindow):
         dialog = FillRangeDialog(ed.video.num_frames, ed.frame, ed.video.num_frames - 1, ed.track, self,
                                  title="Delete poses in a frame range", ok="Delete")
         k = max(1, ed.video.keyframe_stride)
-        dialog.keep_slots = QCheckBox(f"Keep the keyframe slots (frames 0, {k}, {2 * k}, …)")
+        dialog.keep_slots = QCheckBox(f"Keep the keyframe slots (frames 0, {k}, {2 * k}, … and the last)")
         dialog.layout().insertRow(3, dialog.keep_slots)
         dialog.person_only.setChecked(ed.track is not None)  # deleting: the narrower choice first
         dialog.setAttribute(Qt.WA_DeleteOnClose)

@@ -330,7 +330,11 @@ def test_ctrl_shift_right_also_stops_at_a_keyframe_lacking_joints_its_neighbours
     pose.provenance[knee] = Provenance.MANUAL  # placed: nothing left to go to
     w.session.apply([PoseChange(w.session.video.video_id, 10, tid, pose)])
     press(w, Qt.Key_Right, Qt.ControlModifier | Qt.ShiftModifier)
-    assert w.editor.frame == 10 and w.statusBar().currentMessage().startswith("Every keyframe slot is labelled, and no")
+    assert w.editor.frame == N - 1  # the last frame is a keyframe slot too, not labelled yet
+    w.editor.seek(N - 1)
+    label_person(qtbot, w, (160, 120))
+    press(w, Qt.Key_Right, Qt.ControlModifier | Qt.ShiftModifier)
+    assert w.editor.frame == N - 1 and w.statusBar().currentMessage().startswith("Every keyframe slot is labelled, and no")
 
 
 def test_navigation_keys(qtbot, clip, monkeypatch):

@@ -46,7 +46,11 @@ def test_navigation_targets():
     assert navigation.next_keyframe(status, 10, -1) == 0
     assert navigation.next_keyframe(status, 30, 1) is None
     assert navigation.next_of(navigation.unlabelled_slots(status, 10), 10) == 20
-    assert navigation.next_of(navigation.unlabelled_slots(status, 10), 95) == 20  # wraps round
+    # the last frame is a slot too, as the bench's keyframes (a trial's last 9 frames stayed empty)
+    assert navigation.unlabelled_slots(status, 10)[-2:] == [90, 99]
+    assert navigation.next_of(navigation.unlabelled_slots(status, 10), 95) == 99
+    assert navigation.next_of(navigation.unlabelled_slots(status, 10), 99) == 20  # wraps round
+    assert navigation.is_slot(99, 100, 10) and navigation.is_slot(90, 100, 10) and not navigation.is_slot(95, 100, 10)
     assert navigation.gap_around([0, 10, 30], 15, 100) == (10, 30)
     assert navigation.gap_around([0, 10, 30], 10, 100) == (0, 30)  # on a keyframe: the gaps on both sides
     assert navigation.gap_around([0, 10, 30], 0, 100) == (0, 10)

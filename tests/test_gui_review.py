@@ -174,7 +174,7 @@ def test_poses_of_a_frame_range_are_deleted_in_one_step_keeping_the_keyframe_slo
     dialog.accept()
     assert on_disk(w).track_frames(tid) == [0, 10, 20]
     assert w.statusBar().currentMessage() == (f"Deleted 18 poses of person {tid} on frames 1-20, the keyframe slots "
-                                              "(0, 10, 20, …) kept. Ctrl+Z undoes.")
+                                              "(0, 10, 20, … and the last) kept. Ctrl+Z undoes.")
     press(w, Qt.Key_Z, Qt.ControlModifier)
     assert all(on_disk(w).pose(f, tid).same_as(before[f]) for f in range(21))
     w.editor.delete_range(5, 12)  # everyone's, slots too: keyframe 10 goes, and the fill made from it
@@ -517,6 +517,7 @@ def test_timeline_shows_the_selected_persons_marks_apart_from_the_others(qtbot, 
     w.editor.seek(0)
     w.editor.to_keyframe(1)
     assert w.editor.frame == 20  # 10 is person 1's keyframe only
+    w.editor.seek(0)
     w.editor.to_unlabelled_slot()
     assert w.editor.frame == 10  # person 2's slot at 10 is only filled
 
