@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QGroupBo
 
 from posewarper_core.annotation import is_auto
 from posewarper_core.formats import AUTO_CHOICES
+from posewarper_core.formats.common import frame_file_names
 from posewarper_core.formats import IMAGES as COCO_IMAGES
 
 from .panels import video_label
@@ -106,8 +107,11 @@ class ChoiceGroup(QGroupBox):
 class ExportDialog(QDialog):
     """The export's choices, each question shown only where there is something to choose."""
 
-    def __init__(self, parent, fmt_name: str, shown, videos: list, coco: bool = False):
+    def __init__(self, parent, fmt_name: str, shown, videos: list, coco: bool = False, base_dir=None):
         super().__init__(parent)
+        # a video file's frames may go along as images; an image folder's or an imported dataset's
+        # are files already, which the JSON names (formats.common.frame_file_names)
+        self._writable = {v.video_id for v in videos if frame_file_names(v, base_dir) is None}
         self.setWindowTitle(f"Export {fmt_name}")
         self.setObjectName("exportChoices")
         self.shown, self.videos = shown, videos
@@ -121,7 +125,7 @@ class ExportDialog(QDialog):
             self.every.buttons[True].toggled.connect(self._follow_videos)
         # The auto-filled poses are counted only when the dialog may show (~120 ms per 30,000 poses,
         # on the UI thread): with the choice remembered and nothing else to ask there is no dialog.
-        ask_frames = any(v.frames is None for v in videos)  # a video file: its frames may go along
+        ask_frames = bool(self._writable)
         count = len(videos) > 1 or coco or ask_frames or remembered() is None
         per_video = {v.video_id: count_auto_filled([v]) if count else (0, 0) for v in videos}  # each looked at once
         self.counts = {False: per_video[shown.video_id],
@@ -131,7 +135,7 @@ class ExportDialog(QDialog):
             self.auto_note.setWordWrap(True)
             self.auto = ChoiceGroup("Auto-filled poses", LABELS, remembered() or "all", self.auto_note)
             layout.addWidget(self.auto)
-        if ask_frames:  # a video file (an image folder's frames are files already)
+        if ask_frames:
             self.frames = ChoiceGroup("Frame images, written where the JSON names them (a dataset other tools "
                                       "can train on)", FRAMES, _preset(FRAMES_SETTING, ("labelled", "all"), None))
             layout.addWidget(self.frames)
@@ -166,7 +170,7 @@ class ExportDialog(QDialog):
                 f"corrected by hand on one are kept. Kept for later exports (File → {MENU_TITLE}).")
             self.auto.setEnabled(filled > 0)
         if self.frames is not None:
-            self.frames.setEnabled(any(v.frames is None for v in (self.videos if every else [self.shown])))
+            self.frames.setEnabled(any(v.video_id in self._writable for v in (self.videos if every else [self.shown])))
 
     def choices(self) -> ExportChoices:
         auto = self.auto.choice() if self.auto is not None and self.auto.isEnabled() else remembered() or "all"
@@ -175,10 +179,11 @@ class ExportDialog(QDialog):
         return ExportChoices(self._every(), auto, frames, images)
 
 
-def ask(parent, fmt_name: str, shown, videos: list, coco: bool = False) -> ExportChoices | None:
+def ask(parent, fmt_name: str, shown, videos: list, coco: bool = False, base_dir=None) -> ExportChoices | None:
     """The export's choices: from the dialog when there is anything to ask (None if cancelled),
-    else the remembered ones. An auto-filled choice made in the dialog is remembered."""
-    dialog = ExportDialog(parent, fmt_name, shown, videos, coco)
+    else the remembered ones. An auto-filled choice made in the dialog is remembered. `base_dir`
+    resolves the videos' relative sources (the project's folder)."""
+    dialog = ExportDialog(parent, fmt_name, shown, videos, coco, base_dir)
     dialog.deleteLater()  # once back in the event loop
     if dialog.needed() and dialog.exec() != QDialog.Accepted:
         return None

@@ -757,7 +757,7 @@ class MainWindow(QMainWindow):
             return
         # what to write, in one dialog (only when there is something to choose), then where
         chosen = exportchoice.ask(self, FORMAT_NAMES[fmt], self.session.video, list(self.store.project.videos.values()),
-                                  coco=fmt == "coco")
+                                  coco=fmt == "coco", base_dir=self.store.base_dir)
         if chosen is None:
             return
         every = chosen.every

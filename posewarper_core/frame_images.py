@@ -11,7 +11,7 @@ import numpy as np
 from .annotation import Video
 from .atomic_file import replacing
 from .errors import PoseWarperError
-from .formats.common import PoseFrames, placeholder_file_name, poses_in_memory
+from .formats.common import PoseFrames, frame_file_names, placeholder_file_name, poses_in_memory
 from .safe_output import path_inside, why_not_written
 from .video import open_frames
 
@@ -44,9 +44,10 @@ def write_frame_images(video: Video, base_dir, root: str | Path, which: str = "l
                        pose_frames: PoseFrames = poses_in_memory) -> int:
     """Decode `which` frames (frame-exactly) and write them as JPEG under `root` at the file names
     the exports give them (formats.common.placeholder_file_name); returns how many were written.
-    A video whose frames are image files already (an imported dataset) is skipped: its exports
-    name those files. Each file is written whole; one of the same name is replaced."""
-    if video.frames is not None:
+    A video whose frames are image files already (an imported dataset, a folder of images) is
+    skipped: its exports name those files. Each file is written whole; one of the same name is
+    replaced."""
+    if frame_file_names(video, base_dir) is not None:
         return 0
     frames = frames_to_write(video, which, pose_frames)
     root = Path(root)

@@ -345,3 +345,35 @@ def test_fill_with_a_posewarper_network_file_with_or_without_tuning(capsys, tmp_
         filled = store.project.video(1)
         assert filled.track_frames(1) == [1, 2, 3, 4, 5]
         assert {filled.pose(f, 1).method for f in (2, 3, 4)} == {"posewarper"}
+
+
+def test_an_image_folders_exports_name_its_own_image_files(capsys, tmp_path):
+    """A folder of frames opened as it is: both exports name the folder's image files (relative
+    to it, the meta's source), not the placeholder frames/000000.jpg a trial found in a COCO
+    export of a folder holding 00001.png ..., and `--frames` writes none (they are files already)."""
+    import cv2
+
+    from posewarper_core import Video
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(1, 13):  # natural order: 1, 2, ..., 10, not 1, 10, 11, 2
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((96, 160, 3), i, np.uint8))
+    project = tmp_path / "p.pwproj"
+    video = Video("shots", 12, 160, 96, name="shots")
+    for f in (2, 9):
+        video.set_pose(f, 1, Pose.manual(np.full((17, 2), 20.0 + f), np.full(17, 2)))
+    with ProjectStore.create(project) as store:
+        store.add_video(video)
+    out = tmp_path / "data" / "train.json"
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
+    assert code == 0, err
+    assert "frames are image files already" in stdout and not list(out.parent.rglob("*.jpg"))
+    doc = json.loads(out.read_text())
+    named = {image["frame_index"]: image["file_name"] for image in doc["images"]}
+    assert named == {2: "3.png", 9: "10.png"}
+    source = Path(doc["posewarper"]["videos"][0]["source"])
+    assert all((source / name).is_file() for name in named.values())
+    code, _, err = run(capsys, "export", project, "-o", out, "--format", "posetrack18")
+    assert code == 0, err
+    assert [image["file_name"] for image in json.loads(out.read_text())["images"]] == [f"{i}.png" for i in range(1, 13)]

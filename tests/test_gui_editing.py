@@ -734,3 +734,20 @@ def test_the_import_and_open_dialogs_start_where_the_users_files_are(clip, tmp_p
     clip.import_dialog()
     clip.open_dialog()
     assert started == [str(tmp_path), str(exports), str(tmp_path)]
+
+
+def test_the_export_dialog_does_not_offer_to_write_an_image_folders_frames(clip, tmp_path):
+    """A folder of frames opened as it is: its exports name its own image files, so the dialog has
+    no frame-images question for it (a video file's frames still may go along)."""
+    import cv2
+
+    from app.exportchoice import ExportDialog
+    from posewarper_core import Video
+
+    (tmp_path / "shots").mkdir()
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / "shots" / f"{i}.png"), np.zeros((8, 8, 3), np.uint8))
+    folder = Video("shots", 3, 8, 8, name="shots")
+    assert ExportDialog(clip, "PoseTrack18", folder, [folder], base_dir=tmp_path).frames is None
+    video = clip.session.video
+    assert ExportDialog(clip, "PoseTrack18", video, [video], base_dir=clip.store.base_dir).frames is not None

@@ -88,11 +88,12 @@ def _write_frames(videos, pose_frames, base_dir, root: Path, which: str) -> None
     from tqdm import tqdm
     from .progress import bar_progress
 
+    from ..formats.common import frame_file_names
     from ..frame_images import write_frame_images
 
     written = 0
     for video in videos:
-        if video.frames is not None:
+        if frame_file_names(video, base_dir) is not None:
             print(f"{video.name or video.video_id}: its frames are image files already; none written")
             continue
         with tqdm(desc=f"frames of {video.name or video.video_id}", unit="frame") as bar:

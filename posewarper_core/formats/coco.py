@@ -33,7 +33,7 @@ from .common import (
     GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source,
     auto_meta,
     category_entry, check_pose, entry_label, frame_paths_root, frames_with_poses, generic_stem_name,
-    load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation, pose_to_annotation, poses_to_export,
+    frame_file_names, load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation, pose_to_annotation, poses_to_export,
     poses_in_memory, read_meta, top_list, video_meta, write_document, write_export,
 )
 
@@ -265,6 +265,7 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
     try:
         for video, vid, frame_ids in zip(videos, file_video_ids, image_ids):
             image_root = absolute_source(video, base_dir) if video.frames is not None else None
+            files = frame_file_names(video, base_dir)
             listed = image_list.count
             for frame, by_track in frames_with_poses(path, video, pose_frames):
                 image_id = frame_ids[frame]
@@ -285,12 +286,12 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
                 poses_written += written
                 if images == "with-poses" and not (written or regions):
                     continue
-                image_list.append(_image_entry(video, vid, frame, image_id, written))
+                image_list.append(_image_entry(video, files, vid, frame, image_id, written))
             if images == "with-poses" and image_list.count == listed:
                 # A video nobody is labelled in yet: its frames are listed all the same, or the
                 # file would not describe it at all (and no reader, ours included, could open it).
                 for frame in range(video.num_frames):
-                    image_list.append(_image_entry(video, vid, frame, frame_ids[frame], 0))
+                    image_list.append(_image_entry(video, files, vid, frame, frame_ids[frame], 0))
             meta = video_meta(video, base_dir, image_root)
             meta["video_id"] = int(vid)
             metas.append(meta)
@@ -315,13 +316,14 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
             **counts}
 
 
-def _image_entry(video: Video, vid: int, frame: int, image_id: int, written: int) -> dict:
-    """The `images` entry of one frame; `written`: how many poses the export gives it."""
+def _image_entry(video: Video, files: list[str] | None, vid: int, frame: int, image_id: int, written: int) -> dict:
+    """The `images` entry of one frame; `files`: the frames' file names (frame_file_names);
+    `written`: how many poses the export gives it."""
     declared = frame in video.labelled_frames
     ref = video.frames[frame] if video.frames is not None else None
     image = {
         "id": image_id,
-        "file_name": ref.file_name if ref is not None else placeholder_file_name(video, frame),
+        "file_name": files[frame] if files is not None else placeholder_file_name(video, frame),
         "width": int(video.width), "height": int(video.height),
         "video_id": int(vid), "frame_index": frame, "nframes": int(video.num_frames),
         "is_labeled": bool(declared or written),

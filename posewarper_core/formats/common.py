@@ -797,6 +797,23 @@ def video_meta(video: Video, base_dir, image_root: Path | None) -> dict:
 STEM_BYTES = 200  # a folder name's limit is 255 bytes on common file systems; room to spare
 
 
+def frame_file_names(video: Video, base_dir) -> list[str] | None:
+    """Each frame's image file as exports name it, relative to the video's image root (the meta's
+    `source`): an imported dataset's frame files, or the images of a folder opened as it is (a
+    trial's COCO export of such a folder named frames/000000.jpg, where the folder held
+    00001.png); None for a video file, whose frames get placeholder_file_name (the files
+    `--frames` writes), as does a folder whose images no longer match the video's frames."""
+    if video.frames is not None:
+        return [ref.file_name for ref in video.frames]
+    root = absolute_source(video, base_dir)
+    if not root.is_dir():
+        return None
+    from ..video import list_images
+
+    names = [p.name for p in list_images(root)]
+    return names if len(names) == video.num_frames else None
+
+
 def placeholder_file_name(video: Video, frame: int) -> str:
     """File names for a video that is a video file: the frames it would have if extracted. The
     folder is the video's name made safe: other characters than letters, digits, "_", "-" and "."

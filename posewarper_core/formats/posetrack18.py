@@ -36,7 +36,7 @@ from .common import (
     GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source,
     auto_meta,
     category_entry, check_pose, entry_label, frame_paths_root, frames_with_poses, generic_stem_name,
-    load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, poses_to_export,
+    frame_file_names, load_json, placeholder_file_name, video_size, pose_from_annotation, pose_to_annotation, poses_to_export,
     poses_in_memory, read_meta, top_list, video_meta, write_document, write_export,
 )
 
@@ -212,6 +212,7 @@ def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool
     does not grow with the poses; returns counts of what it holds."""
     path = Path(path or f"{video.name or 'video'}.json")
     image_root = absolute_source(video, base_dir) if video.frames is not None else None
+    files = frame_file_names(video, base_dir)
     vid_id = video.vid_id if video.vid_id is not None else f"{video.video_id:06d}"
     ids = _frame_ids(video, vid_id)
     images, annotations = JsonList(path), JsonList(path)
@@ -234,7 +235,7 @@ def posetrack18_stream(out, skeleton: Skeleton, video: Video, include_auto: bool
             declared = frame in video.labelled_frames
             regions = video.ignore_regions.get(frame, [])
             image = {
-                "file_name": video.frames[frame].file_name if video.frames is not None else placeholder_file_name(video, frame),
+                "file_name": files[frame] if files is not None else placeholder_file_name(video, frame),
                 "id": image_id, "frame_id": frame_id, "vid_id": vid_id, "nframes": int(video.num_frames),
                 "is_labeled": bool(declared or written),
                 "has_labeled_person": has_labeled_person,
