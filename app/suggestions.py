@@ -501,7 +501,7 @@ class Suggestions(QObject):
             ed.select_track(added[0])
         took = time.perf_counter() - req.started
         note = f" ({result.message})" if result.message else ""
-        self._say(f"Suggested {count_of(n_joints, 'joint')} in {took:.2f} s: drag to correct, A accepts the person, "
+        self._say(f"Suggested {count_of(n_joints, 'joint')} in {_seconds(took)}: drag to correct, A accepts the person, "
                   f"Shift+A the frame{note}", 12000)
         self.applied.emit(result)
         self.shown.emit(took)
@@ -574,7 +574,7 @@ class Suggestions(QObject):
                              command=RefinableCommand(w.session, "", changes))
         self.quick = _Quick(req, command, placed, added)
         took = time.perf_counter() - req.started
-        self._say(f"Suggested {count_of(n_joints, 'joint')} in {took:.2f} s from the pose model alone; the full suggestion "
+        self._say(f"Suggested {count_of(n_joints, 'joint')} in {_seconds(took)} from the pose model alone; the full suggestion "
                   "follows when the flow from the keyframe is there (joints you move are kept)", 12000)
         self.first_shown.emit(took)
 
@@ -617,9 +617,9 @@ class Suggestions(QObject):
             self._push(f"Refine the suggestion on frame {req.frame} ({count_of(n_joints, 'joint')})", changes,
                        command=RefineCommand(self.window.session, "", changes, quick.command,
                                              f"Suggest {count_of(n, 'joint')} on frame {req.frame}"))
-            self._say(f"Full suggestion in {took:.2f} s: {count_of(n_joints, 'suggested joint')} (those you moved kept)", 12000)
+            self._say(f"Full suggestion in {_seconds(took)}: {count_of(n_joints, 'suggested joint')} (those you moved kept)", 12000)
         else:
-            self._say(f"Full suggestion in {took:.2f} s: nothing to change (the quick joints were moved, "
+            self._say(f"Full suggestion in {_seconds(took)}: nothing to change (the quick joints were moved, "
                       "accepted or undone)", 8000)
         self.applied.emit(result)
         self.shown.emit(took)
@@ -807,3 +807,8 @@ def _only(pose, order: list[int], video):
     out.xy[drop], out.visibility[drop], out.provenance[drop] = 0.0, 0, Provenance.NONE
     return out
 
+
+def _seconds(took: float) -> str:
+    """"0.12 s", or "under 0.01 s" (a trial read "Suggested 15 joints in 0.00 s": a suggestion
+    kept from before)."""
+    return f"{took:.2f} s" if took >= 0.005 else "under 0.01 s"

@@ -298,3 +298,9 @@ def test_a_click_in_the_empty_window_says_to_open_something(window):
     window.canvas.placeRequested.emit(480.0, 300.0, 2)
     assert window.session is None and not getattr(window, "last_error", None)
     assert window.statusBar().currentMessage().startswith("Open a video, image folder or project first")
+
+
+def test_a_suggestions_time_is_never_said_as_zero():
+    from app.suggestions import _seconds
+
+    assert (_seconds(0.0004), _seconds(0.004), _seconds(0.126)) == ("under 0.01 s", "under 0.01 s", "0.13 s")
