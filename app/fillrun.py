@@ -120,6 +120,7 @@ class FillRunner(QObject):
         opener = functools.partial(self.open_frames, snap) if flags.needs_frames else None
         self.worker = AutofillWorker(fill, snap, opener, self.method, track_ids, frame_range, self)
         self.worker.batch.connect(self._apply_batch)
+        self.worker.resumeFrom.connect(self._note_progress)
         self.worker.progress.connect(self.progress)
         self.worker.setupProgress.connect(self.setupProgress)
         self.worker.finishedWith.connect(self._done)
@@ -159,6 +160,13 @@ class FillRunner(QObject):
             except PoseWarperError as exc:
                 self.cancel()
                 self.editor.message.emit(f"Auto-fill result refused by the project: {exc}")
+
+    def _note_progress(self, frame: int) -> None:
+        """Everything before `frame` is written: a fill killed after this is finished from there."""
+        try:
+            fillrecord.record_progress(self.editor.session.store, self._video_id, frame)
+        except PoseWarperError as exc:  # the record only: the poses are written already
+            self.editor.message.emit(f"Could not note the fill's progress in the project: {exc}")
 
     def _done(self, status: str, message: str) -> None:
         try:

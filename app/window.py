@@ -830,13 +830,12 @@ class MainWindow(QMainWindow):
         self.fill_notice = box
 
     def finish_interrupted_fill(self, rec: dict) -> bool:
-        """Run the interrupted fill again, with its method, people and frames (joints placed by
-        hand are never overwritten)."""
+        """Run the interrupted fill on, with its method and people, over the frames it had left
+        (fillrecord.left_to_fill; joints placed by hand are never overwritten)."""
         if self.runner is None or rec.get("method") not in autofill.available_methods():
             return False
         self.fill_panel.method.setCurrentText(rec["method"])
-        frames = rec.get("frames") or (0, self.session.video.num_frames - 1)
-        return self.runner.start("frames", rec.get("tracks"), frames)
+        return self.runner.start("frames", rec.get("tracks"), fillrecord.left_to_fill(rec, self.session.video.num_frames))
 
     def _method_changed(self, method: str) -> None:
         if self.runner is not None:

@@ -370,6 +370,8 @@ class AutofillWorker(QThread):
     progress = Signal(int, int)
     setupProgress = Signal(int, int)  # the method's one-off work first (posewarper: tuning steps)
     finishedWith = Signal(str, str)  # status ("done" | "cancelled" | "failed"), message
+    # where what is left to fill starts, after a batch (queued after it, so it lands after it)
+    resumeFrom = Signal(int)
 
     def __init__(self, fill, video, open_frames, method: str, track_ids=None, frame_range=None, parent=None):
         super().__init__(parent)
@@ -394,6 +396,7 @@ class AutofillWorker(QThread):
                 cancel=self._cancel.is_set,
                 on_changes=lambda changes: (delivered.append(len(changes)), self.batch.emit(list(changes))),
                 on_unchanged=lambda frame, tid: unchanged.append((frame, tid)),
+                resume_from=lambda frame: self.resumeFrom.emit(int(frame)),
             )
             if not delivered and result:  # an engine that only returns at the end
                 self.batch.emit(list(result))

@@ -27,6 +27,27 @@ def record_start(store, video_id: int, method: str, scope: str, track_ids=None, 
         "started": time.strftime("%Y-%m-%d %H:%M:%S"), "ended": None, "status": None}))
 
 
+def record_progress(store, video_id: int, resume_from: int) -> None:
+    """Note that the fill started last on this video has written everything before frame
+    `resume_from` (autofill.fill's `resume_from`): finishing it fills from there on (a trial
+    killed at 108 of 162 person-frames, and Finish it ran all 162 again)."""
+    rec = last_fill(store.notes, video_id)
+    if rec is None or rec.get("ended") is not None:
+        return
+    rec["resume_from"] = int(resume_from)
+    store.set_note(_key(video_id), json.dumps(rec))
+
+
+def left_to_fill(rec: dict, num_frames: int) -> tuple[int, int]:
+    """The frames (first, last) an interrupted fill had still to fill: its frames from where it
+    had got to (record_progress) on."""
+    lo, hi = rec.get("frames") or (0, num_frames - 1)
+    start = rec.get("resume_from")
+    if isinstance(start, int) and not isinstance(start, bool) and lo <= start <= hi:
+        lo = start
+    return int(lo), int(hi)
+
+
 def record_end(store, video_id: int, status: str) -> None:
     """Note how the fill started last on this video ended (done, cancelled, failed)."""
     rec = last_fill(store.notes, video_id)
@@ -74,5 +95,7 @@ def describe(video, rec: dict, pose_frames=None) -> str:
     who = "everyone" if rec.get("tracks") is None else "person " + ", ".join(map(str, rec["tracks"]))
     where = "every frame" if rec.get("frames") is None else f"frames {rec['frames'][0]}-{rec['frames'][1]}"
     new, old = method_mix(video, rec, pose_frames)
-    return (f"auto-fill ({rec['method']}, {who}, {where}) started {rec['started']} was interrupted: "
+    lo, hi = left_to_fill(rec, video.num_frames)
+    left = f" with frames {lo}-{hi} left to fill" if "resume_from" in rec else ""
+    return (f"auto-fill ({rec['method']}, {who}, {where}) started {rec['started']} was interrupted{left}: "
             f"{new} auto-filled poses there are by {rec['method']}, {old} by other methods or older runs")

@@ -221,6 +221,33 @@ def test_cancel_stops_early_and_raises_cancelled():
     assert all(c.pose.method == "linear" for c in delivered)
 
 
+def test_a_fill_stopped_part_way_is_finished_by_filling_from_where_it_said_it_had_got_to():
+    """`resume_from` says, after each span, where what is left starts: a fill killed then and run
+    again over those frames only ends as one run whole (a trial's Finish it redid 162 of 162)."""
+    video = Video(source="mem", num_frames=40, width=64, height=64)
+    for f in range(0, 40, 10):
+        video.set_pose(f, 1, keyframe(np.full((J, 2), float(f))))
+    video.set_pose(0, 2, keyframe(np.full((J, 2), 5.0)))
+    video.set_pose(25, 2, keyframe(np.full((J, 2), 30.0)))  # person 2's gap spans two of person 1's
+    whole = {(c.frame, c.track_id): c.pose for c in fill(video, None, "linear")}
+    marks, part = [], Video(source="mem", num_frames=40, width=64, height=64)
+    for f, by_track in video.poses.items():
+        for t, pose in by_track.items():
+            part.set_pose(f, t, pose)
+
+    def keep(changes):
+        for c in changes:
+            part.set_pose(c.frame, c.track_id, c.pose)
+
+    with pytest.raises(Cancelled):  # "killed" after its second span
+        fill(part, None, "linear", on_changes=keep, resume_from=marks.append, cancel=lambda: len(marks) >= 2)
+    assert marks == [1, 11]  # spans 1-9 (person 1), 1-24 (person 2), then 11-19 and 21-29 left
+    rest = fill(part, None, "linear", frame_range=(marks[-1], 39))
+    keep(rest)
+    assert {(f, t) for f, by in part.poses.items() for t in by if not by[t].keyframe} == set(whole)
+    assert all(part.pose(f, t).same_as(p) for (f, t), p in whole.items())
+
+
 def test_every_person_frame_counted_is_either_changed_or_reported_left_as_it_was():
     """The GUI's "x / 199 person-frames" then "191 poses": the rest are the person-frames a fill
     leaves as they were, heard one by one (on_unchanged)."""

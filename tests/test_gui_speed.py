@@ -341,6 +341,8 @@ def test_an_interrupted_fill_is_noticed_in_the_app_and_by_info_and_can_be_finish
     w.actions["fill_video"].trigger()  # a complete fill: noted as done, nothing to say later
     qtbot.waitUntil(lambda: not w.runner.running, timeout=20000)
     assert fillrecord.last_fill(w.store.notes, 1)["status"] == "done"
+    # as it ran, it noted where what was left started (after its first span, 1-9: frame 11)
+    assert fillrecord.last_fill(w.store.notes, 1)["resume_from"] == 11
     path = w.store.path
     w.close_project()
     # What a fill killed half-way leaves (the app's process died): its start noted, no end, and
@@ -352,9 +354,11 @@ def test_an_interrupted_fill_is_noticed_in_the_app_and_by_info_and_can_be_finish
 
         with open_frames(video, store.base_dir) as frames:
             autofill.fill(video, frames, "flow-farneback", frame_range=(0, 10), on_changes=store.apply)
+        fillrecord.record_progress(store, 1, 11)  # the whole video's fill said so after its first span
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "auto-fill (flow-farneback, everyone, every frame) started" in out and "was interrupted: 9 " in out
+    assert "auto-fill (flow-farneback, everyone, every frame) started" in out
+    assert "was interrupted with frames 11-29 left to fill: 9 " in out
     assert "by other methods or older runs" in out
 
     open_in(w, path)
@@ -363,7 +367,10 @@ def test_an_interrupted_fill_is_noticed_in_the_app_and_by_info_and_can_be_finish
     assert notice.isVisible() and "interrupted" in notice.text() and "9 auto-filled poses" in notice.text()
     assert "interrupted" in w.fill_panel.state.text()
     finish = next(b for b in notice.buttons() if b.text() == "Finish it")
+    started = []
+    w.runner.started.connect(started.append)
     qtbot.mouseClick(finish, Qt.LeftButton)
+    assert started and started[0].startswith("frames 11-29")  # on from where it had got to, not all again
     qtbot.waitUntil(lambda: w.runner is not None and not w.runner.running and
                     fillrecord.last_fill(w.store.notes, 1)["status"] == "done", timeout=60000)
     video = w.session.video

@@ -140,6 +140,7 @@ def fill(
     setup_progress: Callable[[int, int], None] | None = None,
     tune: bool = True,
     on_unchanged: Callable[[int, int], None] | None = None,
+    resume_from: Callable[[int], None] | None = None,
 ) -> list[PoseChange]:
     """Fill every frame between consecutive keyframes of each track (and up to `extrapolate`
     frames beyond the first and last keyframe) and return the changes; `video` is not modified.
@@ -149,14 +150,14 @@ def fill(
     work with Cancelled (changes already passed to `on_changes` stay valid). `setup_progress(step,
     steps)` reports the method's one-off work before filling (posewarper: tuning on the keyframes);
     `tune=False` skips that tuning (the shipped matcher as it is). `on_unchanged(frame, track_id)`:
-    each person-frame left as it was (run_fill).
+    each person-frame left as it was, `resume_from(frame)` where what is left starts (run_fill).
     """
     m = make_method(method, model_path=model_path, device=device, tune=tune) if isinstance(method, str) else method
     if m.needs_frames and frames is None:
         raise PoseWarperError(f"auto-fill method {m.name!r} needs the video's frames")
     gaps = plan_gaps(video, track_ids=track_ids, frame_range=frame_range, extrapolate=extrapolate)
     return run_fill(video, frames, m, gaps, progress=progress, cancel=cancel, on_changes=on_changes, fusion=fusion,
-                    setup_progress=setup_progress, on_unchanged=on_unchanged)
+                    setup_progress=setup_progress, on_unchanged=on_unchanged, resume_from=resume_from)
 
 
 __all__ = [

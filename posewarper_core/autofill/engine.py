@@ -166,6 +166,7 @@ def run_fill(
     fusion: str = "distance",
     setup_progress: Progress | None = None,
     on_unchanged: Callable[[int, int], None] | None = None,
+    resume_from: Callable[[int], None] | None = None,
 ) -> list[PoseChange]:
     """Fill `gaps` of `video` with `method`; returns the changes (the video itself is not modified).
 
@@ -179,6 +180,9 @@ def run_fill(
     reference); "confidence" by each side's confidence (distance decay times the method's quality);
     "drift" is "distance" after taking out each chain's drift (how far it ended from the other
     keyframe, assumed to grow linearly along the chain; for methods that measure it).
+    `resume_from(frame)`, after each span's changes went to `on_changes`: the frames from `frame` on
+    are all that is left to fill (the next span's first frame; the spans come in order of it), so a
+    fill stopped there is finished by filling those (fillrecord.record_progress).
     """
     if fusion not in FUSIONS:
         raise PoseWarperError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")
@@ -199,7 +203,8 @@ def run_fill(
         by_span[g.span].append(g)
     changes: list[PoseChange] = []
     around = PeopleAround(video)
-    for span, span_gaps in by_span.items():  # insertion order = the plan's sorted order
+    spans = list(by_span)
+    for n, (span, span_gaps) in enumerate(by_span.items()):  # insertion order = the plan's sorted order
         check()
         tids = [g.track_id for g in span_gaps]
         before = [anchor(video.pose(span.before, t)) for t in tids] if span.before is not None else None
@@ -231,6 +236,8 @@ def run_fill(
             on_changes(new)
         if progress:
             progress(done, total)
+        if resume_from is not None and n + 1 < len(spans):
+            resume_from(spans[n + 1].first)
     return changes
 
 

@@ -82,7 +82,8 @@ def run(args) -> int:
             try:
                 autofill.fill(video, frames, method, track_ids=args.track, frame_range=args.frames,
                               extrapolate=args.extrapolate, fusion=args.fusion, progress=progress,
-                              on_changes=save, setup_progress=setup_progress)
+                              on_changes=save, setup_progress=setup_progress,
+                              resume_from=lambda frame: fillrecord.record_progress(store, vid, frame))
                 status = fillrecord.DONE
             except KeyboardInterrupt:
                 status = fillrecord.CANCELLED
