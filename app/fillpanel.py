@@ -47,7 +47,7 @@ class FillPanel(QWidget):
         self.device = QLabel(device)
         self.stride = QSpinBox()
         self.stride.setRange(1, 1000)
-        self.stride.setToolTip("Label every k-th frame; the timeline marks these slots")
+        self.stride.setToolTip("Label every k-th frame and the last; the timeline marks these slots")
         self.stride.valueChanged.connect(self.strideChanged)
         form = QFormLayout()
         method_row = QHBoxLayout()  # the box shares the method's row: the joints table keeps its height

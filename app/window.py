@@ -322,9 +322,9 @@ class MainWindow(QMainWindow):
 
     # --- opening and closing --------------------------------------------------------------
     def _dialog_start(self) -> str:
-        """Where the Open and Import dialogs start: the open project's folder, else home (a
-        trial's dialogs started in the folder the app was run from)."""
-        return str(Path(self.store.path).parent if self.store is not None else Path.home())
+        """Where the Open and Import dialogs start: the open project's folder (project_folder),
+        else home (a trial's dialogs started in the folder the app was run from)."""
+        return str(project_folder(self.store.path) if self.store is not None else Path.home())
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open video, annotation file or project", self._dialog_start(),
@@ -1281,13 +1281,19 @@ def _present(poses: dict) -> set:
 
 def export_folder(project_path) -> Path:
     """Where the export file dialog starts: the folder of the last export, where it still exists;
-    else the project's folder, unless that is the app's data folder (the demo's, hidden under
-    ~/.local/share: a trial's first export dialog opened there), then the user's home."""
-    from .demo import default_demo_path
-
+    else project_folder."""
     last = QSettings().value("export/folder", "", type=str)
     if last and Path(last).is_dir():
         return Path(last)
+    return project_folder(project_path)
+
+
+def project_folder(project_path) -> Path:
+    """The project's folder for a file dialog to start in, unless that is the app's data folder
+    (the demo's, hidden under ~/.local/share: a trial's first export dialog opened there), then
+    the user's home."""
+    from .demo import default_demo_path
+
     folder = Path(project_path).parent
     if folder.resolve() == default_demo_path().parent.resolve() and Path.home().is_dir():
         return Path.home()

@@ -5,8 +5,8 @@ latest request is served, so scrubbing never queues a backlog. After serving, it
 few frames ahead (in the direction the user is moving) into a small QImage cache; the UI reads
 that cache synchronously, so stepping through cached frames costs no thread round trip.
 
-When nothing is asked for, it decodes the keyframe slots (every `stride`-th frame, where
-annotators jump to) nearest the current frame into a second cache, in one forward pass (a
+When nothing is asked for, it decodes the keyframe slots (every `stride`-th frame and the
+last, where annotators jump to) nearest the current frame into a second cache, in one forward pass (a
 random seek costs a whole GOP; a forward pass costs one frame), so a jump to a keyframe shows
 the exact frame at once.
 
@@ -304,14 +304,15 @@ class FrameLoader(QObject):
             old.close()
 
     def slots_wanted(self, i: int) -> list[int]:
-        """The keyframe slots (multiples of the stride) nearest frame i that fit the slot budget."""
+        """The keyframe slots (multiples of the stride and the last frame, navigation.is_slot)
+        nearest frame i that fit the slot budget."""
         k = self.stride
         n = len(self.source)
         if k <= 1 or self.slots.max_bytes <= 0 or n == 0:
             return []
         frame_bytes = max(1, int(self.source.width) * int(self.source.height) * BYTES_PER_PIXEL)
         room = self.slots.max_bytes // frame_bytes
-        slots = range(0, n, k)
+        slots = list(range(0, n, k)) + ([n - 1] if (n - 1) % k else [])
         if room >= len(slots):
             return list(slots)
         return sorted(slots, key=lambda f: (abs(f - i), f))[:room]

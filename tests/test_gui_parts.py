@@ -304,3 +304,13 @@ def test_a_suggestions_time_is_never_said_as_zero():
     from app.suggestions import _seconds
 
     assert (_seconds(0.0004), _seconds(0.004), _seconds(0.126)) == ("under 0.01 s", "under 0.01 s", "0.13 s")
+
+
+def test_file_dialogs_do_not_start_in_the_demos_hidden_folder(window, tmp_path):
+    """The demo project lives in the app's data folder (under ~/.local/share): Open, Import and
+    Export start in home there, and in the project's own folder elsewhere."""
+    from app.demo import default_demo_path
+    from app.window import project_folder
+
+    assert project_folder(default_demo_path()) == Path.home()
+    assert project_folder(tmp_path / "p.pwproj") == tmp_path
