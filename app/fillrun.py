@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import time
 
 from PySide6.QtCore import QObject, Signal
 
@@ -15,8 +14,6 @@ from posewarper_core.errors import PoseWarperError
 from . import edits, navigation
 from .commands import AutofillCommand
 from .workers import AutofillWorker
-
-NOTE_EVERY_SECONDS = 1.0  # how often a running fill notes how far it got (fillrecord.record_progress)
 
 
 def snapshot(video):
@@ -124,7 +121,7 @@ class FillRunner(QObject):
         self.worker = AutofillWorker(fill, snap, opener, self.method, track_ids, frame_range, self)
         self.worker.batch.connect(self._apply_batch)
         self.worker.resumeFrom.connect(self._note_progress)
-        self._noted_at = -NOTE_EVERY_SECONDS  # the first note is always written
+        self._noter = fillrecord.progress_noter(ed.session.store, video.video_id)
         self.worker.progress.connect(self.progress)
         self.worker.setupProgress.connect(self.setupProgress)
         self.worker.finishedWith.connect(self._done)
@@ -166,15 +163,12 @@ class FillRunner(QObject):
                 self.editor.message.emit(f"Auto-fill result refused by the project: {exc}")
 
     def _note_progress(self, frame: int) -> None:
-        """Everything before `frame` is written: a fill killed after this is finished from there.
-        At most one note a second (each is a saved transaction on this thread; a fast fill of a
-        long clip has thousands of spans): a fill killed redoes at most that second's work."""
-        now = time.monotonic()
-        if self.worker is None or now - self._noted_at < NOTE_EVERY_SECONDS:
+        """Everything before `frame` is written: a fill killed after this is finished from there
+        (noted at most once a second, fillrecord.progress_noter)."""
+        if self.worker is None:
             return
-        self._noted_at = now
         try:
-            fillrecord.record_progress(self.editor.session.store, self._video_id, frame)
+            self._noter(frame)
         except PoseWarperError as exc:  # the record only: the poses are written already
             self.editor.message.emit(f"Could not note the fill's progress in the project: {exc}")
 

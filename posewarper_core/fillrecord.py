@@ -6,7 +6,9 @@ as they were before; `posewarper info` and the app say so and offer to finish it
 from __future__ import annotations
 
 import json
+import math
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -36,6 +38,23 @@ def record_progress(store, video_id: int, resume_from: int) -> None:
         return
     rec["resume_from"] = int(resume_from)
     store.set_note(_key(video_id), json.dumps(rec))
+
+
+NOTE_EVERY_SECONDS = 1.0  # how often a running fill notes how far it got
+
+
+def progress_noter(store, video_id: int, every: float = NOTE_EVERY_SECONDS) -> Callable[[int], None]:
+    """record_progress for autofill.fill's `resume_from`, at most once every `every` seconds (the
+    first always): each note is a saved transaction and a fast fill of a long clip has thousands
+    of spans; a fill killed then redoes at most that much work."""
+    last = [-math.inf]
+
+    def note(resume_from: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every:
+            last[0] = now
+            record_progress(store, video_id, resume_from)
+    return note
 
 
 def left_to_fill(rec: dict, num_frames: int) -> tuple[int, int]:

@@ -191,6 +191,47 @@ def test_filling_again_keeps_the_re_fill_of_a_correction():
     assert changes[5].confidence[0] >= 0.5 ** (1 / correction.method_half_life("linear")) - 1e-6
 
 
+def test_filling_again_keeps_the_re_fill_of_a_correction_the_annotator_then_accepted():
+    """Drag, then A: the usual review. The reviewed pose's corrected joint carries its chains on a
+    second fill as an unreviewed one does (a reviewer found them reverting to the plain fill)."""
+    from posewarper_core import correction
+
+    video, a, b = two_keyframe_video(n=11)
+    for c in fill(video, None, "linear"):
+        video.set_pose(c.frame, c.track_id, c.pose)
+    target = tuple(video.pose(4, 1).xy[0] + (12.0, -8.0))
+    correction.apply_changes(video, correction.correct_joints(video, 4, 1, {0: target}, carry_placed=True))
+    correction.apply_changes(video, correction.accept_pose(video, 4, 1))
+    assert video.pose(4, 1).reviewed
+    assert fill(video, None, "linear") == []
+
+
+def test_a_carry_that_leaves_a_filled_pose_no_joint_removes_it():
+    """A carry taking a pose's last joint past the picture's edge leaves no pose there (as a drag's
+    carry does), not an empty one with the fill's box."""
+    from posewarper_core.autofill.engine import merge_track
+
+    video = Video(source="mem", num_frames=11, width=320, height=320)
+    one = np.zeros(J, np.uint8)
+    one[0] = Visibility.VISIBLE
+    video.set_pose(0, 1, keyframe(np.full((J, 2), 100.0), one))
+    video.set_pose(10, 1, keyframe(np.full((J, 2), 300.0), one))
+    fill_at = {f: Pose(xy=np.full((J, 2), 100.0 + 20 * f), visibility=one.copy(),
+                       provenance=np.where(one > 0, Provenance.INTERPOLATED, Provenance.NONE).astype(np.uint8),
+                       confidence=np.where(one > 0, 0.5, 0.0).astype(np.float32), method="linear")
+               for f in range(1, 10)}
+    fill_at[6].xy[0, 0] = 315.0  # a method's fill that swings near the edge
+    for f, pose in fill_at.items():  # the same fill ran before
+        video.set_pose(f, 1, pose)
+    corrected = fill_at[5].copy()
+    corrected.xy[0] = (250.0, 200.0)  # 50 px right of the fill: frame 6 gets 0.8 of it, x = 355
+    corrected.provenance[0] = Provenance.CORRECTED
+    video.set_pose(5, 1, corrected)
+    changes = merge_track(video, 1, fill_at)
+    assert changes[6] is not None and changes[6].pose is None
+    assert changes[7].pose.xy[0][0] == pytest.approx(240.0 + 0.6 * 50)
+
+
 def test_rerun_after_deleting_a_keyframe_joint_clears_stale_auto_joints():
     video, a, b = two_keyframe_video(n=11)
     for c in fill(video, None, "linear"):

@@ -377,3 +377,19 @@ def test_an_image_folders_exports_name_its_own_image_files(capsys, tmp_path):
     code, _, err = run(capsys, "export", project, "-o", out, "--format", "posetrack18")
     assert code == 0, err
     assert [image["file_name"] for image in json.loads(out.read_text())["images"]] == [f"{i}.png" for i in range(1, 13)]
+
+
+def test_a_fill_notes_how_far_it_got_at_most_once_a_second(tmp_path):
+    """Each note is a saved transaction; a fast fill of a long clip has thousands of spans."""
+    from posewarper_core import Video, fillrecord
+
+    with ProjectStore.create(tmp_path / "p.pwproj") as store:
+        store.add_video(Video("clip.mp4", 40, 64, 48, name="clip"))
+        fillrecord.record_start(store, 1, "linear", "video")
+        note = fillrecord.progress_noter(store, 1, every=3600.0)
+        for frame in (11, 21, 31):
+            note(frame)
+        assert fillrecord.interrupted(store.notes, 1)["resume_from"] == 11  # the first, then none within the hour
+        assert fillrecord.left_to_fill(fillrecord.interrupted(store.notes, 1), 40) == (11, 39)
+        fillrecord.progress_noter(store, 1, every=0.0)(31)
+        assert fillrecord.left_to_fill(fillrecord.interrupted(store.notes, 1), 40) == (31, 39)

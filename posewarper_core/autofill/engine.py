@@ -414,11 +414,8 @@ def merge_track(video: Video, track_id: int, fill: dict[int, Pose | None]) -> di
     drags and accepts had carried the last fill (correction.carry_to_corrections)."""
     from ..correction import carry_to_corrections
 
-    merged = {}
-    for frame, pose in fill.items():
-        change = merge(video, frame, track_id, pose)
-        merged[frame] = change.pose if change is not None else video.pose(frame, track_id)
-    out = {}
+    out = {frame: merge(video, frame, track_id, pose) for frame, pose in fill.items()}
+    merged = {frame: change.pose if change is not None else video.pose(frame, track_id) for frame, change in out.items()}
     for frame, pose in carry_to_corrections(video, track_id, fill, merged).items():
         existing = video.pose(frame, track_id)
         same = pose is existing or (pose is not None and existing is not None and pose.same_as(existing))

@@ -83,7 +83,7 @@ def run(args) -> int:
                 autofill.fill(video, frames, method, track_ids=args.track, frame_range=args.frames,
                               extrapolate=args.extrapolate, fusion=args.fusion, progress=progress,
                               on_changes=save, setup_progress=setup_progress,
-                              resume_from=lambda frame: fillrecord.record_progress(store, vid, frame))
+                              resume_from=fillrecord.progress_noter(store, vid))
                 status = fillrecord.DONE
             except KeyboardInterrupt:
                 status = fillrecord.CANCELLED
