@@ -37,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from .annotation import AUTO_PROVENANCE, Pose, PoseChange, Provenance, Video, Visibility, on_picture
+from .annotation import AUTO_PROVENANCE, Pose, PoseChange, Provenance, Video, Visibility, point_on_picture
 from .errors import PoseWarperError
 
 CARRY_MODES = ("carry", "lerp", "none")
@@ -106,7 +106,7 @@ def _refill_chain(video: Video, track_id: int, frame: int, j: int, new_xy, offse
                 pose.xy[j] = w * np.asarray(new_xy) + (1 - w) * far
             raised = 0.5 ** (d / method_half_life(pose.method))
             pose.confidence[j] = max(float(pose.confidence[j]), raised)
-            if not on_picture(pose.xy[j], video.width, video.height)[0]:
+            if not point_on_picture(float(pose.xy[j, 0]), float(pose.xy[j, 1]), video.width, video.height):
                 # carried past the picture's edge: no label there, as the fill leaves none
                 pose.xy[j], pose.visibility[j], pose.provenance[j], pose.confidence[j] = 0.0, 0, Provenance.NONE, 0.0
             pose.reviewed = False
