@@ -554,7 +554,9 @@ class Editor(QObject):
         first, last = sorted((int(first), int(last)))
         stride = max(1, self.video.keyframe_stride)
         people = set(self.video.tracks if track_ids is None else track_ids)
-        frames = [f for f in sorted(self.video.poses) if first <= f <= last and not (keep_slots and navigation.is_slot(f, self.video.num_frames, stride))]
+        n = self.video.num_frames
+        frames = [f for f in sorted(self.video.poses)
+                  if first <= f <= last and not (keep_slots and navigation.is_slot(f, n, stride))]
         gone = {tid: [f for f in frames if tid in self.video.poses[f]] for tid in sorted(people)}
         kept = f", the keyframe slots (0, {stride}, {2 * stride}, … and the last) kept" if keep_slots else ""
         if not any(gone.values()):

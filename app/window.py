@@ -835,7 +835,8 @@ class MainWindow(QMainWindow):
         if self.runner is None or rec.get("method") not in autofill.available_methods():
             return False
         self.fill_panel.method.setCurrentText(rec["method"])
-        return self.runner.start("frames", rec.get("tracks"), fillrecord.left_to_fill(rec, self.session.video.num_frames))
+        left = fillrecord.left_to_fill(rec, self.session.video.num_frames)
+        return self.runner.start("frames", rec.get("tracks"), left)
 
     def _method_changed(self, method: str) -> None:
         if self.runner is not None:

@@ -33,7 +33,8 @@ from .common import (
     GENERATOR, MAX_ID, META_KEY, META_VERSION, Entry, ImageEntry, JsonList, PoseFrames, VideoMeta, absolute_source,
     auto_meta,
     category_entry, check_pose, entry_label, frame_paths_root, frames_with_poses, generic_stem_name,
-    frame_file_names, load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation, pose_to_annotation, poses_to_export,
+    frame_file_names, load_json, natural_key, video_size, placeholder_file_name, pose_from_annotation,
+    pose_to_annotation, poses_to_export,
     poses_in_memory, read_meta, top_list, video_meta, write_document, write_export,
 )
 
