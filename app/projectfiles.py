@@ -94,6 +94,10 @@ class ProjectFiles(QObject):
         before the JSON is written writes nothing; cancel while the frames are written stops
         after the frame being written."""
         project, target = Path(project_path), Path(target)
+        if frames:  # the images the JSON names, all of them (frame_images.frames_named)
+            from posewarper_core.frame_images import frames_named
+
+            frames = frames_named(fmt, images, frames)
         return self._start(EXPORT, lambda: opening.prepare_export(project, target, fmt, video_ids, include_auto,
                                                                   images),
                            target.name, "Exporting to",

@@ -30,6 +30,14 @@ def frames_to_write(video: Video, which: str, pose_frames: PoseFrames = poses_in
     raise PoseWarperError(f"which frames: {which!r}; choose from {', '.join(WHICH)}")
 
 
+def frames_named(fmt: str, images: str, which: str) -> str:
+    """The frames to write (WHICH) for an export so that its JSON names no image left unwritten:
+    every frame where the file lists every frame (PoseTrack always: a sequence lists all its
+    frames; COCO with images="all"), else `which`. A trial's PoseTrack export "with the labelled
+    frames" listed 230 images and wrote 221."""
+    return "all" if fmt == "posetrack18" or images == "all" else which
+
+
 def write_jpeg(rgb, target: Path, what: str) -> None:
     """One RGB frame as a JPEG file at `target`, written whole (`what` names it in an error)."""
     ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])

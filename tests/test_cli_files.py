@@ -308,15 +308,22 @@ def test_export_writes_the_frames_it_names_so_the_export_is_a_dataset(capsys, tm
     with ProjectStore.create(project) as store:
         store.add_video(video)
     out = tmp_path / "data" / "train.json"
-    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled",
-                            "--images", "all")
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
     assert code == 0, err
     assert "wrote 2 frame images" in stdout
     named = {image["frame_index"]: image["file_name"] for image in json.loads(out.read_text())["images"]}
     assert sorted(p.relative_to(out.parent).as_posix() for p in out.parent.rglob("*.jpg")) == [named[2], named[7]]
     for f in (2, 7):
         assert read_counter(cv2.imread(str(out.parent / named[f]))[..., ::-1]) == f  # the very frame
-    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "posetrack18", "--frames", "all")
+    # a COCO file listing every frame gets every frame written, even asked for the labelled ones:
+    # the JSON names no image that is not there
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled",
+                            "--images", "all")
+    assert code == 0 and "wrote 12 frame images" in stdout, err
+    named = {image["frame_index"]: image["file_name"] for image in json.loads(out.read_text())["images"]}
+    assert all((out.parent / name).is_file() for name in named.values()) and len(named) == 12
+    # PoseTrack lists every frame of a video: "labelled" writes them all, so none it names is missing
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "posetrack18", "--frames", "labelled")
     assert code == 0 and "wrote 12 frame images" in stdout, err
     assert [read_counter(cv2.imread(str(out.parent / named[f]))[..., ::-1]) for f in range(12)] == list(range(12))
 

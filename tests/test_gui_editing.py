@@ -751,3 +751,9 @@ def test_the_export_dialog_does_not_offer_to_write_an_image_folders_frames(clip,
     assert ExportDialog(clip, "PoseTrack18", folder, [folder], base_dir=tmp_path).frames is None
     video = clip.session.video
     assert ExportDialog(clip, "PoseTrack18", video, [video], base_dir=clip.store.base_dir).frames is not None
+    # a PoseTrack file lists every frame: with every frame or none (a trial's "labelled" export
+    # named 9 images it never wrote); a COCO file may list only the labelled ones
+    offered = ExportDialog(clip, "PoseTrack18", video, [video], base_dir=clip.store.base_dir).frames.buttons
+    assert set(offered) == {None, "all"}
+    coco = ExportDialog(clip, "COCO keypoints", video, [video], coco=True, base_dir=clip.store.base_dir)
+    assert set(coco.frames.buttons) == {None, "labelled", "all"}

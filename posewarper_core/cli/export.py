@@ -80,7 +80,10 @@ def run(args) -> int:
         if args.frames:
             videos = [snap.project.video(v) for v in (args.video or sorted(snap.project.videos))]
             root = Path(summary["files"][0]).parent  # every file of an export is in one folder
-            _write_frames(videos, snap.pose_frames, snap.base_dir, root, args.frames)
+            from ..frame_images import frames_named
+
+            _write_frames(videos, snap.pose_frames, snap.base_dir, root,
+                          frames_named(args.format, args.images, args.frames))
     return 0
 
 
