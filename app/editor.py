@@ -140,7 +140,12 @@ class Editor(QObject):
             self.message.emit("Every keyframe slot is labelled, and no keyframe lacks a joint the keyframes around "
                               "it have" + self._whose() + ".")
             return
+        wrapped = f < self.frame
         self.seek(f)
+        if f not in lacking:  # an empty slot: said, or the last stop's message stays (a trial read it)
+            who = f"{self.person_name(self.track)} is not" if mine else "nobody is"
+            self.message.emit(f"Keyframe slot {f}" + (" (from the start again)" if wrapped else "") +
+                              f": {who} labelled here yet. Clicks place joints, E suggests them.")
         if f in lacking:  # (a keyframe, so no empty slot)
             tid, joints = lacking[f][0]
             self.select_track(tid)
@@ -670,6 +675,10 @@ class Editor(QObject):
             self.message.emit("Nothing to promote: this frame has no auto-filled pose.")
             return
         self._push(f"Promote frame {self.frame} ({len(changes)} poses) to keyframes", changes)
+        names = ", ".join(self.person_name(c.track_id) for c in changes)
+        # said, as K says it (a trial's status bar stayed empty)
+        self.message.emit(f"Frame {self.frame}: {names} {'is a keyframe' if len(changes) == 1 else 'are keyframes'} "
+                          "now. Ctrl+Z undoes.")
 
     # --- plumbing -------------------------------------------------------------------------
     def _push(self, text: str, changes: list[PoseChange]) -> None:

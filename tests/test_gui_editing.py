@@ -331,6 +331,9 @@ def test_ctrl_shift_right_also_stops_at_a_keyframe_lacking_joints_its_neighbours
     w.session.apply([PoseChange(w.session.video.video_id, 10, tid, pose)])
     press(w, Qt.Key_Right, Qt.ControlModifier | Qt.ShiftModifier)
     assert w.editor.frame == N - 1  # the last frame is a keyframe slot too, not labelled yet
+    # said (a trial read the last stop's message on an empty slot)
+    assert w.statusBar().currentMessage() == f"Keyframe slot {N - 1}: person {tid} is not labelled here yet. Clicks " \
+                                             "place joints, E suggests them."
     w.editor.seek(N - 1)
     label_person(qtbot, w, (160, 120))
     press(w, Qt.Key_Right, Qt.ControlModifier | Qt.ShiftModifier)

@@ -142,6 +142,8 @@ def test_k_promotes_the_selected_person_only_and_shift_k_the_whole_frame(qtbot, 
     w.editor.seek(6)
     press(w, Qt.Key_K, Qt.ShiftModifier)  # the whole frame, explicitly
     assert on_disk(w).pose(6, first).keyframe and on_disk(w).pose(6, second).keyframe
+    assert w.statusBar().currentMessage().startswith("Frame 6: ") and "are keyframes now" in \
+        w.statusBar().currentMessage()  # said, as K says it
 
 
 def focus_on(qtbot, widget):
