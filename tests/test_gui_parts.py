@@ -314,3 +314,14 @@ def test_file_dialogs_do_not_start_in_the_demos_hidden_folder(window, tmp_path):
 
     assert project_folder(default_demo_path()) == Path.home()
     assert project_folder(tmp_path / "p.pwproj") == tmp_path
+
+
+def test_a_long_fill_message_does_not_squash_the_fill_panels_boxes(window, qtbot):
+    """Two trials saw the method and k boxes squashed to ~12 px under a three-line 'Auto-fill done'."""
+    panel = window.fill_panel
+    panel.set_running(False, "Auto-fill done: 24 poses; 138 of 162 person-frames left as they were (3 reviewed, "
+                             "kept, 135 already had the pose it gives) " * 2)
+    qtbot.wait(50)
+    for box in (panel.method, panel.stride):
+        assert box.height() >= box.sizeHint().height() - 1
+    assert "135 already had" in panel.state.toolTip()
