@@ -96,9 +96,10 @@ class FillPanel(QWidget):
         grid.addWidget(review, 1, 2)
         self.state = QLabel("")
         self.state.setWordWrap(True)
-        # Three lines, fixed: the panel's height is fixed below, so a longer message squashed the
-        # method and k boxes to 12 px (two trials); what does not fit is in the tooltip.
-        self.state.setFixedHeight(3 * self.state.fontMetrics().lineSpacing())
+        # Two lines, fixed: the panel's height is fixed below, so a longer message squashed the
+        # method and k boxes to 12 px (two trials); what does not fit is in the tooltip. (A third
+        # line costs the joints table its last row at 1366 x 768.)
+        self.state.setFixedHeight(2 * self.state.fontMetrics().lineSpacing())
         self.state.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
