@@ -263,29 +263,47 @@ def test_cancel_stops_early_and_raises_cancelled():
 
 
 def test_a_fill_stopped_part_way_is_finished_by_filling_from_where_it_said_it_had_got_to():
-    """`resume_from` says, after each span, where what is left starts: a fill killed then and run
-    again over those frames only ends as one run whole (a trial's Finish it redid 162 of 162)."""
-    video = Video(source="mem", num_frames=40, width=64, height=64)
-    for f in range(0, 40, 10):
-        video.set_pose(f, 1, keyframe(np.full((J, 2), float(f))))
-    video.set_pose(0, 2, keyframe(np.full((J, 2), 5.0)))
-    video.set_pose(25, 2, keyframe(np.full((J, 2), 30.0)))  # person 2's gap spans two of person 1's
+    """`resume_from` says where what is left starts: a fill killed then and run again over those
+    frames only ends as one run whole (a trial's Finish it redid 162 of 162). It says so only
+    where no span done reaches on: finishing must not cut a finished span (its tail would be
+    filled again without the carry of a correction before the cut)."""
+    from posewarper_core import correction
+
+    def video_with(second_keys):
+        video = Video(source="mem", num_frames=40, width=64, height=64)
+        for f in range(0, 40, 10):
+            video.set_pose(f, 1, keyframe(np.full((J, 2), float(f))))
+        for f in second_keys:
+            video.set_pose(f, 2, keyframe(np.full((J, 2), 5.0 + f)))
+        return video
+
+    staggered = video_with((0, 25))  # person 2's gap 1-24 spans two of person 1's
+    marks = []
+    fill(staggered, None, "linear", resume_from=marks.append)
+    assert marks == []  # every span reaches past the next one's start: no safe place to go on from
+
+    video = video_with((0, 10, 20, 30))  # the same keyframes: spans 1-9, 11-19, 21-29 for both
+    for c in fill(video, None, "linear"):
+        video.set_pose(c.frame, c.track_id, c.pose)
+    correction.apply_changes(video, correction.correct_joints(video, 15, 2, {0: (40.0, 30.0)}))
+    video.set_pose(30, 1, keyframe(np.full((J, 2), 33.0)))  # the keyframes change: a fill that changes
     whole = {(c.frame, c.track_id): c.pose for c in fill(video, None, "linear")}
     marks, part = [], Video(source="mem", num_frames=40, width=64, height=64)
     for f, by_track in video.poses.items():
         for t, pose in by_track.items():
             part.set_pose(f, t, pose)
+    applied = []
 
     def keep(changes):
+        applied.extend(changes)
         for c in changes:
             part.set_pose(c.frame, c.track_id, c.pose)
 
-    with pytest.raises(Cancelled):  # "killed" after its second span
-        fill(part, None, "linear", on_changes=keep, resume_from=marks.append, cancel=lambda: len(marks) >= 2)
-    assert marks == [1, 11]  # spans 1-9 (person 1), 1-24 (person 2), then 11-19 and 21-29 left
-    rest = fill(part, None, "linear", frame_range=(marks[-1], 39))
-    keep(rest)
-    assert {(f, t) for f, by in part.poses.items() for t in by if not by[t].keyframe} == set(whole)
+    with pytest.raises(Cancelled):  # "killed" after its first span
+        fill(part, None, "linear", on_changes=keep, resume_from=marks.append, cancel=lambda: len(marks) >= 1)
+    assert marks == [11] and applied == []  # span 1-9 had nothing to change
+    keep(fill(part, None, "linear", frame_range=(marks[-1], 39)))
+    assert {(c.frame, c.track_id) for c in applied} == set(whole)
     assert all(part.pose(f, t).same_as(p) for (f, t), p in whole.items())
 
 

@@ -180,9 +180,11 @@ def run_fill(
     reference); "confidence" by each side's confidence (distance decay times the method's quality);
     "drift" is "distance" after taking out each chain's drift (how far it ended from the other
     keyframe, assumed to grow linearly along the chain; for methods that measure it).
-    `resume_from(frame)`, after each span's changes went to `on_changes`: the frames from `frame` on
-    are all that is left to fill (the next span's first frame; the spans come in order of it), so a
-    fill stopped there is finished by filling those (fillrecord.record_progress).
+    `resume_from(frame)`, after a span's changes went to `on_changes`: the frames from `frame` on
+    are all that is left to fill, so a fill stopped there is finished by filling those
+    (fillrecord.record_progress). Said only where no span done reaches `frame` (the next span's
+    first; the spans come in order of it): finishing must not fill again the tail of a span that
+    is done, which it would without the carries of the corrections before its cut.
     """
     if fusion not in FUSIONS:
         raise PoseWarperError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")
@@ -204,6 +206,7 @@ def run_fill(
     changes: list[PoseChange] = []
     around = PeopleAround(video)
     spans = list(by_span)
+    reach = -1  # the last frame of the spans done
     for n, (span, span_gaps) in enumerate(by_span.items()):  # insertion order = the plan's sorted order
         check()
         tids = [g.track_id for g in span_gaps]
@@ -236,7 +239,8 @@ def run_fill(
             on_changes(new)
         if progress:
             progress(done, total)
-        if resume_from is not None and n + 1 < len(spans):
+        reach = max(reach, span.last)
+        if resume_from is not None and n + 1 < len(spans) and spans[n + 1].first > reach:
             resume_from(spans[n + 1].first)
     return changes
 
