@@ -140,13 +140,13 @@ class Editor(QObject):
             self.message.emit("Every keyframe slot is labelled, and no keyframe lacks a joint the keyframes around "
                               "it have" + self._whose() + ".")
             return
-        wrapped = f < self.frame
+        wrapped = f <= self.frame
         self.seek(f)
         if f not in lacking:  # an empty slot: said, or the last stop's message stays (a trial read it)
             who = f"{self.person_name(self.track)} is not" if mine else "nobody is"
             self.message.emit(f"Keyframe slot {f}" + (" (from the start again)" if wrapped else "") +
                               f": {who} labelled here yet. Clicks place joints, E suggests them.")
-        if f in lacking:  # (a keyframe, so no empty slot)
+        else:  # a keyframe lacking joints (so no empty slot)
             tid, joints = lacking[f][0]
             self.select_track(tid)
             self.set_cursor(next(j for j in self.order + list(joints) if j in joints))  # the first a click places

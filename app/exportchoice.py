@@ -137,11 +137,11 @@ class ExportDialog(QDialog):
             layout.addWidget(self.auto)
         if ask_frames:
             # a PoseTrack file lists every frame of a video, so it goes with every frame or none
-            # (frame_images.frames_named; a trial's "labelled" export named 9 images never written)
+            # (frame_images.listed_frames; a trial's "labelled" export named 9 images never written)
             offered = FRAMES if coco else {k: v for k, v in FRAMES.items() if k != "labelled"}
+            preset = _preset(FRAMES_SETTING, ("labelled", "all"), None)
             self.frames = ChoiceGroup("Frame images, written where the JSON names them (a dataset other tools "
-                                      "can train on)", offered, _preset(FRAMES_SETTING, tuple(k for k in offered if k),
-                                                                        None))
+                                      "can train on)", offered, preset if preset in offered else "all")
             layout.addWidget(self.frames)
         if coco:
             self.images = ChoiceGroup("Frames listed in the COCO file", IMAGES,

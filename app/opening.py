@@ -133,11 +133,12 @@ def check_annotations(path) -> tuple:
     return import_videos(Path(path))
 
 
-def write_export_frames(project_path: Path, video_ids, root: Path, which: str, cancelled) -> int:
-    """Write the frames an export names as JPEG files under `root` (the core's
-    frame_images.write_frame_images, as `posewarper export --frames`); stops once `cancelled()`.
-    Returns how many were written. Meant for a worker thread."""
-    from posewarper_core.frame_images import write_frame_images
+def write_export_frames(project_path: Path, video_ids, root: Path, which: str, cancelled, summary: dict) -> int:
+    """Write the frames an export names (its `summary`: frame_images.listed_frames) and `which`
+    frames as JPEG files under `root` (the core's frame_images.write_frame_images, as `posewarper
+    export --frames`); stops once `cancelled()`. Returns how many were written. Meant for a
+    worker thread."""
+    from posewarper_core.frame_images import listed_frames, write_frame_images
 
     def stop_if_cancelled(done, total):
         if cancelled():
@@ -146,8 +147,9 @@ def write_export_frames(project_path: Path, video_ids, root: Path, which: str, c
     written = 0
     with ProjectStore.open(project_path, read_only=True) as store:
         for vid in video_ids or sorted(store.project.videos):
-            written += write_frame_images(store.project.video(vid), store.base_dir, root, which,
-                                          progress=stop_if_cancelled)
+            video = store.project.video(vid)
+            written += write_frame_images(video, store.base_dir, root, which, progress=stop_if_cancelled,
+                                          listed=listed_frames(summary, video))
     return written
 
 

@@ -94,10 +94,6 @@ class ProjectFiles(QObject):
         before the JSON is written writes nothing; cancel while the frames are written stops
         after the frame being written."""
         project, target = Path(project_path), Path(target)
-        if frames:  # the images the JSON names, all of them (frame_images.frames_named)
-            from posewarper_core.frame_images import frames_named
-
-            frames = frames_named(fmt, images, frames)
         return self._start(EXPORT, lambda: opening.prepare_export(project, target, fmt, video_ids, include_auto,
                                                                   images),
                            target.name, "Exporting to",
@@ -116,7 +112,8 @@ class ProjectFiles(QObject):
         root = Path(summary["files"][0]).parent  # every file of an export is in one folder
 
         def write():
-            return opening.write_export_frames(project, video_ids, root, frames, lambda: self._frames_cancelled)
+            return opening.write_export_frames(project, video_ids, root, frames, lambda: self._frames_cancelled,
+                                               summary)
 
         self._frames_cancelled = False
         self._start(EXPORT, write, f"{frames} frames under {root}", "Writing",

@@ -245,7 +245,8 @@ def suggestion_only(pose: Pose) -> bool:
 
 def on_picture(xy: np.ndarray, width: int, height: int) -> np.ndarray:
     """Which points (N, 2) lie on a width x height picture (all of them when its size is unknown):
-    a joint past the picture's edge is no label, as no click can place one there."""
+    a joint past the picture's edge is no label, as no click can place one there. (The same rule
+    for one point: point_on_picture.)"""
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
     if not width or not height:
         return np.ones(len(xy), bool)

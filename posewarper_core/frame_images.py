@@ -30,12 +30,16 @@ def frames_to_write(video: Video, which: str, pose_frames: PoseFrames = poses_in
     raise PoseWarperError(f"which frames: {which!r}; choose from {', '.join(WHICH)}")
 
 
-def frames_named(fmt: str, images: str, which: str) -> str:
-    """The frames to write (WHICH) for an export so that its JSON names no image left unwritten:
-    every frame where the file lists every frame (PoseTrack always: a sequence lists all its
-    frames; COCO with images="all"), else `which`. A trial's PoseTrack export "with the labelled
-    frames" listed 230 images and wrote 221."""
-    return "all" if fmt == "posetrack18" or images == "all" else which
+def listed_frames(summary: dict, video: Video) -> list[int]:
+    """The frames of `video` an export's file names (its summary): every frame for PoseTrack (a
+    sequence lists all its frames), those a COCO file listed otherwise. Frame images are written
+    for each of them, so the JSON names no image left unwritten (a trial's PoseTrack export "with
+    the labelled frames" listed 230 images and wrote 221; a COCO file lists every frame of a video
+    with no pose in it)."""
+    listed = summary.get("listed_frames")
+    if summary.get("format") == "coco" and listed is not None:
+        return list(listed.get(int(video.video_id), []))
+    return list(range(video.num_frames))
 
 
 def write_jpeg(rgb, target: Path, what: str) -> None:
@@ -49,15 +53,16 @@ def write_jpeg(rgb, target: Path, what: str) -> None:
 
 def write_frame_images(video: Video, base_dir, root: str | Path, which: str = "labelled", *,
                        progress: Callable[[int, int], None] | None = None,
-                       pose_frames: PoseFrames = poses_in_memory) -> int:
-    """Decode `which` frames (frame-exactly) and write them as JPEG under `root` at the file names
-    the exports give them (formats.common.placeholder_file_name); returns how many were written.
+                       pose_frames: PoseFrames = poses_in_memory, listed=()) -> int:
+    """Decode `which` frames and the `listed` ones (the frames the export's file names,
+    listed_frames) frame-exactly and write them as JPEG under `root` at the file names the
+    exports give them (formats.common.placeholder_file_name); returns how many were written.
     A video whose frames are image files already (an imported dataset, a folder of images) is
     skipped: its exports name those files. Each file is written whole; one of the same name is
     replaced."""
     if frame_file_names(video, base_dir) is not None:
         return 0
-    frames = frames_to_write(video, which, pose_frames)
+    frames = sorted(set(frames_to_write(video, which, pose_frames)) | set(listed))
     root = Path(root)
     with open_frames(video, base_dir) as source:
         for done, f in enumerate(frames, 1):

@@ -400,3 +400,26 @@ def test_a_fill_notes_how_far_it_got_at_most_once_a_second(tmp_path):
         assert fillrecord.left_to_fill(fillrecord.interrupted(store.notes, 1), 40) == (11, 39)
         fillrecord.progress_noter(store, 1, every=0.0)(31)
         assert fillrecord.left_to_fill(fillrecord.interrupted(store.notes, 1), 40) == (31, 39)
+
+
+def test_an_export_writes_every_frame_image_its_file_names(capsys, tmp_path):
+    """A COCO file lists every frame of a video nobody is labelled in yet: `--frames labelled`
+    writes those too (a reviewer's case: 2 written, 15 named), so no image it names is missing."""
+    from videogen import counter_video
+
+    from posewarper_core import Video
+
+    project = tmp_path / "p.pwproj"
+    one = Video(str(counter_video(tmp_path / "one.mp4", 12)), 12, 160, 96, name="one")
+    two = Video(str(counter_video(tmp_path / "two.mp4", 12)), 12, 160, 96, name="two")
+    for f in (2, 7):
+        one.set_pose(f, 1, Pose.manual(np.full((17, 2), 20.0 + f), np.full(17, 2)))
+    with ProjectStore.create(project) as store:
+        store.add_video(one)
+        store.add_video(two)
+    out = tmp_path / "data" / "train.json"
+    code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
+    assert code == 0, err
+    names = [image["file_name"] for image in json.loads(out.read_text())["images"]]
+    assert len(names) == 2 + 12 and "wrote 14 frame images" in stdout
+    assert all((out.parent / name).is_file() for name in names)

@@ -80,19 +80,16 @@ def run(args) -> int:
         if args.frames:
             videos = [snap.project.video(v) for v in (args.video or sorted(snap.project.videos))]
             root = Path(summary["files"][0]).parent  # every file of an export is in one folder
-            from ..frame_images import frames_named
-
-            _write_frames(videos, snap.pose_frames, snap.base_dir, root,
-                          frames_named(args.format, args.images, args.frames))
+            _write_frames(videos, snap.pose_frames, snap.base_dir, root, args.frames, summary)
     return 0
 
 
-def _write_frames(videos, pose_frames, base_dir, root: Path, which: str) -> None:
+def _write_frames(videos, pose_frames, base_dir, root: Path, which: str, summary: dict) -> None:
     from tqdm import tqdm
     from .progress import bar_progress
 
     from ..formats.common import frame_file_names
-    from ..frame_images import write_frame_images
+    from ..frame_images import listed_frames, write_frame_images
 
     written = 0
     for video in videos:
@@ -101,5 +98,5 @@ def _write_frames(videos, pose_frames, base_dir, root: Path, which: str) -> None
             continue
         with tqdm(desc=f"frames of {video.name or video.video_id}", unit="frame") as bar:
             written += write_frame_images(video, base_dir, root, which, progress=bar_progress(bar),
-                                          pose_frames=pose_frames)
+                                          pose_frames=pose_frames, listed=listed_frames(summary, video))
     print(f"wrote {written} frame images under {root}")

@@ -263,11 +263,13 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
     counts = {"auto_poses": 0, "left_out_auto": 0, "ignore_regions": 0,
               "video_frames": sum(int(v.num_frames) for v in videos)}
     poses_written = 0
+    listed_frames: dict[int, list[int]] = {}  # per project video, the frames `images` names
     try:
         for video, vid, frame_ids in zip(videos, file_video_ids, image_ids):
             image_root = absolute_source(video, base_dir) if video.frames is not None else None
             files = frame_file_names(video, base_dir)
             listed = image_list.count
+            named = listed_frames.setdefault(int(video.video_id), [])
             for frame, by_track in frames_with_poses(path, video, pose_frames):
                 image_id = frame_ids[frame]
                 written = 0
@@ -288,11 +290,13 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
                 if images == "with-poses" and not (written or regions):
                     continue
                 image_list.append(_image_entry(video, files, vid, frame, image_id, written))
+                named.append(frame)
             if images == "with-poses" and image_list.count == listed:
                 # A video nobody is labelled in yet: its frames are listed all the same, or the
                 # file would not describe it at all (and no reader, ours included, could open it).
                 for frame in range(video.num_frames):
                     image_list.append(_image_entry(video, files, vid, frame, frame_ids[frame], 0))
+                named[:] = range(video.num_frames)
             meta = video_meta(video, base_dir, image_root)
             meta["video_id"] = int(vid)
             metas.append(meta)
@@ -314,7 +318,7 @@ def coco_stream(out, skeleton: Skeleton, videos: list[Video], include_auto: bool
         image_list.close()
         annotations.close()
     return {"format": FORMAT, "videos": len(videos), "images": image_list.count, "annotations": poses_written,
-            **counts}
+            "listed_frames": listed_frames, **counts}
 
 
 def _image_entry(video: Video, files: list[str] | None, vid: int, frame: int, image_id: int, written: int) -> dict:
