@@ -294,6 +294,18 @@ def test_fill_starts_on_the_default_method(capsys):
     assert f"--method {DEFAULT_METHOD} (default)" in fill_line
 
 
+def project_of(tmp_path, videos, frames):
+    """A project of `videos`, the first with a pose of person 1 on `frames`; (its path, an export
+    path in a folder of its own)."""
+    for f in frames:
+        videos[0].set_pose(f, 1, Pose.manual(np.full((17, 2), 20.0 + f), np.full(17, 2)))
+    project = tmp_path / "p.pwproj"
+    with ProjectStore.create(project) as store:
+        for video in videos:
+            store.add_video(video)
+    return project, tmp_path / "data" / "train.json"
+
+
 def test_export_writes_the_frames_it_names_so_the_export_is_a_dataset(capsys, tmp_path):
     import cv2
     from videogen import counter_video, read_counter
@@ -301,13 +313,7 @@ def test_export_writes_the_frames_it_names_so_the_export_is_a_dataset(capsys, tm
     from posewarper_core import Video
 
     clip = counter_video(tmp_path / "clip.mp4", 12)
-    project = tmp_path / "p.pwproj"
-    video = Video(str(clip), 12, 160, 96, name="clip")
-    for f in (2, 7):
-        video.set_pose(f, 1, Pose.manual(np.full((17, 2), 20.0 + f), np.full(17, 2)))
-    with ProjectStore.create(project) as store:
-        store.add_video(video)
-    out = tmp_path / "data" / "train.json"
+    project, out = project_of(tmp_path, [Video(str(clip), 12, 160, 96, name="clip")], (2, 7))
     code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
     assert code == 0, err
     assert "wrote 2 frame images" in stdout
@@ -366,13 +372,7 @@ def test_an_image_folders_exports_name_its_own_image_files(capsys, tmp_path):
     folder.mkdir()
     for i in range(1, 13):  # natural order: 1, 2, ..., 10, not 1, 10, 11, 2
         cv2.imwrite(str(folder / f"{i}.png"), np.full((96, 160, 3), i, np.uint8))
-    project = tmp_path / "p.pwproj"
-    video = Video("shots", 12, 160, 96, name="shots")
-    for f in (2, 9):
-        video.set_pose(f, 1, Pose.manual(np.full((17, 2), 20.0 + f), np.full(17, 2)))
-    with ProjectStore.create(project) as store:
-        store.add_video(video)
-    out = tmp_path / "data" / "train.json"
+    project, out = project_of(tmp_path, [Video("shots", 12, 160, 96, name="shots")], (2, 9))
     code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
     assert code == 0, err
     assert "frames are image files already" in stdout and not list(out.parent.rglob("*.jpg"))
@@ -409,15 +409,9 @@ def test_an_export_writes_every_frame_image_its_file_names(capsys, tmp_path):
 
     from posewarper_core import Video
 
-    project = tmp_path / "p.pwproj"
     one = Video(str(counter_video(tmp_path / "one.mp4", 12)), 12, 160, 96, name="one")
     two = Video(str(counter_video(tmp_path / "two.mp4", 12)), 12, 160, 96, name="two")
-    for f in (2, 7):
-        one.set_pose(f, 1, Pose.manual(np.full((17, 2), 20.0 + f), np.full(17, 2)))
-    with ProjectStore.create(project) as store:
-        store.add_video(one)
-        store.add_video(two)
-    out = tmp_path / "data" / "train.json"
+    project, out = project_of(tmp_path, [one, two], (2, 7))
     code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled")
     assert code == 0, err
     names = [image["file_name"] for image in json.loads(out.read_text())["images"]]
