@@ -325,7 +325,7 @@ def test_export_writes_the_frames_it_names_so_the_export_is_a_dataset(capsys, tm
     # the JSON names no image that is not there
     code, stdout, err = run(capsys, "export", project, "-o", out, "--format", "coco", "--frames", "labelled",
                             "--images", "all")
-    assert code == 0 and "wrote 12 frame images" in stdout, err
+    assert code == 0 and "wrote 12 frame images" in stdout and "every frame the file lists" in stdout, err
     named = {image["frame_index"]: image["file_name"] for image in json.loads(out.read_text())["images"]}
     assert all((out.parent / name).is_file() for name in named.values()) and len(named) == 12
     # PoseTrack lists every frame of a video: "labelled" writes them all, so none it names is missing

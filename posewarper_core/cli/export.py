@@ -99,4 +99,5 @@ def _write_frames(videos, pose_frames, base_dir, root: Path, which: str, summary
         with tqdm(desc=f"frames of {video.name or video.video_id}", unit="frame") as bar:
             written += write_frame_images(video, base_dir, root, which, progress=bar_progress(bar),
                                           pose_frames=pose_frames, listed=listed_frames(summary, video))
-    print(f"wrote {written} frame images under {root}")
+    print(f"wrote {written} frame images under {root}" + (
+        " (every frame the file lists, labelled or not)" if which == "labelled" else ""))
