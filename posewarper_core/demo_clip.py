@@ -21,6 +21,7 @@ import numpy as np
 
 from .annotation import FrameRef, Pose, Track, Video
 from .errors import PoseWarperError
+from .formats.common import estimated_head_box
 from .resources import DEMO_DIR
 from .skeleton import Skeleton, get_skeleton
 
@@ -56,11 +57,10 @@ def add_head_boxes(video: Video, skeleton: Skeleton) -> None:
         if not sides:
             raise PoseWarperError(f"person {tid} of the demo labels has no pose with head_top and head_bottom")
         for f, p in poses.items():
-            if f in sides:
-                side, centre = sides[f], (p.xy[top] + p.xy[bottom]) / 2
-            else:
+            p.head_box = estimated_head_box(p, p.labelled(), top, bottom)  # the exports' rule
+            if p.head_box is None:
                 side, centre = sides[min(sides, key=lambda g: abs(g - f))], p.xy[p.labelled()].mean(axis=0)
-            p.head_box = (float(centre[0] - side / 2), float(centre[1] - side / 2), side, side)
+                p.head_box = (float(centre[0] - side / 2), float(centre[1] - side / 2), side, side)
 
 
 def write_demo_clip(out_dir: str | Path, labels_path: Path = DEMO_LABELS,
