@@ -138,6 +138,11 @@ class Pose:
     def is_empty(self) -> bool:
         return not self.labelled().any()
 
+    def clear(self, joints) -> None:
+        """Unlabel `joints` (an index or a mask) in place: no position, provenance or confidence."""
+        self.xy[joints], self.visibility[joints] = 0.0, Visibility.NOT_LABELLED
+        self.provenance[joints], self.confidence[joints] = Provenance.NONE, 0.0
+
     @classmethod
     def absent_mark(cls, num_joints: int) -> "Pose":
         """The mark "this person is not in view on this frame" (see is_absent_mark)."""

@@ -108,7 +108,7 @@ def _refill_chain(video: Video, track_id: int, frame: int, j: int, new_xy, offse
             pose.confidence[j] = max(float(pose.confidence[j]), raised)
             if not point_on_picture(float(pose.xy[j, 0]), float(pose.xy[j, 1]), video.width, video.height):
                 # carried past the picture's edge: no label there, as the fill leaves none
-                pose.xy[j], pose.visibility[j], pose.provenance[j], pose.confidence[j] = 0.0, 0, Provenance.NONE, 0.0
+                pose.clear(j)
             pose.reviewed = False
             edited[f] = pose
 

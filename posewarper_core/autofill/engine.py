@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..annotation import Pose, PoseChange, Provenance, Video, Visibility, on_picture, suggestion_only
+from ..annotation import Pose, PoseChange, Provenance, Video, on_picture, suggestion_only
 from ..errors import Cancelled, PoseWarperError
 
 ONE_SIDED_FACTOR = 0.5  # confidence multiplier for joints that only one keyframe has
@@ -303,10 +303,7 @@ def anchor(pose: Pose) -> Pose:
     if not suggested.any():
         return pose
     out = pose.copy()
-    out.xy[suggested] = 0.0
-    out.visibility[suggested] = 0
-    out.provenance[suggested] = Provenance.NONE
-    out.confidence[suggested] = 0.0
+    out.clear(suggested)
     return out
 
 
@@ -406,8 +403,7 @@ def inside_picture(pose: Pose, width: int, height: int) -> Pose | None:
     if not outside.any():
         return pose
     out = pose.copy()
-    out.xy[outside], out.visibility[outside] = 0.0, Visibility.NOT_LABELLED
-    out.provenance[outside], out.confidence[outside] = Provenance.NONE, 0.0
+    out.clear(outside)
     return None if out.is_empty() else out
 
 
