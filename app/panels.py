@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QVBoxLayout, QWidget)
 
 from posewarper_core.annotation import Pose, Provenance, Video, Visibility
+from posewarper_core.formats.report import count_of
 
 from .style import PROVENANCE_NAMES, VISIBILITY_NAMES, track_colour
 
@@ -257,6 +258,3 @@ def video_item_text(video: Video) -> str:
             f"poses on {done.frames_with_poses}/{video.num_frames} frames)")
 
 
-def count_of(n: int, what: str) -> str:
-    """'1 joint', '3 joints' (a trial read 'Suggested 1 joints')."""
-    return f"{n} {what}{'' if n == 1 else 's'}"
