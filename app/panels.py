@@ -256,5 +256,3 @@ def video_item_text(video: Video) -> str:
     marks = f", {count_of(done.absent_marks, 'not-in-view mark')}" if done.absent_marks else ""
     return (f"{video_label(video)} ({count_of(done.keyframes, 'keyframe')}{marks}, "
             f"poses on {done.frames_with_poses}/{video.num_frames} frames)")
-
-
