@@ -250,18 +250,25 @@ def suggestion_only(pose: Pose) -> bool:
 
 def on_picture(xy: np.ndarray, width: int, height: int) -> np.ndarray:
     """Which points (N, 2) lie on a width x height picture (all of them when its size is unknown):
-    a joint past the picture's edge is no label, as no click can place one there. (The same rule
-    for one point: point_on_picture.)"""
+    a joint past the picture's edge is no label, as no click can place one there."""
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
     if not width or not height:
         return np.ones(len(xy), bool)
     return (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
 
 
-def point_on_picture(x: float, y: float, width: int, height: int) -> bool:
-    """on_picture for one point, without numpy's per-call cost (a correction's carry asks it per
-    joint and frame: 3 of a 2000-frame re-fill's 7 s went on on_picture)."""
-    return not width or not height or (0 <= x < width and 0 <= y < height)
+def inside_picture(pose: Pose, width: int, height: int) -> Pose | None:
+    """The pose less its auto-filled joints outside the picture (None when none is left): a chain
+    carried past the frame's edge is no label, as no click can place one there (a trial's walker
+    leaving the picture was exported with joints at x = -92, visible). The fill and a correction's
+    carry both end with it, once per pose: a joint two carries move is judged where both put it.
+    Joints an annotator placed stay as they are. Unknown size: as it is."""
+    outside = pose.auto_joints() & ~on_picture(pose.xy, width, height)
+    if not outside.any():
+        return pose
+    out = pose.copy()
+    out.clear(outside)
+    return None if out.is_empty() else out
 
 
 def _labels(pose: Pose) -> np.ndarray:

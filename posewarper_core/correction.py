@@ -37,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from .annotation import AUTO_PROVENANCE, Pose, PoseChange, Provenance, Video, Visibility, point_on_picture
+from .annotation import AUTO_PROVENANCE, Pose, PoseChange, Provenance, Video, Visibility, inside_picture
 from .errors import PoseWarperError
 
 CARRY_MODES = ("carry", "lerp", "none")
@@ -106,16 +106,18 @@ def _refill_chain(video: Video, track_id: int, frame: int, j: int, new_xy, offse
                 pose.xy[j] = w * np.asarray(new_xy) + (1 - w) * far
             raised = 0.5 ** (d / method_half_life(pose.method))
             pose.confidence[j] = max(float(pose.confidence[j]), raised)
-            if not point_on_picture(float(pose.xy[j, 0]), float(pose.xy[j, 1]), video.width, video.height):
-                # carried past the picture's edge: no label there, as the fill leaves none
-                pose.clear(j)
             pose.reviewed = False
             edited[f] = pose
 
 
 def _changes(video: Video, track_id: int, edited: dict[int, Pose]) -> list[PoseChange]:
-    # a filled pose carried wholly past the picture's edge is no pose
-    return [PoseChange(video.video_id, f, track_id, None if p.is_empty() else p) for f, p in sorted(edited.items())]
+    return [PoseChange(video.video_id, f, track_id, _on_picture(video, p)) for f, p in sorted(edited.items())]
+
+
+def _on_picture(video: Video, pose: Pose) -> Pose | None:
+    """The edited pose less the filled joints its carries took past the picture's edge (no label
+    there, as the fill leaves none); None when no joint is left (no pose)."""
+    return None if pose.is_empty() else inside_picture(pose, video.width, video.height)
 
 
 def _filled_pose(video: Video, frame: int, track_id: int) -> Pose:
@@ -311,8 +313,7 @@ def carry_to_corrections(video: Video, track_id: int, fill: dict[int, Pose | Non
         for j in np.flatnonzero(kept):
             # corrections are anchors of each other's chains, so their own places never move here
             _refill_chain(view, track_id, frame, int(j), old.xy[j], old.xy[j] - new.xy[j], DEFAULT_CARRY, edited)
-    # a pose carried wholly past the picture's edge is no pose (as _changes has it)
-    return {f: None if pose.is_empty() else pose for f, pose in edited.items() if f in merged}
+    return {f: _on_picture(video, pose) for f, pose in edited.items() if f in merged}
 
 
 def apply_changes(video: Video, changes: list[PoseChange]) -> None:

@@ -232,6 +232,39 @@ def test_a_carry_that_leaves_a_filled_pose_no_joint_removes_it():
     assert changes[7].pose.xy[0][0] == pytest.approx(240.0 + 0.6 * 50)
 
 
+def test_a_joint_two_carries_move_is_judged_where_both_put_it():
+    """Two corrections of one joint, both carried across the frames between them: a frame where
+    the first carry alone would be past the picture's edge but both together are on it keeps its
+    joint (a reviewer's case: frames 13-17 lost their poses at 99.6 ... 80.4 px on a 100 px picture)."""
+    from posewarper_core.autofill.engine import merge_track
+
+    video = Video(source="mem", num_frames=31, width=100, height=100)
+    one = np.zeros(J, np.uint8)
+    one[0] = Visibility.VISIBLE
+    for f in (0, 30):
+        video.set_pose(f, 1, keyframe(np.full((J, 2), 50.0), one))
+
+    def filled(x):
+        return Pose(xy=np.tile([x, 50.0], (J, 1)), visibility=one.copy(),
+                    provenance=np.where(one > 0, Provenance.INTERPOLATED, Provenance.NONE).astype(np.uint8),
+                    confidence=np.where(one > 0, 0.5, 0.0).astype(np.float32), method="linear")
+
+    for f in range(1, 30):
+        video.set_pose(f, 1, filled(95.0))
+    for f, x in ((10, 99.0), (20, 70.0)):
+        corrected = filled(95.0)
+        corrected.xy[0, 0], corrected.provenance[0] = x, Provenance.CORRECTED
+        video.set_pose(f, 1, corrected)
+    new = {f: filled(95.0) for f in range(1, 30)}
+    new[10], new[20] = filled(80.0), filled(99.0)
+    changes = merge_track(video, 1, new)
+    for f in (11, 12):  # 109.2 and 104.4 px: past the edge, no pose
+        assert changes[f] is not None and changes[f].pose is None
+    for f in range(13, 20):  # 99.6 down to 70.8 px: on the picture
+        x = 95.0 + 19.0 * (1 - (f - 10) / 10) - 29.0 * (1 - (20 - f) / 10)
+        assert changes[f].pose is not None and changes[f].pose.xy[0, 0] == pytest.approx(x)
+
+
 def test_rerun_after_deleting_a_keyframe_joint_clears_stale_auto_joints():
     video, a, b = two_keyframe_video(n=11)
     for c in fill(video, None, "linear"):

@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..annotation import Pose, PoseChange, Provenance, Video, on_picture, suggestion_only
+from ..annotation import Pose, PoseChange, Provenance, Video, inside_picture, suggestion_only
 from ..errors import Cancelled, PoseWarperError
 
 ONE_SIDED_FACTOR = 0.5  # confidence multiplier for joints that only one keyframe has
@@ -393,18 +393,6 @@ def _fused_box(attr, i, ti, pa, pb, fwd, bwd, da, db):
         return tuple(float(v) for v in moved[0][0])
     (ba, wa), (bb, wb) = moved
     return tuple(float(v) for v in (wa * ba + wb * bb) / (wa + wb))
-
-
-def inside_picture(pose: Pose, width: int, height: int) -> Pose | None:
-    """The filled pose less its joints outside the picture (None when none is left): a chain
-    carried past the frame's edge is no label, as no click can place one there (a trial's walker
-    leaving the picture was exported with joints at x = -92, visible). Unknown size: as it is."""
-    outside = pose.labelled() & ~on_picture(pose.xy, width, height)
-    if not outside.any():
-        return pose
-    out = pose.copy()
-    out.clear(outside)
-    return None if out.is_empty() else out
 
 
 def merge_track(video: Video, track_id: int, fill: dict[int, Pose | None]) -> dict[int, PoseChange | None]:
