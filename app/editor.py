@@ -3,6 +3,8 @@ place, and every labelling action as an undoable command. No widgets here: the w
 the canvas, panels and menus to these methods and signals."""
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
@@ -585,12 +587,19 @@ class Editor(QObject):
         made), taken as no keyframes, that hold a fill nobody touched (no joint placed or
         corrected, not reviewed): it was carried from them, or across. `around` and `skip` are
         not counted."""
+        around, skip = set(around), set(skip)
         others = [k for k in self.video.gap_keyframes(track) if k not in around]
+        # each gap once, by bisection (thinning a 6,000-frame clip to its slots deleted thousands
+        # of keyframes and rescanned every frame for each: 5.3 s on the UI thread, 0.06 s so)
+        gaps = set()
+        for frame in around:  # never one of `others`: gap_around's keyframe case does not arise
+            i = bisect.bisect_right(others, frame)
+            gaps.add((others[i - 1] if i else 0, others[i] if i < len(others) else self.video.num_frames - 1))
+        frames = self.video.track_frames(track)
         stale = set()
-        for frame in around:
-            lo, hi = navigation.gap_around(others, frame, self.video.num_frames)
-            stale.update(f for f in self.video.track_frames(track) if lo <= f <= hi and f not in around
-                         and f not in skip and edits.untouched_fill(self.video.pose(f, track)))
+        for lo, hi in gaps:
+            stale.update(f for f in frames[bisect.bisect_left(frames, lo):bisect.bisect_right(frames, hi)]
+                         if f not in around and f not in skip and edits.untouched_fill(self.video.pose(f, track)))
         return sorted(stale)
 
     def mark_absent(self) -> None:
