@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QGroupBo
 
 from posewarper_core.annotation import is_auto
 from posewarper_core.formats import AUTO_CHOICES
-from posewarper_core.formats.common import frame_file_names
+from posewarper_core.formats.common import absolute_source
 from posewarper_core.formats import IMAGES as COCO_IMAGES
 
 from .panels import video_label
@@ -110,11 +110,13 @@ class ExportDialog(QDialog):
     def __init__(self, parent, fmt_name: str, shown, videos: list, coco: bool = False, base_dir=None):
         super().__init__(parent)
         # a video file's frames may go along as images; an image folder's or an imported dataset's
-        # are files already, which the JSON names (formats.common.frame_file_names)
-        self._writable = {v.video_id for v in videos if frame_file_names(v, base_dir) is None}
+        # are files already, which the JSON names (formats.common.frame_file_names; one stat per
+        # video here, not a listing of each folder on every export)
+        self._writable = {v.video_id for v in videos
+                          if v.frames is None and not absolute_source(v, base_dir).is_dir()}
         self.setWindowTitle(f"Export {fmt_name}")
         self.setObjectName("exportChoices")
-        self.shown, self.videos = shown, videos
+        self.shown, self.videos, self.coco = shown, videos, coco
         layout = QVBoxLayout(self)
         self.every = self.auto = self.frames = self.images = None  # the questions shown
         if len(videos) > 1:
@@ -194,7 +196,12 @@ def ask(parent, fmt_name: str, shown, videos: list, coco: bool = False, base_dir
     if dialog.auto is not None and dialog.auto.isEnabled():
         remember(dialog.auto.choice())
     if dialog.frames is not None and dialog.frames.isEnabled():
-        QSettings().setValue(FRAMES_SETTING, dialog.frames.choice() or "")
+        # a PoseTrack export offers no "labelled" and presets "all" for it: that is no new choice
+        # to carry to the next COCO export (thousands of frame images a user never asked for)
+        kept = (not dialog.coco and dialog.frames.choice() == "all"
+                and _preset(FRAMES_SETTING, FRAMES, None) == "labelled")
+        if not kept:
+            QSettings().setValue(FRAMES_SETTING, dialog.frames.choice() or "")
     if dialog.images is not None:
         QSettings().setValue(IMAGES_SETTING, dialog.images.choice())
     return dialog.choices()

@@ -760,3 +760,20 @@ def test_the_export_dialog_does_not_offer_to_write_an_image_folders_frames(clip,
     assert set(offered) == {None, "all"}
     coco = ExportDialog(clip, "COCO keypoints", video, [video], coco=True, base_dir=clip.store.base_dir)
     assert set(coco.frames.buttons) == {None, "labelled", "all"}
+
+
+def test_a_posetrack_export_keeps_the_remembered_labelled_frames_for_coco(clip, monkeypatch):
+    """PoseTrack offers every frame or none and presets "every frame" where "labelled" was
+    remembered: exporting so must not turn the next COCO export's preset into every frame."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QDialog
+
+    from app import exportchoice
+
+    QSettings().setValue(exportchoice.FRAMES_SETTING, "labelled")
+    monkeypatch.setattr(exportchoice.ExportDialog, "exec", lambda self: QDialog.Accepted)
+    video = clip.session.video
+    chosen = exportchoice.ask(clip, "PoseTrack18", video, [video], base_dir=clip.store.base_dir)
+    assert chosen.frames == "all"
+    coco = exportchoice.ExportDialog(clip, "COCO keypoints", video, [video], coco=True, base_dir=clip.store.base_dir)
+    assert coco.frames.choice() == "labelled"
