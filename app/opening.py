@@ -79,17 +79,13 @@ def import_into(store: ProjectStore, paths: list[Path]) -> tuple[list[int], int]
 
 
 def shown_frames(video: Video, base_dir) -> tuple[str, ...]:
-    """What a video shows, as absolute paths: its frame images in order, or its video file."""
-    from posewarper_core.formats.common import absolute_source
+    """What a video shows, as absolute paths: its frame images in order (an imported dataset's, or
+    a folder's opened as it is: formats.common.frame_file_names), or its video file (or folder)."""
+    from posewarper_core.formats.common import absolute_source, frame_file_names
 
     root = absolute_source(video, base_dir)
-    if video.frames is not None:
-        return tuple(os.path.normpath(root / f.file_name) for f in video.frames)
-    if root.is_dir():  # a folder opened as it is: its images in the order the app shows them
-        from posewarper_core.video import list_images
-
-        return tuple(os.path.normpath(p) for p in list_images(root))
-    return (str(root),)
+    names = frame_file_names(video, base_dir)
+    return (str(root),) if names is None else tuple(os.path.normpath(root / n) for n in names)
 
 
 def same_frames(store: ProjectStore, new_ids: list[int]) -> dict[int, list[int]]:
