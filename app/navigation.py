@@ -24,12 +24,15 @@ def is_slot(frame: int, num_frames: int, stride: int) -> bool:
     return frame % max(1, stride) == 0 or frame == num_frames - 1
 
 
+def slots(num_frames: int, stride: int) -> list[int]:
+    """Every keyframe slot (is_slot) of a video, in order."""
+    k = max(1, stride)
+    return list(range(0, num_frames, k)) + ([num_frames - 1] if num_frames and (num_frames - 1) % k else [])
+
+
 def unlabelled_slots(status: np.ndarray, stride: int) -> list[int]:
-    """The keyframe slots (is_slot) with no labelled keyframe."""
-    slots = np.arange(0, len(status), max(1, stride))
-    if len(status) and slots[-1] != len(status) - 1:
-        slots = np.append(slots, len(status) - 1)
-    return [int(f) for f in slots[status[slots] != KEYFRAME]]
+    """The keyframe slots with no labelled keyframe."""
+    return [f for f in slots(len(status), stride) if status[f] != KEYFRAME]
 
 
 def next_of(frames, frame: int) -> int | None:

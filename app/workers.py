@@ -28,6 +28,8 @@ from PySide6.QtGui import QImage
 from posewarper_core import proxy as proxies
 from posewarper_core.errors import Cancelled, PoseWarperError
 
+from . import navigation
+
 BYTES_PER_PIXEL = 4  # QImage.Format_RGB32
 
 
@@ -312,10 +314,10 @@ class FrameLoader(QObject):
             return []
         frame_bytes = max(1, int(self.source.width) * int(self.source.height) * BYTES_PER_PIXEL)
         room = self.slots.max_bytes // frame_bytes
-        slots = list(range(0, n, k)) + ([n - 1] if (n - 1) % k else [])
-        if room >= len(slots):
-            return list(slots)
-        return sorted(slots, key=lambda f: (abs(f - i), f))[:room]
+        wanted = navigation.slots(n, k)
+        if room >= len(wanted):
+            return wanted
+        return sorted(wanted, key=lambda f: (abs(f - i), f))[:room]
 
     def ahead_of(self, i: int) -> list[int]:
         """Frames worth decoding next: the next few in the direction of travel, then the
