@@ -135,6 +135,10 @@ class Pose:
         """Joints suggested (E, a template) that the annotator has not accepted: no labels yet."""
         return (self.provenance == Provenance.SUGGESTED) & self.labelled()
 
+    def labels(self) -> np.ndarray:
+        """Joints labelled and not merely suggested: what an export writes of a keyframe."""
+        return self.labelled() & (self.provenance != Provenance.SUGGESTED)
+
     def is_empty(self) -> bool:
         return not self.labelled().any()
 
@@ -271,11 +275,6 @@ def inside_picture(pose: Pose, width: int, height: int) -> Pose | None:
     return None if out.is_empty() else out
 
 
-def _labels(pose: Pose) -> np.ndarray:
-    """Joints labelled and not merely suggested (what an export writes of a keyframe)."""
-    return pose.labelled() & ~pose.suggested_joints()
-
-
 def pose_status(pose: Pose) -> int:
     """0 empty, 1 auto-filled, 2 corrected (some joint), 3 keyframe: what the timeline shows. A
     keyframe of suggestions only is shown as filled: machine-made, no label until accepted (a
@@ -383,7 +382,7 @@ class Video:
             a, p, b = (self.poses[f][track_id] for f in (before, here, after))
             if a.is_absent_mark() or p.is_absent_mark() or b.is_absent_mark():
                 continue
-            missing = _labels(a) & _labels(b) & ~_labels(p)  # a suggestion is no label until accepted
+            missing = a.labels() & b.labels() & ~p.labels()  # a suggestion is no label until accepted
             if missing.any():
                 out[here] = np.flatnonzero(missing)
         return out

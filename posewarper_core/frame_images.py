@@ -62,7 +62,10 @@ def write_frame_images(video: Video, base_dir, root: str | Path, which: str = "l
     replaced."""
     if frame_file_names(video, base_dir) is not None:
         return 0
-    frames = sorted(set(frames_to_write(video, which, pose_frames)) | set(listed))
+    listed = set(listed)
+    # the file lists every frame (PoseTrack): no need to read the poses again for `which`
+    frames = (list(range(video.num_frames)) if len(listed) >= video.num_frames
+              else sorted(set(frames_to_write(video, which, pose_frames)) | listed))
     root = Path(root)
     with open_frames(video, base_dir) as source:
         for done, f in enumerate(frames, 1):

@@ -462,7 +462,7 @@ def exported_joints(pose: Pose, auto: str) -> np.ndarray:
     "reviewed", none of a filled pose nobody accepted (not the few joints corrected by hand on it:
     a trial's export wrote one ankle with a 0.2 x 0.2 px box; "none" keeps writing those joints,
     as --no-auto always has)."""
-    keep = pose.labelled() & (pose.provenance != Provenance.SUGGESTED)  # suggestions are never labels
+    keep = pose.labels()  # suggestions are never labels
     if auto == "reviewed" and not pose.reviewed and not pose.keyframe and pose.auto_joints().any():
         return np.zeros_like(keep)
     if auto == "none" or (auto == "reviewed" and not pose.reviewed):
